@@ -1,0 +1,1 @@
+# Price standards, charges, the split and statements arrive with the billing issue.

@@ -1,0 +1,1 @@
+"""Partner REST API of the consultations app (mounted under /api/v1/ by telemed.urls)."""

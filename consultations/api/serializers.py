@@ -1,0 +1,525 @@
+"""Partner API serializers for patients, admissions, the 24-hour obligations and requests.
+
+Read serializers name every field and expose no more than a partner needs: identity and phone
+numbers are masked (JL-C9), uploaded files are never given a public URL (their SHA-256 and an
+authenticated download endpoint instead), user accounts appear only as display names. Write
+serializers validate shapes only; the rules run in ``consultations.rules`` inside the services.
+Where a missing value is a rule refusal (JL-C4 invitation contents, JL-C6 empty opinion, JL-O5
+score), the field is optional here so that the service answers with the rule's ID.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from facilities.api.serializers import FacilityRefSerializer
+from facilities.choices import ImagingModality, PracticeScope, Title
+from facilities.models import Facility, Physician, ServiceType
+from telemed.api import ScopedPrimaryKeyRelatedField
+
+from .. import selectors
+from ..choices import (
+    ConsentRelation,
+    ConsultationState,
+    DocumentKind,
+    ObligationState,
+    RaterKind,
+    Sex,
+    Side,
+    TriggerKind,
+    Urgency,
+)
+from ..models import (
+    Admission,
+    Consent,
+    Consultation,
+    Document,
+    Obligation,
+    Opinion,
+    Participant,
+    Patient,
+    Rating,
+    ResponsibilityRecord,
+)
+
+# --- JL-C9: masking -------------------------------------------------------------------------------
+
+
+def mask_number(value: str) -> str:
+    """JL-C9 (art. 36, GB/T 35273): keep the first 3 and the last 4 characters, star the rest.
+
+    ``220102196005011234`` → ``220***********1234``; ``13812341234`` → ``138****1234``. A value
+    too short to keep 7 characters visible is starred entirely.
+    """
+    if not value:
+        return ""
+    if len(value) <= 7:
+        return "*" * len(value)
+    return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}"
+
+
+class MaskedNumberField(serializers.CharField):
+    """A read-only identity or phone number, masked (JL-C9)."""
+
+    def __init__(self, **kwargs):
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return mask_number(str(value or ""))
+
+
+# --- Patients and admissions (JL-C2 (1)) --------------------------------------------------------
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    facility_name = serializers.CharField(source="facility.name", read_only=True)
+    sex_label = serializers.CharField(source="get_sex_display", read_only=True)
+    id_number = MaskedNumberField(help_text="JL-C9: 身份证件号码（脱敏）")
+    phone = MaskedNumberField(help_text="JL-C9: 联系电话（脱敏）")
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "facility",
+            "facility_name",
+            "name",
+            "sex",
+            "sex_label",
+            "birth_date",
+            "id_number",
+            "phone",
+            "medical_record_number",
+            "external_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PatientRegisterSerializer(serializers.Serializer):
+    """Idempotent on ``external_id``: pushing the same patient again returns the stored one."""
+
+    facility = ScopedPrimaryKeyRelatedField(
+        queryset=Facility.objects.all(), required=False, help_text="就诊机构 id；只属于一家机构时可省略"
+    )
+    name = serializers.CharField(max_length=50)
+    sex = serializers.ChoiceField(choices=Sex.choices, help_text="GB/T 2261.1")
+    birth_date = serializers.DateField()
+    id_number = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    medical_record_number = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="", help_text="对接系统患者编号（幂等键）"
+    )
+
+
+class AdmissionSerializer(serializers.ModelSerializer):
+    patient_name = serializers.CharField(source="patient.name", read_only=True)
+
+    class Meta:
+        model = Admission
+        fields = [
+            "id",
+            "facility",
+            "patient",
+            "patient_name",
+            "inpatient_number",
+            "ward",
+            "admitted_at",
+            "diagnosis",
+            "diagnosis_confirmed_at",
+            "discharged_at",
+            "external_id",
+        ]
+        read_only_fields = fields
+
+
+class AdmissionRecordSerializer(serializers.Serializer):
+    patient = ScopedPrimaryKeyRelatedField(queryset=Patient.objects.select_related("facility"))
+    inpatient_number = serializers.CharField(max_length=40)
+    admitted_at = serializers.DateTimeField(help_text="入院时间（ISO 8601，含时区）")
+    ward = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class DiagnosisSerializer(serializers.Serializer):
+    diagnosis = serializers.CharField(max_length=200)
+    confirmed_at = serializers.DateTimeField()
+
+
+class DischargeSerializer(serializers.Serializer):
+    discharged_at = serializers.DateTimeField()
+
+
+# --- JL-C2: the 24-hour obligations --------------------------------------------------------------
+
+
+class ObligationSerializer(serializers.ModelSerializer):
+    patient_name = serializers.CharField(source="patient.name", read_only=True)
+    trigger_label = serializers.CharField(source="get_trigger_display", read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    consultation_number = serializers.CharField(source="consultation.number", read_only=True, default=None)
+    seconds_remaining = serializers.SerializerMethodField(
+        help_text="JL-C2: 距上传截止的秒数（已超时为负数）；非待上传状态为 null"
+    )
+
+    class Meta:
+        model = Obligation
+        fields = [
+            "id",
+            "facility",
+            "patient",
+            "patient_name",
+            "admission",
+            "trigger",
+            "trigger_label",
+            "trigger_at",
+            "due_at",
+            "seconds_remaining",
+            "state",
+            "state_label",
+            "trigger_details",
+            "consultation",
+            "consultation_number",
+            "met_at",
+            "withdrawn_reason",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_seconds_remaining(self, obligation: Obligation) -> int | None:
+        """From the stored due time and the request's moment (``context["now"]``), never in SQL."""
+        if obligation.state != ObligationState.OPEN:
+            return None
+        return int((obligation.due_at - self.context["now"]).total_seconds())
+
+
+class ObligationOpenSerializer(serializers.Serializer):
+    """Art. 22 (2) and (3); trigger (1) is opened by the sweep from admission records."""
+
+    trigger = serializers.ChoiceField(
+        choices=[
+            (TriggerKind.EXPERT_CONSULT_FAILED.value, TriggerKind.EXPERT_CONSULT_FAILED.label),
+            (TriggerKind.PATIENT_REQUEST.value, TriggerKind.PATIENT_REQUEST.label),
+        ]
+    )
+    patient = ScopedPrimaryKeyRelatedField(queryset=Patient.objects.select_related("facility"))
+    admission = ScopedPrimaryKeyRelatedField(queryset=Admission.objects.all(), required=False, allow_null=True, default=None)
+    event_at = serializers.DateTimeField(help_text="（二）院内外专家会诊结束时间；（三）患方提出要求的时间")
+    details = serializers.DictField(required=False, default=dict, help_text="触发情况（如会诊专家、患方诉求）")
+
+    def validate(self, attrs):
+        admission = attrs.get("admission")
+        if admission is not None and admission.patient_id != attrs["patient"].pk:
+            raise serializers.ValidationError({"admission": _("住院记录不属于该患者。")})
+        return attrs
+
+
+# --- Requests: reads ----------------------------------------------------------------------------
+
+
+class PatientRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", "name", "sex", "birth_date"]
+        read_only_fields = fields
+
+
+class ConsultationListSerializer(serializers.ModelSerializer):
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    service_type_name = serializers.CharField(source="service_type.name", read_only=True)
+    category = serializers.CharField(source="service_type.category", read_only=True)
+    urgency_label = serializers.CharField(source="get_urgency_display", read_only=True)
+    inviting = FacilityRefSerializer(read_only=True)
+    invited = FacilityRefSerializer(read_only=True)
+    patient = PatientRefSerializer(read_only=True)
+
+    class Meta:
+        model = Consultation
+        fields = [
+            "id",
+            "number",
+            "state",
+            "state_label",
+            "service_type",
+            "service_type_name",
+            "category",
+            "modality",
+            "inviting",
+            "invited",
+            "patient",
+            "urgency",
+            "urgency_label",
+            "requested_time",
+            "created_at",
+            "sent_at",
+            "accepted_at",
+            "scheduled_for",
+            "signed_at",
+            "closed_at",
+            "duty_gap_flag",
+        ]
+        read_only_fields = fields
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    relation_label = serializers.CharField(source="get_relation_display", read_only=True)
+
+    class Meta:
+        model = Consent
+        fields = [
+            "signer_name",
+            "relation",
+            "relation_label",
+            "signed_at",
+            "signed_copy_sha256",
+            "e_signature_reference",
+            "sensitive_info_consent",
+            "sensitive_info_consented_at",
+        ]
+        read_only_fields = fields
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    physician_name = serializers.CharField(source="physician.name", read_only=True)
+    physician_title = serializers.IntegerField(source="physician.title", read_only=True)
+    physician_title_label = serializers.CharField(source="physician.get_title_display", read_only=True)
+    side_label = serializers.CharField(source="get_side_display", read_only=True)
+
+    class Meta:
+        model = Participant
+        fields = ["id", "physician", "physician_name", "physician_title", "physician_title_label", "side", "side_label", "added_at"]
+        read_only_fields = fields
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    """JL-C5: the fingerprint and provenance of an upload; the file itself only via ``download_url``."""
+
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    uploaded_by_name = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField(help_text="需凭据访问的下载地址（每次下载均记入审计日志）")
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "kind",
+            "kind_label",
+            "title",
+            "original_name",
+            "sha256",
+            "size",
+            "content_type",
+            "uploaded_by_name",
+            "uploaded_at",
+            "returned_at",
+            "return_reason",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_uploaded_by_name(self, document: Document) -> str:
+        user = document.uploaded_by
+        return user.get_full_name() or user.get_username()
+
+    def get_download_url(self, document: Document) -> str:
+        path = reverse(
+            "consultations-api:consultation-download",
+            kwargs={"pk": document.consultation_id, "document_id": document.pk},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class OpinionSerializer(serializers.ModelSerializer):
+    """JL-C6: every signed version; a correction names the version it ``supersedes``."""
+
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    signed_by_name = serializers.CharField(source="signed_by.name", read_only=True)
+
+    class Meta:
+        model = Opinion
+        fields = [
+            "id",
+            "kind",
+            "kind_label",
+            "version",
+            "content",
+            "signed_by",
+            "signed_by_name",
+            "signed_at",
+            "content_sha256",
+            "supersedes",
+            "correction_reason",
+        ]
+        read_only_fields = fields
+
+
+class ResponsibilitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ResponsibilityRecord
+        fields = [
+            "id",
+            "recorded_at",
+            "occasion",
+            "article",
+            "inviting_facility",
+            "invited_facility",
+            "inviting_answers_for",
+            "invited_answers_for",
+        ]
+        read_only_fields = fields
+
+
+class RatingSerializer(serializers.ModelSerializer):
+    rater_kind_label = serializers.CharField(source="get_rater_kind_display", read_only=True)
+
+    class Meta:
+        model = Rating
+        fields = ["id", "rater_kind", "rater_kind_label", "score", "comment", "recorded_at"]
+        read_only_fields = fields
+
+
+class AllowedActionSerializer(serializers.Serializer):
+    action = serializers.CharField(help_text="POST /consultations/{id}/<action>/")
+    label = serializers.CharField()
+
+
+class ConsultationDetailSerializer(ConsultationListSerializer):
+    """One request with everything a partner needs to follow it.
+
+    ``allowed_actions`` is set on the instance by the view (from ``rules.decide_transition`` for
+    the requesting user); the services decide again when an action is attempted.
+    """
+
+    wanted_scope_label = serializers.CharField(source="get_wanted_scope_display", read_only=True)
+    wanted_title_label = serializers.CharField(source="get_wanted_title_display", read_only=True)
+    agreement_number = serializers.CharField(source="agreement.number", read_only=True, default=None)
+    consent = serializers.SerializerMethodField()
+    participants = ParticipantSerializer(many=True, read_only=True)
+    documents = DocumentSerializer(many=True, read_only=True)
+    opinions = OpinionSerializer(many=True, read_only=True)
+    responsibilities = ResponsibilitySerializer(many=True, read_only=True)
+    ratings = RatingSerializer(many=True, read_only=True)
+    allowed_actions = AllowedActionSerializer(many=True, read_only=True)
+
+    class Meta(ConsultationListSerializer.Meta):
+        fields = [
+            *ConsultationListSerializer.Meta.fields,
+            "admission",
+            "agreement_number",
+            "reason",
+            "purpose",
+            "case_summary",
+            "wanted_scope",
+            "wanted_scope_label",
+            "wanted_title",
+            "wanted_title_label",
+            "decline_reason",
+            "return_reason",
+            "cancel_reason",
+            "video_link",
+            "session_started_at",
+            "consent",
+            "participants",
+            "documents",
+            "opinions",
+            "responsibilities",
+            "ratings",
+            "allowed_actions",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ConsentSerializer(allow_null=True))
+    def get_consent(self, consultation: Consultation) -> dict | None:
+        consent = selectors.consent_for(consultation)
+        return ConsentSerializer(consent).data if consent is not None else None
+
+
+class ConsultationQuerySerializer(serializers.Serializer):
+    side = serializers.ChoiceField(
+        choices=Side.choices, required=False, allow_blank=True, help_text="inviting: 本机构发出；invited: 本机构收到"
+    )
+    state = serializers.ChoiceField(choices=ConsultationState.choices, required=False, allow_blank=True)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="申请编号或患者姓名")
+    open = serializers.BooleanField(required=False, default=False, help_text="仅未结束的申请")
+
+
+# --- Requests: writes ---------------------------------------------------------------------------
+
+
+class ConsultationCreateSerializer(serializers.Serializer):
+    """A draft (JL-C1, JL-C4). The inviting facility is the patient's own facility."""
+
+    patient = ScopedPrimaryKeyRelatedField(queryset=Patient.objects.select_related("facility"))
+    invited = ScopedPrimaryKeyRelatedField(queryset=Facility.objects.all(), help_text="受邀方机构 id")
+    service_type = serializers.SlugRelatedField(slug_field="code", queryset=ServiceType.objects.all(), help_text="服务项目编码")
+    admission = ScopedPrimaryKeyRelatedField(queryset=Admission.objects.all(), required=False, allow_null=True, default=None)
+    modality = serializers.ChoiceField(choices=ImagingModality.choices, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    purpose = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    case_summary = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+    wanted_scope = serializers.ChoiceField(choices=PracticeScope.choices, required=False, allow_blank=True, default="")
+    wanted_title = serializers.ChoiceField(choices=Title.choices, required=False, default=Title.ASSOCIATE_CHIEF_PHYSICIAN)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=Urgency.ROUTINE)
+    requested_time = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ConsentRecordSerializer(serializers.Serializer):
+    """Multipart. JL-C3: a signed copy (file) or an e-signature reference; the sensitive-information
+    consent (PIPL art. 29) is a separate yes/no."""
+
+    signer_name = serializers.CharField(max_length=50)
+    relation = serializers.ChoiceField(choices=ConsentRelation.choices)
+    signed_at = serializers.DateTimeField()
+    sensitive_info_consent = serializers.BooleanField(help_text="是否单独同意向受邀方提供敏感个人信息")
+    signed_copy = serializers.FileField(required=False, allow_null=True, default=None, help_text="知情同意书签署件")
+    e_signature_reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class ParticipantAddSerializer(serializers.Serializer):
+    physician = ScopedPrimaryKeyRelatedField(queryset=Physician.objects.all(), help_text="邀请方经治医师 id")
+
+
+class DocumentUploadSerializer(serializers.Serializer):
+    """Multipart. An empty or disallowed file is refused by the service under JL-C5."""
+
+    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    file = serializers.FileField(allow_empty_file=True)
+
+
+class ReturnMaterialSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    document_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list, help_text="退回的资料 id"
+    )
+
+
+class ExpertAssignSerializer(serializers.Serializer):
+    physician = ScopedPrimaryKeyRelatedField(queryset=Physician.objects.all(), help_text="受邀方专家 id")
+
+
+class ScheduleSerializer(serializers.Serializer):
+    scheduled_for = serializers.DateTimeField()
+    video_link = serializers.CharField(max_length=300)
+
+
+class SignSerializer(serializers.Serializer):
+    content = serializers.CharField(allow_blank=True, help_text="会诊意见或诊断报告内容")
+
+
+class CorrectSerializer(serializers.Serializer):
+    content = serializers.CharField(allow_blank=True)
+    correction_reason = serializers.CharField(allow_blank=True, max_length=2000)
+    opinion = serializers.IntegerField(min_value=1, help_text="被更正的（最新）版本 id")
+
+
+class RateSerializer(serializers.Serializer):
+    rater_kind = serializers.ChoiceField(choices=RaterKind.choices)
+    score = serializers.IntegerField(help_text="JL-O5: 1 到 5")
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

@@ -1,0 +1,400 @@
+"""Patients, admissions, the 24-hour obligations, requests, consent, documents, opinions (JL-C1..C7, JL-O5).
+
+Tables and constraints; the state graph and deadline arithmetic are in ``rules.py`` and every write
+is in ``services.py``. Clinical rows are never deleted (JL-C8): foreign keys PROTECT.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from facilities.choices import ImagingModality, PracticeScope, Title
+from telemed.scope import ScopedQuerySet
+
+from .choices import (
+    ConsentRelation,
+    ConsultationState,
+    DocumentKind,
+    ObligationState,
+    OpinionKind,
+    RaterKind,
+    Sex,
+    Side,
+    TriggerKind,
+    Urgency,
+)
+
+
+class PatientQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class Patient(models.Model):
+    """A patient as known to the inviting facility (its own patient index)."""
+
+    facility = models.ForeignKey("facilities.Facility", verbose_name=_("就诊机构"), on_delete=models.PROTECT, related_name="patients")
+    name = models.CharField(_("姓名"), max_length=50)
+    sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices)
+    birth_date = models.DateField(_("出生日期"))
+    id_number = models.CharField(_("身份证件号码"), max_length=30, blank=True)
+    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    medical_record_number = models.CharField(_("病案号/门诊号"), max_length=40, blank=True)
+    external_id = models.CharField(_("对接系统患者编号"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("建档时间"), auto_now_add=True)
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("患者")
+        verbose_name_plural = _("患者")
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["facility", "id_number"], name="patient_facility_id_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facility", "external_id"], condition=~Q(external_id=""), name="patient_unique_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AdmissionQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class Admission(models.Model):
+    """An inpatient episode: JL-C2 trigger (1) runs from ``admitted_at`` until a diagnosis is confirmed."""
+
+    facility = models.ForeignKey("facilities.Facility", verbose_name=_("机构"), on_delete=models.PROTECT, related_name="admissions")
+    patient = models.ForeignKey(Patient, verbose_name=_("患者"), on_delete=models.PROTECT, related_name="admissions")
+    inpatient_number = models.CharField(_("住院号"), max_length=40)
+    ward = models.CharField(_("科室/病区"), max_length=50, blank=True)
+    admitted_at = models.DateTimeField(_("入院时间"))
+    diagnosis_confirmed_at = models.DateTimeField(_("明确诊断时间"), null=True, blank=True)
+    diagnosis = models.CharField(_("明确诊断"), max_length=200, blank=True)
+    discharged_at = models.DateTimeField(_("出院时间"), null=True, blank=True)
+    external_id = models.CharField(_("对接系统住院编号"), max_length=64, blank=True)
+    undiagnosed_obligation_opened = models.BooleanField(default=False, editable=False)
+
+    objects = AdmissionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("住院")
+        verbose_name_plural = _("住院")
+        ordering = ["-admitted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "inpatient_number"], name="admission_unique_number"),
+        ]
+        indexes = [
+            # The sweep looks only at open, undiagnosed episodes whose obligation is not yet open.
+            models.Index(
+                fields=["admitted_at"],
+                name="admission_awaiting_dx_idx",
+                condition=Q(diagnosis_confirmed_at__isnull=True, discharged_at__isnull=True, undiagnosed_obligation_opened=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient.name} {self.inpatient_number}"
+
+
+class ConsultationQuerySet(ScopedQuerySet):
+    scope_facility_field = ("inviting_id", "invited_id")
+    scope_division_field = ("inviting__division__code", "invited__division__code")
+
+    def visible_to(self, user):
+        # The invited side sees a request only once it has been sent; drafts stay home.
+        from telemed.scope import Scope
+
+        queryset = super().visible_to(user)
+        scope = Scope.of(user)
+        if scope.is_operator or scope.is_regulator:
+            return queryset
+        return queryset.filter(Q(inviting_id__in=scope.facility_ids) | ~Q(state=ConsultationState.DRAFT))
+
+
+class Consultation(models.Model):
+    """A request from an inviting facility to an invited facility (JL-C1, JL-C4)."""
+
+    number = models.CharField(_("申请编号"), max_length=30, unique=True)
+    inviting = models.ForeignKey("facilities.Facility", verbose_name=_("邀请方"), on_delete=models.PROTECT, related_name="requests_sent")
+    invited = models.ForeignKey("facilities.Facility", verbose_name=_("受邀方"), on_delete=models.PROTECT, related_name="requests_received")
+    agreement = models.ForeignKey("facilities.CooperationAgreement", verbose_name=_("合作协议"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    service_type = models.ForeignKey("facilities.ServiceType", verbose_name=_("服务项目"), on_delete=models.PROTECT, related_name="+")
+    modality = models.CharField(_("影像类别"), max_length=20, choices=ImagingModality.choices, blank=True)
+    patient = models.ForeignKey(Patient, verbose_name=_("患者"), on_delete=models.PROTECT, related_name="consultations")
+    admission = models.ForeignKey(Admission, verbose_name=_("住院"), null=True, blank=True, on_delete=models.PROTECT, related_name="consultations")
+    # JL-C4: the invitation's contents.
+    reason = models.TextField(_("申请理由"))
+    purpose = models.TextField(_("会诊目的"))
+    requested_time = models.DateTimeField(_("期望会诊时间"), null=True, blank=True)
+    case_summary = models.TextField(_("病例摘要"))
+    wanted_scope = models.CharField(_("所需专业"), max_length=30, choices=PracticeScope.choices)
+    wanted_title = models.PositiveSmallIntegerField(_("所需职称（最低）"), choices=Title.choices, default=Title.ASSOCIATE_CHIEF_PHYSICIAN)
+    urgency = models.CharField(_("紧急程度"), max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE)
+
+    state = models.CharField(_("状态"), max_length=12, choices=ConsultationState.choices, default=ConsultationState.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("创建时间"))
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    accepted_at = models.DateTimeField(_("受理时间"), null=True, blank=True)
+    decline_reason = models.TextField(_("拒绝理由"), blank=True)
+    return_reason = models.TextField(_("退回理由"), blank=True)
+    scheduled_for = models.DateTimeField(_("会诊时间"), null=True, blank=True)
+    video_link = models.CharField(_("视频会议室/链接"), max_length=300, blank=True)
+    session_started_at = models.DateTimeField(_("会诊开始时间"), null=True, blank=True)
+    signed_at = models.DateTimeField(_("签发时间"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    cancel_reason = models.TextField(_("取消原因"), blank=True)
+    duty_gap_flag = models.BooleanField(_("无值班人员提示（JL-F4）"), default=False)
+
+    objects = ConsultationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("远程医疗申请")
+        verbose_name_plural = _("远程医疗申请")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["inviting", "state"], name="consult_inviting_state_idx"),
+            models.Index(fields=["invited", "state"], name="consult_invited_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.patient.name}"
+
+
+class ObligationQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class Obligation(models.Model):
+    """JL-C2 (art. 22): upload within 24 hours of a trigger, or a violation is recorded."""
+
+    facility = models.ForeignKey("facilities.Facility", verbose_name=_("邀请方"), on_delete=models.PROTECT, related_name="obligations")
+    patient = models.ForeignKey(Patient, verbose_name=_("患者"), on_delete=models.PROTECT, related_name="obligations")
+    admission = models.ForeignKey(Admission, null=True, blank=True, on_delete=models.PROTECT, related_name="obligations")
+    trigger = models.CharField(_("触发情形"), max_length=30, choices=TriggerKind.choices)
+    trigger_at = models.DateTimeField(_("触发时间"))
+    due_at = models.DateTimeField(_("上传截止时间"))
+    trigger_details = models.JSONField(_("触发情况"), default=dict, blank=True)
+    state = models.CharField(_("状态"), max_length=10, choices=ObligationState.choices, default=ObligationState.OPEN)
+    consultation = models.ForeignKey(Consultation, null=True, blank=True, on_delete=models.PROTECT, related_name="obligations")
+    met_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    withdrawn_reason = models.TextField(_("撤销原因"), blank=True)
+    reminders_sent = models.JSONField(_("已发送提醒"), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ObligationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("24小时上传义务")
+        verbose_name_plural = _("24小时上传义务")
+        ordering = ["due_at"]
+        indexes = [
+            # The sweep reads only open obligations by due time: its cost does not grow with history.
+            models.Index(fields=["due_at"], name="obligation_open_due_idx", condition=Q(state="open")),
+            models.Index(fields=["facility", "state"], name="obligation_facility_state_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["admission", "trigger"], condition=Q(trigger="undiagnosed"), name="one_undiagnosed_obligation_per_admission"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient.name} {self.get_trigger_display()} {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class ViolationQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class Violation(models.Model):
+    """A missed JL-C2 deadline, recorded against the inviting facility and shown to its regulators."""
+
+    facility = models.ForeignKey("facilities.Facility", verbose_name=_("机构"), on_delete=models.PROTECT, related_name="violations")
+    obligation = models.OneToOneField(Obligation, on_delete=models.PROTECT, related_name="violation")
+    rule = models.CharField(_("依据"), max_length=10, default="JL-C2")
+    due_at = models.DateTimeField(_("截止时间"))
+    recorded_at = models.DateTimeField(_("记录时间"))
+    description = models.TextField(_("情况"))
+
+    objects = ViolationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("违规记录")
+        verbose_name_plural = _("违规记录")
+        ordering = ["-due_at"]
+
+    def __str__(self) -> str:
+        return f"{self.facility} {self.rule} {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class Consent(models.Model):
+    """JL-C3 (art. 20, 21, 23; 个人信息保护法 art. 29): informed consent before records leave."""
+
+    consultation = models.OneToOneField(Consultation, on_delete=models.PROTECT, related_name="consent")
+    signer_name = models.CharField(_("签署人"), max_length=50)
+    relation = models.CharField(_("与患者关系"), max_length=20, choices=ConsentRelation.choices)
+    signed_at = models.DateTimeField(_("签署时间"))
+    signed_copy = models.FileField(_("知情同意书签署件"), upload_to="consent/%Y/%m/", blank=True)
+    signed_copy_sha256 = models.CharField(max_length=64, blank=True)
+    e_signature_reference = models.CharField(_("电子签名凭证"), max_length=200, blank=True)
+    sensitive_info_consent = models.BooleanField(_("同意向受邀方提供敏感个人信息"), default=False)
+    sensitive_info_consented_at = models.DateTimeField(_("敏感个人信息单独同意时间"), null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("知情同意")
+        verbose_name_plural = _("知情同意")
+
+    def __str__(self) -> str:
+        return f"{self.signer_name}（{self.get_relation_display()}）"
+
+
+class Participant(models.Model):
+    """A physician on a case: the inviting side's attending physician(s) or an assigned expert."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT, related_name="participants")
+    physician = models.ForeignKey("facilities.Physician", verbose_name=_("医师"), on_delete=models.PROTECT, related_name="participations")
+    side = models.CharField(_("所属方"), max_length=10, choices=Side.choices)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(_("加入时间"))
+
+    class Meta:
+        verbose_name = _("参与医师")
+        verbose_name_plural = _("参与医师")
+        ordering = ["side", "added_at"]
+        constraints = [models.UniqueConstraint(fields=["consultation", "physician", "side"], name="participant_once")]
+
+    def __str__(self) -> str:
+        return f"{self.physician.name}（{self.get_side_display()}）"
+
+
+class Document(models.Model):
+    """JL-C5 (art. 29): uploaded material with its fingerprint; the inviting side answers for it."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("资料类别"), max_length=20, choices=DocumentKind.choices)
+    title = models.CharField(_("名称"), max_length=200)
+    file = models.FileField(_("文件"), upload_to="documents/%Y/%m/")
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size = models.PositiveBigIntegerField(_("大小（字节）"))
+    content_type = models.CharField(_("检测到的类型"), max_length=100)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("上传时间"))
+    returned_at = models.DateTimeField(_("退回时间"), null=True, blank=True)
+    return_reason = models.TextField(_("退回理由"), blank=True)
+
+    class Meta:
+        verbose_name = _("病历资料")
+        verbose_name_plural = _("病历资料")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Opinion(models.Model):
+    """JL-C6: a signed opinion or report; immutable; a correction is a new version pointing back."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT, related_name="opinions")
+    kind = models.CharField(_("类别"), max_length=10, choices=OpinionKind.choices)
+    version = models.PositiveSmallIntegerField(_("版本"))
+    content = models.TextField(_("内容"))
+    signed_by = models.ForeignKey("facilities.Physician", verbose_name=_("签发专家"), on_delete=models.PROTECT, related_name="+")
+    signed_by_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(_("签发时间"))
+    content_sha256 = models.CharField(_("签发内容哈希"), max_length=64)
+    supersedes = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by")
+    correction_reason = models.TextField(_("更正理由"), blank=True)
+
+    class Meta:
+        verbose_name = _("会诊意见/诊断报告")
+        verbose_name_plural = _("会诊意见/诊断报告")
+        ordering = ["consultation", "version"]
+        constraints = [models.UniqueConstraint(fields=["consultation", "version"], name="opinion_version_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("JL-C6: 已签发的意见/报告不可修改，请签发更正版本")
+        super().save(*args, **kwargs)
+
+
+class ResponsibilityRecord(models.Model):
+    """JL-C7 (art. 28, 29): which facility answers for what, recorded at acceptance and at signing."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT, related_name="responsibilities")
+    recorded_at = models.DateTimeField(_("记录时间"))
+    occasion = models.CharField(_("时点"), max_length=20)
+    article = models.CharField(_("依据"), max_length=30)
+    inviting_facility = models.ForeignKey("facilities.Facility", on_delete=models.PROTECT, related_name="+")
+    invited_facility = models.ForeignKey("facilities.Facility", on_delete=models.PROTECT, related_name="+")
+    inviting_answers_for = models.TextField(_("邀请方承担"))
+    invited_answers_for = models.TextField(_("受邀方承担"))
+    acted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("责任认定记录")
+        verbose_name_plural = _("责任认定记录")
+        ordering = ["recorded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.consultation.number} {self.occasion} {self.article}"
+
+
+class Rating(models.Model):
+    """JL-O5 (art. 46.3): satisfaction of the inviting physician and the patient."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT, related_name="ratings")
+    rater_kind = models.CharField(_("评价人"), max_length=10, choices=RaterKind.choices)
+    score = models.PositiveSmallIntegerField(_("评分（1–5）"))
+    comment = models.TextField(_("评价"), blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("记录时间"))
+
+    class Meta:
+        verbose_name = _("满意度评价")
+        verbose_name_plural = _("满意度评价")
+        constraints = [
+            models.UniqueConstraint(fields=["consultation", "rater_kind"], name="one_rating_per_rater_kind"),
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="rating_score_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consultation.number} {self.get_rater_kind_display()} {self.score}"
+
+
+class Notification(models.Model):
+    """An in-app message (reminders of JL-C2 deadlines, requests arriving, opinions signed)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    created_at = models.DateTimeField(_("时间"))
+    subject = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True)
+    link = models.CharField(_("链接"), max_length=300, blank=True)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+    dedupe_key = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "dedupe_key"], condition=~Q(dedupe_key=""), name="notification_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -1,0 +1,318 @@
+"""The consultations rulebook as pure functions (JL-C1..C7, JL-C2 arithmetic, JL-F5 freeze).
+
+No database, no clock: callers pass the moment that matters. The state graph is one explicit
+table, ``EDGES``; every edge names the side and roles that own it, and anything not in the table
+is refused (rendered in docs/consultations-states.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from facilities.choices import ServiceCategory, StaffRole
+from telemed.checks import Check
+
+from .choices import REQUIRED_MATERIAL, ConsultationState, DocumentKind, Side, TriggerKind
+
+S = ConsultationState
+UPLOAD_WINDOW = timedelta(hours=24)  # art. 22: "必须在24小时内"
+
+
+# --- The state graph -------------------------------------------------------------------------
+
+EXPERT = "expert"  # an assigned expert of the invited side acting as themselves
+INVITING_STAFF = (StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM)
+INVITED_COORDINATION = (StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    action: str
+    target: str
+    side: str
+    roles: tuple[str, ...]
+    label: str
+    categories: tuple[str, ...] = (ServiceCategory.OPINION, ServiceCategory.DIAGNOSIS)
+
+
+EDGES: tuple[Edge, ...] = (
+    Edge(S.DRAFT, "send", S.SENT, Side.INVITING, INVITING_STAFF, "发送申请"),
+    Edge(S.DRAFT, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
+    Edge(S.SENT, "accept", S.ACCEPTED, Side.INVITED, INVITED_COORDINATION, "受理"),
+    Edge(S.SENT, "decline", S.DECLINED, Side.INVITED, INVITED_COORDINATION, "拒绝（须说明理由）"),
+    Edge(S.SENT, "return_material", S.RETURNED, Side.INVITED, INVITED_COORDINATION, "退回补充资料"),
+    Edge(S.SENT, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
+    Edge(S.RETURNED, "send", S.SENT, Side.INVITING, INVITING_STAFF, "补充资料后重新发送"),
+    Edge(S.RETURNED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
+    Edge(S.ACCEPTED, "schedule", S.SCHEDULED, Side.INVITED, INVITED_COORDINATION, "排期"),
+    Edge(S.ACCEPTED, "return_material", S.RETURNED, Side.INVITED, INVITED_COORDINATION + (EXPERT,), "退回补充资料"),
+    Edge(S.ACCEPTED, "sign", S.SIGNED, Side.INVITED, (EXPERT,), "签发诊断报告", (ServiceCategory.DIAGNOSIS,)),
+    Edge(S.ACCEPTED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
+    Edge(S.SCHEDULED, "schedule", S.SCHEDULED, Side.INVITED, INVITED_COORDINATION, "改期"),
+    Edge(S.SCHEDULED, "start_session", S.IN_SESSION, Side.INVITED, INVITED_COORDINATION + (EXPERT,), "开始会诊"),
+    Edge(S.SCHEDULED, "sign", S.SIGNED, Side.INVITED, (EXPERT,), "签发诊断报告", (ServiceCategory.DIAGNOSIS,)),
+    Edge(S.SCHEDULED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
+    Edge(S.IN_SESSION, "sign", S.SIGNED, Side.INVITED, (EXPERT,), "签发意见/报告"),
+    Edge(S.SIGNED, "correct", S.SIGNED, Side.INVITED, (EXPERT,), "签发更正版本"),
+    Edge(S.SIGNED, "close", S.CLOSED, Side.INVITING, INVITING_STAFF, "确认收到并结束"),
+    Edge(S.CLOSED, "correct", S.CLOSED, Side.INVITED, (EXPERT,), "签发更正版本"),
+)
+
+ACTIONS = tuple(dict.fromkeys(e.action for e in EDGES))
+
+
+def edges_from(state: str) -> list[Edge]:
+    return [e for e in EDGES if e.source == state]
+
+
+def find_edge(state: str, action: str, category: str) -> Edge | None:
+    for edge in EDGES:
+        if edge.source == state and edge.action == action and category in edge.categories:
+            return edge
+    return None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """What the acting user is on this case, computed by the caller from memberships."""
+
+    inviting_roles: frozenset[str] = frozenset()
+    invited_roles: frozenset[str] = frozenset()
+    is_assigned_expert: bool = False
+
+
+@dataclass(frozen=True)
+class TransitionDecision:
+    edge: Edge | None
+    code: str = ""  # "" when allowed; "invalid_transition", "permission_denied" or a rule ID
+    message: str = ""
+    status: int = 400
+    reasons: tuple[Check, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return not self.code
+
+
+def decide_transition(
+    *, state: str, action: str, category: str, actor: Actor, inviting_suspended: bool, invited_suspended: bool
+) -> TransitionDecision:
+    """May ``actor`` take ``action`` on a case in ``state``? Anything not in ``EDGES`` is refused."""
+    edge = find_edge(state, action, category)
+    if edge is None:
+        allowed = "、".join(dict.fromkeys(e.label for e in edges_from(state) if category in e.categories)) or "无"
+        return TransitionDecision(
+            None,
+            "invalid_transition",
+            f"当前状态“{ConsultationState(state).label}”下不能进行该操作；可进行的操作：{allowed}。",
+        )
+    held = actor.inviting_roles if edge.side == Side.INVITING else actor.invited_roles
+    if not (held & set(edge.roles) or (EXPERT in edge.roles and actor.is_assigned_expert)):
+        who = "、".join(
+            "受邀方指定专家" if r == EXPERT else str(StaffRole(r).label) for r in edge.roles
+        )
+        return TransitionDecision(
+            edge, "permission_denied", f"“{edge.label}”只能由{Side(edge.side).label}的{who}操作。", status=403
+        )
+    if action != "cancel" and (inviting_suspended or invited_suspended):
+        which = "邀请方" if inviting_suspended else "受邀方"
+        check = Check("JL-F5", "第三十四条", "暂停期间不得继续开展远程医疗服务（仅可取消）", False, f"{which}已暂停")
+        return TransitionDecision(edge, "JL-F5", check.text, reasons=(check,))
+    return TransitionDecision(edge)
+
+
+# --- JL-C2: the 24-hour rule -------------------------------------------------------------------
+
+
+def undiagnosed_trigger_time(admitted_at: datetime, *, after_hours: int) -> datetime:
+    """Art. 22 (1): "入住…之日起，超3日未明确诊断" — the moment the situation arises.
+
+    The interpretation is the setting ``TELEMED_UNDIAGNOSED_AFTER_HOURS`` (default 72: three full
+    days counted from the admission time, not from midnight).
+    """
+    return admitted_at + timedelta(hours=after_hours)
+
+
+def upload_due(trigger_at: datetime) -> datetime:
+    """Art. 22: upload within 24 hours of the trigger. Exactly 24 h; arithmetic in UTC, so it is
+    the same across midnight, month ends and (were there any in China) DST changes."""
+    return trigger_at + UPLOAD_WINDOW
+
+
+def trigger_and_due(trigger: str, *, event_at: datetime, after_hours: int) -> tuple[datetime, datetime]:
+    """(trigger time, due time) for each art. 22 trigger.
+
+    (1) ``event_at`` is the admission time; (2) the end of the in-house/outside expert consultation;
+    (3) the moment the patient or family asked.
+    """
+    if trigger == TriggerKind.UNDIAGNOSED:
+        trigger_at = undiagnosed_trigger_time(event_at, after_hours=after_hours)
+    elif trigger in (TriggerKind.EXPERT_CONSULT_FAILED, TriggerKind.PATIENT_REQUEST):
+        trigger_at = event_at
+    else:
+        raise ValueError(f"unknown art. 22 trigger {trigger!r}")
+    return trigger_at, upload_due(trigger_at)
+
+
+def is_on_time(*, delivered_at: datetime, due_at: datetime) -> bool:
+    """Delivered at or before the due moment counts; one microsecond later does not."""
+    return delivered_at <= due_at
+
+
+def missing_material(kinds_present: Iterable[str]) -> list[str]:
+    present = set(kinds_present)
+    return [k for k in REQUIRED_MATERIAL if k not in present]
+
+
+def material_check(kinds_present: Iterable[str]) -> Check:
+    """JL-C2: the request must carry the condition summary, medical records and test reports."""
+    missing = missing_material(kinds_present)
+    return Check(
+        "JL-C2",
+        "第二十二条",
+        "须上传患者病情、病历资料和检验检查报告",
+        not missing,
+        ("缺少：" + "、".join(str(DocumentKind(k).label) for k in missing)) if missing else "",
+    )
+
+
+def reminders_due(*, due_at: datetime, now: datetime, offsets_hours: Iterable[int], already_sent: Iterable[int]) -> list[int]:
+    """Which reminders (hours before the deadline) should go out now and have not yet."""
+    sent = set(already_sent)
+    return sorted(
+        (h for h in offsets_hours if h not in sent and now >= due_at - timedelta(hours=h) and now < due_at),
+        reverse=True,
+    )
+
+
+# --- JL-C3, JL-C4: before the request leaves ------------------------------------------------
+
+
+def invitation_checks(*, reason: str, purpose: str, case_summary: str, wanted_scope: str, needs_modality: bool, modality: str) -> list[Check]:
+    """JL-C4: the invitation states reason, purpose, case summary, speciality and title wanted."""
+    missing = [
+        label
+        for label, value in (("申请理由", reason), ("会诊目的", purpose), ("病例摘要", case_summary), ("所需专业", wanted_scope))
+        if not (value or "").strip()
+    ]
+    checks = [
+        Check("JL-C4", "国家远程医疗服务管理规范", "邀请须写明理由、目的、病例摘要和所需专业", not missing, ("缺少：" + "、".join(missing)) if missing else "")
+    ]
+    if needs_modality:
+        checks.append(Check("JL-C1", "第三条", "远程医学影像诊断须注明影像类别", bool(modality)))
+    return checks
+
+
+def consent_checks(consent, *, participants_ok: bool) -> list[Check]:
+    """JL-C3 (art. 20, 21, 23; PIPL art. 29) before records leave the inviting facility.
+
+    ``consent`` is None or an object with signer_name, relation, signed_at, signed_copy_sha256,
+    e_signature_reference, sensitive_info_consent. ``participants_ok``: at least one attending
+    physician of the inviting facility passes JL-P1..P3 (and P6).
+    """
+    has_consent = consent is not None and bool(consent.signer_name) and bool(consent.relation) and consent.signed_at is not None
+    has_evidence = consent is not None and bool(consent.signed_copy_sha256 or consent.e_signature_reference)
+    return [
+        Check("JL-C3", "第二十一条、第二十三条", "须签署远程医疗服务知情同意书（签署人、与患者关系、时间）", has_consent),
+        Check("JL-C3", "第二十三条", "知情同意书须有签署件或电子签名", has_evidence),
+        Check(
+            "JL-C3",
+            "个人信息保护法第二十九条",
+            "向受邀方提供敏感个人信息须取得单独同意",
+            consent is not None and bool(consent.sensitive_info_consent),
+        ),
+        Check("JL-C3", "第二十三条", "须至少有1名邀请方执业医师参与", participants_ok),
+    ]
+
+
+# --- JL-C5: documents ---------------------------------------------------------------------------
+
+ALLOWED_TYPES = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/tiff": "TIFF",
+    "application/dicom": "DICOM",
+    "text/plain": "文本",
+    "text/xml": "XML（如心电 HL7 aECG）",
+}
+MAX_DOCUMENT_BYTES = 200 * 1024 * 1024  # a CT series exported as one DICOM file can be large
+
+
+def detect_content_type(head: bytes) -> str | None:
+    """The file's real type from its first bytes (never from the name or the browser's claim)."""
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "application/dicom"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"<?xml"):
+        return "text/xml"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # The head may end inside a multi-byte character; judge by what decodes.
+        try:
+            text = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return "text/plain"
+    return None
+
+
+def document_checks(*, size: int, content_type: str | None) -> list[Check]:
+    return [
+        Check(
+            "JL-C5",
+            "第二十九条",
+            "文件类型须为 PDF、JPEG、PNG、TIFF、DICOM、文本或 XML",
+            content_type in ALLOWED_TYPES,
+            "" if content_type in ALLOWED_TYPES else "无法识别或不允许的文件类型",
+        ),
+        Check(
+            "JL-C5",
+            "第二十九条",
+            f"单个文件不超过 {MAX_DOCUMENT_BYTES // (1024 * 1024)} MB",
+            0 < size <= MAX_DOCUMENT_BYTES,
+            "空文件" if size <= 0 else ("" if size <= MAX_DOCUMENT_BYTES else f"{size / 1024 / 1024:.1f} MB"),
+        ),
+    ]
+
+
+# --- JL-C7: responsibility -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Responsibility:
+    article: str
+    inviting: str
+    invited: str
+
+
+def responsibility_for(category: str) -> Responsibility:
+    """Art. 28 for opinion services, art. 29 for diagnosis services."""
+    if category == ServiceCategory.DIAGNOSIS:
+        return Responsibility(
+            "JL-C7 第二十九条",
+            "对上传的影像、心电、病理、检验等数据（标本）质量承担责任",
+            "对出具的诊断报告内容承担相应责任",
+        )
+    return Responsibility(
+        "JL-C7 第二十八条",
+        "承担诊疗责任；受邀方意见作为诊疗的重要参考依据",
+        "提供诊疗建议，作为邀请方诊疗的参考",
+    )
+
+
+def rating_check(score: int) -> Check:
+    return Check("JL-O5", "第四十六条第三项", "满意度评分须为 1 到 5 的整数", isinstance(score, int) and 1 <= score <= 5, str(score))

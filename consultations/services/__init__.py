@@ -1,0 +1,52 @@
+"""Every write of the consultations app (STYLE 2), split by sub-domain."""
+
+from .obligations import SweepReport, obligation_open, obligation_sweep, obligation_withdraw, obligations_meet
+from .opinions import opinion_sign, rating_record, responsibility_record
+from .patients import admission_confirm_diagnosis, admission_discharge, admission_record, patient_register
+from .requests import (
+    consent_record,
+    consultation_accept,
+    consultation_cancel,
+    consultation_close,
+    consultation_create,
+    consultation_decline,
+    consultation_return_material,
+    consultation_schedule,
+    consultation_send,
+    consultation_start_session,
+    document_upload,
+    duty_covered,
+    expert_assign,
+    facility_checks,
+    participant_add_inviting,
+)
+
+__all__ = [
+    "SweepReport",
+    "admission_confirm_diagnosis",
+    "admission_discharge",
+    "admission_record",
+    "consent_record",
+    "consultation_accept",
+    "consultation_cancel",
+    "consultation_close",
+    "consultation_create",
+    "consultation_decline",
+    "consultation_return_material",
+    "consultation_schedule",
+    "consultation_send",
+    "consultation_start_session",
+    "document_upload",
+    "duty_covered",
+    "expert_assign",
+    "facility_checks",
+    "obligation_open",
+    "obligation_sweep",
+    "obligation_withdraw",
+    "obligations_meet",
+    "opinion_sign",
+    "participant_add_inviting",
+    "patient_register",
+    "rating_record",
+    "responsibility_record",
+]

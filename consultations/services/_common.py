@@ -1,0 +1,96 @@
+"""Helpers shared by the consultations services: who the actor is on a case, notifications."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from facilities.models import StaffMembership, Suspension
+from telemed.errors import ApplicationError
+from telemed.scope import Scope
+
+from .. import rules
+from ..choices import Side
+from ..models import Consultation, Notification, Participant
+
+
+def deny(message: str) -> ApplicationError:
+    return ApplicationError("permission_denied", message, status=403)
+
+
+def case_actor(user, consultation: Consultation) -> rules.Actor:
+    scope = Scope.of(user)
+    physician_id = getattr(getattr(user, "physician", None), "pk", None) if user is not None else None
+    is_expert = bool(physician_id) and Participant.objects.filter(
+        consultation=consultation, physician_id=physician_id, side=Side.INVITED
+    ).exists()
+    return rules.Actor(
+        inviting_roles=scope.facility_roles.get(consultation.inviting_id, frozenset()),
+        invited_roles=scope.facility_roles.get(consultation.invited_id, frozenset()),
+        is_assigned_expert=is_expert,
+    )
+
+
+def suspended_ids(*facility_ids: int) -> set[int]:
+    return set(
+        Suspension.objects.filter(facility_id__in=facility_ids, lifted_at__isnull=True).values_list("facility_id", flat=True)
+    )
+
+
+def require_transition(user, consultation: Consultation, action: str) -> rules.Edge:
+    suspended = suspended_ids(consultation.inviting_id, consultation.invited_id)
+    decision = rules.decide_transition(
+        state=consultation.state,
+        action=action,
+        category=consultation.service_type.category,
+        actor=case_actor(user, consultation),
+        inviting_suspended=consultation.inviting_id in suspended,
+        invited_suspended=consultation.invited_id in suspended,
+    )
+    if not decision.allowed:
+        raise ApplicationError(
+            decision.code, decision.message, {"reasons": [c.as_dict() for c in decision.reasons]}, status=decision.status
+        )
+    return decision.edge
+
+
+def move(consultation: Consultation, edge: rules.Edge, **fields) -> Consultation:
+    """Compare-and-swap the state so two concurrent actions cannot both win."""
+    now_fields = {"state": edge.target, **fields}
+    updated = Consultation.objects.filter(pk=consultation.pk, state=consultation.state).update(**now_fields)
+    if updated != 1:
+        raise ApplicationError("conflict", _("该申请刚刚被他人处理，请刷新后重试。"), status=409)
+    for name, value in now_fields.items():
+        setattr(consultation, name, value)
+    return consultation
+
+
+def notify(*, facility_id: int, roles, subject: str, body: str = "", link: str = "", dedupe_key: str = "", extra_users=()) -> int:
+    """In-app notification to the facility's users holding ``roles`` (and ``extra_users``), plus e-mail
+    after commit. ``dedupe_key`` makes a repeated notification (a redelivered task) a no-op."""
+    user_ids = set(
+        StaffMembership.objects.filter(facility_id=facility_id, role__in=list(roles), active=True).values_list("user_id", flat=True)
+    )
+    user_ids.update(u.pk for u in extra_users if u is not None)
+    now = timezone.now()
+    created = []
+    for user_id in sorted(user_ids):
+        try:
+            with transaction.atomic():
+                Notification.objects.create(
+                    user_id=user_id, created_at=now, subject=subject, body=body, link=link, dedupe_key=dedupe_key
+                )
+            created.append(user_id)
+        except IntegrityError:
+            continue  # already notified under this dedupe key
+    if created:
+        emails = list(get_user_model().objects.filter(pk__in=created).exclude(email="").values_list("email", flat=True))
+        if emails:
+            transaction.on_commit(
+                lambda: send_mail(subject, body or subject, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True)
+            )
+    return len(created)

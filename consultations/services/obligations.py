@@ -1,0 +1,215 @@
+"""JL-C2 (art. 22): open, meet, remind, and record violations of the 24-hour upload obligation.
+
+``obligation_sweep`` is the source of truth (STYLE 5). It runs from Celery beat every
+``TELEMED_SWEEP_SECONDS``, and each step claims its work with a compare-and-swap, so two workers,
+a redelivered message or a re-run after an outage never record anything twice; a deadline that
+passed while nothing ran is recorded on the next run with its real due time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.choices import Outcome
+from audit.rules import json_normal
+from audit.services import audit_event_append
+from facilities.choices import StaffRole
+from telemed.errors import ApplicationError
+
+from .. import rules
+from ..choices import ObligationState, TriggerKind
+from ..models import Admission, Consultation, Obligation, Patient, Violation
+from ._common import notify
+from .patients import require_clinical_role
+
+SWEEP_BATCH = 500
+
+
+def _open(*, actor, patient: Patient, trigger: str, trigger_at: datetime, due_at: datetime, admission=None, details=None) -> Obligation:
+    obligation = Obligation.objects.create(
+        facility_id=patient.facility_id,
+        patient=patient,
+        admission=admission,
+        trigger=trigger,
+        trigger_at=trigger_at,
+        due_at=due_at,
+        trigger_details=json_normal(details or {}),
+    )
+    audit_event_append(
+        actor=actor,
+        event_type="obligation.open",
+        obj=obligation,
+        acting_facility_id=patient.facility_id,
+        facility_ids=[patient.facility_id],
+        details={"rule": "JL-C2", "trigger": trigger, "trigger_at": trigger_at, "due_at": due_at, **(details or {})},
+    )
+    return obligation
+
+
+@transaction.atomic
+def obligation_open(*, actor, patient: Patient, trigger: str, event_at: datetime, details: dict | None = None, admission=None) -> Obligation:
+    """Staff (or a partner system) record trigger (2) or (3) of art. 22; the deadline follows from it."""
+    require_clinical_role(actor, patient.facility_id)
+    if trigger not in (TriggerKind.EXPERT_CONSULT_FAILED, TriggerKind.PATIENT_REQUEST):
+        raise ApplicationError("invalid", _("入院超3日未明确诊断的情形由系统根据入院和诊断记录自动判定。"))
+    if event_at > timezone.now():
+        raise ApplicationError("invalid", _("触发时间不能晚于当前时间。"))
+    trigger_at, due_at = rules.trigger_and_due(trigger, event_at=event_at, after_hours=settings.TELEMED_UNDIAGNOSED_AFTER_HOURS)
+    return _open(actor=actor, patient=patient, trigger=trigger, trigger_at=trigger_at, due_at=due_at, admission=admission, details=details)
+
+
+@transaction.atomic
+def obligation_withdraw(*, actor, obligation: Obligation, reason: str) -> Obligation:
+    """E.g. the patient left or died before the deadline; the reason is kept and regulators see it."""
+    require_clinical_role(actor, obligation.facility_id)
+    if not reason.strip():
+        raise ApplicationError("JL-C2", _("JL-C2 第二十二条: 撤销上传义务须写明原因。"))
+    if Obligation.objects.filter(pk=obligation.pk, state=ObligationState.OPEN).update(
+        state=ObligationState.WITHDRAWN, withdrawn_reason=reason.strip()
+    ) != 1:
+        raise ApplicationError("invalid_state", _("该义务已完成、超时或已撤销。"))
+    audit_event_append(
+        actor=actor, event_type="obligation.withdraw", obj=obligation, acting_facility_id=obligation.facility_id,
+        facility_ids=[obligation.facility_id], details={"reason": reason.strip()},
+    )
+    obligation.refresh_from_db()
+    return obligation
+
+
+def obligations_meet(*, actor, consultation: Consultation, delivered_at: datetime, material_kinds) -> list[Obligation]:
+    """A request with the required material reached the invited side: meet the patient's open obligations
+    that are still within their deadline (called in the send transaction)."""
+    if not rules.material_check(material_kinds).passed:
+        return []
+    met = []
+    candidates = Obligation.objects.filter(
+        facility_id=consultation.inviting_id, patient_id=consultation.patient_id, state=ObligationState.OPEN
+    )
+    for obligation in candidates:
+        if not rules.is_on_time(delivered_at=delivered_at, due_at=obligation.due_at):
+            continue  # the sweep records it as violated
+        claimed = Obligation.objects.filter(pk=obligation.pk, state=ObligationState.OPEN).update(
+            state=ObligationState.MET, met_at=delivered_at, consultation=consultation
+        )
+        if claimed == 1:
+            audit_event_append(
+                actor=actor,
+                event_type="obligation.met",
+                obj=obligation,
+                acting_facility_id=consultation.inviting_id,
+                facility_ids=[consultation.inviting_id, consultation.invited_id],
+                details={"rule": "JL-C2", "consultation": consultation.number, "delivered_at": delivered_at, "due_at": obligation.due_at},
+            )
+            met.append(obligation)
+    return met
+
+
+@dataclass
+class SweepReport:
+    opened: int = 0
+    reminded: int = 0
+    violated: int = 0
+
+
+def _open_undiagnosed(now: datetime, report: SweepReport) -> None:
+    hours = settings.TELEMED_UNDIAGNOSED_AFTER_HOURS
+    threshold = now - timezone.timedelta(hours=hours)
+    admissions = Admission.objects.filter(
+        diagnosis_confirmed_at__isnull=True,
+        discharged_at__isnull=True,
+        undiagnosed_obligation_opened=False,
+        admitted_at__lt=threshold,
+    ).select_related("patient")[:SWEEP_BATCH]
+    for admission in admissions:
+        with transaction.atomic():
+            if Admission.objects.filter(pk=admission.pk, undiagnosed_obligation_opened=False).update(undiagnosed_obligation_opened=True) != 1:
+                continue  # another worker took it
+            trigger_at, due_at = rules.trigger_and_due(TriggerKind.UNDIAGNOSED, event_at=admission.admitted_at, after_hours=hours)
+            try:
+                with transaction.atomic():
+                    _open(
+                        actor=None, patient=admission.patient, trigger=TriggerKind.UNDIAGNOSED, trigger_at=trigger_at,
+                        due_at=due_at, admission=admission, details={"admitted_at": admission.admitted_at, "after_hours": hours},
+                    )
+            except IntegrityError:
+                continue
+            report.opened += 1
+
+
+def _remind(now: datetime, report: SweepReport) -> None:
+    offsets = settings.TELEMED_REMINDER_HOURS
+    horizon = now + timezone.timedelta(hours=max(offsets))
+    due_soon = Obligation.objects.filter(state=ObligationState.OPEN, due_at__gt=now, due_at__lte=horizon).select_related("patient")
+    for obligation in due_soon[:SWEEP_BATCH]:
+        pending = rules.reminders_due(due_at=obligation.due_at, now=now, offsets_hours=offsets, already_sent=obligation.reminders_sent)
+        if not pending:
+            continue
+        with transaction.atomic():
+            # Claim: only the worker that moves reminders_sent from the value it read sends them.
+            sent = sorted(set(obligation.reminders_sent) | set(pending), reverse=True)
+            if Obligation.objects.filter(pk=obligation.pk, state=ObligationState.OPEN, reminders_sent=obligation.reminders_sent).update(reminders_sent=sent) != 1:
+                continue
+            hours_left = min(pending)
+            local_due = timezone.localtime(obligation.due_at)
+            notify(
+                facility_id=obligation.facility_id,
+                roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
+                subject=_("JL-C2 提醒：患者 %(name)s 的远程会诊资料须在 %(due)s 前上传（剩余不到 %(h)d 小时）")
+                % {"name": obligation.patient.name, "due": f"{local_due:%Y-%m-%d %H:%M}", "h": hours_left},
+                body=_("依据《吉林省远程医疗服务管理办法（试行）》第二十二条，须在24小时内将患者病情、病历资料和检验报告上传受邀方。"),
+                link=reverse("consultations:obligation-list"),
+                dedupe_key=f"obligation:{obligation.pk}:remind:{hours_left}",
+            )
+            report.reminded += 1
+
+
+def _record_violations(now: datetime, report: SweepReport) -> None:
+    overdue = Obligation.objects.filter(state=ObligationState.OPEN, due_at__lt=now).select_related("patient")
+    for obligation in overdue.order_by("due_at")[:SWEEP_BATCH]:
+        with transaction.atomic():
+            if Obligation.objects.filter(pk=obligation.pk, state=ObligationState.OPEN).update(state=ObligationState.VIOLATED) != 1:
+                continue  # met or claimed by another worker meanwhile
+            local_due = timezone.localtime(obligation.due_at)
+            violation = Violation.objects.create(
+                facility_id=obligation.facility_id,
+                obligation=obligation,
+                rule="JL-C2",
+                due_at=obligation.due_at,
+                recorded_at=now,
+                description=_("JL-C2 第二十二条: %(trigger)s，患者 %(name)s 的资料未在 %(due)s 前上传受邀方。")
+                % {"trigger": obligation.get_trigger_display(), "name": obligation.patient.name, "due": f"{local_due:%Y-%m-%d %H:%M}"},
+            )
+            audit_event_append(
+                actor=None,
+                event_type="obligation.violated",
+                outcome=Outcome.FAILURE,
+                obj=violation,
+                acting_facility_id=obligation.facility_id,
+                facility_ids=[obligation.facility_id],
+                details={"rule": "JL-C2", "obligation_id": obligation.pk, "due_at": obligation.due_at, "recorded_at": now},
+            )
+            notify(
+                facility_id=obligation.facility_id,
+                roles=(StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN),
+                subject=_("JL-C2 超时：患者 %(name)s 的资料未在24小时内上传，已记录违规") % {"name": obligation.patient.name},
+                link=reverse("consultations:obligation-list"),
+                dedupe_key=f"obligation:{obligation.pk}:violated",
+            )
+            report.violated += 1
+
+
+def obligation_sweep(*, now: datetime | None = None) -> SweepReport:
+    """Open art. 22 (1) obligations, send due reminders, record missed deadlines. Idempotent."""
+    now = now or timezone.now()
+    report = SweepReport()
+    _open_undiagnosed(now, report)
+    _remind(now, report)
+    _record_violations(now, report)
+    return report

@@ -1,0 +1,156 @@
+"""Signed opinions and reports (JL-C6), responsibility (JL-C7), ratings (JL-O5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import audit_event_append
+from facilities.choices import ActingRole, ServiceCategory, StaffRole
+from facilities.services import physician_require_qualified
+from telemed.checks import failing
+from telemed.errors import ApplicationError
+from telemed.scope import Scope
+
+from .. import rules
+from ..choices import ConsultationState, OpinionKind, RaterKind, Side
+from ..models import Consultation, Opinion, Participant, Rating, ResponsibilityRecord
+from ._common import deny, move, notify, require_transition
+
+
+def responsibility_record(*, actor, consultation: Consultation, occasion: str) -> ResponsibilityRecord:
+    """JL-C7 (art. 28, 29): who answers for what, recorded at acceptance and at each signature."""
+    duty = rules.responsibility_for(consultation.service_type.category)
+    record = ResponsibilityRecord.objects.create(
+        consultation=consultation,
+        recorded_at=timezone.now(),
+        occasion=occasion,
+        article=duty.article,
+        inviting_facility_id=consultation.inviting_id,
+        invited_facility_id=consultation.invited_id,
+        inviting_answers_for=duty.inviting,
+        invited_answers_for=duty.invited,
+        acted_by=actor,
+    )
+    audit_event_append(
+        actor=actor,
+        event_type="responsibility.record",
+        obj=record,
+        facility_ids=[consultation.inviting_id, consultation.invited_id],
+        details={"consultation": consultation.number, "occasion": occasion, "article": duty.article,
+                 "inviting": duty.inviting, "invited": duty.invited},
+    )
+    return record
+
+
+def signed_content_hash(*, consultation_number: str, version: int, kind: str, content: str, physician_id: int, signed_at) -> str:
+    payload = {
+        "consultation": consultation_number,
+        "version": version,
+        "kind": kind,
+        "content": content,
+        "physician": physician_id,
+        "signed_at": signed_at.isoformat(),
+    }
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: Opinion | None = None, correction_reason: str = "") -> Opinion:
+    """An assigned expert signs the opinion or report; a correction is a new version (JL-C6).
+
+    The JL-P checks run as of this moment (the expert may have lost a qualification since being
+    assigned) before the signing transaction, so a refusal is on record.
+    """
+    physician = getattr(actor, "physician", None)
+    if physician is None or not Participant.objects.filter(consultation=consultation, physician=physician, side=Side.INVITED).exists():
+        raise deny(_("JL-C6: 只有被指定的受邀方专家本人可以签发意见或报告。"))
+    action = "sign" if corrects is None else "correct"
+    consultation = Consultation.objects.select_related("service_type", "invited").get(pk=consultation.pk)
+    require_transition(actor, consultation, action)
+    if not content.strip():
+        raise ApplicationError("JL-C6", _("JL-C6: 意见或报告内容不能为空。"))
+    if corrects is not None:
+        if corrects.consultation_id != consultation.pk or hasattr(corrects, "superseded_by"):
+            raise ApplicationError("JL-C6", _("JL-C6: 只能更正本申请的最新版本。"))
+        if not correction_reason.strip():
+            raise ApplicationError("JL-C6", _("JL-C6: 更正须写明理由。"))
+    physician_require_qualified(
+        actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
+        scope=consultation.wanted_scope, act="sign", object_type="consultations.consultation", object_id=consultation.pk,
+    )
+    with transaction.atomic():
+        consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
+        edge = require_transition(actor, consultation, action)
+        latest = consultation.opinions.order_by("-version").first()
+        if corrects is not None and (latest is None or latest.pk != corrects.pk):
+            raise ApplicationError("JL-C6", _("JL-C6: 只能更正本申请的最新版本。"))
+        if corrects is None and latest is not None:
+            raise ApplicationError("JL-C6", _("JL-C6: 已签发，修改请签发更正版本。"))
+        now = timezone.now()
+        version = (latest.version + 1) if latest else 1
+        kind = OpinionKind.REPORT if consultation.service_type.category == ServiceCategory.DIAGNOSIS else OpinionKind.OPINION
+        opinion = Opinion.objects.create(
+            consultation=consultation,
+            kind=kind,
+            version=version,
+            content=content.strip(),
+            signed_by=physician,
+            signed_by_user=actor,
+            signed_at=now,
+            content_sha256=signed_content_hash(
+                consultation_number=consultation.number, version=version, kind=kind, content=content.strip(),
+                physician_id=physician.pk, signed_at=now,
+            ),
+            supersedes=corrects,
+            correction_reason=correction_reason.strip(),
+        )
+        move(consultation, edge, signed_at=consultation.signed_at or now)
+        responsibility_record(actor=actor, consultation=consultation, occasion="signed" if corrects is None else "corrected")
+        audit_event_append(
+            actor=actor,
+            event_type="opinion.sign" if corrects is None else "opinion.correct",
+            obj=opinion,
+            acting_facility_id=consultation.invited_id,
+            facility_ids=[consultation.inviting_id, consultation.invited_id],
+            details={"consultation": consultation.number, "version": version, "sha256": opinion.content_sha256,
+                     "supersedes": corrects.pk if corrects else None, "reason": correction_reason.strip()},
+        )
+        notify(
+            facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
+            subject=_("申请 %(n)s 的%(k)s已签发（第 %(v)d 版）") % {"n": consultation.number, "k": opinion.get_kind_display(), "v": version},
+            link=reverse("consultations:detail", args=[consultation.pk]),
+            dedupe_key=f"opinion:{opinion.pk}",
+        )
+    return opinion
+
+
+@transaction.atomic
+def rating_record(*, actor, consultation: Consultation, rater_kind: str, score: int, comment: str = "") -> Rating:
+    """JL-O5: after closing, the inviting physician's and the patient's satisfaction (1–5)."""
+    consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
+    scope = Scope.of(actor)
+    if not scope.has_role(consultation.inviting_id, StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
+        raise deny(_("JL-O5: 满意度由邀请方医师记录（患者评价由邀请方代为录入）。"))
+    if consultation.state != ConsultationState.CLOSED:
+        raise ApplicationError("JL-O5", _("JL-O5 第四十六条第三项: 服务结束后才能评价。"))
+    bad = failing([rules.rating_check(score)])
+    if bad:
+        raise ApplicationError.from_reasons(bad)
+    if rater_kind not in RaterKind.values:
+        raise ApplicationError("invalid", _("评价人类别无效。"))
+    if Rating.objects.filter(consultation=consultation, rater_kind=rater_kind).exists():
+        raise ApplicationError("duplicate", _("该评价人已评价过本次服务。"))
+    rating = Rating.objects.create(
+        consultation=consultation, rater_kind=rater_kind, score=score, comment=comment.strip(), recorded_by=actor, recorded_at=timezone.now()
+    )
+    audit_event_append(
+        actor=actor, event_type="consultation.rate", obj=rating, acting_facility_id=consultation.inviting_id,
+        facility_ids=[consultation.inviting_id, consultation.invited_id],
+        details={"consultation": consultation.number, "rater_kind": rater_kind, "score": score},
+    )
+    return rating

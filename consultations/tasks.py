@@ -1,0 +1,12 @@
+"""Celery tasks of the consultations app. The sweep is the source of truth for JL-C2 deadlines."""
+
+from celery import shared_task
+
+from .services import obligation_sweep
+
+
+@shared_task(name="consultations.obligation_sweep", acks_late=True)
+def obligation_sweep_task() -> dict:
+    """JL-C2: open art. 22 (1) obligations, remind, record violations. Safe to run twice or late."""
+    report = obligation_sweep()
+    return {"opened": report.opened, "reminded": report.reminded, "violated": report.violated}

@@ -1,0 +1,18 @@
+"""Partner API routes under /api/v1/ (mounted by telemed.urls)."""
+
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+app_name = "facilities-api"
+
+router = DefaultRouter()
+router.register("facilities", views.FacilityViewSet, basename="facility")
+router.register("agreements", views.AgreementViewSet, basename="agreement")
+router.register("physicians", views.PhysicianViewSet, basename="physician")
+router.register("registrations", views.RegistrationViewSet, basename="registration")
+router.register("duty", views.DutyShiftViewSet, basename="duty")
+router.register("suspensions", views.SuspensionViewSet, basename="suspension")
+router.register("accreditation-applications", views.AccreditationApplicationViewSet, basename="application")
+
+urlpatterns = router.urls

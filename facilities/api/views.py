@@ -1,0 +1,400 @@
+"""Partner API for the facilities app: a thin layer that validates, calls one service, renders.
+
+Rows come from ``Model.objects.visible_to(user)`` (``ScopedViewSetMixin``): out of scope is 404.
+Writes need a staff role at the object's facility or a regulator's division (``action_roles``):
+a wrong role is 403. A rule refusal is 400 with the rule ID as ``code`` and every failing check in
+``extra.reasons`` (raised by the services, rendered by ``telemed.errors.api_exception_handler``).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from telemed.api import ActionRolePermission, Roles, ScopedViewSetMixin, require_roles, run_service
+from telemed.checks import failing
+
+from .. import rules, services
+from ..choices import (
+    AccreditationCondition,
+    AccreditationStatus,
+    AgreementStatus,
+    FacilityLevel,
+    PracticeScope,
+    StaffRole,
+    Title,
+)
+from ..models import (
+    AccreditationApplication,
+    CooperationAgreement,
+    Division,
+    DutyShift,
+    Facility,
+    Physician,
+    PracticeRegistration,
+    Suspension,
+)
+from . import serializers as s
+
+ADMIN = Roles(staff=(StaffRole.FACILITY_ADMIN,))
+
+
+class FacilityScopedViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
+    permission_classes = [IsAuthenticated, ActionRolePermission]
+    action_roles: dict[str, Roles] = {}
+
+    def acting_on(self, obj) -> tuple[list[int], list[str]]:
+        """The facilities an object belongs to and their division codes, for ``action_roles``."""
+        return [obj.facility_id], [obj.facility.division_id]
+
+
+# --- Facilities -------------------------------------------------------------------------------
+
+
+class FacilityFilter(django_filters.FilterSet):
+    division = django_filters.CharFilter(method="filter_division", label="行政区划代码（含下级）")
+    level = django_filters.TypedChoiceFilter(choices=FacilityLevel.choices, coerce=int)
+    accreditation_status = django_filters.ChoiceFilter(choices=AccreditationStatus.choices)
+
+    class Meta:
+        model = Facility
+        fields = ["division", "level", "accreditation_status"]
+
+    def filter_division(self, queryset, name, value):
+        """JL-O1's prefix rule: 220000 → the province, 220100 → the city and its counties."""
+        division = Division.objects.filter(code=value.strip()).first()
+        if division is None:
+            raise serializers.ValidationError({"division": "须为已登记的6位行政区划代码（GB/T 2260）。"})
+        return queryset.filter(division__code__startswith=division.prefix)
+
+
+class FacilityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FacilityScopedViewSet):
+    """医疗机构: read-only, with JL-F1/JL-F5 participation checks."""
+
+    queryset = Facility.objects.select_related("division").with_suspension()
+    serializer_class = s.FacilitySerializer
+    filterset_class = FacilityFilter
+    search_fields = ["name"]
+    ordering_fields = ["name", "division", "level"]
+    ordering = ["division_id", "name"]
+
+
+# --- Cooperation agreements -------------------------------------------------------------------
+
+
+class AgreementFilter(django_filters.FilterSet):
+    facility = django_filters.NumberFilter(method="filter_facility", label="协议任一方机构 id")
+    status = django_filters.ChoiceFilter(choices=AgreementStatus.choices)
+
+    class Meta:
+        model = CooperationAgreement
+        fields = ["facility", "status"]
+
+    def filter_facility(self, queryset, name, value):
+        return queryset.filter(Q(inviting_id=value) | Q(invited_id=value))
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.AgreementRegisterSerializer, responses={201: s.AgreementSerializer}),
+    terminate=extend_schema(request=s.ReasonSerializer, responses=s.AgreementSerializer),
+)
+class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FacilityScopedViewSet):
+    """合作协议 (JL-F3, art. 15; JL-F2 for the invited party)."""
+
+    queryset = CooperationAgreement.objects.select_related("inviting", "invited").prefetch_related("service_types")
+    serializer_class = s.AgreementSerializer
+    filterset_class = AgreementFilter
+    search_fields = ["number"]
+    ordering_fields = ["valid_from", "valid_until", "number"]
+    ordering = ["-valid_from", "number"]
+    action_roles = {"create": ADMIN, "terminate": ADMIN}
+
+    def acting_on(self, obj):
+        return [obj.inviting_id, obj.invited_id], [obj.inviting.division_id, obj.invited.division_id]
+
+    def create(self, request):
+        data = s.AgreementRegisterSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        require_roles(request.user, ADMIN, facility_ids=[values["inviting"].pk, values["invited"].pk])
+        agreement = run_service(services.agreement_register, request=request, **values)
+        return Response(self.get_serializer(self.get_queryset().get(pk=agreement.pk)).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def terminate(self, request, pk=None):
+        agreement = self.get_object()
+        data = s.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run_service(services.agreement_terminate, request=request, agreement=agreement, reason=data.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=agreement.pk)).data)
+
+
+# --- Physicians -------------------------------------------------------------------------------
+
+
+class PhysicianFilter(django_filters.FilterSet):
+    facility = django_filters.NumberFilter(field_name="registrations__facility", distinct=True, label="执业机构 id")
+    title = django_filters.TypedChoiceFilter(choices=Title.choices, coerce=int)
+    scope = django_filters.ChoiceFilter(choices=PracticeScope.choices, method="filter_scope", label="执业范围")
+
+    class Meta:
+        model = Physician
+        fields = ["facility", "title", "scope"]
+
+    def filter_scope(self, queryset, name, value):
+        # As facilities.selectors.physician_list: JSON containment is not portable to SQLite and
+        # scope lists are short, so match the quoted code in the stored list.
+        return queryset.filter(scopes__icontains=f'"{value}"')
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.PhysicianRegisterSerializer, responses={201: s.PhysicianSerializer}),
+    qualification=extend_schema(
+        parameters=[s.QualificationQuerySerializer],
+        responses=s.QualificationSerializer,
+        description="JL-P1..P6: every check for this physician acting for a facility, passed or failed, at once.",
+    ),
+)
+class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FacilityScopedViewSet):
+    """医务人员: registrations are shown only at facilities the user may see."""
+
+    queryset = Physician.objects.all()
+    serializer_class = s.PhysicianSerializer
+    filterset_class = PhysicianFilter
+    search_fields = ["name", "=certificate_number"]
+    ordering_fields = ["name", "title"]
+    ordering = ["name", "id"]
+    action_roles = {"create": ADMIN}
+
+    def get_queryset(self):
+        visible_facilities = Facility.objects.visible_to(self.request.user)
+        registrations = PracticeRegistration.objects.filter(facility__in=visible_facilities).select_related("facility")
+        return super().get_queryset().prefetch_related(Prefetch("registrations", queryset=registrations))
+
+    def create(self, request):
+        data = s.PhysicianRegisterSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        require_roles(request.user, ADMIN, facility_ids=[values["facility"].pk])
+        registration = run_service(services.physician_register, request=request, **values)
+        physician = self.get_queryset().get(pk=registration.physician_id)
+        return Response(self.get_serializer(physician).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"])
+    def qualification(self, request, pk=None):
+        physician = self.get_object()
+        query = s.QualificationQuerySerializer(data=request.query_params, context=self.get_serializer_context())
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        facility = params["facility"]
+        on = params.get("on") or timezone.localdate()
+        registration = next((r for r in physician.registrations.all() if r.facility_id == facility.pk), None)
+        checks = rules.physician_checks(physician, registration, acting_role=params["role"], scope=params.get("scope"), on=on)
+        body = {
+            "physician": physician.pk,
+            "facility": facility.pk,
+            "role": params["role"],
+            "scope": params.get("scope"),
+            "on": on,
+            "qualified": not failing(checks),
+            "failing_rules": sorted({c.rule for c in failing(checks)}),
+            "checks": checks,
+        }
+        return Response(s.QualificationSerializer(body).data)
+
+
+# --- Practice registrations (JL-P3, JL-P6) ----------------------------------------------------
+
+
+@extend_schema_view(
+    verify=extend_schema(request=None, responses=s.RegistrationSerializer),
+    authorise=extend_schema(request=None, responses=s.RegistrationSerializer),
+    revoke=extend_schema(request=None, responses=s.RegistrationSerializer),
+)
+class RegistrationViewSet(mixins.RetrieveModelMixin, FacilityScopedViewSet):
+    """执业注册: the facility verifies (JL-P3), authorises (JL-P6) or revokes the authorisation."""
+
+    queryset = PracticeRegistration.objects.select_related("facility")
+    serializer_class = s.RegistrationSerializer
+    action_roles = {"verify": ADMIN, "authorise": ADMIN, "revoke": ADMIN}
+
+    def scope_queryset(self, queryset):
+        # PracticeRegistration has no ScopedQuerySet: a registration is as visible as its facility.
+        return queryset.filter(facility__in=Facility.objects.visible_to(self.request.user))
+
+    def _change(self, request, service):
+        registration = self.get_object()
+        run_service(service, request=request, registration=registration)
+        return Response(self.get_serializer(self.get_queryset().get(pk=registration.pk)).data)
+
+    @action(detail=True, methods=["post"])
+    def verify(self, request, pk=None):
+        """JL-P3 (art. 14.3): the facility confirms the physician's platform registration."""
+        return self._change(request, services.registration_verify)
+
+    @action(detail=True, methods=["post"])
+    def authorise(self, request, pk=None):
+        """JL-P6 (art. 30): the facility authorises the physician to act for it."""
+        return self._change(request, services.registration_authorise)
+
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """JL-P6 (art. 30, 31): the facility withdraws its authorisation."""
+        return self._change(request, services.registration_revoke_authorisation)
+
+
+# --- Duty roster (JL-F4) ----------------------------------------------------------------------
+
+
+class DutyShiftFilter(django_filters.FilterSet):
+    facility = django_filters.NumberFilter(field_name="facility")
+    physician = django_filters.NumberFilter(field_name="physician")
+    scope = django_filters.ChoiceFilter(choices=PracticeScope.choices)
+
+    class Meta:
+        model = DutyShift
+        fields = ["facility", "physician", "scope"]
+
+
+# ``from`` and ``to`` are Python keywords, so they are added by name: shifts overlapping [from, to).
+DutyShiftFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(
+    field_name="ends_at", lookup_expr="gt", label="起（ISO 8601，含时区）"
+)
+DutyShiftFilter.base_filters["to"] = django_filters.IsoDateTimeFilter(
+    field_name="starts_at", lookup_expr="lt", label="止（ISO 8601，含时区）"
+)
+
+
+@extend_schema_view(create=extend_schema(request=s.DutyShiftAddSerializer, responses={201: s.DutyShiftSerializer}))
+class DutyShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FacilityScopedViewSet):
+    """值班 (JL-F4, art. 24)."""
+
+    queryset = DutyShift.objects.select_related("facility", "physician")
+    serializer_class = s.DutyShiftSerializer
+    filterset_class = DutyShiftFilter
+    ordering_fields = ["starts_at", "ends_at"]
+    ordering = ["starts_at", "id"]
+    action_roles = {"create": Roles(staff=(StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN))}
+
+    def create(self, request):
+        data = s.DutyShiftAddSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        require_roles(request.user, self.action_roles["create"], facility_ids=[values["facility"].pk])
+        shift = run_service(services.duty_shift_add, request=request, **values)
+        return Response(self.get_serializer(self.get_queryset().get(pk=shift.pk)).data, status=status.HTTP_201_CREATED)
+
+
+# --- Suspension (JL-F5) -----------------------------------------------------------------------
+
+
+class SuspensionFilter(django_filters.FilterSet):
+    facility = django_filters.NumberFilter(field_name="facility")
+    open = django_filters.BooleanFilter(field_name="lifted_at", lookup_expr="isnull", label="仅未解除")
+
+    class Meta:
+        model = Suspension
+        fields = ["facility", "open"]
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.SuspensionReportSerializer, responses={201: s.SuspensionSerializer}),
+    lift=extend_schema(
+        request=s.ReasonSerializer,
+        responses=s.SuspensionSerializer,
+        description="JL-F5 (art. 34): only the regulator that issued the facility's licence lifts a suspension.",
+    ),
+)
+class SuspensionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FacilityScopedViewSet):
+    """暂停远程医疗服务 (JL-F5, art. 34)."""
+
+    queryset = Suspension.objects.select_related("facility", "issuing_division")
+    serializer_class = s.SuspensionSerializer
+    filterset_class = SuspensionFilter
+    ordering_fields = ["reported_at"]
+    ordering = ["-reported_at"]
+    action_roles = {
+        "create": Roles(staff=(StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR), regulator=True),
+        "lift": Roles(regulator=True),
+    }
+
+    def create(self, request):
+        data = s.SuspensionReportSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        facility = values["facility"]
+        require_roles(request.user, self.action_roles["create"], facility_ids=[facility.pk], division_codes=[facility.division_id])
+        suspension = run_service(services.suspension_report, request=request, **values)
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=suspension.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+    @action(detail=True, methods=["post"])
+    def lift(self, request, pk=None):
+        suspension = self.get_object()
+        data = s.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run_service(services.suspension_lift, request=request, suspension=suspension, reason=data.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=suspension.pk)).data)
+
+
+# --- Accreditation (JL-F1) --------------------------------------------------------------------
+
+
+class AccreditationApplicationFilter(django_filters.FilterSet):
+    facility = django_filters.NumberFilter(field_name="facility")
+    status = django_filters.ChoiceFilter(choices=AccreditationStatus.choices)
+
+    class Meta:
+        model = AccreditationApplication
+        fields = ["facility", "status"]
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.AccreditationApplySerializer, responses={201: s.AccreditationApplicationSerializer}),
+    decide=extend_schema(request=s.AccreditationDecideSerializer, responses=s.AccreditationApplicationSerializer),
+)
+class AccreditationApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FacilityScopedViewSet):
+    """远程医疗服务评估验收申请 (JL-F1, art. 10, 13)."""
+
+    queryset = AccreditationApplication.objects.select_related("facility__division").prefetch_related("items")
+    serializer_class = s.AccreditationApplicationSerializer
+    filterset_class = AccreditationApplicationFilter
+    ordering_fields = ["submitted_at"]
+    ordering = ["-submitted_at"]
+    action_roles = {"create": ADMIN, "decide": Roles(provincial_regulator=True)}
+
+    def create(self, request):
+        data = s.AccreditationApplySerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        facility = values["facility"]
+        require_roles(request.user, ADMIN, facility_ids=[facility.pk])
+        items = [
+            services.AccreditationItemInput(
+                condition=condition,
+                statement=values[f"{condition}_statement"],
+                evidence=values[f"{condition}_evidence"],
+            )
+            for condition in AccreditationCondition.values
+            if values[f"{condition}_statement"].strip() or values[f"{condition}_evidence"] is not None
+        ]
+        application = run_service(services.accreditation_apply, request=request, facility=facility, items=items)
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=application.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        application = self.get_object()
+        data = s.AccreditationDecideSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run_service(services.accreditation_decide, request=request, application=application, **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=application.pk)).data)
+

@@ -1,0 +1,414 @@
+"""Divisions, facilities, agreements, physicians, duty and suspensions (JL-F1..F5, JL-P1..P6).
+
+Tables and constraints only; the rulebook is in ``rules.py`` and every write in ``services.py``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from telemed.scope import ScopedQuerySet
+
+from .choices import (
+    AccreditationCondition,
+    AccreditationStatus,
+    AgreementStatus,
+    DivisionLevel,
+    FacilityGrade,
+    FacilityKind,
+    FacilityLevel,
+    PracticeScope,
+    ServiceCategory,
+    StaffRole,
+    SuspensionCause,
+    Title,
+)
+
+JILIN_PREFIX = "22"
+
+
+class Division(models.Model):
+    """GB/T 2260 administrative division (province, city/prefecture, county/district)."""
+
+    code = models.CharField(_("区划代码"), max_length=6, primary_key=True)
+    name = models.CharField(_("名称"), max_length=50)
+    level = models.CharField(_("级别"), max_length=10, choices=DivisionLevel.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级区划"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+
+    class Meta:
+        verbose_name = _("行政区划")
+        verbose_name_plural = _("行政区划")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）"
+
+    @property
+    def prefix(self) -> str:
+        """The code prefix that every division below this one shares (JL-O1 scoping)."""
+        return {DivisionLevel.PROVINCE: self.code[:2], DivisionLevel.CITY: self.code[:4]}.get(self.level, self.code)
+
+    @property
+    def in_jilin(self) -> bool:
+        return self.code.startswith(JILIN_PREFIX)
+
+
+class ServiceType(models.Model):
+    """JL-C1 (art. 3): the catalogue of remote-medicine services; the provincial regulator may add more."""
+
+    code = models.SlugField(_("编码"), max_length=40, primary_key=True)
+    name = models.CharField(_("名称"), max_length=50, unique=True)
+    category = models.CharField(_("类别"), max_length=10, choices=ServiceCategory.choices)
+    needs_modality = models.BooleanField(_("须注明影像类别"), default=False)
+    built_in = models.BooleanField(_("第三条规定项目"), default=False)
+    active = models.BooleanField(_("启用"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("排序"), default=100)
+
+    class Meta:
+        verbose_name = _("远程医疗服务项目")
+        verbose_name_plural = _("远程医疗服务项目")
+        ordering = ["sort_order", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FacilityQuerySet(ScopedQuerySet):
+    scope_facility_field = "id"
+    scope_division_field = "division__code"
+
+    def scope_extra_for_staff(self, facility_ids):
+        """Staff also see the facilities they hold a cooperation agreement with (to address requests)."""
+        return Q(id__in=CooperationAgreement.objects.filter(inviting_id__in=facility_ids).values("invited_id")) | Q(
+            id__in=CooperationAgreement.objects.filter(invited_id__in=facility_ids).values("inviting_id")
+        )
+
+    def with_suspension(self):
+        return self.annotate(
+            is_suspended=Exists(Suspension.objects.filter(facility=OuterRef("pk"), lifted_at__isnull=True))
+        )
+
+
+class Facility(models.Model):
+    name = models.CharField(_("机构名称"), max_length=100, unique=True)
+    licence_number = models.CharField(_("执业许可证登记号"), max_length=50, unique=True)
+    licence_expires_on = models.DateField(_("执业许可证有效期至"))
+    licence_issuer = models.ForeignKey(
+        Division,
+        verbose_name=_("发证机关所在区划"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("核发《医疗机构执业许可证》的卫生健康行政部门；只有它能解除暂停（第三十四条）。"),
+    )
+    level = models.PositiveSmallIntegerField(_("级别"), choices=FacilityLevel.choices)
+    grade = models.CharField(_("等次"), max_length=1, choices=FacilityGrade.choices, default=FacilityGrade.UNGRADED)
+    kind = models.CharField(_("机构类别"), max_length=20, choices=FacilityKind.choices)
+    division = models.ForeignKey(Division, verbose_name=_("所在区划"), on_delete=models.PROTECT, related_name="facilities")
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    phone = models.CharField(_("联系电话"), max_length=30, blank=True)
+    accreditation_status = models.CharField(
+        _("远程医疗评估验收"), max_length=10, choices=AccreditationStatus.choices, default=AccreditationStatus.NONE
+    )
+    accredited_on = models.DateField(_("验收通过日期"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    objects = FacilityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("医疗机构")
+        verbose_name_plural = _("医疗机构")
+        ordering = ["division_id", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def in_province(self) -> bool:
+        return self.division_id.startswith(JILIN_PREFIX)
+
+
+class StaffMembership(models.Model):
+    """A hospital user's role at a facility; a user may hold several (多点执业, several roles)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(_("角色"), max_length=20, choices=StaffRole.choices)
+    active = models.BooleanField(_("有效"), default=True)
+
+    class Meta:
+        verbose_name = _("机构人员角色")
+        verbose_name_plural = _("机构人员角色")
+        constraints = [models.UniqueConstraint(fields=["user", "facility", "role"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.facility} ({self.get_role_display()})"
+
+
+class RegulatorMembership(models.Model):
+    """A regulator belongs to a division and sees it and everything below it (JL-O1)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="regulator_roles")
+    division = models.ForeignKey(Division, verbose_name=_("管辖区划"), on_delete=models.PROTECT, related_name="+")
+    active = models.BooleanField(_("有效"), default=True)
+
+    class Meta:
+        verbose_name = _("监管人员")
+        verbose_name_plural = _("监管人员")
+        constraints = [models.UniqueConstraint(fields=["user", "division"], name="unique_regulator_division")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.division}"
+
+
+class AccreditationApplicationQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class AccreditationApplication(models.Model):
+    """JL-F1 (art. 10, 13): an application with the seven conditions and their evidence."""
+
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.PROTECT, related_name="applications")
+    status = models.CharField(_("状态"), max_length=10, choices=AccreditationStatus.choices, default=AccreditationStatus.PENDING)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(_("提交时间"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    decision_reason = models.TextField(_("审核意见"), blank=True)
+
+    objects = AccreditationApplicationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("评估验收申请")
+        verbose_name_plural = _("评估验收申请")
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facility"], condition=Q(status="pending"), name="one_pending_application_per_facility"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility} {self.get_status_display()}"
+
+
+class AccreditationItem(models.Model):
+    application = models.ForeignKey(AccreditationApplication, on_delete=models.PROTECT, related_name="items")
+    condition = models.CharField(_("条件"), max_length=30, choices=AccreditationCondition.choices)
+    statement = models.TextField(_("情况说明"))
+    evidence = models.FileField(_("证明材料"), upload_to="accreditation/%Y/%m/")
+    evidence_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("验收条件")
+        verbose_name_plural = _("验收条件")
+        ordering = ["condition"]
+        constraints = [models.UniqueConstraint(fields=["application", "condition"], name="one_item_per_condition")]
+
+    def __str__(self) -> str:
+        return self.get_condition_display()
+
+
+class AgreementQuerySet(ScopedQuerySet):
+    scope_facility_field = ("inviting_id", "invited_id")
+    scope_division_field = ("inviting__division__code", "invited__division__code")
+
+    def in_force_on(self, day):
+        return self.filter(status=AgreementStatus.ACTIVE, valid_from__lte=day, valid_until__gte=day)
+
+
+class CooperationAgreement(models.Model):
+    """JL-F3 (art. 15, 16): the agreement every pair of facilities needs, per service type."""
+
+    number = models.CharField(_("协议编号"), max_length=50, unique=True)
+    inviting = models.ForeignKey(Facility, verbose_name=_("邀请方"), on_delete=models.PROTECT, related_name="agreements_as_inviting")
+    invited = models.ForeignKey(Facility, verbose_name=_("受邀方"), on_delete=models.PROTECT, related_name="agreements_as_invited")
+    service_types = models.ManyToManyField(ServiceType, verbose_name=_("合作服务项目"), related_name="+")
+    valid_from = models.DateField(_("生效日期"))
+    valid_until = models.DateField(_("截止日期"))
+    purpose = models.TextField(_("合作目的"))
+    conditions = models.TextField(_("合作条件"))
+    process = models.TextField(_("远程医疗流程"))
+    rights_obligations = models.TextField(_("双方权利义务"))
+    liability_sharing = models.TextField(_("医疗损害风险和责任分担"))
+    inviting_fee_share = models.PositiveSmallIntegerField(
+        _("邀请方分成比例"), help_text=_("协商定价项目（门诊、心电、影像、检验、病理诊断）的分配比例，邀请方份数（第四十四条）")
+    )
+    invited_fee_share = models.PositiveSmallIntegerField(_("受邀方分成比例"))
+    signed_copy = models.FileField(_("协议签署件"), upload_to="agreements/%Y/")
+    signed_copy_sha256 = models.CharField(max_length=64)
+    status = models.CharField(_("状态"), max_length=12, choices=AgreementStatus.choices, default=AgreementStatus.ACTIVE)
+    terminated_at = models.DateTimeField(_("终止时间"), null=True, blank=True)
+    termination_reason = models.TextField(_("终止原因"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("远程医疗合作协议")
+        verbose_name_plural = _("远程医疗合作协议")
+        ordering = ["-valid_from", "number"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(inviting=models.F("invited")), name="agreement_two_facilities"),
+            models.CheckConstraint(condition=Q(valid_until__gte=models.F("valid_from")), name="agreement_valid_period"),
+            models.CheckConstraint(
+                condition=Q(inviting_fee_share__gt=0) | Q(invited_fee_share__gt=0), name="agreement_fee_ratio_not_zero"
+            ),
+        ]
+        indexes = [models.Index(fields=["inviting", "invited", "status"], name="agreement_pair_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.inviting} → {self.invited}"
+
+
+class PhysicianQuerySet(ScopedQuerySet):
+    scope_facility_field = "registrations__facility_id"
+    scope_division_field = "registrations__facility__division__code"
+    scope_needs_distinct = True
+
+
+class Physician(models.Model):
+    """A medical professional as the portal knows them (JL-P1..P5)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="physician"
+    )
+    name = models.CharField(_("姓名"), max_length=50)
+    qualification_number = models.CharField(_("医师资格证书编码"), max_length=30, unique=True)
+    qualification_obtained_on = models.DateField(_("取得资格日期"))
+    certificate_number = models.CharField(_("医师执业证书编码"), max_length=30, unique=True)
+    certificate_valid_until = models.DateField(
+        _("执业证书有效期至"), null=True, blank=True, help_text=_("留空表示长期有效")
+    )
+    certificate_revoked = models.BooleanField(_("执业证书已注销或吊销"), default=False)
+    title = models.PositiveSmallIntegerField(_("专业技术职务"), choices=Title.choices)
+    scopes = models.JSONField(_("执业范围"), default=list, help_text=_("执业范围代码列表"))
+    platform_registered_at = models.DateTimeField(_("平台注册时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    objects = PhysicianQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("医务人员")
+        verbose_name_plural = _("医务人员")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.get_title_display()}）"
+
+    def scope_labels(self) -> list[str]:
+        labels = dict(PracticeScope.choices)
+        return [str(labels.get(code, code)) for code in self.scopes]
+
+
+class PracticeRegistration(models.Model):
+    """JL-P2 registration at a facility, JL-P3 platform verification by it, JL-P6 its authorisation."""
+
+    physician = models.ForeignKey(Physician, on_delete=models.PROTECT, related_name="registrations")
+    facility = models.ForeignKey(Facility, verbose_name=_("执业机构"), on_delete=models.PROTECT, related_name="registrations")
+    is_primary = models.BooleanField(_("第一执业地点"), default=False)
+    registered_on = models.DateField(_("注册日期"))
+    valid_until = models.DateField(_("注册有效期至"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("机构核验时间"), null=True, blank=True)
+    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    authorised_at = models.DateTimeField(_("远程医疗授权时间"), null=True, blank=True)
+    authorised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    authorisation_revoked_at = models.DateTimeField(_("授权撤销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("执业注册")
+        verbose_name_plural = _("执业注册")
+        constraints = [models.UniqueConstraint(fields=["physician", "facility"], name="one_registration_per_facility")]
+
+    def __str__(self) -> str:
+        return f"{self.physician.name} @ {self.facility}"
+
+
+class AssessmentEntry(models.Model):
+    """An entry in a physician's assessment file (考核档案), e.g. an unauthorised attempt (JL-P6, art. 31)."""
+
+    physician = models.ForeignKey(Physician, on_delete=models.PROTECT, related_name="assessment_entries")
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="+")
+    occurred_at = models.DateTimeField(_("时间"))
+    rule = models.CharField(_("依据"), max_length=10)
+    description = models.TextField(_("情况"))
+    audit_sequence = models.BigIntegerField(_("审计事件序号"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("考核档案记录")
+        verbose_name_plural = _("考核档案记录")
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.physician.name} {self.rule} {self.occurred_at:%Y-%m-%d}"
+
+
+class DutyShiftQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class DutyShift(models.Model):
+    """JL-F4 (art. 24): who is on duty for diagnosis services, when, for which speciality."""
+
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.PROTECT, related_name="duty_shifts")
+    physician = models.ForeignKey(Physician, verbose_name=_("值班人员"), on_delete=models.PROTECT, related_name="duty_shifts")
+    scope = models.CharField(_("值班专业"), max_length=30, choices=PracticeScope.choices)
+    starts_at = models.DateTimeField(_("开始时间"))
+    ends_at = models.DateTimeField(_("结束时间"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    objects = DutyShiftQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("值班")
+        verbose_name_plural = _("值班")
+        ordering = ["starts_at"]
+        constraints = [models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start")]
+        indexes = [models.Index(fields=["facility", "ends_at"], name="duty_facility_end_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.physician.name} {self.get_scope_display()} {timezone.localtime(self.starts_at):%Y-%m-%d %H:%M}"
+
+
+class SuspensionQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class Suspension(models.Model):
+    """JL-F5 (art. 34): the facility stops at once; only the licensing regulator lifts it."""
+
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.PROTECT, related_name="suspensions")
+    cause = models.CharField(_("原因类别"), max_length=20, choices=SuspensionCause.choices)
+    description = models.TextField(_("情况说明"))
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reported_at = models.DateTimeField(_("报告时间"))
+    issuing_division = models.ForeignKey(
+        Division, verbose_name=_("报告对象（发证机关）"), on_delete=models.PROTECT, related_name="+"
+    )
+    lifted_at = models.DateTimeField(_("解除时间"), null=True, blank=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    lift_reason = models.TextField(_("解除理由"), blank=True)
+
+    objects = SuspensionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("暂停远程医疗服务")
+        verbose_name_plural = _("暂停远程医疗服务")
+        ordering = ["-reported_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facility"], condition=Q(lifted_at__isnull=True), name="one_open_suspension_per_facility"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility} {self.get_cause_display()}"

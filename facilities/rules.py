@@ -1,0 +1,272 @@
+"""The facilities and physicians rulebook as pure functions (JL-F1..F5, JL-P1..P6).
+
+Each function takes plain values or (possibly unsaved) model instances and returns a list of
+``Check``: one per rule it covers, passed or failed, with the rule ID and article. None of them
+reads the database or the clock; the caller passes the date or time that matters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from telemed.checks import Check
+
+from .choices import (
+    TITLE_SERIES,
+    AccreditationCondition,
+    AccreditationStatus,
+    ActingRole,
+    AgreementStatus,
+    FacilityLevel,
+    PracticeScope,
+    Title,
+)
+
+JILIN_PREFIX = "22"
+
+
+# --- Facilities -------------------------------------------------------------------------------
+
+
+def participation_checks(*, accreditation_status: str, suspended: bool) -> list[Check]:
+    """JL-F1 and JL-F5: may this facility take part in telemedicine at all, right now?"""
+    return [
+        Check(
+            "JL-F1",
+            "第十条、第十三条",
+            "须通过省卫生健康委远程医疗服务专业技术能力评估验收",
+            accreditation_status == AccreditationStatus.APPROVED,
+            "" if accreditation_status == AccreditationStatus.APPROVED else f"当前状态：{AccreditationStatus(accreditation_status).label}",
+        ),
+        Check(
+            "JL-F5",
+            "第三十四条",
+            "机构未处于暂停远程医疗服务状态",
+            not suspended,
+            "已暂停，须经发证机关解除" if suspended else "",
+        ),
+    ]
+
+
+def invited_facility_checks(*, invited, inviting, has_agreement: bool, on: date) -> list[Check]:
+    """JL-F2 (art. 12, 16): the invited facility's licence, level and location."""
+    licence_ok = invited.licence_expires_on is not None and invited.licence_expires_on >= on
+    level_ok = invited.level in (FacilityLevel.LEVEL_2, FacilityLevel.LEVEL_3)
+    in_jilin = invited.division_id.startswith(JILIN_PREFIX)
+    inviting_in_jilin = inviting.division_id.startswith(JILIN_PREFIX)
+    place_ok = in_jilin or (inviting_in_jilin and has_agreement)
+    return [
+        Check(
+            "JL-F2",
+            "第十二条",
+            "受邀方须持有有效的《医疗机构执业许可证》",
+            licence_ok,
+            "" if licence_ok else f"许可证有效期至 {invited.licence_expires_on}",
+        ),
+        Check(
+            "JL-F2",
+            "第十二条",
+            "受邀方须为二级以上医疗机构",
+            level_ok,
+            "" if level_ok else f"现为{FacilityLevel(invited.level).label}",
+        ),
+        Check(
+            "JL-F2",
+            "第十二条、第十六条",
+            "受邀方须在本省，或与本省邀请方签有合作协议",
+            place_ok,
+            "" if place_ok else "省外机构未与本省邀请方签署合作协议",
+        ),
+    ]
+
+
+def agreement_covers(
+    *, status: str, valid_from: date, valid_until: date, service_codes: Iterable[str], service_code: str, on: date
+) -> Check:
+    """JL-F3 (art. 15): an active agreement covering this service type on this date."""
+    if status != AgreementStatus.ACTIVE:
+        return Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", False, "协议已终止")
+    if not (valid_from <= on <= valid_until):
+        return Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", False, f"协议有效期为 {valid_from} 至 {valid_until}")
+    if service_code not in set(service_codes):
+        return Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", False, "协议未包含该服务项目")
+    return Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", True)
+
+
+def agreement_checks(agreements: Sequence[dict], *, service_code: str, on: date) -> list[Check]:
+    """JL-F3 over every agreement between a pair: passes if any one covers the service on that day.
+
+    Each agreement is a dict with ``status``, ``valid_from``, ``valid_until``, ``service_codes``.
+    """
+    if not agreements:
+        return [Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", False, "双方未签署远程医疗合作协议")]
+    results = [agreement_covers(service_code=service_code, on=on, **a) for a in agreements]
+    passing = [r for r in results if r.passed]
+    return [passing[0]] if passing else [results[0]]
+
+
+def agreement_terms_checks(
+    *, inviting_id: int, invited_id: int, valid_from: date, valid_until: date, inviting_share: int, invited_share: int,
+    service_codes: Iterable[str], texts: dict[str, str],
+) -> list[Check]:
+    """JL-F3 (art. 15): what an agreement must state before it can be registered."""
+    missing = [label for label, text in texts.items() if not (text or "").strip()]
+    return [
+        Check("JL-F3", "第十五条", "协议双方须为两家不同机构", inviting_id != invited_id),
+        Check("JL-F3", "第十五条", "协议有效期须起止有序", valid_until >= valid_from, f"{valid_from} 至 {valid_until}"),
+        Check("JL-F3", "第十五条", "须至少约定一项服务项目", bool(list(service_codes))),
+        Check(
+            "JL-F3",
+            "第十五条",
+            "须约定合作目的、条件、流程、权利义务、风险和责任分担",
+            not missing,
+            ("缺少：" + "、".join(missing)) if missing else "",
+        ),
+        Check(
+            "JL-B3",
+            "第四十四条",
+            "协商项目分配比例须为非负整数且不全为零",
+            inviting_share >= 0 and invited_share >= 0 and inviting_share + invited_share > 0,
+            f"{inviting_share}:{invited_share}",
+        ),
+    ]
+
+
+def accreditation_completeness(conditions_present: Iterable[str]) -> list[Check]:
+    """JL-F1 (art. 13): an application carries all seven conditions, each with evidence."""
+    present = set(conditions_present)
+    return [
+        Check("JL-F1", "第十三条", str(condition.label), condition.value in present, "" if condition.value in present else "缺少情况说明或证明材料")
+        for condition in AccreditationCondition
+    ]
+
+
+def duty_coverage(shifts: Iterable, *, at: datetime, scope: str) -> Check:
+    """JL-F4 (art. 24): someone qualified for ``scope`` is on duty at ``at``.
+
+    ``shifts`` are objects with ``starts_at``, ``ends_at``, ``scope`` and a boolean
+    ``qualified`` (the caller ran the JL-P checks for the physician on that shift).
+    """
+    covering = [s for s in shifts if s.starts_at <= at < s.ends_at and s.scope == scope and s.qualified]
+    return Check(
+        "JL-F4",
+        "第二十四条",
+        "受邀方须安排具备资质的专业人员24小时值班",
+        bool(covering),
+        "" if covering else f"{at:%Y-%m-%d %H:%M} 无{PracticeScope(scope).label}值班人员",
+    )
+
+
+def suspension_lift_check(*, issuing_division_code: str, regulator_division_codes: Iterable[str]) -> Check:
+    """JL-F5 (art. 34): only the regulator that issued the facility's licence lifts a suspension."""
+    allowed = issuing_division_code in set(regulator_division_codes)
+    return Check(
+        "JL-F5",
+        "第三十四条",
+        "只有核发执业许可证的卫生健康行政部门可以解除暂停",
+        allowed,
+        "" if allowed else f"发证机关区划为 {issuing_division_code}",
+    )
+
+
+# --- Physicians -------------------------------------------------------------------------------
+
+
+def is_associate_senior_or_above(title: int) -> bool:
+    """GB/T 8561: codes x1 (正高) and x2 (副高) in the four health series."""
+    return title // 10 in TITLE_SERIES and title % 10 in (1, 2)
+
+
+def physician_checks(
+    physician,
+    registration,
+    *,
+    acting_role: str,
+    scope: str | None,
+    on: date,
+) -> list[Check]:
+    """Every JL-P check for a physician acting for a facility, all of them, passed or failed.
+
+    ``registration`` is the physician's practice registration at the facility they act for, or
+    None. An invited expert must pass JL-P1..P6; the inviting attending physician JL-P1..P3 and
+    JL-P6 (a facility authorises everyone who acts for it, art. 30, 31).
+    """
+    checks: list[Check] = []
+
+    cert_valid = (
+        bool(physician.qualification_number)
+        and bool(physician.certificate_number)
+        and not physician.certificate_revoked
+        and (physician.certificate_valid_until is None or physician.certificate_valid_until >= on)
+    )
+    detail = ""
+    if physician.certificate_revoked:
+        detail = "执业证书已注销或吊销"
+    elif physician.certificate_valid_until is not None and physician.certificate_valid_until < on:
+        detail = f"执业证书有效期至 {physician.certificate_valid_until}"
+    checks.append(Check("JL-P1", "第十四条第一项", "须依法取得执业资格并持有有效的医师执业证书", cert_valid, detail))
+
+    registered = registration is not None and registration.registered_on <= on and (
+        registration.valid_until is None or registration.valid_until >= on
+    )
+    checks.append(
+        Check(
+            "JL-P2",
+            "第十四条第二项",
+            "须在其所代表的医疗机构注册执业",
+            registered,
+            "" if registered else ("未在该机构注册执业" if registration is None else "在该机构的执业注册不在有效期内"),
+        )
+    )
+
+    platform_ok = physician.platform_registered_at is not None and registration is not None and registration.verified_at is not None
+    checks.append(
+        Check(
+            "JL-P3",
+            "第十四条第三项",
+            "须在吉林省远程医疗会诊管理平台完成注册并经所在机构核验",
+            platform_ok,
+            ""
+            if platform_ok
+            else ("未在平台注册" if physician.platform_registered_at is None else "所在机构尚未核验"),
+        )
+    )
+
+    if acting_role == ActingRole.EXPERT:
+        senior = is_associate_senior_or_above(physician.title)
+        checks.append(
+            Check(
+                "JL-P4",
+                "第十四条第四项",
+                "须具备副高及以上相关医学专业职称",
+                senior,
+                "" if senior else f"现为{Title(physician.title).label}",
+            )
+        )
+        in_scope = scope is not None and scope in (physician.scopes or [])
+        checks.append(
+            Check(
+                "JL-P5",
+                "第十四条第五项",
+                "会诊内容须与本人执业范围一致",
+                in_scope,
+                "" if in_scope else f"所需专业：{PracticeScope(scope).label if scope else '未指定'}",
+            )
+        )
+
+    authorised = (
+        registration is not None
+        and registration.authorised_at is not None
+        and registration.authorisation_revoked_at is None
+    )
+    checks.append(
+        Check(
+            "JL-P6",
+            "第三十条、第三十一条",
+            "须经所代表的医疗机构授权开展远程医疗服务",
+            authorised,
+            "" if authorised else "所在机构未授权或已撤销授权",
+        )
+    )
+    return checks

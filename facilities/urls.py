@@ -1,0 +1,57 @@
+"""Pages of the facilities app, under /facilities/ (namespace ``facilities``)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "facilities"
+
+urlpatterns = [
+    path("", views.facility_list, name="facility-list"),
+    path("<int:pk>/", views.facility_detail, name="facility-detail"),
+    path("agreements/", views.agreement_list, name="agreement-list"),
+    path("agreements/new/", views.agreement_create, name="agreement-create"),
+    path("agreements/<int:pk>/", views.agreement_detail, name="agreement-detail"),
+    path("agreements/<int:pk>/terminate/", views.agreement_terminate, name="agreement-terminate"),
+    path("agreements/<int:pk>/signed-copy/", views.agreement_signed_copy, name="agreement-signed-copy"),
+    path("physicians/", views.physician_list, name="physician-list"),
+    path("physicians/new/", views.physician_create, name="physician-create"),
+    path("physicians/<int:pk>/", views.physician_detail, name="physician-detail"),
+    path(
+        "physicians/<int:pk>/platform-register/",
+        views.physician_platform_register,
+        name="physician-platform-register",
+    ),
+    path(
+        "physicians/<int:pk>/registrations/<int:registration_pk>/verify/",
+        views.registration_action,
+        {"action": "verify"},
+        name="registration-verify",
+    ),
+    path(
+        "physicians/<int:pk>/registrations/<int:registration_pk>/authorise/",
+        views.registration_action,
+        {"action": "authorise"},
+        name="registration-authorise",
+    ),
+    path(
+        "physicians/<int:pk>/registrations/<int:registration_pk>/revoke/",
+        views.registration_action,
+        {"action": "revoke"},
+        name="registration-revoke",
+    ),
+    path("duty/", views.duty_list, name="duty-list"),
+    path("duty/new/", views.duty_create, name="duty-create"),
+    path("applications/", views.application_list, name="application-list"),
+    path("applications/new/", views.application_create, name="application-create"),
+    path("applications/<int:pk>/", views.application_detail, name="application-detail"),
+    path("applications/<int:pk>/decide/", views.application_decide, name="application-decide"),
+    path(
+        "applications/<int:pk>/evidence/<int:item_pk>/",
+        views.application_evidence,
+        name="application-evidence",
+    ),
+    path("suspensions/", views.suspension_list, name="suspension-list"),
+    path("suspensions/new/", views.suspension_create, name="suspension-create"),
+    path("suspensions/<int:pk>/lift/", views.suspension_lift, name="suspension-lift"),
+]

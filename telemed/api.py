@@ -1,0 +1,145 @@
+"""Shared DRF plumbing for every app's partner API (STYLE 3 and 4).
+
+- ``ScopedViewSetMixin``: a viewset's rows are ``Model.objects.visible_to(request.user)`` on top of
+  the view's joined queryset, so an object outside the user's scope is a 404 (``not_found``), never
+  a 403.
+- ``Roles`` and ``ActionRolePermission``: which staff roles (per facility, via ``Scope``) or which
+  regulators may perform a write action. A wrong role is a 403 (``permission_denied``), checked
+  before the request body is validated; the object-level check runs after the scoped lookup, so
+  an out-of-scope object stays a 404.
+- ``run_service``: calls one domain service as the requesting user. A domain refusal
+  (``ApplicationError``) is not caught here; ``telemed.errors.api_exception_handler`` renders it.
+
+The services check roles again: they are the authority, this layer only answers early and
+uniformly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import IntegrityError
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, permissions, serializers
+
+from .errors import ApplicationError
+from .scope import Scope
+
+T = TypeVar("T")
+
+
+# --- Scoping ----------------------------------------------------------------------------------
+
+
+class ScopedViewSetMixin:
+    """``get_queryset`` = the view's ``queryset`` narrowed by the model's ``visible_to(user)``.
+
+    Put joins (``select_related``/``prefetch_related``) on the class attribute ``queryset`` so
+    every list keeps a constant number of queries. Override ``scope_queryset`` only for a model
+    that has no ``ScopedQuerySet`` of its own, and scope it through one that has.
+    """
+
+    def get_queryset(self):
+        return self.scope_queryset(super().get_queryset())
+
+    def scope_queryset(self, queryset):
+        return queryset.visible_to(self.request.user)
+
+    def filter_queryset(self, queryset):
+        """List filters apply to lists only: a detail action's query parameters are its own
+        (``?facility=`` on a physician's qualification check must not filter the lookup)."""
+        if getattr(self, "detail", False):
+            return queryset
+        return super().filter_queryset(queryset)
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A reference in a request body that resolves only among rows the user may see.
+
+    An out-of-scope id is refused exactly like a missing one ("invalid", field error), so a
+    request body cannot probe for rows outside the user's scope.
+    """
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        return queryset.visible_to(getattr(request, "user", None))
+
+
+# --- Role permissions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who may perform one write action.
+
+    ``staff``: these roles at the object's facility (operators pass too, as in the services).
+    ``regulator``: a regulator whose division covers the object's facility (JL-O1).
+    ``provincial_regulator``: the provincial health commission only.
+    """
+
+    staff: tuple[str, ...] = ()
+    regulator: bool = False
+    provincial_regulator: bool = False
+
+    def may_attempt(self, scope: Scope) -> bool:
+        """Before any lookup: does the user hold such a role anywhere at all?"""
+        if self.staff and (scope.is_operator or scope.facilities_with_role(*self.staff)):
+            return True
+        if self.regulator and scope.is_regulator:
+            return True
+        return self.provincial_regulator and scope.is_provincial_regulator
+
+    def may_act_on(self, scope: Scope, *, facility_ids: Iterable[int], division_codes: Iterable[str] = ()) -> bool:
+        """For one object, owned by ``facility_ids`` located in ``division_codes``."""
+        if self.staff and (scope.is_operator or any(scope.has_role(fid, *self.staff) for fid in facility_ids)):
+            return True
+        if self.regulator and any(scope.regulates(code) for code in division_codes):
+            return True
+        return self.provincial_regulator and scope.is_provincial_regulator
+
+
+def require_roles(user, roles: Roles, *, facility_ids: Iterable[int], division_codes: Iterable[str] = ()) -> None:
+    """Raise 403 ``permission_denied`` unless ``user`` may perform the action on these facilities."""
+    if not roles.may_act_on(Scope.of(user), facility_ids=list(facility_ids), division_codes=list(division_codes)):
+        raise exceptions.PermissionDenied()
+
+
+class ActionRolePermission(permissions.BasePermission):
+    """Enforce ``view.action_roles`` (``{"create": Roles(...), "terminate": Roles(...)}``).
+
+    Actions not named there (list, retrieve, read-only extras) are open to every authenticated
+    user; their rows are already scoped. For object actions the view's ``acting_on(obj)`` names
+    the facilities and division codes the object belongs to.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        roles = getattr(view, "action_roles", {}).get(getattr(view, "action", None))
+        if roles is None:
+            return True
+        return roles.may_attempt(Scope.of(request.user))
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        roles = getattr(view, "action_roles", {}).get(getattr(view, "action", None))
+        if roles is None:
+            return True
+        facility_ids, division_codes = view.acting_on(obj)
+        return roles.may_act_on(Scope.of(request.user), facility_ids=facility_ids, division_codes=division_codes)
+
+
+# --- Services ---------------------------------------------------------------------------------
+
+
+def run_service(service: Callable[..., T], *, request, **kwargs: Any) -> T:
+    """Call ``service(actor=request.user, **kwargs)`` (STYLE 2: the one way to write).
+
+    ``ApplicationError`` propagates to the exception handler untouched (rule ID as ``code``,
+    every failing check in ``extra.reasons``). A unique constraint lost to a concurrent request
+    becomes a 409 ``conflict`` instead of a 500; the service's transaction has rolled back.
+    """
+    try:
+        return service(actor=request.user, **kwargs)
+    except IntegrityError as exc:
+        raise ApplicationError("conflict", _("该记录已被其他请求修改，请刷新后重试。"), status=409) from exc

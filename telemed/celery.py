@@ -1,0 +1,61 @@
+"""The Celery app. The beat schedule lives here so that one file shows every periodic job."""
+
+import os
+
+from celery import Celery
+from celery.signals import before_task_publish, task_postrun, task_prerun
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
+
+app = Celery("telemed")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+
+def _beat_schedule() -> dict:
+    """Every periodic job, in one place; each is idempotent and the source of truth (STYLE 5)."""
+    from django.conf import settings
+
+    return {
+        "jl-c2-obligation-sweep": {
+            "task": "consultations.obligation_sweep",
+            "schedule": float(settings.TELEMED_SWEEP_SECONDS),
+            # A sweep that could not start in time is replaced by the next one, not queued up.
+            "options": {"expires": float(settings.TELEMED_SWEEP_SECONDS)},
+        },
+    }
+
+
+@app.on_after_configure.connect
+def _install_beat_schedule(sender, **_kwargs):
+    sender.conf.beat_schedule = _beat_schedule()
+
+REQUEST_ID_HEADER = "telemed_request_id"
+
+
+@before_task_publish.connect
+def _carry_request_id(headers=None, **_kwargs):
+    """Put the current request id on every task enqueued while handling a request."""
+    from telemed.context import current
+
+    ctx = current()
+    if headers is not None and ctx.request_id and REQUEST_ID_HEADER not in headers:
+        headers[REQUEST_ID_HEADER] = ctx.request_id
+
+
+@task_prerun.connect
+def _enter_task_context(task=None, **_kwargs):
+    from telemed.context import enter_task
+
+    request_id = getattr(task.request, REQUEST_ID_HEADER, None) if task is not None else None
+    if request_id is None and task is not None:
+        request_id = (task.request.headers or {}).get(REQUEST_ID_HEADER) if task.request.headers else None
+    enter_task(task_name=task.name if task else "", request_id=request_id)
+
+
+@task_postrun.connect
+def _leave_task_context(**_kwargs):
+    from telemed.context import leave_task
+
+    leave_task()

@@ -1,0 +1,96 @@
+"""Who is acting, from where, under which request id — for the audit log (JL-A1).
+
+The request middleware and the Celery task signals fill one context variable; services read it
+when they write their audit event, so an event written in a Celery task enqueued by a request
+carries that request's id.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+
+from django.conf import settings
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    request_id: str = ""
+    ip_address: str | None = None
+    channel: str = ""  # "web", "api", "task:<name>", "command"
+
+
+_EMPTY = AuditContext()
+_context: ContextVar[AuditContext | None] = ContextVar("telemed_audit_context", default=None)
+
+
+def current() -> AuditContext:
+    return _context.get() or _EMPTY
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def client_ip(request) -> str | None:
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    """Give every request an id (or accept a well-formed X-Request-ID) and echo it back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        supplied = request.headers.get("X-Request-ID", "")
+        request_id = supplied if _VALID_REQUEST_ID.match(supplied) else new_request_id()
+        request.request_id = request_id
+        channel = "api" if request.path.startswith("/api/") else "web"
+        token = _context.set(AuditContext(request_id=request_id, ip_address=client_ip(request), channel=channel))
+        try:
+            response = self.get_response(request)
+        finally:
+            _context.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+_task_tokens: list = []
+
+
+def enter_task(*, task_name: str, request_id: str | None) -> None:
+    """Audit context for a task: the enqueuing request's id, else (run eagerly) the caller's, else new."""
+    request_id = request_id or current().request_id or new_request_id()
+    _task_tokens.append(_context.set(AuditContext(request_id=request_id, channel=f"task:{task_name}")))
+
+
+def leave_task() -> None:
+    if _task_tokens:
+        _context.reset(_task_tokens.pop())
+
+
+class use_context:  # noqa: N801 - used like a function: ``with use_context(channel="command"):``
+    """Set the audit context for a block (management commands, tests)."""
+
+    def __init__(self, **changes):
+        self.changes = changes
+
+    def __enter__(self):
+        base = current()
+        if not base.request_id and "request_id" not in self.changes:
+            self.changes["request_id"] = new_request_id()
+        self.token = _context.set(replace(base, **self.changes))
+        return current()
+
+    def __exit__(self, *exc):
+        _context.reset(self.token)
+        return False

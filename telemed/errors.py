@@ -1,0 +1,80 @@
+"""One error contract (STYLE 4).
+
+A domain refusal raises ``ApplicationError(code, message, extra)``. The API renders every error
+as ``{"code", "message", "extra"}``; pages show the message. Codes are stable: a rule ID such as
+``JL-F2`` for a refusal under the rulebook, or a short word (``not_found``, ``invalid``,
+``permission_denied``, ``not_authenticated``) for everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_default_handler
+
+
+class ApplicationError(Exception):
+    def __init__(self, code: str, message: str, extra: dict | None = None, *, status: int = 400):
+        super().__init__(message)
+        self.code = code
+        self.message = str(message)
+        self.extra = extra or {}
+        self.status = status
+
+    @classmethod
+    def from_reasons(cls, reasons: Iterable, *, status: int = 400) -> ApplicationError:
+        """One error out of every failing rule check (each has ``rule``, ``article``, ``message``).
+
+        The code is the first failing rule's ID; ``extra["reasons"]`` lists them all, so a caller
+        learns every failing reason at once rather than one per attempt.
+        """
+        reasons = list(reasons)
+        if not reasons:
+            raise ValueError("from_reasons needs at least one failing reason")
+        return cls(
+            reasons[0].rule,
+            "；".join(r.text for r in reasons),
+            {"reasons": [r.as_dict() for r in reasons]},
+            status=status,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def _body(code: str, message: str, extra: dict | None = None) -> dict:
+    return {"code": code, "message": message, "extra": extra or {}}
+
+
+def api_exception_handler(exc, context):
+    """Render every API error as ``{"code", "message", "extra"}`` with the right status."""
+    if isinstance(exc, ApplicationError):
+        return Response(_body(exc.code, exc.message, exc.extra), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    response = drf_default_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and return 500
+    if isinstance(exc, drf_exceptions.ValidationError):
+        response.data = _body("invalid", _("提交的数据有误，请按提示修改。"), {"fields": exc.detail})
+    elif isinstance(exc, drf_exceptions.APIException):
+        codes = {
+            drf_exceptions.NotAuthenticated: ("not_authenticated", _("请先登录或提供有效的 API 凭据。")),
+            drf_exceptions.AuthenticationFailed: ("not_authenticated", _("API 凭据无效。")),
+            drf_exceptions.PermissionDenied: ("permission_denied", _("您的角色无权执行此操作。")),
+            drf_exceptions.NotFound: ("not_found", _("未找到该对象，或它不在您的管辖范围内。")),
+            drf_exceptions.MethodNotAllowed: ("method_not_allowed", _("不支持该请求方法。")),
+            drf_exceptions.ParseError: ("invalid", _("请求内容无法解析。")),
+            drf_exceptions.UnsupportedMediaType: ("invalid", _("不支持的内容类型。")),
+            drf_exceptions.Throttled: ("throttled", _("请求过于频繁，请稍后再试。")),
+        }
+        code, message = codes.get(type(exc), (exc.default_code, str(exc.detail)))
+        response.data = _body(code, message)
+    return response

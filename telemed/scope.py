@@ -1,0 +1,119 @@
+"""One way to scope (STYLE 3): who may see which rows.
+
+``Scope.of(user)`` reads a user's facility roles and regulator divisions once per request and is
+cached on the user object. ``ScopedQuerySet.visible_to(user)`` is the single queryset method that
+every list, detail, API viewset and page uses; an object outside it is a 404, never a 403.
+
+- Hospital staff and partner systems see rows that belong to their facilities.
+- A regulator sees the rows of facilities in their division and every division below it (JL-O1,
+  art. 6, 7, 48): by GB/T 2260 code prefix. The provincial commission also oversees out-of-province
+  facilities that serve Jilin under art. 16.
+- Operators (superusers) see everything, for support; they are not regulators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.db.models import Q
+
+PROVINCE_PREFIX = "22"
+
+
+@dataclass(frozen=True)
+class Scope:
+    is_operator: bool = False
+    facility_roles: dict[int, frozenset[str]] = field(default_factory=dict)
+    # (division code, prefix) pairs of the divisions the user regulates.
+    regulated: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, user) -> Scope:
+        if user is None or not getattr(user, "is_authenticated", False):
+            return cls()
+        cached = getattr(user, "_telemed_scope", None)
+        if cached is not None:
+            return cached
+        from facilities.models import RegulatorMembership, StaffMembership
+
+        roles: dict[int, set[str]] = {}
+        for facility_id, role in StaffMembership.objects.filter(user=user, active=True).values_list("facility_id", "role"):
+            roles.setdefault(facility_id, set()).add(role)
+        regulated = tuple(
+            (m.division.code, m.division.prefix)
+            for m in RegulatorMembership.objects.filter(user=user, active=True).select_related("division")
+        )
+        scope = cls(
+            is_operator=bool(user.is_superuser),
+            facility_roles={k: frozenset(v) for k, v in roles.items()},
+            regulated=regulated,
+        )
+        user._telemed_scope = scope
+        return scope
+
+    @property
+    def facility_ids(self) -> list[int]:
+        return sorted(self.facility_roles)
+
+    @property
+    def is_regulator(self) -> bool:
+        return bool(self.regulated)
+
+    @property
+    def is_provincial_regulator(self) -> bool:
+        return any(prefix == PROVINCE_PREFIX for _code, prefix in self.regulated)
+
+    @property
+    def prefixes(self) -> list[str]:
+        return [prefix for _code, prefix in self.regulated]
+
+    def has_role(self, facility_id: int | None, *roles: str) -> bool:
+        return facility_id is not None and bool(self.facility_roles.get(facility_id, frozenset()) & set(roles))
+
+    def facilities_with_role(self, *roles: str) -> list[int]:
+        return sorted(fid for fid, held in self.facility_roles.items() if held & set(roles))
+
+    def regulates(self, division_code: str) -> bool:
+        """True when ``division_code`` is the regulator's division or lies below it (JL-O1)."""
+        if self.is_provincial_regulator:
+            return True
+        return any(division_code.startswith(prefix) for prefix in self.prefixes)
+
+    def is_division(self, division_code: str) -> bool:
+        """True when the user regulates exactly this division (e.g. the licensing authority)."""
+        return any(code == division_code for code, _prefix in self.regulated)
+
+
+def _as_tuple(value) -> tuple[str, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+class ScopedQuerySet(models.QuerySet):
+    """Subclasses name the path(s) to the owning facility id and to its division code."""
+
+    scope_facility_field: str | tuple[str, ...] = "facility_id"
+    scope_division_field: str | tuple[str, ...] = "facility__division__code"
+    scope_needs_distinct = False
+
+    def scope_extra_for_staff(self, facility_ids: list[int]) -> Q:
+        """Rows staff may see beyond their own facilities' (e.g. counterparts of an agreement)."""
+        return Q(pk__in=[])
+
+    def visible_to(self, user):
+        scope = Scope.of(user)
+        if scope.is_operator or scope.is_provincial_regulator:
+            return self.all()
+        condition = Q(pk__in=[])
+        if scope.facility_roles:
+            for path in _as_tuple(self.scope_facility_field):
+                condition |= Q(**{f"{path}__in": scope.facility_ids})
+        for prefix in scope.prefixes:
+            for path in _as_tuple(self.scope_division_field):
+                condition |= Q(**{f"{path}__startswith": prefix})
+        if not scope.facility_roles and not scope.regulated:
+            return self.none()
+        if scope.facility_roles:
+            condition |= self.scope_extra_for_staff(scope.facility_ids)
+        queryset = self.filter(condition)
+        return queryset.distinct() if self.scope_needs_distinct else queryset

@@ -1,0 +1,38 @@
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext
+
+from facilities.selectors import home_summary
+
+from .scope import Scope
+
+
+@login_required
+def home(request):
+    return render(request, "home.html", home_summary(user=request.user, scope=Scope.of(request.user)))
+
+
+def healthz(request):
+    """Liveness for docker compose and load balancers: the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def _api_error(request, code: str, message: str, status: int):
+    return JsonResponse({"code": code, "message": message, "extra": {}}, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def page_not_found(request, exception=None):
+    """404: the API keeps its error contract; pages get the portal's own 404 page."""
+    if request.path.startswith("/api/"):
+        return _api_error(request, "not_found", gettext("未找到该对象，或它不在您的管辖范围内。"), 404)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return _api_error(request, "server_error", gettext("服务器内部错误，已记录，请稍后重试。"), 500)
+    return render(request, "500.html", status=500)
