@@ -316,3 +316,19 @@ def responsibility_for(category: str) -> Responsibility:
 
 def rating_check(score: int) -> Check:
     return Check("JL-O5", "第四十六条第三项", "满意度评分须为 1 到 5 的整数", isinstance(score, int) and 1 <= score <= 5, str(score))
+
+
+# --- JL-C9: masking ---------------------------------------------------------------------------------
+
+
+def mask_number(value: str) -> str:
+    """JL-C9 (art. 36, GB/T 35273): keep the first 3 and the last 4 characters, star the rest.
+
+    ``220102196005011234`` → ``220***********1234``; ``13812341234`` → ``138****1234``. A value
+    too short to keep 7 characters visible is starred entirely.
+    """
+    if not value:
+        return ""
+    if len(value) <= 7:
+        return "*" * len(value)
+    return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}"

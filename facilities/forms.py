@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from . import selectors
 from .choices import (
     AccreditationCondition,
     AccreditationStatus,
@@ -19,7 +20,7 @@ from .choices import (
     SuspensionCause,
     Title,
 )
-from .models import Division, ServiceType
+from .models import Division
 
 JILIN_PREFIX = "22"
 
@@ -161,7 +162,7 @@ class AgreementForm(PortalForm):
     inviting = FacilityChoiceField(label=_("邀请方"), queryset=None)
     invited = FacilityChoiceField(label=_("受邀方"), queryset=None)
     service_types = forms.ModelMultipleChoiceField(
-        label=_("合作服务项目"), queryset=ServiceType.objects.none(), widget=forms.CheckboxSelectMultiple
+        label=_("合作服务项目"), queryset=None, widget=forms.CheckboxSelectMultiple
     )
     valid_from = forms.DateField(label=_("生效日期"), widget=DateInput())
     valid_until = forms.DateField(label=_("截止日期"), widget=DateInput())
@@ -187,9 +188,7 @@ class AgreementForm(PortalForm):
         super().__init__(*args, **kwargs)
         self.fields["inviting"].queryset = facilities
         self.fields["invited"].queryset = facilities
-        self.fields["service_types"].queryset = ServiceType.objects.filter(active=True).order_by(
-            "sort_order", "code"
-        )
+        self.fields["service_types"].queryset = selectors.service_type_choices()
 
 
 class ReasonForm(PortalForm):

@@ -66,6 +66,11 @@ class ServiceType(models.Model):
     name = models.CharField(_("名称"), max_length=50, unique=True)
     category = models.CharField(_("类别"), max_length=10, choices=ServiceCategory.choices)
     needs_modality = models.BooleanField(_("须注明影像类别"), default=False)
+    negotiated_split = models.BooleanField(
+        _("费用按协议比例分配"),
+        default=False,
+        help_text=_("第四十四条：远程门诊及心电、影像、检验、病理诊断按合作协议约定比例分配；会诊类项目按2:8分配。"),
+    )
     built_in = models.BooleanField(_("第三条规定项目"), default=False)
     active = models.BooleanField(_("启用"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("排序"), default=100)

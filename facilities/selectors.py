@@ -162,3 +162,18 @@ def home_summary(*, user, scope: Scope) -> dict:
         ),
         "open_suspensions": Suspension.objects.visible_to(user).filter(lifted_at__isnull=True).count(),
     }
+
+
+def agreement_party_choices():
+    """The registry of facilities an agreement may name (name, level, division are public
+    registry facts, 医疗机构执业登记). Registering still needs the actor to administer one party,
+    which the service checks; nothing beyond the registry fields is shown."""
+    return Facility.objects.select_related("division").only("id", "name", "level", "grade", "division__name", "division__code").order_by(
+        "division_id", "name"
+    )
+
+
+def service_type_choices():
+    from .models import ServiceType
+
+    return ServiceType.objects.filter(active=True).order_by("sort_order", "code")

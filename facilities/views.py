@@ -226,7 +226,7 @@ def agreement_create(request):
         request.POST or None,
         request.FILES or None,
         initial={"inviting": own[0]} if own else {},
-        facilities=selectors.facility_list(user=request.user),
+        facilities=selectors.agreement_party_choices(),
     )
     agreement = _submit(form, partial(services.agreement_register, actor=request.user))
     if agreement is not None:

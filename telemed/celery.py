@@ -15,9 +15,15 @@ app.autodiscover_tasks()
 
 def _beat_schedule() -> dict:
     """Every periodic job, in one place; each is idempotent and the source of truth (STYLE 5)."""
+    from celery.schedules import crontab
     from django.conf import settings
 
     return {
+        "jl-b4-monthly-statements": {
+            "task": "billing.draft_statements",
+            # CELERY_TIMEZONE is Asia/Shanghai: the 1st of each month at 02:00 Beijing time.
+            "schedule": crontab(minute=0, hour=2, day_of_month=1),
+        },
         "jl-c2-obligation-sweep": {
             "task": "consultations.obligation_sweep",
             "schedule": float(settings.TELEMED_SWEEP_SECONDS),

@@ -210,6 +210,12 @@ SPECTACULAR_SETTINGS = {
         "AccreditationStatusEnum": "facilities.choices.AccreditationStatus",
         "AgreementStatusEnum": "facilities.choices.AgreementStatus",
         "PracticeScopeEnum": "facilities.choices.PracticeScope",
+        "FacilityKindEnum": "facilities.choices.FacilityKind",
+        "TitleEnum": "facilities.choices.Title",
+        "ConsultationStateEnum": "consultations.choices.ConsultationState",
+        "ObligationStateEnum": "consultations.choices.ObligationState",
+        "DocumentKindEnum": "consultations.choices.DocumentKind",
+        "OpinionKindEnum": "consultations.choices.OpinionKind",
     },
 }
 

@@ -1,5 +1,23 @@
+import datetime as dt
+from dataclasses import dataclass
+
 import pytest
 from django.conf import settings
+from django.utils import timezone
+
+from consultations import services
+from facilities.choices import FacilityLevel, StaffRole, Title
+from facilities.models import Facility, ServiceType
+from tests.factories import (
+    AgreementFactory,
+    FacilityFactory,
+    PhysicianFactory,
+    RegistrationFactory,
+    UserFactory,
+    division,
+    pdf,
+    staff,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +38,75 @@ def on_postgresql():
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: set DATABASE_URL (CI does)")
+
+
+# --- A small network for consultation and billing tests -----------------------------------
+
+
+
+
+
+@dataclass
+class World:
+    inviting: Facility
+    invited: Facility
+    clinician: object
+    coordinator: object
+    invited_coordinator: object
+    expert: object
+    attending: object
+    expert_physician: object
+
+    def patient(self, **overrides):
+        values = dict(name="张三", sex="1", birth_date=dt.date(1960, 5, 1), id_number="220102196005011234", phone="13812341234")
+        values.update(overrides)
+        return services.patient_register(actor=self.clinician, facility=self.inviting, **values)
+
+    def draft(self, service="consultation", patient=None, **overrides):
+        values = dict(
+            inviting=self.inviting, invited=self.invited, service_type=ServiceType.objects.get(code=service),
+            patient=patient or self.patient(), reason="入院4天诊断不明", purpose="明确诊断", case_summary="发热待查",
+            wanted_scope="internal", wanted_title=Title.ASSOCIATE_CHIEF_PHYSICIAN,
+            modality="radiology" if service == "imaging" else "",
+        )
+        values.update(overrides)
+        return services.consultation_create(actor=self.clinician, **values)
+
+    def ready(self, consultation, material=("condition_summary", "medical_record", "test_report")):
+        services.consent_record(actor=self.clinician, consultation=consultation, signer_name="李四", relation="spouse",
+                                signed_at=timezone.now() - dt.timedelta(minutes=5), sensitive_info_consent=True, signed_copy=pdf("consent.pdf"))
+        services.participant_add_inviting(actor=self.clinician, consultation=consultation, physician=self.attending)
+        for kind in material:
+            services.document_upload(actor=self.clinician, consultation=consultation, kind=kind, title=kind, upload=pdf(f"{kind}.pdf"))
+        return consultation
+
+    def sent(self, **kwargs):
+        return services.consultation_send(actor=self.coordinator, consultation=self.ready(self.draft(**kwargs)))
+
+    def accepted_with_expert(self, **kwargs):
+        consultation = services.consultation_accept(actor=self.invited_coordinator, consultation=self.sent(**kwargs))
+        services.expert_assign(actor=self.invited_coordinator, consultation=consultation, physician=self.expert_physician)
+        return consultation
+
+
+@pytest.fixture
+def world(db) -> World:
+    inviting = FacilityFactory(name="农安县人民医院", level=FacilityLevel.LEVEL_2, division=division("220122"))
+    invited = FacilityFactory(name="吉林大学第一医院", division=division("220104"), licence_issuer=division("220000"))
+    AgreementFactory(inviting=inviting, invited=invited)
+    clinician = staff(inviting, StaffRole.CLINICIAN, username="clinician")
+    attending = RegistrationFactory(facility=inviting, physician=PhysicianFactory(user=clinician, title=Title.ATTENDING_PHYSICIAN)).physician
+    expert = UserFactory(username="expert")
+    staff_membership = staff(invited, StaffRole.CLINICIAN, username="expert")
+    assert staff_membership == expert
+    expert_physician = RegistrationFactory(facility=invited, physician=PhysicianFactory(user=expert, scopes=["internal", "imaging"])).physician
+    return World(
+        inviting=inviting,
+        invited=invited,
+        clinician=clinician,
+        coordinator=staff(inviting, StaffRole.COORDINATOR, username="coordinator"),
+        invited_coordinator=staff(invited, StaffRole.COORDINATOR, username="invited_coordinator"),
+        expert=expert,
+        attending=attending,
+        expert_physician=expert_physician,
+    )

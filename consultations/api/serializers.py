@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from consultations.rules import mask_number
 from facilities.api.serializers import FacilityRefSerializer
 from facilities.choices import ImagingModality, PracticeScope, Title
 from facilities.models import Facility, Physician, ServiceType
@@ -46,19 +47,6 @@ from ..models import (
 )
 
 # --- JL-C9: masking -------------------------------------------------------------------------------
-
-
-def mask_number(value: str) -> str:
-    """JL-C9 (art. 36, GB/T 35273): keep the first 3 and the last 4 characters, star the rest.
-
-    ``220102196005011234`` → ``220***********1234``; ``13812341234`` → ``138****1234``. A value
-    too short to keep 7 characters visible is starred entirely.
-    """
-    if not value:
-        return ""
-    if len(value) <= 7:
-        return "*" * len(value)
-    return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}"
 
 
 class MaskedNumberField(serializers.CharField):

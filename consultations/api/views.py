@@ -53,7 +53,9 @@ GRAPH_ACTIONS = {
 }
 
 
-class ConsultationsViewSet(viewsets.GenericViewSet):
+class ClinicalViewSet(viewsets.GenericViewSet):
+    """Base of this app's viewsets: authenticated, ``action_roles`` enforced, numeric ids only."""
+
     permission_classes = [IsAuthenticated, ActionRolePermission]
     action_roles: dict[str, Roles] = {}
     lookup_value_regex = r"\d+"
@@ -89,7 +91,7 @@ class PatientFilter(django_filters.FilterSet):
         description="幂等：同一 external_id 再次推送时返回已有患者（200）。",
     ),
 )
-class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ConsultationsViewSet):
+class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet):
     """患者: the inviting facility's own patient index, pushed by its HIS."""
 
     queryset = Patient.objects.select_related("facility")
@@ -140,7 +142,7 @@ class AdmissionFilter(django_filters.FilterSet):
     diagnosis=extend_schema(request=s.DiagnosisSerializer, responses=s.AdmissionSerializer),
     discharge=extend_schema(request=s.DischargeSerializer, responses=s.AdmissionSerializer),
 )
-class AdmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ConsultationsViewSet):
+class AdmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet):
     """住院: JL-C2 (1) runs from the admission time until a diagnosis is confirmed."""
 
     queryset = Admission.objects.select_related("facility", "patient")
@@ -202,7 +204,7 @@ class ObligationFilter(django_filters.FilterSet):
     create=extend_schema(request=s.ObligationOpenSerializer, responses={201: s.ObligationSerializer}),
     withdraw=extend_schema(request=ReasonSerializer, responses=s.ObligationSerializer),
 )
-class ObligationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ConsultationsViewSet):
+class ObligationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet):
     """24小时上传义务 (JL-C2, art. 22)."""
 
     queryset = Obligation.objects.select_related("facility", "patient", "consultation")
@@ -290,7 +292,7 @@ def allowed_actions(user, consultation: Consultation) -> list[dict]:
     close=extend_schema(request=None, responses=s.ConsultationDetailSerializer),
     rate=extend_schema(request=s.RateSerializer, responses={201: s.RatingSerializer}),
 )
-class ConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ConsultationsViewSet):
+class ConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicalViewSet):
     """远程医疗申请 (JL-C1..C7, JL-O5): reads through ``consultations.selectors``."""
 
     serializer_class = s.ConsultationDetailSerializer

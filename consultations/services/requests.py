@@ -44,6 +44,7 @@ def _new_number() -> str:
 
 
 def _require_open_draft(consultation: Consultation) -> None:
+    consultation.state = Consultation.objects.values_list("state", flat=True).get(pk=consultation.pk)
     if consultation.state not in (ConsultationState.DRAFT, ConsultationState.RETURNED):
         raise ApplicationError("invalid_state", _("申请已发送，不能再修改邀请内容；如需补充请等待退回或上传补充资料。"))
 
@@ -225,6 +226,7 @@ def participant_add_inviting(*, actor, consultation: Consultation, physician: Ph
 def document_upload(*, actor, consultation: Consultation, kind: str, title: str, upload) -> Document:
     """Inviting side uploads material; the portal keeps its SHA-256, size, real type, uploader, time."""
     require_clinical_role(actor, consultation.inviting_id)
+    consultation.state = Consultation.objects.values_list("state", flat=True).get(pk=consultation.pk)
     if consultation.state not in (
         ConsultationState.DRAFT, ConsultationState.RETURNED, ConsultationState.SENT, ConsultationState.ACCEPTED, ConsultationState.SCHEDULED,
     ):
@@ -376,9 +378,10 @@ def consultation_cancel(*, actor, consultation: Consultation, reason: str) -> Co
 
 def expert_assign(*, actor, consultation: Consultation, physician: Physician) -> Participant:
     """The invited coordinator assigns an expert: every JL-P check as of now, audited, all reasons."""
+    consultation = Consultation.objects.select_related("inviting", "invited").get(pk=consultation.pk)
     scope = Scope.of(actor)
-    if not scope.has_role(consultation.invited_id, StaffRole.COORDINATOR):
-        raise deny(_("只有受邀方远程医疗管理人员可以指定专家。"))
+    if not scope.has_role(consultation.invited_id, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
+        raise deny(_("只有受邀方远程医疗管理人员（或其对接系统）可以指定专家。"))
     if consultation.state not in (ConsultationState.ACCEPTED, ConsultationState.SCHEDULED, ConsultationState.IN_SESSION):
         raise ApplicationError("invalid_state", _("请先受理申请，再指定专家。"))
     if consultation.invited_id in suspended_ids(consultation.invited_id, consultation.inviting_id) or consultation.inviting_id in suspended_ids(consultation.inviting_id):
@@ -433,6 +436,11 @@ def consultation_start_session(*, actor, consultation: Consultation) -> Consulta
 def consultation_close(*, actor, consultation: Consultation) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "close")
-    move(consultation, edge, closed_at=timezone.now())
+    now = timezone.now()
+    move(consultation, edge, closed_at=now)
     _audit(actor, consultation, "consultation.close", acting_facility_id=consultation.inviting_id)
+    # JL-B2/B3: the completed service is charged at the price in force now (billing owns the rules).
+    from billing.services import charge_for_completed
+
+    charge_for_completed(consultation=consultation, completed_at=now)
     return consultation

@@ -538,6 +538,17 @@ def test_jl_f3_facility_admin_registers_an_agreement_through_the_page(client):
     assert AuditEvent.objects.filter(event_type="facility.agreement.register").count() == 1
 
 
+def test_jl_f3_first_agreement_with_a_facility_never_dealt_with_before(client):
+    """The form offers the facilities registry, not only existing partners."""
+    own, newcomer = FacilityFactory(level=2), FacilityFactory(name="延边大学附属医院（新伙伴）")
+    client.force_login(staff(own, StaffRole.FACILITY_ADMIN))
+    form_page = client.get(url("agreement-create")).content.decode()
+    assert "延边大学附属医院（新伙伴）" in form_page
+    response = client.post(url("agreement-create"), agreement_post(own, newcomer))
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(event_type="facility.agreement.register").count() == 1
+
+
 def test_jl_f2_agreement_form_with_a_level_1_invited_facility_shows_the_rule_and_keeps_the_input(client):
     own = FacilityFactory()
     clinic = level_1_clinic()

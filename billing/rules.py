@@ -1,0 +1,209 @@
+"""The billing rulebook as pure functions on integer fen (JL-B1..B5).
+
+Nothing here touches the database or the clock. Money is always ``int`` fen: there is no float
+and no ``Decimal`` arithmetic anywhere in the portal's money path (STYLE 6).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from telemed.checks import Check
+
+CONSULTATION_RATIO = (2, 8)  # art. 44: 省级、市级、县级会诊项目，邀请方、受邀方按2:8分配
+MIN_STAFF_SHARE_BASIS_POINTS = 6000  # art. 44: 不得低于服务费用的60%
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+# --- JL-B3: the split -----------------------------------------------------------------------
+
+
+def split_fee(fee_fen: int, inviting_parts: int, invited_parts: int) -> tuple[int, int]:
+    """Split ``fee_fen`` between inviting and invited facility in the ratio ``inviting:invited``.
+
+    Rounding rule (written down here and in README → Billing): the inviting facility's share is
+    rounded *down* to the whole fen, ``fee × inviting ÷ (inviting + invited)``, and the invited
+    facility receives the rest. So the two shares always add up to the fee exactly, neither is
+    negative, and the at most one fen of rounding goes to the invited facility, whose experts did
+    the work and to whom the fee is paid (art. 42).
+    """
+    if not isinstance(fee_fen, int) or isinstance(fee_fen, bool):
+        raise TypeError("fees are whole fen (int)")
+    if fee_fen < 0:
+        raise ValueError("a fee cannot be negative; a refund is a reversal")
+    if inviting_parts < 0 or invited_parts < 0 or inviting_parts + invited_parts == 0:
+        raise ValueError("a ratio needs non-negative parts that are not both zero")
+    inviting = fee_fen * inviting_parts // (inviting_parts + invited_parts)
+    return inviting, fee_fen - inviting
+
+
+@dataclass(frozen=True)
+class SplitBasis:
+    inviting_parts: int
+    invited_parts: int
+    text: str
+
+
+def split_basis(*, negotiated: bool, agreement_ratio: tuple[int, int] | None) -> SplitBasis:
+    """Art. 44: consultation items 2:8; outpatient, ECG, imaging, laboratory and pathology
+    diagnosis at the ratio the cooperation agreement negotiated."""
+    if not negotiated:
+        return SplitBasis(*CONSULTATION_RATIO, "JL-B3 第四十四条 会诊项目 2:8")
+    if agreement_ratio is None:
+        raise ValueError("a negotiated item needs the agreement's ratio")
+    a, b = agreement_ratio
+    return SplitBasis(a, b, f"JL-B3 第四十四条 协议约定 {a}:{b}")
+
+
+# --- JL-B1: prices within the standard -----------------------------------------------------------
+
+
+def standard_for(standards: Sequence, *, service_code: str, level: int, on: dt.date):
+    """The standard in force: for that service on that day, the level-specific one if published,
+    else the general one; the newest ``valid_from`` wins."""
+    in_force = [
+        s for s in standards
+        if s.service_type_id == service_code and s.valid_from <= on and (s.valid_until is None or s.valid_until >= on)
+        and s.facility_level in (None, level)
+    ]
+    if not in_force:
+        return None
+    return max(in_force, key=lambda s: (s.facility_level is not None, s.valid_from))
+
+
+def price_check(*, price_fen: int, standard) -> Check:
+    if standard is None:
+        return Check("JL-B1", "第三十九条", "须有卫生健康行政部门公布的价格标准", False, "该项目在该日期无有效价格标准")
+    ok = 0 < price_fen <= standard.max_price_fen
+    return Check(
+        "JL-B1",
+        "第三十九条",
+        "机构收费标准不得超出价格标准",
+        ok,
+        f"收费 {yuan(price_fen)}，标准上限 {yuan(standard.max_price_fen)}（{standard.document_number}）",
+    )
+
+
+# --- JL-B2: what the patient paid ----------------------------------------------------------------
+
+
+def payment_checks(*, fee_fen: int, insurance_fen: int, self_pay_fen: int, receipt_number: str) -> list[Check]:
+    return [
+        Check("JL-B2", "第四十一条", "须记录财政部门监制的收费票据号", bool(receipt_number.strip())),
+        Check(
+            "JL-B2",
+            "第五条",
+            "医保支付与个人自付须分别记录，且合计等于服务费",
+            insurance_fen >= 0 and self_pay_fen >= 0 and insurance_fen + self_pay_fen == fee_fen,
+            f"医保 {yuan(insurance_fen)} + 自付 {yuan(self_pay_fen)}，服务费 {yuan(fee_fen)}",
+        ),
+    ]
+
+
+# --- JL-B4: payee --------------------------------------------------------------------------------
+
+
+def payee_checks(*, account_facility_id: int, payee_facility_id: int, facility_name: str, account_name: str,
+                 account_kind: str, person_names: Iterable[str]) -> list[Check]:
+    """The fee goes to the invited facility's dedicated corporate account, never to a person."""
+    names = {n.strip() for n in person_names if n and n.strip()}
+    return [
+        Check("JL-B4", "第四十二条", "收款账户须属于受邀方医疗机构", account_facility_id == payee_facility_id),
+        Check("JL-B4", "第四十二条", "须为单位对公账户，不得为个人账户", account_kind == "corporate"),
+        Check(
+            "JL-B4",
+            "第四十二条",
+            "户名须为机构名称，不得为会诊医师本人",
+            account_name.strip() == facility_name.strip() and account_name.strip() not in names,
+            f"户名：{account_name}",
+        ),
+    ]
+
+
+# --- JL-B5 ---------------------------------------------------------------------------------------
+
+
+def allocation_check(staff_share_basis_points: int) -> Check:
+    ok = MIN_STAFF_SHARE_BASIS_POINTS <= staff_share_basis_points <= 10000
+    return Check(
+        "JL-B5",
+        "第四十四条",
+        "医务人员补贴不得低于服务费用的60%",
+        ok,
+        f"现为 {staff_share_basis_points / 100:.2f}%",
+    )
+
+
+# --- Periods (Beijing time) --------------------------------------------------------------------
+
+
+def month_of(moment: dt.datetime) -> dt.date:
+    """The first day of the Beijing-time month a moment falls in (23:59:59 on the 31st stays in it)."""
+    local = moment.astimezone(BEIJING)
+    return dt.date(local.year, local.month, 1)
+
+
+def next_month(first: dt.date) -> dt.date:
+    return dt.date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+
+
+def previous_month(first: dt.date) -> dt.date:
+    return dt.date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+
+
+def period_bounds(first: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a Beijing-time month as aware datetimes."""
+    start = dt.datetime(first.year, first.month, first.day, tzinfo=BEIJING)
+    end_day = next_month(first)
+    return start, dt.datetime(end_day.year, end_day.month, end_day.day, tzinfo=BEIJING)
+
+
+def last_day(first: dt.date) -> dt.date:
+    return next_month(first) - dt.timedelta(days=1)
+
+
+# --- Reconciliation (JL-B4) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Totals:
+    count: int
+    fee: int
+    inviting: int
+    invited: int
+
+
+def totals(charges: Iterable, reversals: Iterable = ()) -> Totals:
+    """Charges add, reversed charges subtract (a refund settles in the month it happens)."""
+    count = fee = inviting = invited = 0
+    for c in charges:
+        count += 1
+        fee += c.fee_fen
+        inviting += c.inviting_share_fen
+        invited += c.invited_share_fen
+    for r in reversals:
+        count += 1
+        fee -= r.charge.fee_fen
+        inviting -= r.charge.inviting_share_fen
+        invited -= r.charge.invited_share_fen
+    return Totals(count, fee, inviting, invited)
+
+
+def reconcile_check(*, stated: Totals, computed: Totals) -> Check:
+    return Check(
+        "JL-B4",
+        "第四十二条",
+        "结算单合计须与所含收费明细一致",
+        stated == computed,
+        f"结算单 {yuan(stated.invited)}，明细 {yuan(computed.invited)}",
+    )
+
+
+def yuan(fen: int) -> str:
+    """``123456`` → ``¥1,234.56`` (display only; arithmetic stays in fen)."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
