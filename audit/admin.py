@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from .models import AuditEvent
+from telemed.admin import ReadOnlyRecordAdmin
+
+from .models import AuditEvent, Seal, VerificationRun
 
 
 @admin.register(AuditEvent)
@@ -20,3 +22,9 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+admin.site.register(Seal, type("SealAdmin", (ReadOnlyRecordAdmin,), {"list_display": ("consultation", "sealed_at", "unsealed_at")}))
+admin.site.register(
+    VerificationRun, type("VerificationRunAdmin", (ReadOnlyRecordAdmin,), {"list_display": ("requested_at", "state", "checked", "intact")})
+)

@@ -74,3 +74,84 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError("JL-A1: 审计日志只能追加，不能删除")
+
+
+class SealQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        from consultations.models import Consultation
+
+        return self.filter(consultation__in=Consultation.objects.visible_to(user).values("pk"))
+
+
+class Seal(models.Model):
+    """JL-C8 (art. 32, 37): a record frozen for a dispute, with both parties and a hashed snapshot.
+
+    While ``unsealed_at`` is empty the consultation is read-only for everyone and every access to
+    it is logged with a reason. Unsealing records both parties again.
+    """
+
+    consultation = models.ForeignKey("consultations.Consultation", on_delete=models.PROTECT, related_name="seals")
+    reason = models.TextField(_("封存原因"))
+    sealed_at = models.DateTimeField(_("封存时间"))
+    sealed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    inviting_party_name = models.CharField(_("邀请方在场人"), max_length=50)
+    inviting_party_role = models.CharField(_("邀请方在场人身份"), max_length=50)
+    invited_party_name = models.CharField(_("受邀方（或患方）在场人"), max_length=50)
+    invited_party_role = models.CharField(_("受邀方（或患方）在场人身份"), max_length=50)
+    snapshot = models.JSONField(_("封存快照"))
+    snapshot_sha256 = models.CharField(_("快照哈希"), max_length=64)
+    unsealed_at = models.DateTimeField(_("启封时间"), null=True, blank=True)
+    unsealed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    unseal_reason = models.TextField(_("启封原因"), blank=True)
+    unseal_inviting_party_name = models.CharField(_("启封时邀请方在场人"), max_length=50, blank=True)
+    unseal_inviting_party_role = models.CharField(_("启封时邀请方在场人身份"), max_length=50, blank=True)
+    unseal_invited_party_name = models.CharField(_("启封时受邀方（或患方）在场人"), max_length=50, blank=True)
+    unseal_invited_party_role = models.CharField(_("启封时受邀方（或患方）在场人身份"), max_length=50, blank=True)
+
+    objects = SealQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("封存记录")
+        verbose_name_plural = _("封存记录")
+        ordering = ["-sealed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consultation"], condition=models.Q(unsealed_at__isnull=True), name="one_open_seal_per_consultation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consultation_id} {self.sealed_at:%Y-%m-%d}"
+
+
+class VerificationRun(models.Model):
+    """A background walk of the audit chain (JL-A1), with progress for the regulators' page."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("校验中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("出错")
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("发起时间"))
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.QUEUED)
+    total = models.BigIntegerField(_("事件总数"), default=0)
+    checked = models.BigIntegerField(_("已校验"), default=0)
+    intact = models.BooleanField(_("完整"), null=True)
+    broken_sequence = models.BigIntegerField(_("断点序号"), null=True, blank=True)
+    problem = models.TextField(_("问题"), blank=True)
+
+    class Meta:
+        verbose_name = _("审计链校验")
+        verbose_name_plural = _("审计链校验")
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.requested_at:%Y-%m-%d %H:%M} {self.get_state_display()}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.state == self.State.DONE else (int(self.checked * 100 / self.total) if self.total else 0)

@@ -94,3 +94,26 @@ def verify_chain(events: Iterable[Mapping]) -> ChainReport:
         expected_prev = event["hash"]
         expected_sequence += 1
     return ChainReport(checked, True)
+
+
+# --- JL-C8: sealed snapshots --------------------------------------------------------------------
+
+
+def snapshot_hash(snapshot: Mapping) -> str:
+    """SHA-256 of a record snapshot in canonical JSON (sorted keys, no spaces, UTF-8)."""
+    canonical = json.dumps(json_normal(snapshot), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def snapshot_differences(sealed: Mapping, live: Mapping, prefix: str = "") -> list[str]:
+    """Paths where the live record differs from the sealed snapshot (for the verification page)."""
+    sealed, live = json_normal(sealed), json_normal(live)
+    paths: list[str] = []
+    for key in sorted(set(sealed) | set(live)):
+        path = f"{prefix}{key}"
+        a, b = sealed.get(key), live.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            paths += snapshot_differences(a, b, prefix=f"{path}.")
+        elif a != b:
+            paths.append(path)
+    return paths

@@ -88,3 +88,27 @@ def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:
     fields = (*rules.HASHED_FIELDS, "prev_hash", "hash")
     rows = AuditEvent.objects.order_by("sequence").values(*fields).iterator(chunk_size=chunk_size)
     return rules.verify_chain(rows)
+
+
+def verification_request(*, actor):
+    """An operator or regulator asks for a background walk of the chain (JL-A1)."""
+    from django.db import transaction as tx
+
+    from telemed.errors import ApplicationError
+    from telemed.scope import Scope
+
+    from .models import VerificationRun
+    from .tasks import audit_verify_chain_task
+
+    scope = Scope.of(actor)
+    if not (scope.is_operator or scope.is_regulator):
+        raise ApplicationError("permission_denied", "JL-A1: 只有运维人员或卫生健康行政部门可以发起审计链校验。", status=403)
+    running = VerificationRun.objects.filter(state__in=[VerificationRun.State.QUEUED, VerificationRun.State.RUNNING]).first()
+    if running is not None:
+        return running
+    with tx.atomic():
+        run = VerificationRun.objects.create(requested_by=actor, requested_at=timezone.now())
+        audit_event_append(actor=actor, event_type="audit.chain.verify_request", obj=run,
+                           acting_division_code=scope.regulated[0][0] if scope.regulated else "")
+        tx.on_commit(lambda: audit_verify_chain_task.delay(run_id=run.pk))
+    return run

@@ -383,3 +383,16 @@ def allocation_policy_adopt(*, actor, facility: Facility, staff_share_basis_poin
         details={"staff_share_basis_points": staff_share_basis_points, "valid_from": valid_from},
     )
     return policy
+
+
+@transaction.atomic
+def statement_export_record(*, actor, statement: Statement, fmt: str) -> None:
+    """Every export is on record (art. 35 管控和追溯合一): who took which statement, in which format."""
+    scope = Scope.of(actor)
+    acting = next((f for f in (statement.inviting_id, statement.invited_id) if f in scope.facility_roles), None)
+    audit_event_append(
+        actor=actor, event_type="billing.statement.export", obj=statement, acting_facility_id=acting,
+        acting_division_code="" if acting else (scope.regulated[0][0] if scope.regulated else ""),
+        facility_ids=[statement.inviting_id, statement.invited_id],
+        details={"format": fmt, "period": f"{statement.period_start:%Y-%m}", "charge_count": statement.charge_count},
+    )

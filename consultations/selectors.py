@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch
+from datetime import date
 
-from facilities.models import Suspension
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Value, When
+
+from audit.models import AuditEvent
+from facilities.models import CooperationAgreement, Physician, ServiceType, Suspension
 from telemed.scope import Scope
 
-from .choices import OPEN_STATES, ObligationState
+from . import rules
+from .choices import OPEN_STATES, ConsultationState, ObligationState, Side, Urgency
 from .models import (
+    Admission,
     Consultation,
     Document,
     Notification,
     Obligation,
     Opinion,
     Participant,
+    Patient,
     ResponsibilityRecord,
     Violation,
 )
@@ -82,3 +88,185 @@ def notification_list(*, user, unread_only: bool = False):
     if unread_only:
         queryset = queryset.filter(read_at__isnull=True)
     return queryset.order_by("-created_at")
+
+
+# --- Reads for the pages (consultations.views) ----------------------------------------------------
+
+
+def _on_side(queryset, *, user, side: str):
+    scope = Scope.of(user)
+    if side == Side.INVITING:
+        return queryset.filter(inviting_id__in=scope.facility_ids)
+    if side == Side.INVITED:
+        return queryset.filter(invited_id__in=scope.facility_ids)
+    return queryset
+
+
+_URGENCY_RANK = Case(
+    When(urgency=Urgency.EMERGENCY, then=Value(0)),
+    When(urgency=Urgency.URGENT, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+def consultation_work_list(*, user, side: str = "", states=(), search: str = ""):
+    """A work list: the inviting side newest first; the invited inbox puts requests awaiting
+    acceptance first (most urgent, earliest requested time), then the ones under way (JL-C4)."""
+    queryset = consultation_list(user=user, side=side, search=search)
+    if states:
+        queryset = queryset.filter(state__in=list(states))
+    if side == Side.INVITED:
+        awaiting_acceptance = Case(
+            When(state=ConsultationState.SENT, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        return queryset.order_by(
+            awaiting_acceptance, _URGENCY_RANK, F("requested_time").asc(nulls_last=True), "sent_at", "pk"
+        )
+    return queryset
+
+
+def consultation_state_counts(*, user, side: str = "") -> dict[str, int]:
+    """How many visible requests are in each state on ``side`` (one query, for the tabs)."""
+    queryset = _on_side(Consultation.objects.visible_to(user), user=user, side=side)
+    return dict(queryset.order_by().values_list("state").annotate(n=Count("pk")))
+
+
+def consultation_allowed_actions(*, user, consultation: Consultation) -> dict[str, rules.Edge]:
+    """The state-graph actions ``user`` may take on a case from ``consultation_detail`` now, by
+    ``rules.decide_transition`` (the same decision the services take again). No queries: roles come
+    from the cached scope, the expert from the prefetched participants, JL-F5 from the annotations."""
+    scope = Scope.of(user)
+    actor = rules.Actor(
+        inviting_roles=scope.facility_roles.get(consultation.inviting_id, frozenset()),
+        invited_roles=scope.facility_roles.get(consultation.invited_id, frozenset()),
+        is_assigned_expert=any(
+            p.side == Side.INVITED and p.physician.user_id == user.pk for p in consultation.participants.all()
+        ),
+    )
+    allowed = {}
+    for action in rules.ACTIONS:
+        decision = rules.decide_transition(
+            state=consultation.state,
+            action=action,
+            category=consultation.service_type.category,
+            actor=actor,
+            inviting_suspended=bool(getattr(consultation, "inviting_suspended", False)),
+            invited_suspended=bool(getattr(consultation, "invited_suspended", False)),
+        )
+        if decision.allowed:
+            allowed[action] = decision.edge
+    return allowed
+
+
+def consultation_timeline(*, consultation: Consultation):
+    """Every audit event of a case (JL-A1), in the order of the chain: the events that name it in
+    their details and those whose object it is (e.g. the JL-P checks of an expert assignment)."""
+    return (
+        AuditEvent.objects.filter(
+            Q(details__consultation=consultation.number)
+            | Q(object_type="consultations.consultation", object_id=str(consultation.pk))
+        )
+        .order_by("sequence")
+    )
+
+
+def document_for_download(*, user, consultation_pk: int, pk: int) -> Document:
+    """A document of a request the user may see (JL-C5, JL-C8); anything else is not found."""
+    return Document.objects.select_related("consultation").get(
+        pk=pk, consultation_id=consultation_pk, consultation__in=Consultation.objects.visible_to(user)
+    )
+
+
+def physicians_registered_at(*, user, facility_id: int):
+    """Physicians registered to practise at ``facility_id`` (JL-P2), for the attending/expert choice."""
+    return (
+        Physician.objects.visible_to(user)
+        .filter(registrations__facility_id=facility_id)
+        .distinct()
+        .order_by("name", "id")
+    )
+
+
+def agreement_destinations(*, user, inviting_id: int, on: date):
+    """JL-F3 (art. 15): the agreements in force on ``on`` with ``inviting_id`` as the inviting side,
+    their invited facility (with its JL-F5 flag) and their active service types prefetched."""
+    return (
+        CooperationAgreement.objects.visible_to(user)
+        .in_force_on(on)
+        .filter(inviting_id=inviting_id)
+        .select_related("invited")
+        .annotate(
+            invited_suspended=Exists(Suspension.objects.filter(facility=OuterRef("invited_id"), lifted_at__isnull=True))
+        )
+        .prefetch_related(
+            Prefetch("service_types", queryset=ServiceType.objects.filter(active=True).order_by("sort_order", "code"))
+        )
+        .order_by("invited__name", "-valid_from")
+    )
+
+
+def patient_search(*, user, facility_ids, search: str = ""):
+    """Patients of the user's facilities by name, or by the full record, identity or phone number
+    (a partial number finds nobody: JL-C9)."""
+    queryset = Patient.objects.visible_to(user).filter(facility_id__in=list(facility_ids)).select_related("facility")
+    term = search.strip()
+    if term:
+        queryset = queryset.filter(
+            Q(name__icontains=term) | Q(medical_record_number=term) | Q(id_number=term.upper()) | Q(phone=term)
+        )
+    return queryset.order_by("name", "id")
+
+
+def patient_detail(*, user, pk: int) -> Patient:
+    return (
+        Patient.objects.visible_to(user)
+        .select_related("facility")
+        .prefetch_related(Prefetch("admissions", queryset=Admission.objects.order_by("-admitted_at")))
+        .get(pk=pk)
+    )
+
+
+def admission_watch_list(*, user):
+    """JL-C2 (1): inpatient episodes without a confirmed diagnosis, oldest admission first."""
+    return (
+        Admission.objects.visible_to(user)
+        .filter(diagnosis_confirmed_at__isnull=True, discharged_at__isnull=True)
+        .select_related("patient", "facility")
+        .order_by("admitted_at", "pk")
+    )
+
+
+def notification_unread_count(*, user) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+def home_work_summary(*, user, obligations: int = 10, violations: int = 10) -> dict:
+    """The start page: staff see their open JL-C2 obligations (most urgent first) and how many
+    drafts, inbox requests and requests awaiting an opinion they have; regulators see the latest
+    violations in their division. A fixed number of queries."""
+    scope = Scope.of(user)
+    summary: dict = {"obligations": [], "obligations_open": 0, "counts": None, "violations": []}
+    if scope.facility_roles:
+        ids = scope.facility_ids
+        summary["counts"] = Consultation.objects.filter(Q(inviting_id__in=ids) | Q(invited_id__in=ids)).aggregate(
+            drafts=Count(
+                "pk", filter=Q(inviting_id__in=ids, state__in=[ConsultationState.DRAFT, ConsultationState.RETURNED])
+            ),
+            inbox=Count("pk", filter=Q(invited_id__in=ids, state=ConsultationState.SENT)),
+            awaiting=Count(
+                "pk",
+                filter=Q(
+                    inviting_id__in=ids,
+                    state__in=[ConsultationState.ACCEPTED, ConsultationState.SCHEDULED, ConsultationState.IN_SESSION],
+                ),
+            ),
+        )
+        open_obligations = obligation_list(user=user).filter(facility_id__in=ids)
+        summary["obligations"] = list(open_obligations[:obligations])
+        summary["obligations_open"] = (
+            len(summary["obligations"]) if len(summary["obligations"]) < obligations else open_obligations.count()
+        )
+    if scope.is_regulator:
+        summary["violations"] = list(violation_list(user=user)[:violations])
+    return summary

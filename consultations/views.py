@@ -1,33 +1,708 @@
-"""Pages of the consultations app: thin, over selectors and services."""
+"""Pages of the consultations app: the work lists, the new-request wizard, the case page, the
+24-hour obligations (JL-C2), violations and notifications.
 
+Thin on purpose, like ``facilities.views``: every read goes through ``selectors`` (already scoped,
+so a case outside the user's scope is a 404 — the invited side does not see a draft), every write
+through one call to ``services``. A refusal is shown on the form that caused it with every reason
+it cites, keeping what the user typed, on the page it came from; a ``permission_denied`` refusal is
+the 403 page. Which actions a case page offers comes from ``rules.decide_transition`` through
+``selectors.consultation_allowed_actions``; the services decide again and are the authority.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
-from django.shortcuts import render
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import selectors
-from .models import Consultation
+from audit.records import open_seal, record_access, record_list_access
+from facilities.choices import StaffRole
+from facilities.models import Facility
+from telemed.errors import ApplicationError
+from telemed.navigation import UNREAD_SESSION_KEY
+from telemed.scope import Scope
+
+from . import rules, selectors, services
+from .choices import ConsultationState, ObligationState, RaterKind, Side, TriggerKind
+from .forms import (
+    AdmissionForm,
+    ConfirmForm,
+    ConsentForm,
+    ConsultationRequestForm,
+    CorrectForm,
+    DiagnosisForm,
+    DocumentForm,
+    ExpertAssignForm,
+    ExpertConsultFailedForm,
+    NotificationFilterForm,
+    ObligationFilterForm,
+    ParticipantForm,
+    PatientRegisterForm,
+    PatientRequestForm,
+    RatingForm,
+    ReasonForm,
+    ReturnMaterialForm,
+    ScheduleForm,
+    SignForm,
+    WithdrawForm,
+)
+from .models import Consultation, Notification
+
+PAGE_SIZE = 25
+PATIENT_RESULTS = 20
+GET_POST = require_http_methods(["GET", "POST"])
+S = ConsultationState
+# Who records clinical data and prepares requests for a facility (as services.patients).
+CLINICAL = (StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM)
+INVITED_COORDINATION = (StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM)
+PREPARE_STATES = (S.DRAFT, S.RETURNED)  # consent and attending physician (services._require_open_draft)
+UPLOAD_STATES = (S.DRAFT, S.RETURNED, S.SENT, S.ACCEPTED, S.SCHEDULED)  # as services.document_upload
+ASSIGN_STATES = (S.ACCEPTED, S.SCHEDULED, S.IN_SESSION)  # as services.expert_assign
+
+
+# --- Plumbing -------------------------------------------------------------------------------
+
+
+def _found(selector, **kwargs):
+    """Call a detail selector; an object outside the user's scope is simply not found."""
+    try:
+        return selector(**kwargs)
+    except ObjectDoesNotExist:
+        raise Http404(_("未找到该对象，或它不在您的管辖范围内。")) from None
+
+
+def _paginate(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _reason_texts(error: ApplicationError) -> list[str]:
+    return [r["text"] for r in error.extra.get("reasons", []) if isinstance(r, dict) and r.get("text")]
+
+
+def _submit(form, write):
+    """Validate ``form``, call ``write(**cleaned_data)`` and return its result, or None.
+
+    A refusal becomes the form's non-field errors: its message, then every reason it cites (the
+    message is left out when it is only those reasons joined). ``permission_denied`` is a 403.
+    """
+    if not form.is_valid():
+        return None
+    try:
+        return write(**form.cleaned_data)
+    except ApplicationError as error:
+        if error.code == "permission_denied" or error.status == 403:
+            raise PermissionDenied(error.message) from error
+        texts = _reason_texts(error)
+        if error.message != "；".join(texts):
+            form.add_error(None, error.message)
+        for text in texts:
+            form.add_error(None, text)
+        return None
+
+
+def _clinical_facilities(request):
+    """The user's facilities where they prepare requests; a 403 when there is none."""
+    ids = Scope.of(request.user).facilities_with_role(*CLINICAL)
+    if not ids:
+        raise PermissionDenied(_("只有本机构的临床医师或远程医疗管理人员可以发起远程医疗申请。"))
+    return Facility.objects.filter(pk__in=ids).order_by("name")
+
+
+# --- Work lists -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    states: tuple[str, ...]
+
+
+INVITING_TABS = (
+    Tab("drafts", gettext_lazy("草稿与退回补充"), (S.DRAFT, S.RETURNED)),
+    Tab("sent", gettext_lazy("已发送待受理"), (S.SENT,)),
+    Tab("awaiting", gettext_lazy("等待意见"), (S.ACCEPTED, S.SCHEDULED, S.IN_SESSION)),
+    Tab("signed", gettext_lazy("意见已签发"), (S.SIGNED,)),
+    Tab("closed", gettext_lazy("已结束"), (S.CLOSED, S.DECLINED, S.CANCELLED)),
+    Tab("all", gettext_lazy("全部"), ()),
+)
+INVITED_TABS = (
+    Tab("todo", gettext_lazy("待处理"), (S.SENT, S.ACCEPTED, S.SCHEDULED, S.IN_SESSION)),
+    Tab("signed", gettext_lazy("已签发"), (S.SIGNED,)),
+    Tab("closed", gettext_lazy("已结束"), (S.CLOSED, S.DECLINED, S.CANCELLED)),
+    Tab("all", gettext_lazy("全部"), ()),
+)
+OBLIGATIONS_TAB = "obligations"
 
 
 @login_required
 def consultation_list(request):
-    queryset = selectors.consultation_list(
-        user=request.user, side=request.GET.get("side", ""), state=request.GET.get("state", ""), search=request.GET.get("q", "")
+    """``?side=inviting``: requests my facilities send, with their open JL-C2 obligations as the
+    first tab; ``?side=invited``: my inbox, awaiting acceptance first. ``q`` searches the request
+    number or the patient's name."""
+    side = request.GET.get("side", "")
+    side = side if side in (Side.INVITING, Side.INVITED) else ""
+    tabs = (
+        INVITING_TABS
+        if side == Side.INVITING
+        else INVITED_TABS
+        if side == Side.INVITED
+        else INVITING_TABS[-1:]
     )
-    page = Paginator(queryset, 25).get_page(request.GET.get("page"))
-    return render(request, "consultations/list.html", {"page": page})
+    search = request.GET.get("q", "").strip()[:50]
+    counts = selectors.consultation_state_counts(user=request.user, side=side)
+    tab_counts = [
+        (tab, sum(counts.get(s, 0) for s in tab.states) if tab.states else sum(counts.values()))
+        for tab in tabs
+    ]
+    keys = [tab.key for tab in tabs] + ([OBLIGATIONS_TAB] if side == Side.INVITING else [])
+    current = request.GET.get("tab", "")
+    current = current if current in keys else tabs[0].key
+    can_create = bool(Scope.of(request.user).facilities_with_role(*CLINICAL))
+    context = {"side": side, "tabs": tab_counts, "current": current, "q": search, "can_create": can_create}
+    if side == Side.INVITING:
+        obligations = selectors.obligation_list(user=request.user).filter(
+            facility_id__in=Scope.of(request.user).facility_ids
+        )
+        context["obligation_count"] = obligations.count()
+        if current == OBLIGATIONS_TAB:
+            context["page_obj"] = _paginate(request, obligations)
+            return render(request, "consultations/list.html", context)
+    states = next(tab.states for tab in tabs if tab.key == current)
+    queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search)
+    context["page_obj"] = _paginate(request, queryset)
+    return render(request, "consultations/list.html", context)
+
+
+# --- New request: (a) patient ---------------------------------------------------------------
+
+
+def _patient_results(request, facilities, search: str):
+    """Patients matching ``search`` in the user's facilities; the lookup itself is logged (JL-C8)."""
+    if not search:
+        return None
+    results = list(
+        selectors.patient_search(user=request.user, facility_ids=[f.pk for f in facilities], search=search)[
+            :PATIENT_RESULTS
+        ]
+    )
+    record_list_access(
+        actor=request.user, what="consultations.patient", rows=results, filters={"search": search}
+    )
+    return results
+
+
+@login_required
+@GET_POST
+def consultation_create(request):
+    """Step 1: pick a patient of the facility (search) or register a new one."""
+    facilities = _clinical_facilities(request)
+    search = request.GET.get("q", "").strip()[:50]
+    form = PatientRegisterForm(
+        request.POST or None, facilities=facilities, initial={"facility": facilities[0].pk}
+    )
+    patient = (
+        _submit(form, partial(services.patient_register, actor=request.user))
+        if request.method == "POST"
+        else None
+    )
+    if patient is not None:
+        messages.success(request, _("已登记患者 %(name)s。") % {"name": patient.name})
+        return redirect("consultations:create-request", patient_pk=patient.pk)
+    context = {
+        "form": form,
+        "q": search,
+        "patients": _patient_results(request, facilities, search),
+        "step": 1,
+    }
+    return render(request, "consultations/create_patient.html", context)
+
+
+# --- New request: (b) destination and (c) invitation ---------------------------------------
+
+
+@login_required
+@GET_POST
+def consultation_create_request(request, patient_pk: int):
+    """Step 2: only invited facilities and service types that an agreement in force today allows
+    are offered (JL-F3); the draft is created by ``services.consultation_create`` (JL-C1, JL-C4)."""
+    patient = _found(selectors.patient_detail, user=request.user, pk=patient_pk)
+    if not Scope.of(request.user).has_role(patient.facility_id, *CLINICAL):
+        raise PermissionDenied(_("只有本机构的临床医师或远程医疗管理人员可以发起远程医疗申请。"))
+    agreements = list(
+        selectors.agreement_destinations(
+            user=request.user, inviting_id=patient.facility_id, on=timezone.localdate()
+        )
+    )
+    form = ConsultationRequestForm(
+        request.POST or None, agreements=agreements, admissions=patient.admissions.all()
+    )
+    if request.method == "POST":
+        write = partial(
+            services.consultation_create, actor=request.user, inviting=patient.facility, patient=patient
+        )
+        consultation = _submit(form, write)
+        if consultation is not None:
+            messages.success(
+                request,
+                _("申请 %(n)s 已保存为草稿。请完成知情同意、经治医师和资料上传后发送。")
+                % {"n": consultation.number},
+            )
+            return redirect("consultations:detail", pk=consultation.pk)
+    context = {"form": form, "patient": patient, "agreements": agreements, "step": 2}
+    return render(request, "consultations/create_request.html", context)
+
+
+# --- The case page ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """A write on the case page: its form, the service it calls, what the user is told."""
+
+    form: type
+    service: object
+    done: str
+    anchor: str = "actions"
+
+
+def _sign(*, actor, consultation, content):
+    return services.opinion_sign(actor=actor, consultation=consultation, content=content)
+
+
+def _correct(*, actor, consultation, content, correction_reason):
+    latest = consultation.opinions.order_by("-version").first()
+    return services.opinion_sign(
+        actor=actor,
+        consultation=consultation,
+        content=content,
+        corrects=latest,
+        correction_reason=correction_reason,
+    )
+
+
+CASE_ACTIONS = {
+    "consent": CaseAction(ConsentForm, services.consent_record, gettext_lazy("知情同意已记录。"), "prepare"),
+    "participant": CaseAction(
+        ParticipantForm, services.participant_add_inviting, gettext_lazy("经治医师已加入。"), "prepare"
+    ),
+    "document": CaseAction(DocumentForm, services.document_upload, gettext_lazy("资料已上传。"), "documents"),
+    "send": CaseAction(ConfirmForm, services.consultation_send, gettext_lazy("申请已发送至受邀方。")),
+    "accept": CaseAction(ConfirmForm, services.consultation_accept, gettext_lazy("已受理。")),
+    "decline": CaseAction(ReasonForm, services.consultation_decline, gettext_lazy("已拒绝该申请。")),
+    "return_material": CaseAction(
+        ReturnMaterialForm, services.consultation_return_material, gettext_lazy("已退回补充资料。")
+    ),
+    "assign": CaseAction(ExpertAssignForm, services.expert_assign, gettext_lazy("已指定会诊专家。")),
+    "schedule": CaseAction(ScheduleForm, services.consultation_schedule, gettext_lazy("已排期。")),
+    "start_session": CaseAction(
+        ConfirmForm, services.consultation_start_session, gettext_lazy("会诊已开始。")
+    ),
+    "sign": CaseAction(SignForm, _sign, gettext_lazy("已签发。")),
+    "correct": CaseAction(CorrectForm, _correct, gettext_lazy("更正版本已签发。")),
+    "close": CaseAction(
+        ConfirmForm, services.consultation_close, gettext_lazy("已确认收到意见/报告，服务结束。")
+    ),
+    "cancel": CaseAction(ReasonForm, services.consultation_cancel, gettext_lazy("申请已取消。")),
+    "rate": CaseAction(RatingForm, services.rating_record, gettext_lazy("评价已记录。"), "ratings"),
+}
+REASON_LABELS = {
+    "decline": gettext_lazy("拒绝理由"),
+    "cancel": gettext_lazy("取消原因"),
+}
+
+
+def _form_options(action: str, consultation: Consultation, user) -> dict:
+    """The choice lists a case form needs (physicians of a facility, the case's documents)."""
+    if action == "participant":
+        return {
+            "physicians": selectors.physicians_registered_at(user=user, facility_id=consultation.inviting_id)
+        }
+    if action == "assign":
+        return {
+            "physicians": selectors.physicians_registered_at(user=user, facility_id=consultation.invited_id)
+        }
+    if action == "return_material":
+        return {"documents": consultation.documents.all()}
+    if action == "rate":
+        used = {r.rater_kind for r in consultation.ratings.all()}
+        return {"rater_kinds": [k for k in RaterKind.values if k not in used]}
+    if action in REASON_LABELS:
+        return {"label": REASON_LABELS[action]}
+    return {}
+
+
+def _initial(action: str, user) -> dict:
+    """The attending physician is most often the user themself."""
+    physician_id = getattr(getattr(user, "physician", None), "pk", None)
+    return {"physician": physician_id} if action == "participant" and physician_id else {}
+
+
+def _offered(user, consultation: Consultation, sealed: bool) -> list[str]:
+    """The case actions this user may take now: the graph's by ``rules.decide_transition``, the
+    others by role and state as the services check them. Nothing while the record is sealed."""
+    if sealed:
+        return []
+    scope = Scope.of(user)
+    offered = list(selectors.consultation_allowed_actions(user=user, consultation=consultation))
+    if "correct" in offered and not consultation.opinions.all():
+        offered.remove("correct")
+    inviting_clinical = scope.has_role(consultation.inviting_id, *CLINICAL)
+    if inviting_clinical and consultation.state in PREPARE_STATES:
+        offered += ["consent", "participant"]
+    if inviting_clinical and consultation.state in UPLOAD_STATES:
+        offered.append("document")
+    if scope.has_role(consultation.invited_id, *INVITED_COORDINATION) and consultation.state in ASSIGN_STATES:
+        offered.append("assign")
+    if (
+        inviting_clinical
+        and consultation.state == S.CLOSED
+        and _form_options("rate", consultation, user)["rater_kinds"]
+    ):
+        offered.append("rate")
+    return offered
+
+
+def _readiness(consultation: Consultation, consent) -> list:
+    """Before sending: every JL-F check for this pair today, JL-C3 consent and attending physician,
+    JL-C2 material — the same checks ``services.consultation_send`` runs (material is advisory)."""
+    participants_ok = any(p.side == Side.INVITING for p in consultation.participants.all())
+    kinds = [d.kind for d in consultation.documents.all() if d.returned_at is None]
+    checks = [
+        *services.facility_checks(consultation),
+        *rules.consent_checks(consent, participants_ok=participants_ok),
+        rules.material_check(kinds),
+    ]
+    # JL-F1 and JL-F5 are checked for each facility; a check both pass is listed once (a failing
+    # one names its facility in its detail).
+    return list(dict.fromkeys(checks))
+
+
+def _case_page(request, pk: int, *, bound: dict | None = None, status: int = 200):
+    consultation = _found(selectors.consultation_detail, user=request.user, pk=pk)
+    record_access(actor=request.user, action="view", consultation=consultation, purpose=_("查看远程医疗病例"))
+    seal = open_seal(consultation.pk)
+    offered = _offered(request.user, consultation, sealed=seal is not None)
+    bound = bound or {}
+    forms = {
+        action: bound.get(action)
+        or CASE_ACTIONS[action].form(
+            prefix=action,
+            initial=_initial(action, request.user),
+            **_form_options(action, consultation, request.user),
+        )
+        for action in offered
+    }
+    consent = selectors.consent_for(consultation)
+    participants = list(consultation.participants.all())
+    opinions = list(consultation.opinions.all())
+    versions = {o.pk: o.version for o in opinions}
+    for opinion in opinions:
+        opinion.supersedes_version = versions.get(opinion.supersedes_id)
+    scope = Scope.of(request.user)
+    viewer_side = next(
+        (
+            side
+            for side, fid in (
+                (Side.INVITING, consultation.inviting_id),
+                (Side.INVITED, consultation.invited_id),
+            )
+            if fid in scope.facility_roles
+        ),
+        "",
+    )
+    events = list(selectors.consultation_timeline(consultation=consultation))
+    context = {
+        "consultation": consultation,
+        "consent": consent,
+        "seal": seal,
+        "viewer_side": viewer_side,
+        "forms": forms,
+        "offered": offered,
+        # A refusal of an action the page no longer offers (the case moved on, or was sealed).
+        "refused": [form for action, form in bound.items() if action not in forms],
+        "inviting_participants": [p for p in participants if p.side == Side.INVITING],
+        "invited_participants": [p for p in participants if p.side == Side.INVITED],
+        "documents": list(consultation.documents.all()),
+        "opinions": opinions,
+        "latest_opinion": opinions[-1] if opinions else None,
+        "responsibilities": list(consultation.responsibilities.all()),
+        "ratings": list(consultation.ratings.all()),
+        "timeline": [e for e in events if not e.event_type.startswith("record.")],
+        "accesses": [e for e in events if e.event_type.startswith("record.")],
+        "readiness": _readiness(consultation, consent)
+        if consultation.state in PREPARE_STATES and "send" in offered
+        else None,
+    }
+    return render(request, "consultations/detail.html", context, status=status)
 
 
 @login_required
 def consultation_detail(request, pk: int):
+    return _case_page(request, pk)
+
+
+@login_required
+@require_POST
+def consultation_act(request, pk: int, action: str):
+    """One write on the case: on success back to the case page; a refusal keeps the page, with the
+    form as typed and every reason it cites."""
+    consultation = _found(selectors.consultation_detail, user=request.user, pk=pk)
+    spec = CASE_ACTIONS[action]
+    form = spec.form(
+        request.POST, request.FILES, prefix=action, **_form_options(action, consultation, request.user)
+    )
+    if _submit(form, partial(spec.service, actor=request.user, consultation=consultation)) is not None:
+        messages.success(request, str(spec.done))
+        return redirect(reverse("consultations:detail", args=[pk]) + f"#{spec.anchor}")
+    return _case_page(request, pk, bound={action: form}, status=400)
+
+
+def _stream(field, filename: str) -> FileResponse:
+    """Stream a stored file as a download (never a public media URL); a lost file is a 404."""
+    if not field:
+        raise Http404(_("文件不存在。"))
     try:
-        consultation = selectors.consultation_detail(user=request.user, pk=pk)
-    except Consultation.DoesNotExist:
-        raise Http404 from None
-    return render(request, "consultations/detail.html", {"consultation": consultation})
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("文件不存在。")) from None
+    return FileResponse(handle, as_attachment=True, filename=filename)
+
+
+@login_required
+def document_download(request, pk: int, document_pk: int):
+    """JL-C5: only to a user who sees the request; JL-C8: every download is logged."""
+    document = _found(selectors.document_for_download, user=request.user, consultation_pk=pk, pk=document_pk)
+    record_access(
+        actor=request.user,
+        action="download",
+        consultation=document.consultation,
+        purpose=_("下载病历资料"),
+        object_type="consultations.document",
+        object_id=document.pk,
+        details={"sha256": document.sha256, "size": document.size},
+    )
+    return _stream(document.file, document.original_name)
+
+
+@login_required
+def consent_download(request, pk: int):
+    """The signed consent form (JL-C3), under the same rules as any document."""
+    consultation = _found(selectors.consultation_detail, user=request.user, pk=pk)
+    consent = selectors.consent_for(consultation)
+    if consent is None or not consent.signed_copy:
+        raise Http404(_("文件不存在。"))
+    record_access(
+        actor=request.user,
+        action="download",
+        consultation=consultation,
+        purpose=_("下载知情同意书"),
+        object_type="consultations.consent",
+        object_id=consent.pk,
+        details={"sha256": consent.signed_copy_sha256},
+    )
+    return _stream(
+        consent.signed_copy, f"{consultation.number}-consent{Path(consent.signed_copy.name).suffix}"
+    )
+
+
+# --- JL-C2: the 24-hour obligations -----------------------------------------------------------
+
+
+OBLIGATION_FORMS = {
+    TriggerKind.EXPERT_CONSULT_FAILED: ExpertConsultFailedForm,
+    TriggerKind.PATIENT_REQUEST: PatientRequestForm,
+}
+
+
+def _patient_forms(patient, bound: dict) -> dict:
+    admissions = patient.admissions.all()
+    return {
+        "expert_consult_failed": bound.get("expert_consult_failed")
+        or ExpertConsultFailedForm(prefix="t2", admissions=admissions),
+        "patient_request": bound.get("patient_request") or PatientRequestForm(prefix="t3"),
+        "admission": bound.get("admission") or AdmissionForm(prefix="adm"),
+    }
+
+
+def _obligation_page(request, *, patient=None, bound: dict | None = None, status: int = 200):
+    """The facility's open obligations by due time (with a live countdown), the forms that record
+    triggers (1) to (3) for a patient found by search, and the admissions awaiting a diagnosis."""
+    bound = bound or {}
+    scope = Scope.of(request.user)
+    own = scope.facilities_with_role(*CLINICAL)
+    filters = ObligationFilterForm(request.GET or None)
+    state = filters.cleaned_data.get("state") if filters.is_valid() else ""
+    state = "" if state == "all" else (state or ObligationState.OPEN)
+    page_obj = _paginate(request, selectors.obligation_list(user=request.user, state=state))
+    for obligation in page_obj:
+        if own and obligation.state == ObligationState.OPEN and obligation.facility_id in own:
+            obligation.withdraw_form = bound.get(f"withdraw-{obligation.pk}") or WithdrawForm(
+                prefix=f"w{obligation.pk}"
+            )
+    context = {
+        "form": filters,
+        "page_obj": page_obj,
+        "can_record": bool(own),
+        "is_regulator": scope.is_regulator,
+    }
+    if own:
+        facilities = list(Facility.objects.filter(pk__in=own))
+        search = request.GET.get("q", "").strip()[:50]
+        context["q"] = search
+        context["patients"] = _patient_results(request, facilities, search)
+        patient_pk = request.GET.get("patient", "")
+        if patient is None and patient_pk.isdigit():
+            patient = _found(selectors.patient_detail, user=request.user, pk=int(patient_pk))
+        if patient is not None:
+            context["patient"] = patient
+            context["patient_forms"] = _patient_forms(patient, bound)
+        watch = list(
+            selectors.admission_watch_list(user=request.user).filter(facility_id__in=own)[:PAGE_SIZE]
+        )
+        after = timedelta(hours=settings.TELEMED_UNDIAGNOSED_AFTER_HOURS)
+        for admission in watch:
+            admission.trigger_at = admission.admitted_at + after
+            admission.diagnosis_form = bound.get(f"diagnosis-{admission.pk}") or DiagnosisForm(
+                prefix=f"d{admission.pk}"
+            )
+        context["watch"] = watch
+    return render(request, "consultations/obligation_list.html", context, status=status)
 
 
 @login_required
 def obligation_list(request):
-    page = Paginator(selectors.obligation_list(user=request.user), 25).get_page(request.GET.get("page"))
-    return render(request, "consultations/obligation_list.html", {"page": page})
+    return _obligation_page(request)
+
+
+def _back_to_obligations(request, *, patient=None):
+    target = reverse("consultations:obligation-list")
+    return redirect(f"{target}?patient={patient.pk}#patient" if patient is not None else target)
+
+
+@login_required
+@require_POST
+def obligation_open(request, patient_pk: int, trigger: str):
+    """Art. 22 (2) and (3): staff record the situation; the deadline follows from it."""
+    patient = _found(selectors.patient_detail, user=request.user, pk=patient_pk)
+    key = TriggerKind(trigger).value
+    prefix = "t2" if trigger == TriggerKind.EXPERT_CONSULT_FAILED else "t3"
+    options = {"admissions": patient.admissions.all()} if trigger == TriggerKind.EXPERT_CONSULT_FAILED else {}
+    form = OBLIGATION_FORMS[trigger](request.POST, prefix=prefix, **options)
+    obligation = _submit(
+        form, partial(services.obligation_open, actor=request.user, patient=patient, trigger=trigger)
+    )
+    if obligation is not None:
+        due = timezone.localtime(obligation.due_at)
+        messages.warning(
+            request,
+            _("已登记：%(trigger)s。患者 %(name)s 的资料须在 %(due)s 前上传受邀方（JL-C2 第二十二条）。")
+            % {
+                "trigger": obligation.get_trigger_display(),
+                "name": patient.name,
+                "due": f"{due:%Y-%m-%d %H:%M}",
+            },
+        )
+        return _back_to_obligations(request)
+    return _obligation_page(request, patient=patient, bound={key: form}, status=400)
+
+
+@login_required
+@require_POST
+def obligation_withdraw(request, pk: int):
+    obligation = _found(
+        lambda user: selectors.obligation_list(user=user, state="").get(pk=pk), user=request.user
+    )
+    form = WithdrawForm(request.POST, prefix=f"w{pk}")
+    if (
+        _submit(form, partial(services.obligation_withdraw, actor=request.user, obligation=obligation))
+        is not None
+    ):
+        messages.success(request, _("已撤销患者 %(name)s 的上传义务。") % {"name": obligation.patient.name})
+        return _back_to_obligations(request)
+    return _obligation_page(request, bound={f"withdraw-{pk}": form}, status=400)
+
+
+@login_required
+@require_POST
+def admission_record(request, patient_pk: int):
+    """Art. 22 (1): the sweep watches the admission until a diagnosis is confirmed."""
+    patient = _found(selectors.patient_detail, user=request.user, pk=patient_pk)
+    form = AdmissionForm(request.POST, prefix="adm")
+    admission = _submit(form, partial(services.admission_record, actor=request.user, patient=patient))
+    if admission is not None:
+        messages.success(
+            request,
+            _("已登记入院：%(name)s，住院号 %(n)s。")
+            % {"name": patient.name, "n": admission.inpatient_number},
+        )
+        return _back_to_obligations(request, patient=patient)
+    return _obligation_page(request, patient=patient, bound={"admission": form}, status=400)
+
+
+@login_required
+@require_POST
+def admission_diagnosis(request, pk: int):
+    admission = _found(lambda user: selectors.admission_watch_list(user=user).get(pk=pk), user=request.user)
+    form = DiagnosisForm(request.POST, prefix=f"d{pk}")
+    if (
+        _submit(form, partial(services.admission_confirm_diagnosis, actor=request.user, admission=admission))
+        is not None
+    ):
+        messages.success(request, _("已记录 %(name)s 的明确诊断。") % {"name": admission.patient.name})
+        return _back_to_obligations(request)
+    return _obligation_page(request, bound={f"diagnosis-{pk}": form}, status=400)
+
+
+@login_required
+def violation_list(request):
+    """JL-C2 violations: regulators see their division's (JL-O1), staff their facilities'."""
+    page_obj = _paginate(request, selectors.violation_list(user=request.user))
+    return render(request, "consultations/violation_list.html", {"page_obj": page_obj})
+
+
+# --- Notifications ----------------------------------------------------------------------------
+
+
+@login_required
+def notification_list(request):
+    form = NotificationFilterForm(request.GET or None)
+    unread_only = bool(form.is_valid() and form.cleaned_data.get("unread_only"))
+    page_obj = _paginate(request, selectors.notification_list(user=request.user, unread_only=unread_only))
+    return render(request, "consultations/notification_list.html", {"form": form, "page_obj": page_obj})
+
+
+@login_required
+@require_POST
+def notification_read(request, pk: int | None = None):
+    """Mark one notification (or all) read. The user's own rows only.
+
+    There is no ``notification_mark_read`` service yet; this per-user display flag is not an
+    audited act, so the page sets it directly, limited to the user's own unread rows.
+    """
+    unread = Notification.objects.filter(user=request.user, read_at__isnull=True)
+    if pk is not None:
+        unread = unread.filter(pk=pk)
+    unread.update(read_at=timezone.now())
+    request.session.pop(UNREAD_SESSION_KEY, None)
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("consultations:notification-list")

@@ -34,7 +34,9 @@ from .models import (
     Facility,
     Physician,
     PracticeRegistration,
+    RegulatorMembership,
     ServiceType,
+    StaffMembership,
     Suspension,
 )
 
@@ -567,3 +569,75 @@ def suspension_lift(*, actor, suspension: Suspension, reason: str) -> Suspension
         details={"reason": suspension.lift_reason},
     )
     return suspension
+
+
+# --- Facilities and memberships (operators) ---------------------------------------------------
+
+FACILITY_FIELDS = (
+    "name", "licence_number", "licence_expires_on", "licence_issuer", "level", "grade", "kind", "division", "address", "phone",
+)
+
+
+def _require_operator(actor) -> None:
+    if not Scope.of(actor).is_operator:
+        raise _deny(_("只有平台运维人员可以维护机构登记信息。"))
+
+
+@transaction.atomic
+def facility_save(*, actor, facility: Facility, changed: list[str] | None = None) -> Facility:
+    """Register or update a facility's registry data (operators, from the admin). Accreditation and
+    suspension are not registry data: they change only through their own services."""
+    _require_operator(actor)
+    creating = facility.pk is None
+    before = {} if creating else dict(Facility.objects.filter(pk=facility.pk).values(*[f"{f}_id" if f in ("licence_issuer", "division") else f for f in FACILITY_FIELDS]).get())
+    if creating:
+        facility.accreditation_status = AccreditationStatus.NONE
+        facility.save()
+    else:
+        facility.save(update_fields=[f for f in FACILITY_FIELDS])
+    audit_event_append(
+        actor=actor, event_type="facility.register" if creating else "facility.update", obj=facility, facility_ids=[facility.pk],
+        details={"before": before, "changed": changed or []},
+    )
+    return facility
+
+
+@transaction.atomic
+def membership_grant(*, actor, user, facility: Facility, role: str) -> StaffMembership:
+    """Give a user a role at a facility: operators for any role, a facility administrator for the
+    roles of their own facility."""
+    scope = Scope.of(actor)
+    if not (scope.is_operator or scope.has_role(facility.pk, StaffRole.FACILITY_ADMIN)):
+        raise _deny(_("只有平台运维人员或本机构管理员可以分配角色。"))
+    membership, created = StaffMembership.objects.get_or_create(user=user, facility=facility, role=role, defaults={"active": True})
+    if not created and not membership.active:
+        membership.active = True
+        membership.save(update_fields=["active"])
+    audit_event_append(
+        actor=actor, event_type="membership.grant", obj=membership, acting_facility_id=facility.pk, facility_ids=[facility.pk],
+        details={"user_id": user.pk, "role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_revoke(*, actor, membership: StaffMembership) -> StaffMembership:
+    scope = Scope.of(actor)
+    if not (scope.is_operator or scope.has_role(membership.facility_id, StaffRole.FACILITY_ADMIN)):
+        raise _deny(_("只有平台运维人员或本机构管理员可以撤销角色。"))
+    membership.active = False
+    membership.save(update_fields=["active"])
+    audit_event_append(
+        actor=actor, event_type="membership.revoke", obj=membership, acting_facility_id=membership.facility_id,
+        facility_ids=[membership.facility_id], details={"user_id": membership.user_id, "role": membership.role},
+    )
+    return membership
+
+
+@transaction.atomic
+def regulator_grant(*, actor, user, division) -> RegulatorMembership:
+    _require_operator(actor)
+    membership, _created = RegulatorMembership.objects.update_or_create(user=user, division=division, defaults={"active": True})
+    audit_event_append(actor=actor, event_type="membership.regulator.grant", obj=membership, acting_division_code=division.code,
+                       details={"user_id": user.pk, "division": division.code})
+    return membership

@@ -94,3 +94,23 @@ class use_context:  # noqa: N801 - used like a function: ``with use_context(chan
     def __exit__(self, *exc):
         _context.reset(self.token)
         return False
+
+
+class ChosenLanguageMiddleware:
+    """Chinese first: the page language is the one the user chose with the switch (a cookie set by
+    Django's ``set_language``), otherwise ``LANGUAGE_CODE`` — not the browser's Accept-Language,
+    so a hospital PC with an English browser still opens the portal in Chinese."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response

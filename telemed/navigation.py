@@ -1,11 +1,47 @@
-"""The navigation a user sees: only what their roles may use."""
+"""The navigation a user sees: only what their roles may use.
+
+The 通知 entry carries the number of unread notifications. Counting them is one query, and a page
+outside the consultation work area must not pay for it on every request (their query counts are
+budgeted), so the count is kept in the session: the start page and every consultations page (where
+notifications lead, and where they are marked read) count afresh and remember the number; the other
+pages show the number remembered. Either way the navigation's cost does not depend on how many
+notifications there are.
+"""
 
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from facilities.choices import StaffRole
 
 from .scope import Scope
+
+UNREAD_SESSION_KEY = "telemed.unread_notifications"
+COUNTING_NAMESPACES = ("consultations",)
+CLINICAL = (StaffRole.CLINICIAN, StaffRole.COORDINATOR)
+
+
+def _counts_here(request) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and (match.namespace in COUNTING_NAMESPACES or match.url_name == "home")
+
+
+def unread_notifications(request) -> int | None:
+    """The user's unread notifications: counted on the work pages, remembered elsewhere."""
+    if _counts_here(request):
+        from consultations.selectors import notification_unread_count
+
+        count = notification_unread_count(user=request.user)
+        if request.session.get(UNREAD_SESSION_KEY) != count:
+            request.session[UNREAD_SESSION_KEY] = count
+        return count
+    return request.session.get(UNREAD_SESSION_KEY)
+
+
+def _notifications_label(count: int | None):
+    if not count:
+        return _("通知")
+    return format_html('{} <span class="nav-count" aria-label="{}">{}</span>', _("通知"), _("未读"), count)
 
 
 def navigation(request):
@@ -14,6 +50,12 @@ def navigation(request):
         return {"nav_items": []}
     scope = Scope.of(user)
     items = [(_("首页"), reverse("home"))]
+    if scope.facilities_with_role(*CLINICAL):
+        items.append((_("远程会诊"), reverse("consultations:list") + "?side=inviting"))
+        items.append((_("收件箱"), reverse("consultations:list") + "?side=invited"))
+        items.append((_("上传义务"), reverse("consultations:obligation-list")))
+    if scope.is_regulator:
+        items.append((_("违规记录"), reverse("consultations:violation-list")))
     if scope.facility_roles or scope.is_regulator or scope.is_operator:
         items.append((_("医疗机构"), reverse("facilities:facility-list")))
         items.append((_("合作协议"), reverse("facilities:agreement-list")))
@@ -23,6 +65,9 @@ def navigation(request):
     if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
         items.append((_("评估验收"), reverse("facilities:application-list")))
         items.append((_("暂停与恢复"), reverse("facilities:suspension-list")))
+    items.append(
+        (_notifications_label(unread_notifications(request)), reverse("consultations:notification-list"))
+    )
     if scope.is_operator:
         items.append((_("系统管理"), reverse("admin:index")))
     return {"nav_items": items, "scope": scope}

@@ -41,7 +41,16 @@ def suspended_ids(*facility_ids: int) -> set[int]:
     )
 
 
+def require_not_sealed(consultation_id: int) -> None:
+    """JL-C8 (art. 37): a sealed record is read-only for everyone, through every interface."""
+    from audit.records import is_sealed
+
+    if is_sealed(consultation_id):
+        raise ApplicationError("JL-C8", _("JL-C8 第三十七条: 该病历已封存，封存期间任何人不得修改；启封须双方在场。"), status=409)
+
+
 def require_transition(user, consultation: Consultation, action: str) -> rules.Edge:
+    require_not_sealed(consultation.pk)
     suspended = suspended_ids(consultation.inviting_id, consultation.invited_id)
     decision = rules.decide_transition(
         state=consultation.state,

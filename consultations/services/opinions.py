@@ -20,7 +20,7 @@ from telemed.scope import Scope
 from .. import rules
 from ..choices import ConsultationState, OpinionKind, RaterKind, Side
 from ..models import Consultation, Opinion, Participant, Rating, ResponsibilityRecord
-from ._common import deny, move, notify, require_transition
+from ._common import deny, move, notify, require_not_sealed, require_transition
 
 
 def responsibility_record(*, actor, consultation: Consultation, occasion: str) -> ResponsibilityRecord:
@@ -133,6 +133,7 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
 def rating_record(*, actor, consultation: Consultation, rater_kind: str, score: int, comment: str = "") -> Rating:
     """JL-O5: after closing, the inviting physician's and the patient's satisfaction (1–5)."""
     consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
+    require_not_sealed(consultation.pk)
     scope = Scope.of(actor)
     if not scope.has_role(consultation.inviting_id, StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
         raise deny(_("JL-O5: 满意度由邀请方医师记录（患者评价由邀请方代为录入）。"))

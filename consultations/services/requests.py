@@ -23,7 +23,7 @@ from telemed.scope import Scope
 from .. import rules
 from ..choices import ConsultationState, Side
 from ..models import Admission, Consent, Consultation, Document, Participant, Patient
-from ._common import deny, move, notify, require_transition, suspended_ids
+from ._common import deny, move, notify, require_not_sealed, require_transition, suspended_ids
 from .obligations import obligations_meet
 from .patients import require_clinical_role
 
@@ -44,6 +44,7 @@ def _new_number() -> str:
 
 
 def _require_open_draft(consultation: Consultation) -> None:
+    require_not_sealed(consultation.pk)
     consultation.state = Consultation.objects.values_list("state", flat=True).get(pk=consultation.pk)
     if consultation.state not in (ConsultationState.DRAFT, ConsultationState.RETURNED):
         raise ApplicationError("invalid_state", _("申请已发送，不能再修改邀请内容；如需补充请等待退回或上传补充资料。"))
@@ -226,6 +227,7 @@ def participant_add_inviting(*, actor, consultation: Consultation, physician: Ph
 def document_upload(*, actor, consultation: Consultation, kind: str, title: str, upload) -> Document:
     """Inviting side uploads material; the portal keeps its SHA-256, size, real type, uploader, time."""
     require_clinical_role(actor, consultation.inviting_id)
+    require_not_sealed(consultation.pk)
     consultation.state = Consultation.objects.values_list("state", flat=True).get(pk=consultation.pk)
     if consultation.state not in (
         ConsultationState.DRAFT, ConsultationState.RETURNED, ConsultationState.SENT, ConsultationState.ACCEPTED, ConsultationState.SCHEDULED,
@@ -379,6 +381,7 @@ def consultation_cancel(*, actor, consultation: Consultation, reason: str) -> Co
 def expert_assign(*, actor, consultation: Consultation, physician: Physician) -> Participant:
     """The invited coordinator assigns an expert: every JL-P check as of now, audited, all reasons."""
     consultation = Consultation.objects.select_related("inviting", "invited").get(pk=consultation.pk)
+    require_not_sealed(consultation.pk)
     scope = Scope.of(actor)
     if not scope.has_role(consultation.invited_id, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
         raise deny(_("只有受邀方远程医疗管理人员（或其对接系统）可以指定专家。"))

@@ -1,8 +1,10 @@
-"""``manage.py seed_demo``: idempotent, written through the services, and every trap fails exactly its rule."""
+"""``manage.py seed_demo``: idempotent, written through the services, and every trap fails exactly its rule;
+the demo cases and billing (``consultations/demo.py``, ``billing/demo.py``) end in the intended states."""
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from datetime import datetime, time, timedelta
 from io import StringIO
 from types import SimpleNamespace
@@ -16,6 +18,30 @@ from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
 from audit.services import audit_chain_verify
+from billing import rules as billing_rules
+from billing.models import (
+    AllocationPolicy,
+    Charge,
+    FacilityPrice,
+    PriceStandard,
+    SettlementAccount,
+    Statement,
+)
+from consultations.choices import REQUIRED_MATERIAL, ConsultationState, ObligationState, RaterKind, Urgency
+from consultations.models import (
+    Admission,
+    Consent,
+    Consultation,
+    Document,
+    Notification,
+    Obligation,
+    Opinion,
+    Participant,
+    Patient,
+    Rating,
+    ResponsibilityRecord,
+    Violation,
+)
 from facilities import demo_data as data
 from facilities import rules
 from facilities.choices import AccreditationStatus, ActingRole, AgreementStatus
@@ -50,8 +76,30 @@ COUNTED = (
     StaffMembership,
     RegulatorMembership,
     Token,
+    Patient,
+    Admission,
+    Consultation,
+    Consent,
+    Participant,
+    Document,
+    Opinion,
+    Rating,
+    ResponsibilityRecord,
+    Obligation,
+    Violation,
+    Notification,
+    PriceStandard,
+    FacilityPrice,
+    SettlementAccount,
+    AllocationPolicy,
+    Charge,
+    Statement,
     AuditEvent,
 )
+S = ConsultationState
+# What the demo cases and billing end in (consultations/demo.py, billing/demo.py).
+DEMO_STATES = {S.DRAFT: 1, S.SENT: 1, S.RETURNED: 1, S.DECLINED: 1, S.SCHEDULED: 1, S.SIGNED: 1, S.CLOSED: 2}
+DEMO_OBLIGATIONS = {ObligationState.OPEN: 2, ObligationState.MET: 1, ObligationState.VIOLATED: 1}
 
 
 def seed() -> str:
@@ -63,6 +111,12 @@ def seed() -> str:
 def counts() -> dict[str, int]:
     result = {model._meta.label: model.objects.count() for model in COUNTED}
     result["auth.User"] = get_user_model().objects.count()
+    result["consultation states"] = Counter(Consultation.objects.values_list("state", flat=True))
+    result["obligation states"] = Counter(Obligation.objects.values_list("state", flat=True))
+    result["statement confirmations"] = list(
+        Statement.objects.values_list("state", "inviting_confirmed_at", "invited_confirmed_at", "fee_total_fen")
+    )
+    result["paid charges"] = Charge.objects.filter(paid_at__isnull=False).count()
     return result
 
 
@@ -96,6 +150,15 @@ def test_second_run_changes_nothing():
     assert before["facilities.Physician"] == len(data.PHYSICIANS)
     assert before["facilities.DutyShift"] == len(data.DUTY) * data.DUTY_DAYS * len(data.SHIFT_START_HOURS)
     assert "created this run: 0" in second and "created this run: 0" not in first
+    # The demo cases, obligations and billing are as intended, and the second run added no event.
+    assert before["consultation states"] == DEMO_STATES
+    assert before["obligation states"] == DEMO_OBLIGATIONS
+    assert before["billing.Charge"] == DEMO_STATES[S.CLOSED] and before["paid charges"] == 1
+    assert before["billing.Statement"] == 1
+    due_soon = Obligation.objects.filter(state=ObligationState.OPEN, due_at__lt=timezone.now() + timedelta(hours=2))
+    assert due_soon.count() == 1
+    report = audit_chain_verify()
+    assert report.intact and report.checked == before["audit.AuditEvent"], report.text
     # Nothing rewritten either: not the password hash, not the partner's token.
     operator_again = get_user_model().objects.get(username=data.OPERATOR_LOGIN)
     assert operator_again.password == operator.password
@@ -255,5 +318,122 @@ def test_jl_a1_the_seed_writes_an_intact_audit_chain_on_the_command_channel(outp
         "physician.authorisation.revoke",
         "facility.duty.add",
         "facility.suspension.report",
+        # consultations/demo.py and billing/demo.py
+        "patient.register",
+        "admission.record",
+        "admission.diagnosis",
+        "obligation.open",
+        "obligation.met",
+        "obligation.violated",
+        "consultation.create",
+        "consultation.consent",
+        "consultation.participant.add",
+        "document.upload",
+        "consultation.send",
+        "consultation.return_material",
+        "consultation.decline",
+        "consultation.accept",
+        "consultation.expert.assign",
+        "consultation.schedule",
+        "consultation.start_session",
+        "opinion.sign",
+        "opinion.correct",
+        "consultation.close",
+        "consultation.rate",
+        "billing.price_standard.publish",
+        "billing.price.set",
+        "billing.account.register",
+        "billing.allocation.adopt",
+        "billing.charge.create",
+        "billing.charge.payment",
+        "billing.statement.draft",
+        "billing.statement.confirm",
     } <= event_types
+    assert not AuditEvent.objects.filter(outcome="failure").exclude(event_type="obligation.violated").exists()
     assert "JL-A1 审计链完整" in output
+
+
+def test_jl_c2_c3_c5_c6_demo_cases_in_every_state(output):
+    """The demo cases: one per state, each with consent, an attending physician and the JL-C2 material;
+    JL-C2 obligations open (one due in under two hours), met and violated. (That a second run changes
+    none of it is in ``test_second_run_changes_nothing``.)"""
+    demo = Consultation.objects.filter(patient__external_id__startswith="DEMO-P-")
+    assert Counter(demo.values_list("state", flat=True)) == DEMO_STATES
+    for consultation in demo:
+        assert consultation.number in output
+        consent = Consent.objects.get(consultation=consultation)
+        assert consent.sensitive_info_consent and (consent.signed_copy_sha256 or consent.e_signature_reference)
+        assert Participant.objects.filter(consultation=consultation, side="inviting").exists()
+        assert set(REQUIRED_MATERIAL) <= set(Document.objects.filter(consultation=consultation).values_list("kind", flat=True))
+    for document in Document.objects.filter(consultation__in=demo)[:3]:
+        with document.file.open("rb") as handle:
+            content = handle.read()
+        assert content.startswith(b"%PDF-1.4") and hashlib.sha256(content).hexdigest() == document.sha256
+    for patient in Patient.objects.filter(external_id__startswith="DEMO-P-"):
+        assert len(patient.id_number) == 18 and patient.id_number.startswith("22") and patient.phone.startswith("138")
+
+    assert demo.get(state=S.SENT).urgency == Urgency.URGENT
+    returned = demo.get(state=S.RETURNED)
+    assert returned.return_reason and Document.objects.filter(consultation=returned, returned_at__isnull=False).count() == 1
+    assert demo.get(state=S.DECLINED).decline_reason
+    scheduled = demo.get(state=S.SCHEDULED)
+    assert scheduled.scheduled_for > timezone.now() and "https://meet.invalid/" in scheduled.video_link
+    assert Participant.objects.filter(consultation=scheduled, side="invited", physician__user__username="expert_jdyy").exists()
+    signed = demo.get(state=S.SIGNED)
+    assert (signed.invited.name, signed.service_type_id) == (facility("ybdx").name, "imaging")
+    first, second = Opinion.objects.filter(consultation=signed).order_by("version")
+    assert (first.version, second.version, second.supersedes_id) == (1, 2, first.pk) and second.correction_reason
+    for closed in demo.filter(state=S.CLOSED):
+        assert set(Rating.objects.filter(consultation=closed).values_list("rater_kind", flat=True)) == set(RaterKind.values)
+        assert ResponsibilityRecord.objects.filter(consultation=closed).exists()
+    assert Admission.objects.filter(inpatient_number="DEMO-ZY-0005", diagnosis_confirmed_at__isnull=False).exists()
+
+    obligations = Obligation.objects.filter(patient__external_id__startswith="DEMO-P-")
+    assert Counter(obligations.values_list("state", flat=True)) == DEMO_OBLIGATIONS
+    now = timezone.now()
+    hours_left = sorted((o.due_at - now).total_seconds() / 3600 for o in obligations.filter(state=ObligationState.OPEN))
+    assert 1 < hours_left[0] < 2 and 19 < hours_left[1] < 21, hours_left
+    assert obligations.get(state=ObligationState.OPEN, trigger="undiagnosed").admission.inpatient_number == "DEMO-ZY-0009"
+    assert obligations.get(state=ObligationState.MET).consultation == demo.get(state=S.SENT)
+    assert Violation.objects.get(obligation=obligations.get(state=ObligationState.VIOLATED)).rule == "JL-C2"
+
+
+def test_jl_b1_to_b5_demo_billing(output):
+    """Prices within the published standards, a charge per closed case split by JL-B3, one payment,
+    and this month's statement confirmed by the inviting side only."""
+    standards = PriceStandard.objects.all()
+    assert set(standards.values_list("service_type", flat=True)) == {
+        "consultation", "outpatient", "case_discussion", "pathology", "imaging", "laboratory",
+    }
+    assert "演示" in standards.first().document_number
+    for price in FacilityPrice.objects.select_related("standard"):
+        assert 0 < price.price_fen <= price.standard.max_price_fen
+    assert set(FacilityPrice.objects.values_list("facility__name", flat=True)) == {facility("jdyy").name, facility("ybdx").name}
+    for account in SettlementAccount.objects.select_related("facility"):
+        assert account.active and account.kind == "corporate" and account.account_name == account.facility.name
+    assert AllocationPolicy.objects.count() == 3
+    assert all(bp >= 6000 for bp in AllocationPolicy.objects.values_list("staff_share_basis_points", flat=True))
+
+    closed = Consultation.objects.filter(state=S.CLOSED)
+    charges = Charge.objects.filter(consultation__in=closed)
+    assert charges.count() == closed.count() == Charge.objects.count() == 2
+    for charge in charges:
+        assert charge.inviting_share_fen + charge.invited_share_fen == charge.fee_fen == charge.price.price_fen > 0
+    by_service = {c.service_type_id: c for c in charges}
+    assert (by_service["consultation"].inviting_share_fen, by_service["consultation"].invited_share_fen) == (6000, 24000)
+    assert (by_service["outpatient"].inviting_share_fen, by_service["outpatient"].invited_share_fen) == (4500, 10500)
+    paid = Charge.objects.get(paid_at__isnull=False)
+    assert paid.fiscal_receipt_number and paid.insurance_fen + paid.self_pay_fen == paid.fee_fen and paid.self_pay_fen > 0
+
+    statement = Statement.objects.get()
+    assert statement.period_start == billing_rules.month_of(timezone.now())
+    assert (statement.inviting, statement.invited) == (facility("nongan"), facility("jdyy"))
+    assert statement.state == "draft" and statement.invited_confirmed_at is None
+    assert statement.inviting_confirmed_by.username == "finance_nongan"
+    assert set(statement.charges.all()) == set(charges)
+    assert billing_rules.totals(statement.charges.all()) == billing_rules.Totals(
+        statement.charge_count, statement.fee_total_fen, statement.inviting_share_total_fen, statement.invited_share_total_fen
+    )
+    assert statement.payee_account.facility == facility("jdyy")
+    assert get_user_model().objects.get(username="finance_ybdx").check_password(data.DEMO_PASSWORD)
+    assert "finance_ybdx" in output

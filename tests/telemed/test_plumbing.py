@@ -119,3 +119,13 @@ def test_api_errors_share_one_shape_in_chinese():
     assert response.status_code == 404
     body = response.json()
     assert set(body) == {"code", "message", "extra"}
+
+
+@pytest.mark.django_db
+def test_chinese_first_regardless_of_the_browser_and_english_on_request(client):
+    english_browser = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert english_browser["Content-Language"] == "zh-hans"
+    client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    chosen = client.get("/login/")
+    assert chosen["Content-Language"] == "en"
+    assert '<html lang="en"' in chosen.content.decode()

@@ -26,6 +26,8 @@ from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
 from audit.services import audit_chain_verify
+from billing import demo as billing_demo
+from consultations import demo as consultations_demo
 from facilities import demo_data as data
 from facilities.choices import AccreditationCondition, AccreditationStatus, AgreementStatus, StaffRole
 from facilities.models import (
@@ -384,6 +386,10 @@ class Command(BaseCommand):
         with use_context(channel="command"), transaction.atomic():
             seeder = DemoSeeder(today=timezone.localdate())
             seeder.run()
+            # Prices before the cases (a closed case is charged at the price in force), statements after.
+            seeder.created.update(billing_demo.seed_billing(facilities=seeder.facilities))
+            seeder.created.update(consultations_demo.seed_consultations(facilities=seeder.facilities))
+            seeder.created.update(billing_demo.seed_statements(facilities=seeder.facilities))
         self.print_summary(seeder)
 
     def print_summary(self, seeder: DemoSeeder) -> None:
@@ -403,6 +409,9 @@ class Command(BaseCommand):
         for label, count in counts:
             write(f"  {_pad(label, 42)}{count:>6}")
         write(f"  {audit_chain_verify().text}")
+        write("")
+        for line in (*consultations_demo.summary_lines(), *billing_demo.summary_lines()):
+            write(line)
         write("")
         write("演示账号 Demo logins")
         header = (_pad("用户名 username", 22), _pad("角色 role", 40), "机构/区划 facility/division")

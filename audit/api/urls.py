@@ -1,0 +1,22 @@
+"""API routes of the audit app under /api/v1/ (mounted by telemed.urls next to the other apps').
+
+A ``SimpleRouter`` (the API root belongs to facilities' ``DefaultRouter``). The FHIR endpoints
+keep FHIR's own URL form: ``fhir/AuditEvent`` and ``fhir/AuditEvent/<id>``, no trailing slash.
+"""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+app_name = "audit-api"
+
+router = SimpleRouter()
+router.register("responsibility", views.ResponsibilityViewSet, basename="responsibility")
+router.register("seals", views.SealViewSet, basename="seal")
+
+urlpatterns = [
+    *router.urls,
+    path("fhir/AuditEvent", views.FhirAuditEventSearch.as_view(), name="fhir-auditevent-search"),
+    path("fhir/AuditEvent/<int:pk>", views.FhirAuditEventRead.as_view(), name="fhir-auditevent-read"),
+]

@@ -1,0 +1,18 @@
+"""Pages of medical records under the law, under /records/ (namespace ``audit``)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("responsibility/", views.responsibility_list, name="responsibility-list"),
+    path("consultations/<int:pk>/responsibility/", views.responsibility_detail, name="responsibility-detail"),
+    path("consultations/<int:pk>/seal/", views.seal_create, name="seal-create"),
+    path("consultations/<int:pk>/sealed-access/", views.sealed_access, name="sealed-access"),
+    path("seals/", views.seal_list, name="seal-list"),
+    path("seals/<int:pk>/", views.seal_detail, name="seal-detail"),
+    path("seals/<int:pk>/unseal/", views.seal_release, name="seal-release"),
+    path("audit-chain/", views.chain, name="chain"),
+]

@@ -1,0 +1,1 @@
+"""Partner API of the billing app (JL-B1..B5)."""

@@ -1,0 +1,258 @@
+"""Partner API serializers for prices, charges, statements, settlement accounts and policies.
+
+Money is integer fen in fields named ``*_fen`` (STYLE 6); there is no yuan field and no float.
+Bank account numbers are shown masked but for their last four digits. Write serializers only
+validate shapes; the rules (JL-B1..B5) run inside the services.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from facilities.api.serializers import CheckSerializer, FacilityRefSerializer
+from facilities.models import Facility, ServiceType
+from telemed.api import ScopedPrimaryKeyRelatedField
+
+from .. import exports, selectors
+from ..choices import AccountKind
+from ..models import (
+    AllocationPolicy,
+    Charge,
+    ChargeReversal,
+    FacilityPrice,
+    PriceStandard,
+    SettlementAccount,
+    Statement,
+)
+
+Fen = serializers.IntegerField  # whole fen, always
+
+
+def _service_type_field(**kwargs):
+    return serializers.SlugRelatedField(
+        slug_field="code", queryset=ServiceType.objects.filter(active=True), help_text="服务项目编码", **kwargs
+    )
+
+
+# --- Prices (JL-B1) ---------------------------------------------------------------------------
+
+
+class PriceStandardSerializer(serializers.ModelSerializer):
+    service_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    service_type_name = serializers.CharField(source="service_type.name", read_only=True)
+    facility_level_label = serializers.CharField(source="get_facility_level_display", read_only=True, allow_null=True)
+
+    class Meta:
+        model = PriceStandard
+        fields = [
+            "id", "service_type", "service_type_name", "facility_level", "facility_level_label", "max_price_fen",
+            "valid_from", "valid_until", "document_number", "published_at",
+        ]
+        read_only_fields = fields
+
+
+class FacilityPriceSerializer(serializers.ModelSerializer):
+    facility = FacilityRefSerializer(read_only=True)
+    service_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    service_type_name = serializers.CharField(source="service_type.name", read_only=True)
+    standard_max_price_fen = serializers.IntegerField(source="standard.max_price_fen", read_only=True)
+    standard_document_number = serializers.CharField(source="standard.document_number", read_only=True)
+
+    class Meta:
+        model = FacilityPrice
+        fields = [
+            "id", "facility", "service_type", "service_type_name", "price_fen", "valid_from", "standard",
+            "standard_max_price_fen", "standard_document_number", "set_at",
+        ]
+        read_only_fields = fields
+
+
+class FacilityPriceSetSerializer(serializers.Serializer):
+    facility = ScopedPrimaryKeyRelatedField(queryset=Facility.objects.all(), help_text="机构 id")
+    service_type = _service_type_field()
+    price_fen = Fen(min_value=1, help_text="收费标准（分）")
+    valid_from = serializers.DateField(help_text="执行日期")
+
+
+# --- Charges (JL-B2, JL-B3) -------------------------------------------------------------------
+
+
+class ReversalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChargeReversal
+        fields = ["id", "reason", "reversed_at", "statement"]
+        read_only_fields = fields
+
+
+class ChargeSerializer(serializers.ModelSerializer):
+    consultation_number = serializers.CharField(source="consultation.number", read_only=True)
+    inviting = FacilityRefSerializer(read_only=True)
+    invited = FacilityRefSerializer(read_only=True)
+    service_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    service_type_name = serializers.CharField(source="service_type.name", read_only=True)
+    status = serializers.SerializerMethodField(help_text="unsettled 未结算 / in_statement 已入结算单 / reversed 已冲正")
+    reversal = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Charge
+        fields = [
+            "id", "consultation", "consultation_number", "inviting", "invited", "service_type", "service_type_name",
+            "completed_at", "fee_fen", "inviting_share_fen", "invited_share_fen", "split_basis",
+            "fiscal_receipt_number", "insurance_fen", "self_pay_fen", "paid_at", "statement", "status", "reversal",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, charge: Charge) -> str:
+        return selectors.charge_status(charge)
+
+    @extend_schema_field(ReversalSerializer(allow_null=True))
+    def get_reversal(self, charge: Charge):
+        reversal = getattr(charge, "reversal", None)
+        return ReversalSerializer(reversal).data if reversal is not None else None
+
+
+class ChargePaymentSerializer(serializers.Serializer):
+    """JL-B2 (art. 21, 41, 5): the fiscal receipt number; insurance and self-pay apart, in fen."""
+
+    fiscal_receipt_number = serializers.CharField(max_length=50, allow_blank=True)
+    insurance_fen = Fen(min_value=0, help_text="基本医保支付（分）")
+    self_pay_fen = Fen(min_value=0, help_text="个人自付（分）")
+    paid_at = serializers.DateTimeField(help_text="缴费时间（ISO 8601，含时区）")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, allow_blank=True, help_text="冲正原因")
+
+
+# --- Statements (JL-B4) -----------------------------------------------------------------------
+
+
+class PayeeAccountSerializer(serializers.ModelSerializer):
+    account_number_masked = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SettlementAccount
+        fields = ["id", "account_name", "bank_name", "account_number_masked"]
+        read_only_fields = fields
+
+    def get_account_number_masked(self, account: SettlementAccount) -> str:
+        return exports.mask_account(account.account_number)
+
+
+class StatementSerializer(serializers.ModelSerializer):
+    inviting = FacilityRefSerializer(read_only=True)
+    invited = FacilityRefSerializer(read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    payee_account = PayeeAccountSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Statement
+        fields = [
+            "id", "inviting", "invited", "period_start", "period_end", "state", "state_label", "charge_count",
+            "fee_total_fen", "inviting_share_total_fen", "invited_share_total_fen", "payee_account", "drafted_at",
+            "inviting_confirmed_at", "invited_confirmed_at", "paid_at", "bank_reference",
+        ]
+        read_only_fields = fields
+
+
+class StatementChargeLineSerializer(serializers.ModelSerializer):
+    consultation_number = serializers.CharField(source="consultation.number", read_only=True)
+    service_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Charge
+        fields = [
+            "id", "consultation_number", "service_type", "completed_at", "fee_fen", "inviting_share_fen",
+            "invited_share_fen", "split_basis", "fiscal_receipt_number", "insurance_fen", "self_pay_fen", "paid_at",
+        ]
+        read_only_fields = fields
+
+
+class StatementReversalLineSerializer(serializers.ModelSerializer):
+    """A reversal line: the charge's amounts, negative, as they count in this statement."""
+
+    charge = serializers.IntegerField(source="charge_id", read_only=True)
+    consultation_number = serializers.CharField(source="charge.consultation.number", read_only=True)
+    fee_fen = serializers.SerializerMethodField()
+    inviting_share_fen = serializers.SerializerMethodField()
+    invited_share_fen = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChargeReversal
+        fields = ["id", "charge", "consultation_number", "reason", "reversed_at", "fee_fen", "inviting_share_fen", "invited_share_fen"]
+        read_only_fields = fields
+
+    def get_fee_fen(self, reversal: ChargeReversal) -> int:
+        return -reversal.charge.fee_fen
+
+    def get_inviting_share_fen(self, reversal: ChargeReversal) -> int:
+        return -reversal.charge.inviting_share_fen
+
+    def get_invited_share_fen(self, reversal: ChargeReversal) -> int:
+        return -reversal.charge.invited_share_fen
+
+
+class StatementDetailSerializer(StatementSerializer):
+    charges = StatementChargeLineSerializer(many=True, read_only=True)
+    reversals = StatementReversalLineSerializer(many=True, read_only=True)
+    reconciliation = serializers.SerializerMethodField(help_text="JL-B4: 结算单合计与明细是否一致")
+
+    class Meta(StatementSerializer.Meta):
+        fields = [*StatementSerializer.Meta.fields, "charges", "reversals", "reconciliation"]
+        read_only_fields = fields
+
+    @extend_schema_field(CheckSerializer)
+    def get_reconciliation(self, statement: Statement) -> dict:
+        return CheckSerializer(selectors.statement_reconciliation(statement)).data
+
+
+class StatementPaymentSerializer(serializers.Serializer):
+    bank_reference = serializers.CharField(max_length=100, allow_blank=True, help_text="银行流水号")
+    paid_at = serializers.DateTimeField(help_text="到账时间（ISO 8601，含时区）")
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=sorted(exports.CONTENT_TYPES), help_text="csv、xlsx 或 pdf")
+
+
+# --- Settlement accounts (JL-B4) and allocation policies (JL-B5) ------------------------------
+
+
+class SettlementAccountSerializer(serializers.ModelSerializer):
+    facility = FacilityRefSerializer(read_only=True)
+    account_number_masked = serializers.SerializerMethodField()
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+
+    class Meta:
+        model = SettlementAccount
+        fields = ["id", "facility", "account_name", "bank_name", "account_number_masked", "kind", "kind_label", "active", "registered_at"]
+        read_only_fields = fields
+
+    def get_account_number_masked(self, account: SettlementAccount) -> str:
+        return exports.mask_account(account.account_number)
+
+
+class SettlementAccountRegisterSerializer(serializers.Serializer):
+    facility = ScopedPrimaryKeyRelatedField(queryset=Facility.objects.all(), help_text="机构 id")
+    account_name = serializers.CharField(max_length=100, help_text="户名：须为机构名称")
+    bank_name = serializers.CharField(max_length=100)
+    account_number = serializers.CharField(max_length=40)
+    kind = serializers.ChoiceField(choices=AccountKind.choices, default=AccountKind.CORPORATE)
+
+
+class AllocationPolicySerializer(serializers.ModelSerializer):
+    facility = FacilityRefSerializer(read_only=True)
+
+    class Meta:
+        model = AllocationPolicy
+        fields = ["id", "facility", "staff_share_basis_points", "valid_from", "description", "adopted_at"]
+        read_only_fields = fields
+
+
+class AllocationPolicyAdoptSerializer(serializers.Serializer):
+    facility = ScopedPrimaryKeyRelatedField(queryset=Facility.objects.all(), help_text="机构 id")
+    staff_share_basis_points = serializers.IntegerField(min_value=0, max_value=10000, help_text="医务人员补贴比例（万分比，6000 即 60%）")
+    valid_from = serializers.DateField()
+    description = serializers.CharField(max_length=5000, allow_blank=True)
+    document = serializers.FileField(required=False, allow_null=True, default=None, help_text="院内文件（可选）")

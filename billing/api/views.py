@@ -1,0 +1,307 @@
+"""Partner API for hospital finance systems: a thin layer that validates, calls one service, renders.
+
+Rows come from ``billing.selectors`` (``visible_to(user)``, narrowed to the facilities where a staff
+user holds a finance role): out of scope is 404. Writes need the role named in ``action_roles`` at
+the object's facility: a wrong role is 403. A rule refusal is 400 with the rule ID as ``code``
+(``JL-B1`` … ``JL-B5``) and every failing check in ``extra.reasons``. Money is integer fen.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.validators import RegexValidator
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from facilities.choices import StaffRole
+from telemed.api import ActionRolePermission, Roles, ScopedViewSetMixin, require_roles, run_service
+
+from .. import exports, selectors, services
+from ..choices import StatementState
+from ..models import Charge, FacilityPrice, PriceStandard, Statement
+from . import serializers as s
+
+FINANCE_OR_ADMIN = Roles(staff=(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN))
+FINANCE_ONLY = Roles(staff=(StaffRole.FINANCE,))
+
+
+class BillingViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
+    permission_classes = [IsAuthenticated, ActionRolePermission]
+    action_roles: dict[str, Roles] = {}
+
+    def acting_on(self, obj) -> tuple[list[int], list[str]]:
+        return [obj.facility_id], []
+
+
+PERIOD = RegexValidator(r"^\d{4}-(0[1-9]|1[0-2])$", "须为 YYYY-MM，例如 2026-11。")
+
+
+# --- Prices (JL-B1) ---------------------------------------------------------------------------
+
+
+class PriceStandardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """价格标准 (JL-B1, art. 39): published, so readable by every authenticated caller."""
+
+    queryset = PriceStandard.objects.select_related("service_type")
+    serializer_class = s.PriceStandardSerializer
+    filterset_fields = ["service_type", "facility_level"]
+    ordering = ["service_type__sort_order", "service_type_id", "facility_level", "-valid_from", "id"]
+
+    def scope_queryset(self, queryset):
+        return queryset if self.request.user.is_authenticated else queryset.none()
+
+
+class FacilityPriceFilter(django_filters.FilterSet):
+    facility = django_filters.NumberFilter(field_name="facility")
+    service_type = django_filters.CharFilter(field_name="service_type")
+
+    class Meta:
+        model = FacilityPrice
+        fields = ["facility", "service_type"]
+
+
+@extend_schema_view(create=extend_schema(request=s.FacilityPriceSetSerializer, responses={201: s.FacilityPriceSerializer}))
+class FacilityPriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """机构收费标准 (JL-B1): a facility's price, within the standard in force on ``valid_from``."""
+
+    queryset = FacilityPrice.objects.select_related("facility", "service_type", "standard")
+    serializer_class = s.FacilityPriceSerializer
+    filterset_class = FacilityPriceFilter
+    ordering = ["facility_id", "service_type_id", "-valid_from", "id"]
+    action_roles = {"create": FINANCE_OR_ADMIN}
+
+    def create(self, request):
+        data = s.FacilityPriceSetSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        require_roles(request.user, FINANCE_OR_ADMIN, facility_ids=[values["facility"].pk])
+        price = run_service(services.facility_price_set, request=request, **values)
+        return Response(self.get_serializer(self.get_queryset().get(pk=price.pk)).data, status=status.HTTP_201_CREATED)
+
+
+# --- Charges (JL-B2, JL-B3) -------------------------------------------------------------------
+
+
+class ChargeFilter(django_filters.FilterSet):
+    """The charges page's filters, applied by ``selectors.filter_charges``."""
+
+    period = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="完成月份 YYYY-MM（北京时间）")
+    counterpart = django_filters.NumberFilter(method="by_selector", label="对方机构 id")
+    service_type = django_filters.CharFilter(method="by_selector", label="服务项目编码")
+    status = django_filters.ChoiceFilter(choices=selectors.CHARGE_STATUSES, method="by_selector", label="结算状态")
+    paid = django_filters.BooleanFilter(method="by_selector", label="是否已登记患者缴费")
+
+    class Meta:
+        model = Charge
+        fields = ["period", "counterpart", "service_type", "status", "paid"]
+
+    def by_selector(self, queryset, name, value):
+        return queryset  # see filter_queryset: all at once, as on the page
+
+    def filter_queryset(self, queryset):
+        f = self.form.cleaned_data
+        return selectors.filter_charges(
+            queryset, period=selectors.parse_period(f.get("period") or ""), counterpart_id=f.get("counterpart"),
+            service_type=f.get("service_type") or "", status=f.get("status") or "", paid=f.get("paid"),
+        )
+
+
+@extend_schema_view(
+    payment=extend_schema(request=s.ChargePaymentSerializer, responses=s.ChargeSerializer,
+                          description="JL-B2: 邀请方财务登记患者缴费：财政票据号、医保支付与个人自付（分），合计须等于服务费。"),
+    reverse=extend_schema(request=s.ReasonSerializer, responses=s.ChargeSerializer,
+                          description="退费：另记一笔冲正，计入冲正当月的结算单；原收费不修改。"),
+)
+class ChargeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """服务收费 (JL-B2, JL-B3): one per completed consultation, with the split as it was."""
+
+    serializer_class = s.ChargeSerializer
+    filterset_class = ChargeFilter
+    ordering_fields = ["completed_at", "fee_fen"]
+    ordering = ["-completed_at", "-id"]
+    action_roles = {"payment": FINANCE_OR_ADMIN, "reverse": FINANCE_OR_ADMIN}
+
+    def get_queryset(self):
+        return selectors.charge_list(user=self.request.user)
+
+    def acting_on(self, charge):
+        return [charge.inviting_id], []  # the patient pays the inviting facility (art. 21)
+
+    def _done(self, charge):
+        return Response(self.get_serializer(self.get_queryset().get(pk=charge.pk)).data)
+
+    @action(detail=True, methods=["post"])
+    def payment(self, request, pk=None):
+        charge = self.get_object()
+        data = s.ChargePaymentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run_service(services.charge_record_payment, request=request, charge=charge, **data.validated_data)
+        return self._done(charge)
+
+    @action(detail=True, methods=["post"])
+    def reverse(self, request, pk=None):
+        charge = self.get_object()
+        data = s.ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run_service(services.charge_reverse, request=request, charge=charge, reason=data.validated_data["reason"])
+        return self._done(charge)
+
+
+# --- Statements (JL-B4) -----------------------------------------------------------------------
+
+
+class StatementFilter(django_filters.FilterSet):
+    period = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="结算月份 YYYY-MM")
+    counterpart = django_filters.NumberFilter(method="by_selector", label="对方机构 id")
+    state = django_filters.ChoiceFilter(choices=StatementState.choices, method="by_selector")
+
+    class Meta:
+        model = Statement
+        fields = ["period", "counterpart", "state"]
+
+    def by_selector(self, queryset, name, value):
+        return queryset
+
+    def filter_queryset(self, queryset):
+        f = self.form.cleaned_data
+        return selectors.filter_statements(
+            queryset, period=selectors.parse_period(f.get("period") or ""), counterpart_id=f.get("counterpart"),
+            state=f.get("state") or "",
+        )
+
+
+class _FirstRendererNegotiation(BaseContentNegotiation):
+    """For the export action: ``?format=`` names the file format, not a DRF renderer. Errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema_view(
+    retrieve=extend_schema(responses=s.StatementDetailSerializer),
+    confirm=extend_schema(request=None, responses=s.StatementDetailSerializer,
+                          description="JL-B4: 双方财务人员各自确认；双方均确认后待付款。合计与明细不一致时拒绝。"),
+    payment=extend_schema(request=s.StatementPaymentSerializer, responses=s.StatementDetailSerializer,
+                          description="JL-B4: 受邀方财务人员登记到账（银行流水号、到账时间）。"),
+    export=extend_schema(
+        parameters=[s.ExportQuerySerializer],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+                   (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiResponse(OpenApiTypes.BINARY),
+                   (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY)},
+        description="结算单导出：CSV（UTF-8 带 BOM）、Excel 或 PDF。收款账号仅显示后四位。",
+    ),
+)
+class StatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """结算单 (JL-B4, art. 42): monthly, per pair of facilities; draft → confirmed by both → paid."""
+
+    serializer_class = s.StatementSerializer
+    filterset_class = StatementFilter
+    ordering_fields = ["period_start"]
+    ordering = ["-period_start", "id"]
+    action_roles = {"confirm": FINANCE_ONLY, "payment": FINANCE_ONLY}
+
+    def get_queryset(self):
+        statements = selectors.statement_list(user=self.request.user)
+        return selectors.with_lines(statements) if self.detail else statements
+
+    def get_serializer_class(self):
+        return s.StatementDetailSerializer if self.detail else s.StatementSerializer
+
+    def get_content_negotiator(self):
+        if getattr(self, "action", None) == "export":
+            return _FirstRendererNegotiation()
+        return super().get_content_negotiator()
+
+    def acting_on(self, statement):
+        if self.action == "payment":
+            return [statement.invited_id], []  # the payee records the transfer received
+        return [statement.inviting_id, statement.invited_id], []
+
+    def _done(self, statement):
+        return Response(self.get_serializer(self.get_queryset().get(pk=statement.pk)).data)
+
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        statement = self.get_object()
+        run_service(services.statement_confirm, request=request, statement=statement)
+        return self._done(statement)
+
+    @action(detail=True, methods=["post"])
+    def payment(self, request, pk=None):
+        statement = self.get_object()
+        data = s.StatementPaymentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run_service(services.statement_record_payment, request=request, statement=statement, **data.validated_data)
+        return self._done(statement)
+
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        statement = self.get_object()
+        query = s.ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        content, content_type, name = exports.render(statement, query.validated_data["format"])
+        run_service(services.statement_export_record, request=request, statement=statement, fmt=query.validated_data["format"])
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
+        return response
+
+
+# --- Settlement accounts (JL-B4) and allocation policies (JL-B5) ------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.SettlementAccountRegisterSerializer, responses={201: s.SettlementAccountSerializer},
+                         description="JL-B4: 须为本机构单位对公账户，户名为机构名称；个人账户或医师本人户名被拒绝并记入审计日志。"),
+)
+class SettlementAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """远程医疗结算专户 (JL-B4, art. 42). Account numbers are masked but for the last four digits."""
+
+    serializer_class = s.SettlementAccountSerializer
+    filterset_fields = ["active"]
+    ordering = ["facility_id", "-active", "-registered_at", "id"]
+    action_roles = {"create": FINANCE_OR_ADMIN}
+
+    def get_queryset(self):
+        return selectors.settlement_account_list(user=self.request.user)
+
+    def create(self, request):
+        data = s.SettlementAccountRegisterSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        require_roles(request.user, FINANCE_OR_ADMIN, facility_ids=[values["facility"].pk])
+        account = run_service(services.settlement_account_register, request=request, **values)
+        return Response(self.get_serializer(self.get_queryset().get(pk=account.pk)).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    create=extend_schema(request=s.AllocationPolicyAdoptSerializer, responses={201: s.AllocationPolicySerializer},
+                         description="JL-B5: 医务人员补贴不得低于服务费用的60%（6000 万分比）。"),
+)
+class AllocationPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """院内远程医疗绩效分配办法 (JL-B5, art. 43, 44)."""
+
+    serializer_class = s.AllocationPolicySerializer
+    ordering = ["facility_id", "-valid_from", "id"]
+    action_roles = {"create": FINANCE_OR_ADMIN}
+
+    def get_queryset(self):
+        return selectors.allocation_policy_list(user=self.request.user)
+
+    def create(self, request):
+        data = s.AllocationPolicyAdoptSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        require_roles(request.user, FINANCE_OR_ADMIN, facility_ids=[values["facility"].pk])
+        policy = run_service(services.allocation_policy_adopt, request=request, **values)
+        return Response(self.get_serializer(self.get_queryset().get(pk=policy.pk)).data, status=status.HTTP_201_CREATED)
+

@@ -1,0 +1,36 @@
+"""Clinical records in the operators' admin: readable, never changed or deleted there (JL-C8)."""
+
+from django.contrib import admin
+
+from telemed.admin import ReadOnlyRecordAdmin
+
+from .models import (
+    Admission,
+    Consent,
+    Consultation,
+    Document,
+    Notification,
+    Obligation,
+    Opinion,
+    Participant,
+    Patient,
+    Rating,
+    ResponsibilityRecord,
+    Violation,
+)
+
+for model, columns in (
+    (Consultation, ("number", "inviting", "invited", "service_type", "state", "created_at")),
+    (Patient, ("name", "facility", "sex", "birth_date")),
+    (Admission, ("inpatient_number", "facility", "admitted_at", "diagnosis_confirmed_at")),
+    (Obligation, ("patient", "facility", "trigger", "due_at", "state")),
+    (Violation, ("facility", "rule", "due_at", "recorded_at")),
+    (Consent, ("consultation", "signer_name", "relation", "signed_at")),
+    (Participant, ("consultation", "physician", "side")),
+    (Document, ("consultation", "kind", "title", "sha256", "uploaded_at")),
+    (Opinion, ("consultation", "kind", "version", "signed_by", "signed_at")),
+    (ResponsibilityRecord, ("consultation", "occasion", "article", "recorded_at")),
+    (Rating, ("consultation", "rater_kind", "score")),
+    (Notification, ("user", "subject", "created_at", "read_at")),
+):
+    admin.site.register(model, type(f"{model.__name__}Admin", (ReadOnlyRecordAdmin,), {"list_display": columns}))

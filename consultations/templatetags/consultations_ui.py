@@ -1,0 +1,144 @@
+"""Template helpers of the consultations pages: masking (JL-C9), the JL-C2 countdown, labels.
+
+Small and presentational; reads go through ``consultations.selectors``.
+"""
+
+from __future__ import annotations
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .. import rules, selectors
+from ..choices import ConsentRelation, DocumentKind, RaterKind
+
+register = template.Library()
+
+URGENT_SECONDS = 2 * 3600  # under two hours left: shown in red
+
+EVENT_LABELS = {
+    "consultation.create": gettext_lazy("创建申请（草稿）"),
+    "consultation.consent": gettext_lazy("记录知情同意"),
+    "consultation.participant.add": gettext_lazy("指定邀请方经治医师"),
+    "document.upload": gettext_lazy("上传资料"),
+    "document.return": gettext_lazy("退回资料"),
+    "document.download": gettext_lazy("下载资料"),
+    "consultation.send": gettext_lazy("发送申请"),
+    "obligation.open": gettext_lazy("产生24小时上传义务"),
+    "obligation.met": gettext_lazy("按时完成24小时上传义务"),
+    "obligation.violated": gettext_lazy("24小时上传义务超时"),
+    "obligation.withdraw": gettext_lazy("撤销24小时上传义务"),
+    "consultation.accept": gettext_lazy("受理"),
+    "consultation.decline": gettext_lazy("拒绝"),
+    "consultation.return_material": gettext_lazy("退回补充资料"),
+    "consultation.cancel": gettext_lazy("取消申请"),
+    "consultation.expert.assign": gettext_lazy("指定会诊专家"),
+    "consultation.schedule": gettext_lazy("排期"),
+    "consultation.start_session": gettext_lazy("开始会诊"),
+    "consultation.close": gettext_lazy("确认收到并结束"),
+    "consultation.rate": gettext_lazy("满意度评价"),
+    "opinion.sign": gettext_lazy("签发意见/报告"),
+    "opinion.correct": gettext_lazy("签发更正版本"),
+    "responsibility.record": gettext_lazy("记录责任认定"),
+    "billing.charge.create": gettext_lazy("生成收费记录"),
+    "physician.qualification.assign": gettext_lazy("专家资质核验（指定）"),
+    "physician.qualification.attend": gettext_lazy("经治医师资质核验"),
+    "physician.qualification.sign": gettext_lazy("专家资质核验（签发）"),
+    "record.view": gettext_lazy("调阅病历"),
+    "record.download": gettext_lazy("下载病历资料"),
+    "record.export": gettext_lazy("导出病历"),
+    "record.reveal": gettext_lazy("查看完整证件号码"),
+    "record.list": gettext_lazy("查询列表"),
+    "record.seal": gettext_lazy("封存病历"),
+    "record.unseal": gettext_lazy("启封病历"),
+}
+
+
+@register.filter
+def mask(value) -> str:
+    """JL-C9 (art. 36): ``220***********1234``, ``138****1234``."""
+    return rules.mask_number(str(value or ""))
+
+
+@register.filter
+def event_label(event_type: str) -> str:
+    return str(EVENT_LABELS.get(event_type, event_type))
+
+
+OCCASIONS = {
+    "accepted": gettext_lazy("受理时"),
+    "signed": gettext_lazy("签发时"),
+    "corrected": gettext_lazy("更正时"),
+}
+
+
+@register.filter
+def occasion_label(occasion: str) -> str:
+    return str(OCCASIONS.get(occasion, occasion))
+
+
+def _label(choices, value) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
+@register.filter
+def event_summary(event) -> str:
+    """One line of what an audit event's details say, for the case timeline."""
+    details = event.details or {}
+    parts = []
+    if details.get("kind") in DocumentKind.values:
+        parts.append(_label(DocumentKind, details["kind"]))
+    if details.get("relation") in ConsentRelation.values:
+        parts.append(_("签署人关系：%(r)s") % {"r": _label(ConsentRelation, details["relation"])})
+    if details.get("rater_kind") in RaterKind.values:
+        parts.append(f"{_label(RaterKind, details['rater_kind'])} {details.get('score', '')}")
+    if details.get("version"):
+        parts.append(_("第 %(v)s 版") % {"v": details["version"]})
+    if details.get("occasion") in OCCASIONS:
+        parts.append(f"{OCCASIONS[details['occasion']]} {details.get('article', '')}")
+    if details.get("obligations_met"):
+        parts.append(_("按时完成 %(n)d 项24小时上传义务") % {"n": len(details["obligations_met"])})
+    if details.get("duty_gap"):
+        parts.append(_("JL-F4：无该专业值班人员"))
+    if details.get("reason"):
+        parts.append(str(details["reason"]))
+    return " · ".join(parts)
+
+
+@register.filter
+def detected_type(content_type: str) -> str:
+    return rules.ALLOWED_TYPES.get(content_type, content_type)
+
+
+def _duration(seconds: int) -> str:
+    hours, rest = divmod(abs(int(seconds)), 3600)
+    minutes = rest // 60
+    if hours:
+        return _("%(h)d 小时 %(m)d 分") % {"h": hours, "m": minutes}
+    return _("%(m)d 分") % {"m": minutes}
+
+
+@register.inclusion_tag("consultations/_countdown.html")
+def countdown(due_at):
+    """JL-C2: time left until ``due_at``; red under two hours; 已超时 when passed. The text is the
+    fallback without JavaScript; ``_countdown_script.html`` updates it every second."""
+    left = int((due_at - timezone.now()).total_seconds())
+    return {
+        "due_iso": timezone.localtime(due_at).replace(microsecond=0).isoformat(),
+        "overdue": left <= 0,
+        "urgent": left < URGENT_SECONDS,
+        "text": _("已超时 %(d)s") % {"d": _duration(left)}
+        if left <= 0
+        else _("剩余 %(d)s") % {"d": _duration(left)},
+    }
+
+
+@register.simple_tag(takes_context=True)
+def consultation_home_summary(context):
+    """The start page's work panel (``selectors.home_work_summary``)."""
+    user = context["request"].user
+    return selectors.home_work_summary(user=user)

@@ -1,0 +1,140 @@
+"""The real-browser tests: one headless Chromium per session, a fresh browser context per test.
+
+The portal runs under pytest-django's ``live_server`` (static files through Django's
+``StaticFilesHandler``, so the stylesheet loads without collectstatic) with the demonstration
+network of ``manage.py seed_demo`` loaded anew for every test. The live server reads what the test
+wrote, so the database is transactional; the rollback is serialized because the divisions and
+service types come from data migrations and must survive the flush.
+
+Playwright's own browser download is not used: we drive Debian's Chromium, and every e2e test is
+skipped, with the reason, where there is none.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from facilities.demo_data import DEMO_PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+BRAND_COLOUR = "rgb(13, 92, 117)"  # .topbar background in portal.css: proof the stylesheet applied
+
+
+def _chromium_executable() -> str | None:
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="package")
+def chromium(django_db_setup) -> Iterator[Browser]:
+    """One Playwright and one Chromium for all the e2e tests of a run.
+
+    Playwright's sync API leaves its asyncio loop marked as running on this thread while it is up.
+    Django takes that for async code, with two consequences handled here:
+
+    - it refuses database calls from this thread (seeding, the flush): they are not async, so
+      ``DJANGO_ALLOW_ASYNC_UNSAFE`` allows them while the browser is up, and only then;
+    - ``django.db.connections`` is thread-critical: with a loop running it hands out a second set
+      of connection objects, without the serialized contents that pytest-django's setup keeps
+      for the rollback (so reference data from data migrations would be lost after the first
+      e2e test). The connections made by the test database setup are carried over, so the test
+      code and the live server keep using them.
+
+    Package scope, not session, so the loop is gone as soon as the last e2e test is done (they
+    are all transactional, so pytest-django keeps them together) and the rest of the suite runs
+    as it would without a browser.
+    """
+    executable = _chromium_executable()
+    if executable is None:
+        pytest.skip(f"e2e: no Chromium at {CHROMIUM} or on PATH")
+    test_connections = {alias: connections[alias] for alias in connections}
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        for alias, connection in test_connections.items():
+            connections[alias] = connection
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_portal(chromium, live_server, transactional_db, django_db_serialized_rollback) -> str:
+    """The portal's base URL, with the demonstration network loaded (``seed_demo`` prints; fine)."""
+    call_command("seed_demo")
+    return live_server.url
+
+
+@pytest.fixture
+def page(chromium: Browser, live_portal: str) -> Iterator[Page]:
+    """A fresh context per test: Chinese locale, Beijing time, a common hospital-PC screen.
+
+    A static file that fails to load fails the test: a page without its stylesheet is broken.
+    """
+    context = chromium.new_context(
+        base_url=live_portal,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 1366, "height": 900},
+    )
+    context.set_default_timeout(10_000)
+    failed_assets: list[str] = []
+
+    def note_failed_asset(response) -> None:
+        if "/static/" in response.url and response.status >= 400:
+            failed_assets.append(f"{response.status} {response.url}")
+
+    context.on("response", note_failed_asset)
+    page = context.new_page()
+    yield page
+    context.close()
+    assert not failed_assets, f"static files failed to load: {failed_assets}"
+
+
+@pytest.fixture
+def login():
+    """``login(page, username)``: sign in through the form with the demo password, land on 首页."""
+
+    def sign_in(page: Page, username: str) -> None:
+        page.goto("/login/")
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        expect(page).to_have_url(re.compile(r"/$"))
+        expect(page.locator(".user-name")).to_be_visible()
+        expect(page.locator(".topbar")).to_have_css("background-color", BRAND_COLOUR)
+
+    return sign_in
+
+
+@pytest.fixture
+def shot(request):
+    """``shot(page, name)``: a full-page PNG at tests/e2e/screenshots/<test>/<name>.png (gitignored)."""
+    folder = SCREENSHOTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+
+    def take(page: Page, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return take
