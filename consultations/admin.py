@@ -19,6 +19,29 @@ from .models import (
     Violation,
 )
 
+
+class PatientDataAdmin(ReadOnlyRecordAdmin):
+    """Operators reading clinical rows in the admin are logged like everyone else (JL-C8, 调阅)."""
+
+    def changelist_view(self, request, extra_context=None):
+        from audit.services import audit_event_append
+
+        audit_event_append(
+            actor=request.user, event_type="record.list", object_type=self.model._meta.label_lower,
+            details={"via": "admin", "filters": {k: v for k, v in request.GET.items() if k != "p"}},
+        )
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from audit.services import audit_event_append
+
+        audit_event_append(
+            actor=request.user, event_type="record.view", object_type=self.model._meta.label_lower, object_id=object_id,
+            details={"via": "admin"},
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
 for model, columns in (
     (Consultation, ("number", "inviting", "invited", "service_type", "state", "created_at")),
     (Patient, ("name", "facility", "sex", "birth_date")),
@@ -33,4 +56,4 @@ for model, columns in (
     (Rating, ("consultation", "rater_kind", "score")),
     (Notification, ("user", "subject", "created_at", "read_at")),
 ):
-    admin.site.register(model, type(f"{model.__name__}Admin", (ReadOnlyRecordAdmin,), {"list_display": columns}))
+    admin.site.register(model, type(f"{model.__name__}Admin", (PatientDataAdmin,), {"list_display": columns}))

@@ -7,6 +7,7 @@ from datetime import date
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Value, When
 
 from audit.models import AuditEvent
+from facilities.choices import StaffRole
 from facilities.models import CooperationAgreement, Physician, ServiceType, Suspension
 from telemed.scope import Scope
 
@@ -80,7 +81,14 @@ def obligation_list(*, user, state: str = ObligationState.OPEN):
 
 
 def violation_list(*, user):
-    return Violation.objects.visible_to(user).select_related("facility__division", "obligation__patient").order_by("-due_at")
+    """Violations the user may see; each row carries its patient's id (``patient_id``) for the
+    access log (JL-C8), since a violation names the patient only through its obligation."""
+    return (
+        Violation.objects.visible_to(user)
+        .select_related("facility__division", "obligation__patient")
+        .annotate(patient_id=F("obligation__patient_id"))
+        .order_by("-due_at")
+    )
 
 
 def notification_list(*, user, unread_only: bool = False):
@@ -270,3 +278,78 @@ def home_work_summary(*, user, obligations: int = 10, violations: int = 10) -> d
     if scope.is_regulator:
         summary["violations"] = list(violation_list(user=user)[:violations])
     return summary
+
+
+# --- Medical records under the law (JL-C8, JL-C9) ------------------------------------------------
+
+# Who needs a patient's full identity and phone numbers (JL-C9, art. 36): the clinicians and the
+# telemedicine coordinators of the patient's own hospital (the inviting facility), who call the
+# patient and match them with their own records. Nobody else, the invited side included.
+REVEAL_ROLES = (StaffRole.CLINICIAN, StaffRole.COORDINATOR)
+# Query parameters of a list whose value may be a patient's number; the access log keeps them masked.
+_NUMBER_FILTERS = ("q", "search", "medical_record_number", "external_id")
+
+
+def may_reveal_identity(*, user, patient: Patient) -> bool:
+    """JL-C9: may ``user`` see ``patient``'s full identity and phone numbers? No query (cached scope)."""
+    return Scope.of(user).has_role(patient.facility_id, *REVEAL_ROLES)
+
+
+def sealed_access_purpose(*, user, consultation: Consultation, seal) -> str:
+    """The purpose ``user`` stated on ``audit:sealed-access`` for this seal of ``consultation``
+    (JL-C8, art. 37), to be carried by every access they make while it stays sealed; "" if none."""
+    purpose = (
+        AuditEvent.objects.filter(
+            actor=user,
+            event_type="record.view",
+            details__consultation=consultation.number,
+            details__page="sealed-access",
+            details__seal=seal.pk,
+        )
+        .order_by("-sequence")
+        .values_list("details__purpose", flat=True)
+        .first()
+    )
+    return str(purpose or "").strip()
+
+
+def notifications_naming_patients(notifications) -> list[Notification]:
+    """The notifications among ``notifications`` whose subject names a patient, for the access log.
+
+    Only the JL-C2 reminders and violation notices do (``患者 王桂芝 …``); the obligation sweep files
+    them under the dedupe key ``obligation:<id>:…``. Each is given that obligation's
+    ``patient_id`` and ``facility_id``. One query, none when no notification names a patient.
+    """
+
+    def obligation_id(notification) -> int | None:
+        kind, _sep, rest = notification.dedupe_key.partition(":")
+        number = rest.partition(":")[0]
+        return int(number) if kind == "obligation" and number.isdigit() else None
+
+    notifications = list(notifications)
+    ids = {obligation_id(n) for n in notifications} - {None}
+    if not ids:
+        return []
+    owners = {pk: (patient_id, facility_id) for pk, patient_id, facility_id in
+              Obligation.objects.filter(pk__in=ids).values_list("pk", "patient_id", "facility_id")}
+    named = []
+    for notification in notifications:
+        owner = owners.get(obligation_id(notification))
+        if owner is not None:
+            notification.patient_id, notification.facility_id = owner
+            named.append(notification)
+    return named
+
+
+def access_filters(params) -> dict:
+    """What a list's access event (``record.list``) records of its query: the parameters given,
+    with any value that may be a patient's number masked (JL-C9) — the audit log keeps no full
+    identity or phone number either."""
+    logged = {}
+    for key, value in params.items():
+        value = str(value).strip()
+        if not value:
+            continue
+        masked = key in _NUMBER_FILTERS and any(ch.isdigit() for ch in value)
+        logged[key] = rules.mask_number(value) if masked else value
+    return logged

@@ -36,6 +36,7 @@ urlpatterns = [
     path("<int:pk>/", views.consultation_detail, name="detail"),
     path("<int:pk>/documents/<int:document_pk>/download/", views.document_download, name="document-download"),
     path("<int:pk>/consent/signed-copy/", views.consent_download, name="consent-download"),
+    path("<int:pk>/patient/reveal/", views.patient_reveal, name="patient-reveal"),
     *[
         path(f"<int:pk>/{segment}/", views.consultation_act, {"action": action}, name=name)
         for segment, (action, name) in CASE_ACTIONS.items()

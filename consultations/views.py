@@ -7,6 +7,14 @@ through one call to ``services``. A refusal is shown on the form that caused it 
 it cites, keeping what the user typed, on the page it came from; a ``permission_denied`` refusal is
 the 403 page. Which actions a case page offers comes from ``rules.decide_transition`` through
 ``selectors.consultation_allowed_actions``; the services decide again and are the authority.
+
+Medical records under the law (JL-C8, JL-C9, art. 35 "管控和追溯合一"): every page that shows patient
+data writes its access (调阅) before it renders — ``record.view`` for a case or a patient,
+``record.list`` with the rows on the page for a list or a search, ``record.download`` for a file,
+``record.reveal`` for the full identity number. A sealed record is shown, and its files are
+served, only after the reader stated a purpose on ``audit:sealed-access``; that purpose goes with
+every access they make. Identity and phone numbers are masked everywhere
+(``consultations.rules.mask_number``); on the case page the patient's own hospital may reveal them.
 """
 
 from __future__ import annotations
@@ -25,12 +33,14 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.records import open_seal, record_access, record_list_access
+from audit.selectors import case_record_panel, sealed_access_needed
 from facilities.choices import StaffRole
 from facilities.models import Facility
 from telemed.errors import ApplicationError
@@ -61,7 +71,7 @@ from .forms import (
     SignForm,
     WithdrawForm,
 )
-from .models import Consultation, Notification
+from .models import Consultation
 
 PAGE_SIZE = 25
 PATIENT_RESULTS = 20
@@ -113,6 +123,36 @@ def _submit(form, write):
         for text in texts:
             form.add_error(None, text)
         return None
+
+
+def _log_list(request, what: str, rows, filters: dict, *, searched: bool = False) -> list:
+    """JL-C8: a list that shows patient data is an access to the records on the page
+    (``record.list`` naming them). A search is logged even when it finds nobody: what was looked
+    for is on record too (numbers masked, JL-C9). Returns the rows."""
+    rows = list(rows)
+    if rows or searched:
+        record_list_access(
+            actor=request.user,
+            what=what,
+            rows=rows,
+            filters=selectors.access_filters({**filters, "page": request.GET.get("page", "")}),
+        )
+    return rows
+
+
+def _to_sealed_access(consultation_id: int, next_url: str):
+    target = reverse("audit:sealed-access", args=[consultation_id])
+    return redirect(f"{target}?{urlencode({'next': next_url})}")
+
+
+def _sealed_purpose(request, consultation, seal) -> str | None:
+    """JL-C8 (art. 37): the purpose this reader stated for the open ``seal``, or None when they
+    must state one first (this session has not, or stated it for an earlier seal)."""
+    if seal is None:
+        return ""
+    if sealed_access_needed(session=request.session, consultation_id=consultation.pk):
+        return None
+    return selectors.sealed_access_purpose(user=request.user, consultation=consultation, seal=seal) or None
 
 
 def _clinical_facilities(request):
@@ -182,10 +222,15 @@ def consultation_list(request):
         context["obligation_count"] = obligations.count()
         if current == OBLIGATIONS_TAB:
             context["page_obj"] = _paginate(request, obligations)
+            _log_list(request, "consultations.obligation", context["page_obj"], {"side": side, "tab": current})
             return render(request, "consultations/list.html", context)
     states = next(tab.states for tab in tabs if tab.key == current)
     queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search)
     context["page_obj"] = _paginate(request, queryset)
+    _log_list(
+        request, "consultations.consultation", context["page_obj"], {"side": side, "tab": current, "q": search},
+        searched=bool(search),
+    )
     return render(request, "consultations/list.html", context)
 
 
@@ -196,15 +241,8 @@ def _patient_results(request, facilities, search: str):
     """Patients matching ``search`` in the user's facilities; the lookup itself is logged (JL-C8)."""
     if not search:
         return None
-    results = list(
-        selectors.patient_search(user=request.user, facility_ids=[f.pk for f in facilities], search=search)[
-            :PATIENT_RESULTS
-        ]
-    )
-    record_list_access(
-        actor=request.user, what="consultations.patient", rows=results, filters={"search": search}
-    )
-    return results
+    results = selectors.patient_search(user=request.user, facility_ids=[f.pk for f in facilities], search=search)
+    return _log_list(request, "consultations.patient", results[:PATIENT_RESULTS], {"q": search}, searched=True)
 
 
 @login_required
@@ -264,6 +302,10 @@ def consultation_create_request(request, patient_pk: int):
                 % {"n": consultation.number},
             )
             return redirect("consultations:detail", pk=consultation.pk)
+    record_access(
+        actor=request.user, action="view", patient=patient, purpose=_("发起远程医疗申请"),
+        details={"page": "create-request"},
+    )
     context = {"form": form, "patient": patient, "agreements": agreements, "step": 2}
     return render(request, "consultations/create_request.html", context)
 
@@ -393,10 +435,29 @@ def _readiness(consultation: Consultation, consent) -> list:
     return list(dict.fromkeys(checks))
 
 
-def _case_page(request, pk: int, *, bound: dict | None = None, status: int = 200):
+def _case_page(request, pk: int, *, bound: dict | None = None, status: int = 200, reveal: bool = False):
+    """The case; JL-C8: a sealed case asks for the purpose first and is read-only. Each response
+    writes one access: ``record.view``, or ``record.reveal`` when the full numbers are shown."""
     consultation = _found(selectors.consultation_detail, user=request.user, pk=pk)
-    record_access(actor=request.user, action="view", consultation=consultation, purpose=_("查看远程医疗病例"))
-    seal = open_seal(consultation.pk)
+    record_panel = case_record_panel(user=request.user, consultation=consultation)
+    seal = record_panel["seal"]
+    purpose = _sealed_purpose(request, consultation, seal)
+    if purpose is None:
+        return _to_sealed_access(consultation.pk, reverse("consultations:detail", args=[consultation.pk]))
+    may_reveal = selectors.may_reveal_identity(user=request.user, patient=consultation.patient)
+    if reveal and not may_reveal:
+        raise PermissionDenied(
+            _("JL-C9 第三十六条: 只有患者所在医院的临床医师和远程医疗管理人员可以查看完整的证件号码和电话。")
+        )
+    if reveal:
+        record_access(
+            actor=request.user, action="reveal", consultation=consultation,
+            purpose=purpose or _("核对患者身份：查看完整证件号码和电话"), details={"fields": ["id_number", "phone"]},
+        )
+    else:
+        record_access(
+            actor=request.user, action="view", consultation=consultation, purpose=purpose or _("查看远程医疗病例")
+        )
     offered = _offered(request.user, consultation, sealed=seal is not None)
     bound = bound or {}
     forms = {
@@ -431,6 +492,12 @@ def _case_page(request, pk: int, *, bound: dict | None = None, status: int = 200
         "consultation": consultation,
         "consent": consent,
         "seal": seal,
+        "record_panel": record_panel,
+        # JL-C9: the full numbers for this one response only (never kept in the session).
+        "revealed": {"id_number": consultation.patient.id_number, "phone": consultation.patient.phone}
+        if reveal
+        else None,
+        "may_reveal": may_reveal,
         "viewer_side": viewer_side,
         "forms": forms,
         "offered": offered,
@@ -449,12 +516,24 @@ def _case_page(request, pk: int, *, bound: dict | None = None, status: int = 200
         if consultation.state in PREPARE_STATES and "send" in offered
         else None,
     }
-    return render(request, "consultations/detail.html", context, status=status)
+    response = render(request, "consultations/detail.html", context, status=status)
+    if reveal:
+        patch_cache_control(response, private=True, no_store=True)
+    return response
 
 
 @login_required
 def consultation_detail(request, pk: int):
     return _case_page(request, pk)
+
+
+@login_required
+@require_POST
+def patient_reveal(request, pk: int):
+    """JL-C9 (art. 36): the case page once more with the patient's full identity and phone numbers,
+    for the clinicians and coordinators of the patient's own hospital; logged as ``record.reveal``
+    (JL-C8). Not remembered: the next view of the case is masked again."""
+    return _case_page(request, pk, reveal=True)
 
 
 @login_required
@@ -488,11 +567,14 @@ def _stream(field, filename: str) -> FileResponse:
 def document_download(request, pk: int, document_pk: int):
     """JL-C5: only to a user who sees the request; JL-C8: every download is logged."""
     document = _found(selectors.document_for_download, user=request.user, consultation_pk=pk, pk=document_pk)
+    purpose = _sealed_purpose(request, document.consultation, open_seal(document.consultation_id))
+    if purpose is None:
+        return _to_sealed_access(document.consultation_id, request.get_full_path())
     record_access(
         actor=request.user,
         action="download",
         consultation=document.consultation,
-        purpose=_("下载病历资料"),
+        purpose=purpose or _("下载病历资料"),
         object_type="consultations.document",
         object_id=document.pk,
         details={"sha256": document.sha256, "size": document.size},
@@ -507,11 +589,14 @@ def consent_download(request, pk: int):
     consent = selectors.consent_for(consultation)
     if consent is None or not consent.signed_copy:
         raise Http404(_("文件不存在。"))
+    purpose = _sealed_purpose(request, consultation, open_seal(consultation.pk))
+    if purpose is None:
+        return _to_sealed_access(consultation.pk, request.get_full_path())
     record_access(
         actor=request.user,
         action="download",
         consultation=consultation,
-        purpose=_("下载知情同意书"),
+        purpose=purpose or _("下载知情同意书"),
         object_type="consultations.consent",
         object_id=consent.pk,
         details={"sha256": consent.signed_copy_sha256},
@@ -550,6 +635,7 @@ def _obligation_page(request, *, patient=None, bound: dict | None = None, status
     state = filters.cleaned_data.get("state") if filters.is_valid() else ""
     state = "" if state == "all" else (state or ObligationState.OPEN)
     page_obj = _paginate(request, selectors.obligation_list(user=request.user, state=state))
+    _log_list(request, "consultations.obligation", page_obj, {"state": state})
     for obligation in page_obj:
         if own and obligation.state == ObligationState.OPEN and obligation.facility_id in own:
             obligation.withdraw_form = bound.get(f"withdraw-{obligation.pk}") or WithdrawForm(
@@ -570,10 +656,17 @@ def _obligation_page(request, *, patient=None, bound: dict | None = None, status
         if patient is None and patient_pk.isdigit():
             patient = _found(selectors.patient_detail, user=request.user, pk=int(patient_pk))
         if patient is not None:
+            record_access(
+                actor=request.user, action="view", patient=patient, purpose=_("登记第二十二条情形"),
+                details={"page": "obligations"},
+            )
             context["patient"] = patient
             context["patient_forms"] = _patient_forms(patient, bound)
-        watch = list(
-            selectors.admission_watch_list(user=request.user).filter(facility_id__in=own)[:PAGE_SIZE]
+        watch = _log_list(
+            request,
+            "consultations.admission",
+            selectors.admission_watch_list(user=request.user).filter(facility_id__in=own)[:PAGE_SIZE],
+            {"watch": "undiagnosed"},
         )
         after = timedelta(hours=settings.TELEMED_UNDIAGNOSED_AFTER_HOURS)
         for admission in watch:
@@ -673,6 +766,7 @@ def admission_diagnosis(request, pk: int):
 def violation_list(request):
     """JL-C2 violations: regulators see their division's (JL-O1), staff their facilities'."""
     page_obj = _paginate(request, selectors.violation_list(user=request.user))
+    _log_list(request, "consultations.violation", page_obj, {})
     return render(request, "consultations/violation_list.html", {"page_obj": page_obj})
 
 
@@ -684,21 +778,21 @@ def notification_list(request):
     form = NotificationFilterForm(request.GET or None)
     unread_only = bool(form.is_valid() and form.cleaned_data.get("unread_only"))
     page_obj = _paginate(request, selectors.notification_list(user=request.user, unread_only=unread_only))
+    # JL-C8: the JL-C2 reminders and violation notices name the patient (患者 王桂芝 …); a page
+    # showing them is a list access to those patients. The other notifications name a request
+    # number only, which is no patient data until the case is opened (and that is logged).
+    _log_list(
+        request, "consultations.notification", selectors.notifications_naming_patients(page_obj),
+        {"unread_only": "1" if unread_only else ""},
+    )
     return render(request, "consultations/notification_list.html", {"form": form, "page_obj": page_obj})
 
 
 @login_required
 @require_POST
 def notification_read(request, pk: int | None = None):
-    """Mark one notification (or all) read. The user's own rows only.
-
-    There is no ``notification_mark_read`` service yet; this per-user display flag is not an
-    audited act, so the page sets it directly, limited to the user's own unread rows.
-    """
-    unread = Notification.objects.filter(user=request.user, read_at__isnull=True)
-    if pk is not None:
-        unread = unread.filter(pk=pk)
-    unread.update(read_at=timezone.now())
+    """Mark one notification (or all) read. The user's own rows only."""
+    services.notifications_mark_read(actor=request.user, notification_ids=None if pk is None else [pk])
     request.session.pop(UNREAD_SESSION_KEY, None)
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(

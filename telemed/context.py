@@ -111,6 +111,9 @@ class ChosenLanguageMiddleware:
         language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            translation.deactivate()  # nothing of this request's language outlives it on the thread
         response.headers.setdefault("Content-Language", language)
         return response

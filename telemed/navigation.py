@@ -65,6 +65,17 @@ def navigation(request):
     if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
         items.append((_("评估验收"), reverse("facilities:application-list")))
         items.append((_("暂停与恢复"), reverse("facilities:suspension-list")))
+    if scope.facilities_with_role(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN) or scope.is_operator:
+        items.append((_("费用结算"), reverse("billing:statement-list")))
+    if scope.is_regulator or scope.is_operator:
+        items.append((_("结算统计"), reverse("billing:regulator-totals")))
+    items.append((_("价格标准"), reverse("billing:standard-list")))
+    if scope.facility_roles or scope.is_regulator or scope.is_operator:
+        items.append((_("责任认定"), reverse("audit:responsibility-list")))
+    if scope.facilities_with_role(StaffRole.COORDINATOR) or scope.is_regulator or scope.is_operator:
+        items.append((_("封存病历"), reverse("audit:seal-list")))
+    if scope.is_regulator or scope.is_operator:
+        items.append((_("审计链校验"), reverse("audit:chain")))
     items.append(
         (_notifications_label(unread_notifications(request)), reverse("consultations:notification-list"))
     )

@@ -88,6 +88,14 @@ class PatientSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PatientRevealedSerializer(PatientSerializer):
+    """``GET /patients/{id}/?reveal=1``: the full numbers, for the patient's own hospital (JL-C9);
+    the view answers 403 to anyone else and logs every reveal (JL-C8)."""
+
+    id_number = serializers.CharField(read_only=True, help_text="JL-C9: 身份证件号码（完整，查看已记入调阅日志）")
+    phone = serializers.CharField(read_only=True, help_text="JL-C9: 联系电话（完整）")
+
+
 class PatientRegisterSerializer(serializers.Serializer):
     """Idempotent on ``external_id``: pushing the same patient again returns the stored one."""
 

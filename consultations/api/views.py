@@ -7,6 +7,12 @@ before the body is validated — from ``action_roles`` for the writes outside th
 from ``rules.decide_transition`` for the graph's actions (the same decision that fills
 ``allowed_actions``). The services decide again and are the authority; a rule refusal is a 400
 with the rule ID as ``code`` and every failing check in ``extra.reasons``.
+
+Medical records under the law (JL-C8, JL-C9, art. 35): every read of patient data is an access on
+record — a list writes ``record.list`` naming the rows it returned, a retrieve ``record.view``, a
+download ``record.download``, ``?reveal=1`` on a patient ``record.reveal``. A sealed consultation
+answers only to a stated ``?purpose=`` (else 400 ``JL-C8``), which is logged. Identity and phone
+numbers are masked unless revealed to the patient's own hospital.
 """
 
 from __future__ import annotations
@@ -15,13 +21,13 @@ import django_filters
 from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from audit.services import audit_event_append
+from audit.records import is_sealed, record_access, record_list_access
 from facilities.api.serializers import ReasonSerializer  # one shared "Reason" schema component
 from facilities.choices import StaffRole
 from facilities.models import Facility
@@ -51,6 +57,42 @@ GRAPH_ACTIONS = {
     "correct": "correct",
     "close": "close",
 }
+
+
+class AccessLoggedReadsMixin:
+    """JL-C8 (art. 35): ``list`` and ``retrieve`` write the access before they answer.
+
+    A list logs the rows of the page it returns (``record.list``; a search is logged even when
+    it finds nobody, its terms masked); a retrieve logs ``record.view`` through ``log_view``.
+    """
+
+    access_what = ""  # the object type of the rows, e.g. "consultations.admission"
+    access_search_params = ("search",)
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(page if page is not None else queryset)
+        searched = any(request.query_params.get(name, "").strip() for name in self.access_search_params)
+        if rows or searched:
+            record_list_access(
+                actor=request.user, what=self.access_what, rows=rows,
+                filters=selectors.access_filters(request.query_params),
+            )
+        data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    def retrieve(self, request, *args, **kwargs):
+        obj = self.get_object()
+        self.log_view(request, obj)
+        return Response(self.get_serializer(obj).data)
+
+    def log_view(self, request, obj) -> None:
+        """A row that belongs to a patient (admission, obligation): a view of that patient's record."""
+        record_access(
+            actor=request.user, action="view", patient=obj.patient, purpose=request.query_params.get("purpose", ""),
+            object_type=self.access_what, object_id=obj.pk,
+        )
 
 
 class ClinicalViewSet(viewsets.GenericViewSet):
@@ -84,16 +126,27 @@ class PatientFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(description="JL-C9: 身份证件号码和电话脱敏；按姓名模糊搜索，证件号、电话须完整匹配。"),
+    list=extend_schema(description="JL-C9: 身份证件号码和电话脱敏；按姓名模糊搜索，证件号、电话须完整匹配。JL-C8: 每次列表均记入调阅日志。"),
+    retrieve=extend_schema(
+        parameters=[
+            OpenApiParameter("reveal", OpenApiTypes.BOOL, description="JL-C9: 1 = 返回完整证件号码和电话（仅限患者所在医院的临床医师和远程医疗管理人员，否则 403），记入调阅日志"),
+            OpenApiParameter("purpose", str, description="调阅目的（记入调阅日志）"),
+        ],
+        responses={200: s.PatientSerializer},
+    ),
     create=extend_schema(
         request=s.PatientRegisterSerializer,
         responses={201: s.PatientSerializer, 200: s.PatientSerializer},
         description="幂等：同一 external_id 再次推送时返回已有患者（200）。",
     ),
 )
-class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet):
+class PatientViewSet(
+    AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet
+):
     """患者: the inviting facility's own patient index, pushed by its HIS."""
 
+    access_what = "consultations.patient"
+    access_search_params = ("search", "medical_record_number", "external_id")
     queryset = Patient.objects.select_related("facility")
     serializer_class = s.PatientSerializer
     filterset_class = PatientFilter
@@ -112,6 +165,28 @@ class PatientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         ).exists()
         patient = run_service(services.patient_register, request=request, facility=facility, **values)
         return self._render(patient, status_code=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
+
+    def retrieve(self, request, *args, **kwargs):
+        """``?reveal=1``: the full identity and phone numbers (JL-C9), for the clinicians and
+        coordinators of the patient's own hospital only (others: 403); logged as ``record.reveal``."""
+        patient = self.get_object()
+        purpose = request.query_params.get("purpose", "")
+        if request.query_params.get("reveal", "") not in ("1", "true"):
+            record_access(actor=request.user, action="view", patient=patient, purpose=purpose)
+            return Response(self.get_serializer(patient).data)
+        if not selectors.may_reveal_identity(user=request.user, patient=patient):
+            raise ApplicationError(
+                "permission_denied",
+                "JL-C9 第三十六条: 只有患者所在医院的临床医师和远程医疗管理人员可以查看完整的证件号码和电话。",
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        record_access(
+            actor=request.user, action="reveal", patient=patient, purpose=purpose,
+            details={"fields": ["id_number", "phone"]},
+        )
+        response = Response(s.PatientRevealedSerializer(patient, context=self.get_serializer_context()).data)
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 def _only_facility(user, roles: Roles) -> Facility:
@@ -142,8 +217,12 @@ class AdmissionFilter(django_filters.FilterSet):
     diagnosis=extend_schema(request=s.DiagnosisSerializer, responses=s.AdmissionSerializer),
     discharge=extend_schema(request=s.DischargeSerializer, responses=s.AdmissionSerializer),
 )
-class AdmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet):
+class AdmissionViewSet(
+    AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet
+):
     """住院: JL-C2 (1) runs from the admission time until a diagnosis is confirmed."""
+
+    access_what = "consultations.admission"
 
     queryset = Admission.objects.select_related("facility", "patient")
     serializer_class = s.AdmissionSerializer
@@ -204,8 +283,12 @@ class ObligationFilter(django_filters.FilterSet):
     create=extend_schema(request=s.ObligationOpenSerializer, responses={201: s.ObligationSerializer}),
     withdraw=extend_schema(request=ReasonSerializer, responses=s.ObligationSerializer),
 )
-class ObligationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet):
+class ObligationViewSet(
+    AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, ClinicalViewSet
+):
     """24小时上传义务 (JL-C2, art. 22)."""
+
+    access_what = "consultations.obligation"
 
     queryset = Obligation.objects.select_related("facility", "patient", "consultation")
     serializer_class = s.ObligationSerializer
@@ -271,13 +354,17 @@ def allowed_actions(user, consultation: Consultation) -> list[dict]:
 
 @extend_schema_view(
     list=extend_schema(parameters=[s.ConsultationQuerySerializer], responses=s.ConsultationListSerializer(many=True)),
+    retrieve=extend_schema(
+        parameters=[OpenApiParameter("purpose", str, description="JL-C8: 调阅目的；封存的病历必填（否则 400 JL-C8），记入调阅日志")],
+    ),
     create=extend_schema(request=s.ConsultationCreateSerializer, responses={201: s.ConsultationDetailSerializer}),
     consent=extend_schema(request={"multipart/form-data": s.ConsentRecordSerializer}, responses={201: s.ConsentSerializer}),
     participants=extend_schema(request=s.ParticipantAddSerializer, responses={201: s.ParticipantSerializer}),
     documents=extend_schema(request={"multipart/form-data": s.DocumentUploadSerializer}, responses={201: s.DocumentSerializer}),
     download=extend_schema(
         responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="文件（附件）")},
-        description="JL-C5, JL-C8: 仅当申请对您可见时下载；每次下载记入审计日志。",
+        parameters=[OpenApiParameter("purpose", str, description="JL-C8: 下载目的；封存的病历必填（否则 400 JL-C8）")],
+        description="JL-C5, JL-C8: 仅当申请对您可见时下载；每次下载记入调阅日志（record.download）。",
     ),
     send=extend_schema(request=None, responses=s.ConsultationDetailSerializer),
     accept=extend_schema(request=None, responses=s.ConsultationDetailSerializer),
@@ -292,8 +379,10 @@ def allowed_actions(user, consultation: Consultation) -> list[dict]:
     close=extend_schema(request=None, responses=s.ConsultationDetailSerializer),
     rate=extend_schema(request=s.RateSerializer, responses={201: s.RatingSerializer}),
 )
-class ConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicalViewSet):
+class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicalViewSet):
     """远程医疗申请 (JL-C1..C7, JL-O5): reads through ``consultations.selectors``."""
+
+    access_what = "consultations.consultation"
 
     serializer_class = s.ConsultationDetailSerializer
     filter_backends: list = []  # the selector filters; its query parameters are validated in get_queryset
@@ -338,6 +427,21 @@ class ConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clin
 
     def _render(self, obj, *, status_code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(self._detail(obj.pk)).data, status=status_code)
+
+    def access_purpose(self, consultation: Consultation) -> str:
+        """JL-C8 (art. 37): a sealed consultation is read only for a stated ``?purpose=``."""
+        purpose = self.request.query_params.get("purpose", "").strip()
+        if not purpose and is_sealed(consultation.pk):
+            raise ApplicationError(
+                "JL-C8", "JL-C8 第三十七条: 该病历已封存，调阅须在 purpose 参数中写明目的。", {"needs": "purpose"}
+            )
+        return purpose
+
+    def log_view(self, request, consultation) -> None:
+        record_access(
+            actor=request.user, action="view", consultation=consultation, purpose=self.access_purpose(consultation),
+            details={"api": "consultation"},
+        )
 
     def _created(self, serializer_class, obj) -> Response:
         return Response(serializer_class(obj, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
@@ -405,16 +509,14 @@ class ConsultationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clin
         document = next((d for d in consultation.documents.all() if d.pk == int(document_id)), None)
         if document is None:
             raise exceptions.NotFound()
-        scope = Scope.of(request.user)
-        acting = next((f for f in (consultation.inviting_id, consultation.invited_id) if f in scope.facility_roles), None)
-        run_service(
-            audit_event_append,
-            request=request,
-            event_type="document.download",
-            obj=document,
-            acting_facility_id=acting,
-            facility_ids=[consultation.inviting_id, consultation.invited_id],
-            details={"consultation": consultation.number, "sha256": document.sha256, "size": document.size},
+        record_access(
+            actor=request.user,
+            action="download",
+            consultation=consultation,
+            purpose=self.access_purpose(consultation),
+            object_type="consultations.document",
+            object_id=document.pk,
+            details={"sha256": document.sha256, "size": document.size, "api": "download"},
         )
         response = FileResponse(
             document.file.open("rb"),

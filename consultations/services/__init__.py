@@ -1,5 +1,6 @@
 """Every write of the consultations app (STYLE 2), split by sub-domain."""
 
+from ._common import notifications_mark_read
 from .obligations import SweepReport, obligation_open, obligation_sweep, obligation_withdraw, obligations_meet
 from .opinions import opinion_sign, rating_record, responsibility_record
 from .patients import admission_confirm_diagnosis, admission_discharge, admission_record, patient_register
@@ -40,6 +41,7 @@ __all__ = [
     "duty_covered",
     "expert_assign",
     "facility_checks",
+    "notifications_mark_read",
     "obligation_open",
     "obligation_sweep",
     "obligation_withdraw",

@@ -103,3 +103,11 @@ def notify(*, facility_id: int, roles, subject: str, body: str = "", link: str =
                 lambda: send_mail(subject, body or subject, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True)
             )
     return len(created)
+
+
+def notifications_mark_read(*, actor, notification_ids=None) -> int:
+    """Mark the actor's own notifications read (all unread ones when no ids are given)."""
+    unread = Notification.objects.filter(user=actor, read_at__isnull=True)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=list(notification_ids))
+    return unread.update(read_at=timezone.now())

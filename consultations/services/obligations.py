@@ -111,6 +111,23 @@ def obligations_meet(*, actor, consultation: Consultation, delivered_at: datetim
     return met
 
 
+def _meet_by_earlier_request(obligation: Obligation, *, since: datetime) -> None:
+    """Art. 22 (1) arises for a patient whose records already went out during this stay: a request
+    sent after admission with the required material already meets it (at the time it was sent)."""
+    earlier = (
+        Consultation.objects.filter(
+            inviting_id=obligation.facility_id, patient_id=obligation.patient_id, sent_at__gte=since, sent_at__lte=obligation.due_at
+        )
+        .order_by("sent_at")
+        .prefetch_related("documents")
+    )
+    for consultation in earlier:
+        kinds = {d.kind for d in consultation.documents.all() if d.returned_at is None}
+        if rules.material_check(kinds).passed:
+            obligations_meet(actor=None, consultation=consultation, delivered_at=consultation.sent_at, material_kinds=kinds)
+            return
+
+
 @dataclass
 class SweepReport:
     opened: int = 0
@@ -134,13 +151,14 @@ def _open_undiagnosed(now: datetime, report: SweepReport) -> None:
             trigger_at, due_at = rules.trigger_and_due(TriggerKind.UNDIAGNOSED, event_at=admission.admitted_at, after_hours=hours)
             try:
                 with transaction.atomic():
-                    _open(
+                    obligation = _open(
                         actor=None, patient=admission.patient, trigger=TriggerKind.UNDIAGNOSED, trigger_at=trigger_at,
                         due_at=due_at, admission=admission, details={"admitted_at": admission.admitted_at, "after_hours": hours},
                     )
             except IntegrityError:
                 continue
             report.opened += 1
+            _meet_by_earlier_request(obligation, since=admission.admitted_at)
 
 
 def _remind(now: datetime, report: SweepReport) -> None:

@@ -205,6 +205,12 @@ def participant_add_inviting(*, actor, consultation: Consultation, physician: Ph
     """Name an attending physician of the inviting facility (JL-C3, art. 23; JL-P1..P3, P6)."""
     require_clinical_role(actor, consultation.inviting_id)
     _require_open_draft(consultation)
+    if physician.title // 10 != 23:  # GB/T 8561 physician series: 231..235
+        raise ApplicationError(
+            "JL-C3",
+            _("JL-C3 第二十三条: 须由邀请方执业医师参与（%(name)s 的职称为%(title)s，不属于医师系列）。")
+            % {"name": physician.name, "title": physician.get_title_display()},
+        )
     physician_require_qualified(
         actor=actor, physician=physician, facility=consultation.inviting, acting_role=ActingRole.ATTENDING, scope=None,
         act="attend", object_type="consultations.consultation", object_id=consultation.pk,
@@ -416,6 +422,8 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
     edge = require_transition(actor, consultation, "schedule")
     if not video_link.strip():
         raise ApplicationError("invalid", _("请填写视频会议室或链接。"))
+    if scheduled_for < timezone.now() - timezone.timedelta(minutes=5):
+        raise ApplicationError("invalid", _("会诊时间不能早于当前时间。"))
     move(consultation, edge, scheduled_for=scheduled_for, video_link=video_link.strip())
     _audit(actor, consultation, "consultation.schedule", acting_facility_id=consultation.invited_id,
            details={"scheduled_for": scheduled_for, "video_link": video_link.strip()})

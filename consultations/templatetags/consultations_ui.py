@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from audit.records import record_list_access
+
 from .. import rules, selectors
 from ..choices import ConsentRelation, DocumentKind, RaterKind
 
@@ -139,6 +141,15 @@ def countdown(due_at):
 
 @register.simple_tag(takes_context=True)
 def consultation_home_summary(context):
-    """The start page's work panel (``selectors.home_work_summary``)."""
+    """The start page's work panel (``selectors.home_work_summary``).
+
+    JL-C8: the panel lists patients by name (open obligations for staff, the latest violations
+    for regulators), so showing it is a list access to them, logged here because this tag is
+    what puts them on the start page.
+    """
     user = context["request"].user
-    return selectors.home_work_summary(user=user)
+    summary = selectors.home_work_summary(user=user)
+    for what, rows in (("consultations.obligation", summary["obligations"]), ("consultations.violation", summary["violations"])):
+        if rows:
+            record_list_access(actor=user, what=what, rows=rows, filters={"panel": "home"})
+    return summary

@@ -148,3 +148,15 @@ def test_jl_c2_sweep_does_not_read_closed_history(world, django_assert_max_num_q
     with django_assert_max_num_queries(3):
         report = services.obligation_sweep()
     assert (report.opened, report.reminded, report.violated) == (0, 0, 0)
+
+
+def test_jl_c2_trigger_1_is_met_by_a_request_already_sent_during_the_stay(world):
+    """The records already went out on day 2: when day 3 passes, the obligation opens already met."""
+    admission = admit(world)
+    with time_machine.travel(ADMITTED + dt.timedelta(days=1), tick=False):
+        consultation = world.sent(patient=admission.patient, admission=admission)
+    sweep_at(ADMITTED + dt.timedelta(hours=72, minutes=1))
+    obligation = Obligation.objects.get(admission=admission)
+    assert obligation.state == ObligationState.MET and obligation.consultation_id == consultation.pk
+    assert obligation.met_at == consultation.sent_at
+    assert sweep_at(ADMITTED + dt.timedelta(days=6)).violated == 0

@@ -37,6 +37,8 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# JL-C8: the access event a list page writes costs a fixed number of queries.
+ACCESS_LOG_WRITE = 6
 
 
 def url(name, *args, **query):
@@ -152,7 +154,9 @@ def test_work_list_queries_do_not_grow_with_rows_3_vs_15(client, world, django_a
                 )
                 world.sent(patient=patient)
             client.get(url("list", side=side, tab=tab))  # warm the session's notification count
-            with django_assert_max_num_queries(10) as captured:
+            # JL-C8: a list showing patients writes one record.list (two savepoints, the chain's
+            # last event, the insert, two releases).
+            with django_assert_max_num_queries(10 + ACCESS_LOG_WRITE) as captured:
                 response = client.get(url("list", side=side, tab=tab))
             assert response.status_code == 200
             counts.append(len(captured))
@@ -213,8 +217,15 @@ def test_jl_c8_a_sealed_case_is_read_only_on_the_page(client, world):
         invited_party_role="患者家属",
     )
     client.force_login(world.invited_coordinator)
+    # The purpose first (art. 37), then the record, read-only: no action form at all.
     response = client.get(url("detail", consultation.pk))
-    assert response.context["offered"] == [] and "JL-C8 第三十七条" in html(response)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("audit:sealed-access", args=[consultation.pk]))
+    client.post(reverse("audit:sealed-access", args=[consultation.pk]), {"purpose": "医疗争议调解"})
+    response = client.get(url("detail", consultation.pk))
+    page = html(response)
+    assert response.context["offered"] == [] and "JL-C8 第三十七条" in page and "已封存 · 只读" in page
+    assert 'class="form action-form"' not in page and "封存记录与快照比对" in page
     response = client.post(url("accept", consultation.pk))
     assert response.status_code == 400 and "封存期间任何人不得修改" in html(response)
 
@@ -851,6 +862,10 @@ def test_notifications_list_mark_read_and_the_unread_count_in_the_navigation(cli
     page = html(response)
     assert notification.subject in page
     assert '<span class="nav-count" aria-label="未读">1</span>' in page
+    # Pages outside the work area show the count remembered in the session, without a query.
+    assert '<span class="nav-count" aria-label="未读">1</span>' in html(
+        client.get(reverse("facilities:facility-list"))
+    )
     response = client.post(url("notification-read", notification.pk))
     assert response.status_code == 302
     notification.refresh_from_db()

@@ -259,3 +259,17 @@ def test_service_types_added_by_the_regulator_are_usable(world):
     world.invited.agreements_as_invited.first().service_types.add(tele_ecg)
     consultation = world.sent(service="tele_icu")
     assert consultation.state == S.SENT
+
+
+def test_jl_c3_the_inviting_participant_must_be_a_licensed_physician_not_a_technician(world):
+    technician = RegistrationFactory(facility=world.inviting, physician=PhysicianFactory(title=Title.TECHNICIAN)).physician
+    with pytest.raises(ApplicationError) as refused:
+        services.participant_add_inviting(actor=world.clinician, consultation=world.draft(), physician=technician)
+    assert refused.value.code == "JL-C3" and "医师系列" in refused.value.message
+
+
+def test_scheduling_in_the_past_is_refused(world):
+    consultation = world.accepted_with_expert()
+    with pytest.raises(ApplicationError, match="不能早于"):
+        services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
+                                       scheduled_for=timezone.now() - dt.timedelta(hours=2), video_link="room")

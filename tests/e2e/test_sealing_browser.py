@@ -89,7 +89,7 @@ def test_jl_c8_regulator_seals_reads_with_a_purpose_and_unseals(page: Page, logi
     shot(page, "03-sealed")
 
     # Reading the sealed record asks for a purpose first; the purpose goes to the access log.
-    page.get_by_role("link", name="责任认定").click()
+    page.locator("#main").get_by_role("link", name="责任认定").click()
     expect(page).to_have_url(re.compile(rf"/records/consultations/{case.pk}/sealed-access/"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("调阅封存病历")
     shot(page, "04-purpose-asked")
