@@ -159,3 +159,12 @@ def assert_list_queries_constant(
         assert response.json()["count"] == target
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1], f"queries grow with rows: {counts[0]} for 3 rows, {counts[1]} for 20"
+
+
+# What one audit append costs in queries (savepoint, read of the last event, insert, release — as
+# counted by pytest-django), plus the transaction-scoped advisory lock that serialises the chain on
+# PostgreSQL (audit.services._lock_chain). Query budgets that include an audit write use this.
+def audit_write_queries() -> int:
+    from django.db import connection
+
+    return 6 + (connection.vendor == "postgresql")

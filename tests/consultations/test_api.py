@@ -24,6 +24,7 @@ from tests.api_cases import (
     assert_error,
     assert_list_queries_constant,
     audit_count,
+    audit_write_queries,
     rows,
     token_client,
 )
@@ -764,7 +765,7 @@ class TestJlC2ObligationWithdraw(WorldCases):
 # JL-C8: every read writes its access event, a fixed cost per request: two savepoints, the chain's
 # last event, the insert, two releases. A retrieve of a consultation also asks whether it is sealed
 # (twice: for ``?purpose=`` and for the event's ``sealed`` flag).
-ACCESS_LOG_WRITE = 6
+ACCESS_LOG_WRITE = audit_write_queries()
 SEAL_CHECKS = 2
 
 
