@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Redoc served from our own static files, never a CDN
     "guardian",
     "telemed",
     "audit",
@@ -207,6 +208,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Partner API for hospital information systems. Errors: {code, message, extra}.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "AccreditationStatusEnum": "facilities.choices.AccreditationStatus",
         "AgreementStatusEnum": "facilities.choices.AgreementStatus",

@@ -129,3 +129,15 @@ def test_chinese_first_regardless_of_the_browser_and_english_on_request(client):
     chosen = client.get("/login/")
     assert chosen["Content-Language"] == "en"
     assert '<html lang="en"' in chosen.content.decode()
+
+
+@pytest.mark.django_db
+def test_nothing_is_loaded_from_a_cdn(client):
+    """Pages and the API docs reference only our own static files (hospital networks are closed)."""
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="cdn_check"))
+    for path in ("/login/", "/api/docs/", "/"):
+        body = client.get(path).content.decode()
+        for marker in ('src="http', "src='http", 'href="http', "cdn.", "jsdelivr", "unpkg", "googleapis"):
+            assert marker not in body, (path, marker)
