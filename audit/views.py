@@ -17,9 +17,8 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -28,6 +27,9 @@ from django.views.decorators.http import require_http_methods
 
 from facilities.selectors import facility_list
 from telemed.errors import ApplicationError
+from telemed.pages import found as _found
+from telemed.pages import raise_if_denied as _raise_if_denied
+from telemed.pages import submit as _submit
 from telemed.scope import Scope
 
 from . import records, selectors, services
@@ -39,32 +41,6 @@ GET_POST = require_http_methods(["GET", "POST"])
 
 
 # --- Plumbing -------------------------------------------------------------------------------
-
-
-def _found(selector, **kwargs):
-    try:
-        return selector(**kwargs)
-    except ObjectDoesNotExist:
-        raise Http404(_("未找到该对象，或它不在您的管辖范围内。")) from None
-
-
-def _raise_if_denied(error: ApplicationError) -> None:
-    if error.code == "permission_denied" or error.status == 403:
-        raise PermissionDenied(error.message) from error
-
-
-def _submit(form, write):
-    """Validate ``form``, call ``write(**cleaned_data)``; a refusal becomes the form's error."""
-    if not form.is_bound or not form.is_valid():
-        return None
-    try:
-        return write(**form.cleaned_data)
-    except ApplicationError as error:
-        _raise_if_denied(error)
-        texts = [r["text"] for r in error.extra.get("reasons", []) if isinstance(r, dict) and r.get("text")]
-        for text in texts or [error.message]:
-            form.add_error(None, text)
-        return None
 
 
 def _case_url(consultation_id: int) -> str:

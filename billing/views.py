@@ -16,8 +16,7 @@ from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.core.paginator import Paginator
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +29,12 @@ from facilities.choices import StaffRole
 from facilities.forms import jilin_division_choices
 from facilities.models import Division, Facility
 from telemed.errors import ApplicationError
+from telemed.pages import filter_values as _filters
+from telemed.pages import found as _found
+from telemed.pages import paginate as _paginate
+from telemed.pages import raise_if_denied as _raise_if_denied
+from telemed.pages import reason_texts as _reason_texts
+from telemed.pages import submit as _submit
 from telemed.scope import Scope
 
 from . import exports, rules, selectors, services
@@ -72,46 +77,6 @@ def _with_yuan(rows):
     for row in rows:
         row.yuan = _Yuan(row)
     return rows
-
-
-def _found(selector, **kwargs):
-    try:
-        return selector(**kwargs)
-    except ObjectDoesNotExist:
-        raise Http404(_("未找到该对象，或它不在您的管辖范围内。")) from None
-
-
-def _paginate(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _filters(form) -> dict:
-    return form.cleaned_data if form.is_bound and form.is_valid() else {}
-
-
-def _reason_texts(error: ApplicationError) -> list[str]:
-    return [r["text"] for r in error.extra.get("reasons", []) if isinstance(r, dict) and r.get("text")]
-
-
-def _raise_if_denied(error: ApplicationError) -> None:
-    if error.code == "permission_denied" or error.status == 403:
-        raise PermissionDenied(error.message) from error
-
-
-def _submit(form, write):
-    """Validate ``form`` and call ``write(**cleaned_data)``; a refusal becomes the form's errors."""
-    if not form.is_bound or not form.is_valid():
-        return None
-    try:
-        return write(**form.cleaned_data)
-    except ApplicationError as error:
-        _raise_if_denied(error)
-        texts = _reason_texts(error)
-        if error.message != "；".join(texts):
-            form.add_error(None, error.message)
-        for text in texts:
-            form.add_error(None, text)
-        return None
 
 
 def _act(request, write, done: str, redirect_to):

@@ -27,9 +27,8 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -43,8 +42,11 @@ from audit.records import open_seal, record_access, record_list_access
 from audit.selectors import case_record_panel, sealed_access_needed
 from facilities.choices import StaffRole
 from facilities.models import Facility
-from telemed.errors import ApplicationError
 from telemed.navigation import UNREAD_SESSION_KEY
+from telemed.pages import found as _found
+from telemed.pages import paginate as _paginate
+from telemed.pages import stream as _stream
+from telemed.pages import submit as _submit
 from telemed.scope import Scope
 
 from . import rules, selectors, services
@@ -86,43 +88,6 @@ ASSIGN_STATES = (S.ACCEPTED, S.SCHEDULED, S.IN_SESSION)  # as services.expert_as
 
 
 # --- Plumbing -------------------------------------------------------------------------------
-
-
-def _found(selector, **kwargs):
-    """Call a detail selector; an object outside the user's scope is simply not found."""
-    try:
-        return selector(**kwargs)
-    except ObjectDoesNotExist:
-        raise Http404(_("未找到该对象，或它不在您的管辖范围内。")) from None
-
-
-def _paginate(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _reason_texts(error: ApplicationError) -> list[str]:
-    return [r["text"] for r in error.extra.get("reasons", []) if isinstance(r, dict) and r.get("text")]
-
-
-def _submit(form, write):
-    """Validate ``form``, call ``write(**cleaned_data)`` and return its result, or None.
-
-    A refusal becomes the form's non-field errors: its message, then every reason it cites (the
-    message is left out when it is only those reasons joined). ``permission_denied`` is a 403.
-    """
-    if not form.is_valid():
-        return None
-    try:
-        return write(**form.cleaned_data)
-    except ApplicationError as error:
-        if error.code == "permission_denied" or error.status == 403:
-            raise PermissionDenied(error.message) from error
-        texts = _reason_texts(error)
-        if error.message != "；".join(texts):
-            form.add_error(None, error.message)
-        for text in texts:
-            form.add_error(None, text)
-        return None
 
 
 def _log_list(request, what: str, rows, filters: dict, *, searched: bool = False) -> list:
@@ -550,17 +515,6 @@ def consultation_act(request, pk: int, action: str):
         messages.success(request, str(spec.done))
         return redirect(reverse("consultations:detail", args=[pk]) + f"#{spec.anchor}")
     return _case_page(request, pk, bound={action: form}, status=400)
-
-
-def _stream(field, filename: str) -> FileResponse:
-    """Stream a stored file as a download (never a public media URL); a lost file is a 404."""
-    if not field:
-        raise Http404(_("文件不存在。"))
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404(_("文件不存在。")) from None
-    return FileResponse(handle, as_attachment=True, filename=filename)
 
 
 @login_required

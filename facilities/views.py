@@ -14,9 +14,8 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,6 +23,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from telemed.errors import ApplicationError
+from telemed.pages import filter_values as _filters
+from telemed.pages import found as _found
+from telemed.pages import paginate as _paginate
+from telemed.pages import raise_if_denied as _raise_if_denied
+from telemed.pages import reason_texts as _reason_texts
+from telemed.pages import stream as _stream
+from telemed.pages import submit as _submit
 from telemed.scope import Scope
 
 from . import rules, selectors, services
@@ -54,54 +60,8 @@ GET_POST = require_http_methods(["GET", "POST"])
 # --- Plumbing -------------------------------------------------------------------------------
 
 
-def _found(selector, **kwargs):
-    """Call a detail selector; an object outside the user's scope is simply not found."""
-    try:
-        return selector(**kwargs)
-    except ObjectDoesNotExist:
-        raise Http404(_("未找到该对象，或它不在您的管辖范围内。")) from None
-
-
-def _paginate(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
 def _list_page(request, template: str, form, queryset, **context):
     return render(request, template, {"form": form, "page_obj": _paginate(request, queryset), **context})
-
-
-def _filters(form) -> dict:
-    """The cleaned values of a GET filter form; no filter at all when it is empty or invalid."""
-    return form.cleaned_data if form.is_bound and form.is_valid() else {}
-
-
-def _reason_texts(error: ApplicationError) -> list[str]:
-    return [r["text"] for r in error.extra.get("reasons", []) if isinstance(r, dict) and r.get("text")]
-
-
-def _raise_if_denied(error: ApplicationError) -> None:
-    if error.code == "permission_denied" or error.status == 403:
-        raise PermissionDenied(error.message) from error
-
-
-def _submit(form, write):
-    """Validate ``form`` and call ``write(**cleaned_data)``; return its result, or None.
-
-    A refusal becomes the form's non-field errors: its message, then every reason it cites
-    (the message is left out when it is only those reasons joined).
-    """
-    if not form.is_bound or not form.is_valid():
-        return None
-    try:
-        return write(**form.cleaned_data)
-    except ApplicationError as error:
-        _raise_if_denied(error)
-        texts = _reason_texts(error)
-        if error.message != "；".join(texts):
-            form.add_error(None, error.message)
-        for text in texts:
-            form.add_error(None, text)
-        return None
 
 
 def _holds(scope: Scope, *roles: str) -> bool:
@@ -129,17 +89,6 @@ def _initial_facility(request, *roles: str) -> dict:
         return {"facility": value}
     own = Scope.of(request.user).facilities_with_role(*roles)
     return {"facility": own[0]} if own else {}
-
-
-def _stream(field, filename: str) -> FileResponse:
-    """Stream a stored file as a download (never a public media URL); a lost file is a 404."""
-    if not field:
-        raise Http404(_("文件不存在。"))
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404(_("文件不存在。")) from None
-    return FileResponse(handle, as_attachment=True, filename=filename)
 
 
 # --- Facilities (JL-F1, JL-F5) --------------------------------------------------------------
