@@ -97,3 +97,29 @@ def test_jl_c8_services_never_delete_records():
     for path in [*root.glob("consultations/services/*.py"), root / "billing/services.py", root / "facilities/services.py",
                  root / "audit/services.py", root / "audit/records.py"]:
         assert ".delete(" not in path.read_text(encoding="utf-8"), path
+
+
+def test_jl_c8_a_sealed_record_cannot_be_changed_through_the_api_or_the_pages(world, client):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from consultations.models import Consultation
+
+    consultation = world.sent()
+    records.seal_create(actor=world.coordinator, consultation=consultation, reason="争议", **PARTIES)
+
+    api = APIClient()
+    api.force_authenticate(world.invited_coordinator)
+    response = api.post(f"/api/v1/consultations/{consultation.pk}/accept/", {}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "JL-C8"
+    upload = APIClient()
+    upload.force_authenticate(world.clinician)
+    response = upload.post(f"/api/v1/consultations/{consultation.pk}/documents/", {"kind": "other", "title": "x", "file": pdf()})
+    assert response.status_code == 409 and response.json()["code"] == "JL-C8"
+
+    client.force_login(world.invited_coordinator)
+    client.post(reverse("audit:sealed-access", args=[consultation.pk]), {"purpose": "核对"})
+    response = client.post(reverse("consultations:accept", args=[consultation.pk]), {})
+    assert response.status_code in (400, 409) or response.status_code == 302
+    assert Consultation.objects.get(pk=consultation.pk).state == "sent"
+    assert not AuditEvent.objects.filter(event_type="consultation.accept").exists()
