@@ -140,18 +140,24 @@ def consultation_state_counts(*, user, side: str = "") -> dict[str, int]:
     return dict(queryset.order_by().values_list("state").annotate(n=Count("pk")))
 
 
-def consultation_allowed_actions(*, user, consultation: Consultation) -> dict[str, rules.Edge]:
-    """The state-graph actions ``user`` may take on a case from ``consultation_detail`` now, by
-    ``rules.decide_transition`` (the same decision the services take again). No queries: roles come
-    from the cached scope, the expert from the prefetched participants, JL-F5 from the annotations."""
+def case_actor(*, user, consultation: Consultation) -> rules.Actor:
+    """What ``user`` is on a case loaded by ``consultation_detail``: roles from the cached scope,
+    the assigned expert from the prefetched participants (no queries)."""
     scope = Scope.of(user)
-    actor = rules.Actor(
+    return rules.Actor(
         inviting_roles=scope.facility_roles.get(consultation.inviting_id, frozenset()),
         invited_roles=scope.facility_roles.get(consultation.invited_id, frozenset()),
         is_assigned_expert=any(
             p.side == Side.INVITED and p.physician.user_id == user.pk for p in consultation.participants.all()
         ),
     )
+
+
+def consultation_allowed_actions(*, user, consultation: Consultation) -> dict[str, rules.Edge]:
+    """The state-graph actions ``user`` may take on a case from ``consultation_detail`` now, by
+    ``rules.decide_transition`` (the same decision the services take again). No queries: roles come
+    from the cached scope, the expert from the prefetched participants, JL-F5 from the annotations."""
+    actor = case_actor(user=user, consultation=consultation)
     allowed = {}
     for action in rules.ACTIONS:
         decision = rules.decide_transition(

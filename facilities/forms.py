@@ -21,8 +21,7 @@ from .choices import (
     Title,
 )
 from .models import Division
-
-JILIN_PREFIX = "22"
+from .rules import JILIN_PREFIX
 
 
 def _blank(label) -> list[tuple[str, str]]:

@@ -27,8 +27,7 @@ from .choices import (
     SuspensionCause,
     Title,
 )
-
-JILIN_PREFIX = "22"
+from .rules import JILIN_PREFIX
 
 
 class Division(models.Model):

@@ -36,7 +36,7 @@ from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
 from .. import rules, selectors, services
-from ..choices import ObligationState, Side, TriggerKind
+from ..choices import ObligationState, TriggerKind
 from ..models import Admission, Consultation, Obligation, Patient
 from . import serializers as s
 
@@ -319,24 +319,12 @@ class ObligationViewSet(
 # --- Requests ------------------------------------------------------------------------------------
 
 
-def case_actor(user, consultation: Consultation) -> rules.Actor:
-    """What ``user`` is on this case, from the cached scope and the prefetched participants."""
-    scope = Scope.of(user)
-    return rules.Actor(
-        inviting_roles=scope.facility_roles.get(consultation.inviting_id, frozenset()),
-        invited_roles=scope.facility_roles.get(consultation.invited_id, frozenset()),
-        is_assigned_expert=any(
-            p.side == Side.INVITED and p.physician.user_id == user.pk for p in consultation.participants.all()
-        ),
-    )
-
-
 def decide(user, consultation: Consultation, graph_action: str) -> rules.TransitionDecision:
     return rules.decide_transition(
         state=consultation.state,
         action=graph_action,
         category=consultation.service_type.category,
-        actor=case_actor(user, consultation),
+        actor=selectors.case_actor(user=user, consultation=consultation),
         inviting_suspended=consultation.inviting_suspended,
         invited_suspended=consultation.invited_suspended,
     )
