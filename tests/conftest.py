@@ -1,7 +1,9 @@
 import datetime as dt
+import os
 from dataclasses import dataclass
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.utils import timezone
 
@@ -27,9 +29,61 @@ def _isolated_media(settings, tmp_path):
     settings.TELEMED_ALLOW_AUDIT_PURGE = True
 
 
+# --- The clock ---------------------------------------------------------------------------------
+# No test may depend on the real date or time of day. Each test runs at one "now", frozen when it
+# starts (it then ticks, so timeouts still work): the session's clock by default, or the instant
+# its ``frozen_at`` marker names. Factories read that clock, so fixtures built for a test agree with
+# the dates the test travels to. ``--clock`` (or TELEMED_TEST_CLOCK) moves the whole session's clock
+# to an awkward instant; CI runs the suite a second time that way.
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock",
+        default=os.environ.get("TELEMED_TEST_CLOCK", ""),
+        help="run the whole session with the clock moved to this ISO 8601 instant (e.g. 2028-02-29T16:30:00+00:00)",
+    )
+
+
+def _instant(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise pytest.UsageError(f"--clock / frozen_at needs a time zone offset: {text!r}")
+    return value
+
+
 def pytest_configure(config):
     settings.TELEMED_ALLOW_AUDIT_PURGE = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    config.addinivalue_line("markers", "frozen_at(instant): run this test (and its fixtures) from a fixed ISO 8601 instant")
+    clock = config.getoption("clock")
+    if clock:
+        traveller = time_machine.travel(_instant(clock), tick=True)
+        traveller.start()
+        config.stash[_CLOCK_KEY] = traveller
+
+
+_CLOCK_KEY = pytest.StashKey[time_machine.travel]()
+
+
+def pytest_report_header(config):
+    clock = config.getoption("clock")
+    return f"clock: moved to {clock} for the whole session" if clock else "clock: real (use --clock to move it)"
+
+
+def pytest_unconfigure(config):
+    traveller = config.stash.get(_CLOCK_KEY, None)
+    if traveller is not None:
+        traveller.stop()
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(request) -> dt.datetime:
+    """The one "now" of this test, started before every other fixture so that factories see it."""
+    marker = request.node.get_closest_marker("frozen_at")
+    start = _instant(marker.args[0]) if marker else dt.datetime.now(dt.UTC)
+    with time_machine.travel(start, tick=True):
+        yield start
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from tests.billing import (
 )
 from tests.factories import FacilityFactory, UserFactory, regulator, staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at("2026-12-10T10:00:00+08:00")]  # the dates typed below are in its past
 API = "/api/v1"
 
 

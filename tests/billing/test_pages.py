@@ -32,7 +32,7 @@ from tests.billing import (
 )
 from tests.factories import regulator, staff
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at("2026-12-10T10:00:00+08:00")]  # the dates typed below are in its past
 CONFIRM_BUTTON = "确认结算单</button>"
 PAY_BUTTON = "登记付款</button>"
 

@@ -26,7 +26,7 @@ from tests.factories import (
     staff,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at("2026-10-20T10:00:00+08:00")]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOV = dt.date(2026, 11, 1)
 

@@ -13,7 +13,7 @@ from consultations.choices import ObligationState, TriggerKind
 from consultations.models import Notification, Obligation, Violation
 from telemed.errors import ApplicationError
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at("2026-11-27T12:00:00+08:00")]  # the day of ADMITTED
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ADMITTED = dt.datetime(2026, 11, 27, 22, 30, tzinfo=SHANGHAI)  # 3 days later is Nov 30, due Dec 1 (month end)
 
