@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import connections
+from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from facilities.demo_data import DEMO_PASSWORD
@@ -104,6 +105,9 @@ def page(chromium: Browser, live_portal: str) -> Iterator[Page]:
             failed_assets.append(f"{response.status} {response.url}")
 
     context.on("response", note_failed_asset)
+    # The browser keeps the portal's clock (the test's frozen "now", or --clock), so that live
+    # countdowns computed in JavaScript agree with the due times the server rendered.
+    context.clock.install(time=timezone.now())
     page = context.new_page()
     yield page
     context.close()
