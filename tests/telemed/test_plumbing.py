@@ -56,6 +56,20 @@ def test_embedded_defaults_are_sqlite_and_the_filesystem_broker(tmp_path):
     assert (tmp_path / "celery" / "queue").is_dir()
 
 
+def test_the_filesystem_broker_keeps_its_control_files_under_the_var_directory(tmp_path):
+    """kombu's filesystem transport writes its exchange tables to ``./control`` unless told otherwise:
+    a run in the checkout left a ``control/`` folder behind. They belong under TELEMED_VAR_DIR."""
+    workdir, var = tmp_path / "cwd", tmp_path / "var"
+    workdir.mkdir()
+    code = "import django; django.setup(); from telemed.celery import app; app.send_task('telemed.probe')"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(TELEMED_VAR_DIR=str(var), PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="telemed.settings")
+    subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True, check=True, timeout=60)  # noqa: S603
+    assert not (workdir / "control").exists()
+    assert (var / "celery" / "control" / "celery.exchange").is_file()
+    assert any((var / "celery" / "queue").iterdir())  # the message itself was published
+
+
 def test_request_id_is_generated_or_accepted_and_echoed():
     seen = {}
 
