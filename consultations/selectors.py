@@ -141,15 +141,21 @@ def consultation_state_counts(*, user, side: str = "") -> dict[str, int]:
 
 
 def case_actor(*, user, consultation: Consultation) -> rules.Actor:
-    """What ``user`` is on a case loaded by ``consultation_detail``: roles from the cached scope,
-    the assigned expert from the prefetched participants (no queries)."""
+    """What ``user`` is on a case, for ``rules.decide_transition``: roles from the cached scope; the
+    assigned expert from the participants ``consultation_detail`` prefetched (no query), or else by
+    one query (the services, which load the case bare)."""
     scope = Scope.of(user)
+    user_id = getattr(user, "pk", None)
+    if not user_id:
+        is_expert = False
+    elif "participants" in getattr(consultation, "_prefetched_objects_cache", {}):
+        is_expert = any(p.side == Side.INVITED and p.physician.user_id == user_id for p in consultation.participants.all())
+    else:
+        is_expert = Participant.objects.filter(consultation=consultation, side=Side.INVITED, physician__user_id=user_id).exists()
     return rules.Actor(
         inviting_roles=scope.facility_roles.get(consultation.inviting_id, frozenset()),
         invited_roles=scope.facility_roles.get(consultation.invited_id, frozenset()),
-        is_assigned_expert=any(
-            p.side == Side.INVITED and p.physician.user_id == user.pk for p in consultation.participants.all()
-        ),
+        is_assigned_expert=is_expert,
     )
 
 

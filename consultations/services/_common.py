@@ -11,28 +11,14 @@ from django.utils.translation import gettext as _
 
 from facilities.models import StaffMembership, Suspension
 from telemed.errors import ApplicationError
-from telemed.scope import Scope
 
 from .. import rules
-from ..choices import Side
-from ..models import Consultation, Notification, Participant
+from ..models import Consultation, Notification
+from ..selectors import case_actor
 
 
 def deny(message: str) -> ApplicationError:
     return ApplicationError("permission_denied", message, status=403)
-
-
-def case_actor(user, consultation: Consultation) -> rules.Actor:
-    scope = Scope.of(user)
-    physician_id = getattr(getattr(user, "physician", None), "pk", None) if user is not None else None
-    is_expert = bool(physician_id) and Participant.objects.filter(
-        consultation=consultation, physician_id=physician_id, side=Side.INVITED
-    ).exists()
-    return rules.Actor(
-        inviting_roles=scope.facility_roles.get(consultation.inviting_id, frozenset()),
-        invited_roles=scope.facility_roles.get(consultation.invited_id, frozenset()),
-        is_assigned_expert=is_expert,
-    )
 
 
 def suspended_ids(*facility_ids: int) -> set[int]:
@@ -56,7 +42,7 @@ def require_transition(user, consultation: Consultation, action: str) -> rules.E
         state=consultation.state,
         action=action,
         category=consultation.service_type.category,
-        actor=case_actor(user, consultation),
+        actor=case_actor(user=user, consultation=consultation),
         inviting_suspended=consultation.inviting_id in suspended,
         invited_suspended=consultation.invited_id in suspended,
     )
