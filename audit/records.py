@@ -18,7 +18,7 @@ from telemed.scope import Scope
 
 from . import rules
 from .models import Seal
-from .services import audit_event_append
+from .services import audit_event_append, audit_refusal
 
 ACCESS_ACTIONS = ("view", "list", "download", "export", "reveal")
 
@@ -60,6 +60,25 @@ def record_access(*, actor, action: str, consultation=None, patient=None, purpos
             facility_ids=facility_ids,
             details=data,
         )
+
+
+def require_access_purpose(*, actor, consultation, purpose: str, action: str = "view") -> str:
+    """JL-C8 (art. 37): a sealed record is read only for a stated purpose. A read without one is
+    refused (400 ``JL-C8``) and the refusal is on record (``record.access.refuse``, JL-A1)."""
+    purpose = (purpose or "").strip()
+    if purpose or not is_sealed(consultation.pk):
+        return purpose
+    error = ApplicationError(
+        "JL-C8", _("JL-C8 第三十七条: 该病历已封存，调阅须在 purpose 参数中写明目的。"), {"needs": "purpose"}
+    )
+    scope = Scope.of(actor)
+    facility_ids = [consultation.inviting_id, consultation.invited_id]
+    acting_facility_id, acting_division = _acting(scope, facility_ids)
+    raise audit_refusal(
+        error, actor=actor, event_type="record.access.refuse", obj=consultation, acting_facility_id=acting_facility_id,
+        acting_division_code=acting_division, facility_ids=facility_ids,
+        details={"consultation": consultation.number, "patient_id": consultation.patient_id, "action": action},
+    )
 
 
 def record_list_access(*, actor, what: str, rows: list, filters: dict | None = None):

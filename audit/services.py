@@ -16,6 +16,8 @@ from django.db.models import Model
 from django.utils import timezone
 
 from telemed.context import current
+from telemed.errors import ApplicationError
+from telemed.transactions import in_service_transaction, record_refusal
 
 from . import rules
 from .choices import Outcome
@@ -81,6 +83,44 @@ def audit_event_append(
         event = AuditEvent(**fields, prev_hash=prev_hash, hash=rules.event_hash(fields, prev_hash))
         event.save(force_insert=True)
     return event
+
+
+def audit_refusal(
+    error: ApplicationError,
+    *,
+    actor,
+    event_type: str,
+    obj: Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    acting_facility_id: int | None = None,
+    acting_division_code: str = "",
+    facility_ids: Iterable[int] = (),
+    details: dict | None = None,
+) -> ApplicationError:
+    """Put a refusal on record (JL-A1): one failure event naming actor, object and reason.
+
+    The event is written in its own transaction, so the refused act's rollback cannot take it
+    along: at once when no service transaction is open, else right after the outermost one has
+    rolled back (``telemed.transactions.service_transaction``). Returns ``error``, for ``raise``.
+    """
+    payload = {"code": error.code, "reason": error.message, **(details or {})}
+    if error.extra.get("reasons"):
+        payload["reasons"] = error.extra["reasons"]
+    if obj is not None:
+        object_type, object_id = object_type or obj._meta.label_lower, object_id or obj.pk
+
+    def write() -> None:
+        audit_event_append(
+            actor=actor, event_type=event_type, outcome=Outcome.FAILURE, object_type=object_type, object_id=object_id,
+            acting_facility_id=acting_facility_id, acting_division_code=acting_division_code,
+            facility_ids=facility_ids, details=payload,
+        )
+
+    error.on_record = write
+    if not in_service_transaction():
+        record_refusal(error)
+    return error
 
 
 def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:

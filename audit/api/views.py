@@ -83,11 +83,9 @@ class ResponsibilityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         consultation = None
         if consultation_id is not None:
             consultation = get_object_or_404(Consultation.objects.visible_to(request.user), pk=consultation_id)
-            purpose = request.query_params.get("purpose", "").strip()
-            if records.is_sealed(consultation.pk) and not purpose:
-                raise ApplicationError(
-                    "JL-C8", "JL-C8 第三十七条: 该病历已封存，调阅须在 purpose 参数中写明目的。", {"needs": "purpose"}
-                )
+            purpose = records.require_access_purpose(
+                actor=request.user, consultation=consultation, purpose=request.query_params.get("purpose", "")
+            )
             records.record_access(actor=request.user, action="view", consultation=consultation, purpose=purpose,
                                   details={"api": "responsibility"})
         page = self.paginate_queryset(self.get_queryset())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,6 +15,7 @@ from facilities.services import physician_require_qualified
 from telemed.checks import failing
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
+from telemed.transactions import service_transaction
 
 from .. import rules
 from ..choices import ConsultationState, OpinionKind, RaterKind, Side
@@ -83,7 +83,7 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
         actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
         scope=consultation.wanted_scope, act="sign", object_type="consultations.consultation", object_id=consultation.pk,
     )
-    with transaction.atomic():
+    with service_transaction():
         consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
         edge = require_transition(actor, consultation, action)
         latest = consultation.opinions.order_by("-version").first()
@@ -129,11 +129,11 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
     return opinion
 
 
-@transaction.atomic
+@service_transaction()
 def rating_record(*, actor, consultation: Consultation, rater_kind: str, score: int, comment: str = "") -> Rating:
     """JL-O5: after closing, the inviting physician's and the patient's satisfaction (1–5)."""
     consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
-    require_not_sealed(consultation.pk)
+    require_not_sealed(consultation, actor=actor, act="rate")
     scope = Scope.of(actor)
     if not scope.has_role(consultation.inviting_id, StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
         raise deny(_("JL-O5: 满意度由邀请方医师记录（患者评价由邀请方代为录入）。"))

@@ -19,11 +19,21 @@ from facilities.services import physician_require_qualified
 from telemed.checks import failing
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
+from telemed.transactions import service_transaction
 
 from .. import rules
 from ..choices import ConsultationState, Side
 from ..models import Admission, Consent, Consultation, Document, Participant, Patient
-from ._common import deny, move, notify, require_not_sealed, require_transition, suspended_ids
+from ._common import (
+    deny,
+    move,
+    notify,
+    refuse_facility_checks,
+    refuse_on_record,
+    require_not_sealed,
+    require_transition,
+    suspended_ids,
+)
 from .obligations import obligations_meet
 from .patients import require_clinical_role
 
@@ -43,8 +53,8 @@ def _new_number() -> str:
     return f"YC{timezone.localdate():%Y%m%d}{secrets.token_hex(3).upper()}"
 
 
-def _require_open_draft(consultation: Consultation) -> None:
-    require_not_sealed(consultation.pk)
+def _require_open_draft(consultation: Consultation, *, actor, act: str) -> None:
+    require_not_sealed(consultation, actor=actor, act=act)
     consultation.state = Consultation.objects.values_list("state", flat=True).get(pk=consultation.pk)
     if consultation.state not in (ConsultationState.DRAFT, ConsultationState.RETURNED):
         raise ApplicationError("invalid_state", _("申请已发送，不能再修改邀请内容；如需补充请等待退回或上传补充资料。"))
@@ -91,7 +101,7 @@ def _agreement_in_force(consultation: Consultation, on) -> CooperationAgreement 
 # --- Draft ---------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_create(
     *,
     actor,
@@ -156,7 +166,7 @@ def consultation_create(
 # --- JL-C3: consent and the inviting physician ------------------------------------------------
 
 
-@transaction.atomic
+@service_transaction()
 def consent_record(
     *,
     actor,
@@ -169,7 +179,7 @@ def consent_record(
     e_signature_reference: str = "",
 ) -> Consent:
     require_clinical_role(actor, consultation.inviting_id)
-    _require_open_draft(consultation)
+    _require_open_draft(consultation, actor=actor, act="consent")
     if signed_at > timezone.now():
         raise ApplicationError("JL-C3", _("JL-C3 第二十三条: 签署时间不能晚于当前时间。"))
     digest = ""
@@ -204,7 +214,7 @@ def consent_record(
 def participant_add_inviting(*, actor, consultation: Consultation, physician: Physician) -> Participant:
     """Name an attending physician of the inviting facility (JL-C3, art. 23; JL-P1..P3, P6)."""
     require_clinical_role(actor, consultation.inviting_id)
-    _require_open_draft(consultation)
+    _require_open_draft(consultation, actor=actor, act="participant")
     if physician.title // 10 != 23:  # GB/T 8561 physician series: 231..235
         raise ApplicationError(
             "JL-C3",
@@ -215,7 +225,7 @@ def participant_add_inviting(*, actor, consultation: Consultation, physician: Ph
         actor=actor, physician=physician, facility=consultation.inviting, acting_role=ActingRole.ATTENDING, scope=None,
         act="attend", object_type="consultations.consultation", object_id=consultation.pk,
     )
-    with transaction.atomic():
+    with service_transaction():
         participant, created = Participant.objects.get_or_create(
             consultation=consultation, physician=physician, side=Side.INVITING,
             defaults={"added_by": actor, "added_at": timezone.now()},
@@ -229,11 +239,11 @@ def participant_add_inviting(*, actor, consultation: Consultation, physician: Ph
 # --- JL-C5: documents ----------------------------------------------------------------------------
 
 
-@transaction.atomic
+@service_transaction()
 def document_upload(*, actor, consultation: Consultation, kind: str, title: str, upload) -> Document:
     """Inviting side uploads material; the portal keeps its SHA-256, size, real type, uploader, time."""
     require_clinical_role(actor, consultation.inviting_id)
-    require_not_sealed(consultation.pk)
+    require_not_sealed(consultation, actor=actor, act="upload")
     consultation.state = Consultation.objects.values_list("state", flat=True).get(pk=consultation.pk)
     if consultation.state not in (
         ConsultationState.DRAFT, ConsultationState.RETURNED, ConsultationState.SENT, ConsultationState.ACCEPTED, ConsultationState.SCHEDULED,
@@ -271,13 +281,7 @@ def document_upload(*, actor, consultation: Consultation, kind: str, title: str,
 # --- Transitions -----------------------------------------------------------------------------
 
 
-def _refuse_if_failing(checks) -> None:
-    bad = failing(checks)
-    if bad:
-        raise ApplicationError.from_reasons(bad)
-
-
-@transaction.atomic
+@service_transaction()
 def consultation_send(*, actor, consultation: Consultation) -> Consultation:
     """Send (or re-send after a return): every JL-F check, JL-C3 consent and participant, then the
     request reaches the invited facility and meets the patient's open JL-C2 obligations in time."""
@@ -288,7 +292,7 @@ def consultation_send(*, actor, consultation: Consultation) -> Consultation:
     consent = Consent.objects.filter(consultation=consultation).first()
     participants_ok = Participant.objects.filter(consultation=consultation, side=Side.INVITING).exists()
     checks += rules.consent_checks(consent, participants_ok=participants_ok)
-    _refuse_if_failing(checks)
+    refuse_facility_checks(actor, consultation, checks, act="send")
     now = timezone.now()
     duty_gap = False
     if consultation.service_type.category == "diagnosis":
@@ -324,13 +328,13 @@ def duty_covered(facility_id: int, *, at: datetime, scope: str) -> bool:
     return facility_rules.duty_coverage(shifts, at=at, scope=scope).passed
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_accept(*, actor, consultation: Consultation) -> Consultation:
     from .opinions import responsibility_record
 
     consultation = Consultation.objects.select_for_update().select_related("inviting", "invited", "service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "accept")
-    _refuse_if_failing(facility_checks(consultation))
+    refuse_facility_checks(actor, consultation, facility_checks(consultation), act="accept")
     move(consultation, edge, accepted_at=timezone.now())
     responsibility_record(actor=actor, consultation=consultation, occasion="accepted")
     _audit(actor, consultation, "consultation.accept", acting_facility_id=consultation.invited_id)
@@ -350,7 +354,7 @@ def _transition_with_reason(*, actor, consultation: Consultation, action: str, r
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_decline(*, actor, consultation: Consultation, reason: str) -> Consultation:
     """JL-C4: the invited facility declines promptly, with a reason."""
     consultation = _transition_with_reason(actor=actor, consultation=consultation, action="decline", reason=reason,
@@ -361,7 +365,7 @@ def consultation_decline(*, actor, consultation: Consultation, reason: str) -> C
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_return_material(*, actor, consultation: Consultation, reason: str, document_ids=()) -> Consultation:
     """JL-C5 (art. 29): the invited side returns material as insufficient, with a reason."""
     consultation = _transition_with_reason(actor=actor, consultation=consultation, action="return_material", reason=reason,
@@ -378,7 +382,7 @@ def consultation_return_material(*, actor, consultation: Consultation, reason: s
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_cancel(*, actor, consultation: Consultation, reason: str) -> Consultation:
     return _transition_with_reason(actor=actor, consultation=consultation, action="cancel", reason=reason,
                                    field="cancel_reason", acting="inviting_id", event="consultation.cancel", code="invalid")
@@ -387,14 +391,15 @@ def consultation_cancel(*, actor, consultation: Consultation, reason: str) -> Co
 def expert_assign(*, actor, consultation: Consultation, physician: Physician) -> Participant:
     """The invited coordinator assigns an expert: every JL-P check as of now, audited, all reasons."""
     consultation = Consultation.objects.select_related("inviting", "invited").get(pk=consultation.pk)
-    require_not_sealed(consultation.pk)
+    require_not_sealed(consultation, actor=actor, act="assign")
     scope = Scope.of(actor)
     if not scope.has_role(consultation.invited_id, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
         raise deny(_("只有受邀方远程医疗管理人员（或其对接系统）可以指定专家。"))
     if consultation.state not in (ConsultationState.ACCEPTED, ConsultationState.SCHEDULED, ConsultationState.IN_SESSION):
         raise ApplicationError("invalid_state", _("请先受理申请，再指定专家。"))
     if consultation.invited_id in suspended_ids(consultation.invited_id, consultation.inviting_id) or consultation.inviting_id in suspended_ids(consultation.inviting_id):
-        raise ApplicationError("JL-F5", _("JL-F5 第三十四条: 暂停期间不得继续开展远程医疗服务。"))
+        error = ApplicationError("JL-F5", _("JL-F5 第三十四条: 暂停期间不得继续开展远程医疗服务。"))
+        raise refuse_on_record(error, actor=actor, consultation=consultation, event_type="facility.check.refuse", act="assign")
     physician_require_qualified(
         actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
         scope=consultation.wanted_scope, act="assign", object_type="consultations.consultation", object_id=consultation.pk,
@@ -403,7 +408,7 @@ def expert_assign(*, actor, consultation: Consultation, physician: Physician) ->
         raise ApplicationError(
             "JL-C4", _("JL-C4: 邀请方要求%(want)s，该专家职称为%(has)s。") % {"want": consultation.get_wanted_title_display(), "has": physician.get_title_display()}
         )
-    with transaction.atomic():
+    with service_transaction():
         participant, created = Participant.objects.get_or_create(
             consultation=consultation, physician=physician, side=Side.INVITED, defaults={"added_by": actor, "added_at": timezone.now()}
         )
@@ -416,7 +421,7 @@ def expert_assign(*, actor, consultation: Consultation, physician: Physician) ->
     return participant
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: datetime, video_link: str) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "schedule")
@@ -434,7 +439,7 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_start_session(*, actor, consultation: Consultation) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "start_session")
@@ -443,7 +448,7 @@ def consultation_start_session(*, actor, consultation: Consultation) -> Consulta
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_close(*, actor, consultation: Consultation) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "close")
