@@ -1,6 +1,7 @@
 """Template helpers of the consultations pages: masking (JL-C9), the JL-C2 countdown, labels.
 
-Small and presentational; reads go through ``consultations.selectors``.
+Small and presentational: a tag reads what the view gave it and never writes (not even an
+audit event; the views log every read, JL-C8).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from audit.records import record_list_access
-
-from .. import rules, selectors
+from .. import rules
 from ..choices import ConsentRelation, DocumentKind, RaterKind
 
 register = template.Library()
@@ -137,19 +136,3 @@ def countdown(due_at):
         if left <= 0
         else _("剩余 %(d)s") % {"d": _duration(left)},
     }
-
-
-@register.simple_tag(takes_context=True)
-def consultation_home_summary(context):
-    """The start page's work panel (``selectors.home_work_summary``).
-
-    JL-C8: the panel lists patients by name (open obligations for staff, the latest violations
-    for regulators), so showing it is a list access to them, logged here because this tag is
-    what puts them on the start page.
-    """
-    user = context["request"].user
-    summary = selectors.home_work_summary(user=user)
-    for what, rows in (("consultations.obligation", summary["obligations"]), ("consultations.violation", summary["violations"])):
-        if rows:
-            record_list_access(actor=user, what=what, rows=rows, filters={"panel": "home"})
-    return summary
