@@ -20,7 +20,7 @@ from telemed.errors import ApplicationError
 from telemed.transactions import in_service_transaction, record_refusal
 
 from . import rules
-from .choices import Outcome
+from .choices import EventType, Outcome
 from .models import AuditEvent
 
 # An arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
@@ -43,7 +43,7 @@ def _actor_label(actor) -> str:
 def audit_event_append(
     *,
     actor,
-    event_type: str,
+    event_type: EventType,
     outcome: str = Outcome.SUCCESS,
     obj: Model | None = None,
     object_type: str = "",
@@ -53,7 +53,12 @@ def audit_event_append(
     facility_ids: Iterable[int] = (),
     details: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction (or its own)."""
+    """Append one event to the chain, in the caller's transaction (or its own).
+
+    ``event_type`` must be in the catalogue (``audit.choices.EventType``); anything else is a bug
+    and raises ``ValueError`` before anything is written."""
+    if event_type not in EventType.values:
+        raise ValueError(f"unknown audit event type {event_type!r}: add it to audit.choices.EventType")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
@@ -73,7 +78,7 @@ def audit_event_append(
             "ip_address": ctx.ip_address,
             "request_id": ctx.request_id,
             "channel": ctx.channel,
-            "event_type": event_type,
+            "event_type": str(event_type),
             "object_type": object_type,
             "object_id": str(object_id) if object_id != "" else "",
             "facility_ids": sorted({int(f) for f in facility_ids if f is not None}),
@@ -89,7 +94,7 @@ def audit_refusal(
     error: ApplicationError,
     *,
     actor,
-    event_type: str,
+    event_type: EventType,
     obj: Model | None = None,
     object_type: str = "",
     object_id: str | int = "",
@@ -148,7 +153,7 @@ def verification_request(*, actor):
         return running
     with tx.atomic():
         run = VerificationRun.objects.create(requested_by=actor, requested_at=timezone.now())
-        audit_event_append(actor=actor, event_type="audit.chain.verify_request", obj=run,
+        audit_event_append(actor=actor, event_type=EventType.AUDIT_CHAIN_VERIFY_REQUEST, obj=run,
                            acting_division_code=scope.regulated[0][0] if scope.regulated else "")
         tx.on_commit(lambda: audit_verify_chain_task.delay(run_id=run.pk))
     return run

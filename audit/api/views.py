@@ -27,6 +27,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.choices import EventType
 from consultations.models import Consultation
 from facilities.choices import StaffRole
 from telemed.api import ActionRolePermission, Roles, run_service
@@ -206,7 +207,7 @@ class FhirAuditEventView(APIView):
     def _log_read(self, request, *, details: dict, event=None) -> None:
         scope = Scope.of(request.user)
         audit_event_append(
-            actor=request.user, event_type="audit.log.read", obj=event,
+            actor=request.user, event_type=EventType.AUDIT_LOG_READ, obj=event,
             object_type="" if event is not None else "audit.auditevent",
             acting_division_code=scope.regulated[0][0] if scope.regulated else "", details=details,
         )

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.choices import EventType
 from audit.services import audit_refusal
 from facilities.models import StaffMembership, Suspension
 from telemed.errors import ApplicationError
@@ -42,7 +43,7 @@ def suspended_ids(*facility_ids: int) -> set[int]:
     )
 
 
-def refuse_on_record(error: ApplicationError, *, actor, consultation: Consultation, event_type: str, act: str) -> ApplicationError:
+def refuse_on_record(error: ApplicationError, *, actor, consultation: Consultation, event_type: EventType, act: str) -> ApplicationError:
     """A refusal on this case that the regulator wants on record (JL-A1): one failure event with
     the actor, the case and the reason, kept even though the act rolls back."""
     scope = Scope.of(actor)
@@ -63,7 +64,7 @@ def require_not_sealed(consultation: Consultation, *, actor, act: str) -> None:
 
     if is_sealed(consultation.pk):
         error = ApplicationError("JL-C8", _("JL-C8 第三十七条: 该病历已封存，封存期间任何人不得修改；启封须双方在场。"), status=409)
-        raise refuse_on_record(error, actor=actor, consultation=consultation, event_type="record.change.refuse", act=act)
+        raise refuse_on_record(error, actor=actor, consultation=consultation, event_type=EventType.RECORD_CHANGE_REFUSE, act=act)
 
 
 # Refusals of a case's move that the regulator wants on record: the facility may not take part
@@ -80,7 +81,7 @@ def refuse_facility_checks(actor, consultation: Consultation, checks, *, act: st
         return
     error = ApplicationError.from_reasons(bad)
     if any(c.rule in FACILITY_RULES for c in bad):
-        error = refuse_on_record(error, actor=actor, consultation=consultation, event_type="facility.check.refuse", act=act)
+        error = refuse_on_record(error, actor=actor, consultation=consultation, event_type=EventType.FACILITY_CHECK_REFUSE, act=act)
     raise error
 
 
@@ -100,7 +101,7 @@ def require_transition(user, consultation: Consultation, action: str) -> rules.E
             decision.code, decision.message, {"reasons": [c.as_dict() for c in decision.reasons]}, status=decision.status
         )
         if decision.code in FACILITY_RULES:
-            error = refuse_on_record(error, actor=user, consultation=consultation, event_type="facility.check.refuse", act=action)
+            error = refuse_on_record(error, actor=user, consultation=consultation, event_type=EventType.FACILITY_CHECK_REFUSE, act=action)
         raise error
     return decision.edge
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.choices import EventType
 from audit.services import audit_event_append
 from facilities.choices import ActingRole, ServiceCategory, StaffRole
 from facilities.services import physician_require_qualified
@@ -39,7 +40,7 @@ def responsibility_record(*, actor, consultation: Consultation, occasion: str) -
     )
     audit_event_append(
         actor=actor,
-        event_type="responsibility.record",
+        event_type=EventType.RESPONSIBILITY_RECORD,
         obj=record,
         facility_ids=[consultation.inviting_id, consultation.invited_id],
         details={"consultation": consultation.number, "occasion": occasion, "article": duty.article,
@@ -113,7 +114,7 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
         responsibility_record(actor=actor, consultation=consultation, occasion="signed" if corrects is None else "corrected")
         audit_event_append(
             actor=actor,
-            event_type="opinion.sign" if corrects is None else "opinion.correct",
+            event_type=EventType.OPINION_SIGN if corrects is None else EventType.OPINION_CORRECT,
             obj=opinion,
             acting_facility_id=consultation.invited_id,
             facility_ids=[consultation.inviting_id, consultation.invited_id],
@@ -150,7 +151,7 @@ def rating_record(*, actor, consultation: Consultation, rater_kind: str, score: 
         consultation=consultation, rater_kind=rater_kind, score=score, comment=comment.strip(), recorded_by=actor, recorded_at=timezone.now()
     )
     audit_event_append(
-        actor=actor, event_type="consultation.rate", obj=rating, acting_facility_id=consultation.inviting_id,
+        actor=actor, event_type=EventType.CONSULTATION_RATE, obj=rating, acting_facility_id=consultation.inviting_id,
         facility_ids=[consultation.inviting_id, consultation.invited_id],
         details={"consultation": consultation.number, "rater_kind": rater_kind, "score": score},
     )

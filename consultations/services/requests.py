@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.choices import EventType
 from audit.services import audit_event_append
 from facilities import rules as facility_rules
 from facilities.choices import ActingRole, StaffRole
@@ -38,7 +39,7 @@ from .obligations import obligations_meet
 from .patients import require_clinical_role
 
 
-def _audit(actor, consultation: Consultation, event_type: str, *, acting_facility_id=None, details=None, obj=None):
+def _audit(actor, consultation: Consultation, event_type: EventType, *, acting_facility_id=None, details=None, obj=None):
     return audit_event_append(
         actor=actor,
         event_type=event_type,
@@ -159,7 +160,7 @@ def consultation_create(
             continue
     else:  # pragma: no cover - five random collisions in a row
         raise ApplicationError("conflict", _("申请编号生成冲突，请重试。"), status=409)
-    _audit(actor, consultation, "consultation.create", acting_facility_id=inviting.pk, details={"service_type": service_type.code})
+    _audit(actor, consultation, EventType.CONSULTATION_CREATE, acting_facility_id=inviting.pk, details={"service_type": service_type.code})
     return consultation
 
 
@@ -205,7 +206,7 @@ def consent_record(
         },
     )
     _audit(
-        actor, consultation, "consultation.consent", acting_facility_id=consultation.inviting_id, obj=consent,
+        actor, consultation, EventType.CONSULTATION_CONSENT, acting_facility_id=consultation.inviting_id, obj=consent,
         details={"relation": relation, "signed_at": signed_at, "sensitive_info_consent": sensitive_info_consent, "sha256": digest},
     )
     return consent
@@ -231,7 +232,7 @@ def participant_add_inviting(*, actor, consultation: Consultation, physician: Ph
             defaults={"added_by": actor, "added_at": timezone.now()},
         )
         if created:
-            _audit(actor, consultation, "consultation.participant.add", acting_facility_id=consultation.inviting_id,
+            _audit(actor, consultation, EventType.CONSULTATION_PARTICIPANT_ADD, acting_facility_id=consultation.inviting_id,
                    details={"physician_id": physician.pk, "side": Side.INVITING})
     return participant
 
@@ -273,7 +274,7 @@ def document_upload(*, actor, consultation: Consultation, kind: str, title: str,
         uploaded_by=actor,
         uploaded_at=timezone.now(),
     )
-    _audit(actor, consultation, "document.upload", acting_facility_id=consultation.inviting_id, obj=document,
+    _audit(actor, consultation, EventType.DOCUMENT_UPLOAD, acting_facility_id=consultation.inviting_id, obj=document,
            details={"kind": kind, "sha256": digest, "size": upload.size, "content_type": content_type})
     return document
 
@@ -300,7 +301,7 @@ def consultation_send(*, actor, consultation: Consultation) -> Consultation:
     move(consultation, edge, sent_at=now, agreement=_agreement_in_force(consultation, today), duty_gap_flag=duty_gap, return_reason="")
     material = set(consultation.documents.filter(returned_at__isnull=True).values_list("kind", flat=True))
     met = obligations_meet(actor=actor, consultation=consultation, delivered_at=now, material_kinds=material)
-    _audit(actor, consultation, "consultation.send", acting_facility_id=consultation.inviting_id,
+    _audit(actor, consultation, EventType.CONSULTATION_SEND, acting_facility_id=consultation.inviting_id,
            details={"checks": [c.as_dict() for c in checks], "obligations_met": [o.pk for o in met], "duty_gap": duty_gap})
     notify(
         facility_id=consultation.invited_id, roles=(StaffRole.COORDINATOR,),
@@ -337,14 +338,14 @@ def consultation_accept(*, actor, consultation: Consultation) -> Consultation:
     refuse_facility_checks(actor, consultation, facility_checks(consultation), act="accept")
     move(consultation, edge, accepted_at=timezone.now())
     responsibility_record(actor=actor, consultation=consultation, occasion="accepted")
-    _audit(actor, consultation, "consultation.accept", acting_facility_id=consultation.invited_id)
+    _audit(actor, consultation, EventType.CONSULTATION_ACCEPT, acting_facility_id=consultation.invited_id)
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
            subject=_("申请 %(n)s 已被 %(f)s 受理") % {"n": consultation.number, "f": consultation.invited.name},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:accepted")
     return consultation
 
 
-def _transition_with_reason(*, actor, consultation: Consultation, action: str, reason: str, field: str, acting: str, event: str, code: str) -> Consultation:
+def _transition_with_reason(*, actor, consultation: Consultation, action: str, reason: str, field: str, acting: str, event: EventType, code: str) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, action)
     if not reason.strip():
@@ -358,7 +359,7 @@ def _transition_with_reason(*, actor, consultation: Consultation, action: str, r
 def consultation_decline(*, actor, consultation: Consultation, reason: str) -> Consultation:
     """JL-C4: the invited facility declines promptly, with a reason."""
     consultation = _transition_with_reason(actor=actor, consultation=consultation, action="decline", reason=reason,
-                                           field="decline_reason", acting="invited_id", event="consultation.decline", code="JL-C4")
+                                           field="decline_reason", acting="invited_id", event=EventType.CONSULTATION_DECLINE, code="JL-C4")
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
            subject=_("申请 %(n)s 被拒绝：%(r)s") % {"n": consultation.number, "r": reason.strip()[:80]},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:declined")
@@ -369,13 +370,13 @@ def consultation_decline(*, actor, consultation: Consultation, reason: str) -> C
 def consultation_return_material(*, actor, consultation: Consultation, reason: str, document_ids=()) -> Consultation:
     """JL-C5 (art. 29): the invited side returns material as insufficient, with a reason."""
     consultation = _transition_with_reason(actor=actor, consultation=consultation, action="return_material", reason=reason,
-                                           field="return_reason", acting="invited_id", event="consultation.return_material", code="JL-C5")
+                                           field="return_reason", acting="invited_id", event=EventType.CONSULTATION_RETURN_MATERIAL, code="JL-C5")
     now = timezone.now()
     returned = Document.objects.filter(consultation=consultation, pk__in=list(document_ids), returned_at__isnull=True)
     returned_ids = list(returned.values_list("pk", flat=True))
     returned.update(returned_at=now, return_reason=reason.strip())
     if returned_ids:
-        _audit(actor, consultation, "document.return", acting_facility_id=consultation.invited_id, details={"documents": returned_ids, "reason": reason.strip()})
+        _audit(actor, consultation, EventType.DOCUMENT_RETURN, acting_facility_id=consultation.invited_id, details={"documents": returned_ids, "reason": reason.strip()})
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
            subject=_("申请 %(n)s 资料被退回补充：%(r)s") % {"n": consultation.number, "r": reason.strip()[:80]},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:returned:{now.timestamp():.0f}")
@@ -385,7 +386,7 @@ def consultation_return_material(*, actor, consultation: Consultation, reason: s
 @service_transaction()
 def consultation_cancel(*, actor, consultation: Consultation, reason: str) -> Consultation:
     return _transition_with_reason(actor=actor, consultation=consultation, action="cancel", reason=reason,
-                                   field="cancel_reason", acting="inviting_id", event="consultation.cancel", code="invalid")
+                                   field="cancel_reason", acting="inviting_id", event=EventType.CONSULTATION_CANCEL, code="invalid")
 
 
 def expert_assign(*, actor, consultation: Consultation, physician: Physician) -> Participant:
@@ -399,7 +400,7 @@ def expert_assign(*, actor, consultation: Consultation, physician: Physician) ->
         raise ApplicationError("invalid_state", _("请先受理申请，再指定专家。"))
     if consultation.invited_id in suspended_ids(consultation.invited_id, consultation.inviting_id) or consultation.inviting_id in suspended_ids(consultation.inviting_id):
         error = ApplicationError("JL-F5", _("JL-F5 第三十四条: 暂停期间不得继续开展远程医疗服务。"))
-        raise refuse_on_record(error, actor=actor, consultation=consultation, event_type="facility.check.refuse", act="assign")
+        raise refuse_on_record(error, actor=actor, consultation=consultation, event_type=EventType.FACILITY_CHECK_REFUSE, act="assign")
     physician_require_qualified(
         actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
         scope=consultation.wanted_scope, act="assign", object_type="consultations.consultation", object_id=consultation.pk,
@@ -413,7 +414,7 @@ def expert_assign(*, actor, consultation: Consultation, physician: Physician) ->
             consultation=consultation, physician=physician, side=Side.INVITED, defaults={"added_by": actor, "added_at": timezone.now()}
         )
         if created:
-            _audit(actor, consultation, "consultation.expert.assign", acting_facility_id=consultation.invited_id, details={"physician_id": physician.pk})
+            _audit(actor, consultation, EventType.CONSULTATION_EXPERT_ASSIGN, acting_facility_id=consultation.invited_id, details={"physician_id": physician.pk})
             if physician.user_id:
                 notify(facility_id=consultation.invited_id, roles=(), extra_users=[physician.user],
                        subject=_("您被指定为申请 %(n)s 的会诊专家") % {"n": consultation.number},
@@ -430,7 +431,7 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
     if scheduled_for < timezone.now() - timezone.timedelta(minutes=5):
         raise ApplicationError("invalid", _("会诊时间不能早于当前时间。"))
     move(consultation, edge, scheduled_for=scheduled_for, video_link=video_link.strip())
-    _audit(actor, consultation, "consultation.schedule", acting_facility_id=consultation.invited_id,
+    _audit(actor, consultation, EventType.CONSULTATION_SCHEDULE, acting_facility_id=consultation.invited_id,
            details={"scheduled_for": scheduled_for, "video_link": video_link.strip()})
     local = timezone.localtime(scheduled_for)
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
@@ -444,7 +445,7 @@ def consultation_start_session(*, actor, consultation: Consultation) -> Consulta
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "start_session")
     move(consultation, edge, session_started_at=timezone.now())
-    _audit(actor, consultation, "consultation.start_session", acting_facility_id=consultation.invited_id)
+    _audit(actor, consultation, EventType.CONSULTATION_START_SESSION, acting_facility_id=consultation.invited_id)
     return consultation
 
 
@@ -454,7 +455,7 @@ def consultation_close(*, actor, consultation: Consultation) -> Consultation:
     edge = require_transition(actor, consultation, "close")
     now = timezone.now()
     move(consultation, edge, closed_at=now)
-    _audit(actor, consultation, "consultation.close", acting_facility_id=consultation.inviting_id)
+    _audit(actor, consultation, EventType.CONSULTATION_CLOSE, acting_facility_id=consultation.inviting_id)
     # JL-B2/B3: the completed service is charged at the price in force now (billing owns the rules).
     from billing.services import charge_for_completed
 
