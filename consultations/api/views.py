@@ -29,10 +29,16 @@ from rest_framework.response import Response
 
 from audit.records import record_access, record_list_access, require_access_purpose
 from consultations.services._common import FACILITY_RULES
-from facilities.api.serializers import ReasonSerializer  # one shared "Reason" schema component
 from facilities.choices import StaffRole
 from facilities.models import Facility
-from telemed.api import ActionRolePermission, Roles, ScopedViewSetMixin, require_roles, run_service
+from telemed.api import (
+    ActionRolePermission,
+    ReasonSerializer,
+    Roles,
+    ScopedViewSetMixin,
+    require_roles,
+    run_service,
+)
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
