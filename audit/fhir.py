@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from .choices import EventType
+
 NAMESPACE = "https://telemed.jl.gov.cn/fhir"
 EVENT_TYPE_SYSTEM = f"{NAMESPACE}/CodeSystem/event-type"
 AUDIT_CHAIN_EXTENSION = f"{NAMESPACE}/StructureDefinition/audit-chain"
@@ -62,7 +64,11 @@ UPDATE_VERBS = frozenset(
      "withdraw", "met", "diagnosis", "discharge", "set", "return"}
 )
 # Checks that are run and recorded, whatever their last word says: "execute".
-EXECUTE_PREFIXES = ("physician.qualification.", "audit.chain.")
+EXECUTED = frozenset({
+    EventType.PHYSICIAN_QUALIFICATION_ATTEND, EventType.PHYSICIAN_QUALIFICATION_ASSIGN, EventType.PHYSICIAN_QUALIFICATION_ACCEPT,
+    EventType.PHYSICIAN_QUALIFICATION_SIGN,
+    EventType.AUDIT_CHAIN_VERIFY, EventType.AUDIT_CHAIN_VERIFY_REQUEST,
+})
 
 
 def _state_transitions() -> frozenset[str]:
@@ -74,7 +80,7 @@ def _state_transitions() -> frozenset[str]:
 def fhir_action(event_type: str) -> str:
     """C/R/U/D/E for an event type: reads of patient data R; creations C; seals, unseals and
     state transitions U; checks and everything else E. Nothing is ever deleted (JL-C8), so no D."""
-    if event_type.startswith(EXECUTE_PREFIXES):
+    if event_type in EXECUTED:
         return "E"
     head, _dot, verb = event_type.rpartition(".")
     if verb in READ_VERBS:

@@ -17,10 +17,18 @@ from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
 from . import rules
+from .choices import EventType
 from .models import Seal
-from .services import audit_event_append
+from .services import audit_event_append, audit_refusal
 
-ACCESS_ACTIONS = ("view", "list", "download", "export", "reveal")
+ACCESS_EVENTS = {
+    "view": EventType.RECORD_VIEW,
+    "list": EventType.RECORD_LIST,
+    "download": EventType.RECORD_DOWNLOAD,
+    "export": EventType.RECORD_EXPORT,
+    "reveal": EventType.RECORD_REVEAL,
+}
+ACCESS_ACTIONS = tuple(ACCESS_EVENTS)
 
 
 def _acting(scope: Scope, facility_ids) -> tuple[int | None, str]:
@@ -51,7 +59,7 @@ def record_access(*, actor, action: str, consultation=None, patient=None, purpos
     with transaction.atomic():
         return audit_event_append(
             actor=actor,
-            event_type=f"record.{action}",
+            event_type=ACCESS_EVENTS[action],
             obj=None if object_type else (consultation or patient),
             object_type=object_type,
             object_id=object_id,
@@ -62,6 +70,25 @@ def record_access(*, actor, action: str, consultation=None, patient=None, purpos
         )
 
 
+def require_access_purpose(*, actor, consultation, purpose: str, action: str = "view") -> str:
+    """JL-C8 (art. 37): a sealed record is read only for a stated purpose. A read without one is
+    refused (400 ``JL-C8``) and the refusal is on record (``record.access.refuse``, JL-A1)."""
+    purpose = (purpose or "").strip()
+    if purpose or not is_sealed(consultation.pk):
+        return purpose
+    error = ApplicationError(
+        "JL-C8", _("JL-C8 第三十七条: 该病历已封存，调阅须在 purpose 参数中写明目的。"), {"needs": "purpose"}
+    )
+    scope = Scope.of(actor)
+    facility_ids = [consultation.inviting_id, consultation.invited_id]
+    acting_facility_id, acting_division = _acting(scope, facility_ids)
+    raise audit_refusal(
+        error, actor=actor, event_type=EventType.RECORD_ACCESS_REFUSE, obj=consultation, acting_facility_id=acting_facility_id,
+        acting_division_code=acting_division, facility_ids=facility_ids,
+        details={"consultation": consultation.number, "patient_id": consultation.patient_id, "action": action},
+    )
+
+
 def record_list_access(*, actor, what: str, rows: list, filters: dict | None = None):
     """Log a list or search result that shows patient data: which records appeared on the page."""
     scope = Scope.of(actor)
@@ -70,7 +97,7 @@ def record_list_access(*, actor, what: str, rows: list, filters: dict | None = N
     with transaction.atomic():
         return audit_event_append(
             actor=actor,
-            event_type="record.list",
+            event_type=EventType.RECORD_LIST,
             object_type=what,
             acting_facility_id=acting_facility_id,
             acting_division_code=acting_division,
@@ -175,7 +202,7 @@ def seal_create(*, actor, consultation, reason: str, inviting_party_name: str, i
     )
     acting_facility, acting_division = _acting(scope, [consultation.inviting_id, consultation.invited_id])
     audit_event_append(
-        actor=actor, event_type="record.seal", obj=seal, acting_facility_id=acting_facility, acting_division_code=acting_division,
+        actor=actor, event_type=EventType.RECORD_SEAL, obj=seal, acting_facility_id=acting_facility, acting_division_code=acting_division,
         facility_ids=[consultation.inviting_id, consultation.invited_id],
         details={"consultation": consultation.number, "patient_id": consultation.patient_id, "reason": seal.reason,
                  "parties": [[seal.inviting_party_name, seal.inviting_party_role], [seal.invited_party_name, seal.invited_party_role]],
@@ -204,7 +231,7 @@ def seal_release(*, actor, seal: Seal, reason: str, inviting_party_name: str, in
     seal.save()
     acting_facility, acting_division = _acting(scope, [consultation.inviting_id, consultation.invited_id])
     audit_event_append(
-        actor=actor, event_type="record.unseal", obj=seal, acting_facility_id=acting_facility, acting_division_code=acting_division,
+        actor=actor, event_type=EventType.RECORD_UNSEAL, obj=seal, acting_facility_id=acting_facility, acting_division_code=acting_division,
         facility_ids=[consultation.inviting_id, consultation.invited_id],
         details={"consultation": consultation.number, "patient_id": consultation.patient_id, "reason": seal.unseal_reason,
                  "parties": [[seal.unseal_inviting_party_name, seal.unseal_inviting_party_role],

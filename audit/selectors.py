@@ -23,59 +23,26 @@ from facilities.choices import StaffRole
 from facilities.models import Division, Facility
 from telemed.scope import Scope
 
+from .choices import EventType
 from .models import AuditEvent, Seal, VerificationRun
 from .records import is_sealed, open_seal
 
 SEALED_ACCESS_KEY = "sealed_access"
-CHAIN_VERIFY_EVENT = "audit.chain.verify"
-RESPONSIBILITY_EVENT = "responsibility.record"
+CHAIN_VERIFY_EVENT = EventType.AUDIT_CHAIN_VERIFY
+RESPONSIBILITY_EVENT = EventType.RESPONSIBILITY_RECORD
 RESPONSIBILITY_OBJECT = "consultations.responsibilityrecord"
 CONSULTATION_OBJECT = "consultations.consultation"
 PATIENT_OBJECT = "consultations.patient"
 
 OCCASION_LABELS = {"accepted": "受理时", "signed": "签发时", "corrected": "更正时"}
 
-# What an event type means, as a hospital clerk would say it (pages, the API, FHIR ``type.display``).
-EVENT_LABELS = {
-    "consultation.create": "创建申请",
-    "consultation.participant.add": "加入邀请方医师",
-    "consultation.consent": "记录知情同意",
-    "consultation.send": "发送申请",
-    "consultation.accept": "受理",
-    "consultation.decline": "拒绝",
-    "consultation.return_material": "退回补充资料",
-    "consultation.cancel": "取消申请",
-    "consultation.expert.assign": "指定专家",
-    "consultation.schedule": "排期",
-    "consultation.start_session": "开始会诊",
-    "consultation.close": "确认收到并结束",
-    "consultation.rate": "满意度评价",
-    "document.upload": "上传病历资料",
-    "document.return": "退回病历资料",
-    "document.download": "下载病历资料",
-    "opinion.sign": "签发意见/报告",
-    "opinion.correct": "签发更正版本",
-    "responsibility.record": "责任认定记录",
-    "physician.qualification.attend": "邀请方医师资质核验",
-    "physician.qualification.assign": "指定时医师资质核验",
-    "physician.qualification.sign": "签发时医师资质核验",
-    "patient.register": "患者建档",
-    "record.view": "调阅",
-    "record.list": "列表调阅",
-    "record.download": "下载",
-    "record.export": "导出",
-    "record.reveal": "查看完整信息",
-    "record.seal": "封存病历",
-    "record.unseal": "启封病历",
-    "audit.chain.verify": "审计链校验",
-    "audit.chain.verify_request": "发起审计链校验",
-    "audit.log.read": "读取审计日志",
-    "billing.charge.create": "生成收费记录",
-}
-
-
 def event_label(event_type: str) -> str:
-    return EVENT_LABELS.get(event_type, "")
+    """What an event type means, as a hospital clerk would say it (pages, the API, FHIR
+    ``type.display``): its label in ``EventType``; "" for a type the catalogue does not know."""
+    try:
+        return str(EventType(event_type).label)
+    except ValueError:
+        return ""
 
 
 # --- JSON arrays of ids (facility_ids, details.patient_ids) -------------------------------------

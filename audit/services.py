@@ -16,9 +16,11 @@ from django.db.models import Model
 from django.utils import timezone
 
 from telemed.context import current
+from telemed.errors import ApplicationError
+from telemed.transactions import in_service_transaction, record_refusal
 
 from . import rules
-from .choices import Outcome
+from .choices import EventType, Outcome
 from .models import AuditEvent
 
 # An arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
@@ -41,7 +43,7 @@ def _actor_label(actor) -> str:
 def audit_event_append(
     *,
     actor,
-    event_type: str,
+    event_type: EventType,
     outcome: str = Outcome.SUCCESS,
     obj: Model | None = None,
     object_type: str = "",
@@ -51,7 +53,12 @@ def audit_event_append(
     facility_ids: Iterable[int] = (),
     details: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction (or its own)."""
+    """Append one event to the chain, in the caller's transaction (or its own).
+
+    ``event_type`` must be in the catalogue (``audit.choices.EventType``); anything else is a bug
+    and raises ``ValueError`` before anything is written."""
+    if event_type not in EventType.values:
+        raise ValueError(f"unknown audit event type {event_type!r}: add it to audit.choices.EventType")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
@@ -71,7 +78,7 @@ def audit_event_append(
             "ip_address": ctx.ip_address,
             "request_id": ctx.request_id,
             "channel": ctx.channel,
-            "event_type": event_type,
+            "event_type": str(event_type),
             "object_type": object_type,
             "object_id": str(object_id) if object_id != "" else "",
             "facility_ids": sorted({int(f) for f in facility_ids if f is not None}),
@@ -81,6 +88,44 @@ def audit_event_append(
         event = AuditEvent(**fields, prev_hash=prev_hash, hash=rules.event_hash(fields, prev_hash))
         event.save(force_insert=True)
     return event
+
+
+def audit_refusal(
+    error: ApplicationError,
+    *,
+    actor,
+    event_type: EventType,
+    obj: Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    acting_facility_id: int | None = None,
+    acting_division_code: str = "",
+    facility_ids: Iterable[int] = (),
+    details: dict | None = None,
+) -> ApplicationError:
+    """Put a refusal on record (JL-A1): one failure event naming actor, object and reason.
+
+    The event is written in its own transaction, so the refused act's rollback cannot take it
+    along: at once when no service transaction is open, else right after the outermost one has
+    rolled back (``telemed.transactions.service_transaction``). Returns ``error``, for ``raise``.
+    """
+    payload = {"code": error.code, "reason": error.message, **(details or {})}
+    if error.extra.get("reasons"):
+        payload["reasons"] = error.extra["reasons"]
+    if obj is not None:
+        object_type, object_id = object_type or obj._meta.label_lower, object_id or obj.pk
+
+    def write() -> None:
+        audit_event_append(
+            actor=actor, event_type=event_type, outcome=Outcome.FAILURE, object_type=object_type, object_id=object_id,
+            acting_facility_id=acting_facility_id, acting_division_code=acting_division_code,
+            facility_ids=facility_ids, details=payload,
+        )
+
+    error.on_record = write
+    if not in_service_transaction():
+        record_refusal(error)
+    return error
 
 
 def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:
@@ -108,7 +153,7 @@ def verification_request(*, actor):
         return running
     with tx.atomic():
         run = VerificationRun.objects.create(requested_by=actor, requested_at=timezone.now())
-        audit_event_append(actor=actor, event_type="audit.chain.verify_request", obj=run,
+        audit_event_append(actor=actor, event_type=EventType.AUDIT_CHAIN_VERIFY_REQUEST, obj=run,
                            acting_division_code=scope.regulated[0][0] if scope.regulated else "")
         tx.on_commit(lambda: audit_verify_chain_task.delay(run_id=run.pk))
     return run

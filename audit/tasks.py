@@ -8,6 +8,8 @@ from audit.choices import Outcome
 from audit.models import AuditEvent, VerificationRun
 from audit.services import audit_event_append
 
+from .choices import EventType
+
 PROGRESS_EVERY = 2000
 
 
@@ -25,7 +27,7 @@ def _run_verification(run: VerificationRun | None, actor) -> rules.ChainReport:
     report = rules.verify_chain(counted())
     audit_event_append(
         actor=actor,
-        event_type="audit.chain.verify",
+        event_type=EventType.AUDIT_CHAIN_VERIFY,
         outcome=Outcome.SUCCESS if report.intact else Outcome.FAILURE,
         object_type="audit.verificationrun" if run else "audit.chain",
         object_id=run.pk if run else "",

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.choices import Outcome
+from audit.choices import EventType, Outcome
 from audit.services import audit_event_append
 from facilities.choices import StaffRole
 from facilities.models import CooperationAgreement, Facility, Physician, ServiceType
@@ -77,7 +77,7 @@ def price_standard_publish(
         valid_until=valid_until, document_number=document_number.strip(), published_by=actor, published_at=timezone.now(),
     )
     audit_event_append(
-        actor=actor, event_type="billing.price_standard.publish", obj=standard, acting_division_code=scope.regulated[0][0],
+        actor=actor, event_type=EventType.BILLING_PRICE_STANDARD_PUBLISH, obj=standard, acting_division_code=scope.regulated[0][0],
         details={"service_type": service_type.code, "level": facility_level, "max_price_fen": max_price_fen,
                  "valid_from": valid_from, "valid_until": valid_until, "document": standard.document_number},
     )
@@ -106,7 +106,7 @@ def facility_price_set(*, actor, facility: Facility, service_type: ServiceType, 
     except IntegrityError:
         raise ApplicationError("duplicate", _("该项目在该日期已有收费标准；如需调整请从另一日期起执行。")) from None
     audit_event_append(
-        actor=actor, event_type="billing.price.set", obj=price, acting_facility_id=facility.pk, facility_ids=[facility.pk],
+        actor=actor, event_type=EventType.BILLING_PRICE_SET, obj=price, acting_facility_id=facility.pk, facility_ids=[facility.pk],
         details={"service_type": service_type.code, "price_fen": price_fen, "valid_from": valid_from, "standard_id": standard.pk},
     )
     return price
@@ -133,7 +133,7 @@ def charge_for_completed(*, consultation, completed_at: dt.datetime):
     price = price_in_force(facility_id=consultation.invited_id, service_type_id=consultation.service_type_id, on=on)
     if price is None:
         audit_event_append(
-            actor=None, event_type="billing.charge.missing_price", outcome=Outcome.FAILURE, obj=consultation,
+            actor=None, event_type=EventType.BILLING_CHARGE_MISSING_PRICE, outcome=Outcome.FAILURE, obj=consultation,
             facility_ids=[consultation.inviting_id, consultation.invited_id],
             details={"rule": "JL-B1", "consultation": consultation.number, "service_type": consultation.service_type_id, "on": on},
         )
@@ -154,7 +154,7 @@ def charge_for_completed(*, consultation, completed_at: dt.datetime):
         inviting_share_fen=inviting_share, invited_share_fen=invited_share, split_basis=basis.text, created_at=timezone.now(),
     )
     audit_event_append(
-        actor=None, event_type="billing.charge.create", obj=charge, facility_ids=[consultation.inviting_id, consultation.invited_id],
+        actor=None, event_type=EventType.BILLING_CHARGE_CREATE, obj=charge, facility_ids=[consultation.inviting_id, consultation.invited_id],
         details={"consultation": consultation.number, "fee_fen": charge.fee_fen, "inviting_share_fen": inviting_share,
                  "invited_share_fen": invited_share, "basis": basis.text, "price_id": price.pk},
     )
@@ -191,7 +191,7 @@ def charge_record_payment(*, actor, charge: Charge, fiscal_receipt_number: str, 
     charge.paid_at = paid_at
     charge.save(update_fields=["fiscal_receipt_number", "insurance_fen", "self_pay_fen", "paid_at"])
     audit_event_append(
-        actor=actor, event_type="billing.charge.payment", obj=charge, acting_facility_id=charge.inviting_id,
+        actor=actor, event_type=EventType.BILLING_CHARGE_PAYMENT, obj=charge, acting_facility_id=charge.inviting_id,
         facility_ids=[charge.inviting_id, charge.invited_id],
         details={"receipt": charge.fiscal_receipt_number, "insurance_fen": insurance_fen, "self_pay_fen": self_pay_fen},
     )
@@ -208,7 +208,7 @@ def charge_reverse(*, actor, charge: Charge, reason: str) -> ChargeReversal:
         raise ApplicationError("duplicate", _("该笔收费已冲正。"))
     reversal = ChargeReversal.objects.create(charge=charge, reason=reason.strip(), reversed_at=timezone.now(), reversed_by=actor)
     audit_event_append(
-        actor=actor, event_type="billing.charge.reverse", obj=reversal, acting_facility_id=charge.inviting_id,
+        actor=actor, event_type=EventType.BILLING_CHARGE_REVERSE, obj=reversal, acting_facility_id=charge.inviting_id,
         facility_ids=[charge.inviting_id, charge.invited_id], details={"charge_id": charge.pk, "fee_fen": charge.fee_fen, "reason": reversal.reason},
     )
     return reversal
@@ -231,7 +231,7 @@ def settlement_account_register(*, actor, facility: Facility, account_name: str,
     if bad:
         with transaction.atomic():
             audit_event_append(
-                actor=actor, event_type="billing.account.register", outcome=Outcome.FAILURE, object_type="facilities.facility",
+                actor=actor, event_type=EventType.BILLING_ACCOUNT_REGISTER, outcome=Outcome.FAILURE, object_type="facilities.facility",
                 object_id=facility.pk, acting_facility_id=facility.pk, facility_ids=[facility.pk],
                 details={"rule": "JL-B4", "account_name": account_name, "kind": kind, "reasons": [c.as_dict() for c in bad]},
             )
@@ -245,7 +245,7 @@ def settlement_account_register(*, actor, facility: Facility, account_name: str,
             account_number=account_number.strip(), kind=kind, registered_by=actor, registered_at=timezone.now(),
         )
         audit_event_append(
-            actor=actor, event_type="billing.account.register", obj=account, acting_facility_id=facility.pk, facility_ids=[facility.pk],
+            actor=actor, event_type=EventType.BILLING_ACCOUNT_REGISTER, obj=account, acting_facility_id=facility.pk, facility_ids=[facility.pk],
             details={"account_name": account.account_name, "bank": account.bank_name, "account_last4": account.account_number[-4:]},
         )
     return account
@@ -286,7 +286,7 @@ def statements_draft(*, period_start: dt.date) -> list[Statement]:
                 continue
             _store_totals(statement)
             audit_event_append(
-                actor=None, event_type="billing.statement.draft", obj=statement, facility_ids=[inviting_id, invited_id],
+                actor=None, event_type=EventType.BILLING_STATEMENT_DRAFT, obj=statement, facility_ids=[inviting_id, invited_id],
                 details={"period": f"{period_start:%Y-%m}", "created": created, "attached": attached,
                          "fee_total_fen": statement.fee_total_fen, "invited_share_total_fen": statement.invited_share_total_fen},
             )
@@ -333,7 +333,7 @@ def statement_confirm(*, actor, statement: Statement) -> Statement:
         statement.state = StatementState.CONFIRMED
     statement.save()
     audit_event_append(
-        actor=actor, event_type="billing.statement.confirm", obj=statement,
+        actor=actor, event_type=EventType.BILLING_STATEMENT_CONFIRM, obj=statement,
         acting_facility_id=statement.inviting_id if "inviting" in sides else statement.invited_id,
         facility_ids=[statement.inviting_id, statement.invited_id],
         details={"sides": sides, "state": statement.state, "invited_share_total_fen": statement.invited_share_total_fen},
@@ -357,7 +357,7 @@ def statement_record_payment(*, actor, statement: Statement, bank_reference: str
     statement.paid_recorded_by = actor
     statement.save(update_fields=["state", "paid_at", "bank_reference", "paid_recorded_by"])
     audit_event_append(
-        actor=actor, event_type="billing.statement.paid", obj=statement, acting_facility_id=statement.invited_id,
+        actor=actor, event_type=EventType.BILLING_STATEMENT_PAID, obj=statement, acting_facility_id=statement.invited_id,
         facility_ids=[statement.inviting_id, statement.invited_id],
         details={"bank_reference": statement.bank_reference, "paid_at": paid_at, "amount_fen": statement.invited_share_total_fen},
     )
@@ -379,7 +379,7 @@ def allocation_policy_adopt(*, actor, facility: Facility, staff_share_basis_poin
         description=description.strip(), document=document or "", adopted_by=actor, adopted_at=timezone.now(),
     )
     audit_event_append(
-        actor=actor, event_type="billing.allocation.adopt", obj=policy, acting_facility_id=facility.pk, facility_ids=[facility.pk],
+        actor=actor, event_type=EventType.BILLING_ALLOCATION_ADOPT, obj=policy, acting_facility_id=facility.pk, facility_ids=[facility.pk],
         details={"staff_share_basis_points": staff_share_basis_points, "valid_from": valid_from},
     )
     return policy
@@ -391,7 +391,7 @@ def statement_export_record(*, actor, statement: Statement, fmt: str) -> None:
     scope = Scope.of(actor)
     acting = next((f for f in (statement.inviting_id, statement.invited_id) if f in scope.facility_roles), None)
     audit_event_append(
-        actor=actor, event_type="billing.statement.export", obj=statement, acting_facility_id=acting,
+        actor=actor, event_type=EventType.BILLING_STATEMENT_EXPORT, obj=statement, acting_facility_id=acting,
         acting_division_code="" if acting else (scope.regulated[0][0] if scope.regulated else ""),
         facility_ids=[statement.inviting_id, statement.invited_id],
         details={"format": fmt, "period": f"{statement.period_start:%Y-%m}", "charge_count": statement.charge_count},

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from audit.choices import EventType
 from telemed.admin import ReadOnlyRecordAdmin
 
 from .models import (
@@ -27,7 +28,7 @@ class PatientDataAdmin(ReadOnlyRecordAdmin):
         from audit.services import audit_event_append
 
         audit_event_append(
-            actor=request.user, event_type="record.list", object_type=self.model._meta.label_lower,
+            actor=request.user, event_type=EventType.RECORD_LIST, object_type=self.model._meta.label_lower,
             details={"via": "admin", "filters": {k: v for k, v in request.GET.items() if k != "p"}},
         )
         return super().changelist_view(request, extra_context)
@@ -36,7 +37,7 @@ class PatientDataAdmin(ReadOnlyRecordAdmin):
         from audit.services import audit_event_append
 
         audit_event_append(
-            actor=request.user, event_type="record.view", object_type=self.model._meta.label_lower, object_id=object_id,
+            actor=request.user, event_type=EventType.RECORD_VIEW, object_type=self.model._meta.label_lower, object_id=object_id,
             details={"via": "admin"},
         )
         return super().change_view(request, object_id, form_url, extra_context)

@@ -6,6 +6,7 @@ from datetime import date
 
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Value, When
 
+from audit.choices import EventType
 from audit.models import AuditEvent
 from facilities.choices import StaffRole
 from facilities.models import CooperationAgreement, Physician, ServiceType, Suspension
@@ -313,7 +314,7 @@ def sealed_access_purpose(*, user, consultation: Consultation, seal) -> str:
     purpose = (
         AuditEvent.objects.filter(
             actor=user,
-            event_type="record.view",
+            event_type=EventType.RECORD_VIEW,
             details__consultation=consultation.number,
             details__page="sealed-access",
             details__seal=seal.pk,

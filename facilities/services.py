@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.choices import Outcome
+from audit.choices import EventType, Outcome
 from audit.services import audit_event_append
 from telemed.checks import Check, failing
 from telemed.errors import ApplicationError
@@ -96,7 +96,7 @@ def accreditation_apply(*, actor, facility: Facility, items: Iterable[Accreditat
         Facility.objects.filter(pk=facility.pk).update(accreditation_status=AccreditationStatus.PENDING)
     audit_event_append(
         actor=actor,
-        event_type="facility.accreditation.apply",
+        event_type=EventType.FACILITY_ACCREDITATION_APPLY,
         obj=application,
         acting_facility_id=facility.pk,
         facility_ids=[facility.pk],
@@ -131,7 +131,7 @@ def accreditation_decide(*, actor, application: AccreditationApplication, approv
     facility.save(update_fields=["accreditation_status", "accredited_on"])
     audit_event_append(
         actor=actor,
-        event_type="facility.accreditation.decide",
+        event_type=EventType.FACILITY_ACCREDITATION_DECIDE,
         obj=application,
         acting_division_code=scope.regulated[0][0],
         facility_ids=[facility.pk],
@@ -213,7 +213,7 @@ def agreement_register(
     agreement.service_types.set(service_types)
     audit_event_append(
         actor=actor,
-        event_type="facility.agreement.register",
+        event_type=EventType.FACILITY_AGREEMENT_REGISTER,
         obj=agreement,
         acting_facility_id=inviting.pk if scope.has_role(inviting.pk, StaffRole.FACILITY_ADMIN) else invited.pk,
         facility_ids=[inviting.pk, invited.pk],
@@ -246,7 +246,7 @@ def agreement_terminate(*, actor, agreement: CooperationAgreement, reason: str) 
     agreement.save(update_fields=["status", "terminated_at", "termination_reason"])
     audit_event_append(
         actor=actor,
-        event_type="facility.agreement.terminate",
+        event_type=EventType.FACILITY_AGREEMENT_TERMINATE,
         obj=agreement,
         acting_facility_id=next((p for p in parties if scope.has_role(p, StaffRole.FACILITY_ADMIN)), None),
         facility_ids=list(parties),
@@ -310,7 +310,7 @@ def physician_register(
     )
     audit_event_append(
         actor=actor,
-        event_type="physician.register",
+        event_type=EventType.PHYSICIAN_REGISTER,
         obj=registration,
         acting_facility_id=facility.pk,
         facility_ids=[facility.pk],
@@ -342,7 +342,7 @@ def physician_update_qualifications(
     after = {k: getattr(physician, k) for k in before}
     audit_event_append(
         actor=actor,
-        event_type="physician.qualifications.update",
+        event_type=EventType.PHYSICIAN_QUALIFICATIONS_UPDATE,
         obj=physician,
         acting_facility_id=facility.pk,
         facility_ids=[facility.pk],
@@ -364,7 +364,7 @@ def physician_platform_register(*, actor, physician: Physician) -> Physician:
         physician.save(update_fields=["platform_registered_at"])
     audit_event_append(
         actor=actor,
-        event_type="physician.platform_register",
+        event_type=EventType.PHYSICIAN_PLATFORM_REGISTER,
         obj=physician,
         acting_facility_id=admin_of[0] if admin_of else None,
         facility_ids=[r.facility_id for r in physician.registrations.all()],
@@ -372,7 +372,7 @@ def physician_platform_register(*, actor, physician: Physician) -> Physician:
     return physician
 
 
-def _registration_change(*, actor, registration: PracticeRegistration, event_type: str, changes: dict) -> PracticeRegistration:
+def _registration_change(*, actor, registration: PracticeRegistration, event_type: EventType, changes: dict) -> PracticeRegistration:
     _require_role(actor, registration.facility_id, StaffRole.FACILITY_ADMIN)
     for field, value in changes.items():
         setattr(registration, field, value)
@@ -394,7 +394,7 @@ def registration_verify(*, actor, registration: PracticeRegistration) -> Practic
     return _registration_change(
         actor=actor,
         registration=registration,
-        event_type="physician.registration.verify",
+        event_type=EventType.PHYSICIAN_REGISTRATION_VERIFY,
         changes={"verified_at": timezone.now(), "verified_by": actor},
     )
 
@@ -405,7 +405,7 @@ def registration_authorise(*, actor, registration: PracticeRegistration) -> Prac
     return _registration_change(
         actor=actor,
         registration=registration,
-        event_type="physician.authorisation.grant",
+        event_type=EventType.PHYSICIAN_AUTHORISATION_GRANT,
         changes={"authorised_at": timezone.now(), "authorised_by": actor, "authorisation_revoked_at": None},
     )
 
@@ -415,9 +415,17 @@ def registration_revoke_authorisation(*, actor, registration: PracticeRegistrati
     return _registration_change(
         actor=actor,
         registration=registration,
-        event_type="physician.authorisation.revoke",
+        event_type=EventType.PHYSICIAN_AUTHORISATION_REVOKE,
         changes={"authorisation_revoked_at": timezone.now()},
     )
+
+
+QUALIFICATION_EVENTS = {
+    "attend": EventType.PHYSICIAN_QUALIFICATION_ATTEND,
+    "assign": EventType.PHYSICIAN_QUALIFICATION_ASSIGN,
+    "accept": EventType.PHYSICIAN_QUALIFICATION_ACCEPT,
+    "sign": EventType.PHYSICIAN_QUALIFICATION_SIGN,
+}
 
 
 def physician_require_qualified(
@@ -446,7 +454,7 @@ def physician_require_qualified(
     with transaction.atomic():
         event = audit_event_append(
             actor=actor,
-            event_type=f"physician.qualification.{act}",
+            event_type=QUALIFICATION_EVENTS[act],
             outcome=Outcome.FAILURE if bad else Outcome.SUCCESS,
             object_type=object_type or "facilities.physician",
             object_id=object_id or physician.pk,
@@ -492,7 +500,7 @@ def duty_shift_add(
     )
     audit_event_append(
         actor=actor,
-        event_type="facility.duty.add",
+        event_type=EventType.FACILITY_DUTY_ADD,
         obj=shift,
         acting_facility_id=facility.pk,
         facility_ids=[facility.pk],
@@ -531,7 +539,7 @@ def suspension_report(*, actor, facility: Facility, cause: str, description: str
     )
     audit_event_append(
         actor=actor,
-        event_type="facility.suspension.report",
+        event_type=EventType.FACILITY_SUSPENSION_REPORT,
         obj=suspension,
         acting_facility_id=facility.pk if by_staff else None,
         acting_division_code="" if by_staff else (scope.regulated[0][0] if scope.regulated else ""),
@@ -562,7 +570,7 @@ def suspension_lift(*, actor, suspension: Suspension, reason: str) -> Suspension
     suspension.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
     audit_event_append(
         actor=actor,
-        event_type="facility.suspension.lift",
+        event_type=EventType.FACILITY_SUSPENSION_LIFT,
         obj=suspension,
         acting_division_code=suspension.issuing_division_id,
         facility_ids=[suspension.facility_id],
@@ -596,7 +604,7 @@ def facility_save(*, actor, facility: Facility, changed: list[str] | None = None
     else:
         facility.save(update_fields=[f for f in FACILITY_FIELDS])
     audit_event_append(
-        actor=actor, event_type="facility.register" if creating else "facility.update", obj=facility, facility_ids=[facility.pk],
+        actor=actor, event_type=EventType.FACILITY_REGISTER if creating else EventType.FACILITY_UPDATE, obj=facility, facility_ids=[facility.pk],
         details={"before": before, "changed": changed or []},
     )
     return facility
@@ -614,7 +622,7 @@ def membership_grant(*, actor, user, facility: Facility, role: str) -> StaffMemb
         membership.active = True
         membership.save(update_fields=["active"])
     audit_event_append(
-        actor=actor, event_type="membership.grant", obj=membership, acting_facility_id=facility.pk, facility_ids=[facility.pk],
+        actor=actor, event_type=EventType.MEMBERSHIP_GRANT, obj=membership, acting_facility_id=facility.pk, facility_ids=[facility.pk],
         details={"user_id": user.pk, "role": role},
     )
     return membership
@@ -628,7 +636,7 @@ def membership_revoke(*, actor, membership: StaffMembership) -> StaffMembership:
     membership.active = False
     membership.save(update_fields=["active"])
     audit_event_append(
-        actor=actor, event_type="membership.revoke", obj=membership, acting_facility_id=membership.facility_id,
+        actor=actor, event_type=EventType.MEMBERSHIP_REVOKE, obj=membership, acting_facility_id=membership.facility_id,
         facility_ids=[membership.facility_id], details={"user_id": membership.user_id, "role": membership.role},
     )
     return membership
@@ -638,6 +646,6 @@ def membership_revoke(*, actor, membership: StaffMembership) -> StaffMembership:
 def regulator_grant(*, actor, user, division) -> RegulatorMembership:
     _require_operator(actor)
     membership, _created = RegulatorMembership.objects.update_or_create(user=user, division=division, defaults={"active": True})
-    audit_event_append(actor=actor, event_type="membership.regulator.grant", obj=membership, acting_division_code=division.code,
+    audit_event_append(actor=actor, event_type=EventType.MEMBERSHIP_REGULATOR_GRANT, obj=membership, acting_division_code=division.code,
                        details={"user_id": user.pk, "division": division.code})
     return membership

@@ -68,6 +68,19 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return queryset.visible_to(getattr(request, "user", None))
 
 
+# --- Shared request bodies ---------------------------------------------------------------------
+
+
+class ReasonSerializer(serializers.Serializer):
+    """``{"reason"}``: the one body of every act that takes a reason (decline, cancel, withdraw,
+    terminate, revoke, reverse), published once as the ``Reason`` component. Whether a reason is
+    required is the service's rule, refused with its rule ID (e.g. JL-C4, JL-B2)."""
+
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000, help_text="原因或理由（中文）；规则要求时必填"
+    )
+
+
 # --- Role permissions -------------------------------------------------------------------------
 
 

@@ -19,6 +19,11 @@ from rest_framework.views import exception_handler as drf_default_handler
 
 
 class ApplicationError(Exception):
+    #: Writes this refusal to the audit log (JL-A1), set by ``audit.services.audit_refusal``;
+    #: ``telemed.transactions`` calls it in its own transaction, after the refused act rolls back.
+    on_record = None
+    recorded = False
+
     def __init__(self, code: str, message: str, extra: dict | None = None, *, status: int = 400):
         super().__init__(message)
         self.code = code

@@ -4,6 +4,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext
 
+from audit.records import record_list_access
+from consultations.selectors import home_work_summary
 from facilities.selectors import home_summary
 
 from .scope import Scope
@@ -11,7 +13,15 @@ from .scope import Scope
 
 @login_required
 def home(request):
-    return render(request, "home.html", home_summary(user=request.user, scope=Scope.of(request.user)))
+    """The start page. Its work panel lists patients by name (open JL-C2 obligations for staff, the
+    latest violations for regulators), so showing it is a list access to them (JL-C8), logged here:
+    reads are logged by the view, never by the template that renders them."""
+    work = home_work_summary(user=request.user)
+    for what, rows in (("consultations.obligation", work["obligations"]), ("consultations.violation", work["violations"])):
+        if rows:
+            record_list_access(actor=request.user, what=what, rows=rows, filters={"panel": "home"})
+    context = {**home_summary(user=request.user, scope=Scope.of(request.user)), "work": work}
+    return render(request, "home.html", context)
 
 
 def healthz(request):

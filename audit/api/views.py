@@ -27,6 +27,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.choices import EventType
 from consultations.models import Consultation
 from facilities.choices import StaffRole
 from telemed.api import ActionRolePermission, Roles, run_service
@@ -83,11 +84,9 @@ class ResponsibilityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         consultation = None
         if consultation_id is not None:
             consultation = get_object_or_404(Consultation.objects.visible_to(request.user), pk=consultation_id)
-            purpose = request.query_params.get("purpose", "").strip()
-            if records.is_sealed(consultation.pk) and not purpose:
-                raise ApplicationError(
-                    "JL-C8", "JL-C8 第三十七条: 该病历已封存，调阅须在 purpose 参数中写明目的。", {"needs": "purpose"}
-                )
+            purpose = records.require_access_purpose(
+                actor=request.user, consultation=consultation, purpose=request.query_params.get("purpose", "")
+            )
             records.record_access(actor=request.user, action="view", consultation=consultation, purpose=purpose,
                                   details={"api": "responsibility"})
         page = self.paginate_queryset(self.get_queryset())
@@ -208,7 +207,7 @@ class FhirAuditEventView(APIView):
     def _log_read(self, request, *, details: dict, event=None) -> None:
         scope = Scope.of(request.user)
         audit_event_append(
-            actor=request.user, event_type="audit.log.read", obj=event,
+            actor=request.user, event_type=EventType.AUDIT_LOG_READ, obj=event,
             object_type="" if event is not None else "audit.auditevent",
             acting_division_code=scope.regulated[0][0] if scope.regulated else "", details=details,
         )

@@ -121,10 +121,6 @@ class ChargePaymentSerializer(serializers.Serializer):
     paid_at = serializers.DateTimeField(help_text="缴费时间（ISO 8601，含时区）")
 
 
-class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, allow_blank=True, help_text="冲正原因")
-
-
 # --- Statements (JL-B4) -----------------------------------------------------------------------
 
 

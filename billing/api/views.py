@@ -21,7 +21,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from facilities.choices import StaffRole
-from telemed.api import ActionRolePermission, Roles, ScopedViewSetMixin, require_roles, run_service
+from telemed.api import (
+    ActionRolePermission,
+    ReasonSerializer,
+    Roles,
+    ScopedViewSetMixin,
+    require_roles,
+    run_service,
+)
 
 from .. import exports, selectors, services
 from ..choices import StatementState
@@ -116,7 +123,7 @@ class ChargeFilter(django_filters.FilterSet):
 @extend_schema_view(
     payment=extend_schema(request=s.ChargePaymentSerializer, responses=s.ChargeSerializer,
                           description="JL-B2: 邀请方财务登记患者缴费：财政票据号、医保支付与个人自付（分），合计须等于服务费。"),
-    reverse=extend_schema(request=s.ReasonSerializer, responses=s.ChargeSerializer,
+    reverse=extend_schema(request=ReasonSerializer, responses=s.ChargeSerializer,
                           description="退费：另记一笔冲正，计入冲正当月的结算单；原收费不修改。"),
 )
 class ChargeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
@@ -148,7 +155,7 @@ class ChargeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingVie
     @action(detail=True, methods=["post"])
     def reverse(self, request, pk=None):
         charge = self.get_object()
-        data = s.ReasonSerializer(data=request.data)
+        data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run_service(services.charge_reverse, request=request, charge=charge, reason=data.validated_data["reason"])
         return self._done(charge)

@@ -27,11 +27,18 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from audit.records import is_sealed, record_access, record_list_access
-from facilities.api.serializers import ReasonSerializer  # one shared "Reason" schema component
+from audit.records import record_access, record_list_access, require_access_purpose
+from consultations.services._common import FACILITY_RULES
 from facilities.choices import StaffRole
 from facilities.models import Facility
-from telemed.api import ActionRolePermission, Roles, ScopedViewSetMixin, require_roles, run_service
+from telemed.api import (
+    ActionRolePermission,
+    ReasonSerializer,
+    Roles,
+    ScopedViewSetMixin,
+    require_roles,
+    run_service,
+)
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
@@ -416,14 +423,12 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
     def _render(self, obj, *, status_code: int = status.HTTP_200_OK) -> Response:
         return Response(self.get_serializer(self._detail(obj.pk)).data, status=status_code)
 
-    def access_purpose(self, consultation: Consultation) -> str:
+    def access_purpose(self, consultation: Consultation, action: str = "view") -> str:
         """JL-C8 (art. 37): a sealed consultation is read only for a stated ``?purpose=``."""
-        purpose = self.request.query_params.get("purpose", "").strip()
-        if not purpose and is_sealed(consultation.pk):
-            raise ApplicationError(
-                "JL-C8", "JL-C8 第三十七条: 该病历已封存，调阅须在 purpose 参数中写明目的。", {"needs": "purpose"}
-            )
-        return purpose
+        return require_access_purpose(
+            actor=self.request.user, consultation=consultation, purpose=self.request.query_params.get("purpose", ""),
+            action=action,
+        )
 
     def log_view(self, request, consultation) -> None:
         record_access(
@@ -442,7 +447,8 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
         """Answer a wrong role (403), a move outside the graph or a suspension (400) before the
         body is read — the same decision the service takes again."""
         decision = decide(self.request.user, consultation, graph_action)
-        if not decision.allowed:
+        # A suspension (JL-F5) is left to the service, which puts the refusal on record (JL-A1).
+        if not decision.allowed and decision.code not in FACILITY_RULES:
             raise ApplicationError(
                 decision.code,
                 decision.message,
@@ -501,7 +507,7 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
             actor=request.user,
             action="download",
             consultation=consultation,
-            purpose=self.access_purpose(consultation),
+            purpose=self.access_purpose(consultation, "download"),
             object_type="consultations.document",
             object_id=document.pk,
             details={"sha256": document.sha256, "size": document.size, "api": "download"},

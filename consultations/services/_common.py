@@ -9,6 +9,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.choices import EventType
+from audit.services import audit_refusal
 from facilities.models import StaffMembership, Suspension
 from telemed.errors import ApplicationError
 
@@ -27,16 +29,50 @@ def suspended_ids(*facility_ids: int) -> set[int]:
     )
 
 
-def require_not_sealed(consultation_id: int) -> None:
-    """JL-C8 (art. 37): a sealed record is read-only for everyone, through every interface."""
+def refuse_on_record(error: ApplicationError, *, actor, consultation: Consultation, event_type: EventType, act: str) -> ApplicationError:
+    """A refusal on this case that the regulator wants on record (JL-A1): one failure event with
+    the actor, the case and the reason, kept even though the act rolls back."""
+    scope = Scope.of(actor)
+    facility_ids = [consultation.inviting_id, consultation.invited_id]
+    acting = next((f for f in facility_ids if f in scope.facility_roles), None)
+    return audit_refusal(
+        error, actor=actor, event_type=event_type, obj=consultation, acting_facility_id=acting,
+        acting_division_code="" if acting or not scope.regulated else scope.regulated[0][0],
+        facility_ids=facility_ids, details={"consultation": consultation.number, "act": act},
+    )
+
+
+def require_not_sealed(consultation: Consultation, *, actor, act: str) -> None:
+    """JL-C8 (art. 37): a sealed record is read-only for everyone, through every interface.
+
+    Every refused attempt is on record (``record.change.refuse``, outcome failure, JL-A1)."""
     from audit.records import is_sealed
 
-    if is_sealed(consultation_id):
-        raise ApplicationError("JL-C8", _("JL-C8 第三十七条: 该病历已封存，封存期间任何人不得修改；启封须双方在场。"), status=409)
+    if is_sealed(consultation.pk):
+        error = ApplicationError("JL-C8", _("JL-C8 第三十七条: 该病历已封存，封存期间任何人不得修改；启封须双方在场。"), status=409)
+        raise refuse_on_record(error, actor=actor, consultation=consultation, event_type=EventType.RECORD_CHANGE_REFUSE, act=act)
+
+
+# Refusals of a case's move that the regulator wants on record: the facility may not take part
+# (JL-F1 accreditation, JL-F5 suspension), is not qualified (JL-F2) or has no agreement (JL-F3).
+FACILITY_RULES = frozenset({"JL-F1", "JL-F2", "JL-F3", "JL-F5"})
+
+
+def refuse_facility_checks(actor, consultation: Consultation, checks, *, act: str) -> None:
+    """Refuse with every failing check; a failing JL-F check is on record (``facility.check.refuse``)."""
+    from telemed.checks import failing
+
+    bad = failing(checks)
+    if not bad:
+        return
+    error = ApplicationError.from_reasons(bad)
+    if any(c.rule in FACILITY_RULES for c in bad):
+        error = refuse_on_record(error, actor=actor, consultation=consultation, event_type=EventType.FACILITY_CHECK_REFUSE, act=act)
+    raise error
 
 
 def require_transition(user, consultation: Consultation, action: str) -> rules.Edge:
-    require_not_sealed(consultation.pk)
+    require_not_sealed(consultation, actor=user, act=action)
     suspended = suspended_ids(consultation.inviting_id, consultation.invited_id)
     decision = rules.decide_transition(
         state=consultation.state,
@@ -47,9 +83,12 @@ def require_transition(user, consultation: Consultation, action: str) -> rules.E
         invited_suspended=consultation.invited_id in suspended,
     )
     if not decision.allowed:
-        raise ApplicationError(
+        error = ApplicationError(
             decision.code, decision.message, {"reasons": [c.as_dict() for c in decision.reasons]}, status=decision.status
         )
+        if decision.code in FACILITY_RULES:
+            error = refuse_on_record(error, actor=user, consultation=consultation, event_type=EventType.FACILITY_CHECK_REFUSE, act=action)
+        raise error
     return decision.edge
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.choices import Outcome
+from audit.choices import EventType, Outcome
 from audit.rules import json_normal
 from audit.services import audit_event_append
 from facilities.choices import StaffRole
@@ -44,7 +44,7 @@ def _open(*, actor, patient: Patient, trigger: str, trigger_at: datetime, due_at
     )
     audit_event_append(
         actor=actor,
-        event_type="obligation.open",
+        event_type=EventType.OBLIGATION_OPEN,
         obj=obligation,
         acting_facility_id=patient.facility_id,
         facility_ids=[patient.facility_id],
@@ -76,7 +76,7 @@ def obligation_withdraw(*, actor, obligation: Obligation, reason: str) -> Obliga
     ) != 1:
         raise ApplicationError("invalid_state", _("该义务已完成、超时或已撤销。"))
     audit_event_append(
-        actor=actor, event_type="obligation.withdraw", obj=obligation, acting_facility_id=obligation.facility_id,
+        actor=actor, event_type=EventType.OBLIGATION_WITHDRAW, obj=obligation, acting_facility_id=obligation.facility_id,
         facility_ids=[obligation.facility_id], details={"reason": reason.strip()},
     )
     obligation.refresh_from_db()
@@ -101,7 +101,7 @@ def obligations_meet(*, actor, consultation: Consultation, delivered_at: datetim
         if claimed == 1:
             audit_event_append(
                 actor=actor,
-                event_type="obligation.met",
+                event_type=EventType.OBLIGATION_MET,
                 obj=obligation,
                 acting_facility_id=consultation.inviting_id,
                 facility_ids=[consultation.inviting_id, consultation.invited_id],
@@ -206,7 +206,7 @@ def _record_violations(now: datetime, report: SweepReport) -> None:
             )
             audit_event_append(
                 actor=None,
-                event_type="obligation.violated",
+                event_type=EventType.OBLIGATION_VIOLATED,
                 outcome=Outcome.FAILURE,
                 obj=violation,
                 acting_facility_id=obligation.facility_id,

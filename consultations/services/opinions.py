@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.choices import EventType
 from audit.services import audit_event_append
 from facilities.choices import ActingRole, ServiceCategory, StaffRole
 from facilities.services import physician_require_qualified
 from telemed.checks import failing
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
+from telemed.transactions import service_transaction
 
 from .. import rules
 from ..choices import ConsultationState, OpinionKind, RaterKind, Side
@@ -39,7 +40,7 @@ def responsibility_record(*, actor, consultation: Consultation, occasion: str) -
     )
     audit_event_append(
         actor=actor,
-        event_type="responsibility.record",
+        event_type=EventType.RESPONSIBILITY_RECORD,
         obj=record,
         facility_ids=[consultation.inviting_id, consultation.invited_id],
         details={"consultation": consultation.number, "occasion": occasion, "article": duty.article,
@@ -83,7 +84,7 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
         actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
         scope=consultation.wanted_scope, act="sign", object_type="consultations.consultation", object_id=consultation.pk,
     )
-    with transaction.atomic():
+    with service_transaction():
         consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
         edge = require_transition(actor, consultation, action)
         latest = consultation.opinions.order_by("-version").first()
@@ -113,7 +114,7 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
         responsibility_record(actor=actor, consultation=consultation, occasion="signed" if corrects is None else "corrected")
         audit_event_append(
             actor=actor,
-            event_type="opinion.sign" if corrects is None else "opinion.correct",
+            event_type=EventType.OPINION_SIGN if corrects is None else EventType.OPINION_CORRECT,
             obj=opinion,
             acting_facility_id=consultation.invited_id,
             facility_ids=[consultation.inviting_id, consultation.invited_id],
@@ -129,11 +130,11 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
     return opinion
 
 
-@transaction.atomic
+@service_transaction()
 def rating_record(*, actor, consultation: Consultation, rater_kind: str, score: int, comment: str = "") -> Rating:
     """JL-O5: after closing, the inviting physician's and the patient's satisfaction (1–5)."""
     consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
-    require_not_sealed(consultation.pk)
+    require_not_sealed(consultation, actor=actor, act="rate")
     scope = Scope.of(actor)
     if not scope.has_role(consultation.inviting_id, StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
         raise deny(_("JL-O5: 满意度由邀请方医师记录（患者评价由邀请方代为录入）。"))
@@ -150,7 +151,7 @@ def rating_record(*, actor, consultation: Consultation, rater_kind: str, score: 
         consultation=consultation, rater_kind=rater_kind, score=score, comment=comment.strip(), recorded_by=actor, recorded_at=timezone.now()
     )
     audit_event_append(
-        actor=actor, event_type="consultation.rate", obj=rating, acting_facility_id=consultation.inviting_id,
+        actor=actor, event_type=EventType.CONSULTATION_RATE, obj=rating, acting_facility_id=consultation.inviting_id,
         facility_ids=[consultation.inviting_id, consultation.invited_id],
         details={"consultation": consultation.number, "rater_kind": rater_kind, "score": score},
     )

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.choices import EventType
 from audit.services import audit_event_append
 from facilities.choices import StaffRole
 from facilities.models import Facility
@@ -60,7 +61,7 @@ def patient_register(
         external_id=external_id,
     )
     audit_event_append(
-        actor=actor, event_type="patient.register", obj=patient, acting_facility_id=facility.pk, facility_ids=[facility.pk]
+        actor=actor, event_type=EventType.PATIENT_REGISTER, obj=patient, acting_facility_id=facility.pk, facility_ids=[facility.pk]
     )
     return patient
 
@@ -88,7 +89,7 @@ def admission_record(
     )
     audit_event_append(
         actor=actor,
-        event_type="admission.record",
+        event_type=EventType.ADMISSION_RECORD,
         obj=admission,
         acting_facility_id=patient.facility_id,
         facility_ids=[patient.facility_id],
@@ -110,7 +111,7 @@ def admission_confirm_diagnosis(*, actor, admission: Admission, diagnosis: str, 
     admission.save(update_fields=["diagnosis", "diagnosis_confirmed_at"])
     audit_event_append(
         actor=actor,
-        event_type="admission.diagnosis",
+        event_type=EventType.ADMISSION_DIAGNOSIS,
         obj=admission,
         acting_facility_id=admission.facility_id,
         facility_ids=[admission.facility_id],
@@ -127,7 +128,7 @@ def admission_discharge(*, actor, admission: Admission, discharged_at: datetime)
     admission.discharged_at = discharged_at
     admission.save(update_fields=["discharged_at"])
     audit_event_append(
-        actor=actor, event_type="admission.discharge", obj=admission, acting_facility_id=admission.facility_id,
+        actor=actor, event_type=EventType.ADMISSION_DISCHARGE, obj=admission, acting_facility_id=admission.facility_id,
         facility_ids=[admission.facility_id],
     )
     return admission

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.choices import EventType
 from audit.services import audit_event_append
 from facilities import rules as facility_rules
 from facilities.choices import ActingRole, StaffRole
@@ -19,16 +20,26 @@ from facilities.services import physician_require_qualified
 from telemed.checks import failing
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
+from telemed.transactions import service_transaction
 
 from .. import rules
 from ..choices import ConsultationState, Side
 from ..models import Admission, Consent, Consultation, Document, Participant, Patient
-from ._common import deny, move, notify, require_not_sealed, require_transition, suspended_ids
+from ._common import (
+    deny,
+    move,
+    notify,
+    refuse_facility_checks,
+    refuse_on_record,
+    require_not_sealed,
+    require_transition,
+    suspended_ids,
+)
 from .obligations import obligations_meet
 from .patients import require_clinical_role
 
 
-def _audit(actor, consultation: Consultation, event_type: str, *, acting_facility_id=None, details=None, obj=None):
+def _audit(actor, consultation: Consultation, event_type: EventType, *, acting_facility_id=None, details=None, obj=None):
     return audit_event_append(
         actor=actor,
         event_type=event_type,
@@ -43,8 +54,8 @@ def _new_number() -> str:
     return f"YC{timezone.localdate():%Y%m%d}{secrets.token_hex(3).upper()}"
 
 
-def _require_open_draft(consultation: Consultation) -> None:
-    require_not_sealed(consultation.pk)
+def _require_open_draft(consultation: Consultation, *, actor, act: str) -> None:
+    require_not_sealed(consultation, actor=actor, act=act)
     consultation.state = Consultation.objects.values_list("state", flat=True).get(pk=consultation.pk)
     if consultation.state not in (ConsultationState.DRAFT, ConsultationState.RETURNED):
         raise ApplicationError("invalid_state", _("申请已发送，不能再修改邀请内容；如需补充请等待退回或上传补充资料。"))
@@ -91,7 +102,7 @@ def _agreement_in_force(consultation: Consultation, on) -> CooperationAgreement 
 # --- Draft ---------------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_create(
     *,
     actor,
@@ -149,14 +160,14 @@ def consultation_create(
             continue
     else:  # pragma: no cover - five random collisions in a row
         raise ApplicationError("conflict", _("申请编号生成冲突，请重试。"), status=409)
-    _audit(actor, consultation, "consultation.create", acting_facility_id=inviting.pk, details={"service_type": service_type.code})
+    _audit(actor, consultation, EventType.CONSULTATION_CREATE, acting_facility_id=inviting.pk, details={"service_type": service_type.code})
     return consultation
 
 
 # --- JL-C3: consent and the inviting physician ------------------------------------------------
 
 
-@transaction.atomic
+@service_transaction()
 def consent_record(
     *,
     actor,
@@ -169,7 +180,7 @@ def consent_record(
     e_signature_reference: str = "",
 ) -> Consent:
     require_clinical_role(actor, consultation.inviting_id)
-    _require_open_draft(consultation)
+    _require_open_draft(consultation, actor=actor, act="consent")
     if signed_at > timezone.now():
         raise ApplicationError("JL-C3", _("JL-C3 第二十三条: 签署时间不能晚于当前时间。"))
     digest = ""
@@ -195,7 +206,7 @@ def consent_record(
         },
     )
     _audit(
-        actor, consultation, "consultation.consent", acting_facility_id=consultation.inviting_id, obj=consent,
+        actor, consultation, EventType.CONSULTATION_CONSENT, acting_facility_id=consultation.inviting_id, obj=consent,
         details={"relation": relation, "signed_at": signed_at, "sensitive_info_consent": sensitive_info_consent, "sha256": digest},
     )
     return consent
@@ -204,7 +215,7 @@ def consent_record(
 def participant_add_inviting(*, actor, consultation: Consultation, physician: Physician) -> Participant:
     """Name an attending physician of the inviting facility (JL-C3, art. 23; JL-P1..P3, P6)."""
     require_clinical_role(actor, consultation.inviting_id)
-    _require_open_draft(consultation)
+    _require_open_draft(consultation, actor=actor, act="participant")
     if physician.title // 10 != 23:  # GB/T 8561 physician series: 231..235
         raise ApplicationError(
             "JL-C3",
@@ -215,13 +226,13 @@ def participant_add_inviting(*, actor, consultation: Consultation, physician: Ph
         actor=actor, physician=physician, facility=consultation.inviting, acting_role=ActingRole.ATTENDING, scope=None,
         act="attend", object_type="consultations.consultation", object_id=consultation.pk,
     )
-    with transaction.atomic():
+    with service_transaction():
         participant, created = Participant.objects.get_or_create(
             consultation=consultation, physician=physician, side=Side.INVITING,
             defaults={"added_by": actor, "added_at": timezone.now()},
         )
         if created:
-            _audit(actor, consultation, "consultation.participant.add", acting_facility_id=consultation.inviting_id,
+            _audit(actor, consultation, EventType.CONSULTATION_PARTICIPANT_ADD, acting_facility_id=consultation.inviting_id,
                    details={"physician_id": physician.pk, "side": Side.INVITING})
     return participant
 
@@ -229,11 +240,11 @@ def participant_add_inviting(*, actor, consultation: Consultation, physician: Ph
 # --- JL-C5: documents ----------------------------------------------------------------------------
 
 
-@transaction.atomic
+@service_transaction()
 def document_upload(*, actor, consultation: Consultation, kind: str, title: str, upload) -> Document:
     """Inviting side uploads material; the portal keeps its SHA-256, size, real type, uploader, time."""
     require_clinical_role(actor, consultation.inviting_id)
-    require_not_sealed(consultation.pk)
+    require_not_sealed(consultation, actor=actor, act="upload")
     consultation.state = Consultation.objects.values_list("state", flat=True).get(pk=consultation.pk)
     if consultation.state not in (
         ConsultationState.DRAFT, ConsultationState.RETURNED, ConsultationState.SENT, ConsultationState.ACCEPTED, ConsultationState.SCHEDULED,
@@ -263,7 +274,7 @@ def document_upload(*, actor, consultation: Consultation, kind: str, title: str,
         uploaded_by=actor,
         uploaded_at=timezone.now(),
     )
-    _audit(actor, consultation, "document.upload", acting_facility_id=consultation.inviting_id, obj=document,
+    _audit(actor, consultation, EventType.DOCUMENT_UPLOAD, acting_facility_id=consultation.inviting_id, obj=document,
            details={"kind": kind, "sha256": digest, "size": upload.size, "content_type": content_type})
     return document
 
@@ -271,13 +282,7 @@ def document_upload(*, actor, consultation: Consultation, kind: str, title: str,
 # --- Transitions -----------------------------------------------------------------------------
 
 
-def _refuse_if_failing(checks) -> None:
-    bad = failing(checks)
-    if bad:
-        raise ApplicationError.from_reasons(bad)
-
-
-@transaction.atomic
+@service_transaction()
 def consultation_send(*, actor, consultation: Consultation) -> Consultation:
     """Send (or re-send after a return): every JL-F check, JL-C3 consent and participant, then the
     request reaches the invited facility and meets the patient's open JL-C2 obligations in time."""
@@ -288,7 +293,7 @@ def consultation_send(*, actor, consultation: Consultation) -> Consultation:
     consent = Consent.objects.filter(consultation=consultation).first()
     participants_ok = Participant.objects.filter(consultation=consultation, side=Side.INVITING).exists()
     checks += rules.consent_checks(consent, participants_ok=participants_ok)
-    _refuse_if_failing(checks)
+    refuse_facility_checks(actor, consultation, checks, act="send")
     now = timezone.now()
     duty_gap = False
     if consultation.service_type.category == "diagnosis":
@@ -296,7 +301,7 @@ def consultation_send(*, actor, consultation: Consultation) -> Consultation:
     move(consultation, edge, sent_at=now, agreement=_agreement_in_force(consultation, today), duty_gap_flag=duty_gap, return_reason="")
     material = set(consultation.documents.filter(returned_at__isnull=True).values_list("kind", flat=True))
     met = obligations_meet(actor=actor, consultation=consultation, delivered_at=now, material_kinds=material)
-    _audit(actor, consultation, "consultation.send", acting_facility_id=consultation.inviting_id,
+    _audit(actor, consultation, EventType.CONSULTATION_SEND, acting_facility_id=consultation.inviting_id,
            details={"checks": [c.as_dict() for c in checks], "obligations_met": [o.pk for o in met], "duty_gap": duty_gap})
     notify(
         facility_id=consultation.invited_id, roles=(StaffRole.COORDINATOR,),
@@ -324,23 +329,23 @@ def duty_covered(facility_id: int, *, at: datetime, scope: str) -> bool:
     return facility_rules.duty_coverage(shifts, at=at, scope=scope).passed
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_accept(*, actor, consultation: Consultation) -> Consultation:
     from .opinions import responsibility_record
 
     consultation = Consultation.objects.select_for_update().select_related("inviting", "invited", "service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "accept")
-    _refuse_if_failing(facility_checks(consultation))
+    refuse_facility_checks(actor, consultation, facility_checks(consultation), act="accept")
     move(consultation, edge, accepted_at=timezone.now())
     responsibility_record(actor=actor, consultation=consultation, occasion="accepted")
-    _audit(actor, consultation, "consultation.accept", acting_facility_id=consultation.invited_id)
+    _audit(actor, consultation, EventType.CONSULTATION_ACCEPT, acting_facility_id=consultation.invited_id)
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
            subject=_("申请 %(n)s 已被 %(f)s 受理") % {"n": consultation.number, "f": consultation.invited.name},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:accepted")
     return consultation
 
 
-def _transition_with_reason(*, actor, consultation: Consultation, action: str, reason: str, field: str, acting: str, event: str, code: str) -> Consultation:
+def _transition_with_reason(*, actor, consultation: Consultation, action: str, reason: str, field: str, acting: str, event: EventType, code: str) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, action)
     if not reason.strip():
@@ -350,51 +355,52 @@ def _transition_with_reason(*, actor, consultation: Consultation, action: str, r
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_decline(*, actor, consultation: Consultation, reason: str) -> Consultation:
     """JL-C4: the invited facility declines promptly, with a reason."""
     consultation = _transition_with_reason(actor=actor, consultation=consultation, action="decline", reason=reason,
-                                           field="decline_reason", acting="invited_id", event="consultation.decline", code="JL-C4")
+                                           field="decline_reason", acting="invited_id", event=EventType.CONSULTATION_DECLINE, code="JL-C4")
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
            subject=_("申请 %(n)s 被拒绝：%(r)s") % {"n": consultation.number, "r": reason.strip()[:80]},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:declined")
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_return_material(*, actor, consultation: Consultation, reason: str, document_ids=()) -> Consultation:
     """JL-C5 (art. 29): the invited side returns material as insufficient, with a reason."""
     consultation = _transition_with_reason(actor=actor, consultation=consultation, action="return_material", reason=reason,
-                                           field="return_reason", acting="invited_id", event="consultation.return_material", code="JL-C5")
+                                           field="return_reason", acting="invited_id", event=EventType.CONSULTATION_RETURN_MATERIAL, code="JL-C5")
     now = timezone.now()
     returned = Document.objects.filter(consultation=consultation, pk__in=list(document_ids), returned_at__isnull=True)
     returned_ids = list(returned.values_list("pk", flat=True))
     returned.update(returned_at=now, return_reason=reason.strip())
     if returned_ids:
-        _audit(actor, consultation, "document.return", acting_facility_id=consultation.invited_id, details={"documents": returned_ids, "reason": reason.strip()})
+        _audit(actor, consultation, EventType.DOCUMENT_RETURN, acting_facility_id=consultation.invited_id, details={"documents": returned_ids, "reason": reason.strip()})
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
            subject=_("申请 %(n)s 资料被退回补充：%(r)s") % {"n": consultation.number, "r": reason.strip()[:80]},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:returned:{now.timestamp():.0f}")
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_cancel(*, actor, consultation: Consultation, reason: str) -> Consultation:
     return _transition_with_reason(actor=actor, consultation=consultation, action="cancel", reason=reason,
-                                   field="cancel_reason", acting="inviting_id", event="consultation.cancel", code="invalid")
+                                   field="cancel_reason", acting="inviting_id", event=EventType.CONSULTATION_CANCEL, code="invalid")
 
 
 def expert_assign(*, actor, consultation: Consultation, physician: Physician) -> Participant:
     """The invited coordinator assigns an expert: every JL-P check as of now, audited, all reasons."""
     consultation = Consultation.objects.select_related("inviting", "invited").get(pk=consultation.pk)
-    require_not_sealed(consultation.pk)
+    require_not_sealed(consultation, actor=actor, act="assign")
     scope = Scope.of(actor)
     if not scope.has_role(consultation.invited_id, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
         raise deny(_("只有受邀方远程医疗管理人员（或其对接系统）可以指定专家。"))
     if consultation.state not in (ConsultationState.ACCEPTED, ConsultationState.SCHEDULED, ConsultationState.IN_SESSION):
         raise ApplicationError("invalid_state", _("请先受理申请，再指定专家。"))
     if consultation.invited_id in suspended_ids(consultation.invited_id, consultation.inviting_id) or consultation.inviting_id in suspended_ids(consultation.inviting_id):
-        raise ApplicationError("JL-F5", _("JL-F5 第三十四条: 暂停期间不得继续开展远程医疗服务。"))
+        error = ApplicationError("JL-F5", _("JL-F5 第三十四条: 暂停期间不得继续开展远程医疗服务。"))
+        raise refuse_on_record(error, actor=actor, consultation=consultation, event_type=EventType.FACILITY_CHECK_REFUSE, act="assign")
     physician_require_qualified(
         actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
         scope=consultation.wanted_scope, act="assign", object_type="consultations.consultation", object_id=consultation.pk,
@@ -403,12 +409,12 @@ def expert_assign(*, actor, consultation: Consultation, physician: Physician) ->
         raise ApplicationError(
             "JL-C4", _("JL-C4: 邀请方要求%(want)s，该专家职称为%(has)s。") % {"want": consultation.get_wanted_title_display(), "has": physician.get_title_display()}
         )
-    with transaction.atomic():
+    with service_transaction():
         participant, created = Participant.objects.get_or_create(
             consultation=consultation, physician=physician, side=Side.INVITED, defaults={"added_by": actor, "added_at": timezone.now()}
         )
         if created:
-            _audit(actor, consultation, "consultation.expert.assign", acting_facility_id=consultation.invited_id, details={"physician_id": physician.pk})
+            _audit(actor, consultation, EventType.CONSULTATION_EXPERT_ASSIGN, acting_facility_id=consultation.invited_id, details={"physician_id": physician.pk})
             if physician.user_id:
                 notify(facility_id=consultation.invited_id, roles=(), extra_users=[physician.user],
                        subject=_("您被指定为申请 %(n)s 的会诊专家") % {"n": consultation.number},
@@ -416,7 +422,7 @@ def expert_assign(*, actor, consultation: Consultation, physician: Physician) ->
     return participant
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: datetime, video_link: str) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "schedule")
@@ -425,7 +431,7 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
     if scheduled_for < timezone.now() - timezone.timedelta(minutes=5):
         raise ApplicationError("invalid", _("会诊时间不能早于当前时间。"))
     move(consultation, edge, scheduled_for=scheduled_for, video_link=video_link.strip())
-    _audit(actor, consultation, "consultation.schedule", acting_facility_id=consultation.invited_id,
+    _audit(actor, consultation, EventType.CONSULTATION_SCHEDULE, acting_facility_id=consultation.invited_id,
            details={"scheduled_for": scheduled_for, "video_link": video_link.strip()})
     local = timezone.localtime(scheduled_for)
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
@@ -434,22 +440,22 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_start_session(*, actor, consultation: Consultation) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "start_session")
     move(consultation, edge, session_started_at=timezone.now())
-    _audit(actor, consultation, "consultation.start_session", acting_facility_id=consultation.invited_id)
+    _audit(actor, consultation, EventType.CONSULTATION_START_SESSION, acting_facility_id=consultation.invited_id)
     return consultation
 
 
-@transaction.atomic
+@service_transaction()
 def consultation_close(*, actor, consultation: Consultation) -> Consultation:
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "close")
     now = timezone.now()
     move(consultation, edge, closed_at=now)
-    _audit(actor, consultation, "consultation.close", acting_facility_id=consultation.inviting_id)
+    _audit(actor, consultation, EventType.CONSULTATION_CLOSE, acting_facility_id=consultation.inviting_id)
     # JL-B2/B3: the completed service is charged at the price in force now (billing owns the rules).
     from billing.services import charge_for_completed
 

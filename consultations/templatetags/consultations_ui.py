@@ -1,6 +1,7 @@
 """Template helpers of the consultations pages: masking (JL-C9), the JL-C2 countdown, labels.
 
-Small and presentational; reads go through ``consultations.selectors``.
+Small and presentational: a tag reads what the view gave it and never writes (not even an
+audit event; the views log every read, JL-C8).
 """
 
 from __future__ import annotations
@@ -10,52 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from audit.records import record_list_access
+from audit.selectors import event_label as event_label_of
 
-from .. import rules, selectors
+from .. import rules
 from ..choices import ConsentRelation, DocumentKind, RaterKind
 
 register = template.Library()
 
 URGENT_SECONDS = 2 * 3600  # under two hours left: shown in red
-
-EVENT_LABELS = {
-    "consultation.create": gettext_lazy("创建申请（草稿）"),
-    "consultation.consent": gettext_lazy("记录知情同意"),
-    "consultation.participant.add": gettext_lazy("指定邀请方经治医师"),
-    "document.upload": gettext_lazy("上传资料"),
-    "document.return": gettext_lazy("退回资料"),
-    "document.download": gettext_lazy("下载资料"),
-    "consultation.send": gettext_lazy("发送申请"),
-    "obligation.open": gettext_lazy("产生24小时上传义务"),
-    "obligation.met": gettext_lazy("按时完成24小时上传义务"),
-    "obligation.violated": gettext_lazy("24小时上传义务超时"),
-    "obligation.withdraw": gettext_lazy("撤销24小时上传义务"),
-    "consultation.accept": gettext_lazy("受理"),
-    "consultation.decline": gettext_lazy("拒绝"),
-    "consultation.return_material": gettext_lazy("退回补充资料"),
-    "consultation.cancel": gettext_lazy("取消申请"),
-    "consultation.expert.assign": gettext_lazy("指定会诊专家"),
-    "consultation.schedule": gettext_lazy("排期"),
-    "consultation.start_session": gettext_lazy("开始会诊"),
-    "consultation.close": gettext_lazy("确认收到并结束"),
-    "consultation.rate": gettext_lazy("满意度评价"),
-    "opinion.sign": gettext_lazy("签发意见/报告"),
-    "opinion.correct": gettext_lazy("签发更正版本"),
-    "responsibility.record": gettext_lazy("记录责任认定"),
-    "billing.charge.create": gettext_lazy("生成收费记录"),
-    "physician.qualification.assign": gettext_lazy("专家资质核验（指定）"),
-    "physician.qualification.attend": gettext_lazy("经治医师资质核验"),
-    "physician.qualification.sign": gettext_lazy("专家资质核验（签发）"),
-    "record.view": gettext_lazy("调阅病历"),
-    "record.download": gettext_lazy("下载病历资料"),
-    "record.export": gettext_lazy("导出病历"),
-    "record.reveal": gettext_lazy("查看完整证件号码"),
-    "record.list": gettext_lazy("查询列表"),
-    "record.seal": gettext_lazy("封存病历"),
-    "record.unseal": gettext_lazy("启封病历"),
-}
-
 
 @register.filter
 def mask(value) -> str:
@@ -65,7 +28,8 @@ def mask(value) -> str:
 
 @register.filter
 def event_label(event_type: str) -> str:
-    return str(EVENT_LABELS.get(event_type, event_type))
+    """The event type's one label (``audit.choices.EventType``); reads only."""
+    return event_label_of(event_type) or event_type
 
 
 OCCASIONS = {
@@ -137,19 +101,3 @@ def countdown(due_at):
         if left <= 0
         else _("剩余 %(d)s") % {"d": _duration(left)},
     }
-
-
-@register.simple_tag(takes_context=True)
-def consultation_home_summary(context):
-    """The start page's work panel (``selectors.home_work_summary``).
-
-    JL-C8: the panel lists patients by name (open obligations for staff, the latest violations
-    for regulators), so showing it is a list access to them, logged here because this tag is
-    what puts them on the start page.
-    """
-    user = context["request"].user
-    summary = selectors.home_work_summary(user=user)
-    for what, rows in (("consultations.obligation", summary["obligations"]), ("consultations.violation", summary["violations"])):
-        if rows:
-            record_list_access(actor=user, what=what, rows=rows, filters={"panel": "home"})
-    return summary

@@ -48,12 +48,6 @@ class FacilityRefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=2000, help_text="原因或理由（中文）"
-    )
-
-
 # --- Facilities (JL-F1, JL-F2, JL-F5) ---------------------------------------------------------
 
 

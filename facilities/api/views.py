@@ -17,7 +17,14 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from telemed.api import ActionRolePermission, Roles, ScopedViewSetMixin, require_roles, run_service
+from telemed.api import (
+    ActionRolePermission,
+    ReasonSerializer,
+    Roles,
+    ScopedViewSetMixin,
+    require_roles,
+    run_service,
+)
 from telemed.checks import failing
 
 from .. import rules, services
@@ -102,7 +109,7 @@ class AgreementFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     create=extend_schema(request=s.AgreementRegisterSerializer, responses={201: s.AgreementSerializer}),
-    terminate=extend_schema(request=s.ReasonSerializer, responses=s.AgreementSerializer),
+    terminate=extend_schema(request=ReasonSerializer, responses=s.AgreementSerializer),
 )
 class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FacilityScopedViewSet):
     """合作协议 (JL-F3, art. 15; JL-F2 for the invited party)."""
@@ -129,7 +136,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
         agreement = self.get_object()
-        data = s.ReasonSerializer(data=request.data)
+        data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run_service(services.agreement_terminate, request=request, agreement=agreement, reason=data.validated_data["reason"])
         return Response(self.get_serializer(self.get_queryset().get(pk=agreement.pk)).data)
@@ -306,7 +313,7 @@ class SuspensionFilter(django_filters.FilterSet):
 @extend_schema_view(
     create=extend_schema(request=s.SuspensionReportSerializer, responses={201: s.SuspensionSerializer}),
     lift=extend_schema(
-        request=s.ReasonSerializer,
+        request=ReasonSerializer,
         responses=s.SuspensionSerializer,
         description="JL-F5 (art. 34): only the regulator that issued the facility's licence lifts a suspension.",
     ),
@@ -338,7 +345,7 @@ class SuspensionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facili
     @action(detail=True, methods=["post"])
     def lift(self, request, pk=None):
         suspension = self.get_object()
-        data = s.ReasonSerializer(data=request.data)
+        data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run_service(services.suspension_lift, request=request, suspension=suspension, reason=data.validated_data["reason"])
         return Response(self.get_serializer(self.get_queryset().get(pk=suspension.pk)).data)

@@ -692,7 +692,9 @@ def test_jl_c8_api_reads_of_a_sealed_consultation_need_a_purpose_which_is_logged
     for url in (detail, download):
         response, events = _accesses(lambda url=url: client.get(url))
         body = assert_error(response, 400, "JL-C8")
-        assert "封存" in body["message"] and "purpose" in body["message"] and events == []
+        assert "封存" in body["message"] and "purpose" in body["message"]
+        # JL-A1: the refused read is on record, as a failure (no access was granted)
+        assert [(e.event_type, e.outcome) for e in events] == [("record.access.refuse", "failure")]
     response, events = _accesses(lambda: client.get(detail, {"purpose": "省卫健委调查"}))
     assert response.status_code == 200 and [e.event_type for e in events] == ["record.view"]
     assert events[0].details["purpose"] == "省卫健委调查" and events[0].details["sealed"] is True

@@ -14,7 +14,7 @@ from tests.factories import UserFactory
 
 
 def append(n: int, **kwargs):
-    return [audit_event_append(actor=None, event_type="test.event", details={"n": i, "名": "值"}, **kwargs) for i in range(n)]
+    return [audit_event_append(actor=None, event_type="audit.log.read", details={"n": i, "名": "值"}, **kwargs) for i in range(n)]
 
 
 def raw_tamper(sql: str, params):
@@ -67,8 +67,8 @@ def test_jl_a1_pure_chain_verifies_and_catches_each_kind_of_tampering():
 def test_jl_a1_events_chain_and_record_the_context():
     user = UserFactory(username="auditor")
     with use_context(request_id="req-12345678", ip_address="10.1.2.3", channel="web"):
-        first = audit_event_append(actor=user, event_type="x.one", object_type="t", object_id=7, acting_facility_id=3, facility_ids=[3, 5])
-        second = audit_event_append(actor=None, event_type="x.two", outcome="failure")
+        first = audit_event_append(actor=user, event_type="facility.update", object_type="t", object_id=7, acting_facility_id=3, facility_ids=[3, 5])
+        second = audit_event_append(actor=None, event_type="facility.register", outcome="failure")
     assert second.sequence == first.sequence + 1
     assert second.prev_hash == first.hash
     assert first.request_id == "req-12345678" and first.ip_address == "10.1.2.3"
@@ -140,7 +140,7 @@ def test_jl_a1_concurrent_writers_do_not_fork_the_chain(on_postgresql):
             barrier.wait()
             for i in range(per_writer):
                 with transaction.atomic():
-                    audit_event_append(actor=None, event_type="test.concurrent", details={"writer": k, "i": i})
+                    audit_event_append(actor=None, event_type="audit.log.read", details={"writer": k, "i": i})
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:

@@ -204,12 +204,12 @@ def test_jl_a1_search_by_patient(world, auditor):
 
 def test_jl_a1_search_by_facility_matches_facilities_concerned_or_acting(world, auditor):
     other = FacilityFactory()
-    concerned = audit_event_append(actor=None, event_type="test.facility", facility_ids=[world.invited.pk, other.pk])
-    acting = audit_event_append(actor=None, event_type="test.facility", acting_facility_id=other.pk)
-    audit_event_append(actor=None, event_type="test.facility", facility_ids=[world.invited.pk])
+    concerned = audit_event_append(actor=None, event_type="billing.statement.export", facility_ids=[world.invited.pk, other.pk])
+    acting = audit_event_append(actor=None, event_type="billing.statement.export", acting_facility_id=other.pk)
+    audit_event_append(actor=None, event_type="billing.statement.export", facility_ids=[world.invited.pk])
     found = resources(search(auditor, facility=other.pk))
     assert sorted(int(r["id"]) for r in found) == [concerned.pk, acting.pk]
-    assert search(auditor, facility=world.invited.pk, type="test.facility")["total"] == 2
+    assert search(auditor, facility=world.invited.pk, type="billing.statement.export")["total"] == 2
 
 
 def test_jl_a1_search_by_period_edges_inclusive(auditor):
@@ -223,10 +223,10 @@ def test_jl_a1_search_by_period_edges_inclusive(auditor):
     ids = []
     for moment in instants:
         with time_machine.travel(moment, tick=False):
-            ids.append(audit_event_append(actor=None, event_type="test.period").pk)
+            ids.append(audit_event_append(actor=None, event_type="billing.statement.confirm").pk)
 
     def found(*dates, **params):
-        bundle = search(auditor, date=list(dates), type="test.period", **params)
+        bundle = search(auditor, date=list(dates), type="billing.statement.confirm", **params)
         return sorted(int(r["id"]) for r in resources(bundle))
 
     assert found("ge2025-03-01", "le2025-03-31") == ids[1:4]
@@ -249,11 +249,11 @@ def test_jl_a1_search_by_type_exact_prefix_or_several(world, every_kind, auditor
 
 
 def test_jl_a1_paging_with_count_and_links(auditor):
-    ids = [audit_event_append(actor=None, event_type="test.page", details={"n": n}).pk for n in range(5)]
-    first = search(auditor, type="test.page", _count=2)
+    ids = [audit_event_append(actor=None, event_type="billing.statement.paid", details={"n": n}).pk for n in range(5)]
+    first = search(auditor, type="billing.statement.paid", _count=2)
     links = {link["relation"]: link["url"] for link in first["link"]}
     assert first["total"] == 5 and len(first["entry"]) == 2 and "previous" not in links
-    assert links["last"].endswith("_count=2&_page=3") and "type=test.page" in links["next"]
+    assert links["last"].endswith("_count=2&_page=3") and "type=billing.statement.paid" in links["next"]
     seen = [int(r["id"]) for r in resources(first)]
     page = first
     while "next" in {link["relation"] for link in page["link"]}:
@@ -272,9 +272,9 @@ def test_jl_a1_search_query_count_does_not_grow_with_rows(world, auditor, django
     counts = []
     for more in (3, 30):
         for n in range(more):
-            audit_event_append(actor=world.clinician, event_type="test.count", acting_facility_id=world.inviting.pk, details={"n": n})
+            audit_event_append(actor=world.clinician, event_type="billing.price.set", acting_facility_id=world.inviting.pk, details={"n": n})
         with django_assert_max_num_queries(15) as captured:
-            search(auditor, type="test.count")
+            search(auditor, type="billing.price.set")
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
 
@@ -290,7 +290,7 @@ def test_jl_o1_city_regulator_reads_only_their_divisions_events(world, every_kin
 
     other = token_client(regulator("220200"))  # 吉林市
     elsewhere = FacilityFactory(division_id="220202")
-    theirs = audit_event_append(actor=None, event_type="test.scope", facility_ids=[elsewhere.pk])
+    theirs = audit_event_append(actor=None, event_type="billing.allocation.adopt", facility_ids=[elsewhere.pk])
     visible = resources(search(other, _count=500))
     assert [r["id"] for r in visible if r["type"]["code"] != "audit.log.read"] == [str(theirs.pk)]
     assert search(other, facility=world.inviting.pk)["total"] == 0
@@ -317,7 +317,7 @@ def test_jl_a1_staff_and_partner_systems_get_403(world, every_kind):
 def test_jl_a1_failure_without_patient_and_system_events_validate(auditor):
     audit_event_append(actor=None, event_type="billing.account.register", outcome=Outcome.FAILURE,
                        object_type="facilities.facility", object_id=3, details={"reason": "账户信息不全"})
-    audit_event_append(actor=None, event_type="test.bare")
+    audit_event_append(actor=None, event_type="billing.charge.missing_price")
     kinds = by_type(search(auditor))
     assert kinds["billing.account.register"]["outcome"] == "4" and kinds["billing.account.register"]["outcomeDesc"] == "账户信息不全"
-    assert "entity" not in kinds["test.bare"] and kinds["test.bare"]["action"] == "E"
+    assert "entity" not in kinds["billing.charge.missing_price"] and kinds["billing.charge.missing_price"]["action"] == "E"

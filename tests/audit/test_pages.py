@@ -65,7 +65,7 @@ def test_jl_c7_responsibility_page_lists_records_in_order_with_the_acts_under_ea
     assert "opinion.sign" in under_sign and "consultation.accept" not in under_sign
     assert "（invited_coordinator）" in under_accept and "吉林大学第一医院" in under_accept
     # The JL-P checks run at signing are on the consultation too, just before the signature's record.
-    assert "签发时医师资质核验" in under_accept and "受理时医师资质核验" not in page
+    assert "专家资质核验（签发）" in under_accept and "受理时医师资质核验" not in page
 
 
 def test_jl_c8_viewing_the_responsibility_page_is_an_access_on_record(world, signed, client):
