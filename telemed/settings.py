@@ -189,6 +189,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+
+def env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks, normalised (``10.0.0.1`` → ``10.0.0.1/32``)."""
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
+
+
+# JL-A1: the audit log's network address. X-Forwarded-For is believed only when the direct peer is
+# one of these reverse proxies; then the rightmost address not in this set is the client's.
+TELEMED_TRUSTED_PROXIES = env_networks("TELEMED_TRUSTED_PROXIES")
+
 # --- REST framework (STYLE 4: one error contract) -------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
