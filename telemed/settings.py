@@ -304,5 +304,8 @@ if not TELEMED_REMINDER_HOURS or len(TELEMED_REMINDER_HOURS) != len(env_list("TE
     raise ImproperlyConfigured("TELEMED_REMINDER_HOURS must be a comma-separated list of whole hours, e.g. 12,4,1")
 # How often Celery beat runs the JL-C2 obligation sweep (seconds).
 TELEMED_SWEEP_SECONDS = env_int("TELEMED_SWEEP_SECONDS", 60, minimum=5)
+# JL-A1: a chain verification whose heartbeat is older than this is stale (its worker died or its
+# message was lost): a redelivered task may take it over, and a user may start a new one.
+TELEMED_VERIFY_TIMEOUT_SECONDS = env_int("TELEMED_VERIFY_TIMEOUT_SECONDS", 900, minimum=60)
 # Serve static files straight from the apps unless collectstatic has built the manifest (compose).
 WHITENOISE_USE_FINDERS = not env_bool("TELEMED_MANIFEST_STATIC", False)
