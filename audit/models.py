@@ -137,6 +137,7 @@ class VerificationRun(models.Model):
     requested_at = models.DateTimeField(_("发起时间"))
     started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("最近心跳"), null=True, blank=True)
     state = models.CharField(_("状态"), max_length=10, choices=State.choices, default=State.QUEUED)
     total = models.BigIntegerField(_("事件总数"), default=0)
     checked = models.BigIntegerField(_("已校验"), default=0)
@@ -151,6 +152,19 @@ class VerificationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requested_at:%Y-%m-%d %H:%M} {self.get_state_display()}"
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+    def is_stale(self, now) -> bool:
+        """Queued or running, but silent for longer than ``TELEMED_VERIFY_TIMEOUT_SECONDS``."""
+        from . import rules
+
+        return self.in_progress and rules.run_is_stale(
+            heartbeat_at=self.heartbeat_at or self.started_at or self.requested_at, now=now,
+            timeout_seconds=settings.TELEMED_VERIFY_TIMEOUT_SECONDS,
+        )
 
     @property
     def percent(self) -> int:

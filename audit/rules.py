@@ -117,3 +117,9 @@ def snapshot_differences(sealed: Mapping, live: Mapping, prefix: str = "") -> li
         elif a != b:
             paths.append(path)
     return paths
+
+
+def run_is_stale(*, heartbeat_at: datetime, now: datetime, timeout_seconds: int) -> bool:
+    """A background verification silent for longer than the time-out is stale (JL-A1): its worker
+    died or its message was lost, so it may be taken over or replaced."""
+    return (now - heartbeat_at).total_seconds() > timeout_seconds

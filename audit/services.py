@@ -136,10 +136,15 @@ def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:
 
 
 def verification_request(*, actor):
-    """An operator or regulator asks for a background walk of the chain (JL-A1)."""
-    from django.db import transaction as tx
+    """An operator or regulator asks for a background walk of the chain (JL-A1).
 
+    A run already queued or running is returned as it is, unless it is stale (silent for longer
+    than ``TELEMED_VERIFY_TIMEOUT_SECONDS``: its worker died or its message was lost); a stale run
+    is then marked failed and a new one starts. The task is sent after the commit; a broker outage
+    marks the new run failed (so that it can be asked for again) and raises ``BrokerUnavailable``.
+    """
     from telemed.errors import ApplicationError
+    from telemed.queue import enqueue_on_commit
     from telemed.scope import Scope
 
     from .models import VerificationRun
@@ -148,12 +153,35 @@ def verification_request(*, actor):
     scope = Scope.of(actor)
     if not (scope.is_operator or scope.is_regulator):
         raise ApplicationError("permission_denied", "JL-A1: 只有运维人员或卫生健康行政部门可以发起审计链校验。", status=403)
-    running = VerificationRun.objects.filter(state__in=[VerificationRun.State.QUEUED, VerificationRun.State.RUNNING]).first()
-    if running is not None:
-        return running
-    with tx.atomic():
-        run = VerificationRun.objects.create(requested_by=actor, requested_at=timezone.now())
+    now = timezone.now()
+    replaced = None
+    for running in VerificationRun.objects.filter(state__in=[VerificationRun.State.QUEUED, VerificationRun.State.RUNNING]):
+        if not running.is_stale(now):
+            return running
+        # Compare-and-swap: a worker that heartbeats in the meantime keeps its run.
+        if VerificationRun.objects.filter(pk=running.pk, state=running.state, heartbeat_at=running.heartbeat_at).update(
+            state=VerificationRun.State.FAILED, finished_at=now, problem="JL-A1: 后台校验超时未响应，已由新的校验取代。",
+        ) != 1:
+            return VerificationRun.objects.get(pk=running.pk)
+        replaced = running.pk
+    with transaction.atomic():
+        run = VerificationRun.objects.create(requested_by=actor, requested_at=now, heartbeat_at=now)
         audit_event_append(actor=actor, event_type=EventType.AUDIT_CHAIN_VERIFY_REQUEST, obj=run,
-                           acting_division_code=scope.regulated[0][0] if scope.regulated else "")
-        tx.on_commit(lambda: audit_verify_chain_task.delay(run_id=run.pk))
+                           acting_division_code=scope.regulated[0][0] if scope.regulated else "",
+                           details={"replaces_stale_run": replaced} if replaced else None)
+        enqueue_on_commit(audit_verify_chain_task, run_id=run.pk,
+                          on_failure=lambda error: verification_not_sent(run_id=run.pk, actor=actor, error=error))
     return run
+
+
+@transaction.atomic
+def verification_not_sent(*, run_id: int, actor, error: Exception):
+    """The broker refused the run's message: the run is failed, so a new one can be asked for (JL-A1)."""
+    from .models import VerificationRun
+
+    VerificationRun.objects.filter(pk=run_id, state=VerificationRun.State.QUEUED).update(
+        state=VerificationRun.State.FAILED, finished_at=timezone.now(), problem="JL-A1: 后台任务队列无法连接，校验未能开始。",
+    )
+    audit_event_append(actor=actor, event_type=EventType.AUDIT_CHAIN_VERIFY_REQUEST, outcome=Outcome.FAILURE,
+                       object_type="audit.verificationrun", object_id=run_id,
+                       details={"code": "broker_unavailable", "error": str(error)[:500]})

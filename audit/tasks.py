@@ -1,6 +1,9 @@
 """Celery tasks of the audit app: take ids, call a service, safe to run twice."""
 
+import datetime as dt
+
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from audit import rules
@@ -13,7 +16,18 @@ from .choices import EventType
 PROGRESS_EVERY = 2000
 
 
-def _run_verification(run: VerificationRun | None, actor) -> rules.ChainReport:
+class ClaimLost(Exception):
+    """Another worker took the run over (or a user replaced it): stop walking, write nothing."""
+
+
+def _progress(run: VerificationRun, checked: int) -> None:
+    """Store progress and beat the heart, only while this worker still holds the run."""
+    held = VerificationRun.objects.filter(pk=run.pk, state=VerificationRun.State.RUNNING, started_at=run.started_at)
+    if held.update(checked=checked, heartbeat_at=timezone.now()) != 1:
+        raise ClaimLost(run.pk)
+
+
+def _run_verification(run: VerificationRun | None, actor, *, taken_over: bool = False) -> rules.ChainReport:
     """Walk the chain (streamed) and, when a run is given, store progress as it goes."""
     fields = (*rules.HASHED_FIELDS, "prev_hash", "hash")
     rows = AuditEvent.objects.order_by("sequence").values(*fields).iterator(chunk_size=5000)
@@ -21,46 +35,70 @@ def _run_verification(run: VerificationRun | None, actor) -> rules.ChainReport:
     def counted():
         for n, row in enumerate(rows, start=1):
             if run is not None and n % PROGRESS_EVERY == 0:
-                VerificationRun.objects.filter(pk=run.pk).update(checked=n)
+                _progress(run, n)
             yield row
 
     report = rules.verify_chain(counted())
+    details = {"checked": report.checked, "intact": report.intact, "broken_sequence": report.broken_sequence, "problem": report.problem}
+    if taken_over:
+        details["taken_over"] = True
     audit_event_append(
         actor=actor,
         event_type=EventType.AUDIT_CHAIN_VERIFY,
         outcome=Outcome.SUCCESS if report.intact else Outcome.FAILURE,
         object_type="audit.verificationrun" if run else "audit.chain",
         object_id=run.pk if run else "",
-        details={"checked": report.checked, "intact": report.intact, "broken_sequence": report.broken_sequence, "problem": report.problem},
+        details=details,
     )
     return report
 
 
+def _claim(run_id: int) -> tuple[VerificationRun | None, bool]:
+    """Claim a queued run, or take over a running one whose worker has gone silent (its message
+    redelivered after the worker was killed), each with a compare-and-swap. Returns (run, taken_over)."""
+    now = timezone.now()
+    claim = {"state": VerificationRun.State.RUNNING, "started_at": now, "heartbeat_at": now, "checked": 0,
+             "total": AuditEvent.objects.count()}
+    if VerificationRun.objects.filter(pk=run_id, state=VerificationRun.State.QUEUED).update(**claim) == 1:
+        return VerificationRun.objects.get(pk=run_id), False
+    silent_since = now - dt.timedelta(seconds=settings.TELEMED_VERIFY_TIMEOUT_SECONDS)
+    run = VerificationRun.objects.filter(pk=run_id, state=VerificationRun.State.RUNNING).first()
+    if run is None or not run.is_stale(now):
+        return None, False
+    stale = VerificationRun.objects.filter(pk=run_id, state=VerificationRun.State.RUNNING, heartbeat_at=run.heartbeat_at)
+    if run.heartbeat_at is None:
+        stale = stale.filter(started_at__lt=silent_since)
+    if stale.update(**claim) != 1:
+        return None, False
+    return VerificationRun.objects.get(pk=run_id), True
+
+
 @shared_task(name="audit.verify_chain")
 def audit_verify_chain_task(run_id: int | None = None, requested_by_id: int | None = None) -> dict:
-    """Verify the chain in the background (JL-A1); claims its run with a compare-and-swap so a
-    redelivered message does not walk it twice."""
+    """Verify the chain in the background (JL-A1). A redelivered message does not walk a live run
+    twice, yet takes over a run whose worker died (heartbeat older than the time-out)."""
     from django.contrib.auth import get_user_model
 
     run = None
+    taken_over = False
     if run_id is not None:
-        claimed = VerificationRun.objects.filter(pk=run_id, state=VerificationRun.State.QUEUED).update(
-            state=VerificationRun.State.RUNNING, started_at=timezone.now(), total=AuditEvent.objects.count()
-        )
-        if claimed != 1:
+        run, taken_over = _claim(run_id)
+        if run is None:
             return {"skipped": run_id}
-        run = VerificationRun.objects.get(pk=run_id)
         requested_by_id = run.requested_by_id
     actor = get_user_model().objects.filter(pk=requested_by_id).first() if requested_by_id else None
     try:
-        report = _run_verification(run, actor)
+        report = _run_verification(run, actor, taken_over=taken_over)
+    except ClaimLost:
+        return {"abandoned": run_id}
     except Exception as exc:
         if run is not None:
-            VerificationRun.objects.filter(pk=run.pk).update(state=VerificationRun.State.FAILED, finished_at=timezone.now(), problem=str(exc)[:1000])
+            VerificationRun.objects.filter(pk=run.pk, state=VerificationRun.State.RUNNING, started_at=run.started_at).update(
+                state=VerificationRun.State.FAILED, finished_at=timezone.now(), problem=str(exc)[:1000])
         raise
     if run is not None:
-        VerificationRun.objects.filter(pk=run.pk).update(
-            state=VerificationRun.State.DONE, finished_at=timezone.now(), checked=report.checked, intact=report.intact,
-            broken_sequence=report.broken_sequence, problem=report.problem,
+        VerificationRun.objects.filter(pk=run.pk, state=VerificationRun.State.RUNNING, started_at=run.started_at).update(
+            state=VerificationRun.State.DONE, finished_at=timezone.now(), heartbeat_at=timezone.now(), checked=report.checked,
+            intact=report.intact, broken_sequence=report.broken_sequence, problem=report.problem,
         )
     return {"checked": report.checked, "intact": report.intact, "broken_sequence": report.broken_sequence}

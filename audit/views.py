@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -34,7 +35,6 @@ from telemed.scope import Scope
 
 from . import records, selectors, services
 from .forms import PurposeForm, ResponsibilityFilterForm, SealFilterForm, SealForm, UnsealForm
-from .models import VerificationRun
 
 PAGE_SIZE = 25
 GET_POST = require_http_methods(["GET", "POST"])
@@ -218,5 +218,6 @@ def chain(request):
         return redirect("audit:chain")
     status = selectors.chain_status()
     run = status["run"]
-    in_progress = run is not None and run.state in (VerificationRun.State.QUEUED, VerificationRun.State.RUNNING)
+    # A stale run (its worker died, its message was lost) no longer blocks the button (JL-A1).
+    in_progress = run is not None and run.in_progress and not run.is_stale(timezone.now())
     return render(request, "audit/chain.html", {**status, "in_progress": in_progress})

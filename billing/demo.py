@@ -137,6 +137,9 @@ def seed_statements(*, facilities: Mapping[str, Facility]) -> Counter[str]:
     """After the cases: one patient payment, this month's statements, the inviting side's confirmation."""
     created: Counter[str] = Counter()
     users = _users(*FINANCE.values())
+    # The cases were closed in this same transaction: their charges follow its commit (on_commit),
+    # so catch them up now, as the monthly job would (the later on_commit finds them made).
+    services.charges_backfill()
     charges = _demo_charges()
     if not charges.filter(paid_at__isnull=False).exists():
         charge = charges.filter(service_type="consultation", inviting=facilities["nongan"]).order_by("pk").first()

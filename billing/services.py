@@ -8,6 +8,7 @@ payee, JL-B4) are audited in their own transaction before the error is raised.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -35,6 +36,8 @@ from .models import (
 )
 
 FINANCE = (StaffRole.FINANCE, StaffRole.FACILITY_ADMIN)
+
+logger = logging.getLogger(__name__)
 
 
 def _deny(message: str) -> ApplicationError:
@@ -161,17 +164,43 @@ def charge_for_completed(*, consultation, completed_at: dt.datetime):
     return charge
 
 
+def charge_after_close(*, consultation_id: int, completed_at: dt.datetime):
+    """Charge a closed consultation in a transaction of its own, after the close has committed
+    (JL-B2/B3). It never raises: closing a case must not depend on billing. A failure is audited
+    (``billing.charge.create``, outcome failure) and ``charges_backfill`` retries it later."""
+    from consultations.models import Consultation
+
+    try:
+        with transaction.atomic():
+            consultation = Consultation.objects.select_related("agreement").get(pk=consultation_id)
+            return charge_for_completed(consultation=consultation, completed_at=completed_at)
+    except Exception as error:
+        logger.exception("charge of consultation %s failed; the backfill will retry", consultation_id)
+        facilities = Consultation.objects.filter(pk=consultation_id).values_list("inviting_id", "invited_id").first() or ()
+        try:
+            with transaction.atomic():
+                audit_event_append(
+                    actor=None, event_type=EventType.BILLING_CHARGE_CREATE, outcome=Outcome.FAILURE,
+                    object_type="consultations.consultation", object_id=consultation_id, facility_ids=facilities,
+                    details={"code": getattr(error, "code", type(error).__name__), "error": str(error)[:500],
+                             "completed_at": completed_at, "retry": "charges_backfill"},
+                )
+        except Exception:
+            logger.exception("could not audit the failed charge of consultation %s", consultation_id)
+        return None
+
+
 def charges_backfill() -> int:
-    """Create the charges of closed consultations that had no price at completion (idempotent)."""
+    """Create the charges of closed consultations that have none yet — no price at completion, or
+    a charge that failed after the close (idempotent; one failing case does not stop the rest)."""
     from consultations.choices import ConsultationState
     from consultations.models import Consultation
 
     created = 0
-    pending = Consultation.objects.filter(state=ConsultationState.CLOSED, charge__isnull=True).select_related("agreement")
-    for consultation in pending.iterator(chunk_size=500):
-        with transaction.atomic():
-            if charge_for_completed(consultation=consultation, completed_at=consultation.closed_at):
-                created += 1
+    pending = Consultation.objects.filter(state=ConsultationState.CLOSED, charge__isnull=True).values_list("pk", "closed_at")
+    for consultation_id, closed_at in list(pending):
+        if charge_after_close(consultation_id=consultation_id, completed_at=closed_at):
+            created += 1
     return created
 
 

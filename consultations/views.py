@@ -745,7 +745,9 @@ def notification_list(request):
 @login_required
 @require_POST
 def notification_read(request, pk: int | None = None):
-    """Mark one notification (or all) read. The user's own rows only."""
+    """Mark one notification (or all) read. The user's own rows only: another's is a 404 (STYLE 3)."""
+    if pk is not None and not selectors.notification_list(user=request.user).filter(pk=pk).exists():
+        raise Http404(_("通知不存在。"))
     services.notifications_mark_read(actor=request.user, notification_ids=None if pk is None else [pk])
     request.session.pop(UNREAD_SESSION_KEY, None)
     target = request.POST.get("next", "")

@@ -312,6 +312,14 @@ class Physician(models.Model):
         return [str(labels.get(code, code)) for code in self.scopes]
 
 
+class RegistrationQuerySet(ScopedQuerySet):
+    """A registration is seen by its own facility and the regulators above it — not by the facility's
+    agreement counterparts, who see the facility but not its staff (as for ``Physician``)."""
+
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
 class PracticeRegistration(models.Model):
     """JL-P2 registration at a facility, JL-P3 platform verification by it, JL-P6 its authorisation."""
 
@@ -325,6 +333,8 @@ class PracticeRegistration(models.Model):
     authorised_at = models.DateTimeField(_("远程医疗授权时间"), null=True, blank=True)
     authorised_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     authorisation_revoked_at = models.DateTimeField(_("授权撤销时间"), null=True, blank=True)
+
+    objects = RegistrationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("执业注册")

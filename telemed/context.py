@@ -7,6 +7,8 @@ carries that request's id.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 import uuid
 from contextvars import ContextVar
@@ -36,12 +38,38 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+@functools.lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in trusted)
+
+
+def _ip(value: str | None):
+    try:
+        return ipaddress.ip_address((value or "").strip())
+    except ValueError:
+        return None
+
+
 def client_ip(request) -> str | None:
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address for the audit log (JL-A1).
+
+    ``X-Forwarded-For`` is believed only when the direct peer (``REMOTE_ADDR``) is one of
+    ``TELEMED_TRUSTED_PROXIES``; then the client is the rightmost address not in that set (every
+    address left of it could have been written by the client itself). Anything that is not a
+    valid IP address falls back to the direct peer.
+    """
+    remote = _ip(request.META.get("REMOTE_ADDR"))
+    trusted = _networks(tuple(getattr(settings, "TELEMED_TRUSTED_PROXIES", ())))
+    if remote is None or not any(remote in network for network in trusted):
+        return str(remote) if remote is not None else None
+    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            break
+        if not any(address in network for network in trusted):
+            return str(address)
+    return str(remote)
 
 
 class RequestContextMiddleware:

@@ -132,6 +132,9 @@ else:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
+# A pooled connection the server dropped is checked and replaced before the request uses it,
+# rather than failing that request with a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -185,6 +188,24 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks, normalised (``10.0.0.1`` → ``10.0.0.1/32``)."""
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
+
+
+# JL-A1: the audit log's network address. X-Forwarded-For is believed only when the direct peer is
+# one of these reverse proxies; then the rightmost address not in this set is the client's.
+TELEMED_TRUSTED_PROXIES = env_networks("TELEMED_TRUSTED_PROXIES")
 
 # --- REST framework (STYLE 4: one error contract) -------------------------------------------
 REST_FRAMEWORK = {
@@ -285,5 +306,8 @@ if not TELEMED_REMINDER_HOURS or len(TELEMED_REMINDER_HOURS) != len(env_list("TE
     raise ImproperlyConfigured("TELEMED_REMINDER_HOURS must be a comma-separated list of whole hours, e.g. 12,4,1")
 # How often Celery beat runs the JL-C2 obligation sweep (seconds).
 TELEMED_SWEEP_SECONDS = env_int("TELEMED_SWEEP_SECONDS", 60, minimum=5)
+# JL-A1: a chain verification whose heartbeat is older than this is stale (its worker died or its
+# message was lost): a redelivered task may take it over, and a user may start a new one.
+TELEMED_VERIFY_TIMEOUT_SECONDS = env_int("TELEMED_VERIFY_TIMEOUT_SECONDS", 900, minimum=60)
 # Serve static files straight from the apps unless collectstatic has built the manifest (compose).
 WHITENOISE_USE_FINDERS = not env_bool("TELEMED_MANIFEST_STATIC", False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -456,8 +457,10 @@ def consultation_close(*, actor, consultation: Consultation) -> Consultation:
     now = timezone.now()
     move(consultation, edge, closed_at=now)
     _audit(actor, consultation, EventType.CONSULTATION_CLOSE, acting_facility_id=consultation.inviting_id)
-    # JL-B2/B3: the completed service is charged at the price in force now (billing owns the rules).
-    from billing.services import charge_for_completed
+    # JL-B2/B3: the completed service is charged at the price in force now (billing owns the rules),
+    # after the close has committed and in its own transaction: a billing problem never blocks
+    # closing a case; it is audited and the backfill (statements_draft) catches it up.
+    from billing.services import charge_after_close
 
-    charge_for_completed(consultation=consultation, completed_at=now)
+    transaction.on_commit(partial(charge_after_close, consultation_id=consultation.pk, completed_at=now), robust=True)
     return consultation

@@ -180,8 +180,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
     action_roles = {"create": ADMIN}
 
     def get_queryset(self):
-        visible_facilities = Facility.objects.visible_to(self.request.user)
-        registrations = PracticeRegistration.objects.filter(facility__in=visible_facilities).select_related("facility")
+        registrations = PracticeRegistration.objects.visible_to(self.request.user).select_related("facility")
         return super().get_queryset().prefetch_related(Prefetch("registrations", queryset=registrations))
 
     def create(self, request):
@@ -230,10 +229,6 @@ class RegistrationViewSet(mixins.RetrieveModelMixin, FacilityScopedViewSet):
     queryset = PracticeRegistration.objects.select_related("facility")
     serializer_class = s.RegistrationSerializer
     action_roles = {"verify": ADMIN, "authorise": ADMIN, "revoke": ADMIN}
-
-    def scope_queryset(self, queryset):
-        # PracticeRegistration has no ScopedQuerySet: a registration is as visible as its facility.
-        return queryset.filter(facility__in=Facility.objects.visible_to(self.request.user))
 
     def _change(self, request, service):
         registration = self.get_object()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.test import TestCase
 from django.utils import timezone
 
 from billing import rules, services
@@ -75,11 +76,18 @@ def priced(world) -> Billing:
     return Billing(world, province, staff(world.inviting, StaffRole.FINANCE, first_name="邀请方财务"), invited_finance)
 
 
+def close(*, actor, consultation):
+    """Close a case the way a request does: the charge is made when the close commits (on_commit),
+    which the test's own transaction would otherwise hold back."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return consultation_services.consultation_close(actor=actor, consultation=consultation)
+
+
 def complete(world) -> Charge:
     """One imaging diagnosis of ``world``'s pair, run to closed now; returns its charge."""
     consultation = world.accepted_with_expert(service="imaging", wanted_scope="imaging")
     consultation_services.opinion_sign(actor=world.expert, consultation=consultation, content="影像诊断报告")
-    consultation_services.consultation_close(actor=world.clinician, consultation=consultation)
+    close(actor=world.clinician, consultation=consultation)
     return Charge.objects.get(consultation=consultation)
 
 
@@ -108,7 +116,7 @@ def complete_from_another_county(world, *, division_code: str = "220122", name: 
     consultation_services.consultation_accept(actor=world.invited_coordinator, consultation=consultation)
     consultation_services.expert_assign(actor=world.invited_coordinator, consultation=consultation, physician=world.expert_physician)
     consultation_services.opinion_sign(actor=world.expert, consultation=consultation, content="影像诊断报告")
-    consultation_services.consultation_close(actor=clinician, consultation=consultation)
+    close(actor=clinician, consultation=consultation)
     return Charge.objects.get(consultation=consultation)
 
 

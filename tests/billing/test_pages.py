@@ -320,3 +320,14 @@ def test_charge_and_statement_list_queries_do_not_grow_with_rows(client, billing
             _queries(client, url("statement-list"), django_assert_max_num_queries),
         )
     assert counts[3] == counts[20], counts
+
+
+def test_jl_b4_statement_page_shows_a_dash_when_the_confirming_user_is_unknown(client, billing):
+    """Issue 8: a confirmation whose user is missing (e.g. a migrated statement) renders "—", not a 500."""
+    statement = statement_with_lines(billing, charges=1, paid=0, reversed_=0)
+    services.statement_confirm(actor=billing.inviting_finance, statement=statement)
+    Statement.objects.filter(pk=statement.pk).update(inviting_confirmed_by=None)  # the state under test: no service makes it
+    client.force_login(billing.invited_finance)
+    response = client.get(url("statement-detail", statement.pk))
+    assert response.status_code == 200
+    assert "已确认" in html(response) and "· —" in html(response)

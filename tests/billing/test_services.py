@@ -1,6 +1,7 @@
 """Billing services: charges at completion, payment, refunds, monthly statements, confirmation, payment."""
 
 import datetime as dt
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,9 +13,11 @@ from billing import rules, services
 from billing.choices import StatementState
 from billing.models import Charge, Statement
 from consultations import services as consultation_services
+from consultations.choices import ConsultationState
 from facilities.choices import FacilityLevel, StaffRole
 from facilities.models import ServiceType
 from telemed.errors import ApplicationError
+from tests.billing import close
 from tests.factories import (
     AgreementFactory,
     FacilityFactory,
@@ -56,7 +59,7 @@ def complete(world, at: dt.datetime, service="imaging"):
             consultation_services.consultation_start_session(actor=world.expert, consultation=consultation)
         consultation_services.opinion_sign(actor=world.expert, consultation=consultation, content="意见")
     with time_machine.travel(at, tick=False):
-        consultation_services.consultation_close(actor=world.clinician, consultation=consultation)
+        close(actor=world.clinician, consultation=consultation)
     return Charge.objects.get(consultation=consultation)
 
 
@@ -106,7 +109,7 @@ def test_jl_b1_missing_price_is_recorded_and_backfilled_at_the_completion_day_pr
         consultation = world.accepted_with_expert(service="imaging", wanted_scope="imaging")
         consultation_services.opinion_sign(actor=world.expert, consultation=consultation, content="报告")
     with time_machine.travel(closed_at, tick=False):
-        consultation_services.consultation_close(actor=world.clinician, consultation=consultation)
+        close(actor=world.clinician, consultation=consultation)
     assert not Charge.objects.exists()
     assert AuditEvent.objects.filter(event_type="billing.charge.missing_price", outcome="failure").count() == 1
     services.price_standard_publish(actor=regulator("220000"), service_type=ServiceType.objects.get(code="imaging"), facility_level=None,
@@ -226,7 +229,7 @@ def _complete_for(world, *, at, other_inviting=None, other_invited=None, expert=
         consultation_services.expert_assign(actor=coordinator_out, consultation=draft, physician=expert_user.physician)
         consultation_services.opinion_sign(actor=expert_user, consultation=draft, content="报告")
     with time_machine.travel(at, tick=False):
-        consultation_services.consultation_close(actor=clinician, consultation=draft)
+        close(actor=clinician, consultation=draft)
     return Charge.objects.get(consultation=draft)
 
 
@@ -298,3 +301,27 @@ def test_jl_b4_the_beat_job_drafts_last_month_on_the_first_at_two(priced):
         result = draft_statements_task()
         again = draft_statements_task()
     assert result["period"] == "2026-11" and len(result["statements"]) == 1 and again["statements"] == []
+
+
+def test_jl_b2_a_billing_failure_never_blocks_closing_and_the_backfill_charges_later(priced):
+    """Issue 8 (JL-B2/B3): the charge is made after the close commits, in its own transaction; when
+    it fails the case is closed all the same, the failure is audited, and the backfill catches up."""
+    at = dt.datetime(2026, 11, 10, 9, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(at - dt.timedelta(hours=1), tick=False):
+        consultation = priced.accepted_with_expert(service="imaging", wanted_scope="imaging")
+        consultation_services.opinion_sign(actor=priced.expert, consultation=consultation, content="报告")
+    broken = mock.patch("billing.services.charge_for_completed", side_effect=RuntimeError("billing tables locked"))
+    with time_machine.travel(at, tick=False), broken:
+        close(actor=priced.clinician, consultation=consultation)
+    consultation.refresh_from_db()
+    assert consultation.state == ConsultationState.CLOSED and consultation.closed_at == at
+    assert not Charge.objects.exists()
+    failure = AuditEvent.objects.get(event_type="billing.charge.create", outcome="failure")
+    assert failure.object_id == str(consultation.pk) and "billing tables locked" in failure.details["error"]
+    assert failure.facility_ids == sorted([priced.inviting.pk, priced.invited.pk])
+    assert AuditEvent.objects.filter(event_type="consultation.close", object_id=str(consultation.pk)).exists()
+
+    assert services.charges_backfill() == 1
+    charge = Charge.objects.get(consultation=consultation)
+    assert charge.completed_at == at and charge.fee_fen == 15001
+    assert services.charges_backfill() == 0

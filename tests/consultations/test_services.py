@@ -32,7 +32,7 @@ def event_types(consultation):
     )
 
 
-def test_a_case_from_draft_to_rating(world):
+def test_a_case_from_draft_to_rating(world, django_capture_on_commit_callbacks):
     consultation = world.accepted_with_expert()
     assert consultation.state == S.ACCEPTED and consultation.agreement is not None
     services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
@@ -41,7 +41,8 @@ def test_a_case_from_draft_to_rating(world):
     opinion = services.opinion_sign(actor=world.expert, consultation=consultation, content="考虑结核性胸膜炎，建议胸腔穿刺。")
     consultation.refresh_from_db()
     assert consultation.state == S.SIGNED and opinion.version == 1 and len(opinion.content_sha256) == 64
-    services.consultation_close(actor=world.clinician, consultation=consultation)
+    with django_capture_on_commit_callbacks(execute=True):  # the charge follows the close's commit
+        services.consultation_close(actor=world.clinician, consultation=consultation)
     services.rating_record(actor=world.clinician, consultation=consultation, rater_kind="clinician", score=5, comment="意见及时")
     consultation.refresh_from_db()
     assert consultation.state == S.CLOSED

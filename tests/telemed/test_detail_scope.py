@@ -1,0 +1,333 @@
+"""STYLE 3 (NetBox ``restrict()``), JL-O1: every detail route answers 404 — not 403, not 200 — for an
+object outside the user's scope, on the pages and over the API alike.
+
+The walk over every URL pattern (``django.urls.get_resolver()``, includes followed, as in
+tests/audit/test_access_log.py) finds each route that takes an object id (``pk``, ``id``, ``*_pk``,
+``*_id``). Each must be either in ``OBJECT_ROUTES`` (how to build its object in ``world``, through
+the services) or in ``NOT_OBJECT_SCOPED`` (with the reason it is not scoped to a facility or a
+division). A new route is in neither, so this test fails until someone decides which it is.
+
+Every ``OBJECT_ROUTES`` route is then requested — GET, or POST when it only takes a POST — by two
+outsiders: a user holding every staff role at a hospital of another division (吉林市), and that
+division's regulator. Both must get 404 for the first world's object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from audit import records
+from audit.models import AuditEvent
+from billing import services as billing_services
+from billing.models import Charge, FacilityPrice
+from consultations import services as consultation_services
+from consultations.choices import TriggerKind
+from consultations.models import Notification
+from facilities import services as facility_services
+from facilities.choices import AccreditationCondition, StaffRole, SuspensionCause
+from facilities.models import CooperationAgreement, RegulatorMembership
+from tests.api_cases import token_client
+from tests.billing import complete, priced, register_account, statement_with_lines
+from tests.factories import FacilityFactory, division, pdf, regulator, staff
+
+pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at("2026-11-20T10:00:00+08:00")]
+
+ID_LIKE = ("pk", "id")
+
+
+def _id_like(name: str) -> bool:
+    return name in ID_LIKE or name.endswith(("_pk", "_id"))
+
+
+# --- Routes that take an object id but are not scoped to a facility or a division --------------
+
+NOT_OBJECT_SCOPED: dict[str, str] = {
+    "admin:*": "Django admin: only is_staff operators, who see every row by design (STYLE 3: operators are unscoped)",
+    "billing-api:price-standard-detail": "JL-B1 (art. 39): the provincial price standard is published to every caller",
+}
+
+
+# --- How to build each scoped route's object in the first world ---------------------------------
+# Each builder takes the built ``Objects`` and returns the URL kwargs of that world's object.
+
+OBJECT_ROUTES: dict[str, Callable] = {
+    # Facilities (pages)
+    "facilities:facility-detail": lambda o: {"pk": o.world.invited.pk},
+    "facilities:agreement-detail": lambda o: {"pk": o.agreement.pk},
+    "facilities:agreement-terminate": lambda o: {"pk": o.agreement.pk},
+    "facilities:agreement-signed-copy": lambda o: {"pk": o.agreement.pk},
+    "facilities:physician-detail": lambda o: {"pk": o.world.expert_physician.pk},
+    "facilities:physician-platform-register": lambda o: {"pk": o.world.expert_physician.pk},
+    "facilities:registration-verify": lambda o: {"pk": o.world.expert_physician.pk, "registration_pk": o.registration.pk},
+    "facilities:registration-authorise": lambda o: {"pk": o.world.expert_physician.pk, "registration_pk": o.registration.pk},
+    "facilities:registration-revoke": lambda o: {"pk": o.world.expert_physician.pk, "registration_pk": o.registration.pk},
+    "facilities:application-detail": lambda o: {"pk": o.application.pk},
+    "facilities:application-decide": lambda o: {"pk": o.application.pk},
+    "facilities:application-evidence": lambda o: {"pk": o.application.pk, "item_pk": o.application.items.first().pk},
+    "facilities:suspension-lift": lambda o: {"pk": o.suspension.pk},
+    # Facilities (API)
+    "facilities-api:facility-detail": lambda o: {"pk": o.world.invited.pk},
+    "facilities-api:agreement-detail": lambda o: {"pk": o.agreement.pk},
+    "facilities-api:agreement-terminate": lambda o: {"pk": o.agreement.pk},
+    "facilities-api:physician-detail": lambda o: {"pk": o.world.expert_physician.pk},
+    "facilities-api:physician-qualification": lambda o: {"pk": o.world.expert_physician.pk},
+    "facilities-api:registration-detail": lambda o: {"pk": o.registration.pk},
+    "facilities-api:registration-authorise": lambda o: {"pk": o.registration.pk},
+    "facilities-api:registration-revoke": lambda o: {"pk": o.registration.pk},
+    "facilities-api:registration-verify": lambda o: {"pk": o.registration.pk},
+    "facilities-api:duty-detail": lambda o: {"pk": o.duty.pk},
+    "facilities-api:suspension-detail": lambda o: {"pk": o.suspension.pk},
+    "facilities-api:suspension-lift": lambda o: {"pk": o.suspension.pk},
+    "facilities-api:application-detail": lambda o: {"pk": o.application.pk},
+    "facilities-api:application-decide": lambda o: {"pk": o.application.pk},
+    # Consultations (pages)
+    "consultations:create-request": lambda o: {"patient_pk": o.patient.pk},
+    "consultations:detail": lambda o: {"pk": o.consultation.pk},
+    "consultations:document-download": lambda o: {"pk": o.consultation.pk, "document_pk": o.document.pk},
+    "consultations:consent-download": lambda o: {"pk": o.consultation.pk},
+    "consultations:patient-reveal": lambda o: {"pk": o.consultation.pk},
+    **{f"consultations:{name}": (lambda o: {"pk": o.open_case.pk}) for name in (
+        "consent", "participant-add", "document-upload", "send", "accept", "decline", "return-material", "assign-expert",
+        "schedule", "start-session", "sign", "correct", "close", "cancel", "rate",
+    )},
+    "consultations:obligation-open-expert": lambda o: {"patient_pk": o.patient.pk},
+    "consultations:obligation-open-request": lambda o: {"patient_pk": o.patient.pk},
+    "consultations:admission-record": lambda o: {"patient_pk": o.patient.pk},
+    "consultations:admission-diagnosis": lambda o: {"pk": o.admission.pk},
+    "consultations:obligation-withdraw": lambda o: {"pk": o.obligation.pk},
+    "consultations:notification-read": lambda o: {"pk": o.notification.pk},
+    # Consultations (API)
+    "consultations-api:patient-detail": lambda o: {"pk": o.patient.pk},
+    "consultations-api:admission-detail": lambda o: {"pk": o.admission.pk},
+    "consultations-api:admission-diagnosis": lambda o: {"pk": o.admission.pk},
+    "consultations-api:admission-discharge": lambda o: {"pk": o.admission.pk},
+    "consultations-api:obligation-detail": lambda o: {"pk": o.obligation.pk},
+    "consultations-api:obligation-withdraw": lambda o: {"pk": o.obligation.pk},
+    "consultations-api:consultation-detail": lambda o: {"pk": o.consultation.pk},
+    "consultations-api:consultation-download": lambda o: {"pk": o.consultation.pk, "document_id": o.document.pk},
+    **{f"consultations-api:consultation-{name}": (lambda o: {"pk": o.open_case.pk}) for name in (
+        "accept", "assign", "cancel", "close", "consent", "correct", "decline", "documents", "participants", "rate",
+        "return", "schedule", "send", "sign", "start",
+    )},
+    # Records under the law (audit)
+    "audit:responsibility-detail": lambda o: {"pk": o.consultation.pk},
+    "audit:seal-create": lambda o: {"pk": o.consultation.pk},
+    "audit:sealed-access": lambda o: {"pk": o.sealed_case.pk},
+    "audit:seal-detail": lambda o: {"pk": o.seal.pk},
+    "audit:seal-release": lambda o: {"pk": o.seal.pk},
+    "audit-api:seal-detail": lambda o: {"pk": o.seal.pk},
+    "audit-api:seal-unseal": lambda o: {"pk": o.seal.pk},
+    "audit-api:fhir-auditevent-read": lambda o: {"pk": o.event.pk},
+    # Billing (pages)
+    "billing:charge-payment": lambda o: {"pk": o.charge.pk},
+    "billing:charge-reverse": lambda o: {"pk": o.charge.pk},
+    "billing:statement-detail": lambda o: {"pk": o.statement.pk},
+    "billing:statement-confirm": lambda o: {"pk": o.statement.pk},
+    "billing:statement-payment": lambda o: {"pk": o.statement.pk},
+    "billing:statement-export": lambda o: {"pk": o.statement.pk, "fmt": "csv"},
+    # Billing (API)
+    "billing-api:price-detail": lambda o: {"pk": o.price.pk},
+    "billing-api:charge-detail": lambda o: {"pk": o.charge.pk},
+    "billing-api:charge-payment": lambda o: {"pk": o.charge.pk},
+    "billing-api:charge-reverse": lambda o: {"pk": o.charge.pk},
+    "billing-api:statement-detail": lambda o: {"pk": o.statement.pk},
+    "billing-api:statement-confirm": lambda o: {"pk": o.statement.pk},
+    "billing-api:statement-export": lambda o: {"pk": o.statement.pk},
+    "billing-api:statement-payment": lambda o: {"pk": o.statement.pk},
+    "billing-api:settlement-account-detail": lambda o: {"pk": o.account.pk},
+    "billing-api:allocation-policy-detail": lambda o: {"pk": o.policy.pk},
+}
+
+
+def _routes(patterns, namespace: str = ""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}:{entry.namespace}" if namespace and entry.namespace else (entry.namespace or namespace)
+            yield from _routes(entry.url_patterns, inner or "")
+        elif isinstance(entry, URLPattern):
+            name = entry.name or f"<unnamed {entry.lookup_str}>"
+            yield (f"{namespace}:{name}" if namespace else name), entry
+
+
+def detail_routes() -> set[str]:
+    return {name for name, entry in _routes(get_resolver().url_patterns) if any(_id_like(g) for g in entry.pattern.regex.groupindex)}
+
+
+def _exempt(name: str) -> bool:
+    return name in NOT_OBJECT_SCOPED or any(name.startswith(key[:-1]) for key in NOT_OBJECT_SCOPED if key.endswith("*"))
+
+
+def test_every_detail_route_is_object_scoped_or_exempt_with_a_reason():
+    """A new route that takes an object id fails here until it is put on one of the two lists."""
+    routes = detail_routes()
+    unclassified = sorted(name for name in routes if name not in OBJECT_ROUTES and not _exempt(name))
+    assert not unclassified, f"classify these routes in tests/telemed/test_detail_scope.py: {unclassified}"
+    assert not sorted(set(OBJECT_ROUTES) - routes), "OBJECT_ROUTES names a route that no longer exists"
+    assert not [name for name in OBJECT_ROUTES if _exempt(name)]
+    assert all(reason.strip() for reason in NOT_OBJECT_SCOPED.values())
+
+
+# --- The first world, with one object of every kind ---------------------------------------------
+
+
+class Objects:
+    def __init__(self, world):
+        self.world = world
+        billing = priced(world)
+        self.agreement = CooperationAgreement.objects.get(inviting=world.inviting, invited=world.invited)
+        self.registration = world.expert_physician.registrations.get(facility=world.invited)
+        self.application = facility_services.accreditation_apply(
+            actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited,
+            items=[facility_services.AccreditationItemInput(condition=c, statement=f"{c.label} 情况说明", evidence=pdf(f"{c.value}.pdf"))
+                   for c in AccreditationCondition],
+        )
+        now = timezone.now()
+        self.duty = facility_services.duty_shift_add(
+            actor=world.invited_coordinator, facility=world.invited, physician=world.expert_physician, scope="internal",
+            starts_at=now, ends_at=now + dt.timedelta(hours=8),
+        )
+        self.patient = world.patient()
+        self.admission = consultation_services.admission_record(
+            actor=world.clinician, patient=self.patient, inpatient_number="ZY-SCOPE-1", admitted_at=now - dt.timedelta(days=1))
+        self.obligation = consultation_services.obligation_open(
+            actor=world.clinician, patient=self.patient, trigger=TriggerKind.PATIENT_REQUEST, event_at=now - dt.timedelta(hours=1))
+        self.open_case = world.sent(patient=self.patient)
+        self.notification = Notification.objects.filter(user=world.invited_coordinator).first()
+        self.statement = statement_with_lines(billing, charges=2, paid=1, reversed_=0)
+        self.charge = Charge.objects.filter(statement=self.statement).first()
+        self.consultation = self.charge.consultation
+        self.document = self.consultation.documents.first()
+        self.sealed_case = complete(world).consultation
+        self.seal = records.seal_create(actor=world.coordinator, consultation=self.sealed_case, reason="医疗争议",
+                                        inviting_party_name="王主任", inviting_party_role="医务科科长",
+                                        invited_party_name="张某", invited_party_role="患者之子")
+        self.price = FacilityPrice.objects.filter(facility=world.invited).first()
+        self.account = self.statement.payee_account or register_account(billing)
+        self.policy = billing_services.allocation_policy_adopt(
+            actor=billing.invited_finance, facility=world.invited, staff_share_basis_points=6500, valid_from=timezone.localdate(),
+            description="按工作量分配")
+        self.event = AuditEvent.objects.filter(event_type="consultation.create").first()
+        # Last: a suspension would block the consultations above.
+        self.suspension = facility_services.suspension_report(
+            actor=staff(world.inviting, StaffRole.FACILITY_ADMIN), facility=world.inviting, cause=SuspensionCause.QUALITY_RISK,
+            description="CT 设备故障")
+        assert all((self.notification, self.document, self.price, self.event))
+
+
+# Actions that only the provincial regulator may attempt: the provincial regulator sees every
+# facility (JL-O1), so no outsider can reach the lookup; any other user is refused (403) before it,
+# with the same answer for an id that does not exist — nothing about the object is revealed.
+PROVINCIAL_ONLY: dict[str, str] = {
+    "facilities-api:application-decide": "JL-F1 (art. 10): only the provincial regulator decides an accreditation",
+}
+
+MISSING = 999_999
+
+
+def _elsewhere():
+    return FacilityFactory(name="吉林市中心医院", division=division("220202"), licence_issuer=division("220200"))
+
+
+def outsider():
+    """A user of another facility and another division: every staff role at a hospital of 吉林市
+    (no agreement with the world) and 吉林市's regulator, so that every role check is passed and
+    only the scope can refuse."""
+    elsewhere = _elsewhere()
+    for role in (StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR, StaffRole.CLINICIAN, StaffRole.FINANCE):
+        user = staff(elsewhere, role, username="outsider")
+    RegulatorMembership.objects.create(user=user, division=division("220200"))
+    return user
+
+
+def _answer(user, name: str, kwargs: dict):
+    api = "-api:" in name
+    if api:
+        client = token_client(user)
+    else:
+        client = Client()
+        client.force_login(user)
+    url = reverse(name, kwargs=kwargs)
+    response = client.get(url)
+    if response.status_code == 405:
+        response = client.post(url, {}, format="json") if api else client.post(url, {})
+    return response.status_code
+
+
+def _missing(kwargs: dict) -> dict:
+    return {key: (MISSING if _id_like(key) else value) for key, value in kwargs.items()}
+
+
+def test_jl_o1_every_detail_route_is_404_for_a_user_of_another_facility_and_division(world):
+    objects = Objects(world)
+    user = outsider()
+    leaks = []
+    for name, build in sorted(OBJECT_ROUTES.items()):
+        kwargs = build(objects)
+        status = _answer(user, name, kwargs)
+        expected = 403 if name in PROVINCIAL_ONLY else 404
+        if status != expected or (name in PROVINCIAL_ONLY and _answer(user, name, _missing(kwargs)) != status):
+            leaks.append(f"{status} {name} {reverse(name, kwargs=kwargs)}")
+    assert not leaks, "out-of-scope objects must be 404:\n" + "\n".join(leaks)
+
+
+@pytest.mark.parametrize("who", ["staff", "regulator"])
+def test_jl_o1_a_single_role_outsider_learns_nothing_about_the_object(world, who):
+    """Staff only, or a regulator only: 404, or the role refusal (403) that any id would get."""
+    objects = Objects(world)
+    if who == "staff":
+        user = staff(_elsewhere(), StaffRole.COORDINATOR, username="outsider_staff")
+    else:
+        user = regulator("220200", username="outsider_regulator")
+    leaks = []
+    for name, build in sorted(OBJECT_ROUTES.items()):
+        kwargs = build(objects)
+        status = _answer(user, name, kwargs)
+        if status == 404 or (status == 403 and _answer(user, name, _missing(kwargs)) == 403):
+            continue
+        leaks.append(f"{status} {name} {reverse(name, kwargs=kwargs)}")
+    assert not leaks, "out-of-scope objects must be 404:\n" + "\n".join(leaks)
+
+
+# Objects of the invited hospital alone: its agreement counterpart sees the hospital (to address
+# requests to it) but none of these.
+INVITED_ONLY = sorted(
+    name for name in OBJECT_ROUTES
+    if any(part in name for part in ("physician", "registration", "application", "duty", "price-detail",
+                                     "settlement-account", "allocation-policy"))
+)
+
+
+def test_jl_o1_the_agreement_counterpart_sees_the_hospital_but_not_its_staff_or_money(world):
+    objects = Objects(world)
+    user = world.clinician  # the inviting hospital, every staff role there
+    for role in (StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR, StaffRole.FINANCE):
+        staff(world.inviting, role, username=user.username)
+    assert len(INVITED_ONLY) >= 15
+    leaks = []
+    for name in INVITED_ONLY:
+        kwargs = OBJECT_ROUTES[name](objects)
+        status = _answer(user, name, kwargs)
+        if status == 404 or (status == 403 and _answer(user, name, _missing(kwargs)) == 403):
+            continue
+        leaks.append(f"{status} {name} {reverse(name, kwargs=kwargs)}")
+    assert not leaks, "out-of-scope objects must be 404:\n" + "\n".join(leaks)
+
+
+def test_jl_p6_a_registration_is_as_visible_as_its_physician_not_as_its_facility(world):
+    """Issue 8: the inviting hospital sees its counterpart facility (to address requests), but not
+    the counterpart's physicians — nor, therefore, their registrations (one scope: ``visible_to``)."""
+    registration = world.expert_physician.registrations.get(facility=world.invited)
+    counterpart = token_client(world.clinician)
+    assert counterpart.get(f"/api/v1/facilities/{world.invited.pk}/").status_code == 200
+    assert counterpart.get(f"/api/v1/physicians/{world.expert_physician.pk}/").status_code == 404
+    assert counterpart.get(f"/api/v1/registrations/{registration.pk}/").status_code == 404
+    own = token_client(world.invited_coordinator)
+    assert own.get(f"/api/v1/registrations/{registration.pk}/").status_code == 200
+    assert own.get(f"/api/v1/physicians/{world.expert_physician.pk}/").status_code == 200
+    assert token_client(regulator("220100")).get(f"/api/v1/registrations/{registration.pk}/").status_code == 200
