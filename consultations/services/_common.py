@@ -13,6 +13,7 @@ from audit.choices import EventType
 from audit.services import audit_refusal
 from facilities.models import StaffMembership, Suspension
 from telemed.errors import ApplicationError
+from telemed.scope import Scope
 
 from .. import rules
 from ..models import Consultation, Notification
