@@ -187,3 +187,20 @@ def test_jl_f5_jl_a1_a_suspended_accept_over_the_api_is_on_record(world):
 
     assert response.status_code == 400 and response.json()["code"] == "JL-F5"
     assert _only_failure("facility.check.refuse").details["act"] == "accept"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jl_c8_jl_a1_the_refusal_is_committed_in_its_own_transaction(world):
+    """JL-C8, JL-A1: with no test transaction around it, the upload rolls back and the refusal commits."""
+    from django.db import connection
+
+    consultation = world.sent()
+    _seal(world, consultation)
+    documents = consultation.documents.count()
+
+    with pytest.raises(ApplicationError):
+        _upload(world, consultation)
+
+    assert not connection.in_atomic_block
+    assert _only_failure("record.change.refuse").details["act"] == "upload"
+    assert consultation.documents.count() == documents
