@@ -24,7 +24,15 @@ from telemed.files import require_file
 from telemed.scope import Scope
 
 from . import rules
-from .choices import AccreditationStatus, ActingRole, AgreementStatus, StaffRole, SuspensionCause
+from .choices import (
+    AccreditationStatus,
+    ActingRole,
+    AgreementStatus,
+    PracticeScope,
+    StaffRole,
+    SuspensionCause,
+    Title,
+)
 from .models import (
     AccreditationApplication,
     AccreditationItem,
@@ -280,6 +288,14 @@ def physician_register(
     A physician already known by certificate number gets a further registration (多点执业).
     """
     _require_role(actor, facility.pk, StaffRole.FACILITY_ADMIN)
+    _refuse(
+        rules.qualification_entry_checks(
+            qualification_obtained_on=qualification_obtained_on,
+            registered_on=registered_on,
+            registration_valid_until=registration_valid_until,
+            today=_today(),
+        )
+    )
     physician = Physician.objects.filter(certificate_number=certificate_number.strip()).first()
     created = physician is None
     if created:
@@ -321,32 +337,44 @@ def physician_register(
 
 @transaction.atomic
 def physician_update_qualifications(
-    *, actor, physician: Physician, facility: Facility, certificate_valid_until: date | None, certificate_revoked: bool,
-    title: int, scopes: list[str],
+    *, actor, physician: Physician, facility: Facility, certificate_number: str | None = None,
+    certificate_valid_until: date | None, certificate_revoked: bool, title: int, scopes: list[str],
 ) -> Physician:
-    """Record a renewed certificate, a new title or a changed scope of practice (JL-P1, P4, P5)."""
+    """A facility administrator records a renewed certificate (number, validity), a new title or a
+    changed scope of practice (JL-P1, P4, P5), audited with the old and new values. Every later
+    JL-P check sees the new data. ``certificate_number`` None keeps the current one."""
     _require_role(actor, facility.pk, StaffRole.FACILITY_ADMIN)
     if not PracticeRegistration.objects.filter(physician=physician, facility=facility).exists():
         raise _deny(_("该医师未在本机构注册执业。"))
-    before = {
-        "certificate_valid_until": physician.certificate_valid_until,
-        "certificate_revoked": physician.certificate_revoked,
-        "title": physician.title,
-        "scopes": physician.scopes,
-    }
+    physician = Physician.objects.select_for_update().get(pk=physician.pk)
+    number = physician.certificate_number if certificate_number is None else certificate_number.strip()
+    if not number:
+        raise ApplicationError("JL-P1", _("JL-P1 第十四条第一项: 请填写医师执业证书编码。"))
+    if number != physician.certificate_number and Physician.objects.filter(certificate_number=number).exclude(pk=physician.pk).exists():
+        raise ApplicationError(
+            "JL-P1", _("JL-P1 第十四条第一项: 执业证书编码 %(number)s 已属于另一名医师。") % {"number": number}
+        )
+    if title not in Title.values:
+        raise ApplicationError("invalid", _("专业技术职务代码无效。"))
+    unknown = sorted(set(scopes) - set(PracticeScope.values))
+    if unknown or not scopes:
+        raise ApplicationError("JL-P5", _("JL-P5 第十四条第五项: 请选择有效的执业范围。"))
+    fields = ["certificate_number", "certificate_valid_until", "certificate_revoked", "title", "scopes"]
+    before = {k: getattr(physician, k) for k in fields}
+    physician.certificate_number = number
     physician.certificate_valid_until = certificate_valid_until
     physician.certificate_revoked = certificate_revoked
     physician.title = title
     physician.scopes = sorted(set(scopes))
-    physician.save(update_fields=["certificate_valid_until", "certificate_revoked", "title", "scopes"])
-    after = {k: getattr(physician, k) for k in before}
+    physician.save(update_fields=fields)
+    after = {k: getattr(physician, k) for k in fields}
     audit_event_append(
         actor=actor,
         event_type="physician.qualifications.update",
         obj=physician,
         acting_facility_id=facility.pk,
         facility_ids=[facility.pk],
-        details={"before": before, "after": after},
+        details={"before": before, "after": after, "changed": [k for k in fields if before[k] != after[k]]},
     )
     return physician
 
@@ -440,6 +468,8 @@ def physician_require_qualified(
     before the transaction of the act itself.
     """
     on = on or _today()
+    # The data as it is now, not an instance read earlier (e.g. cached on the signing user).
+    physician = Physician.objects.get(pk=physician.pk)
     registration = PracticeRegistration.objects.filter(physician=physician, facility=facility).first()
     checks = rules.physician_checks(physician, registration, acting_role=acting_role, scope=scope, on=on)
     bad = failing(checks)

@@ -131,6 +131,7 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "facilities-api:application-list": "accreditation applications; POST files one",
     "facilities-api:application-detail": "one application",
     "facilities-api:application-decide": "write: the regulator's decision",
+    "consultations-api:consultation-experts": "physicians eligible as the case's expert (JL-P); no patient data",
     # Consultations: writes (each service audits itself; a refusal re-renders a logged page)
     "consultations:consent": WRITE,
     "consultations:participant-add": WRITE,
