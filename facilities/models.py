@@ -151,6 +151,10 @@ class StaffMembership(models.Model):
     facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(_("角色"), max_length=20, choices=StaffRole.choices)
     active = models.BooleanField(_("有效"), default=True)
+    # Nothing is deleted: a role ends (the person left, changed post) and stays on record.
+    ended_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    end_reason = models.TextField(_("撤销原因"), blank=True)
 
     class Meta:
         verbose_name = _("机构人员角色")

@@ -7,6 +7,7 @@ reads the database or the clock; the caller passes the date or time that matters
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
@@ -171,6 +172,29 @@ def suspension_lift_check(*, issuing_division_code: str, regulator_division_code
         allowed,
         "" if allowed else f"发证机关区划为 {issuing_division_code}",
     )
+
+
+def service_type_checks(*, code: str, name: str, category: str, required_scope: str) -> list[Check]:
+    """JL-C1 (art. 3) and JL-P5: a service type the provincial regulator adds. A diagnosis type names
+    the scope of practice its reports need (JL-P5 checks experts against it); an opinion type does
+    not (its experts are checked against the speciality the request wants)."""
+    diagnosis = category == ServiceCategory.DIAGNOSIS
+    return [
+        Check(
+            "JL-C1",
+            "第三条",
+            "须填写服务项目编码（小写字母、数字、下划线，2至40位）和名称",
+            bool(re.fullmatch(r"[a-z0-9_]{2,40}", code)) and bool(name.strip()),
+        ),
+        Check("JL-C1", "第三条", "须选择服务类别（会诊类或诊断类）", category in ServiceCategory.values),
+        Check(
+            "JL-P5",
+            "第十四条第五项",
+            "诊断类项目须指定签发报告所需的执业范围；会诊类项目不指定",
+            bool(required_scope) == diagnosis and (not required_scope or required_scope in PracticeScope.values),
+            "" if bool(required_scope) == diagnosis else ("诊断类项目未指定执业范围" if diagnosis else "会诊类项目按邀请方所需专业核对，不指定执业范围"),
+        ),
+    ]
 
 
 # --- Physicians -------------------------------------------------------------------------------

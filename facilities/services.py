@@ -642,7 +642,9 @@ def membership_grant(*, actor, user, facility: Facility, role: str) -> StaffMemb
     membership, created = StaffMembership.objects.get_or_create(user=user, facility=facility, role=role, defaults={"active": True})
     if not created and not membership.active:
         membership.active = True
-        membership.save(update_fields=["active"])
+        membership.ended_at = membership.ended_by = None
+        membership.end_reason = ""
+        membership.save(update_fields=["active", "ended_at", "ended_by", "end_reason"])
     audit_event_append(
         actor=actor, event_type="membership.grant", obj=membership, acting_facility_id=facility.pk, facility_ids=[facility.pk],
         details={"user_id": user.pk, "role": role},
@@ -651,15 +653,26 @@ def membership_grant(*, actor, user, facility: Facility, role: str) -> StaffMemb
 
 
 @transaction.atomic
-def membership_revoke(*, actor, membership: StaffMembership) -> StaffMembership:
+def membership_revoke(*, actor, membership: StaffMembership, reason: str = "") -> StaffMembership:
+    """End a user's role at a facility (e.g. a clinician who left): the facility administrator or an
+    operator. The row stays, with who ended it, when and why; every scoped query ignores it from now."""
     scope = Scope.of(actor)
     if not (scope.is_operator or scope.has_role(membership.facility_id, StaffRole.FACILITY_ADMIN)):
         raise _deny(_("只有平台运维人员或本机构管理员可以撤销角色。"))
+    membership = StaffMembership.objects.select_for_update().get(pk=membership.pk)
+    if not membership.active:
+        raise ApplicationError("invalid_state", _("该角色已撤销。"))
+    if membership.user_id == actor.pk and membership.role == StaffRole.FACILITY_ADMIN and not scope.is_operator:
+        raise ApplicationError("invalid", _("不能撤销本人的机构管理员角色，请由其他管理员或平台运维人员办理。"))
     membership.active = False
-    membership.save(update_fields=["active"])
+    membership.ended_at = timezone.now()
+    membership.ended_by = actor
+    membership.end_reason = reason.strip()
+    membership.save(update_fields=["active", "ended_at", "ended_by", "end_reason"])
     audit_event_append(
         actor=actor, event_type="membership.revoke", obj=membership, acting_facility_id=membership.facility_id,
-        facility_ids=[membership.facility_id], details={"user_id": membership.user_id, "role": membership.role},
+        facility_ids=[membership.facility_id],
+        details={"user_id": membership.user_id, "role": membership.role, "reason": membership.end_reason},
     )
     return membership
 
@@ -671,3 +684,38 @@ def regulator_grant(*, actor, user, division) -> RegulatorMembership:
     audit_event_append(actor=actor, event_type="membership.regulator.grant", obj=membership, acting_division_code=division.code,
                        details={"user_id": user.pk, "division": division.code})
     return membership
+
+
+# --- Service types (JL-C1) --------------------------------------------------------------------
+
+
+@transaction.atomic
+def service_type_add(
+    *, actor, code: str, name: str, category: str, required_scope: str = "", needs_modality: bool = False,
+    negotiated_split: bool = False,
+) -> ServiceType:
+    """JL-C1 (art. 3): "others that the provincial regulator adds" — only the provincial health
+    commission (division 220000) adds a service type; a diagnosis type names the scope of practice
+    its reports need (JL-P5)."""
+    scope = Scope.of(actor)
+    if not scope.is_provincial_regulator:
+        raise _deny(_("JL-C1 第三条: 只有省卫生健康委可以增加远程医疗服务项目。"))
+    code, name = code.strip(), name.strip()
+    _refuse(rules.service_type_checks(code=code, name=name, category=category, required_scope=required_scope))
+    if ServiceType.objects.filter(code=code).exists():
+        raise ApplicationError("duplicate", _("服务项目编码 %(code)s 已存在。") % {"code": code})
+    if ServiceType.objects.filter(name=name).exists():
+        raise ApplicationError("duplicate", _("服务项目名称 %(name)s 已存在。") % {"name": name})
+    service_type = ServiceType.objects.create(
+        code=code, name=name, category=category, required_scope=required_scope, needs_modality=needs_modality,
+        negotiated_split=negotiated_split, built_in=False, active=True,
+    )
+    audit_event_append(
+        actor=actor,
+        event_type="facility.service_type.add",
+        obj=service_type,
+        acting_division_code=next(code_ for code_, prefix in scope.regulated if prefix == rules.JILIN_PREFIX),
+        details={"code": code, "name": name, "category": category, "required_scope": required_scope,
+                 "needs_modality": needs_modality, "negotiated_split": negotiated_split},
+    )
+    return service_type
