@@ -64,6 +64,7 @@ class EventType(models.TextChoices):
     FACILITY_SUSPENSION_REPORT = "facility.suspension.report", _("暂停远程医疗服务并报告")
     FACILITY_SUSPENSION_LIFT = "facility.suspension.lift", _("解除暂停")
     FACILITY_CHECK_REFUSE = "facility.check.refuse", _("机构条件不符，拒绝办理")
+    FACILITY_SERVICE_TYPE_ADD = "facility.service_type.add", _("增设远程医疗服务项目")
     MEMBERSHIP_GRANT = "membership.grant", _("授予机构角色")
     MEMBERSHIP_REVOKE = "membership.revoke", _("撤销机构角色")
     MEMBERSHIP_REGULATOR_GRANT = "membership.regulator.grant", _("授予监管角色")

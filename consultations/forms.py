@@ -225,13 +225,22 @@ class ReturnMaterialForm(PortalForm):
 
 
 class ExpertAssignForm(PortalForm):
-    """The invited coordinator assigns an expert; every JL-P check runs as of now."""
+    """The invited coordinator assigns an expert; every JL-P check runs as of now.
+
+    Only ``offered`` physicians (those who pass every JL-P check for this case and the title
+    wanted, ``selectors.expert_candidates``) are listed; any physician of the facility is still
+    accepted on submission, so a stale page gets the service's refusal with every reason (and
+    the refusal is audited, JL-P6) rather than a bare "invalid choice".
+    """
 
     physician = ExpertChoiceField(label=_("会诊专家"), queryset=None)
 
-    def __init__(self, *args, physicians, **kwargs):
+    def __init__(self, *args, physicians, offered=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["physician"].queryset = physicians
+        field = self.fields["physician"]
+        field.queryset = physicians
+        if offered is not None:
+            field.choices = [("", field.empty_label)] + [(p.pk, field.label_from_instance(p)) for p in offered]
 
 
 class ScheduleForm(PortalForm):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Value, When
 
 from audit.choices import EventType
 from audit.models import AuditEvent
-from facilities.choices import StaffRole
+from facilities import rules as facility_rules
+from facilities.choices import ActingRole, StaffRole
 from facilities.models import CooperationAgreement, Physician, ServiceType, Suspension
+from telemed.checks import failing
 from telemed.scope import Scope
 
 from . import rules
@@ -207,6 +210,34 @@ def physicians_registered_at(*, user, facility_id: int):
         .distinct()
         .order_by("name", "id")
     )
+
+
+def expert_scopes(consultation: Consultation) -> tuple[str, ...]:
+    """JL-P5 (art. 14.5): the scopes of practice of which the case's expert must hold one — the
+    diagnosis service's own (``ServiceType.required_scope``; ECG per ``TELEMED_ECG_SCOPES``), the
+    wanted speciality for an opinion service (``facilities.rules.expert_scopes``)."""
+    service_type = consultation.service_type
+    return facility_rules.expert_scopes(
+        category=service_type.category,
+        required_scope=service_type.required_scope,
+        modality=consultation.modality,
+        wanted_scope=consultation.wanted_scope,
+        ecg_scopes=settings.TELEMED_ECG_SCOPES,
+    )
+
+
+def expert_candidates(*, user, consultation: Consultation, on: date) -> list[Physician]:
+    """The physicians of the invited facility who would pass every JL-P check (P1..P6, with the
+    case's JL-P5 scopes) and the JL-C4 title wanted, as of ``on``: what the assign form and the
+    API offer. The service checks again at the act."""
+    scopes = expert_scopes(consultation)
+    candidates = []
+    for physician in physicians_registered_at(user=user, facility_id=consultation.invited_id).prefetch_related("registrations"):
+        registration = next((r for r in physician.registrations.all() if r.facility_id == consultation.invited_id), None)
+        checks = facility_rules.physician_checks(physician, registration, acting_role=ActingRole.EXPERT, scope=scopes, on=on)
+        if not failing(checks) and facility_rules.title_meets_wanted(title=physician.title, wanted_title=consultation.wanted_title):
+            candidates.append(physician)
+    return candidates
 
 
 def agreement_destinations(*, user, inviting_id: int, on: date):

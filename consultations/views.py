@@ -342,7 +342,8 @@ def _form_options(action: str, consultation: Consultation, user) -> dict:
         }
     if action == "assign":
         return {
-            "physicians": selectors.physicians_registered_at(user=user, facility_id=consultation.invited_id)
+            "physicians": selectors.physicians_registered_at(user=user, facility_id=consultation.invited_id),
+            "offered": selectors.expert_candidates(user=user, consultation=consultation, on=timezone.localdate()),
         }
     if action == "return_material":
         return {"documents": consultation.documents.all()}

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class FacilitiesConfig(AppConfig):
     name = "facilities"
     verbose_name = _("医疗机构与医务人员")
+
+    def ready(self):
+        from . import checks  # noqa: F401  (registers the settings checks)

@@ -220,7 +220,7 @@ PHYSICIANS: tuple[PhysicianSpec, ...] = (
     PhysicianSpec("钟予安", *_doc(6, 1997), _T.CHIEF_PHYSICIAN, (_S.LAB_PATHOLOGY,), (_R("jdyy"),),
                   duty="jdyy:lab_pathology"),
     PhysicianSpec("沈一禾", *_doc(7, 2006), _T.ASSOCIATE_CHIEF_TECHNICIAN, (_S.LAB_PATHOLOGY,), (_R("jdyy"),),
-                  duty="jdyy:lab_pathology", note="技师系列（副主任技师），参与检验值班"),
+                  note="技师系列（副主任技师），检验科技术骨干；非医师系列职称，不作为签发报告的专家（JL-P4）"),
     PhysicianSpec("顾清和", *_doc(8, 2002), _T.ASSOCIATE_CHIEF_NURSE, (), (_R("jdyy"),),
                   note="护理系列（副主任护师），远程会诊护理协调，不作为会诊专家"),
     # 吉林大学第一医院: the deliberately unqualified, one rule each (as expert for 吉大一院).
@@ -261,8 +261,8 @@ PHYSICIANS: tuple[PhysicianSpec, ...] = (
                   duty="ybdx:imaging"),
     PhysicianSpec("玄美善", *_doc(34, 2006), _T.ASSOCIATE_CHIEF_PHYSICIAN, (_S.LAB_PATHOLOGY,), (_R("ybdx"),),
                   duty="ybdx:lab_pathology"),
-    PhysicianSpec("南基勋", *_doc(35, 1999), _T.CHIEF_TECHNICIAN, (_S.LAB_PATHOLOGY,), (_R("ybdx"),),
-                  duty="ybdx:lab_pathology", note="技师系列（主任技师），参与检验值班"),
+    PhysicianSpec("南基勋", *_doc(35, 1999), _T.CHIEF_PHYSICIAN, (_S.LAB_PATHOLOGY,), (_R("ybdx"),),
+                  duty="ybdx:lab_pathology", note="病理科主任医师，参与检验/病理值班"),
     PhysicianSpec("宋知白", *_doc(36, 1998), _T.CHIEF_PHYSICIAN, (_S.LAB_PATHOLOGY,), (_R("ybdx"),),
                   duty="ybdx:lab_pathology"),
     # Inviting side: attending physicians (JL-P1..P3, P6 apply), technicians and nurses.

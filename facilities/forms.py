@@ -17,6 +17,7 @@ from .choices import (
     DivisionLevel,
     FacilityLevel,
     PracticeScope,
+    ServiceCategory,
     SuspensionCause,
     Title,
 )
@@ -220,6 +221,20 @@ class PhysicianRegisterForm(PortalForm):
         self.fields["facility"].queryset = facilities
 
 
+class PhysicianQualificationsForm(PortalForm):
+    """JL-P1, P4, P5: a renewed certificate, a new title, a changed scope of practice."""
+
+    certificate_number = forms.CharField(label=_("医师执业证书编码"), max_length=30)
+    certificate_valid_until = forms.DateField(
+        label=_("执业证书有效期至"), required=False, widget=DateInput(), help_text=_("留空表示长期有效")
+    )
+    certificate_revoked = forms.BooleanField(label=_("执业证书已注销或吊销"), required=False)
+    title = forms.TypedChoiceField(label=_("专业技术职务"), coerce=int, choices=Title.choices)
+    scopes = forms.MultipleChoiceField(
+        label=_("执业范围"), choices=PracticeScope.choices, widget=forms.CheckboxSelectMultiple
+    )
+
+
 class PhysicianChoiceField(forms.ModelChoiceField):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("empty_label", _("请选择医务人员"))
@@ -291,6 +306,24 @@ class AccreditationDecisionForm(PortalForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("不予通过须写明理由"),
+    )
+
+
+class ServiceTypeForm(PortalForm):
+    """JL-C1 (art. 3): a service type the provincial regulator adds."""
+
+    code = forms.SlugField(label=_("项目编码"), max_length=40, help_text=_("小写字母、数字、下划线，如 tele_icu"))
+    name = forms.CharField(label=_("项目名称"), max_length=50)
+    category = forms.ChoiceField(label=_("服务类别"), choices=ServiceCategory.choices)
+    required_scope = forms.ChoiceField(
+        label=_("诊断所需执业范围"),
+        required=False,
+        choices=_blank(_("（会诊类项目不填）")) + list(PracticeScope.choices),
+        help_text=_("诊断类项目必填：签发报告的专家须具备该执业范围（JL-P5 第十四条第五项）"),
+    )
+    needs_modality = forms.BooleanField(label=_("须注明影像类别"), required=False)
+    negotiated_split = forms.BooleanField(
+        label=_("费用按协议比例分配"), required=False, help_text=_("第四十四条：门诊及心电、影像、检验、病理诊断等协商定价项目")
     )
 
 

@@ -64,6 +64,13 @@ class ServiceType(models.Model):
     code = models.SlugField(_("编码"), max_length=40, primary_key=True)
     name = models.CharField(_("名称"), max_length=50, unique=True)
     category = models.CharField(_("类别"), max_length=10, choices=ServiceCategory.choices)
+    required_scope = models.CharField(
+        _("诊断所需执业范围"),
+        max_length=30,
+        choices=PracticeScope.choices,
+        blank=True,
+        help_text=_("诊断类项目：签发报告的专家须具备的执业范围（第十四条第五项）；会诊类项目按邀请方所需专业核对。"),
+    )
     needs_modality = models.BooleanField(_("须注明影像类别"), default=False)
     negotiated_split = models.BooleanField(
         _("费用按协议比例分配"),
@@ -144,6 +151,10 @@ class StaffMembership(models.Model):
     facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(_("角色"), max_length=20, choices=StaffRole.choices)
     active = models.BooleanField(_("有效"), default=True)
+    # Nothing is deleted: a role ends (the person left, changed post) and stays on record.
+    ended_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    end_reason = models.TextField(_("撤销原因"), blank=True)
 
     class Meta:
         verbose_name = _("机构人员角色")
@@ -339,7 +350,14 @@ class PracticeRegistration(models.Model):
     class Meta:
         verbose_name = _("执业注册")
         verbose_name_plural = _("执业注册")
-        constraints = [models.UniqueConstraint(fields=["physician", "facility"], name="one_registration_per_facility")]
+        constraints = [
+            models.UniqueConstraint(fields=["physician", "facility"], name="one_registration_per_facility"),
+            # JL-P2: a registration does not end before it starts.
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("registered_on")),
+                name="registration_valid_period",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.physician.name} @ {self.facility}"

@@ -7,6 +7,7 @@ reads the database or the clock; the caller passes the date or time that matters
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
@@ -19,8 +20,11 @@ from .choices import (
     ActingRole,
     AgreementStatus,
     FacilityLevel,
+    ImagingModality,
     PracticeScope,
+    ServiceCategory,
     Title,
+    TitleSeries,
 )
 
 JILIN_PREFIX = "22"
@@ -170,12 +174,105 @@ def suspension_lift_check(*, issuing_division_code: str, regulator_division_code
     )
 
 
+def service_type_checks(*, code: str, name: str, category: str, required_scope: str) -> list[Check]:
+    """JL-C1 (art. 3) and JL-P5: a service type the provincial regulator adds. A diagnosis type names
+    the scope of practice its reports need (JL-P5 checks experts against it); an opinion type does
+    not (its experts are checked against the speciality the request wants)."""
+    diagnosis = category == ServiceCategory.DIAGNOSIS
+    return [
+        Check(
+            "JL-C1",
+            "第三条",
+            "须填写服务项目编码（小写字母、数字、下划线，2至40位）和名称",
+            bool(re.fullmatch(r"[a-z0-9_]{2,40}", code)) and bool(name.strip()),
+        ),
+        Check("JL-C1", "第三条", "须选择服务类别（会诊类或诊断类）", category in ServiceCategory.values),
+        Check(
+            "JL-P5",
+            "第十四条第五项",
+            "诊断类项目须指定签发报告所需的执业范围；会诊类项目不指定",
+            bool(required_scope) == diagnosis and (not required_scope or required_scope in PracticeScope.values),
+            "" if bool(required_scope) == diagnosis else ("诊断类项目未指定执业范围" if diagnosis else "会诊类项目按邀请方所需专业核对，不指定执业范围"),
+        ),
+    ]
+
+
 # --- Physicians -------------------------------------------------------------------------------
 
 
 def is_associate_senior_or_above(title: int) -> bool:
-    """GB/T 8561: codes x1 (正高) and x2 (副高) in the four health series."""
+    """GB/T 8561: codes x1 (正高) and x2 (副高) in the four health series (any series)."""
     return title // 10 in TITLE_SERIES and title % 10 in (1, 2)
+
+
+def is_physician_title(title: int) -> bool:
+    """GB/T 8561 医师系列 (231..235). JL-P4: experts come from this series only — the rulebook
+    lets physicians sign opinions and reports, not nurses, pharmacists or technicians."""
+    return TITLE_SERIES.get(title // 10) == TitleSeries.PHYSICIAN
+
+
+def expert_title_check(title: int) -> Check:
+    """JL-P4 (art. 14.4): 副主任医师 or 主任医师; another series is refused as such, not as too junior."""
+    label = Title(title).label if title in Title.values else str(title)
+    if not is_physician_title(title):
+        return Check("JL-P4", "第十四条第四项", "须具备副高及以上相关医学专业职称", False, f"非医师系列职称：{label}")
+    senior = is_associate_senior_or_above(title)
+    return Check("JL-P4", "第十四条第四项", "须具备副高及以上相关医学专业职称", senior, "" if senior else f"现为{label}")
+
+
+def title_meets_wanted(*, title: int, wanted_title: int) -> bool:
+    """JL-C4: when the invitation asks for 副高 or 正高, the expert's title is at least that level."""
+    return not (is_associate_senior_or_above(wanted_title) and title % 10 > wanted_title % 10)
+
+
+def expert_scopes(
+    *, category: str, required_scope: str, modality: str, wanted_scope: str | None, ecg_scopes: Sequence[str]
+) -> tuple[str, ...]:
+    """JL-P5 (art. 14.5): the scopes of practice of which an expert must hold one for this case.
+
+    An opinion service (consultation, outpatient, case discussion) is checked against the
+    speciality the inviting side asked for (``wanted_scope``, JL-C4). A diagnosis service is
+    checked against what the service itself needs — the service type's ``required_scope``
+    (imaging → 医学影像和放射治疗专业, pathology and laboratory → 医学检验、病理专业), and for ECG
+    the scopes the province chose (``ecg_scopes``, setting ``TELEMED_ECG_SCOPES``). The wanted
+    speciality may narrow that choice (ECG read by 内科 only) but never replace it: a wanted
+    speciality outside it is ignored, so typing "内科" does not let an internist sign an imaging
+    report. A diagnosis type without a required scope falls back to the wanted speciality.
+    """
+    if category != ServiceCategory.DIAGNOSIS:
+        return (wanted_scope,) if wanted_scope else ()
+    if modality == ImagingModality.ECG and ecg_scopes:
+        allowed = tuple(ecg_scopes)
+    elif required_scope:
+        allowed = (required_scope,)
+    else:
+        return (wanted_scope,) if wanted_scope else ()
+    return (wanted_scope,) if wanted_scope in allowed else allowed
+
+
+def qualification_entry_checks(
+    *, qualification_obtained_on: date | None, registered_on: date | None, registration_valid_until: date | None, today: date
+) -> list[Check]:
+    """JL-P1, JL-P2 (art. 14.1, 14.2): dates as entered must make sense — a qualification is not
+    obtained in the future, and a registration does not end before it starts."""
+    checks = []
+    if qualification_obtained_on is not None:
+        ok = qualification_obtained_on <= today
+        checks.append(
+            Check("JL-P1", "第十四条第一项", "取得执业资格日期不能晚于今天", ok, "" if ok else f"填写的日期为 {qualification_obtained_on}")
+        )
+    if registered_on is not None and registration_valid_until is not None:
+        ok = registration_valid_until >= registered_on
+        checks.append(
+            Check(
+                "JL-P2",
+                "第十四条第二项",
+                "执业注册有效期截止日期不能早于注册日期",
+                ok,
+                "" if ok else f"注册日期 {registered_on}，有效期至 {registration_valid_until}",
+            )
+        )
+    return checks
 
 
 def physician_checks(
@@ -183,20 +280,25 @@ def physician_checks(
     registration,
     *,
     acting_role: str,
-    scope: str | None,
+    scope: str | Sequence[str] | None,
     on: date,
 ) -> list[Check]:
     """Every JL-P check for a physician acting for a facility, all of them, passed or failed.
 
     ``registration`` is the physician's practice registration at the facility they act for, or
     None. An invited expert must pass JL-P1..P6; the inviting attending physician JL-P1..P3 and
-    JL-P6 (a facility authorises everyone who acts for it, art. 30, 31).
+    JL-P6 (a facility authorises everyone who acts for it, art. 30, 31). ``scope`` is the scope of
+    practice the case needs, or several of which one suffices (``expert_scopes``).
     """
     checks: list[Check] = []
+    scopes = (scope,) if isinstance(scope, str) else tuple(s for s in (scope or ()) if s)
 
+    qualified_on = getattr(physician, "qualification_obtained_on", None)
+    qualification_future = qualified_on is not None and qualified_on > on
     cert_valid = (
         bool(physician.qualification_number)
         and bool(physician.certificate_number)
+        and not qualification_future
         and not physician.certificate_revoked
         and (physician.certificate_valid_until is None or physician.certificate_valid_until >= on)
     )
@@ -205,6 +307,8 @@ def physician_checks(
         detail = "执业证书已注销或吊销"
     elif physician.certificate_valid_until is not None and physician.certificate_valid_until < on:
         detail = f"执业证书有效期至 {physician.certificate_valid_until}"
+    elif qualification_future:
+        detail = f"取得资格日期 {qualified_on} 晚于核查日期 {on}"
     checks.append(Check("JL-P1", "第十四条第一项", "须依法取得执业资格并持有有效的医师执业证书", cert_valid, detail))
 
     registered = registration is not None and registration.registered_on <= on and (
@@ -234,24 +338,17 @@ def physician_checks(
     )
 
     if acting_role == ActingRole.EXPERT:
-        senior = is_associate_senior_or_above(physician.title)
-        checks.append(
-            Check(
-                "JL-P4",
-                "第十四条第四项",
-                "须具备副高及以上相关医学专业职称",
-                senior,
-                "" if senior else f"现为{Title(physician.title).label}",
-            )
-        )
-        in_scope = scope is not None and scope in (physician.scopes or [])
+        checks.append(expert_title_check(physician.title))
+        held = set(physician.scopes or [])
+        in_scope = bool(scopes) and bool(held & set(scopes))
+        needed = "或".join(str(PracticeScope(s).label) for s in scopes) if scopes else "未指定"
         checks.append(
             Check(
                 "JL-P5",
                 "第十四条第五项",
                 "会诊内容须与本人执业范围一致",
                 in_scope,
-                "" if in_scope else f"所需专业：{PracticeScope(scope).label if scope else '未指定'}",
+                "" if in_scope else f"所需专业：{needed}",
             )
         )
 

@@ -18,6 +18,7 @@ from .models import (
     Facility,
     Physician,
     PracticeRegistration,
+    StaffMembership,
     Suspension,
 )
 
@@ -177,3 +178,21 @@ def service_type_choices():
     from .models import ServiceType
 
     return ServiceType.objects.filter(active=True).order_by("sort_order", "code")
+
+
+def membership_list(*, user, facility_id: int | None = None, active_only: bool = True):
+    """Staff roles at the user's own facilities (every facility for operators), with their users."""
+    scope = Scope.of(user)
+    queryset = StaffMembership.objects.select_related("user", "facility").order_by("facility_id", "user__username", "role")
+    if not scope.is_operator:
+        queryset = queryset.filter(facility_id__in=scope.facility_ids)
+    if facility_id is not None:
+        queryset = queryset.filter(facility_id=facility_id)
+    return queryset.filter(active=True) if active_only else queryset
+
+
+def service_type_catalogue():
+    """JL-C1: every service type, built-in and added, active or not."""
+    from .models import ServiceType
+
+    return ServiceType.objects.order_by("sort_order", "code")

@@ -24,7 +24,15 @@ from telemed.files import require_file
 from telemed.scope import Scope
 
 from . import rules
-from .choices import AccreditationStatus, ActingRole, AgreementStatus, StaffRole, SuspensionCause
+from .choices import (
+    AccreditationStatus,
+    ActingRole,
+    AgreementStatus,
+    PracticeScope,
+    StaffRole,
+    SuspensionCause,
+    Title,
+)
 from .models import (
     AccreditationApplication,
     AccreditationItem,
@@ -280,6 +288,14 @@ def physician_register(
     A physician already known by certificate number gets a further registration (多点执业).
     """
     _require_role(actor, facility.pk, StaffRole.FACILITY_ADMIN)
+    _refuse(
+        rules.qualification_entry_checks(
+            qualification_obtained_on=qualification_obtained_on,
+            registered_on=registered_on,
+            registration_valid_until=registration_valid_until,
+            today=_today(),
+        )
+    )
     physician = Physician.objects.filter(certificate_number=certificate_number.strip()).first()
     created = physician is None
     if created:
@@ -321,32 +337,44 @@ def physician_register(
 
 @transaction.atomic
 def physician_update_qualifications(
-    *, actor, physician: Physician, facility: Facility, certificate_valid_until: date | None, certificate_revoked: bool,
-    title: int, scopes: list[str],
+    *, actor, physician: Physician, facility: Facility, certificate_number: str | None = None,
+    certificate_valid_until: date | None, certificate_revoked: bool, title: int, scopes: list[str],
 ) -> Physician:
-    """Record a renewed certificate, a new title or a changed scope of practice (JL-P1, P4, P5)."""
+    """A facility administrator records a renewed certificate (number, validity), a new title or a
+    changed scope of practice (JL-P1, P4, P5), audited with the old and new values. Every later
+    JL-P check sees the new data. ``certificate_number`` None keeps the current one."""
     _require_role(actor, facility.pk, StaffRole.FACILITY_ADMIN)
     if not PracticeRegistration.objects.filter(physician=physician, facility=facility).exists():
         raise _deny(_("该医师未在本机构注册执业。"))
-    before = {
-        "certificate_valid_until": physician.certificate_valid_until,
-        "certificate_revoked": physician.certificate_revoked,
-        "title": physician.title,
-        "scopes": physician.scopes,
-    }
+    physician = Physician.objects.select_for_update().get(pk=physician.pk)
+    number = physician.certificate_number if certificate_number is None else certificate_number.strip()
+    if not number:
+        raise ApplicationError("JL-P1", _("JL-P1 第十四条第一项: 请填写医师执业证书编码。"))
+    if number != physician.certificate_number and Physician.objects.filter(certificate_number=number).exclude(pk=physician.pk).exists():
+        raise ApplicationError(
+            "JL-P1", _("JL-P1 第十四条第一项: 执业证书编码 %(number)s 已属于另一名医师。") % {"number": number}
+        )
+    if title not in Title.values:
+        raise ApplicationError("invalid", _("专业技术职务代码无效。"))
+    unknown = sorted(set(scopes) - set(PracticeScope.values))
+    if unknown or not scopes:
+        raise ApplicationError("JL-P5", _("JL-P5 第十四条第五项: 请选择有效的执业范围。"))
+    fields = ["certificate_number", "certificate_valid_until", "certificate_revoked", "title", "scopes"]
+    before = {k: getattr(physician, k) for k in fields}
+    physician.certificate_number = number
     physician.certificate_valid_until = certificate_valid_until
     physician.certificate_revoked = certificate_revoked
     physician.title = title
     physician.scopes = sorted(set(scopes))
-    physician.save(update_fields=["certificate_valid_until", "certificate_revoked", "title", "scopes"])
-    after = {k: getattr(physician, k) for k in before}
+    physician.save(update_fields=fields)
+    after = {k: getattr(physician, k) for k in fields}
     audit_event_append(
         actor=actor,
         event_type=EventType.PHYSICIAN_QUALIFICATIONS_UPDATE,
         obj=physician,
         acting_facility_id=facility.pk,
         facility_ids=[facility.pk],
-        details={"before": before, "after": after},
+        details={"before": before, "after": after, "changed": [k for k in fields if before[k] != after[k]]},
     )
     return physician
 
@@ -448,6 +476,8 @@ def physician_require_qualified(
     before the transaction of the act itself.
     """
     on = on or _today()
+    # The data as it is now, not an instance read earlier (e.g. cached on the signing user).
+    physician = Physician.objects.get(pk=physician.pk)
     registration = PracticeRegistration.objects.filter(physician=physician, facility=facility).first()
     checks = rules.physician_checks(physician, registration, acting_role=acting_role, scope=scope, on=on)
     bad = failing(checks)
@@ -620,7 +650,9 @@ def membership_grant(*, actor, user, facility: Facility, role: str) -> StaffMemb
     membership, created = StaffMembership.objects.get_or_create(user=user, facility=facility, role=role, defaults={"active": True})
     if not created and not membership.active:
         membership.active = True
-        membership.save(update_fields=["active"])
+        membership.ended_at = membership.ended_by = None
+        membership.end_reason = ""
+        membership.save(update_fields=["active", "ended_at", "ended_by", "end_reason"])
     audit_event_append(
         actor=actor, event_type=EventType.MEMBERSHIP_GRANT, obj=membership, acting_facility_id=facility.pk, facility_ids=[facility.pk],
         details={"user_id": user.pk, "role": role},
@@ -629,15 +661,26 @@ def membership_grant(*, actor, user, facility: Facility, role: str) -> StaffMemb
 
 
 @transaction.atomic
-def membership_revoke(*, actor, membership: StaffMembership) -> StaffMembership:
+def membership_revoke(*, actor, membership: StaffMembership, reason: str = "") -> StaffMembership:
+    """End a user's role at a facility (e.g. a clinician who left): the facility administrator or an
+    operator. The row stays, with who ended it, when and why; every scoped query ignores it from now."""
     scope = Scope.of(actor)
     if not (scope.is_operator or scope.has_role(membership.facility_id, StaffRole.FACILITY_ADMIN)):
         raise _deny(_("只有平台运维人员或本机构管理员可以撤销角色。"))
+    membership = StaffMembership.objects.select_for_update().get(pk=membership.pk)
+    if not membership.active:
+        raise ApplicationError("invalid_state", _("该角色已撤销。"))
+    if membership.user_id == actor.pk and membership.role == StaffRole.FACILITY_ADMIN and not scope.is_operator:
+        raise ApplicationError("invalid", _("不能撤销本人的机构管理员角色，请由其他管理员或平台运维人员办理。"))
     membership.active = False
-    membership.save(update_fields=["active"])
+    membership.ended_at = timezone.now()
+    membership.ended_by = actor
+    membership.end_reason = reason.strip()
+    membership.save(update_fields=["active", "ended_at", "ended_by", "end_reason"])
     audit_event_append(
         actor=actor, event_type=EventType.MEMBERSHIP_REVOKE, obj=membership, acting_facility_id=membership.facility_id,
-        facility_ids=[membership.facility_id], details={"user_id": membership.user_id, "role": membership.role},
+        facility_ids=[membership.facility_id],
+        details={"user_id": membership.user_id, "role": membership.role, "reason": membership.end_reason},
     )
     return membership
 
@@ -649,3 +692,38 @@ def regulator_grant(*, actor, user, division) -> RegulatorMembership:
     audit_event_append(actor=actor, event_type=EventType.MEMBERSHIP_REGULATOR_GRANT, obj=membership, acting_division_code=division.code,
                        details={"user_id": user.pk, "division": division.code})
     return membership
+
+
+# --- Service types (JL-C1) --------------------------------------------------------------------
+
+
+@transaction.atomic
+def service_type_add(
+    *, actor, code: str, name: str, category: str, required_scope: str = "", needs_modality: bool = False,
+    negotiated_split: bool = False,
+) -> ServiceType:
+    """JL-C1 (art. 3): "others that the provincial regulator adds" — only the provincial health
+    commission (division 220000) adds a service type; a diagnosis type names the scope of practice
+    its reports need (JL-P5)."""
+    scope = Scope.of(actor)
+    if not scope.is_provincial_regulator:
+        raise _deny(_("JL-C1 第三条: 只有省卫生健康委可以增加远程医疗服务项目。"))
+    code, name = code.strip(), name.strip()
+    _refuse(rules.service_type_checks(code=code, name=name, category=category, required_scope=required_scope))
+    if ServiceType.objects.filter(code=code).exists():
+        raise ApplicationError("duplicate", _("服务项目编码 %(code)s 已存在。") % {"code": code})
+    if ServiceType.objects.filter(name=name).exists():
+        raise ApplicationError("duplicate", _("服务项目名称 %(name)s 已存在。") % {"name": name})
+    service_type = ServiceType.objects.create(
+        code=code, name=name, category=category, required_scope=required_scope, needs_modality=needs_modality,
+        negotiated_split=negotiated_split, built_in=False, active=True,
+    )
+    audit_event_append(
+        actor=actor,
+        event_type=EventType.FACILITY_SERVICE_TYPE_ADD,
+        obj=service_type,
+        acting_division_code=next(code_ for code_, prefix in scope.regulated if prefix == rules.JILIN_PREFIX),
+        details={"code": code, "name": name, "category": category, "required_scope": required_scope,
+                 "needs_modality": needs_modality, "negotiated_split": negotiated_split},
+    )
+    return service_type

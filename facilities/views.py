@@ -44,8 +44,10 @@ from .forms import (
     DutyShiftForm,
     FacilityFilterForm,
     PhysicianFilterForm,
+    PhysicianQualificationsForm,
     PhysicianRegisterForm,
     ReasonForm,
+    ServiceTypeForm,
     SuspensionFilterForm,
     SuspensionForm,
 )
@@ -130,6 +132,42 @@ def facility_detail(request, pk: int):
         "can_lift": suspension is not None and scope.is_division(suspension.issuing_division_id),
     }
     return render(request, "facilities/facility_detail.html", context)
+
+
+def _admin_facility(request, pk: int):
+    """A facility the user may see (else 404) and administers (else 403)."""
+    facility = _found(selectors.facility_detail, user=request.user, pk=pk)
+    scope = Scope.of(request.user)
+    if not (scope.is_operator or scope.has_role(pk, ADMIN)):
+        raise PermissionDenied(_("只有本机构管理员可以管理人员角色。"))
+    return facility
+
+
+@login_required
+def staff_list(request, pk: int):
+    """The facility's staff roles, for its administrator, who ends the role of someone who left."""
+    facility = _admin_facility(request, pk)
+    memberships = selectors.membership_list(user=request.user, facility_id=pk, active_only=False)
+    return render(request, "facilities/staff_list.html", {"facility": facility, "memberships": memberships})
+
+
+@login_required
+@GET_POST
+def staff_revoke(request, pk: int, membership_pk: int):
+    """End a staff role (nothing is deleted); from then on the user's scope no longer includes it."""
+    facility = _admin_facility(request, pk)
+    membership = selectors.membership_list(user=request.user, facility_id=pk).filter(pk=membership_pk).first()
+    if membership is None:
+        raise Http404(_("未找到该人员角色，或已撤销。"))
+    form = ReasonForm(request.POST or None)
+    if _submit(form, partial(services.membership_revoke, actor=request.user, membership=membership)):
+        messages.success(
+            request,
+            _("已撤销 %(user)s 在 %(facility)s 的“%(role)s”角色。")
+            % {"user": membership.user.get_full_name() or membership.user.username, "facility": facility.name, "role": membership.get_role_display()},
+        )
+        return redirect("facilities:staff-list", pk=pk)
+    return render(request, "facilities/staff_revoke.html", {"facility": facility, "membership": membership, "form": form})
 
 
 # --- Cooperation agreements (JL-F2, JL-F3) --------------------------------------------------
@@ -315,6 +353,34 @@ def registration_action(request, pk: int, registration_pk: int, action: str):
         str(done) % {"name": physician.name, "facility": registration.facility.name},
         redirect("facilities:physician-detail", pk=pk),
     )
+
+
+@login_required
+@GET_POST
+def physician_qualifications(request, pk: int, registration_pk: int):
+    """JL-P1, P4, P5: the administrator of a facility where the physician is registered records a
+    renewed certificate, a new title or changed scopes; every later JL-P check sees the new data."""
+    physician = _found(selectors.physician_detail, user=request.user, pk=pk)
+    registration = next((r for r in physician.registrations.all() if r.pk == registration_pk), None)
+    if registration is None:
+        raise Http404(_("未找到该执业注册。"))
+    scope = Scope.of(request.user)
+    if not (scope.is_operator or scope.has_role(registration.facility_id, ADMIN)):
+        raise PermissionDenied(_("只有该医师执业机构的管理员可以更新其资质信息。"))
+    initial = {
+        "certificate_number": physician.certificate_number,
+        "certificate_valid_until": physician.certificate_valid_until,
+        "certificate_revoked": physician.certificate_revoked,
+        "title": physician.title,
+        "scopes": physician.scopes,
+    }
+    form = PhysicianQualificationsForm(request.POST or None, initial=initial)
+    write = partial(services.physician_update_qualifications, actor=request.user, physician=physician, facility=registration.facility)
+    if _submit(form, write):
+        messages.success(request, _("已更新 %(name)s 的执业证书、职称和执业范围。") % {"name": physician.name})
+        return redirect("facilities:physician-detail", pk=pk)
+    context = {"physician": physician, "registration": registration, "form": form}
+    return render(request, "facilities/physician_qualifications.html", context)
 
 
 # --- Duty roster (JL-F4) --------------------------------------------------------------------
@@ -507,3 +573,29 @@ def suspension_lift(request, pk: int):
         return redirect("facilities:suspension-list")
     context = {"suspension": suspension, "lift_checks": [check], "can_lift": check.passed, "form": form}
     return render(request, "facilities/suspension_lift.html", context)
+
+
+# --- Service types (JL-C1) ------------------------------------------------------------------
+
+
+@login_required
+def service_type_list(request):
+    """JL-C1 (art. 3): the catalogue; the provincial regulator adds to it."""
+    context = {
+        "service_types": selectors.service_type_catalogue(),
+        "can_add": Scope.of(request.user).is_provincial_regulator,
+    }
+    return render(request, "facilities/service_type_list.html", context)
+
+
+@login_required
+@GET_POST
+def service_type_create(request):
+    if not Scope.of(request.user).is_provincial_regulator:
+        raise PermissionDenied(_("JL-C1 第三条: 只有省卫生健康委可以增加远程医疗服务项目。"))
+    form = ServiceTypeForm(request.POST or None)
+    service_type = _submit(form, partial(services.service_type_add, actor=request.user))
+    if service_type is not None:
+        messages.success(request, _("已增加服务项目“%(name)s”。") % {"name": service_type.name})
+        return redirect("facilities:service-type-list")
+    return render(request, "facilities/service_type_form.html", {"form": form})

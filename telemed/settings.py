@@ -279,6 +279,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # JL-C2 (art. 22 (1)): hours after admission before "more than 3 days without a diagnosis" is
 # reached; the 24-hour upload window then runs on top of it.
 TELEMED_UNDIAGNOSED_AFTER_HOURS = env_int("TELEMED_UNDIAGNOSED_AFTER_HOURS", 72, minimum=1)
+# JL-P5 (art. 14.5): the scopes of practice (codes of facilities.choices.PracticeScope) of which an
+# expert must hold one to read a remote ECG (影像类别 心电图). The rulebook leaves this open: ECG is
+# listed under 医学影像 (art. 3), yet many provinces let 内科 (cardiology) physicians read ECGs. The
+# province chose both, imaging and internal; set e.g. TELEMED_ECG_SCOPES=imaging to narrow it.
+TELEMED_ECG_SCOPES = env_list("TELEMED_ECG_SCOPES", ["imaging", "internal"])
 
 # Without a mail server configured, mail is written to files under var/mail/ (one per message), so
 # reminders are kept and inspectable but nobody's terminal is flooded; set DJANGO_EMAIL_BACKEND and

@@ -496,6 +496,18 @@ class ReturnMaterialSerializer(serializers.Serializer):
     )
 
 
+class ExpertCandidateSerializer(serializers.ModelSerializer):
+    """A physician whom ``assign`` would accept now (JL-P1..P6, JL-C4)."""
+
+    title_label = serializers.CharField(source="get_title_display", read_only=True)
+    scope_labels = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Physician
+        fields = ["id", "name", "title", "title_label", "scopes", "scope_labels"]
+        read_only_fields = fields
+
+
 class ExpertAssignSerializer(serializers.Serializer):
     physician = ScopedPrimaryKeyRelatedField(queryset=Physician.objects.all(), help_text="受邀方专家 id")
 

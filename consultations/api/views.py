@@ -367,6 +367,7 @@ def allowed_actions(user, consultation: Consultation) -> list[dict]:
     return_material=extend_schema(request=s.ReturnMaterialSerializer, responses=s.ConsultationDetailSerializer),
     cancel=extend_schema(request=ReasonSerializer, responses=s.ConsultationDetailSerializer),
     assign=extend_schema(request=s.ExpertAssignSerializer, responses={201: s.ParticipantSerializer}),
+    experts=extend_schema(responses=s.ExpertCandidateSerializer(many=True)),
     schedule=extend_schema(request=s.ScheduleSerializer, responses=s.ConsultationDetailSerializer),
     start_session=extend_schema(request=None, responses=s.ConsultationDetailSerializer),
     sign=extend_schema(request=s.SignSerializer, responses={201: s.OpinionSerializer}),
@@ -388,6 +389,7 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
         "documents": CLINICAL,
         "rate": CLINICAL,
         "assign": INVITED_COORDINATOR,
+        "experts": INVITED_COORDINATOR,
     }
 
     def get_serializer_class(self):
@@ -440,7 +442,7 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
         return Response(serializer_class(obj, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED)
 
     def acting_on(self, obj):
-        facility = obj.invited if self.action == "assign" else obj.inviting
+        facility = obj.invited if self.action in ("assign", "experts") else obj.inviting
         return [facility.pk], [facility.division_id]
 
     def require_transition(self, consultation: Consultation, graph_action: str) -> None:
@@ -579,6 +581,15 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
     def close(self, request, pk=None):
         """The inviting side confirms receipt of the signed opinion or report and closes."""
         return self._move(request, "close", services.consultation_close)
+
+    @action(detail=True, methods=["get"])
+    def experts(self, request, pk=None):
+        """The physicians of the invited facility who would pass every JL-P check for this case
+        (JL-P5 against the service's own speciality for a diagnosis) and the title wanted (JL-C4):
+        whom ``assign`` will accept as of now. No patient data."""
+        consultation = self.get_object()
+        candidates = selectors.expert_candidates(user=request.user, consultation=consultation, on=timezone.localdate())
+        return Response(s.ExpertCandidateSerializer(candidates, many=True).data)
 
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):

@@ -21,6 +21,7 @@ from telemed.transactions import service_transaction
 from .. import rules
 from ..choices import ConsultationState, OpinionKind, RaterKind, Side
 from ..models import Consultation, Opinion, Participant, Rating, ResponsibilityRecord
+from ..selectors import expert_scopes
 from ._common import deny, move, notify, require_not_sealed, require_transition
 
 
@@ -82,7 +83,7 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
             raise ApplicationError("JL-C6", _("JL-C6: 更正须写明理由。"))
     physician_require_qualified(
         actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
-        scope=consultation.wanted_scope, act="sign", object_type="consultations.consultation", object_id=consultation.pk,
+        scope=expert_scopes(consultation), act="sign", object_type="consultations.consultation", object_id=consultation.pk,
     )
     with service_transaction():
         consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)

@@ -16,7 +16,6 @@ from audit.services import audit_event_append
 from facilities import rules as facility_rules
 from facilities.choices import ActingRole, StaffRole
 from facilities.models import CooperationAgreement, DutyShift, Facility, Physician, ServiceType
-from facilities.rules import is_associate_senior_or_above
 from facilities.services import physician_require_qualified
 from telemed.checks import failing
 from telemed.errors import ApplicationError
@@ -26,6 +25,7 @@ from telemed.transactions import service_transaction
 from .. import rules
 from ..choices import ConsultationState, Side
 from ..models import Admission, Consent, Consultation, Document, Participant, Patient
+from ..selectors import expert_scopes
 from ._common import (
     deny,
     move,
@@ -298,7 +298,8 @@ def consultation_send(*, actor, consultation: Consultation) -> Consultation:
     now = timezone.now()
     duty_gap = False
     if consultation.service_type.category == "diagnosis":
-        duty_gap = not duty_covered(consultation.invited_id, at=now, scope=consultation.wanted_scope)
+        # JL-F4 for the speciality the report needs (JL-P5), not whatever was typed as wanted.
+        duty_gap = not any(duty_covered(consultation.invited_id, at=now, scope=s) for s in expert_scopes(consultation))
     move(consultation, edge, sent_at=now, agreement=_agreement_in_force(consultation, today), duty_gap_flag=duty_gap, return_reason="")
     material = set(consultation.documents.filter(returned_at__isnull=True).values_list("kind", flat=True))
     met = obligations_meet(actor=actor, consultation=consultation, delivered_at=now, material_kinds=material)
@@ -392,7 +393,7 @@ def consultation_cancel(*, actor, consultation: Consultation, reason: str) -> Co
 
 def expert_assign(*, actor, consultation: Consultation, physician: Physician) -> Participant:
     """The invited coordinator assigns an expert: every JL-P check as of now, audited, all reasons."""
-    consultation = Consultation.objects.select_related("inviting", "invited").get(pk=consultation.pk)
+    consultation = Consultation.objects.select_related("inviting", "invited", "service_type").get(pk=consultation.pk)
     require_not_sealed(consultation, actor=actor, act="assign")
     scope = Scope.of(actor)
     if not scope.has_role(consultation.invited_id, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM):
@@ -404,9 +405,9 @@ def expert_assign(*, actor, consultation: Consultation, physician: Physician) ->
         raise refuse_on_record(error, actor=actor, consultation=consultation, event_type=EventType.FACILITY_CHECK_REFUSE, act="assign")
     physician_require_qualified(
         actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
-        scope=consultation.wanted_scope, act="assign", object_type="consultations.consultation", object_id=consultation.pk,
+        scope=expert_scopes(consultation), act="assign", object_type="consultations.consultation", object_id=consultation.pk,
     )
-    if is_associate_senior_or_above(consultation.wanted_title) and physician.title % 10 > consultation.wanted_title % 10:
+    if not facility_rules.title_meets_wanted(title=physician.title, wanted_title=consultation.wanted_title):
         raise ApplicationError(
             "JL-C4", _("JL-C4: 邀请方要求%(want)s，该专家职称为%(has)s。") % {"want": consultation.get_wanted_title_display(), "has": physician.get_title_display()}
         )

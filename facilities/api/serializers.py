@@ -14,7 +14,14 @@ from rest_framework import serializers
 from telemed.api import ScopedPrimaryKeyRelatedField
 
 from .. import selectors
-from ..choices import AccreditationCondition, ActingRole, PracticeScope, SuspensionCause, Title
+from ..choices import (
+    AccreditationCondition,
+    ActingRole,
+    PracticeScope,
+    ServiceCategory,
+    SuspensionCause,
+    Title,
+)
 from ..models import (
     AccreditationApplication,
     AccreditationItem,
@@ -24,6 +31,7 @@ from ..models import (
     Physician,
     PracticeRegistration,
     ServiceType,
+    StaffMembership,
     Suspension,
 )
 
@@ -152,6 +160,25 @@ class AgreementRegisterSerializer(serializers.Serializer):
 
 
 # --- Physicians (JL-P1..P6) -------------------------------------------------------------------
+
+
+class PhysicianQualificationsSerializer(serializers.Serializer):
+    """JL-P1, P4, P5: a renewed certificate, a new title, changed scopes (input)."""
+
+    certificate_number = serializers.CharField(max_length=30, help_text="医师执业证书编码")
+    certificate_valid_until = serializers.DateField(allow_null=True, required=False, default=None, help_text="留空表示长期有效")
+    certificate_revoked = serializers.BooleanField(required=False, default=False)
+    title = serializers.ChoiceField(choices=Title.choices, help_text="GB/T 8561 专业技术职务代码")
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=PracticeScope.choices), allow_empty=False)
+
+
+class PhysicianQualificationsOutSerializer(serializers.ModelSerializer):
+    title_label = serializers.CharField(source="get_title_display", read_only=True)
+
+    class Meta:
+        model = Physician
+        fields = ["id", "name", "certificate_number", "certificate_valid_until", "certificate_revoked", "title", "title_label", "scopes"]
+        read_only_fields = fields
 
 
 class RegistrationSerializer(serializers.ModelSerializer):
@@ -333,3 +360,40 @@ class AccreditationApplySerializer(serializers.Serializer):
                 required=False, allow_null=True, default=None, help_text=f"{condition.label}：证明材料"
             )
         return fields
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    """A staff role at a facility; an ended one keeps who ended it, when and why."""
+
+    username = serializers.CharField(source="user.username", read_only=True)
+    role_label = serializers.CharField(source="get_role_display", read_only=True)
+
+    class Meta:
+        model = StaffMembership
+        fields = ["id", "user", "username", "facility", "role", "role_label", "active", "ended_at", "end_reason"]
+        read_only_fields = fields
+
+
+class MembershipRevokeSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000, help_text="撤销原因，如：已离职")
+
+
+class ServiceTypeSerializer(serializers.ModelSerializer):
+    """JL-C1 (art. 3): a service type; ``required_scope`` is what a diagnosis report needs (JL-P5)."""
+
+    category_label = serializers.CharField(source="get_category_display", read_only=True)
+
+    class Meta:
+        model = ServiceType
+        fields = ["code", "name", "category", "category_label", "required_scope", "needs_modality", "negotiated_split", "built_in", "active"]
+        read_only_fields = fields
+
+
+class ServiceTypeAddSerializer(serializers.Serializer):
+    code = serializers.SlugField(max_length=40, help_text="小写字母、数字、下划线")
+    name = serializers.CharField(max_length=50)
+    category = serializers.ChoiceField(choices=ServiceCategory.choices)
+    required_scope = serializers.ChoiceField(choices=PracticeScope.choices, required=False, allow_blank=True, default="",
+                                             help_text="诊断类项目必填（JL-P5）")
+    needs_modality = serializers.BooleanField(required=False, default=False)
+    negotiated_split = serializers.BooleanField(required=False, default=False)

@@ -27,7 +27,7 @@ from telemed.api import (
 )
 from telemed.checks import failing
 
-from .. import rules, services
+from .. import rules, selectors, services
 from ..choices import (
     AccreditationCondition,
     AccreditationStatus,
@@ -45,11 +45,14 @@ from ..models import (
     Facility,
     Physician,
     PracticeRegistration,
+    ServiceType,
+    StaffMembership,
     Suspension,
 )
 from . import serializers as s
 
 ADMIN = Roles(staff=(StaffRole.FACILITY_ADMIN,))
+PROVINCIAL_REGULATOR = Roles(provincial_regulator=True)
 
 
 class FacilityScopedViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
@@ -222,13 +225,14 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
     verify=extend_schema(request=None, responses=s.RegistrationSerializer),
     authorise=extend_schema(request=None, responses=s.RegistrationSerializer),
     revoke=extend_schema(request=None, responses=s.RegistrationSerializer),
+    qualifications=extend_schema(request=s.PhysicianQualificationsSerializer, responses=s.PhysicianQualificationsOutSerializer),
 )
 class RegistrationViewSet(mixins.RetrieveModelMixin, FacilityScopedViewSet):
     """执业注册: the facility verifies (JL-P3), authorises (JL-P6) or revokes the authorisation."""
 
     queryset = PracticeRegistration.objects.select_related("facility")
     serializer_class = s.RegistrationSerializer
-    action_roles = {"verify": ADMIN, "authorise": ADMIN, "revoke": ADMIN}
+    action_roles = {"verify": ADMIN, "authorise": ADMIN, "revoke": ADMIN, "qualifications": ADMIN}
 
     def _change(self, request, service):
         registration = self.get_object()
@@ -249,6 +253,66 @@ class RegistrationViewSet(mixins.RetrieveModelMixin, FacilityScopedViewSet):
     def revoke(self, request, pk=None):
         """JL-P6 (art. 30, 31): the facility withdraws its authorisation."""
         return self._change(request, services.registration_revoke_authorisation)
+
+    @action(detail=True, methods=["post"])
+    def qualifications(self, request, pk=None):
+        """JL-P1, P4, P5: this facility's administrator records the physician's renewed certificate
+        (number, validity), title and scopes of practice; audited with the old and new values."""
+        registration = self.get_object()
+        data = s.PhysicianQualificationsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        physician = run_service(
+            services.physician_update_qualifications, request=request, physician=registration.physician,
+            facility=registration.facility, **data.validated_data,
+        )
+        return Response(s.PhysicianQualificationsOutSerializer(physician).data)
+
+
+# --- Service types (JL-C1) -------------------------------------------------------------------
+
+
+@extend_schema_view(create=extend_schema(request=s.ServiceTypeAddSerializer, responses={201: s.ServiceTypeSerializer}))
+class ServiceTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """远程医疗服务项目 (JL-C1, art. 3): everyone signed in reads the catalogue; only the provincial
+    regulator (220000) adds to it."""
+
+    queryset = ServiceType.objects.order_by("sort_order", "code")
+    serializer_class = s.ServiceTypeSerializer
+    permission_classes = [IsAuthenticated, ActionRolePermission]
+    action_roles = {"create": PROVINCIAL_REGULATOR}
+    filter_backends: list = []
+
+    def create(self, request):
+        data = s.ServiceTypeAddSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        service_type = run_service(services.service_type_add, request=request, **data.validated_data)
+        return Response(self.get_serializer(service_type).data, status=status.HTTP_201_CREATED)
+
+
+# --- Staff roles ------------------------------------------------------------------------------
+
+
+@extend_schema_view(revoke=extend_schema(request=s.MembershipRevokeSerializer, responses=s.MembershipSerializer))
+class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FacilityScopedViewSet):
+    """机构人员角色: the roles at the user's own facilities; the facility administrator ends one
+    (a clinician who left). Nothing is deleted; an ended role no longer scopes anything."""
+
+    queryset = StaffMembership.objects.select_related("user", "facility")
+    serializer_class = s.MembershipSerializer
+    filterset_fields = ["facility", "role", "active"]
+    ordering = ["facility_id", "id"]
+    action_roles = {"revoke": ADMIN}
+
+    def scope_queryset(self, queryset):
+        return queryset.filter(pk__in=selectors.membership_list(user=self.request.user, active_only=False).values("pk"))
+
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        membership = self.get_object()
+        data = s.MembershipRevokeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run_service(services.membership_revoke, request=request, membership=membership, reason=data.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=membership.pk)).data)
 
 
 # --- Duty roster (JL-F4) ----------------------------------------------------------------------

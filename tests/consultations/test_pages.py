@@ -591,10 +591,12 @@ def test_jl_p_assigning_an_unqualified_expert_lists_every_failing_reason(client,
     choices = [
         str(label) for _value, label in response.context["forms"]["assign"].fields["physician"].choices
     ]
-    assert any(junior.name in label for label in choices) and not any(
-        world.attending.name in label for label in choices
-    )
+    # Only those who would pass every JL-P check are offered (JL-P4, JL-P6 fail for the junior).
+    assert any(world.expert_physician.name in label for label in choices)
+    assert not any(junior.name in label for label in choices)
+    assert not any(world.attending.name in label for label in choices)
 
+    # A stale page posting the junior anyway gets the service's refusal with every reason.
     response = client.post(url("assign-expert", consultation.pk), {"assign-physician": junior.pk})
     assert response.status_code == 400
     errors = " ".join(response.context["forms"]["assign"].non_field_errors())

@@ -233,16 +233,31 @@ def test_jl_p3_platform_registration_and_facility_verification():
         (Title.ATTENDING_PHYSICIAN, False),
         (Title.RESIDENT_PHYSICIAN, False),
         (Title.ASSISTANT_PHYSICIAN, False),
-        (Title.ASSOCIATE_CHIEF_TECHNICIAN, True),
+        (Title.ASSOCIATE_CHIEF_TECHNICIAN, False),
         (Title.SUPERVISING_TECHNICIAN, False),
-        (Title.CHIEF_PHARMACIST, True),
-        (Title.ASSOCIATE_CHIEF_NURSE, True),
+        (Title.CHIEF_PHARMACIST, False),
+        (Title.ASSOCIATE_CHIEF_NURSE, False),
         (Title.NURSE, False),
     ],
 )
 def test_jl_p4_expert_needs_associate_senior_title_or_above(title, ok):
     checks = rules.physician_checks(physician(title=title), registration(), acting_role="expert", scope="internal", on=TODAY)
     assert failed_rules(checks) == ([] if ok else ["JL-P4"])
+
+
+@pytest.mark.parametrize("title", [Title.ASSOCIATE_CHIEF_NURSE, Title.CHIEF_NURSE, Title.ASSOCIATE_CHIEF_TECHNICIAN, Title.CHIEF_PHARMACIST])
+def test_jl_p4_a_senior_title_of_another_series_is_refused_as_not_a_physician_title(title):
+    """JL-P4 第十四条第四项: 副主任护师 is 副高, but experts come from the physician series (231/232) only."""
+    checks = rules.physician_checks(physician(title=title), registration(), acting_role="expert", scope="internal", on=TODAY)
+    p4 = next(c for c in checks if c.rule == "JL-P4")
+    assert not p4.passed
+    assert p4.detail == f"非医师系列职称：{Title(title).label}"
+    assert failed_rules(checks) == ["JL-P4"]
+
+
+def test_jl_p4_a_junior_physician_is_refused_for_seniority():
+    checks = rules.physician_checks(physician(title=Title.ATTENDING_PHYSICIAN), registration(), acting_role="expert", scope="internal", on=TODAY)
+    assert next(c for c in checks if c.rule == "JL-P4").detail == "现为主治医师"
 
 
 def test_jl_p4_and_p5_do_not_apply_to_the_inviting_attending_physician():
@@ -258,6 +273,72 @@ def test_jl_p5_requested_speciality_within_scope_of_practice():
     assert "医学影像和放射治疗专业" in checks[4].text
     unspecified = rules.physician_checks(physician(), registration(), acting_role="expert", scope=None, on=TODAY)
     assert failed_rules(unspecified) == ["JL-P5"]
+
+
+ECG_CHOICE = ("imaging", "internal")
+
+
+@pytest.mark.parametrize(
+    "category, required, modality, wanted, expected",
+    [
+        # Opinion services: the wanted speciality, as the inviting side asked (JL-C4).
+        ("opinion", "", "", "internal", ("internal",)),
+        ("opinion", "", "", "surgery", ("surgery",)),
+        # Diagnosis services: the service's own scope; the wanted one cannot replace it.
+        ("diagnosis", "imaging", "radiology", "internal", ("imaging",)),
+        ("diagnosis", "imaging", "radiology", "imaging", ("imaging",)),
+        ("diagnosis", "lab_pathology", "", "internal", ("lab_pathology",)),
+        # ECG: the province's choice; the wanted speciality narrows it when it lies within.
+        ("diagnosis", "imaging", "ecg", "surgery", ECG_CHOICE),
+        ("diagnosis", "imaging", "ecg", "internal", ("internal",)),
+        ("diagnosis", "imaging", "ecg", "imaging", ("imaging",)),
+        # A diagnosis type the regulator added without a scope falls back to the wanted one.
+        ("diagnosis", "", "", "surgery", ("surgery",)),
+    ],
+)
+def test_jl_p5_expert_scopes_follow_the_diagnosis_service_not_the_wanted_speciality(category, required, modality, wanted, expected):
+    """JL-P5 第十四条第五项: imaging → 医学影像和放射治疗专业, pathology/laboratory → 医学检验、病理专业."""
+    assert rules.expert_scopes(
+        category=category, required_scope=required, modality=modality, wanted_scope=wanted, ecg_scopes=ECG_CHOICE
+    ) == expected
+
+
+def test_jl_p5_internist_fails_an_imaging_report_even_when_internal_was_wanted():
+    scopes = rules.expert_scopes(category="diagnosis", required_scope="imaging", modality="radiology", wanted_scope="internal", ecg_scopes=ECG_CHOICE)
+    internist = rules.physician_checks(physician(scopes=["internal"]), registration(), acting_role="expert", scope=scopes, on=TODAY)
+    assert failed_rules(internist) == ["JL-P5"]
+    assert "医学影像和放射治疗专业" in next(c for c in internist if c.rule == "JL-P5").detail
+    radiologist = rules.physician_checks(physician(scopes=["imaging"]), registration(), acting_role="expert", scope=scopes, on=TODAY)
+    assert failed_rules(radiologist) == []
+
+
+def test_jl_p5_ecg_read_by_internal_or_imaging_under_the_default_choice():
+    scopes = rules.expert_scopes(category="diagnosis", required_scope="imaging", modality="ecg", wanted_scope="", ecg_scopes=ECG_CHOICE)
+    for held in (["internal"], ["imaging"]):
+        assert failed_rules(rules.physician_checks(physician(scopes=held), registration(), acting_role="expert", scope=scopes, on=TODAY)) == []
+    assert failed_rules(rules.physician_checks(physician(scopes=["surgery"]), registration(), acting_role="expert", scope=scopes, on=TODAY)) == ["JL-P5"]
+
+
+def test_jl_p1_not_passing_while_the_qualification_date_is_after_the_check_date():
+    """JL-P1 第十四条第一项: a qualification obtained after the day checked is not held on that day."""
+    future = physician(qualification_obtained_on=TODAY + dt.timedelta(days=1))
+    checks = rules.physician_checks(future, registration(), acting_role="expert", scope="internal", on=TODAY)
+    assert failed_rules(checks) == ["JL-P1"]
+    assert "晚于核查日期" in checks[0].detail
+    same_day = physician(qualification_obtained_on=TODAY)
+    assert failed_rules(rules.physician_checks(same_day, registration(), acting_role="expert", scope="internal", on=TODAY)) == []
+
+
+def test_jl_p1_p2_entry_checks_refuse_a_future_qualification_and_a_registration_ending_before_it_starts():
+    bad = rules.qualification_entry_checks(
+        qualification_obtained_on=TODAY + dt.timedelta(days=1), registered_on=dt.date(2026, 1, 10),
+        registration_valid_until=dt.date(2026, 1, 9), today=TODAY,
+    )
+    assert [(c.rule, c.passed) for c in bad] == [("JL-P1", False), ("JL-P2", False)]
+    good = rules.qualification_entry_checks(
+        qualification_obtained_on=TODAY, registered_on=dt.date(2026, 1, 10), registration_valid_until=dt.date(2026, 1, 10), today=TODAY,
+    )
+    assert all(c.passed for c in good)
 
 
 def test_jl_p6_needs_the_facilitys_authorisation_not_revoked():
