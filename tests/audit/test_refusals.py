@@ -189,7 +189,7 @@ def test_jl_f5_jl_a1_a_suspended_accept_over_the_api_is_on_record(world):
     assert _only_failure("facility.check.refuse").details["act"] == "accept"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_jl_c8_jl_a1_the_refusal_is_committed_in_its_own_transaction(world):
     """JL-C8, JL-A1: with no test transaction around it, the upload rolls back and the refusal commits."""
     from django.db import connection

@@ -31,7 +31,7 @@ from consultations.choices import TriggerKind
 from consultations.models import Notification
 from facilities import services as facility_services
 from facilities.choices import AccreditationCondition, StaffRole, SuspensionCause
-from facilities.models import CooperationAgreement, RegulatorMembership
+from facilities.models import CooperationAgreement, RegulatorMembership, StaffMembership
 from tests.api_cases import token_client
 from tests.billing import complete, priced, register_account, statement_with_lines
 from tests.factories import FacilityFactory, division, pdf, regulator, staff
@@ -50,6 +50,7 @@ def _id_like(name: str) -> bool:
 NOT_OBJECT_SCOPED: dict[str, str] = {
     "admin:*": "Django admin: only is_staff operators, who see every row by design (STYLE 3: operators are unscoped)",
     "billing-api:price-standard-detail": "JL-B1 (art. 39): the provincial price standard is published to every caller",
+    "facilities-api:service-type-detail": "JL-C1 (art. 3): the service types are the province's catalogue, the same for everyone",
 }
 
 
@@ -71,6 +72,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "facilities:application-decide": lambda o: {"pk": o.application.pk},
     "facilities:application-evidence": lambda o: {"pk": o.application.pk, "item_pk": o.application.items.first().pk},
     "facilities:suspension-lift": lambda o: {"pk": o.suspension.pk},
+    "facilities:staff-list": lambda o: {"pk": o.world.invited.pk},
+    "facilities:staff-revoke": lambda o: {"pk": o.world.invited.pk, "membership_pk": o.membership.pk},
+    "facilities:physician-qualifications": lambda o: {"pk": o.world.expert_physician.pk, "registration_pk": o.registration.pk},
     # Facilities (API)
     "facilities-api:facility-detail": lambda o: {"pk": o.world.invited.pk},
     "facilities-api:agreement-detail": lambda o: {"pk": o.agreement.pk},
@@ -81,6 +85,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "facilities-api:registration-authorise": lambda o: {"pk": o.registration.pk},
     "facilities-api:registration-revoke": lambda o: {"pk": o.registration.pk},
     "facilities-api:registration-verify": lambda o: {"pk": o.registration.pk},
+    "facilities-api:registration-qualifications": lambda o: {"pk": o.registration.pk},
+    "facilities-api:membership-detail": lambda o: {"pk": o.membership.pk},
+    "facilities-api:membership-revoke": lambda o: {"pk": o.membership.pk},
     "facilities-api:duty-detail": lambda o: {"pk": o.duty.pk},
     "facilities-api:suspension-detail": lambda o: {"pk": o.suspension.pk},
     "facilities-api:suspension-lift": lambda o: {"pk": o.suspension.pk},
@@ -113,7 +120,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "consultations-api:consultation-download": lambda o: {"pk": o.consultation.pk, "document_id": o.document.pk},
     **{f"consultations-api:consultation-{name}": (lambda o: {"pk": o.open_case.pk}) for name in (
         "accept", "assign", "cancel", "close", "consent", "correct", "decline", "documents", "participants", "rate",
-        "return", "schedule", "send", "sign", "start",
+        "return", "schedule", "send", "sign", "start", "experts",
     )},
     # Records under the law (audit)
     "audit:responsibility-detail": lambda o: {"pk": o.consultation.pk},
@@ -182,6 +189,7 @@ class Objects:
         billing = priced(world)
         self.agreement = CooperationAgreement.objects.get(inviting=world.inviting, invited=world.invited)
         self.registration = world.expert_physician.registrations.get(facility=world.invited)
+        self.membership = StaffMembership.objects.get(user=world.invited_coordinator, facility=world.invited)
         self.application = facility_services.accreditation_apply(
             actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited,
             items=[facility_services.AccreditationItemInput(condition=c, statement=f"{c.label} 情况说明", evidence=pdf(f"{c.value}.pdf"))
