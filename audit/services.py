@@ -16,6 +16,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from telemed.context import current
+from telemed.text import clean_data
 
 from . import rules
 from .choices import Outcome
@@ -51,7 +52,12 @@ def audit_event_append(
     facility_ids: Iterable[int] = (),
     details: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction (or its own)."""
+    """Append one event to the chain, in the caller's transaction (or its own).
+
+    ``details`` often carries what a request sent (query parameters, a purpose, a file name): its
+    strings lose control, direction-override and zero-width characters first (``clean_data``),
+    so that PostgreSQL's jsonb accepts them (it refuses NUL) and a reader sees what is there.
+    """
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
@@ -76,7 +82,7 @@ def audit_event_append(
             "object_id": str(object_id) if object_id != "" else "",
             "facility_ids": sorted({int(f) for f in facility_ids if f is not None}),
             "outcome": str(outcome),
-            "details": rules.json_normal(details or {}),
+            "details": rules.json_normal(clean_data(details or {})),
         }
         event = AuditEvent(**fields, prev_hash=prev_hash, hash=rules.event_hash(fields, prev_hash))
         event.save(force_insert=True)

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "telemed.context.RequestContextMiddleware",
+    "telemed.middleware.RequestInputMiddleware",
 ]
 
 ROOT_URLCONF = "telemed.urls"
