@@ -12,6 +12,7 @@ none of them.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 INVISIBLE = frozenset(
@@ -46,3 +47,27 @@ def clean_data(value):
     if isinstance(value, list | tuple):
         return [clean_data(v) for v in value]
     return value
+
+
+# --- Spreadsheet cells (CSV and Excel exports) ----------------------------------------------------
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def spreadsheet_cell(value):
+    """A cell value that a spreadsheet shows as typed, never runs as a formula (OWASP "CSV
+    injection"): text starting with ``= + - @``, a tab or a carriage return gets a leading ``'``.
+
+    Numbers stay numbers: a non-text value is returned unchanged, and so is text that is only a
+    decimal number (``-1234.56``, a refund in a CSV money column), which no spreadsheet evaluates.
+    Every CSV and Excel export of the portal passes its data cells through here; only the
+    formulas an export writes itself (``=SUM(…)``) bypass it.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_row(values) -> list:
+    return [spreadsheet_cell(value) for value in values]
