@@ -20,6 +20,7 @@ from facilities.choices import StaffRole
 from facilities.models import CooperationAgreement, Facility, Physician, ServiceType
 from telemed.checks import failing
 from telemed.errors import ApplicationError
+from telemed.files import require_file
 from telemed.scope import Scope
 
 from . import rules
@@ -374,6 +375,8 @@ def allocation_policy_adopt(*, actor, facility: Facility, staff_share_basis_poin
     _refuse([rules.allocation_check(staff_share_basis_points)])
     if not description.strip():
         raise ApplicationError("JL-B5", _("JL-B5 第四十四条: 请写明分配办法。"))
+    if document is not None:
+        require_file(document, label=_("院内文件"))
     policy = AllocationPolicy.objects.create(
         facility=facility, staff_share_basis_points=staff_share_basis_points, valid_from=valid_from,
         description=description.strip(), document=document or "", adopted_by=actor, adopted_at=timezone.now(),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from facilities.choices import ServiceCategory, StaffRole
+from telemed import files
 from telemed.checks import Check
 
 from .choices import REQUIRED_MATERIAL, ConsultationState, DocumentKind, Side, TriggerKind
@@ -230,44 +231,11 @@ def consent_checks(consent, *, participants_ok: bool) -> list[Check]:
 
 # --- JL-C5: documents ---------------------------------------------------------------------------
 
-ALLOWED_TYPES = {
-    "application/pdf": "PDF",
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/tiff": "TIFF",
-    "application/dicom": "DICOM",
-    "text/plain": "文本",
-    "text/xml": "XML（如心电 HL7 aECG）",
-}
+# The real-type detection is shared by every upload of the portal (telemed.files); a case document
+# is judged by these rules with the JL-C5 messages below.
+ALLOWED_TYPES = files.ALLOWED_TYPES
+detect_content_type = files.detect_content_type
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024  # a CT series exported as one DICOM file can be large
-
-
-def detect_content_type(head: bytes) -> str | None:
-    """The file's real type from its first bytes (never from the name or the browser's claim)."""
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "application/dicom"
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"<?xml"):
-        return "text/xml"
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        # The head may end inside a multi-byte character; judge by what decodes.
-        try:
-            text = head[:-3].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-        return "text/plain"
-    return None
 
 
 def document_checks(*, size: int, content_type: str | None) -> list[Check]:

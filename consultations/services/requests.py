@@ -18,7 +18,9 @@ from facilities.rules import is_associate_senior_or_above
 from facilities.services import physician_require_qualified
 from telemed.checks import failing
 from telemed.errors import ApplicationError
+from telemed.files import clean_filename, content_type_of, sha256_of
 from telemed.scope import Scope
+from telemed.text import clean_text
 
 from .. import rules
 from ..choices import ConsultationState, Side
@@ -241,20 +243,16 @@ def document_upload(*, actor, consultation: Consultation, kind: str, title: str,
         raise ApplicationError("invalid_state", _("当前状态下不能再上传资料。"))
     if upload is None:
         raise ApplicationError("JL-C5", _("JL-C5 第二十九条: 请选择要上传的文件。"))
-    upload.seek(0)
-    head = upload.read(512)
-    upload.seek(0)
-    content_type = rules.detect_content_type(head)
+    content_type = content_type_of(upload)
     bad = failing(rules.document_checks(size=upload.size or 0, content_type=content_type))
     if bad:
         raise ApplicationError.from_reasons(bad)
-    from telemed.files import sha256_of
-
+    upload.name = clean_filename(upload.name)
     digest = sha256_of(upload)
     document = Document.objects.create(
         consultation=consultation,
         kind=kind,
-        title=(title or upload.name).strip()[:200],
+        title=clean_text(title or upload.name, keep_lines=False).strip()[:200],
         file=upload,
         original_name=upload.name[:255],
         sha256=digest,
