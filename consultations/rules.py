@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from facilities.choices import ServiceCategory, StaffRole
 from telemed import files
@@ -18,6 +19,7 @@ from telemed.checks import Check
 from .choices import REQUIRED_MATERIAL, ConsultationState, DocumentKind, Side, TriggerKind
 
 S = ConsultationState
+BEIJING = ZoneInfo("Asia/Shanghai")
 UPLOAD_WINDOW = timedelta(hours=24)  # art. 22: "必须在24小时内"
 
 
@@ -227,6 +229,45 @@ def consent_checks(consent, *, participants_ok: bool) -> list[Check]:
         ),
         Check("JL-C3", "第二十三条", "须至少有1名邀请方执业医师参与", participants_ok),
     ]
+
+
+# --- Dates that cannot be true (JL-C3, JL-C4) -----------------------------------------------------
+
+# A clock a few minutes ahead (a partner system's, a clinic PC's) is not a false date.
+CLOCK_SKEW = timedelta(minutes=5)
+# JL-C3 (art. 23): consent is signed for this request, shortly before the records leave; a signing
+# time more than a year back is a typing error or an old form reused, and is refused. The portal's
+# choice where the measures name no period (RULES.md: "makes the choice … and documents it").
+CONSENT_MAX_AGE = timedelta(days=365)
+
+
+def requested_time_check(requested_time: datetime | None, *, now: datetime) -> Check:
+    """JL-C4: the time the inviting side wants the consultation cannot already be past."""
+    ok = requested_time is None or requested_time >= now - CLOCK_SKEW
+    return Check("JL-C4", "国家远程医疗服务管理规范", "期望会诊时间不能早于当前时间", ok,
+                 "" if ok else f"所填时间 {_beijing(requested_time)}")
+
+
+def schedule_time_check(scheduled_for: datetime, *, now: datetime) -> Check:
+    """JL-C4: the invited side schedules the session for now or later, never in the past."""
+    ok = scheduled_for >= now - CLOCK_SKEW
+    return Check("JL-C4", "国家远程医疗服务管理规范", "会诊时间不能早于当前时间", ok, "" if ok else f"所填时间 {_beijing(scheduled_for)}")
+
+
+def consent_time_checks(signed_at: datetime, *, now: datetime) -> list[Check]:
+    """JL-C3 (art. 23): a consent is signed before it is recorded, and not longer ago than
+    ``CONSENT_MAX_AGE``."""
+    not_future = signed_at <= now + CLOCK_SKEW
+    recent = signed_at >= now - CONSENT_MAX_AGE
+    return [
+        Check("JL-C3", "第二十三条", "知情同意书签署时间不能晚于当前时间", not_future, "" if not_future else f"所填时间 {_beijing(signed_at)}"),
+        Check("JL-C3", "第二十三条", f"知情同意书签署时间不能早于 {CONSENT_MAX_AGE.days} 天前（请为本次申请重新签署）", recent,
+              "" if recent else f"所填时间 {_beijing(signed_at)}"),
+    ]
+
+
+def _beijing(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
 
 
 # --- JL-C5: documents ---------------------------------------------------------------------------

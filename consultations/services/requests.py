@@ -122,6 +122,7 @@ def consultation_create(
             reason=reason, purpose=purpose, case_summary=case_summary, wanted_scope=wanted_scope,
             needs_modality=service_type.needs_modality, modality=modality,
         )
+        + [rules.requested_time_check(requested_time, now=timezone.now())]
     )
     if bad:
         raise ApplicationError.from_reasons(bad)
@@ -172,8 +173,7 @@ def consent_record(
 ) -> Consent:
     require_clinical_role(actor, consultation.inviting_id)
     _require_open_draft(consultation)
-    if signed_at > timezone.now():
-        raise ApplicationError("JL-C3", _("JL-C3 第二十三条: 签署时间不能晚于当前时间。"))
+    _refuse_if_failing(rules.consent_time_checks(signed_at, now=timezone.now()))
     digest = ""
     if signed_copy is not None:
         from telemed.files import require_file
@@ -420,8 +420,7 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
     edge = require_transition(actor, consultation, "schedule")
     if not video_link.strip():
         raise ApplicationError("invalid", _("请填写视频会议室或链接。"))
-    if scheduled_for < timezone.now() - timezone.timedelta(minutes=5):
-        raise ApplicationError("invalid", _("会诊时间不能早于当前时间。"))
+    _refuse_if_failing([rules.schedule_time_check(scheduled_for, now=timezone.now())])
     move(consultation, edge, scheduled_for=scheduled_for, video_link=video_link.strip())
     _audit(actor, consultation, "consultation.schedule", acting_facility_id=consultation.invited_id,
            details={"scheduled_for": scheduled_for, "video_link": video_link.strip()})

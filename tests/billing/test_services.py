@@ -130,6 +130,12 @@ def test_jl_b2_payment_recorded_by_the_inviting_finance_with_receipt_and_insuran
         services.charge_record_payment(actor=priced.inviting_finance, charge=charge, fiscal_receipt_number="",
                                        insurance_fen=10000, self_pay_fen=5000, paid_at=timezone.now())
     assert bad.value.code == "JL-B2" and len(bad.value.extra["reasons"]) == 2
+    with pytest.raises(ApplicationError) as future:  # issue 8: a payment cannot have been made tomorrow
+        services.charge_record_payment(actor=priced.inviting_finance, charge=charge, fiscal_receipt_number="吉财 0001",
+                                       insurance_fen=10000, self_pay_fen=5001, paid_at=timezone.now() + dt.timedelta(days=1))
+    assert future.value.code == "JL-B2" and "付款时间不能晚于当前时间" in future.value.message
+    charge.refresh_from_db()
+    assert charge.paid_at is None and charge.fiscal_receipt_number == ""
     services.charge_record_payment(actor=priced.inviting_finance, charge=charge, fiscal_receipt_number="吉财 0001",
                                    insurance_fen=10000, self_pay_fen=5001, paid_at=timezone.now())
     charge.refresh_from_db()
@@ -248,6 +254,12 @@ def test_jl_b4_statement_confirmed_by_both_finance_officers_then_paid(priced):
     assert statement.state == StatementState.CONFIRMED and statement.payee_account.facility == priced.invited
     with pytest.raises(ApplicationError):
         services.statement_record_payment(actor=priced.inviting_finance, statement=statement, bank_reference="X", paid_at=timezone.now())
+    with pytest.raises(ApplicationError) as future:  # issue 8: JL-B4, a transfer cannot arrive tomorrow
+        services.statement_record_payment(actor=priced.invited_finance, statement=statement, bank_reference="BOC20261205001",
+                                          paid_at=timezone.now() + dt.timedelta(days=1))
+    assert future.value.code == "JL-B4" and "付款时间不能晚于当前时间" in future.value.message
+    statement.refresh_from_db()
+    assert statement.state == StatementState.CONFIRMED and statement.paid_at is None
     statement = services.statement_record_payment(actor=priced.invited_finance, statement=statement,
                                                   bank_reference="BOC20261205001", paid_at=timezone.now())
     assert statement.state == StatementState.PAID and statement.bank_reference == "BOC20261205001"

@@ -333,6 +333,18 @@ def test_jl_c5_consent_signed_copy_that_is_a_program_renamed_pdf_is_refused(worl
     assert not Consent.objects.filter(consultation=consultation).exists()
 
 
+def test_jl_c3_consent_signed_tomorrow_is_refused_over_the_api(world, inviting_partner):
+    """Issue 8: a date that cannot be true is a rule refusal in the error contract."""
+    consultation = world.draft()
+    response = token_client(inviting_partner).post(url(consultation, "consent"), {
+        "signer_name": "李四", "relation": "spouse", "signed_at": iso(timezone.now() + dt.timedelta(days=1)),
+        "sensitive_info_consent": True, "e_signature_reference": "CA-2026-1",
+    }, format="json")
+    body = assert_error(response, 400, "JL-C3")
+    assert body["message"].startswith("JL-C3 第二十三条: 知情同意书签署时间不能晚于当前时间")
+    assert not Consent.objects.filter(consultation=consultation).exists()
+
+
 def test_jl_c5_svg_with_script_is_not_a_text_document(world, inviting_partner):
     consultation = world.draft()
     svg = SimpleUploadedFile("ecg.xml", b'<?xml version="1.0"?><svg><script>alert(1)</script></svg>')

@@ -312,7 +312,7 @@ def test_new_request_wizard_registers_a_patient_and_creates_a_draft(client, worl
             "admission": admission.pk,
             "destination": f"{world.invited.pk}:{service.code}",
             "urgency": "urgent",
-            "requested_time": "2030-01-05T09:30",
+            "requested_time": f"{timezone.localtime() + dt.timedelta(days=3):%Y-%m-%dT09:30}",
             "wanted_scope": "internal",
             "wanted_title": Title.ASSOCIATE_CHIEF_PHYSICIAN,
             "reason": "反复发热两周",
@@ -351,6 +351,28 @@ def test_jl_c1_imaging_without_a_modality_is_refused_on_the_form_keeping_the_inp
     page = html(response)
     assert "JL-C1 第三条" in page and "影像类别" in page
     assert "肺结节" in page  # what the user typed is kept
+    assert not patient.consultations.exists()
+
+
+def test_jl_c4_a_desired_time_in_the_past_is_refused_on_the_form(client, world):
+    """Issue 8: a desired consultation time that has already passed cannot be true."""
+    patient = world.patient()
+    client.force_login(world.clinician)
+    response = client.post(
+        url("create-request", patient.pk),
+        {
+            "destination": f"{world.invited.pk}:consultation",
+            "urgency": "routine",
+            "requested_time": f"{timezone.localtime() - dt.timedelta(days=2):%Y-%m-%dT%H:%M}",
+            "wanted_scope": "internal",
+            "wanted_title": Title.ASSOCIATE_CHIEF_PHYSICIAN,
+            "reason": "反复发热两周",
+            "purpose": "明确诊断",
+            "case_summary": "发热待查",
+        },
+    )
+    assert response.status_code == 200
+    assert "JL-C4 国家远程医疗服务管理规范: 期望会诊时间不能早于当前时间" in html(response)
     assert not patient.consultations.exists()
 
 
