@@ -237,7 +237,8 @@ class ExpertAssignForm(PortalForm):
 
 class ScheduleForm(PortalForm):
     scheduled_for = DateTimeFormField(label=_("会诊时间"), widget=DateTimeInput())
-    video_link = forms.CharField(label=_("视频会议室/链接"), max_length=300, required=False)
+    video_link = forms.CharField(label=_("视频会议链接"), max_length=300, required=False,
+                                 help_text=_("以 https:// 开头的网址，例如 https://meet.example.cn/room-1"))
 
 
 class SignForm(PortalForm):

@@ -270,6 +270,27 @@ def _beijing(moment: datetime) -> str:
     return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
 
 
+# --- The video link ---------------------------------------------------------------------------------
+
+VIDEO_LINK_SCHEMES = ("http", "https")
+
+
+def is_web_link(text: str) -> bool:
+    """An ``http(s)://`` address and nothing else: never ``javascript:``, ``data:`` or a file path,
+    which a browser would run or open when the case page shows the link."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    text = (text or "").strip()
+    if not text or any(not ch.isprintable() or ch.isspace() for ch in text):
+        return False
+    try:
+        URLValidator(schemes=list(VIDEO_LINK_SCHEMES))(text)
+    except ValidationError:
+        return False
+    return True
+
+
 # --- JL-C5: documents ---------------------------------------------------------------------------
 
 # The real-type detection is shared by every upload of the portal (telemed.files); a case document

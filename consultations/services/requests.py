@@ -419,7 +419,12 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "schedule")
     if not video_link.strip():
-        raise ApplicationError("invalid", _("请填写视频会议室或链接。"))
+        raise ApplicationError("invalid", _("请填写视频会议链接。"))
+    if not rules.is_web_link(video_link):
+        raise ApplicationError(
+            "video_link_invalid", _("视频会议链接须为以 http:// 或 https:// 开头的网址（例如 https://meet.example.cn/room-1）。"),
+            {"field": "video_link"},
+        )
     _refuse_if_failing([rules.schedule_time_check(scheduled_for, now=timezone.now())])
     move(consultation, edge, scheduled_for=scheduled_for, video_link=video_link.strip())
     _audit(actor, consultation, "consultation.schedule", acting_facility_id=consultation.invited_id,

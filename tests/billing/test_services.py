@@ -52,7 +52,7 @@ def complete(world, at: dt.datetime, service="imaging"):
         consultation = world.accepted_with_expert(service=service, wanted_scope="imaging")
         if service != "imaging":
             consultation_services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
-                                                        scheduled_for=at, video_link="room-1")
+                                                        scheduled_for=at, video_link="https://meet.example.cn/room-1")
             consultation_services.consultation_start_session(actor=world.expert, consultation=consultation)
         consultation_services.opinion_sign(actor=world.expert, consultation=consultation, content="意见")
     with time_machine.travel(at, tick=False):

@@ -345,6 +345,18 @@ def test_jl_c3_consent_signed_tomorrow_is_refused_over_the_api(world, inviting_p
     assert not Consent.objects.filter(consultation=consultation).exists()
 
 
+def test_a_javascript_video_link_is_refused_over_the_api(world):
+    """Issue 8: the schedule's video link is an http(s) address or a 400 ``video_link_invalid``."""
+    consultation = world.accepted_with_expert()
+    response = session_client(world.invited_coordinator).post(url(consultation, "schedule"), {
+        "scheduled_for": iso(timezone.now() + dt.timedelta(hours=2)), "video_link": "javascript:alert(document.cookie)",
+    }, format="json")
+    body = assert_error(response, 400, "video_link_invalid")
+    assert "https://" in body["message"]
+    consultation.refresh_from_db()
+    assert consultation.state == ConsultationState.ACCEPTED and consultation.video_link == ""
+
+
 def test_jl_c5_svg_with_script_is_not_a_text_document(world, inviting_partner):
     consultation = world.draft()
     svg = SimpleUploadedFile("ecg.xml", b'<?xml version="1.0"?><svg><script>alert(1)</script></svg>')

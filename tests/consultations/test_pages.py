@@ -922,3 +922,30 @@ def test_a_level_2_partner_is_offered_too(client, world):
     client.force_login(world.coordinator)
     form = client.get(url("create-request", world.patient().pk)).context["form"]
     assert county in form.invited_facilities
+
+
+# --- The video link (issue 8) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(document.cookie)", "room-1", "data:text/html,<script>x</script>"])
+def test_a_video_link_that_is_not_http_is_refused_on_the_schedule_form(client, world, link):
+    consultation = world.accepted_with_expert()
+    client.force_login(world.invited_coordinator)
+    response = client.post(
+        url("schedule", consultation.pk),
+        {"schedule-scheduled_for": f"{timezone.localtime() + dt.timedelta(hours=2):%Y-%m-%dT%H:%M}", "schedule-video_link": link},
+    )
+    assert response.status_code == 400 and "视频会议链接须为以 http:// 或 https:// 开头的网址" in html(response)
+    consultation.refresh_from_db()
+    assert consultation.state == ConsultationState.ACCEPTED and consultation.video_link == ""
+
+
+def test_the_case_page_shows_the_video_link_as_a_link_opening_apart(client, world):
+    consultation = world.accepted_with_expert()
+    services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
+                                   scheduled_for=timezone.now() + dt.timedelta(hours=2), video_link="https://meet.example.cn/r/7?a=1&b=2")
+    client.force_login(world.clinician)
+    page = html(client.get(url("detail", consultation.pk)))
+    link = re.search(r'<a [^>]*id="video-link"[^>]*>', page).group(0)
+    assert 'href="https://meet.example.cn/r/7?a=1&amp;b=2"' in link
+    assert 'target="_blank"' in link and 'rel="noopener noreferrer"' in link

@@ -259,3 +259,10 @@ def test_jl_c3_consent_signed_in_the_future_or_more_than_a_year_ago_fails():
     assert failing_labels(now - rules.CONSENT_MAX_AGE) == []
     assert failing_labels(now + dt.timedelta(days=1)) == ["知情同意书签署时间不能晚于当前时间"]
     assert failing_labels(now - rules.CONSENT_MAX_AGE - dt.timedelta(minutes=1)) == ["知情同意书签署时间不能早于 365 天前（请为本次申请重新签署）"]
+
+
+def test_only_http_and_https_addresses_are_web_links():
+    for link in ("https://meet.example.cn/r/1", "http://10.1.2.3:8080/room?id=7", "https://meet.invalid/jdyy-1"):
+        assert rules.is_web_link(link), link
+    for link in ("javascript:alert(1)", "data:text/html,x", "room-1", "会议室 3", "//meet.example.cn", "https://a.cn/\u202ex", ""):
+        assert not rules.is_web_link(link), link

@@ -296,3 +296,15 @@ def test_jl_c3_consent_signed_in_the_future_or_over_a_year_ago_is_refused(world,
     assert not Consent.objects.exists()
     services.consent_record(actor=world.clinician, consultation=consultation, signer_name="李四", relation="spouse",
                             signed_at=timezone.now() - dt.timedelta(days=364), sensitive_info_consent=True, signed_copy=pdf("consent.pdf"))
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "JavaScript:alert(1)", "room-1", "ftp://meet.example.cn/r", "https://", " https://x .cn"])
+def test_a_video_link_must_be_an_http_or_https_address(world, link):
+    consultation = world.accepted_with_expert()
+    with pytest.raises(ApplicationError) as refused:
+        services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
+                                       scheduled_for=timezone.now() + dt.timedelta(hours=2), video_link=link)
+    assert refused.value.code == "video_link_invalid"
+    consultation.refresh_from_db()
+    assert consultation.state == S.ACCEPTED and consultation.video_link == ""
+    assert "consultation.schedule" not in event_types(consultation)
