@@ -3,7 +3,10 @@
 A domain refusal raises ``ApplicationError(code, message, extra)``. The API renders every error
 as ``{"code", "message", "extra"}``; pages show the message. Codes are stable: a rule ID such as
 ``JL-F2`` for a refusal under the rulebook, or a short word (``not_found``, ``invalid``,
-``permission_denied``, ``not_authenticated``) for everything else.
+``permission_denied``, ``not_authenticated``) for everything else. Unusable input has its own
+codes: ``invalid_query`` (a NUL in a query parameter, telemed.middleware), ``json_too_deep``
+(telemed.parsers), ``body_too_large`` (over DATA_UPLOAD_MAX_MEMORY_SIZE, below),
+``file_type_refused`` (telemed.files), ``video_link_invalid``.
 """
 
 from __future__ import annotations
