@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from telemed.context import current
 from telemed.errors import ApplicationError
+from telemed.text import clean_data
 from telemed.transactions import in_service_transaction, record_refusal
 
 from . import rules
@@ -55,8 +56,12 @@ def audit_event_append(
 ) -> AuditEvent:
     """Append one event to the chain, in the caller's transaction (or its own).
 
+    ``details`` often carries what a request sent (query parameters, a purpose, a file name): its
+    strings lose control, direction-override and zero-width characters first (``clean_data``),
+    so that PostgreSQL's jsonb accepts them (it refuses NUL) and a reader sees what is there.
     ``event_type`` must be in the catalogue (``audit.choices.EventType``); anything else is a bug
-    and raises ``ValueError`` before anything is written."""
+    and raises ``ValueError`` before anything is written.
+    """
     if event_type not in EventType.values:
         raise ValueError(f"unknown audit event type {event_type!r}: add it to audit.choices.EventType")
     if obj is not None:
@@ -83,7 +88,7 @@ def audit_event_append(
             "object_id": str(object_id) if object_id != "" else "",
             "facility_ids": sorted({int(f) for f in facility_ids if f is not None}),
             "outcome": str(outcome),
-            "details": rules.json_normal(details or {}),
+            "details": rules.json_normal(clean_data(details or {})),
         }
         event = AuditEvent(**fields, prev_hash=prev_hash, hash=rules.event_hash(fields, prev_hash))
         event.save(force_insert=True)

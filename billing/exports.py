@@ -10,6 +10,10 @@ Money stays integer fen until the last step: text goes through ``billing.rules.y
 without the ``¥`` and thousands separators so that Excel reads a number), and an Excel cell gets
 ``Decimal(fen) / 100``, exact. Totals are the statement's stored integer totals; the workbook also
 adds ``SUM`` formulas over the rows so that a reader can see both agree.
+
+No text a user typed (a receipt number, a reversal reason, a facility or bank name) can become a
+formula in the CSV or the workbook: every data cell goes through ``telemed.text.spreadsheet_cell``
+(OWASP CSV injection); only the workbook's own ``SUM``/``IF`` rows are written as formulas.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
+
+from telemed.text import spreadsheet_row
 
 from . import rules
 from .models import Statement
@@ -171,10 +177,20 @@ def _csv_money(fen: int | None) -> str:
     return "" if fen is None else yuan_plain(fen)
 
 
+class _SafeCsvWriter:
+    """Every CSV row through ``telemed.text.spreadsheet_row``: no cell can become a formula."""
+
+    def __init__(self, writer):
+        self._writer = writer
+
+    def writerow(self, row) -> None:
+        self._writer.writerow(spreadsheet_row(row))
+
+
 def statement_csv(statement: Statement) -> bytes:
     """UTF-8 with a BOM, so that Excel on Chinese Windows shows the text correctly."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = _SafeCsvWriter(csv.writer(out, lineterminator="\r\n"))
     writer.writerow([TITLE])
     for label, value in header_rows(statement):
         if label in TOTAL_FIELDS:  # a number Excel can add, not "¥1,234.56"
@@ -229,7 +245,7 @@ def statement_xlsx(statement: Statement) -> bytes:
             sheet.append([label, statement.charge_count])
             sheet.cell(row=sheet.max_row, column=2).alignment = Alignment(horizontal="left")
         else:
-            sheet.append([label, value])
+            sheet.append(spreadsheet_row([label, value]))
         sheet.cell(row=sheet.max_row, column=1).font = bold
     sheet.append([])
 
@@ -244,11 +260,11 @@ def statement_xlsx(statement: Statement) -> bytes:
     money_columns = (5, 6, 7, 10, 11)  # E F G J K
     lines = statement_lines(statement)
     for line in lines:
-        sheet.append([
+        sheet.append(spreadsheet_row([
             line.kind, line.consultation_number, line.completed_at.replace(tzinfo=None, microsecond=0), line.service_type,
             _cell_yuan(line.fee_fen), _cell_yuan(line.inviting_share_fen), _cell_yuan(line.invited_share_fen),
             line.split_basis, line.receipt_number, _cell_yuan(line.insurance_fen), _cell_yuan(line.self_pay_fen), line.note,
-        ])
+        ]))
         row = sheet.max_row
         sheet.cell(row=row, column=3).number_format = "yyyy-mm-dd hh:mm:ss"
         for column in money_columns:

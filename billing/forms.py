@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from facilities.choices import FacilityLevel
 from facilities.forms import DateInput, DateTimeInput, FacilityChoiceField, PortalForm
 from facilities.selectors import service_type_choices
+from telemed.dates import DateTimeFormField
 
 from .choices import AccountKind, StatementState
 from .selectors import CHARGE_STATUSES, parse_period
@@ -166,7 +167,7 @@ class ChargePaymentForm(AmountForm):
     )
     insurance_yuan = YuanField(label=_("基本医保支付（元）"))
     self_pay_yuan = YuanField(label=_("个人自付（元）"), help_text=_("医保支付与个人自付合计须等于服务费"))
-    paid_at = forms.DateTimeField(label=_("缴费时间"), widget=DateTimeInput())
+    paid_at = DateTimeFormField(label=_("缴费时间"), widget=DateTimeInput())
 
 
 class ReverseForm(PortalForm):
@@ -177,7 +178,7 @@ class StatementPaymentForm(PortalForm):
     """JL-B4 (art. 42): the transfer received into the invited facility's dedicated account."""
 
     bank_reference = forms.CharField(label=_("银行流水号"), max_length=100)
-    paid_at = forms.DateTimeField(label=_("到账时间"), widget=DateTimeInput())
+    paid_at = DateTimeFormField(label=_("到账时间"), widget=DateTimeInput())
 
 
 class PriceStandardForm(AmountForm):

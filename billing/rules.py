@@ -16,6 +16,7 @@ from telemed.checks import Check
 CONSULTATION_RATIO = (2, 8)  # art. 44: 省级、市级、县级会诊项目，邀请方、受邀方按2:8分配
 MIN_STAFF_SHARE_BASIS_POINTS = 6000  # art. 44: 不得低于服务费用的60%
 BEIJING = ZoneInfo("Asia/Shanghai")
+CLOCK_SKEW = dt.timedelta(minutes=5)  # a clock a few minutes ahead is not a payment "in the future"
 
 
 # --- JL-B3: the split -----------------------------------------------------------------------
@@ -101,6 +102,14 @@ def payment_checks(*, fee_fen: int, insurance_fen: int, self_pay_fen: int, recei
             f"医保 {yuan(insurance_fen)} + 自付 {yuan(self_pay_fen)}，服务费 {yuan(fee_fen)}",
         ),
     ]
+
+
+def payment_time_check(paid_at: dt.datetime, *, now: dt.datetime, rule: str = "JL-B2", article: str = "第四十一条") -> Check:
+    """A payment (the patient's, JL-B2; the statement's transfer, JL-B4) cannot be recorded as made
+    in the future; ``CLOCK_SKEW`` allows a clock a few minutes ahead."""
+    ok = paid_at <= now + CLOCK_SKEW
+    detail = "" if ok else f"所填时间 {paid_at.astimezone(BEIJING):%Y-%m-%d %H:%M}（北京时间）"
+    return Check(rule, article, "付款时间不能晚于当前时间", ok, detail)
 
 
 # --- JL-B4: payee --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from facilities.choices import StaffRole
 from facilities.models import CooperationAgreement, Facility, Physician, ServiceType
 from telemed.checks import failing
 from telemed.errors import ApplicationError
+from telemed.files import require_file
 from telemed.scope import Scope
 
 from . import rules
@@ -213,7 +214,8 @@ def charge_record_payment(*, actor, charge: Charge, fiscal_receipt_number: str, 
     if charge.paid_at is not None:
         raise ApplicationError("duplicate", _("该笔收费已登记缴费；如需更正请先冲正。"))
     _refuse(rules.payment_checks(fee_fen=charge.fee_fen, insurance_fen=insurance_fen, self_pay_fen=self_pay_fen,
-                                 receipt_number=fiscal_receipt_number))
+                                 receipt_number=fiscal_receipt_number)
+            + [rules.payment_time_check(paid_at, now=timezone.now())])
     charge.fiscal_receipt_number = fiscal_receipt_number.strip()
     charge.insurance_fen = insurance_fen
     charge.self_pay_fen = self_pay_fen
@@ -380,6 +382,7 @@ def statement_record_payment(*, actor, statement: Statement, bank_reference: str
         raise ApplicationError("invalid_state", _("结算单须经双方确认后才能登记付款。"))
     if not bank_reference.strip():
         raise ApplicationError("JL-B4", _("JL-B4 第四十二条: 请填写银行流水号。"))
+    _refuse([rules.payment_time_check(paid_at, now=timezone.now(), rule="JL-B4", article="第四十二条")])
     statement.state = StatementState.PAID
     statement.paid_at = paid_at
     statement.bank_reference = bank_reference.strip()
@@ -403,6 +406,8 @@ def allocation_policy_adopt(*, actor, facility: Facility, staff_share_basis_poin
     _refuse([rules.allocation_check(staff_share_basis_points)])
     if not description.strip():
         raise ApplicationError("JL-B5", _("JL-B5 第四十四条: 请写明分配办法。"))
+    if document is not None:
+        require_file(document, label=_("院内文件"))
     policy = AllocationPolicy.objects.create(
         facility=facility, staff_share_basis_points=staff_share_basis_points, valid_from=valid_from,
         description=description.strip(), document=document or "", adopted_by=actor, adopted_at=timezone.now(),

@@ -156,7 +156,7 @@ CASES: tuple[CaseSpec, ...] = (
         "eGFR 38 mL/min/1.73m²，尿蛋白（++）。",
         admission=AdmissionSpec("DEMO-ZY-0005", "内分泌科", 4 * 24, diagnosis="2型糖尿病；糖尿病肾病（CKD 3b期）",
                                 diagnosed_after_hours=30),
-        video_link="会议室 JDYY-远程-3 / https://meet.invalid/jdyy-3", scheduled_tomorrow_at=time(9, 30),
+        video_link="https://meet.invalid/jdyy-3", scheduled_tomorrow_at=time(9, 30),
     ),
     CaseSpec(
         6, "dunhua", "金英浩", Sex.MALE, date(1968, 10, 3), "敦化→延大附院 远程影像诊断（CT），报告已更正为第 2 版",
@@ -180,7 +180,7 @@ CASES: tuple[CaseSpec, ...] = (
         summary="男，71岁。COPD病史15年。咳喘加重5天，血气：pH 7.31，PaCO₂ 68 mmHg，PaO₂ 55 mmHg。"
         "无创通气24小时后二氧化碳潴留无明显改善。",
         signer="孙丽", relation=ConsentRelation.CHILD,
-        video_link="会议室 JDYY-远程-1 / https://meet.invalid/jdyy-1",
+        video_link="https://meet.invalid/jdyy-1",
         opinion="会诊意见（演示）：1. 诊断：慢性阻塞性肺疾病急性加重，II型呼吸衰竭。2. 建议调整无创通气参数（IPAP 逐步上调至 "
         "18–20 cmH₂O），2小时后复查血气；如仍无改善或意识改变，及时行有创通气。3. 抗感染可升级为哌拉西林他唑巴坦，"
         "留取痰培养。本意见供邀请方参考，诊疗责任由邀请方承担（第二十八条）。",
@@ -194,7 +194,7 @@ CASES: tuple[CaseSpec, ...] = (
         purpose="评估结节性质与随访间隔。",
         summary="女，45岁。体检发现甲状腺右叶结节1年，本次超声：右叶低回声结节 0.9×0.7 cm，边界清，无微钙化，"
         "TI-RADS 3类。甲功正常。",
-        video_link="会议室 JDYY-远程-2 / https://meet.invalid/jdyy-2",
+        video_link="https://meet.invalid/jdyy-2",
         opinion="远程门诊意见（演示）：甲状腺右叶结节，TI-RADS 3类，考虑良性可能大；暂不需穿刺，建议6个月后复查甲状腺超声，"
         "如结节增大或出现可疑征象再行细针穿刺。本意见供邀请方参考（第二十八条）。",
         ratings=((RaterKind.CLINICIAN, 4, "意见明确，排期稍慢。"), (RaterKind.PATIENT, 5, "")),

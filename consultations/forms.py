@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from facilities.choices import ImagingModality, PracticeScope, Title
 from facilities.forms import DateInput, DateTimeInput, FacilityChoiceField, PhysicianChoiceField, PortalForm
+from telemed.dates import DateTimeFormField
 
 from .choices import ConsentRelation, DocumentKind, ObligationState, RaterKind, Sex, Urgency
 
@@ -99,7 +100,7 @@ class ConsultationRequestForm(PortalForm):
         help_text=_("远程医学影像诊断须注明（JL-C1 第三条）"),
     )
     urgency = forms.ChoiceField(label=_("紧急程度"), choices=Urgency.choices, initial=Urgency.ROUTINE)
-    requested_time = forms.DateTimeField(label=_("期望会诊时间"), required=False, widget=DateTimeInput())
+    requested_time = DateTimeFormField(label=_("期望会诊时间"), required=False, widget=DateTimeInput())
     wanted_scope = forms.ChoiceField(
         label=_("所需专业"), choices=_blank(_("请选择专业")) + list(PracticeScope.choices)
     )
@@ -158,7 +159,7 @@ class ConsentForm(PortalForm):
 
     signer_name = forms.CharField(label=_("签署人"), max_length=50)
     relation = forms.ChoiceField(label=_("与患者关系"), choices=ConsentRelation.choices)
-    signed_at = forms.DateTimeField(label=_("签署时间"), widget=DateTimeInput())
+    signed_at = DateTimeFormField(label=_("签署时间"), widget=DateTimeInput())
     signed_copy = forms.FileField(
         label=_("知情同意书签署件"), required=False, help_text=_("扫描件（PDF 或图片）")
     )
@@ -244,8 +245,9 @@ class ExpertAssignForm(PortalForm):
 
 
 class ScheduleForm(PortalForm):
-    scheduled_for = forms.DateTimeField(label=_("会诊时间"), widget=DateTimeInput())
-    video_link = forms.CharField(label=_("视频会议室/链接"), max_length=300, required=False)
+    scheduled_for = DateTimeFormField(label=_("会诊时间"), widget=DateTimeInput())
+    video_link = forms.CharField(label=_("视频会议链接"), max_length=300, required=False,
+                                 help_text=_("以 https:// 开头的网址，例如 https://meet.example.cn/room-1"))
 
 
 class SignForm(PortalForm):
@@ -286,7 +288,7 @@ class RatingForm(PortalForm):
 class ExpertConsultFailedForm(PortalForm):
     """Art. 22 (2): a critical or difficult case still undiagnosed after an expert consultation."""
 
-    event_at = forms.DateTimeField(label=_("院内外专家会诊结束时间"), widget=DateTimeInput())
+    event_at = DateTimeFormField(label=_("院内外专家会诊结束时间"), widget=DateTimeInput())
     notes = forms.CharField(
         label=_("会诊情况"), widget=_text(3), help_text=_("会诊专家、结论及仍未明确诊断或治疗困难的情况")
     )
@@ -309,7 +311,7 @@ class ExpertConsultFailedForm(PortalForm):
 class PatientRequestForm(PortalForm):
     """Art. 22 (3): the patient or the family asks for a remote consultation."""
 
-    event_at = forms.DateTimeField(label=_("提出时间"), widget=DateTimeInput())
+    event_at = DateTimeFormField(label=_("提出时间"), widget=DateTimeInput())
     requested_by = forms.CharField(
         label=_("提出人"), max_length=100, help_text=_("患者本人，或家属姓名及与患者关系")
     )
@@ -335,9 +337,9 @@ class AdmissionForm(PortalForm):
 
     inpatient_number = forms.CharField(label=_("住院号"), max_length=40)
     ward = forms.CharField(label=_("科室/病区"), max_length=50, required=False)
-    admitted_at = forms.DateTimeField(label=_("入院时间"), widget=DateTimeInput())
+    admitted_at = DateTimeFormField(label=_("入院时间"), widget=DateTimeInput())
 
 
 class DiagnosisForm(PortalForm):
     diagnosis = forms.CharField(label=_("明确诊断"), max_length=200)
-    confirmed_at = forms.DateTimeField(label=_("明确诊断时间"), widget=DateTimeInput())
+    confirmed_at = DateTimeFormField(label=_("明确诊断时间"), widget=DateTimeInput())

@@ -26,6 +26,7 @@ from .choices import (
     TriggerKind,
     Urgency,
 )
+from .rules import is_web_link
 
 
 class PatientQuerySet(ScopedQuerySet):
@@ -167,6 +168,11 @@ class Consultation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.patient.name}"
+
+    @property
+    def video_url(self) -> str:
+        """The video link if it is a web address the case page may show as a link, else ""."""
+        return self.video_link.strip() if is_web_link(self.video_link) else ""
 
 
 class ObligationQuerySet(ScopedQuerySet):

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from facilities.choices import ServiceCategory, StaffRole
+from telemed import files
 from telemed.checks import Check
 
 from .choices import REQUIRED_MATERIAL, ConsultationState, DocumentKind, Side, TriggerKind
 
 S = ConsultationState
+BEIJING = ZoneInfo("Asia/Shanghai")
 UPLOAD_WINDOW = timedelta(hours=24)  # art. 22: "必须在24小时内"
 
 
@@ -228,46 +231,73 @@ def consent_checks(consent, *, participants_ok: bool) -> list[Check]:
     ]
 
 
+# --- Dates that cannot be true (JL-C3, JL-C4) -----------------------------------------------------
+
+# A clock a few minutes ahead (a partner system's, a clinic PC's) is not a false date.
+CLOCK_SKEW = timedelta(minutes=5)
+# JL-C3 (art. 23): consent is signed for this request, shortly before the records leave; a signing
+# time more than a year back is a typing error or an old form reused, and is refused. The portal's
+# choice where the measures name no period (RULES.md: "makes the choice … and documents it").
+CONSENT_MAX_AGE = timedelta(days=365)
+
+
+def requested_time_check(requested_time: datetime | None, *, now: datetime) -> Check:
+    """JL-C4: the time the inviting side wants the consultation cannot already be past."""
+    ok = requested_time is None or requested_time >= now - CLOCK_SKEW
+    return Check("JL-C4", "国家远程医疗服务管理规范", "期望会诊时间不能早于当前时间", ok,
+                 "" if ok else f"所填时间 {_beijing(requested_time)}")
+
+
+def schedule_time_check(scheduled_for: datetime, *, now: datetime) -> Check:
+    """JL-C4: the invited side schedules the session for now or later, never in the past."""
+    ok = scheduled_for >= now - CLOCK_SKEW
+    return Check("JL-C4", "国家远程医疗服务管理规范", "会诊时间不能早于当前时间", ok, "" if ok else f"所填时间 {_beijing(scheduled_for)}")
+
+
+def consent_time_checks(signed_at: datetime, *, now: datetime) -> list[Check]:
+    """JL-C3 (art. 23): a consent is signed before it is recorded, and not longer ago than
+    ``CONSENT_MAX_AGE``."""
+    not_future = signed_at <= now + CLOCK_SKEW
+    recent = signed_at >= now - CONSENT_MAX_AGE
+    return [
+        Check("JL-C3", "第二十三条", "知情同意书签署时间不能晚于当前时间", not_future, "" if not_future else f"所填时间 {_beijing(signed_at)}"),
+        Check("JL-C3", "第二十三条", f"知情同意书签署时间不能早于 {CONSENT_MAX_AGE.days} 天前（请为本次申请重新签署）", recent,
+              "" if recent else f"所填时间 {_beijing(signed_at)}"),
+    ]
+
+
+def _beijing(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+
+
+# --- The video link ---------------------------------------------------------------------------------
+
+VIDEO_LINK_SCHEMES = ("http", "https")
+
+
+def is_web_link(text: str) -> bool:
+    """An ``http(s)://`` address and nothing else: never ``javascript:``, ``data:`` or a file path,
+    which a browser would run or open when the case page shows the link."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    text = (text or "").strip()
+    if not text or any(not ch.isprintable() or ch.isspace() for ch in text):
+        return False
+    try:
+        URLValidator(schemes=list(VIDEO_LINK_SCHEMES))(text)
+    except ValidationError:
+        return False
+    return True
+
+
 # --- JL-C5: documents ---------------------------------------------------------------------------
 
-ALLOWED_TYPES = {
-    "application/pdf": "PDF",
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/tiff": "TIFF",
-    "application/dicom": "DICOM",
-    "text/plain": "文本",
-    "text/xml": "XML（如心电 HL7 aECG）",
-}
+# The real-type detection is shared by every upload of the portal (telemed.files); a case document
+# is judged by these rules with the JL-C5 messages below.
+ALLOWED_TYPES = files.ALLOWED_TYPES
+detect_content_type = files.detect_content_type
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024  # a CT series exported as one DICOM file can be large
-
-
-def detect_content_type(head: bytes) -> str | None:
-    """The file's real type from its first bytes (never from the name or the browser's claim)."""
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image/tiff"
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "application/dicom"
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"<?xml"):
-        return "text/xml"
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        # The head may end inside a multi-byte character; judge by what decodes.
-        try:
-            text = head[:-3].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-        return "text/plain"
-    return None
 
 
 def document_checks(*, size: int, content_type: str | None) -> list[Check]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from telemed.dates import DateTimeFormField
+
 from . import selectors
 from .choices import (
     AccreditationCondition,
@@ -250,8 +252,8 @@ class DutyShiftForm(PortalForm):
     facility = FacilityChoiceField(label=_("机构"), queryset=None)
     physician = PhysicianChoiceField(label=_("值班人员"), queryset=None)
     scope = forms.ChoiceField(label=_("值班专业"), choices=PracticeScope.choices)
-    starts_at = forms.DateTimeField(label=_("开始时间"), widget=DateTimeInput())
-    ends_at = forms.DateTimeField(label=_("结束时间"), widget=DateTimeInput())
+    starts_at = DateTimeFormField(label=_("开始时间"), widget=DateTimeInput())
+    ends_at = DateTimeFormField(label=_("结束时间"), widget=DateTimeInput())
 
     def __init__(self, *args, facilities, physicians, **kwargs):
         super().__init__(*args, **kwargs)

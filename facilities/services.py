@@ -88,11 +88,12 @@ def accreditation_apply(*, actor, facility: Facility, items: Iterable[Accreditat
     _refuse(rules.accreditation_completeness(complete))
     if AccreditationApplication.objects.filter(facility=facility, status=AccreditationStatus.PENDING).exists():
         raise ApplicationError("JL-F1", _("JL-F1 第十条: 该机构已有待审核的申请，请等待审核结果。"))
+    # Every file is checked before anything is stored, so one refused file stores none (JL-C5 check).
+    digests = [require_file(item.evidence, label=_("证明材料")) for item in items]
     application = AccreditationApplication.objects.create(
         facility=facility, submitted_by=actor, submitted_at=timezone.now(), status=AccreditationStatus.PENDING
     )
-    for item in items:
-        digest = require_file(item.evidence, label=_("证明材料"))
+    for item, digest in zip(items, digests, strict=True):
         AccreditationItem.objects.create(
             application=application,
             condition=item.condition,

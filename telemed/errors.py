@@ -3,14 +3,18 @@
 A domain refusal raises ``ApplicationError(code, message, extra)``. The API renders every error
 as ``{"code", "message", "extra"}``; pages show the message. Codes are stable: a rule ID such as
 ``JL-F2`` for a refusal under the rulebook, or a short word (``not_found``, ``invalid``,
-``permission_denied``, ``not_authenticated``) for everything else.
+``permission_denied``, ``not_authenticated``) for everything else. Unusable input has its own
+codes: ``invalid_query`` (a NUL in a query parameter, telemed.middleware), ``json_too_deep``
+(telemed.parsers), ``body_too_large`` (over DATA_UPLOAD_MAX_MEMORY_SIZE, below),
+``file_type_refused`` (telemed.files), ``video_link_invalid``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf_exceptions
@@ -60,6 +64,10 @@ def api_exception_handler(exc, context):
     """Render every API error as ``{"code", "message", "extra"}`` with the right status."""
     if isinstance(exc, ApplicationError):
         return Response(_body(exc.code, exc.message, exc.extra), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, read by the parser
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = _("请求内容超过 %(limit)s 字节的上限；文件请以 multipart/form-data 上传。") % {"limit": f"{limit:,}"}
+        return Response(_body("body_too_large", message, {"max_bytes": limit}), status=400)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

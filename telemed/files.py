@@ -1,14 +1,105 @@
-"""Uploaded files: hashing and size limits shared by every app that stores evidence."""
+"""Uploaded files: one check for every upload in the portal (JL-C5, art. 29).
+
+Case documents, consent and agreement signed copies, accreditation evidence, allocation policy
+documents: each is judged here by its real type (its first bytes, never its name or the browser's
+claim), its size, and its name. A Windows program renamed ``.pdf`` is refused; so is HTML or SVG
+(a browser would run its script) even though it is text. The stored name loses control,
+direction-override and zero-width characters (``报告‮fdp.exe`` would show as ``报告exe.pdf``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
 from .errors import ApplicationError
+from .text import clean_text
 
 MAX_EVIDENCE_BYTES = 50 * 1024 * 1024
+
+ALLOWED_TYPES = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/tiff": "TIFF",
+    "application/dicom": "DICOM",
+    "text/plain": "文本",
+    "text/xml": "XML（如心电 HL7 aECG）",
+}
+ALLOWED_TEXT = "PDF、JPEG、PNG、TIFF、DICOM、文本或 XML"
+
+# Markup a browser renders or runs. A text or XML file that contains any of it is "text/html"
+# (or SVG), which no upload accepts.
+_ACTIVE_MARKUP = re.compile(
+    rb"<\s*(?:script|svg|html|body|iframe|frame|object|embed|img|meta|link|style|form|base|math)\b|<!doctype\s+html|javascript:",
+    re.IGNORECASE,
+)
+_SCAN_CHUNK = 64 * 1024
+_SCAN_OVERLAP = 32  # a marker split across two chunks is still found
+
+
+def detect_content_type(head: bytes) -> str | None:
+    """The file's real type from its first bytes (never from the name or the browser's claim)."""
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "application/dicom"
+    if _ACTIVE_MARKUP.search(head):
+        return "text/html"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"<?xml"):
+        return "text/xml"
+    text = None
+    for cut in range(4):  # the head may end inside a multi-byte character: judge by what decodes
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
+        return None
+    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return "text/plain"
+    return None
+
+
+def _has_active_markup(upload) -> bool:
+    """Scan the whole file (text can hide a ``<script>`` past its first bytes)."""
+    upload.seek(0)
+    tail = b""
+    try:
+        while chunk := upload.read(_SCAN_CHUNK):
+            if _ACTIVE_MARKUP.search(tail + chunk):
+                return True
+            tail = chunk[-_SCAN_OVERLAP:]
+    finally:
+        upload.seek(0)
+    return False
+
+
+def content_type_of(upload) -> str | None:
+    """The real type of an upload; text and XML are read to the end for active markup."""
+    upload.seek(0)
+    head = upload.read(512)
+    upload.seek(0)
+    content_type = detect_content_type(head)
+    if content_type in ("text/plain", "text/xml") and _has_active_markup(upload):
+        return "text/html"
+    return content_type
+
+
+def clean_filename(name: str) -> str:
+    """The name without control, direction-override or zero-width characters (never empty)."""
+    return clean_text(name or "", keep_lines=False).strip()[:255] or "upload"
 
 
 def sha256_of(upload) -> str:
@@ -20,8 +111,20 @@ def sha256_of(upload) -> str:
     return digest.hexdigest()
 
 
-def require_file(upload, *, label: str, max_bytes: int = MAX_EVIDENCE_BYTES) -> str:
-    """Refuse a missing, empty or oversized file with a clear message; return its SHA-256."""
+@dataclass(frozen=True)
+class CheckedUpload:
+    sha256: str
+    content_type: str
+    size: int
+    name: str
+
+
+def check_upload(upload, *, label: str, max_bytes: int = MAX_EVIDENCE_BYTES) -> CheckedUpload:
+    """Refuse a missing, empty, oversized or disallowed file with a clear message.
+
+    On success the upload's ``name`` is cleaned in place (so the stored file and its recorded
+    name are clean) and its fingerprint, real type, size and name are returned.
+    """
     if upload is None:
         raise ApplicationError("file_missing", _("请上传%(label)s。") % {"label": label})
     size = getattr(upload, "size", None)
@@ -33,4 +136,17 @@ def require_file(upload, *, label: str, max_bytes: int = MAX_EVIDENCE_BYTES) -> 
             _("%(label)s超过 %(limit)d MB 的上限。") % {"label": label, "limit": max_bytes // (1024 * 1024)},
             {"max_bytes": max_bytes, "size": size},
         )
-    return sha256_of(upload)
+    content_type = content_type_of(upload)
+    if content_type not in ALLOWED_TYPES:
+        raise ApplicationError(
+            "file_type_refused",
+            _("JL-C5 第二十九条: %(label)s的文件类型无法识别或不允许，须为 %(types)s。") % {"label": label, "types": ALLOWED_TEXT},
+            {"detected": content_type or "", "allowed": sorted(ALLOWED_TYPES)},
+        )
+    upload.name = clean_filename(upload.name)
+    return CheckedUpload(sha256_of(upload), content_type, size, upload.name)
+
+
+def require_file(upload, *, label: str, max_bytes: int = MAX_EVIDENCE_BYTES) -> str:
+    """``check_upload`` for callers that keep only the SHA-256."""
+    return check_upload(upload, label=label, max_bytes=max_bytes).sha256

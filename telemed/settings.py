@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "telemed.context.RequestContextMiddleware",
+    "telemed.middleware.RequestInputMiddleware",
 ]
 
 ROOT_URLCONF = "telemed.urls"
@@ -223,7 +224,17 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "telemed.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "telemed.parsers.JSONParser",  # nesting depth limited (TELEMED_JSON_MAX_DEPTH), errors as {code, message, extra}
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# The deepest nesting of arrays and objects a JSON request body may have. Our bodies are at most a
+# few levels deep; a limit far below Python's recursion limit refuses a "[[[[…" body as
+# ``json_too_deep`` (400) instead of a RecursionError. The body's size is limited by Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default), refused as ``body_too_large``.
+TELEMED_JSON_MAX_DEPTH = env_int("TELEMED_JSON_MAX_DEPTH", 32, minimum=2)
 SPECTACULAR_SETTINGS = {
     "TITLE": "吉林省远程医疗服务平台 API",
     "DESCRIPTION": "Partner API for hospital information systems. Errors: {code, message, extra}.",

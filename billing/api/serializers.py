@@ -13,6 +13,7 @@ from rest_framework import serializers
 from facilities.api.serializers import CheckSerializer, FacilityRefSerializer
 from facilities.models import Facility, ServiceType
 from telemed.api import ScopedPrimaryKeyRelatedField
+from telemed.dates import DateTimeField
 
 from .. import exports, selectors
 from ..choices import AccountKind
@@ -118,7 +119,7 @@ class ChargePaymentSerializer(serializers.Serializer):
     fiscal_receipt_number = serializers.CharField(max_length=50, allow_blank=True)
     insurance_fen = Fen(min_value=0, help_text="基本医保支付（分）")
     self_pay_fen = Fen(min_value=0, help_text="个人自付（分）")
-    paid_at = serializers.DateTimeField(help_text="缴费时间（ISO 8601，含时区）")
+    paid_at = DateTimeField(help_text="缴费时间（ISO 8601，含时区）")
 
 
 # --- Statements (JL-B4) -----------------------------------------------------------------------
@@ -205,7 +206,7 @@ class StatementDetailSerializer(StatementSerializer):
 
 class StatementPaymentSerializer(serializers.Serializer):
     bank_reference = serializers.CharField(max_length=100, allow_blank=True, help_text="银行流水号")
-    paid_at = serializers.DateTimeField(help_text="到账时间（ISO 8601，含时区）")
+    paid_at = DateTimeField(help_text="到账时间（ISO 8601，含时区）")
 
 
 class ExportQuerySerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ from facilities.api.serializers import FacilityRefSerializer
 from facilities.choices import ImagingModality, PracticeScope, Title
 from facilities.models import Facility, Physician, ServiceType
 from telemed.api import ScopedPrimaryKeyRelatedField
+from telemed.dates import DateTimeField
 
 from .. import selectors
 from ..choices import (
@@ -137,18 +138,18 @@ class AdmissionSerializer(serializers.ModelSerializer):
 class AdmissionRecordSerializer(serializers.Serializer):
     patient = ScopedPrimaryKeyRelatedField(queryset=Patient.objects.select_related("facility"))
     inpatient_number = serializers.CharField(max_length=40)
-    admitted_at = serializers.DateTimeField(help_text="入院时间（ISO 8601，含时区）")
+    admitted_at = DateTimeField(help_text="入院时间（ISO 8601，含时区）")
     ward = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     external_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class DiagnosisSerializer(serializers.Serializer):
     diagnosis = serializers.CharField(max_length=200)
-    confirmed_at = serializers.DateTimeField()
+    confirmed_at = DateTimeField()
 
 
 class DischargeSerializer(serializers.Serializer):
-    discharged_at = serializers.DateTimeField()
+    discharged_at = DateTimeField()
 
 
 # --- JL-C2: the 24-hour obligations --------------------------------------------------------------
@@ -205,7 +206,7 @@ class ObligationOpenSerializer(serializers.Serializer):
     )
     patient = ScopedPrimaryKeyRelatedField(queryset=Patient.objects.select_related("facility"))
     admission = ScopedPrimaryKeyRelatedField(queryset=Admission.objects.all(), required=False, allow_null=True, default=None)
-    event_at = serializers.DateTimeField(help_text="（二）院内外专家会诊结束时间；（三）患方提出要求的时间")
+    event_at = DateTimeField(help_text="（二）院内外专家会诊结束时间；（三）患方提出要求的时间")
     details = serializers.DictField(required=False, default=dict, help_text="触发情况（如会诊专家、患方诉求）")
 
     def validate(self, attrs):
@@ -462,7 +463,7 @@ class ConsultationCreateSerializer(serializers.Serializer):
     wanted_scope = serializers.ChoiceField(choices=PracticeScope.choices, required=False, allow_blank=True, default="")
     wanted_title = serializers.ChoiceField(choices=Title.choices, required=False, default=Title.ASSOCIATE_CHIEF_PHYSICIAN)
     urgency = serializers.ChoiceField(choices=Urgency.choices, required=False, default=Urgency.ROUTINE)
-    requested_time = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    requested_time = DateTimeField(required=False, allow_null=True, default=None)
 
 
 class ConsentRecordSerializer(serializers.Serializer):
@@ -471,7 +472,7 @@ class ConsentRecordSerializer(serializers.Serializer):
 
     signer_name = serializers.CharField(max_length=50)
     relation = serializers.ChoiceField(choices=ConsentRelation.choices)
-    signed_at = serializers.DateTimeField()
+    signed_at = DateTimeField()
     sensitive_info_consent = serializers.BooleanField(help_text="是否单独同意向受邀方提供敏感个人信息")
     signed_copy = serializers.FileField(required=False, allow_null=True, default=None, help_text="知情同意书签署件")
     e_signature_reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -513,7 +514,7 @@ class ExpertAssignSerializer(serializers.Serializer):
 
 
 class ScheduleSerializer(serializers.Serializer):
-    scheduled_for = serializers.DateTimeField()
+    scheduled_for = DateTimeField()
     video_link = serializers.CharField(max_length=300)
 
 

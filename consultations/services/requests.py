@@ -19,7 +19,9 @@ from facilities.models import CooperationAgreement, DutyShift, Facility, Physici
 from facilities.services import physician_require_qualified
 from telemed.checks import failing
 from telemed.errors import ApplicationError
+from telemed.files import clean_filename, content_type_of, sha256_of
 from telemed.scope import Scope
+from telemed.text import clean_text
 from telemed.transactions import service_transaction
 
 from .. import rules
@@ -49,6 +51,13 @@ def _audit(actor, consultation: Consultation, event_type: EventType, *, acting_f
         facility_ids=[consultation.inviting_id, consultation.invited_id],
         details={"consultation": consultation.number, **(details or {})},
     )
+
+
+def _refuse_if_failing(checks) -> None:
+    """A plain refusal with every failing check (not one a regulator needs on record)."""
+    bad = failing(checks)
+    if bad:
+        raise ApplicationError.from_reasons(bad)
 
 
 def _new_number() -> str:
@@ -132,6 +141,7 @@ def consultation_create(
             reason=reason, purpose=purpose, case_summary=case_summary, wanted_scope=wanted_scope,
             needs_modality=service_type.needs_modality, modality=modality,
         )
+        + [rules.requested_time_check(requested_time, now=timezone.now())]
     )
     if bad:
         raise ApplicationError.from_reasons(bad)
@@ -182,8 +192,7 @@ def consent_record(
 ) -> Consent:
     require_clinical_role(actor, consultation.inviting_id)
     _require_open_draft(consultation, actor=actor, act="consent")
-    if signed_at > timezone.now():
-        raise ApplicationError("JL-C3", _("JL-C3 第二十三条: 签署时间不能晚于当前时间。"))
+    _refuse_if_failing(rules.consent_time_checks(signed_at, now=timezone.now()))
     digest = ""
     if signed_copy is not None:
         from telemed.files import require_file
@@ -253,20 +262,16 @@ def document_upload(*, actor, consultation: Consultation, kind: str, title: str,
         raise ApplicationError("invalid_state", _("当前状态下不能再上传资料。"))
     if upload is None:
         raise ApplicationError("JL-C5", _("JL-C5 第二十九条: 请选择要上传的文件。"))
-    upload.seek(0)
-    head = upload.read(512)
-    upload.seek(0)
-    content_type = rules.detect_content_type(head)
+    content_type = content_type_of(upload)
     bad = failing(rules.document_checks(size=upload.size or 0, content_type=content_type))
     if bad:
         raise ApplicationError.from_reasons(bad)
-    from telemed.files import sha256_of
-
+    upload.name = clean_filename(upload.name)
     digest = sha256_of(upload)
     document = Document.objects.create(
         consultation=consultation,
         kind=kind,
-        title=(title or upload.name).strip()[:200],
+        title=clean_text(title or upload.name, keep_lines=False).strip()[:200],
         file=upload,
         original_name=upload.name[:255],
         sha256=digest,
@@ -429,9 +434,13 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
     consultation = Consultation.objects.select_for_update().select_related("service_type").get(pk=consultation.pk)
     edge = require_transition(actor, consultation, "schedule")
     if not video_link.strip():
-        raise ApplicationError("invalid", _("请填写视频会议室或链接。"))
-    if scheduled_for < timezone.now() - timezone.timedelta(minutes=5):
-        raise ApplicationError("invalid", _("会诊时间不能早于当前时间。"))
+        raise ApplicationError("invalid", _("请填写视频会议链接。"))
+    if not rules.is_web_link(video_link):
+        raise ApplicationError(
+            "video_link_invalid", _("视频会议链接须为以 http:// 或 https:// 开头的网址（例如 https://meet.example.cn/room-1）。"),
+            {"field": "video_link"},
+        )
+    _refuse_if_failing([rules.schedule_time_check(scheduled_for, now=timezone.now())])
     move(consultation, edge, scheduled_for=scheduled_for, video_link=video_link.strip())
     _audit(actor, consultation, EventType.CONSULTATION_SCHEDULE, acting_facility_id=consultation.invited_id,
            details={"scheduled_for": scheduled_for, "video_link": video_link.strip()})

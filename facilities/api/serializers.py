@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from telemed.api import ScopedPrimaryKeyRelatedField
+from telemed.dates import DateTimeField
 
 from .. import selectors
 from ..choices import (
@@ -271,8 +272,8 @@ class DutyShiftAddSerializer(serializers.Serializer):
     facility = ScopedPrimaryKeyRelatedField(queryset=Facility.objects.all())
     physician = ScopedPrimaryKeyRelatedField(queryset=Physician.objects.all())
     scope = serializers.ChoiceField(choices=PracticeScope.choices)
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
+    starts_at = DateTimeField()
+    ends_at = DateTimeField()
 
 
 # --- Suspension (JL-F5) -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from telemed.api import (
     run_service,
 )
 from telemed.checks import failing
+from telemed.dates import IsoDateTimeFilter
 
 from .. import rules, selectors, services
 from ..choices import (
@@ -329,10 +330,10 @@ class DutyShiftFilter(django_filters.FilterSet):
 
 
 # ``from`` and ``to`` are Python keywords, so they are added by name: shifts overlapping [from, to).
-DutyShiftFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(
+DutyShiftFilter.base_filters["from"] = IsoDateTimeFilter(
     field_name="ends_at", lookup_expr="gt", label="起（ISO 8601，含时区）"
 )
-DutyShiftFilter.base_filters["to"] = django_filters.IsoDateTimeFilter(
+DutyShiftFilter.base_filters["to"] = IsoDateTimeFilter(
     field_name="starts_at", lookup_expr="lt", label="止（ISO 8601，含时区）"
 )
 

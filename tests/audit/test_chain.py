@@ -156,3 +156,21 @@ def test_jl_a1_concurrent_writers_do_not_fork_the_chain(on_postgresql):
     assert sequences == list(range(1, writers * per_writer + 1))
     report = audit_chain_verify()
     assert report.intact and report.checked == writers * per_writer
+
+
+def test_jl_a1_details_lose_nul_control_and_invisible_characters_recursively(db):
+    """Issue 8: request text copied into ``details`` (a NUL from ``?purpose=%00``, a right-to-left
+    override, a zero-width space) is stored without them, on SQLite and PostgreSQL alike, and the
+    chain still verifies."""
+    event = audit_event_append(actor=None, event_type="test.event", details={
+        "purpose\x00": "会诊\x00用\u202e途\u200b",
+        "nested": {"list": ["a\x1bb", ("c\ufeff", 3)], "note": "第一行\n第二行\t"},
+        "number": 7,
+    })
+    event.refresh_from_db()
+    assert event.details == {
+        "purpose": "会诊用途",
+        "nested": {"list": ["ab", ["c", 3]], "note": "第一行\n第二行\t"},
+        "number": 7,
+    }
+    assert audit_chain_verify().intact

@@ -26,7 +26,7 @@ def test_jl_c8_seal_freezes_the_record_through_every_service(world):
         lambda: services.consultation_cancel(actor=world.coordinator, consultation=consultation, reason="x"),
         lambda: services.consultation_return_material(actor=world.invited_coordinator, consultation=consultation, reason="x"),
         lambda: services.expert_assign(actor=world.invited_coordinator, consultation=consultation, physician=world.expert_physician),
-        lambda: services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation, scheduled_for=consultation.created_at, video_link="x"),
+        lambda: services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation, scheduled_for=consultation.created_at, video_link="https://meet.example.cn/x"),
     ]
     for attempt in attempts:
         with pytest.raises(ApplicationError) as refused:

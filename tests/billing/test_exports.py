@@ -100,6 +100,71 @@ def test_jl_b4_xlsx_opens_and_its_numbers_equal_the_stored_totals_to_the_fen(sta
     assert labels["核对（JL-B4）"][1].value.startswith(f"=IF(AND(B{sums[0].row}=B{stored[0].row},ROUND(E{sums[0].row},2)=")
 
 
+# --- Formula injection (issue 8) ----------------------------------------------------------------
+
+RECEIPT = '=HYPERLINK("http://evil.example/x","点击查看")'
+REASON = "+cmd|' /C calc'!A0"
+BANK = "@SUM(1+1)"
+
+
+@pytest.fixture
+def hostile(world):
+    """A statement whose receipt number, reversal reason and bank name were typed as formulas (a
+    receipt is a cell of its own; the reason and the bank name sit inside longer texts)."""
+    from billing import services
+    from tests.billing import complete, draft
+
+    billing = priced(world)
+    charge = complete(world)
+    services.charge_record_payment(
+        actor=billing.inviting_finance, charge=charge, fiscal_receipt_number=RECEIPT, insurance_fen=0,
+        self_pay_fen=charge.fee_fen, paid_at=charge.completed_at,
+    )
+    services.settlement_account_register(
+        actor=billing.invited_finance, facility=billing.invited, account_name=billing.invited.name, bank_name=BANK,
+        account_number="2201 0000 1234 5678",
+    )
+    draft(billing)
+    services.charge_reverse(actor=billing.inviting_finance, charge=charge, reason=REASON)
+    statement = draft(billing)
+    return selectors.statement_detail(user=billing.inviting_finance, pk=statement.pk)
+
+
+def test_spreadsheet_cell_prefixes_formula_text_and_keeps_numbers():
+    from telemed.text import spreadsheet_cell
+
+    for text in ("=1+1", "+1", "-1+2", "@A1", "\t=1", "\r=1", "-", "=HYPERLINK(\"x\")"):
+        assert spreadsheet_cell(text) == "'" + text
+    for value in ("-1234.56", "-5", "300.02", "吉财医 00000001", "", -150.01, Decimal("-150.01"), None, 3):
+        assert spreadsheet_cell(value) == value
+
+
+def test_jl_b4_csv_cells_typed_as_formulas_are_neutralised(hostile):
+    rows = list(csv.reader(io.StringIO(exports.statement_csv(hostile).decode("utf-8-sig"))))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + RECEIPT in cells and RECEIPT not in cells
+    assert any(REASON in cell for cell in cells)  # inside the note "冲正 …：", where it cannot start a formula
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")]
+    start = rows.index(list(exports.COLUMNS))
+    reversal = [row for row in rows[start + 1:] if row[0] == "冲正"][0]
+    assert reversal[4] == "-150.01"  # a refund stays a number Excel can add
+
+
+def test_jl_b4_xlsx_cells_typed_as_formulas_are_text_and_negative_money_stays_a_number(hostile):
+    sheet = load_workbook(io.BytesIO(exports.statement_xlsx(hostile)))["结算单"]
+    labels = {row[0].value: row for row in sheet.iter_rows()}
+    header_row = labels["类别"][0].row
+    lines = [row for row in sheet.iter_rows(min_row=header_row + 1) if row[0].value in ("收费", "冲正")]
+    receipt = lines[0][8]
+    assert receipt.value == "'" + RECEIPT and receipt.data_type != "f"
+    assert BANK in labels["收款专户"][1].value and labels["收款专户"][1].data_type != "f"
+    refund = lines[1][4]
+    assert refund.data_type == "n" and fen(refund.value) == -IMAGING_FEN
+    formulas = [cell.coordinate for row in sheet.iter_rows(max_row=sheet.max_row) for cell in row
+                if cell.data_type == "f" and row[0].row <= lines[-1][0].row]
+    assert formulas == []  # only the SUM / IF rows below the lines are formulas
+
+
 # --- PDF ----------------------------------------------------------------------------------------
 
 

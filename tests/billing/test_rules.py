@@ -121,3 +121,13 @@ def test_totals_subtract_reversals_and_reconcile():
 def test_yuan_display():
     assert rules.yuan(123456) == "¥1,234.56"
     assert rules.yuan(-5) == "-¥0.05"
+
+
+def test_jl_b2_jl_b4_a_payment_in_the_future_fails_and_clock_skew_passes():
+    now = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+    assert rules.payment_time_check(now - dt.timedelta(days=3), now=now).passed
+    assert rules.payment_time_check(now + dt.timedelta(minutes=4), now=now).passed
+    future = rules.payment_time_check(now + dt.timedelta(days=1), now=now)
+    assert not future.passed and future.text == "JL-B2 第四十一条: 付款时间不能晚于当前时间（所填时间 2026-11-21 10:00（北京时间））"
+    bank = rules.payment_time_check(now + dt.timedelta(hours=1), now=now, rule="JL-B4", article="第四十二条")
+    assert not bank.passed and bank.rule == "JL-B4"

@@ -55,7 +55,7 @@ def complete(world, at: dt.datetime, service="imaging"):
         consultation = world.accepted_with_expert(service=service, wanted_scope="imaging")
         if service != "imaging":
             consultation_services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
-                                                        scheduled_for=at, video_link="room-1")
+                                                        scheduled_for=at, video_link="https://meet.example.cn/room-1")
             consultation_services.consultation_start_session(actor=world.expert, consultation=consultation)
         consultation_services.opinion_sign(actor=world.expert, consultation=consultation, content="意见")
     with time_machine.travel(at, tick=False):
@@ -133,6 +133,12 @@ def test_jl_b2_payment_recorded_by_the_inviting_finance_with_receipt_and_insuran
         services.charge_record_payment(actor=priced.inviting_finance, charge=charge, fiscal_receipt_number="",
                                        insurance_fen=10000, self_pay_fen=5000, paid_at=timezone.now())
     assert bad.value.code == "JL-B2" and len(bad.value.extra["reasons"]) == 2
+    with pytest.raises(ApplicationError) as future:  # issue 8: a payment cannot have been made tomorrow
+        services.charge_record_payment(actor=priced.inviting_finance, charge=charge, fiscal_receipt_number="吉财 0001",
+                                       insurance_fen=10000, self_pay_fen=5001, paid_at=timezone.now() + dt.timedelta(days=1))
+    assert future.value.code == "JL-B2" and "付款时间不能晚于当前时间" in future.value.message
+    charge.refresh_from_db()
+    assert charge.paid_at is None and charge.fiscal_receipt_number == ""
     services.charge_record_payment(actor=priced.inviting_finance, charge=charge, fiscal_receipt_number="吉财 0001",
                                    insurance_fen=10000, self_pay_fen=5001, paid_at=timezone.now())
     charge.refresh_from_db()
@@ -251,6 +257,12 @@ def test_jl_b4_statement_confirmed_by_both_finance_officers_then_paid(priced):
     assert statement.state == StatementState.CONFIRMED and statement.payee_account.facility == priced.invited
     with pytest.raises(ApplicationError):
         services.statement_record_payment(actor=priced.inviting_finance, statement=statement, bank_reference="X", paid_at=timezone.now())
+    with pytest.raises(ApplicationError) as future:  # issue 8: JL-B4, a transfer cannot arrive tomorrow
+        services.statement_record_payment(actor=priced.invited_finance, statement=statement, bank_reference="BOC20261205001",
+                                          paid_at=timezone.now() + dt.timedelta(days=1))
+    assert future.value.code == "JL-B4" and "付款时间不能晚于当前时间" in future.value.message
+    statement.refresh_from_db()
+    assert statement.state == StatementState.CONFIRMED and statement.paid_at is None
     statement = services.statement_record_payment(actor=priced.invited_finance, statement=statement,
                                                   bank_reference="BOC20261205001", paid_at=timezone.now())
     assert statement.state == StatementState.PAID and statement.bank_reference == "BOC20261205001"

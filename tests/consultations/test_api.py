@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from consultations import services
 from consultations.choices import ConsultationState, ObligationState
-from consultations.models import Document, Obligation
+from consultations.models import Consent, Document, Obligation
 from facilities import services as facility_services
 from facilities.choices import StaffRole, SuspensionCause
 from tests.api_cases import (
@@ -317,6 +317,52 @@ def test_jl_c5_executable_upload_is_refused(world, inviting_partner):
     assert body["extra"]["reasons"][0]["rule"] == "JL-C5"
     assert not Document.objects.filter(consultation=consultation).exists()
     assert audit_count("document.upload") == before
+
+
+def test_jl_c5_consent_signed_copy_that_is_a_program_renamed_pdf_is_refused(world, inviting_partner):
+    """Issue 8: the consent's signed copy goes through the same content check as case documents."""
+    consultation = world.draft()
+    before = audit_count("consultation.consent")
+    response = token_client(inviting_partner).post(url(consultation, "consent"), {
+        "signer_name": "李四", "relation": "spouse", "signed_at": iso(timezone.now() - dt.timedelta(minutes=10)),
+        "sensitive_info_consent": "true", "signed_copy": executable("知情同意书.pdf"),
+    }, format="multipart")
+    body = assert_error(response, 400, "file_type_refused")
+    assert body["message"].startswith("JL-C5 第二十九条: 知情同意书签署件的文件类型无法识别或不允许")
+    assert audit_count("consultation.consent") == before
+    assert not Consent.objects.filter(consultation=consultation).exists()
+
+
+def test_jl_c3_consent_signed_tomorrow_is_refused_over_the_api(world, inviting_partner):
+    """Issue 8: a date that cannot be true is a rule refusal in the error contract."""
+    consultation = world.draft()
+    response = token_client(inviting_partner).post(url(consultation, "consent"), {
+        "signer_name": "李四", "relation": "spouse", "signed_at": iso(timezone.now() + dt.timedelta(days=1)),
+        "sensitive_info_consent": True, "e_signature_reference": "CA-2026-1",
+    }, format="json")
+    body = assert_error(response, 400, "JL-C3")
+    assert body["message"].startswith("JL-C3 第二十三条: 知情同意书签署时间不能晚于当前时间")
+    assert not Consent.objects.filter(consultation=consultation).exists()
+
+
+def test_a_javascript_video_link_is_refused_over_the_api(world):
+    """Issue 8: the schedule's video link is an http(s) address or a 400 ``video_link_invalid``."""
+    consultation = world.accepted_with_expert()
+    response = session_client(world.invited_coordinator).post(url(consultation, "schedule"), {
+        "scheduled_for": iso(timezone.now() + dt.timedelta(hours=2)), "video_link": "javascript:alert(document.cookie)",
+    }, format="json")
+    body = assert_error(response, 400, "video_link_invalid")
+    assert "https://" in body["message"]
+    consultation.refresh_from_db()
+    assert consultation.state == ConsultationState.ACCEPTED and consultation.video_link == ""
+
+
+def test_jl_c5_svg_with_script_is_not_a_text_document(world, inviting_partner):
+    consultation = world.draft()
+    svg = SimpleUploadedFile("ecg.xml", b'<?xml version="1.0"?><svg><script>alert(1)</script></svg>')
+    response = token_client(inviting_partner).post(url(consultation, "documents"), {"kind": "medical_record", "file": svg}, format="multipart")
+    assert_error(response, 400, "JL-C5")
+    assert not Document.objects.filter(consultation=consultation).exists()
 
 
 def test_jl_c5_empty_file_is_refused_under_the_rule(world, inviting_partner):

@@ -312,7 +312,7 @@ def test_new_request_wizard_registers_a_patient_and_creates_a_draft(client, worl
             "admission": admission.pk,
             "destination": f"{world.invited.pk}:{service.code}",
             "urgency": "urgent",
-            "requested_time": "2030-01-05T09:30",
+            "requested_time": f"{timezone.localtime() + dt.timedelta(days=3):%Y-%m-%dT09:30}",
             "wanted_scope": "internal",
             "wanted_title": Title.ASSOCIATE_CHIEF_PHYSICIAN,
             "reason": "反复发热两周",
@@ -351,6 +351,28 @@ def test_jl_c1_imaging_without_a_modality_is_refused_on_the_form_keeping_the_inp
     page = html(response)
     assert "JL-C1 第三条" in page and "影像类别" in page
     assert "肺结节" in page  # what the user typed is kept
+    assert not patient.consultations.exists()
+
+
+def test_jl_c4_a_desired_time_in_the_past_is_refused_on_the_form(client, world):
+    """Issue 8: a desired consultation time that has already passed cannot be true."""
+    patient = world.patient()
+    client.force_login(world.clinician)
+    response = client.post(
+        url("create-request", patient.pk),
+        {
+            "destination": f"{world.invited.pk}:consultation",
+            "urgency": "routine",
+            "requested_time": f"{timezone.localtime() - dt.timedelta(days=2):%Y-%m-%dT%H:%M}",
+            "wanted_scope": "internal",
+            "wanted_title": Title.ASSOCIATE_CHIEF_PHYSICIAN,
+            "reason": "反复发热两周",
+            "purpose": "明确诊断",
+            "case_summary": "发热待查",
+        },
+    )
+    assert response.status_code == 200
+    assert "JL-C4 国家远程医疗服务管理规范: 期望会诊时间不能早于当前时间" in html(response)
     assert not patient.consultations.exists()
 
 
@@ -902,3 +924,30 @@ def test_a_level_2_partner_is_offered_too(client, world):
     client.force_login(world.coordinator)
     form = client.get(url("create-request", world.patient().pk)).context["form"]
     assert county in form.invited_facilities
+
+
+# --- The video link (issue 8) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(document.cookie)", "room-1", "data:text/html,<script>x</script>"])
+def test_a_video_link_that_is_not_http_is_refused_on_the_schedule_form(client, world, link):
+    consultation = world.accepted_with_expert()
+    client.force_login(world.invited_coordinator)
+    response = client.post(
+        url("schedule", consultation.pk),
+        {"schedule-scheduled_for": f"{timezone.localtime() + dt.timedelta(hours=2):%Y-%m-%dT%H:%M}", "schedule-video_link": link},
+    )
+    assert response.status_code == 400 and "视频会议链接须为以 http:// 或 https:// 开头的网址" in html(response)
+    consultation.refresh_from_db()
+    assert consultation.state == ConsultationState.ACCEPTED and consultation.video_link == ""
+
+
+def test_the_case_page_shows_the_video_link_as_a_link_opening_apart(client, world):
+    consultation = world.accepted_with_expert()
+    services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
+                                   scheduled_for=timezone.now() + dt.timedelta(hours=2), video_link="https://meet.example.cn/r/7?a=1&b=2")
+    client.force_login(world.clinician)
+    page = html(client.get(url("detail", consultation.pk)))
+    link = re.search(r'<a [^>]*id="video-link"[^>]*>', page).group(0)
+    assert 'href="https://meet.example.cn/r/7?a=1&amp;b=2"' in link
+    assert 'target="_blank"' in link and 'rel="noopener noreferrer"' in link

@@ -233,3 +233,36 @@ def test_jl_c7_responsibility_follows_article_28_or_29():
 @pytest.mark.parametrize("score, ok", [(0, False), (1, True), (5, True), (6, False)])
 def test_jl_o5_rating_between_one_and_five(score, ok):
     assert rules.rating_check(score).passed is ok
+
+
+# --- Dates that cannot be true (issue 8) ----------------------------------------------------------
+
+
+def test_jl_c4_a_desired_or_scheduled_time_in_the_past_fails_and_a_few_minutes_of_skew_pass():
+    now = local(2026, 11, 20, 10)
+    assert rules.requested_time_check(None, now=now).passed
+    assert rules.requested_time_check(now + dt.timedelta(days=1), now=now).passed
+    assert rules.requested_time_check(now - dt.timedelta(minutes=4), now=now).passed
+    past = rules.requested_time_check(now - dt.timedelta(days=1), now=now)
+    assert not past.passed and past.text == "JL-C4 国家远程医疗服务管理规范: 期望会诊时间不能早于当前时间（所填时间 2026-11-19 10:00（北京时间））"
+    assert rules.schedule_time_check(now, now=now).passed
+    assert not rules.schedule_time_check(now - dt.timedelta(hours=1), now=now).passed
+
+
+def test_jl_c3_consent_signed_in_the_future_or_more_than_a_year_ago_fails():
+    now = local(2026, 11, 20, 10)
+
+    def failing_labels(signed_at):
+        return [c.label for c in rules.consent_time_checks(signed_at, now=now) if not c.passed]
+
+    assert failing_labels(now - dt.timedelta(minutes=5)) == []
+    assert failing_labels(now - rules.CONSENT_MAX_AGE) == []
+    assert failing_labels(now + dt.timedelta(days=1)) == ["知情同意书签署时间不能晚于当前时间"]
+    assert failing_labels(now - rules.CONSENT_MAX_AGE - dt.timedelta(minutes=1)) == ["知情同意书签署时间不能早于 365 天前（请为本次申请重新签署）"]
+
+
+def test_only_http_and_https_addresses_are_web_links():
+    for link in ("https://meet.example.cn/r/1", "http://10.1.2.3:8080/room?id=7", "https://meet.invalid/jdyy-1"):
+        assert rules.is_web_link(link), link
+    for link in ("javascript:alert(1)", "data:text/html,x", "room-1", "会议室 3", "//meet.example.cn", "https://a.cn/\u202ex", ""):
+        assert not rules.is_web_link(link), link

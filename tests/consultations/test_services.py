@@ -8,7 +8,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from consultations import services
 from consultations.choices import ConsultationState as S
-from consultations.models import Opinion, ResponsibilityRecord
+from consultations.models import Consent, Consultation, Opinion, ResponsibilityRecord
 from facilities import services as facility_services
 from facilities.choices import StaffRole, Title
 from facilities.models import ServiceType
@@ -269,8 +269,43 @@ def test_jl_c3_the_inviting_participant_must_be_a_licensed_physician_not_a_techn
     assert refused.value.code == "JL-C3" and "医师系列" in refused.value.message
 
 
-def test_scheduling_in_the_past_is_refused(world):
+def test_jl_c4_scheduling_in_the_past_is_refused(world):
     consultation = world.accepted_with_expert()
-    with pytest.raises(ApplicationError, match="不能早于"):
+    with pytest.raises(ApplicationError, match="JL-C4 国家远程医疗服务管理规范: 会诊时间不能早于当前时间") as refused:
         services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
-                                       scheduled_for=timezone.now() - dt.timedelta(hours=2), video_link="room")
+                                       scheduled_for=timezone.now() - dt.timedelta(hours=2), video_link="https://meet.example.cn/r/1")
+    assert refused.value.code == "JL-C4"
+    consultation.refresh_from_db()
+    assert consultation.state == S.ACCEPTED and consultation.scheduled_for is None
+
+
+def test_jl_c4_a_request_wanted_at_a_past_time_is_refused(world):
+    with pytest.raises(ApplicationError) as refused:
+        world.draft(requested_time=timezone.now() - dt.timedelta(days=1))
+    assert refused.value.code == "JL-C4" and "期望会诊时间不能早于当前时间" in refused.value.message
+    assert not Consultation.objects.exists()
+    assert world.draft(requested_time=timezone.now() + dt.timedelta(days=1)).requested_time is not None
+
+
+@pytest.mark.parametrize("offset", [dt.timedelta(days=1), -dt.timedelta(days=366)], ids=["future", "over-a-year-ago"])
+def test_jl_c3_consent_signed_in_the_future_or_over_a_year_ago_is_refused(world, offset):
+    consultation = world.draft()
+    with pytest.raises(ApplicationError) as refused:
+        services.consent_record(actor=world.clinician, consultation=consultation, signer_name="李四", relation="spouse",
+                                signed_at=timezone.now() + offset, sensitive_info_consent=True, signed_copy=pdf("consent.pdf"))
+    assert refused.value.code == "JL-C3" and refused.value.message.startswith("JL-C3 第二十三条: 知情同意书签署时间")
+    assert not Consent.objects.exists()
+    services.consent_record(actor=world.clinician, consultation=consultation, signer_name="李四", relation="spouse",
+                            signed_at=timezone.now() - dt.timedelta(days=364), sensitive_info_consent=True, signed_copy=pdf("consent.pdf"))
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "JavaScript:alert(1)", "room-1", "ftp://meet.example.cn/r", "https://", " https://x .cn"])
+def test_a_video_link_must_be_an_http_or_https_address(world, link):
+    consultation = world.accepted_with_expert()
+    with pytest.raises(ApplicationError) as refused:
+        services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
+                                       scheduled_for=timezone.now() + dt.timedelta(hours=2), video_link=link)
+    assert refused.value.code == "video_link_invalid"
+    consultation.refresh_from_db()
+    assert consultation.state == S.ACCEPTED and consultation.video_link == ""
+    assert "consultation.schedule" not in event_types(consultation)

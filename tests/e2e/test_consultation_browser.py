@@ -266,11 +266,11 @@ def test_remote_consultation_from_admission_to_signed_opinion_and_rating(page: P
     page.locator("#actions details > summary", has_text="排期").click()
     schedule = page.locator("#form-schedule")
     schedule.get_by_label("会诊时间").fill(local(session_at))
-    schedule.get_by_label("视频会议室/链接").fill("会议室 JDYY-远程-5")
+    schedule.get_by_label("视频会议链接").fill("https://meet.example.cn/jdyy-5")
     schedule.get_by_role("button", name="保存排期").click()
     expect(flash(page)).to_contain_text("已排期。")
     expect(state_badge(page)).to_have_text("已排期")
-    expect(page.locator("#actions")).to_contain_text("会议室 JDYY-远程-5")
+    expect(page.locator("#actions")).to_contain_text("https://meet.example.cn/jdyy-5")
     expect(page.locator("ol.progress li.done", has_text="排期")).to_contain_text(
         f"{session_at:%Y-%m-%d %H:%M}"
     )
