@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 
 from audit import rules
+from audit.choices import EventType
 from audit.models import AppendOnlyError, AuditEvent
 from audit.services import audit_chain_verify, audit_event_append
 from telemed.context import use_context
@@ -162,7 +163,7 @@ def test_jl_a1_details_lose_nul_control_and_invisible_characters_recursively(db)
     """Issue 8: request text copied into ``details`` (a NUL from ``?purpose=%00``, a right-to-left
     override, a zero-width space) is stored without them, on SQLite and PostgreSQL alike, and the
     chain still verifies."""
-    event = audit_event_append(actor=None, event_type="test.event", details={
+    event = audit_event_append(actor=None, event_type=EventType.RECORD_VIEW, details={
         "purpose\x00": "会诊\x00用\u202e途\u200b",
         "nested": {"list": ["a\x1bb", ("c\ufeff", 3)], "note": "第一行\n第二行\t"},
         "number": 7,
