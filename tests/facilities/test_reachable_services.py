@@ -64,6 +64,10 @@ def test_membership_revoke_refused_for_a_clinician():
     assert refused.value.status == 403
 
 
+def revoke_url(membership) -> str:
+    return reverse("facilities:staff-revoke", args=[membership.facility_id, membership.pk])
+
+
 def test_membership_revoke_page_from_the_facility_page(client):
     facility, other = FacilityFactory(), FacilityFactory()
     admin = staff(facility, StaffRole.FACILITY_ADMIN)
@@ -74,6 +78,9 @@ def test_membership_revoke_page_from_the_facility_page(client):
     assert reverse("facilities:staff-list", args=[facility.pk]) in detail
     listing = client.get(reverse("facilities:staff-list", args=[facility.pk])).content.decode()
     assert "王离职" in listing and "撤销角色" in listing
+    # Their own administrator role is not offered: the service would refuse it.
+    own = reverse("facilities:staff-revoke", args=[facility.pk, StaffMembership.objects.get(user=admin).pk])
+    assert own not in listing and revoke_url(membership) in listing
     revoke = reverse("facilities:staff-revoke", args=[facility.pk, membership.pk])
     assert client.get(revoke).status_code == 200
     response = client.post(revoke, {"reason": "调往他院"})
