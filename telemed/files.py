@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .errors import ApplicationError
 from .text import clean_text
@@ -29,7 +30,7 @@ ALLOWED_TYPES = {
     "text/plain": "文本",
     "text/xml": "XML（如心电 HL7 aECG）",
 }
-ALLOWED_TEXT = "PDF、JPEG、PNG、TIFF、DICOM、文本或 XML"
+ALLOWED_TEXT = gettext_lazy("PDF、JPEG、PNG、TIFF、DICOM、文本或 XML")
 
 # Markup a browser renders or runs. A text or XML file that contains any of it is "text/html"
 # (or SVG), which no upload accepts.
