@@ -16,6 +16,27 @@ class AppendOnlyError(Exception):
     """Raised when code tries to change or delete an audit event (JL-A1)."""
 
 
+class DetailText(models.Func):
+    """One key of an event's details as text, spelled the way the expression indexes of migration
+    0004 are (``details ->> 'consultation'``) so that PostgreSQL uses them; a plain
+    ``details__consultation=…`` lookup compiles to ``details -> 'consultation' = '"…"'::jsonb``, which
+    no index serves, and the case timeline scanned the whole log. Compare it with strings."""
+
+    output_field = models.TextField()
+
+    def __init__(self, key: str):
+        super().__init__(models.F("details"))
+        self.key = key
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} ->> %s)", [*params, self.key]
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST(json_extract({sql}, %s) AS TEXT)", [*params, f"$.{self.key}"]
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AppendOnlyError("JL-A1: 审计日志只能追加，不能修改")

@@ -24,7 +24,7 @@ from facilities.models import Division, Facility
 from telemed.scope import Scope
 
 from .choices import EventType
-from .models import AuditEvent, Seal, VerificationRun
+from .models import AuditEvent, DetailText, Seal, VerificationRun
 from .records import is_sealed, open_seal
 
 SEALED_ACCESS_KEY = "sealed_access"
@@ -133,8 +133,8 @@ def audit_events_for_facility(queryset, facility_id: int):
 
 def audit_events_for_patient(queryset, patient_id: int):
     """Events about a patient: their own record, an access naming them, a list that showed them."""
-    return queryset.filter(
-        Q(details__patient_id=patient_id)
+    return queryset.alias(named_patient=DetailText("patient_id")).filter(
+        Q(named_patient=str(patient_id))
         | Q(object_type=PATIENT_OBJECT, object_id=str(patient_id))
         | Q(JSONArrayShares(KeyTransform("patient_ids", "details"), [patient_id]))
     )
@@ -226,8 +226,8 @@ def responsibility_timelines(consultations: Iterable[Consultation]) -> dict[int,
         .order_by("recorded_at", "id")
     )
     events = list(
-        AuditEvent.objects.filter(
-            Q(details__consultation__in=list(by_number))
+        AuditEvent.objects.alias(case_number=DetailText("consultation")).filter(
+            Q(case_number__in=list(by_number))
             | Q(object_type=CONSULTATION_OBJECT, object_id__in=[str(pk) for pk in consultations])
         ).order_by("sequence")
     )
@@ -316,10 +316,16 @@ def sealed_access_needed(*, session, consultation_id: int) -> bool:
 # --- Chain verification (JL-A1) -----------------------------------------------------------------
 
 
+def chain_length() -> int:
+    """How many events the chain holds: its last sequence number (sequences start at 1 and are
+    contiguous, JL-A1), read from the unique index instead of counting every row."""
+    return AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+
+
 def chain_status() -> dict:
     """The last background verification and the last recorded verification result."""
     return {
         "run": VerificationRun.objects.select_related("requested_by").order_by("-requested_at", "-id").first(),
         "event": AuditEvent.objects.filter(event_type=CHAIN_VERIFY_EVENT).order_by("-sequence").first(),
-        "total": AuditEvent.objects.count(),
+        "total": chain_length(),
     }

@@ -9,6 +9,7 @@ from django.utils import timezone
 from audit import rules
 from audit.choices import Outcome
 from audit.models import AuditEvent, VerificationRun
+from audit.selectors import chain_length
 from audit.services import audit_event_append
 
 from .choices import EventType
@@ -58,7 +59,7 @@ def _claim(run_id: int) -> tuple[VerificationRun | None, bool]:
     redelivered after the worker was killed), each with a compare-and-swap. Returns (run, taken_over)."""
     now = timezone.now()
     claim = {"state": VerificationRun.State.RUNNING, "started_at": now, "heartbeat_at": now, "checked": 0,
-             "total": AuditEvent.objects.count()}
+             "total": chain_length()}
     if VerificationRun.objects.filter(pk=run_id, state=VerificationRun.State.QUEUED).update(**claim) == 1:
         return VerificationRun.objects.get(pk=run_id), False
     silent_since = now - dt.timedelta(seconds=settings.TELEMED_VERIFY_TIMEOUT_SECONDS)

@@ -164,6 +164,10 @@ class Consultation(models.Model):
         indexes = [
             models.Index(fields=["inviting", "state"], name="consult_inviting_state_idx"),
             models.Index(fields=["invited", "state"], name="consult_invited_state_idx"),
+            # The lists' sort order (newest first), per side and for regulators' division-wide lists.
+            models.Index(fields=["inviting", "-created_at"], name="consult_inviting_created_idx"),
+            models.Index(fields=["invited", "-created_at"], name="consult_invited_created_idx"),
+            models.Index(fields=["-created_at"], name="consult_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -239,6 +243,11 @@ class Violation(models.Model):
         verbose_name = _("违规记录")
         verbose_name_plural = _("违规记录")
         ordering = ["-due_at"]
+        indexes = [
+            # Regulators' start page and violation list: newest deadline first, per facility or division.
+            models.Index(fields=["-due_at"], name="violation_due_idx"),
+            models.Index(fields=["facility", "-due_at"], name="violation_facility_due_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.facility} {self.rule} {self.due_at:%Y-%m-%d %H:%M}"
@@ -398,6 +407,10 @@ class Notification(models.Model):
         verbose_name = _("通知")
         verbose_name_plural = _("通知")
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notification_user_created_idx"),
+            models.Index(fields=["user"], name="notification_unread_idx", condition=Q(read_at__isnull=True)),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["user", "dedupe_key"], condition=~Q(dedupe_key=""), name="notification_once")
         ]

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Value, When
 
 from audit.choices import EventType
-from audit.models import AuditEvent
+from audit.models import AuditEvent, DetailText
 from facilities import rules as facility_rules
 from facilities.choices import ActingRole, StaffRole
 from facilities.models import CooperationAgreement, Physician, ServiceType, Suspension
@@ -187,8 +187,9 @@ def consultation_timeline(*, consultation: Consultation):
     """Every audit event of a case (JL-A1), in the order of the chain: the events that name it in
     their details and those whose object it is (e.g. the JL-P checks of an expert assignment)."""
     return (
-        AuditEvent.objects.filter(
-            Q(details__consultation=consultation.number)
+        AuditEvent.objects.alias(case_number=DetailText("consultation"))
+        .filter(
+            Q(case_number=consultation.number)
             | Q(object_type="consultations.consultation", object_id=str(consultation.pk))
         )
         .order_by("sequence")
