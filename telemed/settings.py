@@ -56,6 +56,8 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-dev-key-set-DJANGO_SECRET_KEY-in-production"  # noqa: S105
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# A stale form gets the portal's own page, which keeps what was typed (telemed.views.csrf_failure).
+CSRF_FAILURE_VIEW = "telemed.views.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
