@@ -96,3 +96,6 @@ class EventType(models.TextChoices):
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")
     AUDIT_LOG_READ = "audit.log.read", _("读取审计日志")
+
+    # Sessions (JL-A2)
+    AUTH_SESSION_TIMEOUT = "auth.session_timeout", _("会话超时退出")

@@ -19,6 +19,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(template_name="registration/password_change_done.html"),
         name="password_change_done",
     ),
+    path("session/keepalive/", views.session_keepalive, name="session-keepalive"),
+    path("session/resume/", views.session_resume, name="session-resume"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("facilities/", include("facilities.urls")),
     path("consultations/", include("consultations.urls")),

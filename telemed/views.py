@@ -1,10 +1,7 @@
-import re
-from urllib.parse import urlsplit
-
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 
 from audit.records import record_list_access
@@ -12,7 +9,7 @@ from consultations.selectors import home_work_summary
 from facilities.selectors import home_summary
 
 from .scope import Scope
-from .text import clean_text
+from .sessions import form_fields_to_keep, same_origin, take_kept_form
 
 
 @login_required
@@ -58,37 +55,45 @@ def server_error(request):
 # from the portal's own pages (Origin or Referer of this host): a forged cross-site post gets the page
 # without the button, so the refusal cannot be turned into a one-click confirmation.
 _FOREIGN_REASONS = ("Origin checking failed", "Referer checking failed")  # django.middleware.csrf REASON_*
-_SECRET_FIELD = re.compile(r"password|passwd|secret|token|otp|code", re.IGNORECASE)
-
-
-def _same_origin(request) -> bool:
-    own = f"{request.scheme}://{request.get_host()}"
-    origin = request.headers.get("Origin")
-    if origin and origin != "null":
-        return origin == own
-    referer = urlsplit(request.headers.get("Referer", ""))
-    return bool(referer.scheme) and f"{referer.scheme}://{referer.netloc}" == own
 
 
 def csrf_failure(request, reason=""):
     """CSRF_FAILURE_VIEW: the API keeps its error contract; pages keep the user's input."""
     if request.path.startswith("/api/"):
         return _api_error(request, "csrf_failed", gettext("请求校验失败（CSRF），请刷新后重试。"), 403)
-    kept, withheld = [], []
-    if request.method == "POST":
-        for name in request.POST:
-            if name == "csrfmiddlewaretoken":
-                continue
-            if _SECRET_FIELD.search(name):
-                withheld.append(name)
-                continue
-            kept.extend((name, clean_text(value)) for value in request.POST.getlist(name))
-    resubmit = bool(kept) and not str(reason).startswith(_FOREIGN_REASONS) and _same_origin(request) and request.user.is_authenticated
-    context = {
+    kept, withheld = form_fields_to_keep(request.POST) if request.method == "POST" else ([], [])
+    resubmit = (bool(kept) and not str(reason).startswith(_FOREIGN_REASONS) and same_origin(request)
+                and request.user.is_authenticated)
+    return render(request, "kept_form.html", {
+        "heading": gettext("此页面已过期"),
+        "explanation": gettext("提交未被接受：页面打开后您重新登录过，或在其他窗口退出过，页面上的安全校验已失效。没有保存任何内容。"),
         "kept": kept,
         "withheld": withheld,
-        "files_dropped": bool(request.FILES) if request.method == "POST" else False,
+        "files_dropped": request.method == "POST" and bool(request.FILES),
         "resubmit": resubmit,
         "action": request.path,
-    }
-    return render(request, "csrf_failure.html", context, status=403)
+    }, status=403)
+
+
+def session_keepalive(request):
+    """"Continue" in the time-out warning: the request itself refreshes the session (JL-A2)."""
+    if not request.user.is_authenticated:
+        return _api_error(request, "session_expired", gettext("登录已失效，请重新登录。"), 401)
+    return HttpResponse(status=204)
+
+
+@login_required
+def session_resume(request):
+    """After a time-out, what the same user had typed into the form they posted (JL-A2)."""
+    kept = take_kept_form(request)
+    if kept is None:
+        return redirect("home")
+    return render(request, "kept_form.html", {
+        "heading": gettext("重新登录后继续"),
+        "explanation": gettext("您提交表单时登录已超时，内容没有保存。您填写的内容保留在下方，请核对后重新提交。"),
+        "kept": [tuple(pair) for pair in kept["fields"]],
+        "withheld": [],
+        "files_dropped": False,
+        "resubmit": True,
+        "action": kept["path"],
+    })

@@ -78,6 +78,8 @@ PATIENT_DATA: dict[str, str] = {
 NOT_PATIENT_DATA: dict[str, str] = {
     # Sign-in and plumbing
     "login": "sign-in form",
+    "session-keepalive": "an empty 204 that refreshes the session (JL-A2)",
+    "session-resume": "shows back only what this user typed into a form when their session timed out",
     "logout": "sign-out",
     "password_change": "the user's own password",
     "password_change_done": "confirmation page",
