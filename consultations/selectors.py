@@ -58,6 +58,16 @@ def consultation_list(*, user, side: str = "", state: str = "", search: str = ""
     return queryset.order_by("-created_at")
 
 
+def patient_open_draft(*, user, patient) -> Consultation | None:
+    """The patient's newest draft the user may see, if any (so that "start a request" opens it)."""
+    return (
+        Consultation.objects.visible_to(user)
+        .filter(patient=patient, state=ConsultationState.DRAFT)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 def consultation_detail(*, user, pk: int) -> Consultation:
     return (
         _with_suspension_flags(Consultation.objects.visible_to(user))

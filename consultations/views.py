@@ -33,6 +33,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -247,6 +248,17 @@ def consultation_create_request(request, patient_pk: int):
     patient = _found(selectors.patient_detail, user=request.user, pk=patient_pk)
     if not Scope.of(request.user).has_role(patient.facility_id, *CLINICAL):
         raise PermissionDenied(_("只有本机构的临床医师或远程医疗管理人员可以发起远程医疗申请。"))
+    if request.method == "GET" and "new" not in request.GET:
+        # "Start a request" for a patient who already has a draft opens that draft (the obligation it
+        # meets is the same) instead of starting a second one; "new" still starts another.
+        draft = selectors.patient_open_draft(user=request.user, patient=patient)
+        if draft is not None:
+            another = reverse("consultations:create-request", args=[patient.pk]) + "?new=1"
+            messages.info(request, format_html(
+                _("该患者已有草稿申请 {number}，已为您打开，避免重复申请。如确需另发一份，请<a href=\"{url}\">仍然新建</a>。"),
+                number=draft.number, url=another,
+            ))
+            return redirect("consultations:detail", pk=draft.pk)
     agreements = list(
         selectors.agreement_destinations(
             user=request.user, inviting_id=patient.facility_id, on=timezone.localdate()

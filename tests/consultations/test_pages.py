@@ -951,3 +951,24 @@ def test_the_case_page_shows_the_video_link_as_a_link_opening_apart(client, worl
     link = re.search(r'<a [^>]*id="video-link"[^>]*>', page).group(0)
     assert 'href="https://meet.example.cn/r/7?a=1&amp;b=2"' in link
     assert 'target="_blank"' in link and 'rel="noopener noreferrer"' in link
+
+
+def test_start_a_request_for_a_patient_with_a_draft_opens_that_draft(client, world):
+    patient = world.patient(name="赵六")
+    draft = world.draft(patient=patient)
+    client.force_login(world.clinician)
+    url = reverse("consultations:create-request", args=[patient.pk])
+    response = client.get(url)
+    assert response.status_code == 302 and response["Location"] == reverse("consultations:detail", args=[draft.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert f"该患者已有草稿申请 {draft.number}" in page and f'href="{url}?new=1"' in page
+    # "Start another" still starts another: the request form is shown.
+    form_page = client.get(url + "?new=1")
+    assert form_page.status_code == 200 and 'name="reason"' in form_page.content.decode()
+
+
+def test_start_a_request_without_a_draft_shows_the_form_and_a_sent_request_is_not_a_draft(client, world):
+    sent = world.sent()
+    client.force_login(world.clinician)
+    response = client.get(reverse("consultations:create-request", args=[sent.patient_id]))
+    assert response.status_code == 200
