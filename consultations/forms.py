@@ -129,7 +129,7 @@ class ConsultationRequestForm(PortalForm):
         groups: dict[int, tuple[str, list]] = {}
         for agreement in agreements:
             invited = agreement.invited
-            label = f"{invited.name}（{invited.get_level_display()}{invited.get_grade_display()}）"
+            label = f"{invited.name}（{invited.level_and_grade}）"
             if agreement.invited_suspended:
                 label += str(_("· 暂停中"))
             _label, options = groups.setdefault(invited.pk, (label, []))

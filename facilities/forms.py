@@ -62,7 +62,7 @@ class FacilityChoiceField(forms.ModelChoiceField):
         super().__init__(*args, **kwargs)
 
     def label_from_instance(self, obj) -> str:
-        return f"{obj.name}（{obj.get_level_display()}{obj.get_grade_display()}）"
+        return f"{obj.name}（{obj.level_and_grade}）"
 
 
 def jilin_division_choices() -> list[tuple[str, str]]:

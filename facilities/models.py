@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from telemed.scope import ScopedQuerySet
 
@@ -138,6 +139,13 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def level_and_grade(self) -> str:
+        """"三级甲等" in Chinese, "Level III Grade A" in English: the two labels joined as the language
+        joins them."""
+        return pgettext("facility level and grade", "%(level)s%(grade)s") % {
+            "level": self.get_level_display(), "grade": self.get_grade_display()}
 
     @property
     def in_province(self) -> bool:

@@ -732,3 +732,17 @@ def test_jl_f5_licensing_regulator_sees_the_lift_button_others_do_not(client):
     assert client.get(url("suspension-list")).context["page_obj"][0].can_lift is True
     client.force_login(regulator("220000"))
     assert client.get(url("suspension-list")).context["page_obj"][0].can_lift is False
+
+
+@pytest.mark.django_db
+def test_level_and_grade_are_joined_as_each_language_joins_them():
+    from django.utils import translation
+
+    from facilities.choices import FacilityLevel
+    from tests.factories import FacilityFactory
+
+    facility = FacilityFactory(level=FacilityLevel.LEVEL_3, grade="A")
+    with translation.override("zh-hans"):
+        assert facility.level_and_grade == "三级甲等"
+    with translation.override("en"):
+        assert facility.level_and_grade == "Level III Grade A"
