@@ -30,6 +30,10 @@ def _beat_schedule() -> dict:
             # A sweep that could not start in time is replaced by the next one, not queued up.
             "options": {"expires": float(settings.TELEMED_SWEEP_SECONDS)},
         },
+        "api-idempotency-purge": {
+            "task": "telemed.idempotency_purge",
+            "schedule": crontab(minute=17),  # hourly: expired Idempotency-Keys (telemed.idempotency)
+        },
     }
 
 

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "telemed.context.RequestContextMiddleware",
     "telemed.middleware.RequestInputMiddleware",
+    "telemed.idempotency.IdempotencyKeyMiddleware",  # API POSTs with Idempotency-Key: answered once
 ]
 
 ROOT_URLCONF = "telemed.urls"
@@ -244,6 +245,8 @@ REST_FRAMEWORK = {
 # ``json_too_deep`` (400) instead of a RecursionError. The body's size is limited by Django's
 # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default), refused as ``body_too_large``.
 TELEMED_JSON_MAX_DEPTH = env_int("TELEMED_JSON_MAX_DEPTH", 32, minimum=2)
+# How long a partner's Idempotency-Key keeps its answer (telemed.idempotency).
+TELEMED_IDEMPOTENCY_HOURS = env_int("TELEMED_IDEMPOTENCY_HOURS", 24, minimum=1)
 SPECTACULAR_SETTINGS = {
     "TITLE": "吉林省远程医疗服务平台 API",
     "DESCRIPTION": "Partner API for hospital information systems. Errors: {code, message, extra}.",
@@ -252,6 +255,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "telemed.idempotency.document_idempotency_key",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AccreditationStatusEnum": "facilities.choices.AccreditationStatus",
         "AgreementStatusEnum": "facilities.choices.AgreementStatus",
