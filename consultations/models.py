@@ -266,6 +266,9 @@ class Consent(models.Model):
     sensitive_info_consent = models.BooleanField(_("同意向受邀方提供敏感个人信息"), default=False)
     sensitive_info_consented_at = models.DateTimeField(_("敏感个人信息单独同意时间"), null=True, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Recorded again only as a new version; the one it replaces is kept as a ConsentVersion (JL-C3).
+    version = models.PositiveSmallIntegerField(_("版本"), default=1)
+    recorded_at = models.DateTimeField(_("记录时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("知情同意")
@@ -273,6 +276,35 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.signer_name}（{self.get_relation_display()}）"
+
+
+class ConsentVersion(models.Model):
+    """An earlier version of a case's consent, kept unchanged when it was recorded again (JL-C3,
+    art. 23: what the patient agreed to, and when, stays on record)."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.PROTECT, related_name="consent_versions")
+    version = models.PositiveSmallIntegerField(_("版本"))
+    signer_name = models.CharField(_("签署人"), max_length=50)
+    relation = models.CharField(_("与患者关系"), max_length=20, choices=ConsentRelation.choices)
+    signed_at = models.DateTimeField(_("签署时间"))
+    signed_copy = models.FileField(_("知情同意书签署件"), blank=True)
+    signed_copy_sha256 = models.CharField(max_length=64, blank=True)
+    e_signature_reference = models.CharField(_("电子签名凭证"), max_length=200, blank=True)
+    sensitive_info_consent = models.BooleanField(_("同意向受邀方提供敏感个人信息"), default=False)
+    sensitive_info_consented_at = models.DateTimeField(_("敏感个人信息单独同意时间"), null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("记录时间"), null=True, blank=True)
+    superseded_at = models.DateTimeField(_("被替代时间"))
+    superseded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("知情同意历史版本")
+        verbose_name_plural = _("知情同意历史版本")
+        ordering = ["consultation", "-version"]
+        constraints = [models.UniqueConstraint(fields=["consultation", "version"], name="consent_version_once")]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.signer_name}"
 
 
 class Participant(models.Model):

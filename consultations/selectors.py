@@ -19,6 +19,7 @@ from . import rules
 from .choices import OPEN_STATES, ConsultationState, ObligationState, Side, Urgency
 from .models import (
     Admission,
+    ConsentVersion,
     Consultation,
     Document,
     Notification,
@@ -77,6 +78,7 @@ def consultation_detail(*, user, pk: int) -> Consultation:
             Prefetch("documents", queryset=Document.objects.select_related("uploaded_by")),
             Prefetch("opinions", queryset=Opinion.objects.select_related("signed_by").order_by("version")),
             Prefetch("responsibilities", queryset=ResponsibilityRecord.objects.select_related("acted_by", "inviting_facility", "invited_facility")),
+            Prefetch("consent_versions", queryset=ConsentVersion.objects.select_related("recorded_by", "superseded_by").order_by("-version")),
             "ratings",
         )
         .get(pk=pk)

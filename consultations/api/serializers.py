@@ -37,6 +37,7 @@ from ..choices import (
 from ..models import (
     Admission,
     Consent,
+    ConsentVersion,
     Consultation,
     Document,
     Obligation,
@@ -263,12 +264,15 @@ class ConsultationListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ConsentSerializer(serializers.ModelSerializer):
+class ConsentVersionSerializer(serializers.ModelSerializer):
+    """An earlier version of the consent, kept when it was recorded again (JL-C3)."""
+
     relation_label = serializers.CharField(source="get_relation_display", read_only=True)
 
     class Meta:
-        model = Consent
+        model = ConsentVersion
         fields = [
+            "version",
             "signer_name",
             "relation",
             "relation_label",
@@ -277,6 +281,30 @@ class ConsentSerializer(serializers.ModelSerializer):
             "e_signature_reference",
             "sensitive_info_consent",
             "sensitive_info_consented_at",
+            "recorded_at",
+            "superseded_at",
+        ]
+        read_only_fields = fields
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    relation_label = serializers.CharField(source="get_relation_display", read_only=True)
+    previous_versions = ConsentVersionSerializer(source="consultation.consent_versions", many=True, read_only=True)
+
+    class Meta:
+        model = Consent
+        fields = [
+            "version",
+            "signer_name",
+            "relation",
+            "relation_label",
+            "signed_at",
+            "signed_copy_sha256",
+            "e_signature_reference",
+            "sensitive_info_consent",
+            "sensitive_info_consented_at",
+            "recorded_at",
+            "previous_versions",
         ]
         read_only_fields = fields
 

@@ -26,7 +26,7 @@ from telemed.transactions import service_transaction
 
 from .. import rules
 from ..choices import ConsultationState, Side
-from ..models import Admission, Consent, Consultation, Document, Participant, Patient
+from ..models import Admission, Consent, ConsentVersion, Consultation, Document, Participant, Patient
 from ..selectors import expert_scopes
 from ._common import (
     deny,
@@ -201,25 +201,45 @@ def consent_record(
     if not digest and not e_signature_reference.strip():
         raise ApplicationError("JL-C3", _("JL-C3 第二十三条: 请上传知情同意书签署件或填写电子签名凭证。"))
     now = timezone.now()
-    consent, _created = Consent.objects.update_or_create(
-        consultation=consultation,
-        defaults={
-            "signer_name": signer_name.strip(),
-            "relation": relation,
-            "signed_at": signed_at,
-            "signed_copy": signed_copy if signed_copy is not None else "",
-            "signed_copy_sha256": digest,
-            "e_signature_reference": e_signature_reference.strip(),
-            "sensitive_info_consent": sensitive_info_consent,
-            "sensitive_info_consented_at": now if sensitive_info_consent else None,
-            "recorded_by": actor,
-        },
-    )
+    values = {
+        "signer_name": signer_name.strip(),
+        "relation": relation,
+        "signed_at": signed_at,
+        "signed_copy": signed_copy if signed_copy is not None else "",
+        "signed_copy_sha256": digest,
+        "e_signature_reference": e_signature_reference.strip(),
+        "sensitive_info_consent": sensitive_info_consent,
+        "sensitive_info_consented_at": now if sensitive_info_consent else None,
+        "recorded_by": actor,
+        "recorded_at": now,
+    }
+    # JL-C3: recorded again only as a new version; the current one is kept, unchanged, first.
+    previous = Consent.objects.select_for_update().filter(consultation=consultation).first()
+    if previous is None:
+        consent = Consent.objects.create(consultation=consultation, version=1, **values)
+    else:
+        ConsentVersion.objects.create(
+            consultation=consultation, version=previous.version, superseded_at=now, superseded_by=actor,
+            **{field: getattr(previous, field) for field in CONSENT_VERSION_FIELDS},
+        )
+        for field, value in values.items():
+            setattr(previous, field, value)
+        previous.version += 1
+        previous.save()
+        consent = previous
     _audit(
         actor, consultation, EventType.CONSULTATION_CONSENT, acting_facility_id=consultation.inviting_id, obj=consent,
-        details={"relation": relation, "signed_at": signed_at, "sensitive_info_consent": sensitive_info_consent, "sha256": digest},
+        details={"relation": relation, "signed_at": signed_at, "sensitive_info_consent": sensitive_info_consent, "sha256": digest,
+                 "version": consent.version},
     )
     return consent
+
+
+# What a kept consent version copies from the consent it was (JL-C3).
+CONSENT_VERSION_FIELDS = (
+    "signer_name", "relation", "signed_at", "signed_copy", "signed_copy_sha256", "e_signature_reference",
+    "sensitive_info_consent", "sensitive_info_consented_at", "recorded_by", "recorded_at",
+)
 
 
 def participant_add_inviting(*, actor, consultation: Consultation, physician: Physician) -> Participant:

@@ -3,12 +3,13 @@
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from consultations import services
 from consultations.choices import ConsultationState as S
-from consultations.models import Consent, Consultation, Opinion, ResponsibilityRecord
+from consultations.models import Consent, ConsentVersion, Consultation, Opinion, ResponsibilityRecord
 from facilities import services as facility_services
 from facilities.choices import StaffRole, Title
 from facilities.models import ServiceType
@@ -309,3 +310,27 @@ def test_a_video_link_must_be_an_http_or_https_address(world, link):
     consultation.refresh_from_db()
     assert consultation.state == S.ACCEPTED and consultation.video_link == ""
     assert "consultation.schedule" not in event_types(consultation)
+
+
+def test_jl_c3_consent_recorded_again_is_a_new_version_and_the_old_one_is_kept(world, client):
+    consultation = world.ready(world.draft())  # version 1, signed by 李四 (spouse) with a copy
+    first = consultation.consent
+    first_digest, first_file = first.signed_copy_sha256, first.signed_copy.name
+    assert first.version == 1 and first_digest
+    again = services.consent_record(
+        actor=world.coordinator, consultation=consultation, signer_name="王五", relation="child",
+        signed_at=timezone.now() - dt.timedelta(minutes=1), sensitive_info_consent=False,
+        e_signature_reference="CA-2026-0001",
+    )
+    assert again.pk == first.pk and again.version == 2 and again.signer_name == "王五"
+    (kept,) = ConsentVersion.objects.filter(consultation=consultation)
+    assert (kept.version, kept.signer_name, kept.relation, kept.signed_copy_sha256, kept.signed_copy.name) == (
+        1, "李四", "spouse", first_digest, first_file)
+    assert kept.sensitive_info_consent is True and kept.superseded_by == world.coordinator
+    assert kept.recorded_by == world.clinician
+    event = AuditEvent.objects.filter(event_type="consultation.consent").order_by("-sequence").first()
+    assert event.details["version"] == 2
+    # Both are shown on the case page.
+    client.force_login(world.clinician)
+    page = client.get(reverse("consultations:detail", args=[consultation.pk])).content.decode()
+    assert "第 2 版" in page and "已替代的 1 个版本" in page and "李四" in page and first_digest[:12] in page
