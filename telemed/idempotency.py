@@ -167,7 +167,8 @@ def idempotency_keys_purge(*, now: dt.datetime | None = None) -> int:
 
 
 def document_idempotency_key(result, generator, request, public):
-    """drf-spectacular post-processing hook: every POST of the API takes ``Idempotency-Key``."""
+    """drf-spectacular post-processing hook: every POST of the API takes ``Idempotency-Key``; the
+    writes on one object take ``If-Match`` and its reads ``If-None-Match`` (``telemed.api``)."""
     parameter = {
         "in": "header", "name": HEADER, "required": False,
         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"},
@@ -175,12 +176,27 @@ def document_idempotency_key(result, generator, request, public):
                        f"保留 {settings.TELEMED_IDEMPOTENCY_HOURS} 小时。同一键用于不同请求 → 422 idempotency_key_reused；"
                        "首次请求仍在处理 → 409 idempotency_key_in_flight。",
     }
-    for path_item in result.get("paths", {}).values():
+    if_match = {
+        "in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+        "description": "对象的 ETag（读取详情时返回）；对象已被修改则 412 precondition_failed，不执行任何操作。",
+    }
+    if_none_match = {
+        "in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+        "description": "上次读取时的 ETag；未修改则 304，无内容。",
+    }
+    for path, path_item in result.get("paths", {}).items():
+        detail = "{id}" in path
         operation = path_item.get("post")
-        if operation is None:
-            continue
-        operation.setdefault("parameters", []).append(parameter)
-        responses = operation.setdefault("responses", {})
-        responses.setdefault("409", {"description": "idempotency_key_in_flight（或该操作自身的冲突）"})
-        responses.setdefault("422", {"description": "idempotency_key_reused"})
+        if operation is not None:
+            operation.setdefault("parameters", []).append(parameter)
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("409", {"description": "idempotency_key_in_flight（或该操作自身的冲突）"})
+            responses.setdefault("422", {"description": "idempotency_key_reused"})
+            if detail:
+                operation["parameters"].append(if_match)
+                responses.setdefault("412", {"description": "precondition_failed：If-Match 与对象当前版本不符"})
+        read = path_item.get("get")
+        if read is not None and path.endswith("/{id}/"):
+            read.setdefault("parameters", []).append(if_none_match)
+            read.setdefault("responses", {}).setdefault("304", {"description": "未修改（If-None-Match 与 ETag 相同）"})
     return result

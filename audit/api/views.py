@@ -30,7 +30,7 @@ from rest_framework.views import APIView
 from audit.choices import EventType
 from consultations.models import Consultation
 from facilities.choices import StaffRole
-from telemed.api import ActionRolePermission, Roles, run_service
+from telemed.api import ActionRolePermission, Roles, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
@@ -119,7 +119,7 @@ class SealFilter(django_filters.FilterSet):
     unseal=extend_schema(request=s.SealReleaseSerializer, responses=s.SealDetailSerializer,
                          description="JL-C8 第三十七条：启封，双方在场人再次记录。"),
 )
-class SealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SealViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """封存: consultations sealed for a dispute; read-only while sealed."""
 
     serializer_class = s.SealSerializer

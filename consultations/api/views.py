@@ -36,6 +36,7 @@ from telemed.api import (
     ReasonSerializer,
     Roles,
     ScopedViewSetMixin,
+    VersionedResourceMixin,
     require_roles,
     run_service,
 )
@@ -102,7 +103,7 @@ class AccessLoggedReadsMixin:
         )
 
 
-class ClinicalViewSet(viewsets.GenericViewSet):
+class ClinicalViewSet(VersionedResourceMixin, viewsets.GenericViewSet):
     """Base of this app's viewsets: authenticated, ``action_roles`` enforced, numeric ids only."""
 
     permission_classes = [IsAuthenticated, ActionRolePermission]

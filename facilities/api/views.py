@@ -22,6 +22,7 @@ from telemed.api import (
     ReasonSerializer,
     Roles,
     ScopedViewSetMixin,
+    VersionedResourceMixin,
     require_roles,
     run_service,
 )
@@ -273,7 +274,7 @@ class RegistrationViewSet(mixins.RetrieveModelMixin, FacilityScopedViewSet):
 
 
 @extend_schema_view(create=extend_schema(request=s.ServiceTypeAddSerializer, responses={201: s.ServiceTypeSerializer}))
-class ServiceTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ServiceTypeViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """远程医疗服务项目 (JL-C1, art. 3): everyone signed in reads the catalogue; only the provincial
     regulator (220000) adds to it."""
 
