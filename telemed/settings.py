@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from telemed import transport
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TELEMED_VAR_DIR", BASE_DIR / "var"))
 
@@ -48,12 +50,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("TELEMED_REQUIRE_SECRET", False):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production (TELEMED_REQUIRE_SECRET=1)")
-    # Development and tests only: a per-checkout key, never committed.
-    SECRET_KEY = "insecure-dev-key-set-DJANGO_SECRET_KEY-in-production"  # noqa: S105
+# JL-A2: the one opt-out from HTTPS-only, for plain http on this machine. `manage.py rundemo` and the
+# test suite (tests/settings.py) set it; production never does (telemed/transport.py).
+TELEMED_ALLOW_HTTP = env_bool("TELEMED_ALLOW_HTTP", False)
+# Refused at start-up when DEBUG is off and it is missing, published or weak; local use without one
+# gets a random per-checkout key under the var directory.
+SECRET_KEY = transport.secret_key(
+    os.environ.get("DJANGO_SECRET_KEY", ""), debug=DEBUG, allow_http=TELEMED_ALLOW_HTTP, var_dir=VAR_DIR
+)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -182,13 +186,29 @@ STORAGES = {
 
 # --- Security headers ------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = env_int("TELEMED_SESSION_SECONDS", 8 * 3600, minimum=300)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+# JL-A2 (GB/T 22239-2019 8.1.4.7): HTTPS only with DEBUG off, unless TELEMED_ALLOW_HTTP. Production sits
+# behind a TLS proxy; name the header it sets (TELEMED_PROXY_SSL_HEADER=X-Forwarded-Proto=https) so that
+# requests it forwarded count as secure.
+_transport = transport.transport_settings(
+    debug=DEBUG,
+    allow_http=TELEMED_ALLOW_HTTP,
+    proxy_ssl_header=os.environ.get("TELEMED_PROXY_SSL_HEADER", ""),
+    hsts_seconds=env_int("TELEMED_HSTS_SECONDS", transport.HSTS_ONE_YEAR, minimum=0),
+    hsts_preload=env_bool("TELEMED_HSTS_PRELOAD", True),
+)
+SESSION_COOKIE_SECURE = _transport["SESSION_COOKIE_SECURE"]
+CSRF_COOKIE_SECURE = _transport["CSRF_COOKIE_SECURE"]
+SECURE_SSL_REDIRECT = _transport["SECURE_SSL_REDIRECT"]
+SECURE_HSTS_SECONDS = _transport["SECURE_HSTS_SECONDS"]
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _transport["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+SECURE_HSTS_PRELOAD = _transport["SECURE_HSTS_PRELOAD"]
+SECURE_PROXY_SSL_HEADER = _transport["SECURE_PROXY_SSL_HEADER"]
+# The container health check asks the web server itself over plain http; it carries no data.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 
 def env_networks(name: str) -> tuple[str, ...]:
@@ -253,6 +273,10 @@ SPECTACULAR_SETTINGS = {
         "ObligationStateEnum": "consultations.choices.ObligationState",
         "DocumentKindEnum": "consultations.choices.DocumentKind",
         "OpinionKindEnum": "consultations.choices.OpinionKind",
+        # Named once each, so that `check --deploy` (which generates the schema) shows no warning.
+        "FacilityLevelEnum": "facilities.choices.FacilityLevel",
+        "AccountKindEnum": "billing.choices.AccountKind",
+        "StatementStateEnum": "billing.choices.StatementState",
     },
 }
 
