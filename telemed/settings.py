@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from telemed import transport
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Redoc served from our own static files, never a CDN
+    "csp",  # Content-Security-Policy (JL-A2), its template tags and system checks
     "guardian",
     "telemed",
     "audit",
@@ -84,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "telemed.context.ChosenLanguageMiddleware",
@@ -93,6 +96,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "telemed.context.RequestContextMiddleware",
+    "telemed.middleware.ResponseHeadersMiddleware",
     "telemed.middleware.RequestInputMiddleware",
 ]
 
@@ -209,6 +213,32 @@ SECURE_HSTS_PRELOAD = _transport["SECURE_HSTS_PRELOAD"]
 SECURE_PROXY_SSL_HEADER = _transport["SECURE_PROXY_SSL_HEADER"]
 # The container health check asks the web server itself over plain http; it carries no data.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# JL-A2: no inline script, no inline style, nothing from another origin, never framed. Scripts and
+# styles are static files (telemed/static/telemed/); data a script needs comes from data-* attributes
+# or <script type="application/json"> islands, which are data, not scripts. The API reference page
+# (Redoc) adds what Redoc needs for itself only (telemed.views.ApiDocsView).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# JL-A2: browser features the portal never uses are switched off for it and anything it embeds.
+# Video consultations open the external video link in a new tab, so the portal itself needs no
+# camera or microphone (telemed.middleware.ResponseHeadersMiddleware).
+TELEMED_PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), serial=(), hid=(), "
+    "screen-wake-lock=(), xr-spatial-tracking=()"
+)
 
 
 def env_networks(name: str) -> tuple[str, ...]:

@@ -1,8 +1,12 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
+from drf_spectacular.views import SpectacularRedocView
 
 from audit.records import record_list_access
 from consultations.selectors import home_work_summary
@@ -46,3 +50,14 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return _api_error(request, "server_error", gettext("服务器内部错误，已记录，请稍后重试。"), 500)
     return render(request, "500.html", status=500)
+
+
+@method_decorator(csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]}), name="dispatch")
+class ApiDocsView(SpectacularRedocView):
+    """The API reference (Redoc, from drf-spectacular-sidecar's static files).
+
+    JL-A2: Redoc styles itself with ``<style>`` elements it writes at run time and runs its search in a
+    worker made from a ``blob:`` URL, so this one page — static, with no patient data — adds
+    ``style-src 'unsafe-inline'`` and ``worker-src blob:`` to the portal's policy. Scripts stay
+    ``'self'`` only.
+    """

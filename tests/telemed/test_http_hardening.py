@@ -8,12 +8,17 @@ import os
 import secrets
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
+from rest_framework.test import APIClient
 
 from telemed import transport
+from tests.api_cases import token_client
+from tests.billing import priced, statement_with_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,3 +126,149 @@ def test_jl_a2_the_deployment_check_passes_without_a_warning(tmp_path):
 def test_jl_a2_the_test_suite_opts_out_explicitly(settings):
     assert settings.TELEMED_ALLOW_HTTP is True and os.environ["TELEMED_ALLOW_HTTP"] == "1"
     assert settings.SECURE_SSL_REDIRECT is False
+
+
+# --- Headers: Content-Security-Policy, Permissions-Policy, no-store --------------------------------
+
+
+class _InlineCode(HTMLParser):
+    """Every inline script (a <script> without src that is not a JSON data island), inline event
+    handler (on…=) and style attribute of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        names = dict(attrs)
+        if tag == "script" and not names.get("src") and names.get("type") != "application/json":
+            self.found.append(f"<script> at line {self.getpos()[0]}")
+        for name, _value in attrs:
+            if name.startswith("on") or name == "style":
+                self.found.append(f"<{tag} {name}=> at line {self.getpos()[0]}")
+
+
+def inline_code(page: str) -> list[str]:
+    parser = _InlineCode()
+    parser.feed(page)
+    return parser.found
+
+
+def test_jl_a2_the_inline_code_finder_finds_what_the_policy_would_block():
+    page = ('<script src="/static/a.js"></script><script type="application/json">{}</script>'
+            '<script>x()</script><button onclick="x()">b</button><p style="color:red">p</p>')
+    assert len(inline_code(page)) == 3
+
+
+def test_jl_a2_the_policy_allows_nothing_inline_or_from_elsewhere(client, db):
+    policy = client.get(reverse("login"))["Content-Security-Policy"]
+    directives = dict((part.split(" ", 1) + [""])[:2] for part in policy.split("; "))
+    assert directives["default-src"] == "'self'"
+    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+    assert directives["base-uri"] == "'self'" and directives["form-action"] == "'self'"
+    assert "unsafe" not in policy and "http" not in policy
+
+
+def test_jl_a2_the_api_reference_alone_relaxes_styles_and_never_scripts(client, db):
+    response = client.get(reverse("api-docs"))
+    policy = response["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in policy and "worker-src blob:" in policy
+    assert "script-src 'self';" in policy + ";"
+    assert inline_code(response.content.decode()) == []
+
+
+def _pages(world) -> dict[str, str]:
+    consultation = world.sent()
+    return {
+        "home": reverse("home"),
+        "consultation list": reverse("consultations:list"),
+        "consultation detail": reverse("consultations:detail", args=[consultation.pk]),
+        "obligations": reverse("consultations:obligation-list"),
+        "new request": reverse("consultations:create"),
+        "facilities": reverse("facilities:facility-list"),
+        "responsibility": reverse("audit:responsibility-list"),
+        "seals": reverse("audit:seal-list"),
+        "billing": reverse("billing:index"),
+        "password": reverse("password_change"),
+        "admin": "/admin/",
+    }
+
+
+def test_jl_a2_no_page_carries_inline_script_handlers_or_styles(client, world, settings):
+    client.force_login(world.clinician)
+    pages = {**_pages(world), "not found": "/no-such-page/"}
+    seen = 0
+    for name, path in pages.items():
+        response = client.get(path, follow=True)
+        assert "Content-Security-Policy" in response, name
+        assert inline_code(response.content.decode()) == [], name
+        seen += response.status_code == 200
+    assert seen >= 8
+    client.logout()
+    assert inline_code(client.get(reverse("login")).content.decode()) == []
+    response = client.get(reverse("consultations:list"), follow=True)
+    assert inline_code(response.content.decode()) == []
+
+
+def test_jl_a2_the_500_page_has_no_inline_style(rf):
+    from telemed.views import server_error
+
+    assert inline_code(server_error(rf.get("/")).content.decode()) == []
+
+
+def test_jl_a2_permissions_policy_denies_camera_microphone_location_and_payment(client, db):
+    response = client.get(reverse("login"))
+    policy = response["Permissions-Policy"]
+    for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
+        assert f"{feature}=()" in policy
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def _assert_no_store(response, what: str) -> None:
+    assert "no-store" in response.get("Cache-Control", ""), what
+    assert "private" in response["Cache-Control"] and "public" not in response["Cache-Control"], what
+    assert response["Pragma"] == "no-cache", what
+
+
+def test_jl_a2_jl_c8_pages_api_and_downloads_with_patient_data_are_never_stored(client, world):
+    consultation = world.sent()
+    document = consultation.documents.first()
+    client.force_login(world.clinician)
+    for name, path in _pages(world).items():
+        _assert_no_store(client.get(path), name)
+    download = client.get(reverse("consultations:document-download", args=[consultation.pk, document.pk]))
+    assert download.status_code == 200
+    _assert_no_store(download, "document download")
+    consent = client.get(reverse("consultations:consent-download", args=[consultation.pk]))
+    assert consent.status_code == 200
+    _assert_no_store(consent, "consent download")
+
+    api = token_client(world.clinician)
+    for path in ("/api/v1/consultations/", f"/api/v1/consultations/{consultation.pk}/", "/api/v1/patients/",
+                 f"/api/v1/consultations/{consultation.pk}/documents/{document.pk}/download/"):
+        response = api.get(path)
+        assert response.status_code == 200, path
+        _assert_no_store(response, path)
+    _assert_no_store(APIClient().get("/api/v1/consultations/"), "an API refusal")
+
+
+def test_jl_a2_jl_c8_statement_exports_are_never_stored(client, world):
+    billing = priced(world)
+    statement = statement_with_lines(billing, charges=1, paid=1, reversed_=0)
+    client.force_login(billing.inviting_finance)
+    for fmt in ("csv", "xlsx", "pdf"):
+        response = client.get(reverse("billing:statement-export", args=[statement.pk, fmt]))
+        assert response.status_code == 200, fmt
+        _assert_no_store(response, fmt)
+    response = token_client(billing.inviting_finance).get(f"/api/v1/statements/{statement.pk}/export/?format=csv")
+    assert response.status_code == 200
+    _assert_no_store(response, "API export")
+
+
+def test_jl_a2_static_files_keep_their_cache_life(client):
+    response = client.get("/static/telemed/countdown.js")
+    assert response.status_code == 200
+    assert "no-store" not in response.get("Cache-Control", "")
