@@ -8,6 +8,7 @@ here (the API's error contract, or the error page), not with a database error de
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
@@ -61,3 +62,58 @@ class ResponseHeadersMiddleware:
         response["Pragma"] = "no-cache"
         response.setdefault("Permissions-Policy", settings.TELEMED_PERMISSIONS_POLICY)
         return response
+
+
+def _declared_length(request) -> int:
+    try:
+        return max(int(request.META.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0  # as Django reads it: an unreadable length reads nothing
+
+
+def _refusal(request, error):
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": error.code, "message": error.message, "extra": error.extra},
+            status=error.status, json_dumps_params={"ensure_ascii": False},
+        )
+    return render(request, "413.html", {"message": error.message}, status=error.status)
+
+
+class RequestSizeMiddleware:
+    """JL-A2, JL-C5: a body too large is refused before it is read — 413 in the error contract.
+
+    - The declared ``Content-Length`` is compared first, before a byte of the body is read: a
+      multipart upload may carry ``TELEMED_MAX_UPLOAD_BYTES`` of files plus
+      ``DATA_UPLOAD_MAX_MEMORY_SIZE`` of fields and framing (``upload_too_large``); any other body
+      ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (``body_too_large``).
+    - Within that, the files stream through ``telemed.files.UploadLimitHandler``, which stops at
+      ``TELEMED_MAX_UPLOAD_BYTES``. A page's upload is parsed here, so that its refusal is a page
+      with the message rather than an error inside the CSRF check (which reads the form next); the
+      API's uploads are parsed by DRF and refused by its exception handler.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from .errors import body_too_large  # here: telemed.errors imports DRF
+        from .files import UploadTooLarge
+
+        length = _declared_length(request)
+        body_limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        multipart = request.content_type == "multipart/form-data"
+        if multipart and length > settings.TELEMED_MAX_UPLOAD_BYTES + body_limit:
+            return _refusal(request, UploadTooLarge(settings.TELEMED_MAX_UPLOAD_BYTES))
+        if not multipart and length > body_limit:
+            return _refusal(request, body_too_large())
+        if multipart and request.method == "POST" and not request.path.startswith("/api/"):
+            try:
+                request.POST  # noqa: B018 - parse now, through the upload handlers
+            except UploadTooLarge as error:
+                request._mark_post_parse_error()  # nothing later parses the half-read body again
+                return _refusal(request, error)
+            except RequestDataTooBig:
+                request._mark_post_parse_error()
+                return _refusal(request, body_too_large())
+        return self.get_response(request)

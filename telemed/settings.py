@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "telemed.context.RequestContextMiddleware",
     "telemed.middleware.ResponseHeadersMiddleware",
     "telemed.middleware.RequestInputMiddleware",
+    "telemed.middleware.RequestSizeMiddleware",
 ]
 
 ROOT_URLCONF = "telemed.urls"
@@ -282,9 +283,21 @@ REST_FRAMEWORK = {
 }
 # The deepest nesting of arrays and objects a JSON request body may have. Our bodies are at most a
 # few levels deep; a limit far below Python's recursion limit refuses a "[[[[…" body as
-# ``json_too_deep`` (400) instead of a RecursionError. The body's size is limited by Django's
-# DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default), refused as ``body_too_large``.
+# ``json_too_deep`` (400) instead of a RecursionError. The body's size is limited by
+# DATA_UPLOAD_MAX_MEMORY_SIZE (below), refused as ``body_too_large`` (413).
 TELEMED_JSON_MAX_DEPTH = env_int("TELEMED_JSON_MAX_DEPTH", 32, minimum=2)
+# JL-A2, JL-C5: request size limits, enforced before the body is read. A body whose declared length
+# is over the limit is refused by telemed.middleware.RequestSizeMiddleware (413 ``body_too_large`` /
+# ``upload_too_large``) without reading it; the files of a multipart upload are counted as they stream
+# in and the upload stops at TELEMED_MAX_UPLOAD_BYTES (telemed.files.UploadLimitHandler, first handler).
+# Every other body (JSON, form fields) is limited by DATA_UPLOAD_MAX_MEMORY_SIZE.
+TELEMED_MAX_UPLOAD_BYTES = env_int("TELEMED_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TELEMED_MAX_BODY_BYTES", 2_621_440, minimum=1024)
+FILE_UPLOAD_HANDLERS = [
+    "telemed.files.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 SPECTACULAR_SETTINGS = {
     "TITLE": "吉林省远程医疗服务平台 API",
     "DESCRIPTION": "Partner API for hospital information systems. Errors: {code, message, extra}.",

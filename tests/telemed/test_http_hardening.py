@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.client import encode_multipart
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from consultations.models import Document
 from telemed import transport
 from tests.api_cases import token_client
 from tests.billing import priced, statement_with_lines
@@ -272,3 +275,119 @@ def test_jl_a2_static_files_keep_their_cache_life(client):
     response = client.get("/static/telemed/countdown.js")
     assert response.status_code == 200
     assert "no-store" not in response.get("Cache-Control", "")
+
+
+# --- Request size limits: refused before the body is read (JL-A2, JL-C5) ---------------------------
+
+
+class CountingStream:
+    """A request body that counts what the server reads of it (``explode``: reading at all fails)."""
+
+    def __init__(self, data: bytes = b"", *, explode: bool = False):
+        self.data, self.position, self.explode = data, 0, explode
+
+    def read(self, size: int = -1) -> bytes:
+        if self.explode:
+            raise AssertionError("the body was read")
+        end = len(self.data) if size is None or size < 0 else self.position + size
+        chunk = self.data[self.position:end]
+        self.position += len(chunk)
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+MEGABYTE = 1024 * 1024
+DECLARED_300_MB = str(300 * MEGABYTE)
+
+
+def test_jl_a2_a_declared_300_mb_api_upload_is_413_before_a_byte_is_read(world):
+    consultation = world.draft()
+    response = token_client(world.clinician).generic(
+        "POST", f"/api/v1/consultations/{consultation.pk}/documents/", b"",
+        content_type="multipart/form-data; boundary=xyz",
+        CONTENT_LENGTH=DECLARED_300_MB, **{"wsgi.input": CountingStream(explode=True)},
+    )
+    assert response.status_code == 413
+    body = response.json()
+    assert body["code"] == "upload_too_large" and "JL-A2" in body["message"] and "50 MB" in body["message"]
+    assert body["extra"] == {"max_bytes": 50 * MEGABYTE}
+    _assert_no_store(response, "413")
+
+
+def test_jl_a2_a_declared_oversize_json_body_is_413_body_too_large_before_it_is_read(world, settings):
+    consultation = world.draft()
+    response = token_client(world.clinician).generic(
+        "POST", f"/api/v1/consultations/{consultation.pk}/consent/", b"", content_type="application/json",
+        CONTENT_LENGTH=str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1), **{"wsgi.input": CountingStream(explode=True)},
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "body_too_large" and "JL-A2" in response.json()["message"]
+    assert response.json()["extra"] == {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+
+
+def test_jl_a2_a_declared_300_mb_page_upload_shows_the_chinese_error_page(client, world):
+    consultation = world.draft()
+    client.force_login(world.clinician)
+    response = client.generic(
+        "POST", reverse("consultations:document-upload", args=[consultation.pk]), b"",
+        CONTENT_TYPE="multipart/form-data; boundary=xyz",
+        CONTENT_LENGTH=DECLARED_300_MB, **{"wsgi.input": CountingStream(explode=True)},
+    )
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "内容过大" in page and "JL-A2" in page and "50 MB" in page
+    assert inline_code(page) == []
+
+
+def _multipart(file_bytes: int) -> tuple[bytes, str]:
+    boundary = "JLboundary"
+    data = encode_multipart(boundary, {"kind": "medical_record", "title": "病历",
+                                       "file": SimpleUploadedFile("big.pdf", b"%PDF-1.4\n" + b"0" * file_bytes)})
+    return data, f"multipart/form-data; boundary={boundary}"
+
+
+def test_jl_a2_an_api_upload_streamed_over_the_limit_stops_being_read(world, settings):
+    """The declared length is within bounds (files + form allowance), the files are not: the handler
+    stops the parser at the limit and the rest of the body is never read."""
+    settings.TELEMED_MAX_UPLOAD_BYTES = 256 * 1024
+    consultation = world.draft()
+    data, content_type = _multipart(2 * MEGABYTE)
+    stream = CountingStream(data)
+    before = Document.objects.count()
+    response = token_client(world.clinician).generic(
+        "POST", f"/api/v1/consultations/{consultation.pk}/documents/", b"", content_type=content_type,
+        CONTENT_LENGTH=str(len(data)), **{"wsgi.input": stream},
+    )
+    assert response.status_code == 413, response.content
+    assert response.json()["code"] == "upload_too_large" and response.json()["extra"] == {"max_bytes": 256 * 1024}
+    assert stream.position < 512 * 1024 < len(data)
+    assert Document.objects.count() == before
+
+
+def test_jl_a2_a_page_upload_streamed_over_the_limit_stops_being_read(client, world, settings):
+    settings.TELEMED_MAX_UPLOAD_BYTES = 256 * 1024
+    consultation = world.draft()
+    client.force_login(world.clinician)
+    data, content_type = _multipart(2 * MEGABYTE)
+    stream = CountingStream(data)
+    before = Document.objects.count()
+    response = client.generic(
+        "POST", reverse("consultations:document-upload", args=[consultation.pk]), b"", CONTENT_TYPE=content_type,
+        CONTENT_LENGTH=str(len(data)), **{"wsgi.input": stream},
+    )
+    assert response.status_code == 413
+    assert "内容过大" in response.content.decode() and "0.25 MB" in response.content.decode()
+    assert stream.position < 512 * 1024 < len(data)
+    assert Document.objects.count() == before
+
+
+def test_jl_a2_an_upload_within_the_limit_is_received(world, settings):
+    settings.TELEMED_MAX_UPLOAD_BYTES = 256 * 1024
+    consultation = world.draft()
+    data, content_type = _multipart(200 * 1024)
+    response = token_client(world.clinician).generic(
+        "POST", f"/api/v1/consultations/{consultation.pk}/documents/", data, content_type=content_type,
+    )
+    assert response.status_code == 201, response.content
