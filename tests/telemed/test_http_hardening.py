@@ -391,3 +391,15 @@ def test_jl_a2_an_upload_within_the_limit_is_received(world, settings):
         "POST", f"/api/v1/consultations/{consultation.pk}/documents/", data, content_type=content_type,
     )
     assert response.status_code == 201, response.content
+
+
+def test_jl_a2_with_https_only_plain_http_is_redirected_but_the_health_check_is_not(client, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = transport.HSTS_ONE_YEAR
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    response = client.get("/login/")
+    assert response.status_code == 301 and response["Location"] == "https://testserver/login/"
+    assert client.get("/healthz").status_code == 200
+    secure = client.get("/login/", secure=True)
+    assert secure.status_code == 200
+    assert secure["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
