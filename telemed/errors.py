@@ -5,7 +5,8 @@ as ``{"code", "message", "extra"}``; pages show the message. Codes are stable: a
 ``JL-F2`` for a refusal under the rulebook, or a short word (``not_found``, ``invalid``,
 ``permission_denied``, ``not_authenticated``) for everything else. Unusable input has its own
 codes: ``invalid_query`` (a NUL in a query parameter, telemed.middleware), ``json_too_deep``
-(telemed.parsers), ``body_too_large`` (over DATA_UPLOAD_MAX_MEMORY_SIZE, below),
+(telemed.parsers), ``body_too_large`` (413, over DATA_UPLOAD_MAX_MEMORY_SIZE, below, and
+telemed.middleware), ``upload_too_large`` (413, files over TELEMED_MAX_UPLOAD_BYTES, telemed.files),
 ``file_type_refused`` (telemed.files), ``video_link_invalid``.
 """
 
@@ -56,6 +57,17 @@ class ApplicationError(Exception):
         return f"{self.code}: {self.message}"
 
 
+def body_too_large() -> ApplicationError:
+    """JL-A2: a body over DATA_UPLOAD_MAX_MEMORY_SIZE (not counting files), 413."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return ApplicationError(
+        "body_too_large",
+        _("JL-A2: 请求内容超过 %(limit)s 字节的上限，未予接收；文件请以 multipart/form-data 上传。") % {"limit": f"{limit:,}"},
+        {"max_bytes": limit},
+        status=413,
+    )
+
+
 def _body(code: str, message: str, extra: dict | None = None) -> dict:
     return {"code": code, "message": message, "extra": extra or {}}
 
@@ -65,9 +77,8 @@ def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(_body(exc.code, exc.message, exc.extra), status=exc.status)
     if isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, read by the parser
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        message = _("请求内容超过 %(limit)s 字节的上限；文件请以 multipart/form-data 上传。") % {"limit": f"{limit:,}"}
-        return Response(_body("body_too_large", message, {"max_bytes": limit}), status=400)
+        error = body_too_large()
+        return Response(_body(error.code, error.message, error.extra), status=error.status)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

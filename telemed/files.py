@@ -13,13 +13,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .errors import ApplicationError
 from .text import clean_text
-
-MAX_EVIDENCE_BYTES = 50 * 1024 * 1024
 
 ALLOWED_TYPES = {
     "application/pdf": "PDF",
@@ -120,12 +120,14 @@ class CheckedUpload:
     name: str
 
 
-def check_upload(upload, *, label: str, max_bytes: int = MAX_EVIDENCE_BYTES) -> CheckedUpload:
+def check_upload(upload, *, label: str, max_bytes: int | None = None) -> CheckedUpload:
     """Refuse a missing, empty, oversized or disallowed file with a clear message.
 
     On success the upload's ``name`` is cleaned in place (so the stored file and its recorded
     name are clean) and its fingerprint, real type, size and name are returned.
     """
+    if max_bytes is None:
+        max_bytes = settings.TELEMED_MAX_UPLOAD_BYTES
     if upload is None:
         raise ApplicationError("file_missing", _("请上传%(label)s。") % {"label": label})
     size = getattr(upload, "size", None)
@@ -148,6 +150,52 @@ def check_upload(upload, *, label: str, max_bytes: int = MAX_EVIDENCE_BYTES) -> 
     return CheckedUpload(sha256_of(upload), content_type, size, upload.name)
 
 
-def require_file(upload, *, label: str, max_bytes: int = MAX_EVIDENCE_BYTES) -> str:
+def require_file(upload, *, label: str, max_bytes: int | None = None) -> str:
     """``check_upload`` for callers that keep only the SHA-256."""
     return check_upload(upload, label=label, max_bytes=max_bytes).sha256
+
+
+# --- Size limits while the body streams in (JL-A2, JL-C5) -------------------------------------------
+
+
+def megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g}"
+
+
+class UploadTooLarge(ApplicationError):
+    """JL-A2: the files of one request together exceed ``TELEMED_MAX_UPLOAD_BYTES`` (413)."""
+
+    def __init__(self, limit: int):
+        super().__init__(
+            "upload_too_large",
+            _("JL-A2: 上传的文件超过 %(limit)s MB 的上限，已停止接收；请缩小文件或分次上传（JL-C5 第二十九条）。")
+            % {"limit": megabytes(limit)},
+            {"max_bytes": limit},
+            status=413,
+        )
+
+
+class UploadLimitHandler(FileUploadHandler):
+    """First in ``FILE_UPLOAD_HANDLERS``: counts the bytes of every file as they stream in and stops
+    the request as soon as they pass ``TELEMED_MAX_UPLOAD_BYTES``.
+
+    Raising (rather than Django's ``StopUpload``, which quietly drops the file and reads on) ends the
+    multipart parser at once: the rest of the body is never read, nothing more is written to memory
+    or a temporary file, and the refusal reaches the error contract — the API's exception handler,
+    or ``telemed.middleware.RequestSizeMiddleware`` for pages. A body that declares its length too
+    large is refused by that middleware before any of it is read.
+    """
+
+    def __init__(self, request=None):
+        super().__init__(request)
+        self.limit = settings.TELEMED_MAX_UPLOAD_BYTES
+        self.received = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            raise UploadTooLarge(self.limit)
+        return raw_data  # handed on to the handler that stores the file
+
+    def file_complete(self, file_size):
+        return None  # the next handler makes the file

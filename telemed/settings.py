@@ -9,7 +9,10 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from telemed import transport
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TELEMED_VAR_DIR", BASE_DIR / "var"))
@@ -48,12 +51,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("TELEMED_REQUIRE_SECRET", False):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production (TELEMED_REQUIRE_SECRET=1)")
-    # Development and tests only: a per-checkout key, never committed.
-    SECRET_KEY = "insecure-dev-key-set-DJANGO_SECRET_KEY-in-production"  # noqa: S105
+# JL-A2: the one opt-out from HTTPS-only, for plain http on this machine. `manage.py rundemo` and the
+# test suite (tests/settings.py) set it; production never does (telemed/transport.py).
+TELEMED_ALLOW_HTTP = env_bool("TELEMED_ALLOW_HTTP", False)
+# Refused at start-up when DEBUG is off and it is missing, published or weak; local use without one
+# gets a random per-checkout key under the var directory.
+SECRET_KEY = transport.secret_key(
+    os.environ.get("DJANGO_SECRET_KEY", ""), debug=DEBUG, allow_http=TELEMED_ALLOW_HTTP, var_dir=VAR_DIR
+)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # A stale form gets the portal's own page, which keeps what was typed (telemed.views.csrf_failure).
@@ -72,6 +77,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Redoc served from our own static files, never a CDN
+    "csp",  # Content-Security-Policy (JL-A2), its template tags and system checks
     "guardian",
     "telemed",
     "audit",
@@ -82,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "telemed.context.ChosenLanguageMiddleware",
@@ -92,8 +99,10 @@ MIDDLEWARE = [
     "telemed.sessions.SessionTimeoutMiddleware",  # JL-A2: idle and absolute session ends
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "telemed.context.RequestContextMiddleware",
+    "telemed.middleware.ResponseHeadersMiddleware",
     "telemed.middleware.RequestInputMiddleware",
-    "telemed.idempotency.IdempotencyKeyMiddleware",  # API POSTs with Idempotency-Key: answered once
+    "telemed.middleware.RequestSizeMiddleware",
+    "telemed.idempotency.IdempotencyKeyMiddleware",  # API POSTs with Idempotency-Key: answered once (after the size check)
 ]
 
 ROOT_URLCONF = "telemed.urls"
@@ -187,8 +196,6 @@ STORAGES = {
 
 # --- Security headers ------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # JL-A2 (GB/T 22239 8.1.4.1 d): a session ends after 30 idle minutes or 12 hours after signing in
 # (telemed.sessions); the cookie itself lives as long as the absolute limit.
 TELEMED_SESSION_IDLE_MINUTES = env_int("TELEMED_SESSION_IDLE_MINUTES", 30, minimum=1)
@@ -197,8 +204,52 @@ TELEMED_SESSION_WARN_MINUTES = env_int("TELEMED_SESSION_WARN_MINUTES", 5, minimu
 SESSION_COOKIE_AGE = TELEMED_SESSION_MAX_HOURS * 3600
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+# JL-A2 (GB/T 22239-2019 8.1.4.7): HTTPS only with DEBUG off, unless TELEMED_ALLOW_HTTP. Production sits
+# behind a TLS proxy; name the header it sets (TELEMED_PROXY_SSL_HEADER=X-Forwarded-Proto=https) so that
+# requests it forwarded count as secure.
+_transport = transport.transport_settings(
+    debug=DEBUG,
+    allow_http=TELEMED_ALLOW_HTTP,
+    proxy_ssl_header=os.environ.get("TELEMED_PROXY_SSL_HEADER", ""),
+    hsts_seconds=env_int("TELEMED_HSTS_SECONDS", transport.HSTS_ONE_YEAR, minimum=0),
+    hsts_preload=env_bool("TELEMED_HSTS_PRELOAD", True),
+)
+SESSION_COOKIE_SECURE = _transport["SESSION_COOKIE_SECURE"]
+CSRF_COOKIE_SECURE = _transport["CSRF_COOKIE_SECURE"]
+SECURE_SSL_REDIRECT = _transport["SECURE_SSL_REDIRECT"]
+SECURE_HSTS_SECONDS = _transport["SECURE_HSTS_SECONDS"]
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _transport["SECURE_HSTS_INCLUDE_SUBDOMAINS"]
+SECURE_HSTS_PRELOAD = _transport["SECURE_HSTS_PRELOAD"]
+SECURE_PROXY_SSL_HEADER = _transport["SECURE_PROXY_SSL_HEADER"]
+# The container health check asks the web server itself over plain http; it carries no data.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# JL-A2: no inline script, no inline style, nothing from another origin, never framed. Scripts and
+# styles are static files (telemed/static/telemed/); data a script needs comes from data-* attributes
+# or <script type="application/json"> islands, which are data, not scripts. The API reference page
+# (Redoc) adds what Redoc needs for itself only (telemed.views.ApiDocsView).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# JL-A2: browser features the portal never uses are switched off for it and anything it embeds.
+# Video consultations open the external video link in a new tab, so the portal itself needs no
+# camera or microphone (telemed.middleware.ResponseHeadersMiddleware).
+TELEMED_PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=(), serial=(), hid=(), "
+    "screen-wake-lock=(), xr-spatial-tracking=()"
+)
 
 
 def env_networks(name: str) -> tuple[str, ...]:
@@ -242,11 +293,23 @@ REST_FRAMEWORK = {
 }
 # The deepest nesting of arrays and objects a JSON request body may have. Our bodies are at most a
 # few levels deep; a limit far below Python's recursion limit refuses a "[[[[…" body as
-# ``json_too_deep`` (400) instead of a RecursionError. The body's size is limited by Django's
-# DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB by default), refused as ``body_too_large``.
+# ``json_too_deep`` (400) instead of a RecursionError. The body's size is limited by
+# DATA_UPLOAD_MAX_MEMORY_SIZE (below), refused as ``body_too_large`` (413).
 TELEMED_JSON_MAX_DEPTH = env_int("TELEMED_JSON_MAX_DEPTH", 32, minimum=2)
 # How long a partner's Idempotency-Key keeps its answer (telemed.idempotency).
 TELEMED_IDEMPOTENCY_HOURS = env_int("TELEMED_IDEMPOTENCY_HOURS", 24, minimum=1)
+# JL-A2, JL-C5: request size limits, enforced before the body is read. A body whose declared length
+# is over the limit is refused by telemed.middleware.RequestSizeMiddleware (413 ``body_too_large`` /
+# ``upload_too_large``) without reading it; the files of a multipart upload are counted as they stream
+# in and the upload stops at TELEMED_MAX_UPLOAD_BYTES (telemed.files.UploadLimitHandler, first handler).
+# Every other body (JSON, form fields) is limited by DATA_UPLOAD_MAX_MEMORY_SIZE.
+TELEMED_MAX_UPLOAD_BYTES = env_int("TELEMED_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TELEMED_MAX_BODY_BYTES", 2_621_440, minimum=1024)
+FILE_UPLOAD_HANDLERS = [
+    "telemed.files.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 SPECTACULAR_SETTINGS = {
     "TITLE": "吉林省远程医疗服务平台 API",
     "DESCRIPTION": "Partner API for hospital information systems. Errors: {code, message, extra}.",
@@ -269,6 +332,10 @@ SPECTACULAR_SETTINGS = {
         "ObligationStateEnum": "consultations.choices.ObligationState",
         "DocumentKindEnum": "consultations.choices.DocumentKind",
         "OpinionKindEnum": "consultations.choices.OpinionKind",
+        # Named once each, so that `check --deploy` (which generates the schema) shows no warning.
+        "FacilityLevelEnum": "facilities.choices.FacilityLevel",
+        "AccountKindEnum": "billing.choices.AccountKind",
+        "StatementStateEnum": "billing.choices.StatementState",
     },
 }
 

@@ -1,8 +1,12 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
+from drf_spectacular.views import SpectacularRedocView
 
 from audit.records import record_list_access
 from consultations.selectors import home_work_summary
@@ -97,3 +101,14 @@ def session_resume(request):
         "resubmit": True,
         "action": kept["path"],
     })
+
+
+@method_decorator(csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]}), name="dispatch")
+class ApiDocsView(SpectacularRedocView):
+    """The API reference (Redoc, from drf-spectacular-sidecar's static files).
+
+    JL-A2: Redoc styles itself with ``<style>`` elements it writes at run time and runs its search in a
+    worker made from a ``blob:`` URL, so this one page — static, with no patient data — adds
+    ``style-src 'unsafe-inline'`` and ``worker-src blob:`` to the portal's policy. Scripts stay
+    ``'self'`` only.
+    """

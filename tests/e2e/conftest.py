@@ -37,6 +37,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+CSP_VIOLATION_PREFIX = "CSP violation:"
+# Blocked as they should be: Redoc's sidebar shows its maker's logo from a CDN, which the policy stops
+# (nothing loads from outside); the page works without it.
+CSP_EXPECTED_BLOCKS = ("https://cdn.redoc.ly/redoc/logo-mini.svg",)
+# Installed by Playwright in every page before the page's own scripts (not subject to its policy).
+CSP_LISTENER = (
+    "document.addEventListener('securitypolicyviolation', function (e) {"
+    " console.error('" + CSP_VIOLATION_PREFIX + " ' + e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline')"
+    " + ' at ' + e.sourceFile + ':' + e.lineNumber); });"
+)
 BRAND_COLOUR = "rgb(13, 92, 117)"  # .topbar background in portal.css: proof the stylesheet applied
 
 
@@ -89,7 +99,10 @@ def live_portal(chromium, live_server, transactional_db, django_db_serialized_ro
 def page(chromium: Browser, live_portal: str) -> Iterator[Page]:
     """A fresh context per test: Chinese locale, Beijing time, a common hospital-PC screen.
 
-    A static file that fails to load fails the test: a page without its stylesheet is broken.
+    A static file that fails to load fails the test: a page without its stylesheet is broken. So does
+    any Content-Security-Policy violation (JL-A2): an inline script or handler, an inline style, or
+    anything from another origin that the policy blocks — reported by the page's
+    ``securitypolicyviolation`` event and by Chromium's console.
     """
     context = chromium.new_context(
         base_url=live_portal,
@@ -105,6 +118,17 @@ def page(chromium: Browser, live_portal: str) -> Iterator[Page]:
             failed_assets.append(f"{response.status} {response.url}")
 
     context.on("response", note_failed_asset)
+    csp_violations: list[str] = []
+
+    def note_csp_violation(message) -> None:
+        text = message.text
+        if any(blocked in text for blocked in CSP_EXPECTED_BLOCKS):
+            return
+        if text.startswith(CSP_VIOLATION_PREFIX) or "Content Security Policy" in text:
+            csp_violations.append(f"{message.page.url if message.page else '?'}: {text}")
+
+    context.on("console", note_csp_violation)
+    context.add_init_script(CSP_LISTENER)
     # The browser keeps the portal's clock (the test's frozen "now", or --clock), so that live
     # countdowns computed in JavaScript agree with the due times the server rendered.
     context.clock.install(time=timezone.now())
@@ -112,6 +136,7 @@ def page(chromium: Browser, live_portal: str) -> Iterator[Page]:
     yield page
     context.close()
     assert not failed_assets, f"static files failed to load: {failed_assets}"
+    assert not csp_violations, f"JL-A2: Content-Security-Policy violations: {csp_violations}"
 
 
 @pytest.fixture

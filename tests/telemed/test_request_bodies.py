@@ -44,12 +44,12 @@ def test_a_body_deeper_than_the_setting_is_refused_and_within_it_is_parsed(world
     assert response.json()["code"] != "json_too_deep"
 
 
-def test_a_body_over_the_upload_limit_is_body_too_large_in_the_error_contract(world, settings):
+def test_jl_a2_a_body_over_the_upload_limit_is_413_body_too_large_in_the_error_contract(world, settings):
     consultation = world.draft()
     client = token_client(world.clinician)
     body = json.dumps({"signer_name": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)})
     response = client.generic("POST", consent_url(consultation), body, content_type="application/json")
-    error = assert_error(response, 400, "body_too_large")
+    error = assert_error(response, 413, "body_too_large")
     assert response["Content-Type"].startswith("application/json")
     assert error["extra"] == {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
     assert not Consent.objects.exists()

@@ -7,6 +7,7 @@ settings name (SQLite and the filesystem broker when nothing is set). Ctrl-C sto
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -32,14 +33,17 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
 
         python = sys.executable
+        # Plain http on this machine (JL-A2's one opt-out, TELEMED_ALLOW_HTTP), said explicitly for the
+        # children even though manage.py already set it for `rundemo`.
+        env = {**os.environ, "TELEMED_ALLOW_HTTP": "1"}
         children = {
             "celery": subprocess.Popen(  # noqa: S603 - fixed argument list, our own interpreter
                 [python, "-m", "celery", "-A", "telemed", "worker", "--beat", "--loglevel=INFO", "--concurrency=2",
-                 "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
+                 "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME], env=env,
             ),
             "web": subprocess.Popen(  # noqa: S603
                 [python, "-m", "gunicorn", "telemed.wsgi:application", "--bind", f"{host}:{port}",
-                 "--workers", "2", "--access-logfile", "-"]
+                 "--workers", "2", "--access-logfile", "-"], env=env,
             ),
         }
         stopping = False

@@ -1,0 +1,12 @@
+"""The test suite's settings: the portal's own (telemed/settings.py), served over plain http.
+
+The test client and the browser tests speak plain http to a local server, so the suite opts out of
+HTTPS-only explicitly (TELEMED_ALLOW_HTTP, JL-A2) — here, before the settings are read, and for
+every process the tests start. tests/telemed/test_http_hardening.py checks the production defaults.
+"""
+
+import os
+
+os.environ["TELEMED_ALLOW_HTTP"] = "1"
+
+from telemed.settings import *  # noqa: E402, F403
