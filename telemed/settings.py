@@ -253,6 +253,9 @@ SPECTACULAR_SETTINGS = {
         "ObligationStateEnum": "consultations.choices.ObligationState",
         "DocumentKindEnum": "consultations.choices.DocumentKind",
         "OpinionKindEnum": "consultations.choices.OpinionKind",
+        "ReferralStateEnum": "consultations.choices.ReferralState",
+        "ReferralDirectionEnum": "consultations.choices.ReferralDirection",
+        "ReferralKindEnum": "consultations.choices.ReferralKind",
     },
 }
 

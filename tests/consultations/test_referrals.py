@@ -3,10 +3,7 @@ step table edge by edge, every refusal code with its audit event, scope, API and
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from django.utils import timezone
 
 from audit.models import AuditEvent
 from consultations import rules, services
@@ -18,31 +15,13 @@ from consultations.services.opinions import signed_content_hash
 from facilities import services as facility_services
 from facilities.choices import StaffRole, SuspensionCause
 from telemed.errors import ApplicationError
+from tests.consultations import offer, signed
 from tests.factories import staff
 
 pytestmark = pytest.mark.django_db
 
 
-# --- Building a case that recommends transfer ---------------------------------------------------
-
-
-def signed(world, *, recommends=True, reason="病情危重，需上级医院手术治疗"):
-    consultation = world.accepted_with_expert()
-    services.consultation_schedule(actor=world.invited_coordinator, consultation=consultation,
-                                   scheduled_for=timezone.now() + dt.timedelta(hours=1), video_link="https://meet.example.cn/r1")
-    services.consultation_start_session(actor=world.expert, consultation=consultation)
-    services.opinion_sign(actor=world.expert, consultation=consultation, content="考虑急性主动脉夹层，建议转上级医院。",
-                          recommends_transfer=recommends, transfer_reason=reason if recommends else "")
-    consultation.refresh_from_db()
-    return consultation
-
-
-def offer(world, consultation, *, direction=D.UP, actor=None, hours=24, **overrides):
-    values = dict(department="心血管外科", kind="bed", scheduled_for=timezone.now() + dt.timedelta(hours=hours), note="绿色通道")
-    values.update(overrides)
-    if actor is None:
-        actor = world.invited_coordinator if direction == D.UP else world.coordinator
-    return services.referral_offer(actor=actor, consultation=consultation, direction=direction, **values)
+# --- Helpers ---------------------------------------------------------------------------------
 
 
 def refusals(code: str):
