@@ -3,7 +3,12 @@ step table edge by edge, every refusal code with its audit event, scope, API and
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from consultations import rules, services
@@ -15,8 +20,9 @@ from consultations.services.opinions import signed_content_hash
 from facilities import services as facility_services
 from facilities.choices import StaffRole, SuspensionCause
 from telemed.errors import ApplicationError
+from tests.api_cases import assert_error, assert_list_queries_constant, rows, token_client
 from tests.consultations import offer, signed
-from tests.factories import staff
+from tests.factories import FacilityFactory, division, regulator, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -249,3 +255,194 @@ def test_jl_c8_a_sealed_case_refuses_referrals(world, case):
         offer(world, case)
     assert caught.value.code == "JL-C8"
     assert AuditEvent.objects.filter(event_type="record.change.refuse", details__act="referral_offer").exists()
+
+
+# --- Scope (JL-O1): both facilities and their regulators, nobody else ---------------------------
+
+
+def _elsewhere_staff():
+    elsewhere = FacilityFactory(name="吉林市中心医院", division=division("220202"), licence_issuer=division("220200"))
+    return staff(elsewhere, StaffRole.COORDINATOR, username="elsewhere")
+
+
+def test_jl_c10_both_facilities_and_their_regulators_see_a_referral_others_get_404(world, up):
+    API = f"/api/v1/referrals/{up.pk}/"
+    for user in (world.coordinator, world.invited_coordinator, regulator("220122", username="nongan"),
+                 regulator("220104", username="chaoyang"), regulator("220100", username="changchun"), regulator("220000", username="province")):
+        assert Referral.objects.visible_to(user).filter(pk=up.pk).exists(), user.username
+        assert token_client(user).get(API).status_code == 200, user.username
+    outsider_staff = _elsewhere_staff()
+    for user in (outsider_staff, regulator("220200", username="jilin_city")):
+        assert not Referral.objects.visible_to(user).exists()
+        assert_error(token_client(user).get(API), 404, "not_found")
+        if user == outsider_staff:  # a regulator holds no coordinator role anywhere: 403 for any id
+            assert_error(token_client(user).post(f"{API}confirm/", {}, format="json"), 404, "not_found")
+        client = Client()
+        client.force_login(user)
+        assert client.post(reverse("consultations:referral-confirm", args=[up.pk])).status_code == 404
+        page = client.get(reverse("consultations:referral-list"))
+        assert page.status_code == 200 and up.department not in page.content.decode()
+
+
+# --- API ------------------------------------------------------------------------------------------
+
+API = "/api/v1/referrals/"
+
+
+def test_jl_c10_api_offer_confirm_transfer_and_down(world, case):
+    scheduled = (timezone.now() + dt.timedelta(days=1)).isoformat()
+    body = {"consultation": case.pk, "direction": "up", "department": "心血管外科", "kind": "bed", "scheduled_for": scheduled}
+    created = token_client(world.invited_coordinator).post(API, body, format="json")
+    assert created.status_code == 201, created.json()
+    data = created.json()
+    assert (data["state"], data["direction"], data["receiving"]["id"], data["patient_name"]) == ("offered", "up", world.invited.pk, "张三")
+    inviting = token_client(world.coordinator)
+    assert inviting.post(f"{API}{data['id']}/confirm/", format="json").json()["state"] == "confirmed"
+    assert inviting.post(f"{API}{data['id']}/transfer/", format="json").json()["state"] == "transferred"
+    down = inviting.post(API, {**body, "direction": "down", "department": "康复医学科", "kind": "appointment"}, format="json")
+    assert down.status_code == 201 and down.json()["receiving"]["id"] == world.inviting.pk
+    listed = rows(token_client(world.invited_coordinator).get(API, {"direction": "down"}))
+    assert [r["id"] for r in listed] == [down.json()["id"]]
+    assert [r["id"] for r in rows(inviting.get(API, {"state": "transferred"}))] == [data["id"]]
+    assert len(rows(inviting.get(API, {"consultation": case.pk}))) == 2
+
+
+@pytest.mark.parametrize("code", ["referral_not_recommended", "referral_time_past", "referral_open_exists", "referral_down_too_early"])
+def test_jl_c10_api_refusals_use_the_error_contract_and_are_audited(world, code):
+    consultation = signed(world, recommends=code != "referral_not_recommended")
+    body = {"consultation": consultation.pk, "direction": "up", "department": "心外科", "kind": "bed",
+            "scheduled_for": (timezone.now() + dt.timedelta(hours=2)).isoformat()}
+    client = token_client(world.invited_coordinator)
+    if code == "referral_time_past":
+        body["scheduled_for"] = (timezone.now() - dt.timedelta(hours=2)).isoformat()
+    if code == "referral_open_exists":
+        offer(world, consultation)
+    if code == "referral_down_too_early":
+        client, body["direction"] = token_client(world.coordinator), "down"
+    before = refusals(code).count()
+    assert_error(client.post(API, body, format="json"), 400, code)
+    assert refusals(code).count() == before + 1
+
+
+def test_jl_c10_api_invalid_transition_wrong_role_and_bad_input(world, up):
+    inviting = token_client(world.coordinator)
+    assert_error(inviting.post(f"{API}{up.pk}/transfer/", format="json"), 400, "invalid_transition")
+    assert_error(token_client(world.clinician).post(f"{API}{up.pk}/confirm/", format="json"), 403, "permission_denied")
+    assert_error(token_client(world.invited_coordinator).post(f"{API}{up.pk}/confirm/", format="json"), 403, "permission_denied")
+    assert_error(inviting.post(f"{API}{up.pk}/decline/", {"reason": ""}, format="json"), 400, "referral_reason_required")
+    assert_error(inviting.get(API, {"state": "nonsense"}), 400, "invalid")
+    bad = {"consultation": up.consultation_id, "direction": "sideways", "department": "x", "kind": "bed", "scheduled_for": "tomorrow"}
+    body = assert_error(token_client(world.invited_coordinator).post(API, bad, format="json"), 400, "invalid")
+    assert {"direction", "scheduled_for"} <= set(body["extra"]["fields"])
+    assert_error(token_client().get(API), 401, "not_authenticated")
+    assert Referral.objects.get(pk=up.pk).state == R.OFFERED
+
+
+def test_jl_c10_api_sign_with_recommendation(world):
+    consultation = world.accepted_with_expert(service="imaging")
+    client = token_client(world.expert)
+    url = f"/api/v1/consultations/{consultation.pk}/sign/"
+    assert_error(client.post(url, {"content": "报告", "recommends_transfer": True}, format="json"), 400, "JL-C10")
+    signed_ = client.post(url, {"content": "报告", "recommends_transfer": True, "transfer_reason": "需介入治疗"}, format="json")
+    assert signed_.status_code == 201 and signed_.json()["recommends_transfer"] is True and signed_.json()["transfer_reason"] == "需介入治疗"
+
+
+def test_jl_c10_list_query_count_is_constant(world, django_assert_max_num_queries):
+    client = token_client(world.coordinator)
+
+    def add_rows(n):
+        for _i in range(n):
+            consultation = signed(world)
+            referral = offer(world, consultation)
+            services.referral_confirm(actor=world.coordinator, referral=referral)
+
+    assert_list_queries_constant(client, API, add_rows=add_rows, assert_max_num_queries=django_assert_max_num_queries, max_queries=16)
+
+
+# --- Pages ----------------------------------------------------------------------------------------
+
+
+def _client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_jl_c10_case_page_offers_each_side_its_steps(world, case):
+    url = reverse("consultations:detail", args=[case.pk])
+    page = _client(world.invited_coordinator).get(url).content.decode()
+    assert "建议转诊（JL-C10）" in page and "病情危重，需上级医院手术治疗" in page
+    assert reverse("consultations:referral-offer", args=[case.pk]) in page
+    assert reverse("consultations:referral-offer", args=[case.pk]) not in _client(world.coordinator).get(url).content.decode()
+    response = _client(world.invited_coordinator).post(reverse("consultations:referral-offer", args=[case.pk]), {
+        "referral_offer-direction": "up", "referral_offer-department": "心血管外科", "referral_offer-kind": "bed",
+        "referral_offer-scheduled_for": timezone.localtime(timezone.now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+    })
+    assert response.status_code == 302 and response["Location"].endswith("#referrals")
+    referral = Referral.objects.get()
+    inviting_page = _client(world.coordinator).get(url).content.decode()
+    assert reverse("consultations:referral-confirm", args=[referral.pk]) in inviting_page
+    assert reverse("consultations:referral-decline", args=[referral.pk]) in inviting_page
+    invited_page = _client(world.invited_coordinator).get(url).content.decode()
+    assert reverse("consultations:referral-confirm", args=[referral.pk]) not in invited_page
+    assert reverse("consultations:referral-cancel", args=[referral.pk]) in invited_page
+    assert _client(world.coordinator).post(reverse("consultations:referral-confirm", args=[referral.pk])).status_code == 302
+    assert _client(world.coordinator).post(reverse("consultations:referral-transfer", args=[referral.pk])).status_code == 302
+    assert Referral.objects.get().state == R.TRANSFERRED
+    # Now the inviting side may offer the way back down.
+    assert reverse("consultations:referral-offer", args=[case.pk]) in _client(world.coordinator).get(url).content.decode()
+
+
+def test_jl_c10_page_refusals_keep_the_form_and_show_the_reason(world, case):
+    client = _client(world.invited_coordinator)
+    past = timezone.localtime(timezone.now() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(reverse("consultations:referral-offer", args=[case.pk]), {
+        "referral_offer-direction": "up", "referral_offer-department": "心血管外科", "referral_offer-kind": "bed",
+        "referral_offer-scheduled_for": past,
+    })
+    page = response.content.decode()
+    assert response.status_code == 400 and "预约或入院时间不能早于当前时间" in page and "心血管外科" in page
+    assert refusals("referral_time_past").count() == 1
+    referral = offer(world, case)
+    response = _client(world.coordinator).post(reverse("consultations:referral-decline", args=[referral.pk]), {f"referral{referral.pk}-decline-reason": ""})
+    assert response.status_code == 400 and "谢绝或取消转诊须写明理由" in response.content.decode()
+    response = _client(world.coordinator).post(reverse("consultations:referral-transfer", args=[referral.pk]))
+    assert response.status_code == 400 and "不能进行该操作" in response.content.decode()
+    assert _client(world.clinician).post(reverse("consultations:referral-confirm", args=[referral.pk])).status_code == 403
+
+
+def test_jl_c10_sign_form_carries_the_recommendation(world):
+    consultation = world.accepted_with_expert(service="imaging")
+    client = _client(world.expert)
+    sign = reverse("consultations:sign", args=[consultation.pk])
+    response = client.post(sign, {"sign-content": "报告", "sign-recommends_transfer": "on", "sign-transfer_reason": ""})
+    assert response.status_code == 400 and "建议转诊须简要写明理由" in response.content.decode()
+    assert client.post(sign, {"sign-content": "报告", "sign-recommends_transfer": "on", "sign-transfer_reason": "需介入"}).status_code == 302
+    assert Opinion.objects.get(consultation=consultation).recommends_transfer
+
+
+def test_jl_c10_list_page_filters_and_is_linked_for_staff_and_regulators(world, case, up):
+    reg = regulator("220100", username="changchun")
+    for user in (world.coordinator, reg):
+        client = _client(user)
+        home = client.get(reverse("home")).content.decode()
+        assert reverse("consultations:referral-list") in home
+        page = client.get(reverse("consultations:referral-list"), {"direction": "up", "state": "offered"}).content.decode()
+        assert case.number in page and "心血管外科" in page
+        assert case.number not in client.get(reverse("consultations:referral-list"), {"direction": "down"}).content.decode()
+    assert "双向转诊：待本院确认或转出" in _client(world.coordinator).get(reverse("home")).content.decode()
+    bad = _client(reg).get(reverse("consultations:referral-list"), {"state": "<script>"})
+    assert bad.status_code == 200
+
+
+def test_jl_c10_list_page_query_count_is_constant(world, django_assert_max_num_queries):
+    client = _client(world.coordinator)
+    url = reverse("consultations:referral-list")
+    counts = []
+    for n in (2, 8):
+        while Referral.objects.count() < n:
+            offer(world, signed(world))
+        with django_assert_max_num_queries(30) as captured:
+            assert client.get(url).status_code == 200
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1], counts
