@@ -446,3 +446,12 @@ def test_jl_c10_list_page_query_count_is_constant(world, django_assert_max_num_q
             assert client.get(url).status_code == 200
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_jl_c10_the_step_table_in_the_docs_matches_the_code():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for edge in rules.REFERRAL_EDGES:
+        row = next((line for line in map(str.strip, doc.splitlines()) if line.startswith(f"| {edge.source} | {edge.action}")), "")
+        assert f"| {edge.target} |" in row and str(edge.party) in row, edge
