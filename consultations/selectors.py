@@ -68,8 +68,9 @@ def consultation_list(*, user, side: str = "", state: str = "", search: str = ""
     return queryset.order_by("-created_at")
 
 
-def consultation_detail(*, user, pk: int) -> Consultation:
-    return (
+def consultation_detail(*, user, pk: int, with_referrals: bool = False) -> Consultation:
+    """One case, joined; ``with_referrals`` also prefetches its JL-C10 referrals (the case page)."""
+    queryset = (
         _with_suspension_flags(Consultation.objects.visible_to(user))
         .select_related("inviting__division", "invited__division", "service_type", "patient", "admission", "agreement", "created_by")
         .prefetch_related(
@@ -78,10 +79,11 @@ def consultation_detail(*, user, pk: int) -> Consultation:
             Prefetch("opinions", queryset=Opinion.objects.select_related("signed_by").order_by("version")),
             Prefetch("responsibilities", queryset=ResponsibilityRecord.objects.select_related("acted_by", "inviting_facility", "invited_facility")),
             "ratings",
-            Prefetch("referrals", queryset=_referral_rows(Referral.objects.all())),
         )
-        .get(pk=pk)
     )
+    if with_referrals:
+        queryset = queryset.prefetch_related(Prefetch("referrals", queryset=_referral_rows(Referral.objects.all())))
+    return queryset.get(pk=pk)
 
 
 def consent_for(consultation: Consultation):

@@ -466,7 +466,7 @@ def _case_page(
 ):
     """The case; JL-C8: a sealed case asks for the purpose first and is read-only. Each response
     writes one access: ``record.view``, or ``record.reveal`` when the full numbers are shown."""
-    consultation = _found(selectors.consultation_detail, user=request.user, pk=pk)
+    consultation = _found(selectors.consultation_detail, user=request.user, pk=pk, with_referrals=True)
     record_panel = case_record_panel(user=request.user, consultation=consultation)
     seal = record_panel["seal"]
     purpose = _sealed_purpose(request, consultation, seal)
