@@ -34,6 +34,13 @@ class EventType(models.TextChoices):
     OPINION_SIGN = "opinion.sign", _("签发意见/报告")
     OPINION_CORRECT = "opinion.correct", _("签发更正版本")
     RESPONSIBILITY_RECORD = "responsibility.record", _("记录责任认定")
+    # Two-way referral (JL-C10)
+    REFERRAL_OFFER = "referral.offer", _("提供转诊安排")
+    REFERRAL_CONFIRM = "referral.confirm", _("确认转诊安排")
+    REFERRAL_DECLINE = "referral.decline", _("谢绝转诊安排")
+    REFERRAL_TRANSFER = "referral.transfer", _("登记患者转出")
+    REFERRAL_CANCEL = "referral.cancel", _("取消转诊")
+    REFERRAL_REFUSE = "referral.refuse", _("拒绝办理转诊")
     # The 24-hour rule (JL-C2) and the patient
     OBLIGATION_OPEN = "obligation.open", _("产生24小时上传义务")
     OBLIGATION_MET = "obligation.met", _("按时完成24小时上传义务")

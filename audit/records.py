@@ -112,7 +112,7 @@ def record_list_access(*, actor, what: str, rows: list, filters: dict | None = N
 
 
 def _row_facilities(row) -> list[int]:
-    ids = [getattr(row, name, None) for name in ("inviting_id", "invited_id", "facility_id")]
+    ids = [getattr(row, name, None) for name in ("inviting_id", "invited_id", "facility_id", "sending_id", "receiving_id")]
     return [i for i in ids if i]
 
 

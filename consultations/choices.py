@@ -92,3 +92,35 @@ class OpinionKind(models.TextChoices):
 class RaterKind(models.TextChoices):
     CLINICIAN = "clinician", _("邀请方医师")
     PATIENT = "patient", _("患者或家属")
+
+
+# --- JL-C10 (art. 9): two-way referral --------------------------------------------------------
+
+
+class ReferralDirection(models.TextChoices):
+    UP = "up", _("上转（绿色通道）")
+    DOWN = "down", _("下转（康复或随访）")
+
+
+class ReferralKind(models.TextChoices):
+    APPOINTMENT = "appointment", _("预约号源")
+    BED = "bed", _("预留床位")
+
+
+class ReferralState(models.TextChoices):
+    OFFERED = "offered", _("已提供，待确认")
+    CONFIRMED = "confirmed", _("已确认，待转出")
+    TRANSFERRED = "transferred", _("已转诊")
+    DECLINED = "declined", _("已谢绝")
+    CANCELLED = "cancelled", _("已取消")
+
+
+OPEN_REFERRAL_STATES = (ReferralState.OFFERED, ReferralState.CONFIRMED)
+
+
+class ReferralParty(models.TextChoices):
+    """Who acts on a referral step: the facility that receives the patient offers the place; the
+    facility the patient leaves confirms and records the transfer."""
+
+    RECEIVING = "receiving", _("接收方")
+    SENDING = "sending", _("转出方")

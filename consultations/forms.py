@@ -16,7 +16,17 @@ from facilities.choices import ImagingModality, PracticeScope, Title
 from facilities.forms import DateInput, DateTimeInput, FacilityChoiceField, PhysicianChoiceField, PortalForm
 from telemed.dates import DateTimeFormField
 
-from .choices import ConsentRelation, DocumentKind, ObligationState, RaterKind, Sex, Urgency
+from .choices import (
+    ConsentRelation,
+    DocumentKind,
+    ObligationState,
+    RaterKind,
+    ReferralDirection,
+    ReferralKind,
+    ReferralState,
+    Sex,
+    Urgency,
+)
 
 
 def _blank(label) -> list[tuple[str, str]]:
@@ -250,17 +260,48 @@ class ScheduleForm(PortalForm):
                                  help_text=_("以 https:// 开头的网址，例如 https://meet.example.cn/room-1"))
 
 
-class SignForm(PortalForm):
+class TransferRecommendationFields(forms.Form):
+    """JL-C10 (art. 9): a recommendation to transfer, signed with the content (JL-C6)."""
+
+    recommends_transfer = forms.BooleanField(label=_("建议转诊（开通绿色通道上转）"), required=False)
+    transfer_reason = forms.CharField(
+        label=_("建议转诊理由"), max_length=200, required=False, help_text=_("建议转诊时必填，200 字以内")
+    )
+
+
+class SignForm(PortalForm, TransferRecommendationFields):
     """JL-C6: the assigned expert signs; the signed text can no longer change."""
 
     content = forms.CharField(label=_("意见/报告内容"), widget=_text(8), required=False)
+    field_order = ["content", "recommends_transfer", "transfer_reason"]
 
 
-class CorrectForm(PortalForm):
+class CorrectForm(PortalForm, TransferRecommendationFields):
     """JL-C6: a correction is a new signed version pointing to the one it corrects."""
 
     content = forms.CharField(label=_("更正后的完整内容"), widget=_text(8), required=False)
     correction_reason = forms.CharField(label=_("更正理由"), widget=_text(2), required=False)
+    field_order = ["content", "correction_reason", "recommends_transfer", "transfer_reason"]
+
+
+class ReferralOfferForm(PortalForm):
+    """JL-C10 (art. 9): the receiving facility offers a place through the green channel."""
+
+    direction = forms.ChoiceField(label=_("转诊方向"), choices=ReferralDirection.choices)
+    department = forms.CharField(label=_("接收科室"), max_length=100, required=False)
+    kind = forms.ChoiceField(label=_("安排方式"), choices=ReferralKind.choices)
+    scheduled_for = DateTimeFormField(label=_("预约/入院时间"), widget=DateTimeInput())
+    note = forms.CharField(label=_("说明"), widget=_text(2), required=False, max_length=2000)
+
+    def __init__(self, *args, directions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        if directions and not self.is_bound:
+            self.initial.setdefault("direction", directions[0])
+
+
+class ReferralFilterForm(PortalForm):
+    direction = forms.ChoiceField(label=_("方向"), required=False, choices=[("", _("全部"))] + list(ReferralDirection.choices))
+    state = forms.ChoiceField(label=_("状态"), required=False, choices=[("", _("全部"))] + list(ReferralState.choices))
 
 
 class RatingForm(PortalForm):

@@ -21,6 +21,9 @@ from .choices import (
     ObligationState,
     OpinionKind,
     RaterKind,
+    ReferralDirection,
+    ReferralKind,
+    ReferralState,
     Sex,
     Side,
     TriggerKind,
@@ -364,6 +367,9 @@ class Opinion(models.Model):
     content_sha256 = models.CharField(_("签发内容哈希"), max_length=64)
     supersedes = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by")
     correction_reason = models.TextField(_("更正理由"), blank=True)
+    # JL-C10 (art. 9): part of what is signed (in the content hash when set).
+    recommends_transfer = models.BooleanField(_("建议转诊"), default=False)
+    transfer_reason = models.CharField(_("建议转诊理由"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("会诊意见/诊断报告")
@@ -422,6 +428,65 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consultation.number} {self.get_rater_kind_display()} {self.score}"
+
+
+class ReferralQuerySet(ScopedQuerySet):
+    """Seen by both facilities of the case and their regulators (JL-C10, JL-O1)."""
+
+    scope_facility_field = ("sending_id", "receiving_id")
+    scope_division_field = ("sending__division__code", "receiving__division__code")
+
+
+class Referral(models.Model):
+    """JL-C10 (art. 9): a two-way referral of a case's patient through the green channel.
+
+    Up: to the invited facility, offered by it after a signed opinion or report recommends
+    transfer; down: back to the inviting facility for rehabilitation or follow-up. The receiving
+    facility offers, the sending one confirms and records the transfer (``rules.REFERRAL_EDGES``).
+    """
+
+    consultation = models.ForeignKey(Consultation, verbose_name=_("远程医疗申请"), on_delete=models.PROTECT, related_name="referrals")
+    opinion = models.ForeignKey(Opinion, verbose_name=_("建议转诊的意见/报告"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    direction = models.CharField(_("转诊方向"), max_length=8, choices=ReferralDirection.choices)
+    sending = models.ForeignKey("facilities.Facility", verbose_name=_("转出机构"), on_delete=models.PROTECT, related_name="+")
+    receiving = models.ForeignKey("facilities.Facility", verbose_name=_("接收机构"), on_delete=models.PROTECT, related_name="+")
+    department = models.CharField(_("接收科室"), max_length=100)
+    kind = models.CharField(_("安排方式"), max_length=12, choices=ReferralKind.choices)
+    scheduled_for = models.DateTimeField(_("预约/入院时间"))
+    note = models.TextField(_("说明"), blank=True)
+    state = models.CharField(_("状态"), max_length=12, choices=ReferralState.choices, default=ReferralState.OFFERED)
+    offered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    offered_at = models.DateTimeField(_("提供时间"))
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+    transferred_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    transferred_at = models.DateTimeField(_("转出时间"), null=True, blank=True)
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    ended_at = models.DateTimeField(_("谢绝/取消时间"), null=True, blank=True)
+    end_reason = models.TextField(_("谢绝/取消理由"), blank=True)
+
+    objects = ReferralQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("双向转诊")
+        verbose_name_plural = _("双向转诊")
+        ordering = ["-offered_at", "-id"]
+        indexes = [
+            # The list: each side's rows by state and direction, newest first; regulators by state.
+            models.Index(fields=["sending", "state", "direction", "-offered_at"], name="referral_sending_idx"),
+            models.Index(fields=["receiving", "state", "direction", "-offered_at"], name="referral_receiving_idx"),
+            models.Index(fields=["state", "direction", "-offered_at"], name="referral_state_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consultation", "direction"], condition=Q(state__in=["offered", "confirmed"]),
+                name="referral_one_open_per_direction",
+            ),
+            models.CheckConstraint(condition=~Q(sending=models.F("receiving")), name="referral_two_facilities"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consultation.number} {self.get_direction_display()} {self.get_state_display()}"
 
 
 class Notification(models.Model):

@@ -16,7 +16,16 @@ from facilities.choices import ServiceCategory, StaffRole
 from telemed import files
 from telemed.checks import Check
 
-from .choices import REQUIRED_MATERIAL, ConsultationState, DocumentKind, Side, TriggerKind
+from .choices import (
+    REQUIRED_MATERIAL,
+    ConsultationState,
+    DocumentKind,
+    ReferralDirection,
+    ReferralParty,
+    ReferralState,
+    Side,
+    TriggerKind,
+)
 
 S = ConsultationState
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -362,3 +371,117 @@ def mask_number(value: str) -> str:
     if len(value) <= 7:
         return "*" * len(value)
     return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}"
+
+
+# --- JL-C10 (art. 9): two-way referral through a green channel --------------------------------
+# The facility that receives the patient offers the place (department, appointment or bed, time);
+# the facility the patient leaves confirms it and records the transfer. Up: the invited facility
+# receives, the inviting one sends; down (rehabilitation, follow-up): the reverse. The steps are
+# one table, as ``EDGES``; anything not in it is refused.
+
+R = ReferralState
+REFERRAL_ROLES = (StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM)
+REFERRAL_AFTER_STATES = (S.SIGNED, S.CLOSED)  # a signed opinion or report exists
+
+
+@dataclass(frozen=True)
+class ReferralEdge:
+    source: str
+    action: str
+    target: str
+    party: str
+    label: str
+
+
+REFERRAL_EDGES: tuple[ReferralEdge, ...] = (
+    ReferralEdge(R.OFFERED, "confirm", R.CONFIRMED, ReferralParty.SENDING, "确认转诊安排"),
+    ReferralEdge(R.OFFERED, "decline", R.DECLINED, ReferralParty.SENDING, "谢绝（须说明理由）"),
+    ReferralEdge(R.OFFERED, "cancel", R.CANCELLED, ReferralParty.RECEIVING, "撤回（须说明理由）"),
+    ReferralEdge(R.CONFIRMED, "transfer", R.TRANSFERRED, ReferralParty.SENDING, "登记患者已转出"),
+    ReferralEdge(R.CONFIRMED, "cancel", R.CANCELLED, ReferralParty.SENDING, "取消转诊（须说明理由）"),
+    ReferralEdge(R.CONFIRMED, "cancel", R.CANCELLED, ReferralParty.RECEIVING, "取消转诊（须说明理由）"),
+)
+REFERRAL_ACTIONS = tuple(dict.fromkeys(e.action for e in REFERRAL_EDGES))
+
+
+def referral_parties(direction: str, *, inviting_id: int, invited_id: int) -> tuple[int, int]:
+    """(sending, receiving) facility ids: up goes from the inviting to the invited facility."""
+    return (inviting_id, invited_id) if direction == ReferralDirection.UP else (invited_id, inviting_id)
+
+
+@dataclass(frozen=True)
+class ReferralDecision:
+    edge: ReferralEdge | None
+    code: str = ""  # "" when allowed
+    message: str = ""
+    status: int = 400
+
+    @property
+    def allowed(self) -> bool:
+        return not self.code
+
+
+def _f5(sending_suspended: bool, receiving_suspended: bool) -> str:
+    which = "转出方" if sending_suspended else "接收方"
+    return f"JL-F5 第三十四条: 暂停期间不得继续开展远程医疗服务（{which}已暂停），转诊仅可取消。"
+
+
+def decide_referral_step(
+    *, state: str, action: str, sending_roles: frozenset[str], receiving_roles: frozenset[str],
+    sending_suspended: bool, receiving_suspended: bool,
+) -> ReferralDecision:
+    """JL-C10: may a user holding these roles take ``action`` on a referral in ``state``?"""
+    edges = [e for e in REFERRAL_EDGES if e.source == state and e.action == action]
+    if not edges:
+        allowed = "、".join(dict.fromkeys(e.label for e in REFERRAL_EDGES if e.source == state)) or "无"
+        return ReferralDecision(
+            None, "invalid_transition",
+            f"JL-C10 第九条: 转诊状态“{ReferralState(state).label}”下不能进行该操作；可进行的操作：{allowed}。",
+        )
+    for edge in edges:
+        held = sending_roles if edge.party == ReferralParty.SENDING else receiving_roles
+        if held & set(REFERRAL_ROLES):
+            break
+    else:
+        parties = "或".join(str(ReferralParty(e.party).label) for e in edges)
+        return ReferralDecision(edges[0], "permission_denied", f"JL-C10: “{edges[0].label}”只能由{parties}的远程医疗管理人员操作。", 403)
+    if action != "cancel" and (sending_suspended or receiving_suspended):
+        return ReferralDecision(edge, "JL-F5", _f5(sending_suspended, receiving_suspended))
+    return ReferralDecision(edge)
+
+
+def decide_referral_offer(
+    *, direction: str, receiving_roles: frozenset[str], consultation_state: str, recommends_transfer: bool,
+    up_transferred: bool, open_in_direction: bool, sending_suspended: bool, receiving_suspended: bool,
+) -> ReferralDecision:
+    """JL-C10: may a user offer a referral in ``direction`` on this case now (the time aside)?
+
+    Up: only once a signed opinion or report (its current version) recommends transfer. Down:
+    only after the patient was referred up and the transfer recorded. One open referral per
+    direction at a time.
+    """
+    if not receiving_roles & set(REFERRAL_ROLES):
+        who = "受邀方" if direction == ReferralDirection.UP else "邀请方"
+        return ReferralDecision(None, "permission_denied", f"JL-C10: 转诊安排由接收患者的{who}远程医疗管理人员提供。", 403)
+    if direction == ReferralDirection.UP and not (consultation_state in REFERRAL_AFTER_STATES and recommends_transfer):
+        return ReferralDecision(
+            None, "referral_not_recommended",
+            "JL-C10 第九条: 只有已签发且建议转诊的会诊意见或诊断报告（现行版本）才能开通绿色通道上转。",
+        )
+    if direction == ReferralDirection.DOWN and not up_transferred:
+        return ReferralDecision(
+            None, "referral_down_too_early", "JL-C10 第九条: 患者经本病例上转并已登记转出后，才能下转康复或随访。"
+        )
+    if open_in_direction:
+        return ReferralDecision(
+            None, "referral_open_exists", "JL-C10: 本病例已有一项进行中的同向转诊，请先办结或取消。"
+        )
+    if sending_suspended or receiving_suspended:
+        return ReferralDecision(None, "JL-F5", _f5(sending_suspended, receiving_suspended))
+    return ReferralDecision(None)
+
+
+def referral_time_ok(scheduled_for: datetime, *, now: datetime) -> bool:
+    """JL-C10: the appointment or bed is for now or later, never in the past (a clock a few minutes
+    ahead is not a false date)."""
+    return scheduled_for >= now - CLOCK_SKEW

@@ -16,7 +16,16 @@ from telemed.checks import failing
 from telemed.scope import Scope
 
 from . import rules
-from .choices import OPEN_STATES, ConsultationState, ObligationState, Side, Urgency
+from .choices import (
+    OPEN_REFERRAL_STATES,
+    OPEN_STATES,
+    ConsultationState,
+    ObligationState,
+    ReferralDirection,
+    ReferralState,
+    Side,
+    Urgency,
+)
 from .models import (
     Admission,
     ConsentVersion,
@@ -27,6 +36,7 @@ from .models import (
     Opinion,
     Participant,
     Patient,
+    Referral,
     ResponsibilityRecord,
     Violation,
 )
@@ -69,8 +79,9 @@ def patient_open_draft(*, user, patient) -> Consultation | None:
     )
 
 
-def consultation_detail(*, user, pk: int) -> Consultation:
-    return (
+def consultation_detail(*, user, pk: int, with_referrals: bool = False) -> Consultation:
+    """One case, joined; ``with_referrals`` also prefetches its JL-C10 referrals (the case page)."""
+    queryset = (
         _with_suspension_flags(Consultation.objects.visible_to(user))
         .select_related("inviting__division", "invited__division", "service_type", "patient", "admission", "agreement", "created_by")
         .prefetch_related(
@@ -81,8 +92,10 @@ def consultation_detail(*, user, pk: int) -> Consultation:
             Prefetch("consent_versions", queryset=ConsentVersion.objects.select_related("recorded_by", "superseded_by").order_by("-version")),
             "ratings",
         )
-        .get(pk=pk)
     )
+    if with_referrals:
+        queryset = queryset.prefetch_related(Prefetch("referrals", queryset=_referral_rows(Referral.objects.all())))
+    return queryset.get(pk=pk)
 
 
 def consent_for(consultation: Consultation):
@@ -334,6 +347,8 @@ def home_work_summary(*, user, obligations: int = 10, violations: int = 10) -> d
         )
     if scope.is_regulator:
         summary["violations"] = list(violation_list(user=user)[:violations])
+    # JL-C10: the dashboard counts referrals (one query).
+    summary["referrals"] = referral_counts(user=user) if scope.facility_roles or scope.is_regulator else None
     return summary
 
 
@@ -410,3 +425,100 @@ def access_filters(params) -> dict:
         masked = key in _NUMBER_FILTERS and any(ch.isdigit() for ch in value)
         logged[key] = rules.mask_number(value) if masked else value
     return logged
+
+
+# --- JL-C10: two-way referral -------------------------------------------------------------------
+
+
+def _referral_rows(queryset):
+    """Joined for a list or the case page: each row carries its patient's id for the access log
+    (JL-C8) and its facilities' JL-F5 flags for ``referral_allowed_actions``."""
+    return (
+        queryset.select_related("consultation__patient", "sending__division", "receiving__division", "offered_by")
+        .annotate(
+            patient_id=F("consultation__patient_id"),
+            sending_suspended=Exists(Suspension.objects.filter(facility=OuterRef("sending_id"), lifted_at__isnull=True)),
+            receiving_suspended=Exists(Suspension.objects.filter(facility=OuterRef("receiving_id"), lifted_at__isnull=True)),
+        )
+        .order_by("-offered_at", "-pk")
+    )
+
+
+def referral_list(*, user, direction: str = "", state: str = "", consultation_id: int | None = None):
+    """Referrals the user may see (both facilities of the case and their regulators, JL-C10, JL-O1),
+    newest first; filtered by direction and state (indexes ``referral_*_idx``)."""
+    queryset = _referral_rows(Referral.objects.visible_to(user))
+    if direction:
+        queryset = queryset.filter(direction=direction)
+    if state:
+        queryset = queryset.filter(state=state)
+    if consultation_id:
+        queryset = queryset.filter(consultation_id=consultation_id)
+    return queryset
+
+
+def referral_detail(*, user, pk: int) -> Referral:
+    return referral_list(user=user).get(pk=pk)
+
+
+def referral_allowed_actions(*, user, referral: Referral) -> list[str]:
+    """The steps ``user`` may take on ``referral`` now, by ``rules.decide_referral_step`` (the
+    services decide again). No queries: the scope is cached, JL-F5 comes from the annotations."""
+    scope = Scope.of(user)
+    allowed = []
+    for action in rules.REFERRAL_ACTIONS:
+        decision = rules.decide_referral_step(
+            state=referral.state, action=action,
+            sending_roles=scope.facility_roles.get(referral.sending_id, frozenset()),
+            receiving_roles=scope.facility_roles.get(referral.receiving_id, frozenset()),
+            sending_suspended=bool(getattr(referral, "sending_suspended", False)),
+            receiving_suspended=bool(getattr(referral, "receiving_suspended", False)),
+        )
+        if decision.allowed:
+            allowed.append(action)
+    return allowed
+
+
+def referral_offerable(*, user, consultation: Consultation) -> list[str]:
+    """The directions in which ``user`` may offer a referral on a case from ``consultation_detail``
+    now (the time aside), by ``rules.decide_referral_offer``. No queries: opinions and referrals
+    are prefetched, JL-F5 comes from the annotations."""
+    scope = Scope.of(user)
+    opinions = list(consultation.opinions.all())
+    referrals = [(r.direction, r.state) for r in consultation.referrals.all()]
+    suspended = {
+        consultation.inviting_id: bool(getattr(consultation, "inviting_suspended", False)),
+        consultation.invited_id: bool(getattr(consultation, "invited_suspended", False)),
+    }
+    offerable = []
+    for direction in ReferralDirection.values:
+        sending_id, receiving_id = rules.referral_parties(
+            direction, inviting_id=consultation.inviting_id, invited_id=consultation.invited_id
+        )
+        decision = rules.decide_referral_offer(
+            direction=direction,
+            receiving_roles=scope.facility_roles.get(receiving_id, frozenset()),
+            consultation_state=consultation.state,
+            recommends_transfer=bool(opinions and opinions[-1].recommends_transfer),
+            up_transferred=(ReferralDirection.UP, ReferralState.TRANSFERRED) in referrals,
+            open_in_direction=any(d == direction and st in OPEN_REFERRAL_STATES for d, st in referrals),
+            sending_suspended=suspended[sending_id],
+            receiving_suspended=suspended[receiving_id],
+        )
+        if decision.allowed:
+            offerable.append(direction)
+    return offerable
+
+
+def referral_counts(*, user) -> dict:
+    """The start page (JL-C10): referrals awaiting the user's facilities (to confirm or to record
+    the transfer) and, for regulators, their division's referrals by direction — one query."""
+    scope = Scope.of(user)
+    ids = scope.facility_ids
+    return Referral.objects.visible_to(user).aggregate(
+        awaiting=Count("pk", filter=Q(sending_id__in=ids, state__in=list(OPEN_REFERRAL_STATES))),
+        offered_by_us=Count("pk", filter=Q(receiving_id__in=ids, state__in=list(OPEN_REFERRAL_STATES))),
+        up=Count("pk", filter=Q(direction=ReferralDirection.UP, state=ReferralState.TRANSFERRED)),
+        down=Count("pk", filter=Q(direction=ReferralDirection.DOWN, state=ReferralState.TRANSFERRED)),
+        open=Count("pk", filter=Q(state__in=list(OPEN_REFERRAL_STATES))),
+    )

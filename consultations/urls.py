@@ -27,7 +27,10 @@ CASE_ACTIONS = {
     "close": ("close", "close"),
     "cancel": ("cancel", "cancel"),
     "rate": ("rate", "rate"),
+    "referrals": ("referral_offer", "referral-offer"),
 }
+# JL-C10: the steps of a referral (rules.REFERRAL_EDGES), taken from the case page.
+REFERRAL_STEPS = ("confirm", "decline", "transfer", "cancel")
 
 urlpatterns = [
     path("", views.consultation_list, name="list"),
@@ -40,6 +43,11 @@ urlpatterns = [
     *[
         path(f"<int:pk>/{segment}/", views.consultation_act, {"action": action}, name=name)
         for segment, (action, name) in CASE_ACTIONS.items()
+    ],
+    path("referrals/", views.referral_list, name="referral-list"),
+    *[
+        path(f"referrals/<int:pk>/{step}/", views.referral_act, {"action": step}, name=f"referral-{step}")
+        for step in REFERRAL_STEPS
     ],
     path("obligations/", views.obligation_list, name="obligation-list"),
     path(

@@ -69,6 +69,8 @@ from .forms import (
     PatientRequestForm,
     RatingForm,
     ReasonForm,
+    ReferralFilterForm,
+    ReferralOfferForm,
     ReturnMaterialForm,
     ScheduleForm,
     SignForm,
@@ -300,11 +302,14 @@ class CaseAction:
     anchor: str = "actions"
 
 
-def _sign(*, actor, consultation, content):
-    return services.opinion_sign(actor=actor, consultation=consultation, content=content)
+def _sign(*, actor, consultation, content, recommends_transfer=False, transfer_reason=""):
+    return services.opinion_sign(
+        actor=actor, consultation=consultation, content=content,
+        recommends_transfer=recommends_transfer, transfer_reason=transfer_reason,
+    )
 
 
-def _correct(*, actor, consultation, content, correction_reason):
+def _correct(*, actor, consultation, content, correction_reason, recommends_transfer=False, transfer_reason=""):
     latest = consultation.opinions.order_by("-version").first()
     return services.opinion_sign(
         actor=actor,
@@ -312,6 +317,8 @@ def _correct(*, actor, consultation, content, correction_reason):
         content=content,
         corrects=latest,
         correction_reason=correction_reason,
+        recommends_transfer=recommends_transfer,
+        transfer_reason=transfer_reason,
     )
 
 
@@ -339,6 +346,9 @@ CASE_ACTIONS = {
     ),
     "cancel": CaseAction(ReasonForm, services.consultation_cancel, gettext_lazy("申请已取消。")),
     "rate": CaseAction(RatingForm, services.rating_record, gettext_lazy("评价已记录。"), "ratings"),
+    "referral_offer": CaseAction(
+        ReferralOfferForm, services.referral_offer, gettext_lazy("已提供转诊安排，等待对方确认（JL-C10）。"), "referrals"
+    ),
 }
 REASON_LABELS = {
     "decline": gettext_lazy("拒绝理由"),
@@ -364,6 +374,8 @@ def _form_options(action: str, consultation: Consultation, user) -> dict:
         return {"rater_kinds": [k for k in RaterKind.values if k not in used]}
     if action in REASON_LABELS:
         return {"label": REASON_LABELS[action]}
+    if action == "referral_offer":
+        return {"directions": selectors.referral_offerable(user=user, consultation=consultation)}
     return {}
 
 
@@ -395,6 +407,8 @@ def _offered(user, consultation: Consultation, sealed: bool) -> list[str]:
         and _form_options("rate", consultation, user)["rater_kinds"]
     ):
         offered.append("rate")
+    if selectors.referral_offerable(user=user, consultation=consultation):
+        offered.append("referral_offer")
     return offered
 
 
@@ -413,10 +427,58 @@ def _readiness(consultation: Consultation, consent) -> list:
     return list(dict.fromkeys(checks))
 
 
-def _case_page(request, pk: int, *, bound: dict | None = None, status: int = 200, reveal: bool = False):
+# --- JL-C10: the referral steps on the case page -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferralStep:
+    form: type
+    service: object
+    button: str
+    done: str
+    danger: bool = False
+    reason_label: str = ""
+
+
+REFERRAL_STEPS = {
+    "confirm": ReferralStep(ConfirmForm, services.referral_confirm, gettext_lazy("确认转诊安排"), gettext_lazy("已确认转诊安排。")),
+    "transfer": ReferralStep(ConfirmForm, services.referral_transfer, gettext_lazy("登记患者已转出"), gettext_lazy("已登记患者转出。")),
+    "decline": ReferralStep(ReasonForm, services.referral_decline, gettext_lazy("谢绝"), gettext_lazy("已谢绝该转诊安排。"),
+                            danger=True, reason_label=gettext_lazy("谢绝理由")),
+    "cancel": ReferralStep(ReasonForm, services.referral_cancel, gettext_lazy("取消转诊"), gettext_lazy("转诊已取消。"),
+                           danger=True, reason_label=gettext_lazy("取消理由")),
+}
+
+
+def _referral_form(action: str, referral, data=None):
+    step = REFERRAL_STEPS[action]
+    options = {"label": step.reason_label} if step.reason_label else {}
+    return step.form(data, prefix=f"referral{referral.pk}-{action}", **options)
+
+
+def _referrals(user, consultation: Consultation, *, sealed: bool, bound: dict) -> tuple[list, list]:
+    """The case's referrals, each with the step forms ``user`` may use now (none while sealed);
+    and the bound forms of steps no longer offered (their refusal is shown at the top)."""
+    referrals = list(consultation.referrals.all())
+    shown = set()
+    for referral in referrals:
+        referral.steps = []
+        for action in [] if sealed else selectors.referral_allowed_actions(user=user, referral=referral):
+            form = bound.get((referral.pk, action)) or _referral_form(action, referral)
+            shown.add((referral.pk, action))
+            referral.steps.append({
+                "action": action, "step": REFERRAL_STEPS[action], "form": form,
+                "url": reverse(f"consultations:referral-{action}", args=[referral.pk]),
+            })
+    return referrals, [form for key, form in bound.items() if key not in shown]
+
+
+def _case_page(
+    request, pk: int, *, bound: dict | None = None, status: int = 200, reveal: bool = False, referral_bound: dict | None = None
+):
     """The case; JL-C8: a sealed case asks for the purpose first and is read-only. Each response
     writes one access: ``record.view``, or ``record.reveal`` when the full numbers are shown."""
-    consultation = _found(selectors.consultation_detail, user=request.user, pk=pk)
+    consultation = _found(selectors.consultation_detail, user=request.user, pk=pk, with_referrals=True)
     record_panel = case_record_panel(user=request.user, consultation=consultation)
     seal = record_panel["seal"]
     purpose = _sealed_purpose(request, consultation, seal)
@@ -466,6 +528,7 @@ def _case_page(request, pk: int, *, bound: dict | None = None, status: int = 200
         "",
     )
     events = list(selectors.consultation_timeline(consultation=consultation))
+    referrals, referral_refused = _referrals(request.user, consultation, sealed=seal is not None, bound=referral_bound or {})
     context = {
         "consultation": consultation,
         "consent": consent,
@@ -480,7 +543,8 @@ def _case_page(request, pk: int, *, bound: dict | None = None, status: int = 200
         "forms": forms,
         "offered": offered,
         # A refusal of an action the page no longer offers (the case moved on, or was sealed).
-        "refused": [form for action, form in bound.items() if action not in forms],
+        "refused": [form for action, form in bound.items() if action not in forms] + referral_refused,
+        "referrals": referrals,
         "inviting_participants": [p for p in participants if p.side == Side.INVITING],
         "invited_participants": [p for p in participants if p.side == Side.INVITED],
         "documents": list(consultation.documents.all()),
@@ -528,6 +592,32 @@ def consultation_act(request, pk: int, action: str):
         messages.success(request, str(spec.done))
         return redirect(reverse("consultations:detail", args=[pk]) + f"#{spec.anchor}")
     return _case_page(request, pk, bound={action: form}, status=400)
+
+
+@login_required
+@require_POST
+def referral_act(request, pk: int, action: str):
+    """One step of a referral (JL-C10), taken from the case page; a refusal keeps the case page
+    with the form as typed and its reason."""
+    referral = _found(selectors.referral_detail, user=request.user, pk=pk)
+    step = REFERRAL_STEPS[action]
+    form = _referral_form(action, referral, request.POST)
+    if _submit(form, partial(step.service, actor=request.user, referral=referral)) is not None:
+        messages.success(request, str(step.done))
+        return redirect(reverse("consultations:detail", args=[referral.consultation_id]) + "#referrals")
+    return _case_page(request, referral.consultation_id, referral_bound={(referral.pk, action): form}, status=400)
+
+
+@login_required
+def referral_list(request):
+    """JL-C10: the referrals of the user's facilities, or of a regulator's division (JL-O1), newest
+    first, by direction and state. The rows name the patient: a list access (JL-C8)."""
+    filters = ReferralFilterForm(request.GET or None)
+    values = filters.cleaned_data if filters.is_valid() else {}
+    direction, state = values.get("direction", ""), values.get("state", "")
+    page_obj = _paginate(request, selectors.referral_list(user=request.user, direction=direction, state=state))
+    _log_list(request, "consultations.referral", page_obj, {"direction": direction, "state": state})
+    return render(request, "consultations/referral_list.html", {"form": filters, "page_obj": page_obj})
 
 
 @login_required

@@ -54,6 +54,8 @@ def navigation(request):
         items.append((_("远程会诊"), reverse("consultations:list") + "?side=inviting"))
         items.append((_("收件箱"), reverse("consultations:list") + "?side=invited"))
         items.append((_("上传义务"), reverse("consultations:obligation-list")))
+    if scope.facilities_with_role(*CLINICAL) or scope.is_regulator:
+        items.append((_("双向转诊"), reverse("consultations:referral-list")))
     if scope.is_regulator:
         items.append((_("违规记录"), reverse("consultations:violation-list")))
     if scope.facility_roles or scope.is_regulator or scope.is_operator:

@@ -336,6 +336,9 @@ SPECTACULAR_SETTINGS = {
         "FacilityLevelEnum": "facilities.choices.FacilityLevel",
         "AccountKindEnum": "billing.choices.AccountKind",
         "StatementStateEnum": "billing.choices.StatementState",
+        "ReferralStateEnum": "consultations.choices.ReferralState",
+        "ReferralDirectionEnum": "consultations.choices.ReferralDirection",
+        "ReferralKindEnum": "consultations.choices.ReferralKind",
     },
 }
 

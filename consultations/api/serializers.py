@@ -29,6 +29,9 @@ from ..choices import (
     DocumentKind,
     ObligationState,
     RaterKind,
+    ReferralDirection,
+    ReferralKind,
+    ReferralState,
     Sex,
     Side,
     TriggerKind,
@@ -45,6 +48,7 @@ from ..models import (
     Participant,
     Patient,
     Rating,
+    Referral,
     ResponsibilityRecord,
 )
 
@@ -380,6 +384,8 @@ class OpinionSerializer(serializers.ModelSerializer):
             "content_sha256",
             "supersedes",
             "correction_reason",
+            "recommends_transfer",
+            "transfer_reason",
         ]
         read_only_fields = fields
 
@@ -548,12 +554,73 @@ class ScheduleSerializer(serializers.Serializer):
 
 class SignSerializer(serializers.Serializer):
     content = serializers.CharField(allow_blank=True, help_text="会诊意见或诊断报告内容")
+    recommends_transfer = serializers.BooleanField(required=False, default=False, help_text="JL-C10: 建议转诊（随内容一同签发）")
+    transfer_reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200, help_text="JL-C10: 建议转诊的简要理由（建议转诊时必填）"
+    )
 
 
-class CorrectSerializer(serializers.Serializer):
+class CorrectSerializer(SignSerializer):
     content = serializers.CharField(allow_blank=True)
     correction_reason = serializers.CharField(allow_blank=True, max_length=2000)
     opinion = serializers.IntegerField(min_value=1, help_text="被更正的（最新）版本 id")
+
+
+# --- JL-C10: two-way referral ----------------------------------------------------------------------
+
+
+class ReferralSerializer(serializers.ModelSerializer):
+    """A referral of a case's patient (JL-C10): who receives, where, when, and each step's time."""
+
+    consultation_number = serializers.CharField(source="consultation.number", read_only=True)
+    patient_name = serializers.CharField(source="consultation.patient.name", read_only=True)
+    direction_label = serializers.CharField(source="get_direction_display", read_only=True)
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    sending = FacilityRefSerializer(read_only=True)
+    receiving = FacilityRefSerializer(read_only=True)
+
+    class Meta:
+        model = Referral
+        fields = [
+            "id",
+            "consultation",
+            "consultation_number",
+            "patient_name",
+            "opinion",
+            "direction",
+            "direction_label",
+            "sending",
+            "receiving",
+            "department",
+            "kind",
+            "kind_label",
+            "scheduled_for",
+            "note",
+            "state",
+            "state_label",
+            "offered_at",
+            "confirmed_at",
+            "transferred_at",
+            "ended_at",
+            "end_reason",
+        ]
+        read_only_fields = fields
+
+
+class ReferralOfferSerializer(serializers.Serializer):
+    consultation = ScopedPrimaryKeyRelatedField(queryset=Consultation.objects.all(), help_text="远程医疗申请 id")
+    direction = serializers.ChoiceField(choices=ReferralDirection.choices, help_text="up 上转（受邀方提供）；down 下转（邀请方提供）")
+    department = serializers.CharField(max_length=100, allow_blank=True, help_text="接收科室")
+    kind = serializers.ChoiceField(choices=ReferralKind.choices, help_text="预约号源或预留床位")
+    scheduled_for = DateTimeField(help_text="预约或入院时间，不能早于当前时间")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ReferralQuerySerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(choices=ReferralDirection.choices, required=False)
+    state = serializers.ChoiceField(choices=ReferralState.choices, required=False)
+    consultation = serializers.IntegerField(min_value=1, required=False)
 
 
 class RateSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ A ``SimpleRouter``: the API root view belongs to facilities' ``DefaultRouter`` a
 
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import referrals, views
 
 app_name = "consultations-api"
 
@@ -14,5 +14,6 @@ router.register("patients", views.PatientViewSet, basename="patient")
 router.register("admissions", views.AdmissionViewSet, basename="admission")
 router.register("obligations", views.ObligationViewSet, basename="obligation")
 router.register("consultations", views.ConsultationViewSet, basename="consultation")
+router.register("referrals", referrals.ReferralViewSet, basename="referral")
 
 urlpatterns = router.urls

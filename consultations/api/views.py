@@ -625,6 +625,8 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
             content=values["content"],
             corrects=corrects,
             correction_reason=values["correction_reason"],
+            recommends_transfer=values["recommends_transfer"],
+            transfer_reason=values["transfer_reason"],
         )
         return self._created(s.OpinionSerializer, opinion)
 

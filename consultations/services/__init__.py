@@ -4,6 +4,7 @@ from ._common import notifications_mark_read
 from .obligations import SweepReport, obligation_open, obligation_sweep, obligation_withdraw, obligations_meet
 from .opinions import opinion_sign, rating_record, responsibility_record
 from .patients import admission_confirm_diagnosis, admission_discharge, admission_record, patient_register
+from .referrals import referral_cancel, referral_confirm, referral_decline, referral_offer, referral_transfer
 from .requests import (
     consent_record,
     consultation_accept,
@@ -50,5 +51,10 @@ __all__ = [
     "participant_add_inviting",
     "patient_register",
     "rating_record",
+    "referral_cancel",
+    "referral_confirm",
+    "referral_decline",
+    "referral_offer",
+    "referral_transfer",
     "responsibility_record",
 ]

@@ -50,7 +50,19 @@ def responsibility_record(*, actor, consultation: Consultation, occasion: str) -
     return record
 
 
-def signed_content_hash(*, consultation_number: str, version: int, kind: str, content: str, physician_id: int, signed_at) -> str:
+TRANSFER_REASON_MAX = 200  # Opinion.transfer_reason
+
+
+def signed_content_hash(
+    *, consultation_number: str, version: int, kind: str, content: str, physician_id: int, signed_at,
+    recommends_transfer: bool = False, transfer_reason: str = "",
+) -> str:
+    """JL-C6: the SHA-256 of the canonical signed content.
+
+    JL-C10: a recommendation to transfer is part of what is signed. It enters the canonical form
+    only when it is made, as ``"transfer": {"recommended": true, "reason": …}``, so every opinion
+    signed before (and every one without a recommendation) keeps exactly the hash it had.
+    """
     payload = {
         "consultation": consultation_number,
         "version": version,
@@ -59,11 +71,18 @@ def signed_content_hash(*, consultation_number: str, version: int, kind: str, co
         "physician": physician_id,
         "signed_at": signed_at.isoformat(),
     }
+    if recommends_transfer:
+        payload["transfer"] = {"recommended": True, "reason": transfer_reason}
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: Opinion | None = None, correction_reason: str = "") -> Opinion:
+def opinion_sign(
+    *, actor, consultation: Consultation, content: str, corrects: Opinion | None = None, correction_reason: str = "",
+    recommends_transfer: bool = False, transfer_reason: str = "",
+) -> Opinion:
     """An assigned expert signs the opinion or report; a correction is a new version (JL-C6).
+
+    JL-C10: the expert may recommend transfer, with a short reason; it is signed with the content.
 
     The JL-P checks run as of this moment (the expert may have lost a qualification since being
     assigned) before the signing transaction, so a refusal is on record.
@@ -81,6 +100,13 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
             raise ApplicationError("JL-C6", _("JL-C6: 只能更正本申请的最新版本。"))
         if not correction_reason.strip():
             raise ApplicationError("JL-C6", _("JL-C6: 更正须写明理由。"))
+    transfer_reason = transfer_reason.strip() if recommends_transfer else ""
+    if recommends_transfer and not transfer_reason:
+        raise ApplicationError("JL-C10", _("JL-C10 第九条: 建议转诊须简要写明理由。"), {"field": "transfer_reason"})
+    if len(transfer_reason) > TRANSFER_REASON_MAX:
+        raise ApplicationError(
+            "JL-C10", _("JL-C10: 建议转诊理由请控制在 %(n)d 字以内。") % {"n": TRANSFER_REASON_MAX}, {"field": "transfer_reason"}
+        )
     physician_require_qualified(
         actor=actor, physician=physician, facility=consultation.invited, acting_role=ActingRole.EXPERT,
         scope=expert_scopes(consultation), act="sign", object_type="consultations.consultation", object_id=consultation.pk,
@@ -106,10 +132,13 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
             signed_at=now,
             content_sha256=signed_content_hash(
                 consultation_number=consultation.number, version=version, kind=kind, content=content.strip(),
-                physician_id=physician.pk, signed_at=now,
+                physician_id=physician.pk, signed_at=now, recommends_transfer=recommends_transfer,
+                transfer_reason=transfer_reason,
             ),
             supersedes=corrects,
             correction_reason=correction_reason.strip(),
+            recommends_transfer=recommends_transfer,
+            transfer_reason=transfer_reason,
         )
         move(consultation, edge, signed_at=consultation.signed_at or now)
         responsibility_record(actor=actor, consultation=consultation, occasion="signed" if corrects is None else "corrected")
@@ -120,7 +149,8 @@ def opinion_sign(*, actor, consultation: Consultation, content: str, corrects: O
             acting_facility_id=consultation.invited_id,
             facility_ids=[consultation.inviting_id, consultation.invited_id],
             details={"consultation": consultation.number, "version": version, "sha256": opinion.content_sha256,
-                     "supersedes": corrects.pk if corrects else None, "reason": correction_reason.strip()},
+                     "supersedes": corrects.pk if corrects else None, "reason": correction_reason.strip(),
+                     "recommends_transfer": recommends_transfer, "transfer_reason": transfer_reason},
         )
         notify(
             facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),

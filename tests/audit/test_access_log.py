@@ -35,6 +35,7 @@ from consultations.choices import TriggerKind
 from consultations.models import Violation
 from facilities.choices import StaffRole
 from tests.api_cases import assert_error, token_client
+from tests.consultations import offer, signed
 from tests.factories import UserFactory, regulator, staff
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,7 @@ PATIENT_DATA: dict[str, str] = {
     "consultations:obligation-list": "open obligations, admissions awaiting a diagnosis, patient search",
     "consultations:violation-list": "JL-C2 violations name the patient",
     "consultations:notification-list": "JL-C2 reminders and violation notices name the patient",
+    "consultations:referral-list": "JL-C10 referrals: request number and patient name per row",
     "audit:responsibility-list": "responsibility records per request",
     "audit:responsibility-detail": "one request's responsibility and the acts done under it",
     "audit:seal-detail": "a seal and its comparison with the live record",
@@ -71,6 +73,8 @@ PATIENT_DATA: dict[str, str] = {
     "consultations-api:consultation-list": "requests with their patient; POST creates one",
     "consultations-api:consultation-detail": "one request with everything in it",
     "consultations-api:consultation-download": "a document of a request",
+    "consultations-api:referral-list": "JL-C10 referrals with their patient's name; POST offers one",
+    "consultations-api:referral-detail": "one referral with its patient's name",
     "audit-api:responsibility-list": "responsibility records per request (?consultation= for one)",
     "audit-api:seal-detail": "a seal and its comparison with the live record",
 }
@@ -168,6 +172,15 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "consultations:obligation-withdraw": WRITE,
     "consultations:notification-read-all": WRITE,
     "consultations:notification-read": WRITE,
+    "consultations:referral-offer": WRITE,
+    "consultations:referral-confirm": WRITE,
+    "consultations:referral-decline": WRITE,
+    "consultations:referral-transfer": WRITE,
+    "consultations:referral-cancel": WRITE,
+    "consultations-api:referral-confirm": WRITE,
+    "consultations-api:referral-decline": WRITE,
+    "consultations-api:referral-transfer": WRITE,
+    "consultations-api:referral-cancel": WRITE,
     "consultations-api:admission-diagnosis": WRITE,
     "consultations-api:admission-discharge": WRITE,
     "consultations-api:obligation-withdraw": WRITE,
@@ -584,6 +597,28 @@ def _(r):
 def _(r):
     return Case(r.partner, _api(r.partner, f"{API}/consultations/{r.consultation.pk}/"),
                 [view(r.consultation, r.patient)], channel="api")
+
+
+@scenario("consultations:referral-list")
+def _(r):
+    referral = offer(r.world, signed(r.world))
+    user = r.regulator
+    return Case(user, _page(user, reverse("consultations:referral-list")),
+                [listed("consultations.referral", [referral], referral.consultation.patient)])
+
+
+@scenario("consultations-api:referral-list")
+def _(r):
+    referral = offer(r.world, signed(r.world))
+    return Case(r.partner, _api(r.partner, f"{API}/referrals/"),
+                [listed("consultations.referral", [referral], referral.consultation.patient)], channel="api")
+
+
+@scenario("consultations-api:referral-detail")
+def _(r):
+    referral = offer(r.world, signed(r.world))
+    return Case(r.partner, _api(r.partner, f"{API}/referrals/{referral.pk}/"),
+                [view(referral, referral.consultation.patient)], channel="api")
 
 
 @scenario("consultations-api:consultation-download")

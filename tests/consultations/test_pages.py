@@ -561,8 +561,8 @@ def test_case_page_queries_do_not_grow_with_documents_3_vs_15(client, world, dja
                 actor=world.clinician, consultation=consultation, kind="other", title="补充", upload=pdf()
             )
         client.get(url("detail", consultation.pk))
-        # 17: one more than before for the consent's kept versions (JL-C3).
-        with django_assert_max_num_queries(17 + ACCESS_LOG_WRITE) as captured:
+        # 18: the case with its consent's kept versions (JL-C3) and its referrals (JL-C10), each prefetched once.
+        with django_assert_max_num_queries(18 + ACCESS_LOG_WRITE) as captured:
             response = client.get(url("detail", consultation.pk))
         assert response.status_code == 200 and len(response.context["documents"]) == total
         counts.append(len(captured))

@@ -34,6 +34,7 @@ from facilities.choices import AccreditationCondition, StaffRole, SuspensionCaus
 from facilities.models import CooperationAgreement, RegulatorMembership, StaffMembership
 from tests.api_cases import token_client
 from tests.billing import complete, priced, register_account, statement_with_lines
+from tests.consultations import offer, signed
 from tests.factories import FacilityFactory, division, pdf, regulator, staff
 
 pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at("2026-11-20T10:00:00+08:00")]
@@ -101,8 +102,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "consultations:patient-reveal": lambda o: {"pk": o.consultation.pk},
     **{f"consultations:{name}": (lambda o: {"pk": o.open_case.pk}) for name in (
         "consent", "participant-add", "document-upload", "send", "accept", "decline", "return-material", "assign-expert",
-        "schedule", "start-session", "sign", "correct", "close", "cancel", "rate",
+        "schedule", "start-session", "sign", "correct", "close", "cancel", "rate", "referral-offer",
     )},
+    **{f"consultations:referral-{step}": (lambda o: {"pk": o.referral.pk}) for step in ("confirm", "decline", "transfer", "cancel")},
     "consultations:obligation-open-expert": lambda o: {"patient_pk": o.patient.pk},
     "consultations:obligation-open-request": lambda o: {"patient_pk": o.patient.pk},
     "consultations:admission-record": lambda o: {"patient_pk": o.patient.pk},
@@ -121,6 +123,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     **{f"consultations-api:consultation-{name}": (lambda o: {"pk": o.open_case.pk}) for name in (
         "accept", "assign", "cancel", "close", "consent", "correct", "decline", "documents", "participants", "rate",
         "return", "schedule", "send", "sign", "start", "experts",
+    )},
+    **{f"consultations-api:referral-{name}": (lambda o: {"pk": o.referral.pk}) for name in (
+        "detail", "confirm", "decline", "transfer", "cancel",
     )},
     # Records under the law (audit)
     "audit:responsibility-detail": lambda o: {"pk": o.consultation.pk},
@@ -206,6 +211,7 @@ class Objects:
         self.obligation = consultation_services.obligation_open(
             actor=world.clinician, patient=self.patient, trigger=TriggerKind.PATIENT_REQUEST, event_at=now - dt.timedelta(hours=1))
         self.open_case = world.sent(patient=self.patient)
+        self.referral = offer(world, signed(world, patient=self.patient))
         self.notification = Notification.objects.filter(user=world.invited_coordinator).first()
         self.statement = statement_with_lines(billing, charges=2, paid=1, reversed_=0)
         self.charge = Charge.objects.filter(statement=self.statement).first()
