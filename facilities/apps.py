@@ -9,4 +9,4 @@ class FacilitiesConfig(AppConfig):
     def ready(self):
         from . import checks, signin  # noqa: F401  (registers the settings checks)
 
-        signin.connect()  # JL-A2 sign-in audit; before axes' receivers ("axes" comes later in INSTALLED_APPS)
+        signin.connect()  # JL-A2 sign-in audit events

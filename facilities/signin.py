@@ -108,19 +108,18 @@ def lockout_response(request, original_response=None, credentials=None):
 # --- Receivers: Django's auth signals and axes' lockout signal --------------------------------
 
 
-def _was_locked(request, credentials) -> bool:
-    from axes.handlers.proxy import AxesProxyHandler
-
-    return request is not None and not AxesProxyHandler.is_allowed(request, credentials)
+def _refused_by_lock(request) -> bool:
+    """True when axes refused this attempt because a lock was already in force: its backend marks
+    the request locked before any failure is counted, while a counted failure sets
+    ``axes_failures_since_start`` (with AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT off). So the
+    answer is the same whether axes' receiver has run yet or not."""
+    return bool(getattr(request, "axes_locked_out", False)) and getattr(request, "axes_failures_since_start", None) is None
 
 
 def on_login_failed(sender, credentials, request=None, **kwargs):
-    """``auth.login_failed``: before axes counts this failure (our app is ready first), so we know
-    whether the attempt was refused by a lock already in force."""
+    """``auth.login_failed``: a wrong password, or any attempt while the account or address is locked."""
     username = attempted_username(request, credentials)
-    locked = _was_locked(request, credentials)
-    if request is not None:
-        request.telemed_was_locked = locked
+    locked = _refused_by_lock(request)
     _record(
         actor=None, event_type=EventType.AUTH_LOGIN_FAILED, outcome=Outcome.FAILURE, user=_account(username),
         details={
@@ -134,7 +133,7 @@ def on_login_failed(sender, credentials, request=None, **kwargs):
 
 def on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
     """``auth.lockout``: once, by the failure that reached the limit (not again for each refused try)."""
-    if request is not None and getattr(request, "telemed_was_locked", False):
+    if request is None or _refused_by_lock(request):
         return
     username = attempted_username(None, {"username": username}) if username else ""
     _record(
@@ -187,11 +186,13 @@ def on_logged_out(sender, request, user, **kwargs):
 
 
 def connect() -> None:
-    from axes.signals import user_locked_out
-
+    """Connected before axes' own receivers (importing ``axes.signals`` connects those), so that
+    a failure is on record before the lockout it causes."""
     user_login_failed.connect(on_login_failed, dispatch_uid="telemed.auth.login_failed")
     user_logged_in.connect(on_logged_in, dispatch_uid="telemed.auth.login")
     user_logged_out.connect(on_logged_out, dispatch_uid="telemed.auth.logout")
+    from axes.signals import user_locked_out
+
     user_locked_out.connect(on_locked_out, dispatch_uid="telemed.auth.lockout")
 
 

@@ -77,9 +77,7 @@ INSTALLED_APPS = [
     "facilities",
     "consultations",
     "billing",
-    # After the apps: their login receivers run before axes' own, so a failure is on record
-    # (JL-A1) before axes counts it and perhaps locks the account (facilities.signin).
-    "axes",
+    "axes",  # JL-A2 lockout; facilities.signin writes the sign-in audit events (JL-A1)
 ]
 
 MIDDLEWARE = [
