@@ -7,6 +7,10 @@ with time-machine, never waited for.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -26,6 +30,7 @@ from tests.factories import PASSWORD, FacilityFactory, UserFactory, regulator, s
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[2]
 LOGIN = "/login/"
 TOKEN = "/api/v1/auth/token/"
 STRONG = "Xk7#pLm2qRw9"  # length 12, four classes, not common
@@ -431,3 +436,32 @@ def test_jl_a2_the_logout_button_is_a_form_with_csrf(client):
     form = html[html.index(f'action="{reverse("logout")}"'):]
     form = form[: form.index("</form>")]
     assert 'method="post"' in form and "csrfmiddlewaretoken" in form
+
+
+def test_jl_a2_the_admin_login_counts_toward_the_lockout_too(client):
+    UserFactory(username="ops", is_superuser=True, is_staff=True)
+    for _attempt in range(5):
+        client.post(reverse("admin:login"), {"username": "ops", "password": WRONG})
+    assert client.post(reverse("admin:login"), {"username": "ops", "password": PASSWORD}).status_code == 429
+    assert not logged_in(client)
+
+
+# --- Settings --------------------------------------------------------------------------------------
+
+
+def test_jl_a2_the_lockout_and_password_settings_come_from_the_environment(tmp_path):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), s.TELEMED_PASSWORD_MAX_AGE_DAYS, "
+        "s.AUTH_PASSWORD_VALIDATORS[0]['OPTIONS']['min_length'], s.AUTH_PASSWORD_VALIDATORS[-1]['OPTIONS']['keep'])"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(
+        TELEMED_VAR_DIR=str(tmp_path), TELEMED_LOCKOUT_FAILURES="3", TELEMED_LOCKOUT_WINDOW_MINUTES="15",
+        TELEMED_PASSWORD_MAX_AGE_DAYS="60", TELEMED_PASSWORD_MIN_LENGTH="12", TELEMED_PASSWORD_HISTORY="8",
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60)  # noqa: S603
+    assert out.stdout.split() == ["3", "900", "60", "12", "8"]
+    env["TELEMED_LOCKOUT_FAILURES"] = "five"
+    bad = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60)  # noqa: S603
+    assert bad.returncode != 0 and "TELEMED_LOCKOUT_FAILURES='five'" in bad.stderr
