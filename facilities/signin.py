@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -42,6 +43,7 @@ from telemed.context import client_ip
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 from telemed.text import clean_text
+from telemed.transactions import service_transaction
 
 from . import passwords, rules
 
@@ -216,6 +218,14 @@ def password_refused_record(*, actor, request, codes: list[str], messages_: list
 # --- Lockouts in force and their release (the security administrator) ---------------------------
 
 
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def may_release_lockouts(user) -> bool:
     """The security administrator's permission (operators hold it today, as superusers)."""
     return bool(user and user.is_authenticated and user.has_perm(RELEASE_PERMISSION))
@@ -267,11 +277,11 @@ def lockout_release(*, actor, kind: str, value: str, reason: str) -> int:
             ApplicationError("permission_denied", _("JL-A2 等保三级 8.1.4.1: 只有安全管理员可以解除登录锁定。"), status=403),
             actor=actor, event_type=EventType.AUTH_UNLOCK, details={"kind": kind, "value": value},
         )
-    if kind not in ("username", "ip_address") or not value:
+    if kind not in ("username", "ip_address") or not value or (kind == "ip_address" and not _is_ip(value)):
         raise ApplicationError("invalid", _("请选择要解锁的账号或地址。"))
     if not (reason or "").strip():
         raise ApplicationError("JL-A2", _("JL-A2 等保三级 8.1.4.1: 解除锁定须说明理由。"))
-    with transaction.atomic():
+    with service_transaction():
         removed = AxesProxyHandler.reset_attempts(**{kind: value})
         account = _account(value) if kind == "username" else None
         audit_event_append(

@@ -217,6 +217,14 @@ def test_jl_a2_only_the_security_administrator_sees_and_releases_lockouts(client
     assert client.post(LOGIN, {"username": "li_hua", "password": PASSWORD}).status_code == 429
 
 
+def test_jl_a2_a_release_of_something_that_is_not_an_address_is_a_clear_error(client):
+    admin = APIClient()
+    admin.force_login(UserFactory(username="ops", is_superuser=True, is_staff=True))
+    response = admin.post(reverse("facilities:lockout-release"), {"kind": "ip_address", "value": "10.1.1.x", "reason": "核实"})
+    assert response.status_code == 400 and "请选择要解锁的账号或地址" in response.content.decode()
+    assert events("auth.unlock") == []
+
+
 def test_jl_a2_the_lockout_page_needs_a_login(client):
     response = client.get(reverse("facilities:lockout-list"))
     assert response.status_code == 302 and response.url.startswith(reverse("login"))
