@@ -184,6 +184,9 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock ends when its 
 AXES_CLIENT_IP_CALLABLE = "telemed.context.client_ip"  # TELEMED_TRUSTED_PROXIES, never a bare X-Forwarded-For
 AXES_LOCKOUT_CALLABLE = "facilities.signin.lockout_response"
 AXES_USERNAME_CALLABLE = "facilities.signin.attempted_username"
+# axes keeps the failed request's form in its table: every password field is masked there, the
+# password change form's three included (the old password typed wrong may be nearly right).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2", "csrfmiddlewaretoken"]
 AXES_VERBOSE = False
 AXES_DISABLE_ACCESS_LOG = True  # logins are in the audit log (auth.login), which cannot be altered
 AXES_ENABLE_ADMIN = False  # lockouts are released on the security administrator's page, with a reason

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
@@ -155,6 +156,8 @@ def test_jl_a2_the_password_form_counts_toward_the_lockout(client):
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
     assert len(events("auth.lockout")) == 1
+    stored = " ".join(AccessAttempt.objects.values_list("post_data", flat=True))
+    assert "wrong-1A!x" not in stored and STRONG not in stored and "old_password=*" in stored
 
 
 # --- Release by the security administrator ------------------------------------------------------
