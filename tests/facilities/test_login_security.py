@@ -23,7 +23,7 @@ from rest_framework.test import APIClient
 
 import telemed.settings as configured
 from audit.models import AuditEvent
-from facilities import demo_data, signin
+from facilities import demo_data, rules, signin
 from facilities.choices import StaffRole
 from facilities.models import PasswordHistory
 from tests.api_cases import assert_error
@@ -476,3 +476,27 @@ def test_jl_a2_the_lockout_and_password_settings_come_from_the_environment(tmp_p
     env["TELEMED_LOCKOUT_FAILURES"] = "five"
     bad = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60)  # noqa: S603
     assert bad.returncode != 0 and "TELEMED_LOCKOUT_FAILURES='five'" in bad.stderr
+
+
+# --- The pure rules --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("password", "classes"),
+    [("abc", {"lower"}), ("ABCdef", {"upper", "lower"}), ("密码Abc1", {"symbol", "upper", "lower", "digit"}), ("a b-1", {"lower", "symbol", "digit"})],
+)
+def test_jl_a2_character_classes_rule(password, classes):
+    assert rules.password_character_classes(password) == classes
+
+
+def test_jl_a2_password_age_rule_is_exact_to_the_second():
+    set_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert not rules.password_expired(set_at=set_at, now=set_at + dt.timedelta(days=90, seconds=-1), max_age_days=90)
+    assert rules.password_expired(set_at=set_at, now=set_at + dt.timedelta(days=90), max_age_days=90)
+
+
+def test_jl_a2_privileged_roles_rule():
+    assert rules.is_privileged(is_operator=True, is_regulator=False, facility_roles=[])
+    assert rules.is_privileged(is_operator=False, is_regulator=True, facility_roles=[])
+    assert rules.is_privileged(is_operator=False, is_regulator=False, facility_roles=[{StaffRole.CLINICIAN}, {StaffRole.FACILITY_ADMIN}])
+    assert not rules.is_privileged(is_operator=False, is_regulator=False, facility_roles=[{StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM}])
