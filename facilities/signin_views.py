@@ -79,9 +79,12 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 class ReleaseForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("username", gettext_lazy("账号")), ("ip_address", gettext_lazy("地址"))])
-    value = forms.CharField(max_length=255)
-    reason = forms.CharField(label=gettext_lazy("解锁理由"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+    """Input shape only: what is missing or wrong is refused by ``signin.lockout_release`` with its
+    rule, shown above the table (the page has no visible field to mark)."""
+
+    kind = forms.CharField(required=False, max_length=20)
+    value = forms.CharField(required=False, max_length=255)
+    reason = forms.CharField(label=gettext_lazy("解锁理由"), required=False, max_length=2000)
 
 
 def _require_security_administrator(request) -> None:

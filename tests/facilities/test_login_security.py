@@ -176,7 +176,7 @@ def test_jl_a2_the_operator_releases_a_lockout_with_a_reason(client):
     assert "li_hua" in html and "10.1.1.1" in html and "JL-A2" in html
 
     no_reason = admin.post(reverse("facilities:lockout-release"), {"kind": "username", "value": "li_hua", "reason": " "})
-    assert no_reason.status_code == 400
+    assert no_reason.status_code == 400 and "JL-A2 等保三级 8.1.4.1: 解除锁定须说明理由" in no_reason.content.decode()
     assert client.post(LOGIN, {"username": "li_hua", "password": PASSWORD}, REMOTE_ADDR="10.2.2.2").status_code == 429
 
     done = admin.post(reverse("facilities:lockout-release"), {"kind": "username", "value": "li_hua", "reason": "本人来电核实身份"})
