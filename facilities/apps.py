@@ -7,4 +7,6 @@ class FacilitiesConfig(AppConfig):
     verbose_name = _("医疗机构与医务人员")
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the settings checks)
+        from . import checks, signin  # noqa: F401  (registers the settings checks)
+
+        signin.connect()  # JL-A2 sign-in audit events

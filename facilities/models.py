@@ -189,6 +189,30 @@ class RegulatorMembership(models.Model):
         return f"{self.user} @ {self.division}"
 
 
+class PasswordHistory(models.Model):
+    """JL-A2 (GB/T 22239-2019 8.1.4.1 a): every password a user has set, as its hash only.
+
+    Written by ``facilities.passwords.PasswordHistoryValidator.password_changed`` whenever Django
+    saves a new password; read to refuse the last ``TELEMED_PASSWORD_HISTORY`` and to date the
+    current one for the age rule. Never shown, never edited.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(_("密码哈希"), max_length=256)
+    set_at = models.DateTimeField(_("设置时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("历史密码")
+        verbose_name_plural = _("历史密码")
+        indexes = [models.Index(fields=["user", "-set_at"], name="password_history_user_idx")]
+        # The security administrator's permission (JL-A2), held by operators (superusers) today;
+        # a later split of duties grants it to a security-administrator group instead.
+        permissions = [("release_lockout", _("解除登录锁定"))]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.set_at:%Y-%m-%d}"
+
+
 class AccreditationApplicationQuerySet(ScopedQuerySet):
     scope_facility_field = "facility_id"
     scope_division_field = "facility__division__code"

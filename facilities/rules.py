@@ -23,6 +23,7 @@ from .choices import (
     ImagingModality,
     PracticeScope,
     ServiceCategory,
+    StaffRole,
     Title,
     TitleSeries,
 )
@@ -367,3 +368,34 @@ def physician_checks(
         )
     )
     return checks
+
+
+# --- Sign-in security (JL-A2, GB/T 22239-2019 8.1.4.1) ------------------------------------------
+
+PASSWORD_CLASSES = ("lower", "upper", "digit", "symbol")
+
+
+def password_character_classes(password: str) -> set[str]:
+    """Which of the four classes (lower-case, upper-case letters, digits, other characters) a
+    password uses. A letter without case (汉字) counts as "other"."""
+    found: set[str] = set()
+    for ch in password:
+        if ch.isdigit():
+            found.add("digit")
+        elif ch.islower():
+            found.add("lower")
+        elif ch.isupper():
+            found.add("upper")
+        else:
+            found.add("symbol")
+    return found
+
+
+def password_expired(*, set_at: datetime, now: datetime, max_age_days: int) -> bool:
+    """JL-A2: a password set ``max_age_days`` or more ago must be changed (privileged roles)."""
+    return (now - set_at).total_seconds() >= max_age_days * 86400
+
+
+def is_privileged(*, is_operator: bool, is_regulator: bool, facility_roles: Iterable[Iterable[str]]) -> bool:
+    """JL-A2: privileged users are operators, regulators and facility administrators."""
+    return is_operator or is_regulator or any(StaffRole.FACILITY_ADMIN in roles for roles in facility_roles)

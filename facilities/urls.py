@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from . import views
+from . import signin_views, views
 
 app_name = "facilities"
 
 urlpatterns = [
+    path("lockouts/", signin_views.lockout_list, name="lockout-list"),
+    path("lockouts/release/", signin_views.lockout_release, name="lockout-release"),
     path("", views.facility_list, name="facility-list"),
     path("<int:pk>/", views.facility_detail, name="facility-detail"),
     path("<int:pk>/staff/", views.staff_list, name="staff-list"),

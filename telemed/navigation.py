@@ -81,6 +81,11 @@ def navigation(request):
     items.append(
         (_notifications_label(unread_notifications(request)), reverse("consultations:notification-list"))
     )
+    # JL-A2: the security administrator's page. The page itself asks for the permission
+    # facilities.release_lockout; operators hold it (superusers), and asking has_perm here would
+    # cost every page two queries — move this test with the permission when duties are split.
+    if scope.is_operator:
+        items.append((_("登录锁定"), reverse("facilities:lockout-list")))
     if scope.is_operator:
         items.append((_("系统管理"), reverse("admin:index")))
     return {"nav_items": items, "scope": scope}

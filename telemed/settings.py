@@ -5,6 +5,7 @@ filesystem broker under ``var/celery/``. A malformed value stops start-up with a
 rather than being guessed around.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "facilities",
     "consultations",
     "billing",
+    "axes",  # JL-A2 lockout; facilities.signin writes the sign-in audit events (JL-A1)
 ]
 
 MIDDLEWARE = [
@@ -103,6 +105,8 @@ MIDDLEWARE = [
     "telemed.middleware.RequestInputMiddleware",
     "telemed.middleware.RequestSizeMiddleware",
     "telemed.idempotency.IdempotencyKeyMiddleware",  # API POSTs with Idempotency-Key: answered once (after the size check)
+    "facilities.signin.PasswordAgeMiddleware",  # JL-A2: privileged roles change an old password first
+    "axes.middleware.AxesMiddleware",  # JL-A2: last, turns a locked-out login into the lockout answer
 ]
 
 ROOT_URLCONF = "telemed.urls"
@@ -152,16 +156,55 @@ else:
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# JL-A2 (GB/T 22239-2019 8.1.4.1 b, c): axes refuses a locked-out account or address before any
+# password is checked; it needs the request, so every ``authenticate`` call passes one.
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+# JL-A2: Argon2 first; a PBKDF2 hash is upgraded the next time its user logs in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+# JL-A2 (8.1.4.1 a): password complexity and reuse.
+TELEMED_PASSWORD_MIN_LENGTH = env_int("TELEMED_PASSWORD_MIN_LENGTH", 10, minimum=8)
+TELEMED_PASSWORD_HISTORY = env_int("TELEMED_PASSWORD_HISTORY", 5, minimum=1)
+# JL-A2: regulators, facility administrators and operators change their password after this many days.
+TELEMED_PASSWORD_MAX_AGE_DAYS = env_int("TELEMED_PASSWORD_MAX_AGE_DAYS", 90, minimum=1)
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "facilities.passwords.MinimumLengthValidator",
+        "OPTIONS": {"min_length": TELEMED_PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "facilities.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "facilities.passwords.UserAttributeSimilarityValidator"},
+    {"NAME": "facilities.passwords.CommonPasswordValidator"},
+    {"NAME": "facilities.passwords.NumericPasswordValidator"},
+    {"NAME": "facilities.passwords.PasswordHistoryValidator", "OPTIONS": {"keep": TELEMED_PASSWORD_HISTORY}},
+]
+# JL-A2 (8.1.4.1 b): lockout after TELEMED_LOCKOUT_FAILURES failed logins within
+# TELEMED_LOCKOUT_WINDOW_MINUTES, counted per account and, separately, per client address; the lock
+# lasts that window from the failure that set it, or until a security administrator releases it.
+TELEMED_LOCKOUT_FAILURES = env_int("TELEMED_LOCKOUT_FAILURES", 5, minimum=1)
+TELEMED_LOCKOUT_WINDOW_MINUTES = env_int("TELEMED_LOCKOUT_WINDOW_MINUTES", 30, minimum=1)
+AXES_FAILURE_LIMIT = TELEMED_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = dt.timedelta(minutes=TELEMED_LOCKOUT_WINDOW_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, per address
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock ends when its window does
+AXES_CLIENT_IP_CALLABLE = "telemed.context.client_ip"  # TELEMED_TRUSTED_PROXIES, never a bare X-Forwarded-For
+AXES_LOCKOUT_CALLABLE = "facilities.signin.lockout_response"
+AXES_USERNAME_CALLABLE = "facilities.signin.attempted_username"
+# axes keeps the failed request's form in its table: every password field is masked there, the
+# password change form's three included (the old password typed wrong may be nearly right).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # logins are in the audit log (auth.login), which cannot be altered
+AXES_ENABLE_ADMIN = False  # lockouts are released on the security administrator's page, with a reason
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -400,6 +443,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    # django-axes logs every login at INFO; the audit log already has them (auth.login).
+    "loggers": {"axes": {"level": os.environ.get("TELEMED_AXES_LOG_LEVEL", "WARNING")}},
 }
 # JL-C2 reminders: hours before the upload deadline at which the inviting coordinator and
 # clinician are reminded (in-app and by e-mail).

@@ -7,6 +7,7 @@ import datetime as dt
 import factory
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpRequest
 from django.utils import timezone
 
 from facilities.choices import (
@@ -33,6 +34,17 @@ def pdf(name: str = "evidence.pdf", content: bytes = b"%PDF-1.4 test evidence\n"
     return SimpleUploadedFile(name, content, content_type="application/pdf")
 
 
+PASSWORD = "correct-horse-battery"  # UserFactory's password (factories skip the validators)
+
+
+def login_request(address: str = "127.0.0.1") -> HttpRequest:
+    """The request ``client.login(request=…, username=…, password=…)`` needs: django-axes checks
+    the lockout (JL-A2) in ``authenticate`` and refuses to run without the request it counts."""
+    request = HttpRequest()
+    request.META["REMOTE_ADDR"] = address
+    return request
+
+
 def division(code: str) -> Division:
     return Division.objects.get(code=code)
 
@@ -44,7 +56,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     first_name = factory.Faker("name", locale="zh_CN")
-    password = factory.django.Password("correct-horse-battery")
+    password = factory.django.Password(PASSWORD)
 
 
 class FacilityFactory(factory.django.DjangoModelFactory):

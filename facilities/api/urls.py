@@ -1,8 +1,9 @@
 """Partner API routes under /api/v1/ (mounted by telemed.urls)."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import token, views
 
 app_name = "facilities-api"
 
@@ -17,4 +18,7 @@ router.register("duty", views.DutyShiftViewSet, basename="duty")
 router.register("suspensions", views.SuspensionViewSet, basename="suspension")
 router.register("accreditation-applications", views.AccreditationApplicationViewSet, basename="application")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("auth/token/", token.TokenObtainView.as_view(), name="auth-token"),  # JL-A2
+    *router.urls,
+]

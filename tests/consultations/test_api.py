@@ -28,7 +28,7 @@ from tests.api_cases import (
     rows,
     token_client,
 )
-from tests.factories import FacilityFactory, RegistrationFactory, pdf, staff
+from tests.factories import FacilityFactory, RegistrationFactory, login_request, pdf, staff
 
 API = "/api/v1"
 PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory
@@ -37,7 +37,7 @@ PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory
 def session_client(user) -> APIClient:
     """A member of staff signed in to the portal (session authentication)."""
     client = APIClient()
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=login_request(), username=user.username, password=PASSWORD)
     return client
 
 

@@ -17,7 +17,7 @@ from facilities import services as facility_services
 from facilities.choices import Title
 from telemed.errors import ApplicationError
 from tests.api_cases import assert_error
-from tests.factories import PhysicianFactory, RegistrationFactory, staff
+from tests.factories import PhysicianFactory, RegistrationFactory, login_request, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ PASSWORD = "correct-horse-battery"
 
 def session_client(user) -> APIClient:
     client = APIClient()
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=login_request(), username=user.username, password=PASSWORD)
     return client
 
 
