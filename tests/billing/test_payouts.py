@@ -1,0 +1,299 @@
+"""JL-B6 (art. 43): per-person payouts of the staff part of a month's charges.
+
+The month under test is November 2026 (Beijing time); reports are drafted from 1 December on.
+Charges are made the way the portal makes them (consultations run to closed through the services);
+each test travels with ``time_machine`` from its one frozen "now".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
+
+from audit.models import AuditEvent
+from billing import rules, services
+from billing.choices import PayoutState
+from billing.models import Charge, PayoutReport
+from billing.tasks import draft_payouts_task
+from consultations import services as consultation_services
+from facilities.choices import StaffRole
+from telemed.errors import ApplicationError
+from tests.billing import IMAGING_FEN, close, complete, complete_from_another_county, priced
+from tests.factories import PhysicianFactory, RegistrationFactory, staff
+
+BEIJING = rules.BEIJING
+NOVEMBER = dt.date(2026, 11, 1)
+MID_NOVEMBER = "2026-11-10T10:00:00+08:00"
+AFTER_NOVEMBER = dt.datetime(2026, 12, 1, 0, 0, 0, tzinfo=BEIJING)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at(MID_NOVEMBER)]
+
+
+# --- The pure rule ------------------------------------------------------------------------------
+
+
+@given(
+    amount=st.integers(min_value=0, max_value=10**12),
+    weights=st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=12).filter(lambda w: sum(w) > 0),
+)
+def test_jl_b6_distribute_adds_up_to_the_fen_and_stays_within_a_fen_of_the_exact_share(amount, weights):
+    parts = rules.distribute(amount, weights)
+    assert sum(parts) == amount
+    assert all(part >= 0 for part in parts)
+    total = sum(weights)
+    for part, weight in zip(parts, weights, strict=True):
+        assert abs(Fraction(part) - Fraction(amount * weight, total)) < 1
+        if weight == 0:
+            assert part == 0
+
+
+def test_jl_b6_distribute_breaks_ties_by_the_order_given():
+    assert rules.distribute(100, [1, 1, 1]) == [34, 33, 33]
+    assert rules.distribute(1, [1, 1]) == [1, 0]
+    assert rules.distribute(7, [2, 1]) == [5, 2]  # 4.67 / 2.33: the larger remainder gets the fen
+
+
+def test_jl_b6_distribute_refuses_what_is_not_money():
+    with pytest.raises(TypeError):
+        rules.distribute(1.5, [1])
+    with pytest.raises(ValueError):
+        rules.distribute(-1, [1])
+    with pytest.raises(ValueError):
+        rules.distribute(10, [0, 0])
+
+
+def test_jl_b5_b6_staff_part_rounds_up_for_the_staff():
+    assert rules.staff_part(10501, 6000) == 6301  # 6300.6 → 6301: never below 60 %
+    assert rules.staff_part(10000, 6000) == 6000
+    assert rules.staff_part(4500, 10000) == 4500
+
+
+def test_jl_b6_recipients_signer_counts_double_and_order_is_by_physician():
+    invited = rules.payout_recipients(side="invited", expert_ids=[9, 3], signer_ids=[9])
+    assert [(r.physician_id, r.role, r.weight) for r in invited] == [(3, "expert", 1), (9, "signer", 2)]
+    inviting = rules.payout_recipients(side="inviting", attending_ids=[5, 2, 5])
+    assert [(r.physician_id, r.role) for r in inviting] == [(2, "attending"), (5, "attending")]
+
+
+def test_jl_b6_month_ends_at_midnight_beijing():
+    assert not rules.month_ended_check(NOVEMBER, now=dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=BEIJING)).passed
+    assert rules.month_ended_check(NOVEMBER, now=dt.datetime(2026, 12, 1, 0, 0, 0, tzinfo=BEIJING)).passed
+
+
+# --- Building a month ---------------------------------------------------------------------------
+
+
+def _policies(billing, invited_bp=6500, inviting_bp=7000):
+    since = dt.date(2026, 1, 1)
+    services.allocation_policy_adopt(actor=billing.invited_finance, facility=billing.invited, staff_share_basis_points=invited_bp,
+                                     valid_from=since, description="按签发与参与分配")
+    services.allocation_policy_adopt(actor=billing.inviting_finance, facility=billing.inviting, staff_share_basis_points=inviting_bp,
+                                     valid_from=since, description="经治医师")
+
+
+def _second_expert(world, name="赵专家"):
+    user = staff(world.invited, StaffRole.CLINICIAN, username="expert2", first_name=name)
+    return RegistrationFactory(facility=world.invited, physician=PhysicianFactory(user=user, name=name, scopes=["imaging"])).physician
+
+
+def _complete_with_two_experts(world, second):
+    """One imaging case with two assigned experts; only the first signs."""
+    consultation = world.accepted_with_expert(service="imaging", wanted_scope="imaging")
+    consultation_services.expert_assign(actor=world.invited_coordinator, consultation=consultation, physician=second)
+    consultation_services.opinion_sign(actor=world.expert, consultation=consultation, content="影像诊断报告")
+    close(actor=world.clinician, consultation=consultation)
+    return Charge.objects.get(consultation=consultation)
+
+
+@pytest.fixture
+def month(world):
+    """November 2026: three charges of world's pair (one with two experts) and one from another county."""
+    with time_machine.travel(dt.datetime(2026, 11, 10, 10, tzinfo=BEIJING), tick=False):
+        billing = priced(world)
+        _policies(billing)
+        second = _second_expert(world)
+        charges = [complete(world), complete(world), _complete_with_two_experts(world, second)]
+        charges.append(complete_from_another_county(world))
+    return billing, charges, second
+
+
+def _at(moment):
+    return time_machine.travel(moment, tick=False)
+
+
+# --- Services -----------------------------------------------------------------------------------
+
+
+def test_jl_b6_reconciles_to_the_fen_with_several_charges_and_odd_amounts(world, month):
+    billing, charges, second = month
+    with _at(AFTER_NOVEMBER):
+        report = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+    # Each charge: 15001 fen at 2:8 → invited 12001; 65 % rounded up → 7801 per charge.
+    assert all(c.invited_share_fen == 12001 for c in charges) and IMAGING_FEN == 15001
+    assert report.charge_count == 4
+    assert report.share_total_fen == 4 * 12001
+    assert report.staff_total_fen == 4 * 7801
+    lines = list(report.lines.all())
+    assert sum(line.amount_fen for line in lines) == report.staff_total_fen == report.lines_total_fen
+    two = [line for line in lines if line.charge_id == charges[2].pk]
+    by_role = {line.role: line.amount_fen for line in two}
+    assert by_role == {"signer": 5201, "expert": 2600}  # 7801 × 2/3 = 5200.67 → 5201; 2600.33 → 2600
+    assert {line.physician_id for line in two} == {world.expert_physician.pk, second.pk}
+    # The inviting side: world's inviting hospital, 70 % of 3000 = 2100 per charge to the attending physician.
+    with _at(AFTER_NOVEMBER):
+        inviting = services.payout_report_draft(actor=billing.inviting_finance, facility=billing.inviting, month=NOVEMBER)
+    assert inviting.charge_count == 3
+    assert inviting.staff_total_fen == 3 * 2100 == inviting.lines_total_fen
+    assert set(inviting.lines.values_list("physician_id", flat=True)) == {world.attending.pk}
+    with _at(AFTER_NOVEMBER + dt.timedelta(hours=1)):
+        confirmed = services.payout_report_confirm(actor=billing.invited_finance, report=report)
+    assert confirmed.state == PayoutState.CONFIRMED
+    assert AuditEvent.objects.filter(event_type="billing.payout.confirm", outcome="success", object_id=str(report.pk)).exists()
+
+
+@pytest.mark.frozen_at("2026-11-30T23:59:58+08:00")
+def test_jl_b6_month_boundary_23_59_59_and_00_00_00_beijing(world):
+    billing = priced(world)
+    _policies(billing)
+    with _at(dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=BEIJING)):
+        last = complete(world)
+    with _at(dt.datetime(2026, 12, 1, 0, 0, 0, tzinfo=BEIJING)):
+        first = complete(world)
+    assert rules.month_of(last.completed_at) == NOVEMBER and rules.month_of(first.completed_at) == dt.date(2026, 12, 1)
+    with _at(dt.datetime(2026, 12, 1, 0, 0, 1, tzinfo=BEIJING)):
+        report = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+    assert set(report.lines.values_list("charge_id", flat=True)) == {last.pk}
+    assert report.charge_count == 1
+
+
+@pytest.mark.frozen_at("2026-11-30T23:59:59+08:00")
+def test_jl_b6_drafting_before_the_month_has_ended_is_refused_and_on_record(world):
+    billing = priced(world)
+    with _at(dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=BEIJING)), pytest.raises(ApplicationError) as refused:
+        services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+    assert refused.value.code == "JL-B6"
+    assert "JL-B6" in refused.value.message and "结束" in refused.value.message
+    assert not PayoutReport.objects.exists()
+    event = AuditEvent.objects.get(event_type="billing.payout.draft", outcome="failure")
+    assert event.details["code"] == "JL-B6" and event.details["month"] == "2026-11"
+
+
+def test_jl_b6_a_charge_without_an_allocation_policy_is_refused_and_on_record(world):
+    billing = priced(world)
+    complete(world)
+    with _at(AFTER_NOVEMBER), pytest.raises(ApplicationError) as refused:
+        services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+    assert refused.value.code == "JL-B6" and "JL-B5" in refused.value.message
+    assert AuditEvent.objects.filter(event_type="billing.payout.draft", outcome="failure").exists()
+
+
+def test_jl_b6_redrafting_an_unconfirmed_report_is_idempotent(world, month):
+    billing, _charges, _second = month
+    with _at(AFTER_NOVEMBER):
+        first = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+        lines = list(first.lines.order_by("pk").values_list("pk", "amount_fen"))
+        events = AuditEvent.objects.filter(event_type="billing.payout.draft").count()
+        again = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+    assert again.pk == first.pk and PayoutReport.objects.count() == 1
+    assert list(again.lines.order_by("pk").values_list("pk", "amount_fen")) == lines
+    assert AuditEvent.objects.filter(event_type="billing.payout.draft").count() == events
+
+
+def test_jl_b6_a_confirmed_report_is_immutable_and_a_correction_is_a_new_version(world, month):
+    billing, charges, _second = month
+    with _at(AFTER_NOVEMBER):
+        report = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+        services.payout_report_confirm(actor=billing.invited_finance, report=report)
+        with pytest.raises(ApplicationError) as refused:
+            services.payout_report_confirm(actor=billing.invited_finance, report=report)
+        assert refused.value.code == "invalid_state"
+        assert services.payout_report_draft(actor=None, facility=billing.invited, month=NOVEMBER).pk == report.pk
+        before = list(report.lines.values_list("pk", "amount_fen"))
+        services.charge_reverse(actor=billing.inviting_finance, charge=charges[0], reason="重复收费")  # December: not November
+        assert services.payout_report_draft(actor=None, facility=billing.invited, month=NOVEMBER).pk == report.pk
+    # A late charge of November (backfilled) changes the month: a new version, the old one kept.
+    with _at(dt.datetime(2026, 11, 20, 9, tzinfo=BEIJING)):
+        late = complete(world)
+    with _at(AFTER_NOVEMBER + dt.timedelta(days=2)):
+        correction = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+    report.refresh_from_db()
+    assert report.state == PayoutState.CONFIRMED and list(report.lines.values_list("pk", "amount_fen")) == before
+    assert correction.pk != report.pk and correction.version == 2 and correction.supersedes_id == report.pk
+    assert correction.state == PayoutState.DRAFT and late.pk in set(correction.lines.values_list("charge_id", flat=True))
+    assert AuditEvent.objects.filter(event_type="billing.payout.confirm", outcome="failure").exists()
+
+
+def test_jl_b6_confirmation_is_refused_when_the_lines_do_not_reconcile(world, month):
+    """A case drafted, then a late charge of the month: the draft is stale and confirming it is refused."""
+    billing, _charges, _second = month
+    with _at(AFTER_NOVEMBER):
+        report = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+    with _at(dt.datetime(2026, 11, 25, 9, tzinfo=BEIJING)):
+        complete(world)
+    with _at(AFTER_NOVEMBER + dt.timedelta(hours=2)), pytest.raises(ApplicationError) as refused:
+        services.payout_report_confirm(actor=billing.invited_finance, report=report)
+    assert refused.value.code == "JL-B6"
+    assert "个人分配合计须与当月收费中医务人员部分一致" in refused.value.message
+    report.refresh_from_db()
+    assert report.state == PayoutState.DRAFT
+    assert AuditEvent.objects.filter(event_type="billing.payout.confirm", outcome="failure", object_id=str(report.pk)).exists()
+
+
+def test_jl_b6_only_the_facilitys_finance_officer_drafts_and_confirms(world, month):
+    billing, _charges, _second = month
+    with _at(AFTER_NOVEMBER):
+        with pytest.raises(ApplicationError) as denied:
+            services.payout_report_draft(actor=world.expert, facility=billing.invited, month=NOVEMBER)
+        assert denied.value.code == "permission_denied"
+        report = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+        with pytest.raises(ApplicationError) as denied:
+            services.payout_report_confirm(actor=billing.inviting_finance, report=report)
+        assert denied.value.code == "permission_denied"
+
+
+# --- The monthly task -----------------------------------------------------------------------------
+
+
+def test_jl_b6_monthly_task_drafts_last_month_in_batches_and_is_idempotent(world, month, django_assert_max_num_queries):
+    billing, _charges, _second = month
+    other = PayoutReport.objects.count()
+    with _at(dt.datetime(2026, 12, 2, 3, tzinfo=BEIJING)):
+        result = draft_payouts_task()
+        assert result["month"] == "2026-11"
+        # world's two hospitals are drafted; the other county's hospital has no policy: refused, on record.
+        assert len(result["reports"]) == 2 and len(result["refused"]) == 1
+        with CaptureQueriesContext(connection) as few:
+            draft_payouts_task()
+    assert PayoutReport.objects.count() == other + 2
+    # More charges in the month: the same number of queries (one query set per facility).
+    with _at(dt.datetime(2026, 11, 12, 10, tzinfo=BEIJING)):
+        for _ in range(4):
+            complete(world)
+    with _at(dt.datetime(2026, 12, 2, 4, tzinfo=BEIJING)):
+        draft_payouts_task()
+        with CaptureQueriesContext(connection) as many:
+            draft_payouts_task()
+    assert len(many) == len(few)
+    report = PayoutReport.objects.get(facility=billing.invited, month=NOVEMBER)
+    assert report.charge_count == 8 and report.lines_total_fen == report.staff_total_fen
+
+
+def test_jl_b6_drafting_a_month_of_more_charges_takes_no_more_queries(world, month):
+    billing, _charges, _second = month
+    with _at(AFTER_NOVEMBER), CaptureQueriesContext(connection) as few:
+        services.payout_report_draft(actor=None, facility=billing.invited, month=NOVEMBER)
+    with _at(dt.datetime(2026, 11, 12, 10, tzinfo=BEIJING)):
+        for _ in range(3):
+            complete(world)
+    with _at(AFTER_NOVEMBER + dt.timedelta(hours=1)), CaptureQueriesContext(connection) as many:
+        services.payout_report_draft(actor=None, facility=billing.invited, month=NOVEMBER)
+    # The second run replaces the draft's lines (one delete more), whatever the number of rows.
+    assert len(many) <= len(few) + 2
+    assert PayoutReport.objects.get(facility=billing.invited).charge_count == 7
