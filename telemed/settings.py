@@ -253,6 +253,9 @@ SPECTACULAR_SETTINGS = {
         "ObligationStateEnum": "consultations.choices.ObligationState",
         "DocumentKindEnum": "consultations.choices.DocumentKind",
         "OpinionKindEnum": "consultations.choices.OpinionKind",
+        "PayoutStateEnum": "billing.choices.PayoutState",
+        "PayoutRoleEnum": "billing.choices.PayoutRole",
+        "PayoutLineKindEnum": "billing.choices.PayoutLineKind",
     },
 }
 
