@@ -7,15 +7,20 @@ each test travels with ``time_machine`` from its one frozen "now".
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from fractions import Fraction
 
 import pytest
 import time_machine
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
+from openpyxl import load_workbook
 
 from audit.models import AuditEvent
 from billing import rules, services
@@ -25,8 +30,9 @@ from billing.tasks import draft_payouts_task
 from consultations import services as consultation_services
 from facilities.choices import StaffRole
 from telemed.errors import ApplicationError
+from tests.api_cases import assert_error, token_client
 from tests.billing import IMAGING_FEN, close, complete, complete_from_another_county, priced
-from tests.factories import PhysicianFactory, RegistrationFactory, staff
+from tests.factories import FacilityFactory, PhysicianFactory, RegistrationFactory, division, regulator, staff
 
 BEIJING = rules.BEIJING
 NOVEMBER = dt.date(2026, 11, 1)
@@ -297,3 +303,158 @@ def test_jl_b6_drafting_a_month_of_more_charges_takes_no_more_queries(world, mon
     # The second run replaces the draft's lines (one delete more), whatever the number of rows.
     assert len(many) <= len(few) + 2
     assert PayoutReport.objects.get(facility=billing.invited).charge_count == 7
+
+
+# --- Pages, API and exports -----------------------------------------------------------------------
+
+HOSTILE = '=HYPERLINK("http://evil.example/x","点击")'
+
+
+@pytest.fixture
+def drafted(world, month):
+    billing, charges, second = month
+    with _at(AFTER_NOVEMBER):
+        report = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+    return billing, report, second
+
+
+def _page(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_jl_b6_finance_officer_lists_filters_and_sees_every_line(world, drafted, django_assert_max_num_queries):
+    billing, report, second = drafted
+    client = _page(billing.invited_finance)
+    listing = client.get(reverse("billing:payout-list"), {"month": "2026-11", "state": "draft"})
+    assert listing.status_code == 200 and "2026-11" in listing.content.decode()
+    assert client.get(reverse("billing:payout-list"), {"state": "confirmed"}).context["page_obj"].paginator.count == 0
+    with django_assert_max_num_queries(20):
+        detail = client.get(reverse("billing:payout-detail", args=[report.pk]))
+    assert detail.status_code == 200
+    assert len(detail.context["lines"]) == report.lines.count() and second.name in detail.content.decode()
+    assert "onclick=" not in detail.content.decode()
+    assert detail.context["can_confirm"] and detail.context["can_export"]
+    confirmed = client.post(reverse("billing:payout-confirm", args=[report.pk]))
+    assert confirmed.status_code == 302
+    report.refresh_from_db()
+    assert report.state == PayoutState.CONFIRMED and report.confirmed_by == billing.invited_finance
+    again = client.post(reverse("billing:payout-confirm", args=[report.pk]), follow=True)
+    assert "已确认，不可更改" in again.content.decode()
+
+
+def test_jl_b6_a_person_sees_only_their_own_lines_and_others_are_404(world, drafted):
+    billing, report, second = drafted
+    own = report.lines.filter(physician=second)
+    client = _page(second.user)
+    page = client.get(reverse("billing:my-payouts"))
+    assert page.status_code == 200
+    assert [line.pk for line, _money in page.context["rows"]] == list(own.order_by("charge__completed_at").values_list("pk", flat=True))
+    assert client.get(reverse("billing:payout-detail", args=[report.pk])).status_code in (403, 404)
+    api = token_client(second.user)
+    mine = api.get("/api/v1/my-payouts/").json()
+    ids = {row["id"] for row in mine["results"]} if isinstance(mine, dict) else {row["id"] for row in mine}
+    assert ids == set(own.values_list("pk", flat=True))
+    assert_error(api.get(f"/api/v1/payout-reports/{report.pk}/"), 404, "not_found")
+    # The expert who signed sees theirs, not the second expert's.
+    theirs = token_client(world.expert).get("/api/v1/my-payouts/").json()
+    rows = theirs["results"] if isinstance(theirs, dict) else theirs
+    assert rows and all(row["physician"] == world.expert_physician.pk for row in rows)
+
+
+def test_jl_b6_another_facilitys_finance_officer_gets_404(world, drafted):
+    _billing, report, _second = drafted
+    elsewhere = FacilityFactory(name="吉林市中心医院", division=division("220202"))
+    outsider = staff(elsewhere, StaffRole.FINANCE)
+    assert _page(outsider).get(reverse("billing:payout-detail", args=[report.pk])).status_code == 404
+    assert _page(outsider).get(reverse("billing:payout-export", args=[report.pk, "csv"])).status_code == 404
+    assert_error(token_client(outsider).post(f"/api/v1/payout-reports/{report.pk}/confirm/"), 404, "not_found")
+    # The counterpart hospital's finance officer does not see the invited hospital's payouts either.
+    assert _page(_billing.inviting_finance).get(reverse("billing:payout-detail", args=[report.pk])).status_code == 404
+
+
+def test_jl_b6_the_regulator_of_the_division_sees_totals_but_no_persons(world, drafted):
+    _billing, report, second = drafted
+    body = token_client(regulator("220100")).get(f"/api/v1/payout-reports/{report.pk}/").json()
+    assert body["lines_total_fen"] == report.lines_total_fen and body["lines"] == [] and body["persons"] == []
+    assert token_client(regulator("220200")).get(f"/api/v1/payout-reports/{report.pk}/").status_code == 404
+
+
+def test_jl_b6_api_draft_before_month_end_is_refused_with_the_rule_code(world, month):
+    billing, _charges, _second = month
+    api = token_client(billing.invited_finance)
+    with _at(dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=BEIJING)):
+        body = assert_error(api.post("/api/v1/payout-reports/", {"facility": billing.invited.pk, "month": "2026-11"}, format="json"),
+                            400, "JL-B6")
+    assert "JL-B6" in body["message"] and "结束" in body["message"]
+    assert_error(api.post("/api/v1/payout-reports/", {"facility": billing.invited.pk, "month": "2026-13"}, format="json"), 400, "invalid")
+    with _at(AFTER_NOVEMBER):
+        created = api.post("/api/v1/payout-reports/", {"facility": billing.invited.pk, "month": "2026-11"}, format="json")
+        assert created.status_code == 201 and created.json()["reconciliation"]["passed"]
+        again = api.post("/api/v1/payout-reports/", {"facility": billing.invited.pk, "month": "2026-11"}, format="json")
+        assert again.json()["id"] == created.json()["id"]
+        confirmed = api.post(f"/api/v1/payout-reports/{created.json()['id']}/confirm/")
+    assert confirmed.status_code == 200 and confirmed.json()["state"] == "confirmed"
+    assert_error(api.post(f"/api/v1/payout-reports/{created.json()['id']}/confirm/"), 400, "invalid_state")
+    assert token_client(world.expert).post("/api/v1/payout-reports/", {"facility": billing.invited.pk, "month": "2026-11"},
+                                           format="json").status_code == 403
+
+
+def test_jl_b6_page_draft_before_month_end_is_a_clear_chinese_message(world, month):
+    billing, _charges, _second = month
+    with _at(dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=BEIJING)):
+        client = _page(billing.invited_finance)  # signed in then: the idle time-out (JL-A2) counts from here
+        response = client.post(reverse("billing:payout-draft"), {"facility": billing.invited.pk, "month": "2026-11"}, follow=True)
+    assert response.status_code == 200 and "JL-B6" in response.content.decode()
+    assert not PayoutReport.objects.exists()
+    with _at(AFTER_NOVEMBER):
+        client = _page(billing.invited_finance)
+        response = client.post(reverse("billing:payout-draft"), {"facility": billing.invited.pk, "month": "2026-11"})
+        report = PayoutReport.objects.get()
+        assert response.status_code == 302 and response["Location"] == reverse("billing:payout-detail", args=[report.pk])
+        bad = client.post(reverse("billing:payout-draft"), {"facility": billing.invited.pk, "month": "十一月"}, follow=True)
+    assert bad.status_code == 200 and "2026-11" in bad.content.decode()
+
+
+def test_jl_b6_exports_read_back_and_are_audited(world, drafted):
+    billing, report, second = drafted
+    client = _page(billing.invited_finance)
+    response = client.get(reverse("billing:payout-export", args=[report.pk, "csv"]))
+    assert response.status_code == 200 and response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    header = rows.index(list(exports_columns()))
+    lines = rows[header + 1:-1]
+    assert len(lines) == report.lines.count()
+    assert sum(round(float(row[-1]) * 100) for row in lines) == report.staff_total_fen
+    assert rows[-1][0] == "合计" and rows[-1][-1] == rules.yuan(report.lines_total_fen).replace("¥", "").replace(",", "")
+    assert any(row[:1] == [second.name] for row in rows)
+    workbook = load_workbook(io.BytesIO(client.get(reverse("billing:payout-export", args=[report.pk, "xlsx"])).content))
+    detail = workbook["明细"]
+    amounts = [detail.cell(row=r, column=8).value for r in range(2, detail.max_row + 1)]
+    assert round(sum(amounts) * 100) == report.lines_total_fen
+    events = AuditEvent.objects.filter(event_type="billing.payout.export", object_id=str(report.pk))
+    assert sorted(e.details["format"] for e in events) == ["csv", "xlsx"]
+    api = token_client(billing.invited_finance).get(f"/api/v1/payout-reports/{report.pk}/export/", {"format": "xlsx"})
+    assert api.status_code == 200 and api["Content-Type"].startswith("application/vnd.openxml")
+    assert _page(billing.invited_finance).get(reverse("billing:payout-export", args=[report.pk, "pdf"])).status_code == 404
+
+
+def exports_columns():
+    from billing.exports import PAYOUT_COLUMNS
+
+    return PAYOUT_COLUMNS
+
+
+def test_jl_b6_names_typed_as_formulas_are_neutralised_in_csv_and_xlsx(world, drafted):
+    billing, report, second = drafted
+    second.name = HOSTILE
+    second.save(update_fields=["name"])
+    client = _page(billing.invited_finance)
+    text = client.get(reverse("billing:payout-export", args=[report.pk, "csv"])).content.decode("utf-8-sig")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "'" + HOSTILE in cells and HOSTILE not in cells
+    workbook = load_workbook(io.BytesIO(client.get(reverse("billing:payout-export", args=[report.pk, "xlsx"])).content))
+    values = [cell.value for sheet in workbook for row in sheet.iter_rows() for cell in row if isinstance(cell.value, str)]
+    assert "'" + HOSTILE in values
+    assert not [v for v in values if v.startswith("=")]
