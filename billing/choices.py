@@ -14,10 +14,12 @@ class StatementState(models.TextChoices):
 
 
 class PayoutState(models.TextChoices):
-    """JL-B6: a payout report is a draft until the facility's finance officer confirms it."""
+    """JL-B6: a payout report is a draft until the facility's finance officer confirms it; a draft
+    whose data changed before confirmation is kept, superseded by a new version (nothing is deleted)."""
 
     DRAFT = "draft", _("草稿，待财务确认")
     CONFIRMED = "confirmed", _("财务已确认")
+    SUPERSEDED = "superseded", _("未确认即被新版本取代")
 
 
 class PayoutRole(models.TextChoices):

@@ -8,10 +8,10 @@ queries, writes the lines in one ``bulk_create`` and keeps every act on record.
   each charge completed in the month (and each reversal made in it, negative), the facility's
   share (inviting or invited, JL-B3) times the allocation policy in force on the completion day
   (JL-B5), rounded up to the fen, is the staff part; it is divided among the case's persons.
-- Re-drafting an unconfirmed report with unchanged data changes nothing; with changed data its
-  lines are recomputed (a draft is a working paper, not yet a record).
-- A confirmed report never changes. When the data behind a confirmed report change, drafting
-  again makes a new version that points to it; the old one is kept.
+- Re-drafting with unchanged data changes nothing. When the data behind the latest report have
+  changed, drafting again makes a new version that points to it (``supersedes``); the old one is
+  kept — a confirmed one as it was, an unconfirmed one marked superseded. Nothing is deleted.
+- A confirmed report never changes.
 - Confirmation is refused unless the lines add up, to the fen, to the staff part of the month's
   charges as they stand at that moment.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -179,22 +180,24 @@ def payout_report_draft(*, actor, facility: Facility, month: dt.date) -> PayoutR
     latest = PayoutReport.objects.select_for_update().filter(facility=facility, month=month).order_by("-version").first()
     if latest is not None and _stored_signature(latest) == computed.signature():
         return latest  # nothing changed: idempotent, nothing written
-    if latest is not None and latest.state == PayoutState.DRAFT:
-        report, action = latest, "redraft"
-        report.lines.all().delete()  # a draft's working lines, never a confirmed record's
-    else:
-        report = PayoutReport(
-            facility=facility, month=month, version=latest.version + 1 if latest else 1, supersedes=latest,
-            drafted_at=timezone.now(),
-        )
-        action = "correction" if latest else "draft"
-    _store(report, computed)
+    action = "draft" if latest is None else ("redraft" if latest.state == PayoutState.DRAFT else "correction")
+    if action == "redraft":  # the stale draft is kept, superseded (nothing is deleted)
+        latest.state = PayoutState.SUPERSEDED
+        latest.save(update_fields=["state"])
+    report = PayoutReport(
+        facility=facility, month=month, version=latest.version + 1 if latest else 1, supersedes=latest, drafted_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            _store(report, computed)
+    except IntegrityError:  # a concurrent draft of the same month won the race
+        raise ApplicationError("conflict", _("该月绩效分配表正由其他请求生成，请刷新后重试。"), status=409) from None
     audit_event_append(
         actor=actor, event_type=EventType.BILLING_PAYOUT_DRAFT, obj=report, acting_facility_id=facility.pk if actor else None,
         facility_ids=[facility.pk],
         details={"month": f"{month:%Y-%m}", "version": report.version, "action": action, "charge_count": report.charge_count,
                  "staff_total_fen": report.staff_total_fen, "lines_total_fen": report.lines_total_fen,
-                 "supersedes": latest.pk if action == "correction" else None},
+                 "supersedes": latest.pk if latest else None},
     )
     return report
 
@@ -206,7 +209,7 @@ def payout_report_confirm(*, actor, report: PayoutReport) -> PayoutReport:
     _require_finance(actor, report.facility_id, roles=(StaffRole.FINANCE,))
     facility, month = report.facility, report.month
     if report.state != PayoutState.DRAFT:
-        error = ApplicationError("invalid_state", _("JL-B6 第四十三条: 该绩效分配表已确认，不可更改；如需更正请重新生成，系统将保留原表并生成新版本。"))
+        error = ApplicationError("invalid_state", _("JL-B6 第四十三条: 该绩效分配表已确认或已被新版本取代，不可更改；如需更正请重新生成，系统将保留原表并生成新版本。"))
         raise _refuse_on_record(error, actor=actor, event_type=EventType.BILLING_PAYOUT_CONFIRM, facility=facility, month=month, report=report)
     computed = payout_compute(facility=facility, month=month)
     lines_total = report.lines.aggregate(total=Sum("amount_fen"))["total"] or 0

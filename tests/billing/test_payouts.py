@@ -268,6 +268,11 @@ def test_jl_b6_only_the_facilitys_finance_officer_drafts_and_confirms(world, mon
 
 
 def test_jl_b6_monthly_task_drafts_last_month_in_batches_and_is_idempotent(world, month, django_assert_max_num_queries):
+    from telemed.celery import _beat_schedule
+
+    beat = _beat_schedule()["jl-b6-monthly-payouts"]
+    assert beat["task"] == "billing.draft_payouts"
+    assert (beat["schedule"].hour, beat["schedule"].minute, beat["schedule"].day_of_month) == ({3}, {0}, {2})
     billing, _charges, _second = month
     other = PayoutReport.objects.count()
     with _at(dt.datetime(2026, 12, 2, 3, tzinfo=BEIJING)):
@@ -287,22 +292,26 @@ def test_jl_b6_monthly_task_drafts_last_month_in_batches_and_is_idempotent(world
         with CaptureQueriesContext(connection) as many:
             draft_payouts_task()
     assert len(many) == len(few)
-    report = PayoutReport.objects.get(facility=billing.invited, month=NOVEMBER)
+    old, report = PayoutReport.objects.filter(facility=billing.invited, month=NOVEMBER).order_by("version")
     assert report.charge_count == 8 and report.lines_total_fen == report.staff_total_fen
+    assert old.state == PayoutState.SUPERSEDED and report.supersedes == old and old.lines.count() == 5  # kept, not deleted
 
 
 def test_jl_b6_drafting_a_month_of_more_charges_takes_no_more_queries(world, month):
+    """Re-drafting after one more charge and after four more: the same number of queries."""
     billing, _charges, _second = month
-    with _at(AFTER_NOVEMBER), CaptureQueriesContext(connection) as few:
+    with _at(AFTER_NOVEMBER):
         services.payout_report_draft(actor=None, facility=billing.invited, month=NOVEMBER)
-    with _at(dt.datetime(2026, 11, 12, 10, tzinfo=BEIJING)):
-        for _ in range(3):
-            complete(world)
-    with _at(AFTER_NOVEMBER + dt.timedelta(hours=1)), CaptureQueriesContext(connection) as many:
-        services.payout_report_draft(actor=None, facility=billing.invited, month=NOVEMBER)
-    # The second run replaces the draft's lines (one delete more), whatever the number of rows.
-    assert len(many) <= len(few) + 2
-    assert PayoutReport.objects.get(facility=billing.invited).charge_count == 7
+    counts = []
+    for more, hour in ((1, 10), (4, 11)):
+        with _at(dt.datetime(2026, 11, 12, hour, tzinfo=BEIJING)):
+            for _ in range(more):
+                complete(world)
+        with _at(AFTER_NOVEMBER + dt.timedelta(hours=hour)), CaptureQueriesContext(connection) as queries:
+            services.payout_report_draft(actor=None, facility=billing.invited, month=NOVEMBER)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert PayoutReport.objects.filter(facility=billing.invited).latest("version").charge_count == 9
 
 
 # --- Pages, API and exports -----------------------------------------------------------------------
@@ -341,7 +350,7 @@ def test_jl_b6_finance_officer_lists_filters_and_sees_every_line(world, drafted,
     report.refresh_from_db()
     assert report.state == PayoutState.CONFIRMED and report.confirmed_by == billing.invited_finance
     again = client.post(reverse("billing:payout-confirm", args=[report.pk]), follow=True)
-    assert "已确认，不可更改" in again.content.decode()
+    assert "不可更改" in again.content.decode()
 
 
 def test_jl_b6_a_person_sees_only_their_own_lines_and_others_are_404(world, drafted):
