@@ -1,7 +1,8 @@
 """Per-person payout pages (JL-B6, art. 43): the finance officer's reports and each person's own lines.
 
 Thin like the rest of ``billing.views``: reads through ``selectors`` (a report outside the user's
-scope is a 404, its export included), writes through one service. Finance officers and
+scope is a 404 — for a clinician too, whose own lines are on "my payouts" — its export included),
+writes through one service. Finance officers and
 administrators of a facility see its reports with every line and may draft them; only a finance
 officer confirms. Regulators of the division see the reports' totals, never a person's line.
 Every user who is a physician sees "my payouts": their own lines, nobody else's.
@@ -76,7 +77,6 @@ def payout_draft(request):
 
 @login_required
 def payout_detail(request, pk: int):
-    _require_finance_view(request)
     report = _found(selectors.payout_report_detail, user=request.user, pk=pk)
     lines = list(selectors.payout_lines(user=request.user, report=report))
     scope = Scope.of(request.user)
@@ -97,7 +97,6 @@ def payout_detail(request, pk: int):
 @require_POST
 def payout_confirm(request, pk: int):
     """The facility's finance officer confirms; the service checks the reconciliation (JL-B6)."""
-    _require_finance_view(request)
     report = _found(selectors.payout_report_detail, user=request.user, pk=pk)
     return _act(
         request, partial(services.payout_report_confirm, actor=request.user, report=report), _("已确认绩效分配表。"),
@@ -110,7 +109,6 @@ def payout_export(request, pk: int, fmt: str):
     """CSV (UTF-8 with BOM) or Excel of a report, for the facility's finance staff; audited."""
     if fmt not in exports.PAYOUT_FORMATS:
         raise Http404(_("不支持的导出格式。"))
-    _require_finance_view(request)
     report = _found(selectors.payout_report_detail, user=request.user, pk=pk)
     scope = Scope.of(request.user)
     if not (scope.is_operator or scope.has_role(report.facility_id, FINANCE, ADMIN)):

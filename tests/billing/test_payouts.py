@@ -360,7 +360,9 @@ def test_jl_b6_a_person_sees_only_their_own_lines_and_others_are_404(world, draf
     page = client.get(reverse("billing:my-payouts"))
     assert page.status_code == 200
     assert [line.pk for line, _money in page.context["rows"]] == list(own.order_by("charge__completed_at").values_list("pk", flat=True))
-    assert client.get(reverse("billing:payout-detail", args=[report.pk])).status_code in (403, 404)
+    assert client.get(reverse("billing:payout-detail", args=[report.pk])).status_code == 404
+    assert client.get(reverse("billing:payout-export", args=[report.pk, "csv"])).status_code == 404
+    assert reverse("billing:my-payouts") in client.get(reverse("home")).content.decode()  # in the navigation
     api = token_client(second.user)
     mine = api.get("/api/v1/my-payouts/").json()
     ids = {row["id"] for row in mine["results"]} if isinstance(mine, dict) else {row["id"] for row in mine}
