@@ -81,6 +81,15 @@ def test_jl_b5_b6_staff_part_rounds_up_for_the_staff():
     assert rules.staff_part(4500, 10000) == 4500
 
 
+@given(share=st.integers(min_value=0, max_value=10**9), basis_points=st.integers(min_value=6000, max_value=10000),
+       weights=st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=6))
+def test_jl_b5_b6_a_charges_staff_part_is_at_least_the_policy_and_is_paid_out_exactly(share, basis_points, weights):
+    staff = rules.staff_part(share, basis_points)
+    assert Fraction(share * basis_points, 10000) <= staff < Fraction(share * basis_points, 10000) + 1
+    assert 0 <= staff <= share
+    assert sum(rules.distribute(staff, weights)) == staff
+
+
 def test_jl_b6_recipients_signer_counts_double_and_order_is_by_physician():
     invited = rules.payout_recipients(side="invited", expert_ids=[9, 3], signer_ids=[9])
     assert [(r.physician_id, r.role, r.weight) for r in invited] == [(3, "expert", 1), (9, "signer", 2)]
@@ -162,6 +171,18 @@ def test_jl_b6_reconciles_to_the_fen_with_several_charges_and_odd_amounts(world,
         confirmed = services.payout_report_confirm(actor=billing.invited_finance, report=report)
     assert confirmed.state == PayoutState.CONFIRMED
     assert AuditEvent.objects.filter(event_type="billing.payout.confirm", outcome="success", object_id=str(report.pk)).exists()
+
+
+def test_jl_b6_a_refund_in_the_month_is_a_negative_line_and_still_reconciles(world, month):
+    billing, charges, _second = month
+    with _at(dt.datetime(2026, 11, 15, 9, tzinfo=BEIJING)):
+        services.charge_reverse(actor=billing.inviting_finance, charge=charges[1], reason="患者退费")
+    with _at(AFTER_NOVEMBER):
+        report = services.payout_report_draft(actor=billing.invited_finance, facility=billing.invited, month=NOVEMBER)
+        refund = report.lines.get(kind="reversal")
+        assert refund.charge_id == charges[1].pk and refund.amount_fen == -7801
+        assert report.charge_count == 5 and report.staff_total_fen == 3 * 7801 == report.lines_total_fen
+        services.payout_report_confirm(actor=billing.invited_finance, report=report)
 
 
 @pytest.mark.frozen_at("2026-11-30T23:59:58+08:00")
