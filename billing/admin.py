@@ -18,6 +18,8 @@ from .models import (
     Charge,
     ChargeReversal,
     FacilityPrice,
+    PayoutLine,
+    PayoutReport,
     PriceStandard,
     SettlementAccount,
     Statement,
@@ -99,3 +101,22 @@ class AllocationPolicyAdmin(ReadOnlyRecordAdmin):
     list_display = ("facility", "staff_share_basis_points", "valid_from", "adopted_at")
     search_fields = ("facility__name",)
     list_select_related = ("facility",)
+
+
+@admin.register(PayoutReport)
+class PayoutReportAdmin(ReadOnlyRecordAdmin):
+    """JL-B6: per-person payout reports, read only."""
+
+    list_display = ("facility", "month", "version", "state", "charge_count", "staff_total", "lines_total", "confirmed_at")
+    list_filter = ("state",)
+    search_fields = ("facility__name",)
+    list_select_related = ("facility",)
+    staff_total = _money("staff_total_fen", _("医务人员部分"))
+    lines_total = _money("lines_total_fen", _("个人分配合计"))
+
+
+@admin.register(PayoutLine)
+class PayoutLineAdmin(ReadOnlyRecordAdmin):
+    list_display = ("report", "physician", "charge", "kind", "role", "amount")
+    list_select_related = ("report__facility", "physician", "charge")
+    amount = _money("amount_fen", _("个人金额"))

@@ -1,4 +1,5 @@
-"""Statement exports (JL-B4, art. 42): CSV, Excel workbook and PDF of one statement.
+"""Statement exports (JL-B4, art. 42): CSV, Excel workbook and PDF of one statement; and the
+per-person payout report (JL-B6, art. 43) as CSV and Excel, at the end of this module.
 
 Each function takes a statement loaded by ``selectors.statement_detail`` (parties, payee account,
 charges and reversals prefetched) and returns bytes; nothing here queries or writes. The three
@@ -500,3 +501,94 @@ def _who(text: str, user) -> str:
 def _escape(text: str) -> str:
     """Paragraph text is a small markup language: escape what a user typed."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- Per-person payout reports (JL-B6, art. 43) ---------------------------------------------------
+
+PAYOUT_TITLE = "远程医疗医务人员绩效分配表"
+PAYOUT_FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": CONTENT_TYPES["xlsx"]}
+PAYOUT_COLUMNS = ("医务人员", "分配依据", "类别", "申请编号", "完成时间（北京时间）", "服务项目", "该笔医务人员部分（元）", "个人金额（元）")
+PERSON_COLUMNS = ("医务人员", "笔数", "个人合计（元）")
+
+
+def payout_header_rows(report) -> list[tuple[str, str]]:
+    """Everything above the lines; money as ``rules.yuan`` text, the reconciliation in words."""
+    check = rules.payout_reconcile_check(lines_total_fen=report.lines_total_fen, staff_total_fen=report.staff_total_fen)
+    return [
+        ("机构", report.facility.name),
+        ("月份", f"{report.month:%Y-%m}"),
+        ("版本", f"第 {report.version} 版" + (f"（更正第 {report.version - 1} 版）" if report.supersedes_id else "")),
+        ("状态", str(report.get_state_display())),
+        ("收费笔数", str(report.charge_count)),
+        ("本机构分配合计", rules.yuan(report.share_total_fen)),
+        ("医务人员部分", rules.yuan(report.staff_total_fen)),
+        ("个人分配合计", rules.yuan(report.lines_total_fen)),
+        ("对账（JL-B6）", ("一致：" if check.passed else "不一致：") + check.detail),
+        ("确认", f"已确认 {beijing(report.confirmed_at)}" if report.confirmed_at else "未确认"),
+    ]
+
+
+def _payout_row(line) -> list:
+    charge = line.charge
+    return [
+        line.physician.name, str(line.get_role_display()), str(line.get_kind_display()), charge.consultation.number,
+        timezone.localtime(charge.completed_at, rules.BEIJING).strftime("%Y-%m-%d %H:%M:%S"), charge.service_type.name,
+    ]
+
+
+def payout_csv(report, lines, persons) -> bytes:
+    """UTF-8 with a BOM (Excel on Chinese Windows); every cell through ``spreadsheet_row``."""
+    out = io.StringIO()
+    writer = _SafeCsvWriter(csv.writer(out, lineterminator="\r\n"))
+    writer.writerow([PAYOUT_TITLE])
+    for label, value in payout_header_rows(report):
+        writer.writerow([label, value])
+    writer.writerow([])
+    writer.writerow(PERSON_COLUMNS)
+    for person in persons:
+        writer.writerow([person.name, str(person.line_count), yuan_plain(person.amount_fen)])
+    writer.writerow([])
+    writer.writerow(PAYOUT_COLUMNS)
+    for line in lines:
+        writer.writerow([*_payout_row(line), yuan_plain(line.staff_part_fen), yuan_plain(line.amount_fen)])
+    writer.writerow(["合计", "", "", "", "", "", "", yuan_plain(sum(line.amount_fen for line in lines))])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def payout_xlsx(report, lines, persons) -> bytes:
+    """Sheet 汇总 (header block and one row per person) and sheet 明细 (one row per line)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    money_format = "#,##0.00;[Red]-#,##0.00"
+    workbook = Workbook()
+    summary = workbook.active
+    summary.title = "汇总"
+    summary.append([PAYOUT_TITLE])
+    summary["A1"].font = Font(bold=True, size=14)
+    for label, value in payout_header_rows(report):
+        summary.append(spreadsheet_row([label, value]))
+    summary.append([])
+    summary.append(list(PERSON_COLUMNS))
+    for person in persons:
+        summary.append([*spreadsheet_row([person.name]), person.line_count, _cell_yuan(person.amount_fen)])
+        summary.cell(row=summary.max_row, column=3).number_format = money_format
+    summary.column_dimensions["A"].width = 20
+    summary.column_dimensions["B"].width = 40
+    detail = workbook.create_sheet("明细")
+    detail.append(list(PAYOUT_COLUMNS))
+    detail.freeze_panes = "A2"
+    for line in lines:
+        detail.append([*spreadsheet_row(_payout_row(line)), _cell_yuan(line.staff_part_fen), _cell_yuan(line.amount_fen)])
+        for column in (7, 8):
+            detail.cell(row=detail.max_row, column=column).number_format = money_format
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def render_payout(report, lines, persons, fmt: str) -> tuple[bytes, str, str]:
+    """``(content, content type, file name)`` of a payout report export; ``fmt`` is csv or xlsx."""
+    writer = {"csv": payout_csv, "xlsx": payout_xlsx}[fmt]
+    name = f"绩效分配表_{report.facility.name}_{report.month:%Y-%m}_v{report.version}.{fmt}"
+    return writer(report, lines, persons), PAYOUT_FORMATS[fmt], name

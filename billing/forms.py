@@ -20,7 +20,7 @@ from facilities.forms import DateInput, DateTimeInput, FacilityChoiceField, Port
 from facilities.selectors import service_type_choices
 from telemed.dates import DateTimeFormField
 
-from .choices import AccountKind, StatementState
+from .choices import AccountKind, PayoutState, StatementState
 from .selectors import CHARGE_STATUSES, parse_period
 
 _PLAIN_NUMBER = re.compile(r"^(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$")  # 1234.5 or 1,234.5
@@ -146,6 +146,11 @@ class StatementFilterForm(PortalForm):
         self.fields["counterpart"].queryset = counterparts
 
 
+class PayoutFilterForm(PortalForm):
+    month = PeriodField(label=_("月份"), required=False)
+    state = forms.ChoiceField(label=_("状态"), required=False, choices=_blank(_("全部状态")) + list(PayoutState.choices))
+
+
 class RegulatorTotalsFilterForm(PortalForm):
     year = forms.IntegerField(label=_("年度"), required=False, min_value=2018, max_value=2100)
     division = forms.ChoiceField(label=_("邀请方所在区划"), required=False)
@@ -230,6 +235,17 @@ class AllocationPolicyForm(AmountForm):
     valid_from = forms.DateField(label=_("执行日期"), widget=DateInput())
     description = forms.CharField(label=_("分配办法说明"), widget=forms.Textarea(attrs={"rows": 4}))
     document = forms.FileField(label=_("院内文件"), required=False)
+
+    def __init__(self, *args, facilities, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["facility"].queryset = facilities
+
+
+class PayoutDraftForm(PortalForm):
+    """JL-B6 (art. 43): draft a facility's payout report of a month that has ended."""
+
+    facility = FacilityChoiceField(label=_("机构"), queryset=None)
+    month = PeriodField(label=_("月份"))
 
     def __init__(self, *args, facilities, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,4 +1,5 @@
-"""Price standards, charges, the split, statements, settlement accounts, allocation policies (JL-B1..B5).
+"""Price standards, charges, the split, statements, settlement accounts, allocation policies and
+per-person payout reports (JL-B1..B6).
 
 Money is whole fen in ``BigIntegerField`` (STYLE 6). A charge keeps the price and the split as they
 were when the service completed, so a later price change never alters it; a refund is a separate
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from facilities.choices import FacilityLevel
 from telemed.scope import ScopedQuerySet
 
-from .choices import AccountKind, StatementState
+from .choices import AccountKind, PayoutLineKind, PayoutRole, PayoutState, StatementState
 
 
 class PriceStandard(models.Model):
@@ -252,3 +253,102 @@ class AllocationPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility} {self.staff_share_basis_points / 100:.2f}%"
+
+
+class PayoutReportQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class PayoutReport(models.Model):
+    """JL-B6 (art. 43): one facility's per-person payouts of one Beijing-time month.
+
+    Drafted once the month has ended; confirmed by the facility's finance officer when its lines
+    add up to the staff part of the month's charges. A confirmed report never changes: a
+    correction is a new version that points to the one it supersedes, which is kept.
+    """
+
+    facility = models.ForeignKey("facilities.Facility", verbose_name=_("机构"), on_delete=models.PROTECT, related_name="payout_reports")
+    month = models.DateField(_("月份"), help_text=_("该月第一天（北京时间）"))
+    version = models.PositiveSmallIntegerField(_("版本"), default=1)
+    supersedes = models.OneToOneField(
+        "self", verbose_name=_("更正的版本"), null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    state = models.CharField(_("状态"), max_length=10, choices=PayoutState.choices, default=PayoutState.DRAFT)
+    charge_count = models.PositiveIntegerField(_("收费笔数"), default=0)
+    share_total_fen = models.BigIntegerField(_("本机构分配合计（分）"), default=0)
+    staff_total_fen = models.BigIntegerField(_("医务人员部分（分）"), default=0)
+    lines_total_fen = models.BigIntegerField(_("个人分配合计（分）"), default=0)
+    person_count = models.PositiveIntegerField(_("人数"), default=0)
+    drafted_at = models.DateTimeField(_("生成时间"))
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(_("确认时间"), null=True, blank=True)
+
+    objects = PayoutReportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("医务人员绩效分配表")
+        verbose_name_plural = _("医务人员绩效分配表")
+        ordering = ["-month", "facility", "-version"]
+        indexes = [
+            # The finance officer's list: one facility, newest month first, filtered by state.
+            models.Index(fields=["facility", "-month", "-version"], name="payout_facility_month_idx"),
+            models.Index(fields=["facility", "state", "-month"], name="payout_facility_state_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "month", "version"], name="one_payout_version"),
+            models.UniqueConstraint(fields=["facility", "month"], condition=Q(state="draft"), name="one_open_payout_draft"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="payout_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility} {self.month:%Y-%m} v{self.version}"
+
+
+class PayoutLineQuerySet(ScopedQuerySet):
+    """A line is seen by the person it pays and by the finance staff of its report's facility;
+    regulators see report totals only, not persons' lines (``visible_to`` below)."""
+
+    scope_facility_field = "report__facility_id"
+    scope_division_field = "report__facility__division__code"
+
+    def visible_to(self, user):
+        from facilities.choices import StaffRole
+        from telemed.scope import Scope
+
+        scope = Scope.of(user)
+        if scope.is_operator:
+            return self.all()
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        finance = scope.facilities_with_role(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN)
+        return self.filter(Q(physician__user=user) | Q(report__facility_id__in=finance))
+
+
+class PayoutLine(models.Model):
+    """One person's part of one charge (or of a reversal, negative) in a payout report (JL-B6)."""
+
+    report = models.ForeignKey(PayoutReport, on_delete=models.PROTECT, related_name="lines")
+    physician = models.ForeignKey("facilities.Physician", verbose_name=_("医务人员"), on_delete=models.PROTECT, related_name="payout_lines")
+    charge = models.ForeignKey(Charge, verbose_name=_("收费"), on_delete=models.PROTECT, related_name="payout_lines")
+    kind = models.CharField(_("类别"), max_length=10, choices=PayoutLineKind.choices, default=PayoutLineKind.CHARGE)
+    role = models.CharField(_("分配依据"), max_length=10, choices=PayoutRole.choices)
+    staff_part_fen = models.BigIntegerField(_("该笔医务人员部分（分）"))
+    amount_fen = models.BigIntegerField(_("个人金额（分）"))
+
+    objects = PayoutLineQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("绩效分配明细")
+        verbose_name_plural = _("绩效分配明细")
+        ordering = ["report", "physician", "charge", "kind"]
+        indexes = [
+            # "My payouts": a person's lines, newest report first.
+            models.Index(fields=["physician", "report"], name="payout_line_person_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "physician", "charge", "kind"], name="payout_line_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.physician_id} {self.amount_fen / 100:.2f} 元"

@@ -216,3 +216,108 @@ def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+# --- JL-B6: per-person payouts (art. 43) ---------------------------------------------------------
+
+SIGNER_WEIGHT = 2  # the expert who signed the opinion or report (JL-C6) answers for it (JL-C7)
+EXPERT_WEIGHT = 1  # an expert assigned to the case who did not sign
+ATTENDING_WEIGHT = 1  # each attending physician the inviting facility named (JL-C3)
+
+
+def distribute(amount_fen: int, weights: Sequence[int]) -> list[int]:
+    """Divide ``amount_fen`` among persons by ``weights`` so that the parts add up to it exactly.
+
+    Largest remainder (Hamilton): each person first gets the exact share ``amount × w ÷ Σw``
+    rounded down; the fen left over (fewer than the number of persons) go one each to the persons
+    whose exact share lost the most in rounding. **Tie-break:** among equal remainders, the person
+    listed first wins — callers list persons in a stable order (by physician id), so the same
+    charge always divides the same way. Every part is non-negative and within one fen of the exact
+    share; a person of weight 0 gets nothing.
+    """
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool):
+        raise TypeError("amounts are whole fen (int)")
+    if amount_fen < 0:
+        raise ValueError("an amount to distribute cannot be negative")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError("weights must be non-negative and not all zero")
+    total = sum(weights)
+    parts = [amount_fen * w // total for w in weights]
+    left = amount_fen - sum(parts)
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(amount_fen * weights[i] % total), i))
+    for i in by_remainder[:left]:
+        parts[i] += 1
+    return parts
+
+
+def staff_part(share_fen: int, staff_share_basis_points: int) -> int:
+    """JL-B5/JL-B6: the medical staff's part of a facility's share of one charge.
+
+    Rounded *up* to the fen, so that the staff never receive less than the policy's percentage
+    (art. 44: 不得低于60%); the facility keeps the rest.
+    """
+    if not 0 <= staff_share_basis_points <= 10000:
+        raise ValueError("basis points lie between 0 and 10000")
+    return -(-share_fen * staff_share_basis_points // 10000)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    physician_id: int
+    role: str  # "signer", "expert" or "attending"
+    weight: int
+
+
+def payout_recipients(*, side: str, attending_ids: Iterable[int] = (), expert_ids: Iterable[int] = (),
+                      signer_ids: Iterable[int] = ()) -> list[Recipient]:
+    """Who receives a facility's staff part of one charge (JL-B6, art. 43), in physician id order.
+
+    - The **invited** facility (``side="invited"``): every expert who signed a version of the
+      opinion or report (weight ``SIGNER_WEIGHT``) and every other expert assigned to the case
+      (weight ``EXPERT_WEIGHT``).
+    - The **inviting** facility (``side="inviting"``): every attending physician it named on the
+      case (weight ``ATTENDING_WEIGHT``).
+
+    An empty list means nobody qualifies: that part stays unassigned and the report does not
+    reconcile until the case data are complete.
+    """
+    if side == "inviting":
+        return [Recipient(pid, "attending", ATTENDING_WEIGHT) for pid in sorted(set(attending_ids))]
+    if side != "invited":
+        raise ValueError("side is inviting or invited")
+    signers = set(signer_ids)
+    people = signers | set(expert_ids)
+    return [
+        Recipient(pid, "signer", SIGNER_WEIGHT) if pid in signers else Recipient(pid, "expert", EXPERT_WEIGHT)
+        for pid in sorted(people)
+    ]
+
+
+def policy_in_force(policies: Sequence, *, on: dt.date):
+    """The facility's allocation policy (JL-B5) in force on a day: the newest ``valid_from`` not
+    after it, the latest adopted among equals; ``None`` when none was in force yet."""
+    in_force = [p for p in policies if p.valid_from <= on]
+    return max(in_force, key=lambda p: (p.valid_from, p.adopted_at, p.pk or 0)) if in_force else None
+
+
+def month_ended_check(month: dt.date, *, now: dt.datetime) -> Check:
+    """JL-B6: a month's payout report is drafted only once the month has ended in Beijing time."""
+    _start, end = period_bounds(month)
+    return Check(
+        "JL-B6",
+        "第四十三条",
+        "绩效分配表须在该月结束（北京时间）后生成",
+        now >= end,
+        f"{month:%Y-%m} 于 {end:%Y-%m-%d %H:%M}（北京时间）结束",
+    )
+
+
+def payout_reconcile_check(*, lines_total_fen: int, staff_total_fen: int) -> Check:
+    """JL-B6: the persons' lines add up, to the fen, to the staff part of the month's charges."""
+    return Check(
+        "JL-B6",
+        "第四十三条",
+        "个人分配合计须与当月收费中医务人员部分一致",
+        lines_total_fen == staff_total_fen,
+        f"个人合计 {yuan(lines_total_fen)}，医务人员部分 {yuan(staff_total_fen)}",
+    )

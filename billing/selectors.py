@@ -25,6 +25,8 @@ from .models import (
     Charge,
     ChargeReversal,
     FacilityPrice,
+    PayoutLine,
+    PayoutReport,
     PriceStandard,
     SettlementAccount,
     Statement,
@@ -211,6 +213,72 @@ def allocation_policy_list(*, user, facility_id: int | None = None) -> QuerySet:
     if facility_id:
         queryset = queryset.filter(facility_id=facility_id)
     return queryset.order_by("facility__name", "-valid_from", "-adopted_at", "pk")
+
+
+# --- Per-person payouts (JL-B6) ------------------------------------------------------------------
+
+
+def filter_payout_reports(queryset: QuerySet, *, month: dt.date | None = None, state: str = "") -> QuerySet:
+    if month is not None:
+        queryset = queryset.filter(month=month)
+    if state:
+        queryset = queryset.filter(state=state)
+    return queryset
+
+
+def payout_report_list(*, user, **filters) -> QuerySet:
+    """Payout reports of the facilities where the user holds a finance role, and of the regulator's
+    division (totals only: a regulator sees no person's line). Newest month first, along the
+    ``payout_facility_month_idx`` / ``payout_facility_state_idx`` indexes."""
+    queryset = _for_finance(PayoutReport.objects.all(), user, ("facility_id",)).select_related(
+        "facility", "confirmed_by", "supersedes", "superseded_by"
+    )
+    return filter_payout_reports(queryset, **filters).order_by("-month", "facility_id", "-version", "pk")
+
+
+def payout_report_detail(*, user, pk: int) -> PayoutReport:
+    return payout_report_list(user=user).get(pk=pk)
+
+
+def payout_lines(*, user, report: PayoutReport) -> QuerySet:
+    """The lines of one report the user may see (``PayoutLine.visible_to``): every line for the
+    facility's finance staff, none for a regulator, a person's own lines for that person."""
+    return (
+        PayoutLine.objects.visible_to(user).filter(report=report)
+        .select_related("physician", "charge__consultation", "charge__service_type")
+        .order_by("physician__name", "physician_id", "charge__completed_at", "kind", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class PersonTotal:
+    physician_id: int
+    name: str
+    line_count: int
+    amount_fen: int
+
+
+def person_totals(lines) -> list[PersonTotal]:
+    """One row per person of already loaded lines, in the order given (no query)."""
+    totals: dict[int, list] = {}
+    for line in lines:
+        row = totals.setdefault(line.physician_id, [line.physician.name, 0, 0])
+        row[1] += 1
+        row[2] += line.amount_fen
+    return [PersonTotal(pid, name, count, amount) for pid, (name, count, amount) in totals.items()]
+
+
+def my_payout_lines(*, user, month: dt.date | None = None) -> QuerySet:
+    """The user's own lines (as a physician) in current reports — a superseded version's lines are
+    replaced by its correction's — newest month first, along ``payout_line_person_idx``."""
+    if not getattr(user, "is_authenticated", False):
+        return PayoutLine.objects.none()
+    queryset = PayoutLine.objects.visible_to(user).filter(physician__user=user, report__superseded_by__isnull=True)
+    if month is not None:
+        queryset = queryset.filter(report__month=month)
+    return queryset.select_related(
+        "report__facility", "charge__consultation", "charge__service_type", "physician"
+    ).order_by("-report__month", "report__facility_id", "charge__completed_at", "kind", "pk")
 
 
 # --- Regulators: totals by division and month (JL-O1) ---------------------------------------------

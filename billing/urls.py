@@ -25,4 +25,10 @@ urlpatterns = [
     path("allocation/", views.allocation_list, name="allocation-list"),
     path("allocation/new/", views.allocation_create, name="allocation-create"),
     path("totals/", views.regulator_totals, name="regulator-totals"),
+    path("payouts/", views.payout_list, name="payout-list"),
+    path("payouts/draft/", views.payout_draft, name="payout-draft"),
+    path("payouts/<int:pk>/", views.payout_detail, name="payout-detail"),
+    path("payouts/<int:pk>/confirm/", views.payout_confirm, name="payout-confirm"),
+    path("payouts/<int:pk>/export/<str:fmt>/", views.payout_export, name="payout-export"),
+    path("my-payouts/", views.my_payouts, name="my-payouts"),
 ]

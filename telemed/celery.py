@@ -24,6 +24,11 @@ def _beat_schedule() -> dict:
             # CELERY_TIMEZONE is Asia/Shanghai: the 1st of each month at 02:00 Beijing time.
             "schedule": crontab(minute=0, hour=2, day_of_month=1),
         },
+        "jl-b6-monthly-payouts": {
+            "task": "billing.draft_payouts",
+            # The 2nd at 03:00 Beijing time: after the statements and any late charge of the 1st.
+            "schedule": crontab(minute=0, hour=3, day_of_month=2),
+        },
         "jl-c2-obligation-sweep": {
             "task": "consultations.obligation_sweep",
             "schedule": float(settings.TELEMED_SWEEP_SECONDS),

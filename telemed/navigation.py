@@ -72,6 +72,8 @@ def navigation(request):
     if scope.is_regulator or scope.is_operator:
         items.append((_("结算统计"), reverse("billing:regulator-totals")))
     items.append((_("价格标准"), reverse("billing:standard-list")))
+    if scope.facilities_with_role(*CLINICAL):
+        items.append((_("我的绩效"), reverse("billing:my-payouts")))  # JL-B6: a person's own payout lines
     if scope.facility_roles or scope.is_regulator or scope.is_operator:
         items.append((_("责任认定"), reverse("audit:responsibility-list")))
     if scope.facilities_with_role(StaffRole.COORDINATOR) or scope.is_regulator or scope.is_operator:

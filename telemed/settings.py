@@ -382,6 +382,9 @@ SPECTACULAR_SETTINGS = {
         "ReferralStateEnum": "consultations.choices.ReferralState",
         "ReferralDirectionEnum": "consultations.choices.ReferralDirection",
         "ReferralKindEnum": "consultations.choices.ReferralKind",
+        "PayoutStateEnum": "billing.choices.PayoutState",
+        "PayoutRoleEnum": "billing.choices.PayoutRole",
+        "PayoutLineKindEnum": "billing.choices.PayoutLineKind",
     },
 }
 

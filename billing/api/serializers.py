@@ -15,13 +15,15 @@ from facilities.models import Facility, ServiceType
 from telemed.api import ScopedPrimaryKeyRelatedField
 from telemed.dates import DateTimeField
 
-from .. import exports, selectors
+from .. import exports, rules, selectors
 from ..choices import AccountKind
 from ..models import (
     AllocationPolicy,
     Charge,
     ChargeReversal,
     FacilityPrice,
+    PayoutLine,
+    PayoutReport,
     PriceStandard,
     SettlementAccount,
     Statement,
@@ -253,3 +255,100 @@ class AllocationPolicyAdoptSerializer(serializers.Serializer):
     valid_from = serializers.DateField()
     description = serializers.CharField(max_length=5000, allow_blank=True)
     document = serializers.FileField(required=False, allow_null=True, default=None, help_text="院内文件（可选）")
+
+
+# --- Per-person payouts (JL-B6) ---------------------------------------------------------------
+
+
+class PayoutReportSerializer(serializers.ModelSerializer):
+    facility = FacilityRefSerializer(read_only=True)
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    supersedes = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True, help_text="更正的原版本 id")
+
+    class Meta:
+        model = PayoutReport
+        fields = [
+            "id", "facility", "month", "version", "supersedes", "state", "state_label", "charge_count", "person_count",
+            "share_total_fen", "staff_total_fen", "lines_total_fen", "drafted_at", "confirmed_at",
+        ]
+        read_only_fields = fields
+
+
+class PayoutLineSerializer(serializers.ModelSerializer):
+    physician_name = serializers.CharField(source="physician.name", read_only=True)
+    role_label = serializers.CharField(source="get_role_display", read_only=True)
+    consultation_number = serializers.CharField(source="charge.consultation.number", read_only=True)
+    service_type = serializers.CharField(source="charge.service_type_id", read_only=True)
+    completed_at = DateTimeField(source="charge.completed_at", read_only=True)
+
+    class Meta:
+        model = PayoutLine
+        fields = [
+            "id", "physician", "physician_name", "role", "role_label", "kind", "charge", "consultation_number",
+            "service_type", "completed_at", "staff_part_fen", "amount_fen",
+        ]
+        read_only_fields = fields
+
+
+class PersonTotalSerializer(serializers.Serializer):
+    physician_id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    line_count = serializers.IntegerField(read_only=True)
+    amount_fen = Fen(read_only=True)
+
+
+class PayoutReportDetailSerializer(PayoutReportSerializer):
+    """The report with the lines the caller may see: all for the facility's finance staff, none
+    for a regulator (totals only)."""
+
+    persons = serializers.SerializerMethodField()
+    lines = serializers.SerializerMethodField()
+    reconciliation = serializers.SerializerMethodField(help_text="JL-B6: 个人分配合计与医务人员部分是否一致")
+
+    class Meta(PayoutReportSerializer.Meta):
+        fields = [*PayoutReportSerializer.Meta.fields, "persons", "lines", "reconciliation"]
+        read_only_fields = fields
+
+    def _lines(self, report):
+        if not hasattr(report, "_visible_lines"):
+            report._visible_lines = list(selectors.payout_lines(user=self.context["request"].user, report=report))
+        return report._visible_lines
+
+    @extend_schema_field(PersonTotalSerializer(many=True))
+    def get_persons(self, report) -> list:
+        return PersonTotalSerializer(selectors.person_totals(self._lines(report)), many=True).data
+
+    @extend_schema_field(PayoutLineSerializer(many=True))
+    def get_lines(self, report) -> list:
+        return PayoutLineSerializer(self._lines(report), many=True).data
+
+    @extend_schema_field(CheckSerializer)
+    def get_reconciliation(self, report) -> dict:
+        check = rules.payout_reconcile_check(lines_total_fen=report.lines_total_fen, staff_total_fen=report.staff_total_fen)
+        return CheckSerializer(check).data
+
+
+class PayoutDraftSerializer(serializers.Serializer):
+    facility = ScopedPrimaryKeyRelatedField(queryset=Facility.objects.all(), help_text="机构 id")
+    month = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="月份 YYYY-MM（北京时间），须已结束",
+                                   error_messages={"invalid": "须为 YYYY-MM，例如 2026-11。"})
+
+    def validate_month(self, value: str):
+        return selectors.parse_period(value)
+
+
+class PayoutExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=sorted(exports.PAYOUT_FORMATS), help_text="csv 或 xlsx")
+
+
+class MyPayoutLineSerializer(PayoutLineSerializer):
+    """One of the caller's own lines, with its report's facility, month and state."""
+
+    report = serializers.IntegerField(source="report_id", read_only=True)
+    facility = FacilityRefSerializer(source="report.facility", read_only=True)
+    month = serializers.DateField(source="report.month", read_only=True)
+    report_state = serializers.CharField(source="report.state", read_only=True, help_text="draft 草稿 / confirmed 已确认")
+
+    class Meta(PayoutLineSerializer.Meta):
+        fields = [*PayoutLineSerializer.Meta.fields, "report", "facility", "month", "report_state"]
+        read_only_fields = fields

@@ -16,5 +16,7 @@ router.register("charges", views.ChargeViewSet, basename="charge")
 router.register("statements", views.StatementViewSet, basename="statement")
 router.register("settlement-accounts", views.SettlementAccountViewSet, basename="settlement-account")
 router.register("allocation-policies", views.AllocationPolicyViewSet, basename="allocation-policy")
+router.register("payout-reports", views.PayoutReportViewSet, basename="payout-report")
+router.register("my-payouts", views.MyPayoutViewSet, basename="my-payout")
 
 urlpatterns = router.urls

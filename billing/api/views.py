@@ -31,8 +31,8 @@ from telemed.api import (
 )
 
 from .. import exports, selectors, services
-from ..choices import StatementState
-from ..models import Charge, FacilityPrice, PriceStandard, Statement
+from ..choices import PayoutState, StatementState
+from ..models import Charge, FacilityPrice, PayoutLine, PayoutReport, PriceStandard, Statement
 from . import serializers as s
 
 FINANCE_OR_ADMIN = Roles(staff=(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN))
@@ -312,3 +312,110 @@ class AllocationPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         policy = run_service(services.allocation_policy_adopt, request=request, **values)
         return Response(self.get_serializer(self.get_queryset().get(pk=policy.pk)).data, status=status.HTTP_201_CREATED)
 
+
+
+# --- Per-person payouts (JL-B6) ---------------------------------------------------------------
+
+
+class PayoutReportFilter(django_filters.FilterSet):
+    month = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="月份 YYYY-MM")
+    state = django_filters.ChoiceFilter(choices=PayoutState.choices, method="by_selector")
+
+    class Meta:
+        model = PayoutReport
+        fields = ["month", "state"]
+
+    def by_selector(self, queryset, name, value):
+        return queryset
+
+    def filter_queryset(self, queryset):
+        f = self.form.cleaned_data
+        return selectors.filter_payout_reports(queryset, month=selectors.parse_period(f.get("month") or ""), state=f.get("state") or "")
+
+
+@extend_schema_view(
+    retrieve=extend_schema(responses=s.PayoutReportDetailSerializer),
+    create=extend_schema(request=s.PayoutDraftSerializer, responses={201: s.PayoutReportDetailSerializer},
+                         description="JL-B6: 生成（或重新生成）某机构某月的绩效分配表；该月须已结束（北京时间），否则拒绝（code JL-B6）。"
+                                     "未确认的草稿重新生成结果不变；已确认的表不再改变，数据变化时生成新版本。"),
+    confirm=extend_schema(request=None, responses=s.PayoutReportDetailSerializer,
+                          description="JL-B6: 本机构财务人员确认；个人合计与当月收费中医务人员部分不一致时拒绝。"),
+    export=extend_schema(
+        parameters=[s.PayoutExportQuerySerializer],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+                   (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiResponse(OpenApiTypes.BINARY)},
+        description="绩效分配表导出：CSV（UTF-8 带 BOM）或 Excel；仅本机构财务人员，记入审计日志。",
+    ),
+)
+class PayoutReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
+    """医务人员绩效分配表 (JL-B6, art. 43): per facility and month; draft → confirmed by its finance officer."""
+
+    serializer_class = s.PayoutReportSerializer
+    filterset_class = PayoutReportFilter
+    ordering_fields = ["month"]
+    ordering = ["-month", "facility_id", "-version", "id"]
+    action_roles = {"create": FINANCE_OR_ADMIN, "confirm": FINANCE_ONLY, "export": FINANCE_OR_ADMIN}
+
+    def get_queryset(self):
+        return selectors.payout_report_list(user=self.request.user)
+
+    def get_serializer_class(self):
+        return s.PayoutReportDetailSerializer if self.detail else s.PayoutReportSerializer
+
+    def get_content_negotiator(self):
+        if getattr(self, "action", None) == "export":
+            return _FirstRendererNegotiation()
+        return super().get_content_negotiator()
+
+    def _done(self, report, status_code=status.HTTP_200_OK):
+        return Response(s.PayoutReportDetailSerializer(self.get_queryset().get(pk=report.pk), context=self.get_serializer_context()).data,
+                        status=status_code)
+
+    def create(self, request):
+        data = s.PayoutDraftSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        require_roles(request.user, FINANCE_OR_ADMIN, facility_ids=[values["facility"].pk])
+        report = run_service(services.payout_report_draft, request=request, **values)
+        return self._done(report, status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        report = self.get_object()
+        run_service(services.payout_report_confirm, request=request, report=report)
+        return self._done(report)
+
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        report = self.get_object()
+        query = s.PayoutExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        fmt = query.validated_data["format"]
+        lines = list(selectors.payout_lines(user=request.user, report=report))
+        content, content_type, name = exports.render_payout(report, lines, selectors.person_totals(lines), fmt)
+        run_service(services.payout_export_record, request=request, report=report, fmt=fmt, lines=len(lines))
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
+        return response
+
+
+class MyPayoutFilter(django_filters.FilterSet):
+    month = django_filters.CharFilter(method="by_month", validators=[PERIOD], label="月份 YYYY-MM")
+
+    class Meta:
+        model = PayoutLine
+        fields = ["month"]
+
+    def by_month(self, queryset, name, value):
+        return queryset.filter(report__month=selectors.parse_period(value))
+
+
+class MyPayoutViewSet(mixins.ListModelMixin, BillingViewSet):
+    """我的绩效 (JL-B6): the caller's own payout lines in current reports — nobody else's."""
+
+    serializer_class = s.MyPayoutLineSerializer
+    filterset_class = MyPayoutFilter
+    ordering = ["-report__month", "report__facility_id", "charge__completed_at", "id"]
+
+    def get_queryset(self):
+        return selectors.my_payout_lines(user=self.request.user)

@@ -232,6 +232,12 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "billing:allocation-list": "allocation policies",
     "billing:allocation-create": "form: an allocation policy",
     "billing:regulator-totals": "totals per facility",
+    "billing:payout-list": "JL-B6 payout reports: facilities, months, totals",
+    "billing:payout-draft": "write: draft a payout report",
+    "billing:payout-detail": "one payout report: staff names, request numbers, amounts",
+    "billing:payout-confirm": "write: confirm a payout report",
+    "billing:payout-export": "a payout report's export (staff names, request numbers, amounts); audited",
+    "billing:my-payouts": "the user's own payout lines (request numbers, amounts)",
     "billing-api:price-standard-list": "price standards",
     "billing-api:price-standard-detail": "one price standard",
     "billing-api:price-list": "facility prices",
@@ -249,6 +255,11 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "billing-api:settlement-account-detail": "one settlement account",
     "billing-api:allocation-policy-list": "allocation policies",
     "billing-api:allocation-policy-detail": "one allocation policy",
+    "billing-api:payout-report-list": "JL-B6 payout reports; POST drafts one",
+    "billing-api:payout-report-detail": "one payout report with the lines the caller may see",
+    "billing-api:payout-report-confirm": "write: confirm a payout report",
+    "billing-api:payout-report-export": "a payout report's export; audited",
+    "billing-api:my-payout-list": "the caller's own payout lines",
 }
 
 # Whole namespaces, reviewed as one.

@@ -143,6 +143,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "billing:statement-confirm": lambda o: {"pk": o.statement.pk},
     "billing:statement-payment": lambda o: {"pk": o.statement.pk},
     "billing:statement-export": lambda o: {"pk": o.statement.pk, "fmt": "csv"},
+    "billing:payout-detail": lambda o: {"pk": o.payout.pk},
+    "billing:payout-confirm": lambda o: {"pk": o.payout.pk},
+    "billing:payout-export": lambda o: {"pk": o.payout.pk, "fmt": "csv"},
     # Billing (API)
     "billing-api:price-detail": lambda o: {"pk": o.price.pk},
     "billing-api:charge-detail": lambda o: {"pk": o.charge.pk},
@@ -154,6 +157,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "billing-api:statement-payment": lambda o: {"pk": o.statement.pk},
     "billing-api:settlement-account-detail": lambda o: {"pk": o.account.pk},
     "billing-api:allocation-policy-detail": lambda o: {"pk": o.policy.pk},
+    "billing-api:payout-report-detail": lambda o: {"pk": o.payout.pk},
+    "billing-api:payout-report-confirm": lambda o: {"pk": o.payout.pk},
+    "billing-api:payout-report-export": lambda o: {"pk": o.payout.pk},
 }
 
 
@@ -226,6 +232,9 @@ class Objects:
         self.policy = billing_services.allocation_policy_adopt(
             actor=billing.invited_finance, facility=world.invited, staff_share_basis_points=6500, valid_from=timezone.localdate(),
             description="按工作量分配")
+        # JL-B6: last month's (October's: no charges, so no policy needed) payout report.
+        self.payout = billing_services.payout_report_draft(actor=billing.invited_finance, facility=world.invited,
+                                                           month=dt.date(2026, 10, 1))
         self.event = AuditEvent.objects.filter(event_type="consultation.create").first()
         # Last: a suspension would block the consultations above.
         self.suspension = facility_services.suspension_report(
@@ -313,7 +322,7 @@ def test_jl_o1_a_single_role_outsider_learns_nothing_about_the_object(world, who
 INVITED_ONLY = sorted(
     name for name in OBJECT_ROUTES
     if any(part in name for part in ("physician", "registration", "application", "duty", "price-detail",
-                                     "settlement-account", "allocation-policy"))
+                                     "settlement-account", "allocation-policy", "payout"))
 )
 
 

@@ -1,4 +1,5 @@
-"""Every write of the billing app (STYLE 2): prices, charges, refunds, statements, accounts, policies.
+"""Every write of the billing app (STYLE 2): prices, charges, refunds, statements, accounts, policies;
+per-person payouts (JL-B6) are in ``billing.services.payouts`` and re-exported here.
 
 Each service checks the actor's role, applies the pure rules in ``billing.rules`` and writes its
 audit event in the same transaction. Refusals that the rules want on record (naming a person as
@@ -24,9 +25,9 @@ from telemed.errors import ApplicationError
 from telemed.files import require_file
 from telemed.scope import Scope
 
-from . import rules
-from .choices import AccountKind, StatementState
-from .models import (
+from .. import rules
+from ..choices import AccountKind, StatementState
+from ..models import (
     AllocationPolicy,
     Charge,
     ChargeReversal,
@@ -430,3 +431,7 @@ def statement_export_record(*, actor, statement: Statement, fmt: str) -> None:
         facility_ids=[statement.inviting_id, statement.invited_id],
         details={"format": fmt, "period": f"{statement.period_start:%Y-%m}", "charge_count": statement.charge_count},
     )
+
+
+# JL-B6, re-exported so that ``billing.services`` stays the one place every write is called from.
+from .payouts import payout_export_record, payout_report_confirm, payout_report_draft, payouts_draft_month  # noqa: E402, F401
