@@ -30,6 +30,11 @@ def _beat_schedule() -> dict:
             # A sweep that could not start in time is replaced by the next one, not queued up.
             "options": {"expires": float(settings.TELEMED_SWEEP_SECONDS)},
         },
+        "metrics-facts-catch-up": {
+            "task": "facilities.metrics_catch_up",
+            "schedule": float(settings.TELEMED_METRICS_CATCHUP_SECONDS),
+            "options": {"expires": float(settings.TELEMED_METRICS_CATCHUP_SECONDS)},
+        },
     }
 
 

@@ -1,0 +1,150 @@
+"""The regulators' dashboard (issue 9; docs/metrics.md): the facts against the raw rows, scoping,
+periods, query counts, the exports and the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+
+from facilities.metrics import definitions
+from facilities.metrics.facts import facts_catch_up, facts_rebuild
+from facilities.metrics.figures import Facts, Subject, report
+from facilities.metrics.periods import Period, month, parse_period
+from facilities.models import Division, MetricDay, MetricDuration
+from telemed.errors import ApplicationError
+from tests.facilities.metrics_data import NOW, make_activity, price, raw_figures
+
+pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at(NOW)]
+
+OCTOBER, NOVEMBER = month(dt.date(2026, 10, 1)), month(dt.date(2026, 11, 1))
+BOUNDARY = Period("custom", dt.date(2026, 10, 31), dt.date(2026, 11, 1))
+LAST_DAY = Period("custom", dt.date(2026, 10, 31), dt.date(2026, 10, 31))
+
+
+@pytest.fixture(params=[7, 2026, 31337])
+def activity(request, world):
+    price(world)
+    make_activity(world, seed=request.param)
+    call_command("rebuild_metrics")
+    return world
+
+
+def _subjects(world):
+    return {
+        "county of the inviting side": (Subject.of_division(Division.objects.get(code="220122")), {world.inviting.pk}),
+        "district of the invited side": (Subject.of_division(Division.objects.get(code="220104")), {world.invited.pk}),
+        "city": (Subject.of_division(Division.objects.get(code="220100")), {world.inviting.pk, world.invited.pk}),
+        "province": (Subject.of_division(Division.objects.get(code="220000")), {world.inviting.pk, world.invited.pk}),
+        "inviting facility": (Subject.of_facility(world.inviting), {world.inviting.pk}),
+        "invited facility": (Subject.of_facility(world.invited), {world.invited.pk}),
+    }
+
+
+def test_every_figure_from_the_facts_equals_the_raw_computation_across_the_beijing_month_boundary(activity):
+    assert MetricDay.objects.exists()
+    for name, (subject, facility_ids) in _subjects(activity).items():
+        for period in (OCTOBER, NOVEMBER, BOUNDARY, LAST_DAY):
+            facts = Facts.load(subject, period.start, period.end)
+            expected = raw_figures(facility_ids, period.start, period.end)
+            got = facts.total()
+            assert {k: got[k] for k in expected} == expected, (name, period)
+            for service_type, figures in facts.slices(lambda fact: fact.service_type or None).items():
+                expected = raw_figures(facility_ids, period.start, period.end, service_type=service_type)
+                assert {k: figures[k] for k in expected} == expected, (name, period, service_type)
+
+
+def test_the_raw_yardstick_covers_every_figure_defined(activity):
+    subject, ids = _subjects(activity)["city"]
+    assert set(raw_figures(ids, OCTOBER.start, NOVEMBER.end)) == set(Facts.load(subject, OCTOBER.start, NOVEMBER.end).total())
+    assert set(definitions.PERIOD_KEYS) <= set(raw_figures(ids, OCTOBER.start, NOVEMBER.end))
+
+
+def test_a_city_adds_up_its_counties_and_the_comparison_shows_them(activity):
+    subjects = _subjects(activity)
+    city = report(subjects["city"][0], OCTOBER, with_trends=False)
+    inviting = report(subjects["county of the inviting side"][0], OCTOBER, with_trends=False).current
+    invited = report(subjects["district of the invited side"][0], OCTOBER, with_trends=False).current
+    for key in definitions.COUNTER_KEYS:
+        assert city.current[key] == inviting[key] + invited[key], key
+    for code, county in (("220122", inviting), ("220104", invited)):
+        shown = city.by_child.get(code)
+        assert (shown["sent"], shown["accepted"], shown["fee_fen"]) == (county["sent"], county["accepted"], county["fee_fen"]) if shown else not county["active_facilities"]
+
+
+def test_rebuild_and_catch_up_are_idempotent(activity):
+    def snapshot():
+        return (sorted(MetricDay.objects.values_list(*[f.name for f in MetricDay._meta.fields if f.name != "id"])),
+                sorted(MetricDuration.objects.values_list("kind", "source", "day", "seconds")))
+
+    before = snapshot()
+    facts_catch_up()
+    facts_catch_up()
+    facts_rebuild(dt.date(2026, 10, 1), dt.date(2026, 11, 6), batch_days=3)
+    assert snapshot() == before
+
+
+def test_nearest_rank_percentiles():
+    assert definitions.nearest_rank([], 50) is None
+    assert definitions.nearest_rank([5], 90) == 5
+    assert definitions.nearest_rank([1, 2, 3, 4], 50) == 2
+    assert definitions.nearest_rank(list(range(1, 11)), 90) == 9
+    assert definitions.nearest_rank(list(range(1, 12)), 90) == 10
+
+
+# --- Periods ----------------------------------------------------------------------------------
+
+
+TODAY = dt.date(2026, 11, 6)
+
+
+@pytest.mark.parametrize(
+    "params, start, end, previous, last_year",
+    [
+        ({}, "2026-11-01", "2026-11-30", ("2026-10-01", "2026-10-31"), ("2025-11-01", "2025-11-30")),
+        ({"period": "month", "month": "2026-03"}, "2026-03-01", "2026-03-31", ("2026-02-01", "2026-02-28"), ("2025-03-01", "2025-03-31")),
+        ({"period": "month", "month": "2026-01"}, "2026-01-01", "2026-01-31", ("2025-12-01", "2025-12-31"), ("2025-01-01", "2025-01-31")),
+        ({"period": "quarter", "quarter": "2026-q1"}, "2026-01-01", "2026-03-31", ("2025-10-01", "2025-12-31"), ("2025-01-01", "2025-03-31")),
+        ({"period": "quarter"}, "2026-10-01", "2026-12-31", ("2026-07-01", "2026-09-30"), ("2025-10-01", "2025-12-31")),
+        ({"period": "year", "year": "2025"}, "2025-01-01", "2025-12-31", ("2024-01-01", "2024-12-31"), ("2024-01-01", "2024-12-31")),
+        ({"period": "custom", "start": "2028-02-20", "end": "2028-02-29"}, "2028-02-20", "2028-02-29",
+         ("2028-02-10", "2028-02-19"), ("2027-02-20", "2027-02-28")),
+    ],
+)
+def test_periods(params, start, end, previous, last_year):
+    period = parse_period(params, today=TODAY)
+    assert (period.start.isoformat(), period.end.isoformat()) == (start, end)
+    assert (period.previous().start.isoformat(), period.previous().end.isoformat()) == previous
+    assert (period.last_year().start.isoformat(), period.last_year().end.isoformat()) == last_year
+    assert parse_period(period.query(), today=TODAY) == period
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"period": "week"}, "period"),
+        ({"period": "month", "month": "2026-13"}, "month"),
+        ({"period": "month", "month": "11/2026"}, "month"),
+        ({"period": "quarter", "quarter": "2026-Q5"}, "quarter"),
+        ({"period": "year", "year": "26"}, "year"),
+        ({"period": "custom", "start": "2026-11-05"}, "end"),
+        ({"period": "custom", "start": "2026-11-05", "end": "2026-11-01"}, "end"),
+        ({"period": "custom", "start": "2020-01-01", "end": "2026-11-01"}, "end"),
+        ({"period": "custom", "start": "2026-02-30", "end": "2026-03-01"}, "start"),
+    ],
+)
+def test_bad_periods_are_refused_with_a_stable_code_and_a_chinese_message(params, field):
+    with pytest.raises(ApplicationError) as refused:
+        parse_period(params, today=TODAY)
+    assert refused.value.code == "period_invalid"
+    assert refused.value.extra["field"] == field
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in refused.value.message)
+
+
+def test_docs_metrics_lists_every_figure_with_its_rule():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    for figure in definitions.FIGURES.values():
+        assert f"| `{figure.key}` | {figure.label} | {figure.rule} |" in text, figure.key
