@@ -3,11 +3,15 @@
 from django.urls import path
 
 from . import views
+from .metrics import views as metrics_views
 
 app_name = "facilities"
 
 urlpatterns = [
     path("", views.facility_list, name="facility-list"),
+    path("metrics/", metrics_views.dashboard, name="metrics"),
+    path("metrics/divisions/<str:code>/", metrics_views.division_dashboard, name="metrics-division"),
+    path("metrics/facilities/<int:pk>/", metrics_views.facility_scorecard, name="metrics-facility"),
     path("<int:pk>/", views.facility_detail, name="facility-detail"),
     path("<int:pk>/staff/", views.staff_list, name="staff-list"),
     path("<int:pk>/staff/<int:membership_pk>/revoke/", views.staff_revoke, name="staff-revoke"),

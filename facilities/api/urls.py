@@ -1,7 +1,9 @@
 """Partner API routes under /api/v1/ (mounted by telemed.urls)."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from ..metrics import api as metrics_api
 from . import views
 
 app_name = "facilities-api"
@@ -17,4 +19,7 @@ router.register("duty", views.DutyShiftViewSet, basename="duty")
 router.register("suspensions", views.SuspensionViewSet, basename="suspension")
 router.register("accreditation-applications", views.AccreditationApplicationViewSet, basename="application")
 
-urlpatterns = router.urls
+urlpatterns = router.urls + [
+    path("metrics/divisions/<str:code>/", metrics_api.DivisionMetricsView.as_view(), name="metrics-division"),
+    path("metrics/facilities/<int:pk>/", metrics_api.FacilityMetricsView.as_view(), name="metrics-facility"),
+]

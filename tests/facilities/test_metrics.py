@@ -148,3 +148,99 @@ def test_docs_metrics_lists_every_figure_with_its_rule():
     text = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
     for figure in definitions.FIGURES.values():
         assert f"| `{figure.key}` | {figure.label} | {figure.rule} |" in text, figure.key
+
+
+# --- Pages and API ----------------------------------------------------------------------------
+
+
+def _client(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_a_county_regulator_sees_only_its_county_and_another_facility_is_404(activity):
+    from django.urls import reverse
+
+    from tests.factories import regulator
+
+    county = _client(regulator("220122", username="nongan_regulator"))
+    assert county.get(reverse("facilities:metrics")).url == reverse("facilities:metrics-division", args=["220122"])
+    assert county.get(reverse("facilities:metrics-division", args=["220122"])).status_code == 200
+    for code in ("220100", "220104", "220000", "999999"):
+        assert county.get(reverse("facilities:metrics-division", args=[code])).status_code == 404, code
+    assert county.get(reverse("facilities:metrics-facility", args=[activity.inviting.pk])).status_code == 200
+    assert county.get(reverse("facilities:metrics-facility", args=[activity.invited.pk])).status_code == 404
+    assert county.get(reverse("facilities-api:metrics-division", args=["220100"])).status_code == 404
+    assert county.get(reverse("facilities-api:metrics-facility", args=[activity.invited.pk])).status_code == 404
+
+
+def test_the_scorecard_is_for_the_facility_administrators_not_its_clinicians(activity):
+    from django.urls import reverse
+
+    from facilities.choices import StaffRole
+    from tests.factories import staff
+
+    url = reverse("facilities:metrics-facility", args=[activity.invited.pk])
+    assert _client(staff(activity.invited, StaffRole.FACILITY_ADMIN, username="invited_admin")).get(url).status_code == 200
+    assert _client(activity.expert).get(url).status_code == 403
+    assert _client(activity.expert).get(reverse("facilities:metrics-division", args=["220104"])).status_code == 404
+
+
+def test_bad_period_is_a_400_with_the_chinese_message_on_the_page_and_the_api(activity):
+    from django.urls import reverse
+
+    from tests.factories import regulator
+
+    client = _client(regulator("220100", username="city_regulator"))
+    page = client.get(reverse("facilities:metrics-division", args=["220100"]), {"period": "month", "month": "2026-13"})
+    assert page.status_code == 400 and "月份格式应为" in page.content.decode()
+    api = client.get(reverse("facilities-api:metrics-division", args=["220100"]), {"period": "decade"})
+    assert api.status_code == 400 and api.json()["code"] == "period_invalid" and api.json()["extra"]["field"] == "period"
+
+
+def test_the_api_shows_the_numbers_of_the_page(activity):
+    from django.urls import reverse
+
+    from facilities.metrics.tables import show
+    from tests.factories import regulator
+
+    client = _client(regulator("220100", username="city_regulator"))
+    params = {"period": "custom", "start": "2026-10-31", "end": "2026-11-01"}
+    api = client.get(reverse("facilities-api:metrics-division", args=["220100"]), params).json()
+    expected = raw_figures({activity.inviting.pk, activity.invited.pk}, BOUNDARY.start, BOUNDARY.end)
+    assert {k: api["current"][k] for k in expected} == expected
+    page = client.get(reverse("facilities:metrics-division", args=["220100"]), params)
+    rows = {row[0][0]: [cell[0] for cell in row[1:]] for row in page.context["tables"][0].rows}
+    for key in definitions.PERIOD_KEYS:
+        label = next(label for label in rows if label.startswith(str(definitions.FIGURES[key].label) + "（") or label.startswith(str(definitions.FIGURES[key].label)))
+        assert rows[label] == [show(key, api[name][key]) for name in ("current", "previous", "last_year")], key
+    assert len(api["trends"]) == 12 and api["trends"][-1]["month"] == "2026-11"
+    assert api["facilities"][str(activity.invited.pk)]["accepted"] == api["sub_divisions"]["220104"]["accepted"]
+
+
+def test_the_dashboard_costs_the_same_number_of_queries_whatever_the_data(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from tests.factories import regulator
+
+    client = _client(regulator("220000", username="province_regulator"))
+    url = reverse("facilities:metrics-division", args=["220000"])
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, {"period": "month", "month": "2026-10"}).status_code == 200
+        return len(queries)
+
+    price(world)
+    make_activity(world, seed=5, cases=3)
+    call_command("rebuild_metrics")
+    some = count()
+    make_activity(world, seed=6, cases=10)
+    call_command("rebuild_metrics")
+    assert MetricDay.objects.values("facility").distinct().count() == 2
+    assert count() == some <= 20
