@@ -92,6 +92,8 @@ class EventType(models.TextChoices):
     BILLING_STATEMENT_PAID = "billing.statement.paid", _("登记结算到账")
     BILLING_STATEMENT_EXPORT = "billing.statement.export", _("导出结算单")
     BILLING_ALLOCATION_ADOPT = "billing.allocation.adopt", _("采用内部分配方案")
+    # The regulators' dashboard (issue 9, docs/metrics.md)
+    METRICS_EXPORT = "metrics.export", _("导出监管统计")
     # The audit log itself (JL-A1)
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")

@@ -4,6 +4,7 @@ exports alike: a caption, column labels and rows of cells (text, optional link).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -23,7 +24,8 @@ class Table:
     key: str
     caption: str
     columns: list[str]
-    rows: list[list[tuple[str, str]]] = field(default_factory=list)  # (text, href)
+    rows: list[list[tuple[str, str, object]]] = field(default_factory=list)  # (text, href, spreadsheet value)
+    export_url: str = ""
 
 
 def show(key: str, value) -> str:
@@ -41,6 +43,24 @@ def show(key: str, value) -> str:
     return str(value)
 
 
+def cell(key: str, value) -> tuple[str, str, object]:
+    """A figure's cell: the text shown, no link, and the spreadsheet value — a number for counts
+    and money (yuan, exact), the same text as shown for rates, means and intervals."""
+    text = show(key, value)
+    unit = FIGURES[key].unit if key in FIGURES else "count"
+    if value is None:
+        return text, "", None
+    if unit == "fen":
+        return text, "", Decimal(value) / 100
+    if unit == "count":
+        return text, "", value
+    return text, "", text
+
+
+def head(text: str, href: str = "") -> tuple[str, str, object]:
+    return str(text), href, str(text)
+
+
 def _label(key: str) -> str:
     figure = FIGURES[key]
     suffix = {"fen": _("（元）")}.get(figure.unit, "")
@@ -52,16 +72,16 @@ def build(report: Report, *, names: dict) -> list[Table]:
     query = urlencode(report.period.query())
     headline = Table("headline", _("主要指标"), [_("指标（依据）"), _("本期"), _("上期"), _("去年同期")])
     for key in PERIOD_KEYS:
-        headline.rows.append([(_label(key), "")] + [(show(key, values[key]), "") for values in (report.current, report.previous, report.last_year)])
+        headline.rows.append([head(_label(key))] + [cell(key, values[key]) for values in (report.current, report.previous, report.last_year)])
     for key, value in report.snapshot.items():
-        headline.rows.append([(_label(key), ""), (show(key, value), ""), ("—", ""), ("—", "")])
+        headline.rows.append([head(_label(key)), cell(key, value), cell(key, None), cell(key, None)])
     tables = [headline]
 
     def compare(table_key: str, caption: str, first: str, slices: dict, link=None, order=None) -> Table:
         table = Table(table_key, caption, [first] + [_label(k) for k in COMPARED])
         for slice_key in order or sorted(slices, key=str):
             values = slices[slice_key]
-            table.rows.append([(names.get(slice_key, str(slice_key)), link(slice_key) if link else "")] + [(show(k, values[k]), "") for k in COMPARED])
+            table.rows.append([head(names.get(slice_key, str(slice_key)), link(slice_key) if link else "")] + [cell(k, values[k]) for k in COMPARED])
         return table
 
     tables.append(compare("service", _("按服务项目（JL-C1）"), _("服务项目"), report.by_service))
@@ -82,6 +102,6 @@ def build(report: Report, *, names: dict) -> list[Table]:
     if report.trends:
         trend = Table("trend", _("近12个月趋势"), [_("月份")] + [_label(k) for k in COMPARED])
         for label, values in report.trends:
-            trend.rows.append([(label, "")] + [(show(k, values[k]), "") for k in COMPARED])
+            trend.rows.append([head(label)] + [cell(k, values[k]) for k in COMPARED])
         tables.append(trend)
     return tables

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -15,9 +17,14 @@ from telemed.scope import Scope
 
 from ..choices import StaffRole
 from ..models import Division, Facility, ServiceType
-from . import tables
+from . import exports, tables
+from .definitions import FIGURES
 from .figures import Subject, report
 from .periods import parse_period
+from .services import metrics_export_record
+
+# The figures drawn as 12-month charts (each also in the trend table).
+CHARTED = ("sent", "completed", "compliance_percent", "response_median")
 
 
 def division_for(user, code: str) -> Division:
@@ -53,17 +60,57 @@ def names_for(result) -> dict:
 PERIOD_CHOICES = (("month", _lazy("月")), ("quarter", _lazy("季度")), ("year", _lazy("年")), ("custom", _lazy("自定义")))
 
 
-def _page(request, subject: Subject, title: str, template_context: dict):
+def _page(request, subject: Subject, title: str, template_context: dict, export_url: str):
     template_context = {"period_choices": PERIOD_CHOICES, **template_context}
     try:
         period = parse_period(request.GET, today=timezone.localdate())
     except ApplicationError as error:
         return render(request, "facilities/metrics.html", {"title": title, "error": error.message, **template_context}, status=400)
     result = report(subject, period)
+    built = tables.build(result, names=names_for(result))
+    query = urlencode(period.query())
+    for table in built:
+        table.export_url = f"{export_url}?{query}&{urlencode({'table': table.key})}"
     return render(request, "facilities/metrics.html", {
         "title": title, "period": period, "previous": period.previous(), "last_year": period.last_year(),
-        "tables": tables.build(result, names=names_for(result)), **template_context,
+        "tables": built, "charts": _charts(result), **template_context,
     })
+
+
+def _charts(result) -> dict:
+    """The 12-month trends for the static chart script (a JSON island; the tables stay the accessible form)."""
+    return {
+        "months": [label for label, _values in result.trends],
+        "series": [
+            {"key": key, "label": str(FIGURES[key].label), "rule": FIGURES[key].rule, "unit": FIGURES[key].unit,
+             "values": [values[key] for _label, values in result.trends]}
+            for key in CHARTED
+        ],
+    }
+
+
+def _export(request, subject: Subject, title: str):
+    """One table of the page as Excel, for the same period; on record."""
+    period = parse_period(request.GET, today=timezone.localdate())
+    result = report(subject, period)
+    wanted = request.GET.get("table", "")
+    table = next((t for t in tables.build(result, names=names_for(result)) if t.key == wanted), None)
+    if table is None:
+        raise ApplicationError("table_invalid", _("没有名为“%(t)s”的统计表。") % {"t": wanted[:40]})
+    metrics_export_record(actor=request.user, subject=subject, period=period, table=table.key)
+    body = exports.table_xlsx(table, title=title, period_text=_("统计周期：%(p)s（%(s)s 至 %(e)s，北京时间）") % {
+        "p": period.label, "s": period.start, "e": period.end})
+    response = HttpResponse(body, content_type=exports.CONTENT_TYPE)
+    name = f"metrics-{subject.division_code or subject.facility_id}-{period.label.replace(' ', '')}-{table.key}.xlsx"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _export_or_400(request, subject: Subject, title: str):
+    try:
+        return _export(request, subject, title)
+    except ApplicationError as error:
+        return render(request, "facilities/metrics.html", {"title": title, "error": error.message, "period_choices": PERIOD_CHOICES}, status=400)
 
 
 @login_required
@@ -86,10 +133,23 @@ def division_dashboard(request, code: str):
         if Scope.of(request.user).is_operator or Scope.of(request.user).regulates(parent_code):
             parent = Division.objects.filter(code=parent_code).first()
     return _page(request, Subject.of_division(division), _("%(d)s 远程医疗监管统计") % {"d": division.name},
-                 {"division": division, "parent": parent})
+                 {"division": division, "parent": parent}, reverse("facilities:metrics-division-export", args=[division.code]))
 
 
 @login_required
 def facility_scorecard(request, pk: int):
     facility = facility_for(request.user, pk)
-    return _page(request, Subject.of_facility(facility), _("%(f)s 远程医疗统计") % {"f": facility.name}, {"facility": facility})
+    return _page(request, Subject.of_facility(facility), _("%(f)s 远程医疗统计") % {"f": facility.name}, {"facility": facility},
+                 reverse("facilities:metrics-facility-export", args=[facility.pk]))
+
+
+@login_required
+def division_export(request, code: str):
+    division = division_for(request.user, code)
+    return _export_or_400(request, Subject.of_division(division), _("%(d)s 远程医疗监管统计") % {"d": division.name})
+
+
+@login_required
+def facility_export(request, pk: int):
+    facility = facility_for(request.user, pk)
+    return _export_or_400(request, Subject.of_facility(facility), _("%(f)s 远程医疗统计") % {"f": facility.name})

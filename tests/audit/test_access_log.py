@@ -217,6 +217,8 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "facilities:metrics": "redirect to the regulator's own dashboard",
     "facilities:metrics-division": "dashboard: aggregate figures per division, facility and service type, no patient",
     "facilities:metrics-facility": "a facility's scorecard: aggregate figures, no patient",
+    "facilities:metrics-division-export": "one dashboard table as Excel, no patient (the export is audited: metrics.export)",
+    "facilities:metrics-facility-export": "one scorecard table as Excel, no patient (the export is audited: metrics.export)",
     "facilities-api:metrics-division": "dashboard figures of a division over the API, no patient",
     "facilities-api:metrics-facility": "a facility's scorecard over the API, no patient",
     "billing-api:price-standard-list": "price standards",

@@ -213,7 +213,7 @@ def test_the_api_shows_the_numbers_of_the_page(activity):
     expected = raw_figures({activity.inviting.pk, activity.invited.pk}, BOUNDARY.start, BOUNDARY.end)
     assert {k: api["current"][k] for k in expected} == expected
     page = client.get(reverse("facilities:metrics-division", args=["220100"]), params)
-    rows = {row[0][0]: [cell[0] for cell in row[1:]] for row in page.context["tables"][0].rows}
+    rows = {row[0][0]: [c[0] for c in row[1:]] for row in page.context["tables"][0].rows}
     for key in definitions.PERIOD_KEYS:
         label = next(label for label in rows if label.startswith(str(definitions.FIGURES[key].label) + "（") or label.startswith(str(definitions.FIGURES[key].label)))
         assert rows[label] == [show(key, api[name][key]) for name in ("current", "previous", "last_year")], key
@@ -244,3 +244,48 @@ def test_the_dashboard_costs_the_same_number_of_queries_whatever_the_data(world)
     call_command("rebuild_metrics")
     assert MetricDay.objects.values("facility").distinct().count() == 2
     assert count() == some <= 20
+
+
+def _same(cell, text: str) -> bool:
+    """A workbook cell against the page's text: numbers as numbers (money in 元), the rest as shown."""
+    if cell is None:
+        return text == "—"
+    if isinstance(cell, (int, float)):
+        return float(text.replace(",", "")) == cell
+    return cell == text
+
+
+def test_each_table_exports_to_excel_with_the_numbers_of_the_page_and_the_export_is_audited(activity):
+    import io
+
+    from django.urls import reverse
+    from openpyxl import load_workbook
+
+    from audit.choices import EventType
+    from audit.models import AuditEvent
+    from tests.factories import regulator
+
+    client = _client(regulator("220100", username="city_regulator"))
+    params = {"period": "month", "month": "2026-10"}
+    page = client.get(reverse("facilities:metrics-division", args=["220100"]), params)
+    built = page.context["tables"]
+    assert {t.key for t in built} >= {"headline", "service", "subdivision", "rank-compliance", "rank-response", "rank-declines", "trend"}
+    html = page.content.decode()
+    assert 'type="application/json"' in html and "<script>" not in html and " onclick" not in html
+    for table in built:
+        assert table.export_url in html.replace("&amp;", "&")
+        response = client.get(table.export_url)
+        assert response.status_code == 200 and response["Content-Type"].startswith("application/vnd.openxmlformats")
+        sheet = load_workbook(io.BytesIO(response.content)).active
+        rows = list(sheet.iter_rows(values_only=True))
+        assert list(rows[3]) == table.columns
+        for got, row in zip(rows[4:], table.rows, strict=True):
+            shown = [text for text, _href, _value in row]
+            assert len(got) == len(shown) and all(_same(v, text) for v, text in zip(got, shown, strict=True)), (table.key, got, shown)
+    events = AuditEvent.objects.filter(event_type=EventType.METRICS_EXPORT)
+    assert events.count() == len(built)
+    assert {e.details["table"] for e in events} == {t.key for t in built}
+    assert all(e.object_id == "220100" and e.acting_division_code == "220100" for e in events)
+    bad = client.get(reverse("facilities:metrics-division-export", args=["220100"]), {**params, "table": "=cmd"})
+    assert bad.status_code == 400 and "统计表" in bad.content.decode()
+    assert events.count() == len(built)

@@ -61,6 +61,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
     # Facilities (pages)
     "facilities:facility-detail": lambda o: {"pk": o.world.invited.pk},
     "facilities:metrics-facility": lambda o: {"pk": o.world.invited.pk},
+    "facilities:metrics-facility-export": lambda o: {"pk": o.world.invited.pk},
     "facilities-api:metrics-facility": lambda o: {"pk": o.world.invited.pk},
     "facilities:agreement-detail": lambda o: {"pk": o.agreement.pk},
     "facilities:agreement-terminate": lambda o: {"pk": o.agreement.pk},
