@@ -289,3 +289,21 @@ def test_each_table_exports_to_excel_with_the_numbers_of_the_page_and_the_export
     bad = client.get(reverse("facilities:metrics-division-export", args=["220100"]), {**params, "table": "=cmd"})
     assert bad.status_code == 400 and "统计表" in bad.content.decode()
     assert events.count() == len(built)
+
+
+def test_the_regulators_menu_is_grouped_and_leads_to_the_dashboard(world):
+    from django.urls import reverse
+
+    from facilities.choices import StaffRole
+    from tests.factories import regulator, staff
+
+    page = _client(regulator("220100", username="city_regulator")).get(reverse("facilities:facility-list"))
+    groups = {str(group): [str(label) for label, _url in members] for group, members in page.context["nav_groups"]}
+    assert list(groups) == ["常用", "监管统计", "机构与人员", "费用", "病历与审计"]
+    assert groups["监管统计"] == ["监管统计", "违规记录", "结算统计"]
+    html = page.content.decode()
+    assert 'class="nav-group-label"' in html and reverse("facilities:metrics") in html
+    admin = staff(world.invited, StaffRole.FACILITY_ADMIN, username="invited_admin")
+    page = _client(admin).get(reverse("facilities:facility-list"))
+    assert page.context["nav_groups"] == []
+    assert ("本机构统计", reverse("facilities:metrics-facility", args=[world.invited.pk])) in [(str(label), url) for label, url in page.context["nav_items"]]
