@@ -94,6 +94,8 @@ def compute_facts(start: dt.date, end: dt.date) -> tuple[list, list]:
     decided = {e[2] for e in events if e[1] in ("accepted", "declined")}
     sends = _sends_of(decided) if decided else {}
     for pk, key, case_id, at in events:
+        if case_id not in cases:  # an event naming no case (never expected: cases are never deleted, JL-C8)
+            continue
         inviting, invited, service = cases[case_id]
         day = beijing_day(at)
         add(day, inviting if key == "sent" else invited, service, key)

@@ -175,6 +175,12 @@ def test_a_county_regulator_sees_only_its_county_and_another_facility_is_404(act
     assert county.get(reverse("facilities:metrics-facility", args=[activity.invited.pk])).status_code == 404
     assert county.get(reverse("facilities-api:metrics-division", args=["220100"])).status_code == 404
     assert county.get(reverse("facilities-api:metrics-facility", args=[activity.invited.pk])).status_code == 404
+    from django.test import Client
+
+    anonymous = Client()
+    assert anonymous.get(reverse("facilities:metrics-division", args=["220122"])).status_code == 302
+    answer = anonymous.get(reverse("facilities-api:metrics-division", args=["220122"]))
+    assert answer.status_code in (401, 403) and answer.json()["code"] == "not_authenticated"
 
 
 def test_the_scorecard_is_for_the_facility_administrators_not_its_clinicians(activity):
