@@ -313,3 +313,29 @@ def test_the_regulators_menu_is_grouped_and_leads_to_the_dashboard(world):
     page = _client(admin).get(reverse("facilities:facility-list"))
     assert page.context["nav_groups"] == []
     assert ("本机构统计", reverse("facilities:metrics-facility", args=[world.invited.pk])) in [(str(label), url) for label, url in page.context["nav_items"]]
+
+
+def test_the_scorecard_is_linked_from_the_facility_page_and_costs_constant_queries(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from tests.factories import regulator
+
+    client = _client(regulator("220104", username="chaoyang_regulator"))
+    url = reverse("facilities:metrics-facility", args=[world.invited.pk])
+    assert url in client.get(reverse("facilities:facility-detail", args=[world.invited.pk])).content.decode()
+    assert url not in _client(world.expert).get(reverse("facilities:facility-detail", args=[world.invited.pk])).content.decode()
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url, {"period": "quarter", "quarter": "2026-Q4"}).status_code == 200
+        return len(queries)
+
+    price(world)
+    make_activity(world, seed=11, cases=3)
+    call_command("rebuild_metrics")
+    some = count()
+    make_activity(world, seed=12, cases=8)
+    call_command("rebuild_metrics")
+    assert count() == some <= 20
