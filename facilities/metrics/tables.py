@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from .definitions import FIGURES, PERIOD_KEYS
 from .figures import Report
@@ -17,6 +18,14 @@ from .figures import Report
 COMPARED = ("sent", "accepted", "declined", "returned", "completed", "compliance_percent", "violations",
             "response_median", "response_p90", "turnaround_median", "satisfaction_mean", "fee_fen")
 RANK_LIMIT = 10
+# The 12-month trends: every figure of a period, in two tables so that each stays readable.
+TRENDS = (
+    ("trend-activity", _lazy("近12个月趋势：申请与响应"),
+     ("sent", "accepted", "declined", "returned", "completed", "response_median", "response_p90", "turnaround_median", "turnaround_p90")),
+    ("trend-rules", _lazy("近12个月趋势：24小时规则、满意度、费用与参与"),
+     ("obligations_due", "obligations_met", "compliance_percent", "violations", "ratings_count", "satisfaction_mean",
+      "fee_fen", "inviting_share_fen", "invited_share_fen", "active_facilities", "active_experts")),
+)
 
 
 @dataclass
@@ -100,8 +109,9 @@ def build(report: Report, *, names: dict) -> list[Table]:
         tables.append(compare("rank-response", _("机构排名：受邀方响应最慢（中位数）"), _("机构"), ranked, facility_link, slowest[:RANK_LIMIT]))
         tables.append(compare("rank-declines", _("机构排名：拒绝最多"), _("机构"), ranked, facility_link, declines[:RANK_LIMIT]))
     if report.trends:
-        trend = Table("trend", _("近12个月趋势"), [_("月份")] + [_label(k) for k in COMPARED])
-        for label, values in report.trends:
-            trend.rows.append([head(label)] + [cell(k, values[k]) for k in COMPARED])
-        tables.append(trend)
+        for key, caption, columns in TRENDS:
+            trend = Table(key, str(caption), [_("月份")] + [_label(k) for k in columns])
+            for label, values in report.trends:
+                trend.rows.append([head(label)] + [cell(k, values[k]) for k in columns])
+            tables.append(trend)
     return tables

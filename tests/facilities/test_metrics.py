@@ -85,6 +85,13 @@ def test_rebuild_and_catch_up_are_idempotent(activity):
     assert snapshot() == before
 
 
+def test_the_trends_cover_every_figure_of_a_period_once():
+    from facilities.metrics.tables import TRENDS
+
+    shown = [key for _table, _caption, columns in TRENDS for key in columns]
+    assert sorted(shown) == sorted(definitions.PERIOD_KEYS)
+
+
 def test_nearest_rank_percentiles():
     assert definitions.nearest_rank([], 50) is None
     assert definitions.nearest_rank([5], 90) == 5
@@ -275,7 +282,8 @@ def test_each_table_exports_to_excel_with_the_numbers_of_the_page_and_the_export
     params = {"period": "month", "month": "2026-10"}
     page = client.get(reverse("facilities:metrics-division", args=["220100"]), params)
     built = page.context["tables"]
-    assert {t.key for t in built} >= {"headline", "service", "subdivision", "rank-compliance", "rank-response", "rank-declines", "trend"}
+    assert {t.key for t in built} >= {"headline", "service", "subdivision", "rank-compliance", "rank-response", "rank-declines",
+                                      "trend-activity", "trend-rules"}
     html = page.content.decode()
     assert 'type="application/json"' in html and "<script>" not in html and " onclick" not in html
     for table in built:
