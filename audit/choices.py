@@ -111,6 +111,8 @@ class EventType(models.TextChoices):
     AUTH_PASSWORD_CHANGED = "auth.password_changed", _("修改密码")
     AUTH_PASSWORD_REFUSED = "auth.password_refused", _("新密码不符合要求，拒绝修改")
     AUTH_SESSION_TIMEOUT = "auth.session_timeout", _("会话超时退出")
+    # The regulators' dashboard (issue 9, docs/metrics.md)
+    METRICS_EXPORT = "metrics.export", _("导出监管统计")
     # The audit log itself (JL-A1)
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")

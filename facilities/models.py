@@ -476,3 +476,76 @@ class Suspension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility} {self.get_cause_display()}"
+
+
+# --- Pre-aggregated facts of the regulators' dashboard (docs/metrics.md) ----------------------
+# Rebuilt from the raw tables by ``facilities.metrics.facts`` (``manage.py rebuild_metrics``, the
+# beat catch-up); never written anywhere else. ``division_code`` is the facility's division copied
+# in so that a regulator's prefix (JL-O1) filters the facts without a join; ``service_type`` is the
+# ServiceType code (JL-C1), "" for figures that have none (the JL-C2 obligations).
+
+
+class MetricDay(models.Model):
+    """Counters of one Beijing day × facility × service type (the figures' numerators and denominators)."""
+
+    day = models.DateField(_("日期（北京时间）"))
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.CASCADE, related_name="+")
+    division_code = models.CharField(_("区划代码"), max_length=6)
+    service_type = models.CharField(_("服务项目"), max_length=40, blank=True)
+    sent = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    declined = models.PositiveIntegerField(default=0)
+    returned = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    obligations_due = models.PositiveIntegerField(default=0)
+    obligations_met = models.PositiveIntegerField(default=0)
+    violations = models.PositiveIntegerField(default=0)
+    ratings_count = models.PositiveIntegerField(default=0)
+    ratings_sum = models.PositiveIntegerField(default=0)
+    fee_fen = models.BigIntegerField(default=0)
+    inviting_share_fen = models.BigIntegerField(default=0)
+    invited_share_fen = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("统计日数据")
+        verbose_name_plural = _("统计日数据")
+        constraints = [models.UniqueConstraint(fields=["day", "facility", "service_type"], name="metric_day_once")]
+        indexes = [
+            # A division's period (prefix range on the code, then the days) and a facility's scorecard.
+            models.Index(fields=["division_code", "day"], name="metric_day_division_idx"),
+            models.Index(fields=["facility", "day"], name="metric_day_facility_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.facility_id} {self.service_type}"
+
+
+class MetricDuration(models.Model):
+    """One measured interval, kept per case so that medians and 90th percentiles are exact (JL-C4).
+
+    ``kind`` is ``response`` (the invited side's decision minus the send it answers, one row per
+    accept or decline) or ``turnaround`` (signed minus accepted, one row per case); ``source`` is
+    the audit event of the decision, or the consultation, whose id makes the row unique.
+    """
+
+    kind = models.CharField(max_length=12)
+    source = models.BigIntegerField()
+    day = models.DateField(_("日期（北京时间）"))
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.CASCADE, related_name="+")
+    division_code = models.CharField(_("区划代码"), max_length=6)
+    service_type = models.CharField(_("服务项目"), max_length=40, blank=True)
+    seconds = models.BigIntegerField()
+    physician_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("统计时长")
+        verbose_name_plural = _("统计时长")
+        constraints = [models.UniqueConstraint(fields=["kind", "source"], name="metric_duration_once")]
+        indexes = [
+            models.Index(fields=["division_code", "day"], name="metric_duration_division_idx"),
+            models.Index(fields=["facility", "day"], name="metric_duration_facility_idx"),
+            models.Index(fields=["day"], name="metric_duration_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.day} {self.seconds}s"

@@ -128,6 +128,7 @@ def facility_detail(request, pk: int):
         "more_physicians": len(physicians) > SUMMARY_ROWS,
         "suspension": suspension,
         "is_admin": is_admin,
+        "can_see_metrics": is_admin or scope.regulates(facility.division_id),  # its scorecard (docs/metrics.md)
         "can_suspend": suspension is None and may_suspend,
         "can_lift": suspension is not None and scope.is_division(suspension.issuing_division_id),
     }

@@ -44,50 +44,71 @@ def _notifications_label(count: int | None):
     return format_html('{} <span class="nav-count" aria-label="{}">{}</span>', _("通知"), _("未读"), count)
 
 
+# The regulators' menu, grouped (issue 9): a regulator sees some fifteen entries, too many for one
+# row. Each entry names its group; staff keep the flat row they know.
+GROUP_START, GROUP_SUPERVISION, GROUP_FACILITIES, GROUP_FEES, GROUP_RECORDS = (
+    _("常用"), _("监管统计"), _("机构与人员"), _("费用"), _("病历与审计"),
+)
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     scope = Scope.of(user)
-    items = [(_("首页"), reverse("home"))]
+    entries: list[tuple[object, object, str]] = []  # (group, label, url)
+
+    def add(group, label, url):
+        entries.append((group, label, url))
+
+    add(GROUP_START, _("首页"), reverse("home"))
     if scope.facilities_with_role(*CLINICAL):
-        items.append((_("远程会诊"), reverse("consultations:list") + "?side=inviting"))
-        items.append((_("收件箱"), reverse("consultations:list") + "?side=invited"))
-        items.append((_("上传义务"), reverse("consultations:obligation-list")))
+        add(GROUP_START, _("远程会诊"), reverse("consultations:list") + "?side=inviting")
+        add(GROUP_START, _("收件箱"), reverse("consultations:list") + "?side=invited")
+        add(GROUP_START, _("上传义务"), reverse("consultations:obligation-list"))
+    if scope.is_regulator or scope.is_operator:
+        add(GROUP_SUPERVISION, _("监管统计"), reverse("facilities:metrics"))
+    elif scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
+        add(GROUP_SUPERVISION, _("本机构统计"), reverse("facilities:metrics-facility", args=[scope.facilities_with_role(StaffRole.FACILITY_ADMIN)[0]]))
     if scope.facilities_with_role(*CLINICAL) or scope.is_regulator:
-        items.append((_("双向转诊"), reverse("consultations:referral-list")))
+        add(GROUP_SUPERVISION if scope.is_regulator else GROUP_START, _("双向转诊"), reverse("consultations:referral-list"))
     if scope.is_regulator:
-        items.append((_("违规记录"), reverse("consultations:violation-list")))
+        add(GROUP_SUPERVISION, _("违规记录"), reverse("consultations:violation-list"))
     if scope.facility_roles or scope.is_regulator or scope.is_operator:
-        items.append((_("医疗机构"), reverse("facilities:facility-list")))
-        items.append((_("合作协议"), reverse("facilities:agreement-list")))
-        items.append((_("医务人员"), reverse("facilities:physician-list")))
+        add(GROUP_FACILITIES, _("医疗机构"), reverse("facilities:facility-list"))
+        add(GROUP_FACILITIES, _("合作协议"), reverse("facilities:agreement-list"))
+        add(GROUP_FACILITIES, _("医务人员"), reverse("facilities:physician-list"))
     if scope.facilities_with_role(StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN) or scope.is_regulator:
-        items.append((_("值班安排"), reverse("facilities:duty-list")))
+        add(GROUP_FACILITIES, _("值班安排"), reverse("facilities:duty-list"))
     if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
-        items.append((_("评估验收"), reverse("facilities:application-list")))
-        items.append((_("暂停与恢复"), reverse("facilities:suspension-list")))
+        add(GROUP_FACILITIES, _("评估验收"), reverse("facilities:application-list"))
+        add(GROUP_FACILITIES, _("暂停与恢复"), reverse("facilities:suspension-list"))
     if scope.facilities_with_role(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN) or scope.is_operator:
-        items.append((_("费用结算"), reverse("billing:statement-list")))
+        add(GROUP_FEES, _("费用结算"), reverse("billing:statement-list"))
     if scope.is_regulator or scope.is_operator:
-        items.append((_("结算统计"), reverse("billing:regulator-totals")))
-    items.append((_("价格标准"), reverse("billing:standard-list")))
+        add(GROUP_SUPERVISION, _("结算统计"), reverse("billing:regulator-totals"))
+    add(GROUP_FEES, _("价格标准"), reverse("billing:standard-list"))
     if scope.facilities_with_role(*CLINICAL):
-        items.append((_("我的绩效"), reverse("billing:my-payouts")))  # JL-B6: a person's own payout lines
+        add(GROUP_FEES, _("我的绩效"), reverse("billing:my-payouts"))  # JL-B6: a person's own payout lines
     if scope.facility_roles or scope.is_regulator or scope.is_operator:
-        items.append((_("责任认定"), reverse("audit:responsibility-list")))
+        add(GROUP_RECORDS, _("责任认定"), reverse("audit:responsibility-list"))
     if scope.facilities_with_role(StaffRole.COORDINATOR) or scope.is_regulator or scope.is_operator:
-        items.append((_("封存病历"), reverse("audit:seal-list")))
+        add(GROUP_RECORDS, _("封存病历"), reverse("audit:seal-list"))
     if scope.is_regulator or scope.is_operator:
-        items.append((_("审计链校验"), reverse("audit:chain")))
-    items.append(
-        (_notifications_label(unread_notifications(request)), reverse("consultations:notification-list"))
-    )
+        add(GROUP_RECORDS, _("审计链校验"), reverse("audit:chain"))
+    add(GROUP_START, _notifications_label(unread_notifications(request)), reverse("consultations:notification-list"))
     # JL-A2: the security administrator's page. The page itself asks for the permission
     # facilities.release_lockout; operators hold it (superusers), and asking has_perm here would
     # cost every page two queries — move this test with the permission when duties are split.
     if scope.is_operator:
-        items.append((_("登录锁定"), reverse("facilities:lockout-list")))
+        add(GROUP_RECORDS, _("登录锁定"), reverse("facilities:lockout-list"))
     if scope.is_operator:
-        items.append((_("系统管理"), reverse("admin:index")))
-    return {"nav_items": items, "scope": scope}
+        add(GROUP_RECORDS, _("系统管理"), reverse("admin:index"))
+    items = [(label, url) for _group, label, url in entries]
+    groups: list[tuple[object, list]] = []
+    if scope.is_regulator:
+        for group in (GROUP_START, GROUP_SUPERVISION, GROUP_FACILITIES, GROUP_FEES, GROUP_RECORDS):
+            members = [(label, url) for g, label, url in entries if g == group]
+            if members:
+                groups.append((group, members))
+    return {"nav_items": items, "nav_groups": groups, "scope": scope}

@@ -456,6 +456,10 @@ if not TELEMED_REMINDER_HOURS or len(TELEMED_REMINDER_HOURS) != len(env_list("TE
     raise ImproperlyConfigured("TELEMED_REMINDER_HOURS must be a comma-separated list of whole hours, e.g. 12,4,1")
 # How often Celery beat runs the JL-C2 obligation sweep (seconds).
 TELEMED_SWEEP_SECONDS = env_int("TELEMED_SWEEP_SECONDS", 60, minimum=5)
+# The dashboard's facts (docs/metrics.md): how often beat catches them up (seconds), and how many
+# Beijing days before today each catch-up rebuilds (late events land within them).
+TELEMED_METRICS_CATCHUP_SECONDS = env_int("TELEMED_METRICS_CATCHUP_SECONDS", 300, minimum=30)
+TELEMED_METRICS_CATCHUP_DAYS = env_int("TELEMED_METRICS_CATCHUP_DAYS", 3, minimum=2)
 # JL-A1: a chain verification whose heartbeat is older than this is stale (its worker died or its
 # message was lost): a redelivered task may take it over, and a user may start a new one.
 TELEMED_VERIFY_TIMEOUT_SECONDS = env_int("TELEMED_VERIFY_TIMEOUT_SECONDS", 900, minimum=60)

@@ -61,6 +61,9 @@ NOT_OBJECT_SCOPED: dict[str, str] = {
 OBJECT_ROUTES: dict[str, Callable] = {
     # Facilities (pages)
     "facilities:facility-detail": lambda o: {"pk": o.world.invited.pk},
+    "facilities:metrics-facility": lambda o: {"pk": o.world.invited.pk},
+    "facilities:metrics-facility-export": lambda o: {"pk": o.world.invited.pk},
+    "facilities-api:metrics-facility": lambda o: {"pk": o.world.invited.pk},
     "facilities:agreement-detail": lambda o: {"pk": o.agreement.pk},
     "facilities:agreement-terminate": lambda o: {"pk": o.agreement.pk},
     "facilities:agreement-signed-copy": lambda o: {"pk": o.agreement.pk},
