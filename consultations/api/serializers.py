@@ -268,6 +268,13 @@ class ConsultationListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# What the consent and each of its kept versions show (JL-C3).
+_CONSENT_FIELDS = [
+    "version", "signer_name", "relation", "relation_label", "signed_at", "signed_copy_sha256",
+    "e_signature_reference", "sensitive_info_consent", "sensitive_info_consented_at", "recorded_at",
+]
+
+
 class ConsentVersionSerializer(serializers.ModelSerializer):
     """An earlier version of the consent, kept when it was recorded again (JL-C3)."""
 
@@ -275,19 +282,7 @@ class ConsentVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ConsentVersion
-        fields = [
-            "version",
-            "signer_name",
-            "relation",
-            "relation_label",
-            "signed_at",
-            "signed_copy_sha256",
-            "e_signature_reference",
-            "sensitive_info_consent",
-            "sensitive_info_consented_at",
-            "recorded_at",
-            "superseded_at",
-        ]
+        fields = [*_CONSENT_FIELDS, "superseded_at"]
         read_only_fields = fields
 
 
@@ -297,19 +292,7 @@ class ConsentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Consent
-        fields = [
-            "version",
-            "signer_name",
-            "relation",
-            "relation_label",
-            "signed_at",
-            "signed_copy_sha256",
-            "e_signature_reference",
-            "sensitive_info_consent",
-            "sensitive_info_consented_at",
-            "recorded_at",
-            "previous_versions",
-        ]
+        fields = [*_CONSENT_FIELDS, "previous_versions"]
         read_only_fields = fields
 
 
