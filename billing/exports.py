@@ -125,11 +125,14 @@ def yuan_plain(fen: int) -> str:
     return rules.yuan(fen).replace("¥", "").replace(",", "")
 
 
-def payee_text(statement: Statement) -> str:
+def payee_text(statement: Statement, *, full_account: bool = False) -> str:
+    """The payee account as one line; its number masked unless ``full_account`` (JL-B4: the paying
+    facility's finance officers need the whole number to pay; everybody else sees the last 4)."""
     account = statement.payee_account
     if account is None:
         return "尚未登记（确认前受邀方须登记结算专户，JL-B4）"
-    return f"户名 {account.account_name}，开户行 {account.bank_name}，账号 {mask_account(account.account_number)}"
+    number = " ".join(account.account_number.split()) if full_account else mask_account(account.account_number)
+    return f"户名 {account.account_name}，开户行 {account.bank_name}，账号 {number}"
 
 
 def _confirmation(at: dt.datetime | None) -> str:
@@ -142,14 +145,14 @@ def payment_text(statement: Statement) -> str:
     return f"已付款 {beijing(statement.paid_at)}，银行流水号 {statement.bank_reference}"
 
 
-def header_rows(statement: Statement) -> list[tuple[str, str]]:
+def header_rows(statement: Statement, *, full_account: bool = False) -> list[tuple[str, str]]:
     """Label and value of everything above the lines; money as ``rules.yuan`` text."""
     return [
         ("结算单编号", f"JS-{statement.pk:06d}"),
         ("邀请方（付款方）", statement.inviting.name),
         ("受邀方（收款方）", statement.invited.name),
         ("结算期", f"{statement.period_start:%Y-%m-%d} 至 {statement.period_end:%Y-%m-%d}"),
-        ("收款专户", payee_text(statement)),
+        ("收款专户", payee_text(statement, full_account=full_account)),
         ("状态", str(statement.get_state_display())),
         ("笔数", str(statement.charge_count)),
         ("服务费合计", rules.yuan(statement.fee_total_fen)),
@@ -165,10 +168,12 @@ def filename(statement: Statement, extension: str) -> str:
     return f"结算单_{statement.inviting.name}_{statement.invited.name}_{statement.period_start:%Y-%m}.{extension}"
 
 
-def render(statement: Statement, fmt: str) -> tuple[bytes, str, str]:
-    """``(content, content type, file name)`` of one export; ``fmt`` is csv, xlsx or pdf."""
+def render(statement: Statement, fmt: str, *, full_account: bool = False) -> tuple[bytes, str, str]:
+    """``(content, content type, file name)`` of one export; ``fmt`` is csv, xlsx or pdf.
+    ``full_account``: the payee's whole account number (only for the paying facility's finance
+    officers, ``billing.selectors.may_see_payee_account``)."""
     writer = {"csv": statement_csv, "xlsx": statement_xlsx, "pdf": statement_pdf}[fmt]
-    return writer(statement), CONTENT_TYPES[fmt], filename(statement, fmt)
+    return writer(statement, full_account=full_account), CONTENT_TYPES[fmt], filename(statement, fmt)
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -188,12 +193,12 @@ class _SafeCsvWriter:
         self._writer.writerow(spreadsheet_row(row))
 
 
-def statement_csv(statement: Statement) -> bytes:
+def statement_csv(statement: Statement, *, full_account: bool = False) -> bytes:
     """UTF-8 with a BOM, so that Excel on Chinese Windows shows the text correctly."""
     out = io.StringIO()
     writer = _SafeCsvWriter(csv.writer(out, lineterminator="\r\n"))
     writer.writerow([TITLE])
-    for label, value in header_rows(statement):
+    for label, value in header_rows(statement, full_account=full_account):
         if label in TOTAL_FIELDS:  # a number Excel can add, not "¥1,234.56"
             label, value = f"{label}（元）", yuan_plain(getattr(statement, TOTAL_FIELDS[label]))
         writer.writerow([label, value])
@@ -220,7 +225,7 @@ def _cell_yuan(fen: int | None) -> Decimal | None:
     return None if fen is None else Decimal(fen) / 100
 
 
-def statement_xlsx(statement: Statement) -> bytes:
+def statement_xlsx(statement: Statement, *, full_account: bool = False) -> bytes:
     """Sheet 结算单: the header block, a frozen column header, the lines, a ``SUM`` row and the
     statement's stored totals beneath it, with a cell that says whether they agree."""
     from openpyxl import Workbook
@@ -237,7 +242,7 @@ def statement_xlsx(statement: Statement) -> bytes:
     sheet.title = "结算单"
     sheet.append([TITLE])
     sheet["A1"].font = Font(bold=True, size=14)
-    for label, value in header_rows(statement):
+    for label, value in header_rows(statement, full_account=full_account):
         if label in TOTAL_FIELDS:
             sheet.append([f"{label}（元）", _cell_yuan(getattr(statement, TOTAL_FIELDS[label]))])
             sheet.cell(row=sheet.max_row, column=2).number_format = money_format
@@ -348,7 +353,7 @@ def _numbered_canvas(footer: str):
     return NumberedCanvas
 
 
-def statement_pdf(statement: Statement, *, generated_at: dt.datetime | None = None) -> bytes:
+def statement_pdf(statement: Statement, *, generated_at: dt.datetime | None = None, full_account: bool = False) -> bytes:
     """A4 landscape: title, parties and period, payee account, the lines, totals, the JL-B4
     reconciliation, who confirmed and whether it is paid, page numbers on every page."""
     from reportlab.lib import colors
@@ -381,7 +386,7 @@ def statement_pdf(statement: Statement, *, generated_at: dt.datetime | None = No
     grid = colors.HexColor("#B9C4CE")
     shade = colors.HexColor("#E3F0F4")
 
-    header = dict(header_rows(statement))
+    header = dict(header_rows(statement, full_account=full_account))
     facts = [
         ["结算单编号", header["结算单编号"], "结算期", header["结算期"]],
         ["邀请方（付款方）", header["邀请方（付款方）"], "受邀方（收款方）", header["受邀方（收款方）"]],

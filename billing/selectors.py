@@ -352,3 +352,9 @@ def regulator_totals(*, user, year: int | None = None, division_prefix: str = ""
         )
         for row in rows
     ]
+
+
+def may_see_payee_account(*, user, statement) -> bool:
+    """JL-B4: the whole payee account number is for the paying (inviting) facility's finance
+    officers, who transfer the money; everybody else sees its last four digits."""
+    return Scope.of(user).has_role(statement.inviting_id, StaffRole.FINANCE)

@@ -144,15 +144,24 @@ class StatementSerializer(serializers.ModelSerializer):
     invited = FacilityRefSerializer(read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     payee_account = PayeeAccountSerializer(read_only=True, allow_null=True)
+    payee_account_number = serializers.SerializerMethodField(
+        help_text="JL-B4: 收款专户完整账号，仅付款方（邀请方）财务人员可见，其他人为 null")
 
     class Meta:
         model = Statement
         fields = [
             "id", "inviting", "invited", "period_start", "period_end", "state", "state_label", "charge_count",
-            "fee_total_fen", "inviting_share_total_fen", "invited_share_total_fen", "payee_account", "drafted_at",
-            "inviting_confirmed_at", "invited_confirmed_at", "paid_at", "bank_reference",
+            "fee_total_fen", "inviting_share_total_fen", "invited_share_total_fen", "payee_account",
+            "payee_account_number", "drafted_at", "inviting_confirmed_at", "invited_confirmed_at", "paid_at", "bank_reference",
         ]
         read_only_fields = fields
+
+    def get_payee_account_number(self, statement: Statement) -> str | None:
+        request = self.context.get("request")
+        account = statement.payee_account
+        if account is None or request is None or not selectors.may_see_payee_account(user=request.user, statement=statement):
+            return None
+        return " ".join(account.account_number.split())
 
 
 class StatementChargeLineSerializer(serializers.ModelSerializer):

@@ -256,7 +256,9 @@ class StatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Billing
         statement = self.get_object()
         query = s.ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        content, content_type, name = exports.render(statement, query.validated_data["format"])
+        content, content_type, name = exports.render(
+            statement, query.validated_data["format"],
+            full_account=selectors.may_see_payee_account(user=request.user, statement=statement))
         run_service(services.statement_export_record, request=request, statement=statement, fmt=query.validated_data["format"])
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)

@@ -248,7 +248,8 @@ def _statement_page(request, statement, *, payment_form=None, status: int = 200)
         "lines": [(line, _Yuan(line)) for line in lines],
         "reconciliation": [selectors.statement_reconciliation(statement)],
         "computed": _Yuan(selectors.computed_totals(statement)),
-        "payee": exports.payee_text(statement),
+        "payee": exports.payee_text(
+            statement, full_account=selectors.may_see_payee_account(user=request.user, statement=statement)),
         "sides": sides,
         "can_confirm": can_confirm,
         "payment_form": payment_form,
@@ -298,7 +299,8 @@ def statement_export(request, pk: int, fmt: str):
         raise Http404(_("不支持的导出格式。"))
     _require_finance_view(request)
     statement = _found(selectors.statement_detail, user=request.user, pk=pk)
-    content, content_type, name = exports.render(statement, fmt)
+    content, content_type, name = exports.render(
+        statement, fmt, full_account=selectors.may_see_payee_account(user=request.user, statement=statement))
     services.statement_export_record(actor=request.user, statement=statement, fmt=fmt)
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)

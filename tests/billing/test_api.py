@@ -349,3 +349,12 @@ def test_openapi_schema_has_the_billing_routes(db):
                  "/api/v1/statements/{id}/export/", "/api/v1/settlement-accounts/", "/api/v1/allocation-policies/"):
         assert path in text
     assert "insurance_fen" in text and "invited_share_total_fen" in text
+
+
+def test_jl_b4_payee_account_number_only_for_the_paying_finance_officer(billing):
+    statement = statement_with_lines(billing, charges=1, paid=0, reversed_=0)
+    paying = token_client(billing.inviting_finance).get(f"{API}/statements/{statement.pk}/").json()
+    assert paying["payee_account_number"] == "2201 0000 1234 5678"
+    assert paying["payee_account"]["account_number_masked"] == "************5678"
+    payee = token_client(billing.invited_finance).get(f"{API}/statements/{statement.pk}/").json()
+    assert payee["payee_account_number"] is None

@@ -102,7 +102,8 @@ def test_jl_b4_statement_confirmed_by_both_finance_officers_through_the_page_the
     client.force_login(billing.inviting_finance)
     page = html(client.get(detail))
     assert CONFIRM_BUTTON in page and "JL-B4" in page and "结算单合计须与所含收费明细一致" in page
-    assert "************5678" in page and "2201 0000 1234 5678" not in page
+    # The paying facility's finance officer needs the whole payee account to transfer the money (JL-B4, issue 12).
+    assert "2201 0000 1234 5678" in page
     response = client.post(url("statement-confirm", statement.pk))
     assert response.status_code == 302 and response["Location"] == detail
     statement.refresh_from_db()
@@ -331,3 +332,16 @@ def test_jl_b4_statement_page_shows_a_dash_when_the_confirming_user_is_unknown(c
     response = client.get(url("statement-detail", statement.pk))
     assert response.status_code == 200
     assert "已确认" in html(response) and "· —" in html(response)
+
+
+def test_jl_b4_the_paying_finance_officer_sees_the_whole_payee_account_everybody_else_its_last_digits(client, billing):
+    statement = statement_with_lines(billing, charges=1, paid=0, reversed_=0)  # payee 2201 0000 1234 5678
+    detail = url("statement-detail", statement.pk)
+    client.force_login(billing.inviting_finance)  # the inviting facility pays the invited one
+    page = html(client.get(detail))
+    assert "账号 2201 0000 1234 5678" in page
+    assert "2201 0000 1234 5678" in client.get(url("statement-export", statement.pk, "csv")).content.decode("utf-8-sig")
+    client.force_login(billing.invited_finance)  # the payee itself: its own account, masked like elsewhere
+    page = html(client.get(detail))
+    assert "账号 ************5678" in page and "2201 0000 1234 5678" not in page
+    assert "1234 5678" not in client.get(url("statement-export", statement.pk, "csv")).content.decode("utf-8-sig")
