@@ -206,3 +206,17 @@ def test_language_switch_to_english_and_back(page: Page, login, shot):
     expect(page.get_by_role("button", name="简体中文")).to_have_attribute("aria-current", "true")
     expect(page.get_by_role("heading", level=1)).to_have_text("医疗机构")
     shot(page, "02-back-to-chinese")
+
+
+def test_on_a_phone_the_menu_folds_behind_one_button(page: Page, login, shot):
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, "reg_province")
+    menu = page.get_by_role("navigation", name="主导航")
+    dashboard = menu.get_by_role("link", name="监管统计", exact=True)
+    expect(dashboard).to_be_hidden()
+    shot(page, "phone-menu-folded")
+    menu.get_by_text("菜单").click()
+    expect(dashboard).to_be_visible()
+    shot(page, "phone-menu-open")
+    dashboard.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("监管统计")
