@@ -111,6 +111,7 @@ class EventType(models.TextChoices):
     AUTH_PASSWORD_CHANGED = "auth.password_changed", _("修改密码")
     AUTH_PASSWORD_REFUSED = "auth.password_refused", _("新密码不符合要求，拒绝修改")
     AUTH_SESSION_TIMEOUT = "auth.session_timeout", _("会话超时退出")
+    AUTH_SESSION_REPLACED = "auth.session_replaced", _("重新登录，结束此前的会话")
     # The regulators' dashboard (issue 9, docs/metrics.md)
     METRICS_EXPORT = "metrics.export", _("导出监管统计")
     # The audit log itself (JL-A1)

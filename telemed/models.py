@@ -1,5 +1,6 @@
 """The project's own tables (plumbing, nothing domain-specific)."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -35,3 +36,19 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class SignedInSession(models.Model):
+    """The one browser session a privileged user may have (JL-A2, ``telemed.sessions``): signing in
+    again ends the session recorded here."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=40)
+    signed_in_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("当前登录会话")
+        verbose_name_plural = _("当前登录会话")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.signed_in_at:%Y-%m-%d %H:%M}"

@@ -12,6 +12,10 @@ from another site (Origin/Referer not ours) is not kept, so it cannot be replaye
 
 Token-authenticated API calls carry no session and are not concerned; a session-authenticated API
 call into an ended session gets 401 ``session_expired``.
+
+Privileged users (operators, regulators, facility administrators) have one session at a time
+(``TELEMED_SINGLE_SESSION_PRIVILEGED``): signing in again ends the earlier one, audited as
+``auth.session_replaced``.
 """
 
 from __future__ import annotations
@@ -103,9 +107,46 @@ def form_fields_to_keep(post) -> tuple[list[tuple[str, str]], list[str]]:
 @receiver(user_logged_in)
 def _note_sign_in(sender, request, user, **kwargs):
     if request is not None and hasattr(request, "session"):
-        now = timezone.now().isoformat()
-        request.session[SIGNED_IN_KEY] = now
-        request.session[SEEN_KEY] = now
+        now = timezone.now()
+        request.session[SIGNED_IN_KEY] = now.isoformat()
+        request.session[SEEN_KEY] = now.isoformat()
+        if settings.TELEMED_SINGLE_SESSION_PRIVILEGED and _is_privileged(user):
+            end_other_session(user=user, session=request.session, now=now)
+
+
+def _is_privileged(user) -> bool:
+    from facilities.rules import is_privileged
+
+    from .scope import Scope
+
+    scope = Scope.of(user)
+    return is_privileged(is_operator=scope.is_operator, is_regulator=scope.is_regulator,
+                         facility_roles=scope.facility_roles.values())
+
+
+def end_other_session(*, user, session, now: dt.datetime) -> bool:
+    """JL-A2: a privileged user has one session; signing in ends the previous one (audited
+    ``auth.session_replaced``). True if one was ended."""
+    from importlib import import_module
+
+    from audit.choices import EventType
+    from audit.services import audit_event_append
+
+    from .models import SignedInSession
+
+    if session.session_key is None:
+        session.save()
+    previous = SignedInSession.objects.filter(user=user).first()
+    ended = previous is not None and previous.session_key != session.session_key
+    if ended:
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        store(session_key=previous.session_key).delete()
+        audit_event_append(
+            actor=user, event_type=EventType.AUTH_SESSION_REPLACED, object_type="auth.user", object_id=user.pk,
+            details={"previous_signed_in": previous.signed_in_at.isoformat()},
+        )
+    SignedInSession.objects.update_or_create(user=user, defaults={"session_key": session.session_key, "signed_in_at": now})
+    return ended
 
 
 class SessionTimeoutMiddleware:

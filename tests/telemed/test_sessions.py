@@ -155,3 +155,32 @@ def test_jl_a2_the_keepalive_refreshes_and_the_warning_is_on_every_page(clerk, f
     with time_machine.travel(frozen_now + dt.timedelta(minutes=50), tick=False):
         assert client.get(reverse("home")).status_code == 200
     assert Client().get(reverse("session-keepalive")).status_code == 401
+
+
+# --- One session for privileged users ---------------------------------------------------------------
+
+
+def test_jl_a2_a_regulator_signing_in_again_ends_the_earlier_session(frozen_now):
+    from tests.factories import regulator
+
+    official = regulator("220100", username="city")
+    first, second = _signed_in(official), _signed_in(official)
+    assert second.get(reverse("home")).status_code == 200
+    assert first.get(reverse("home")).status_code == 302  # the earlier browser is signed out
+    (event,) = AuditEvent.objects.filter(event_type=EventType.AUTH_SESSION_REPLACED)
+    assert event.actor_id == official.pk
+
+
+def test_jl_a2_other_staff_may_keep_two_sessions(clerk):
+    first, second = _signed_in(clerk), _signed_in(clerk)
+    assert first.get(reverse("home")).status_code == 200 and second.get(reverse("home")).status_code == 200
+    assert not AuditEvent.objects.filter(event_type=EventType.AUTH_SESSION_REPLACED).exists()
+
+
+@override_settings(TELEMED_SINGLE_SESSION_PRIVILEGED=False)
+def test_jl_a2_the_single_session_policy_is_a_setting():
+    from tests.factories import regulator
+
+    official = regulator("220100", username="city")
+    first, second = _signed_in(official), _signed_in(official)
+    assert first.get(reverse("home")).status_code == 200 and second.get(reverse("home")).status_code == 200
