@@ -42,8 +42,8 @@ def test_jl_a2_sm4_and_aes_are_different_ciphers(settings):
     settings.TELEMED_DATA_KEYS = (NEW,)
     settings.TELEMED_DATA_CIPHER = "sm4-gcm"
     sm4 = crypto.encrypt(ID, aad=AAD)
-    # SM4 is a 128-bit block cipher: 12 nonce + 18 ciphertext + 16 tag bytes, same length as AES-GCM,
-    # but only the SM4 id and key open it; it still reads after the setting moves back to AES.
+    # The value names its cipher: it still reads after the setting moves back to AES, and relabelled as
+    # AES it does not open.
     assert sm4.split(".")[1] == "SM4G"
     settings.TELEMED_DATA_CIPHER = "aes-256-gcm"
     assert crypto.decrypt(sm4, aad=AAD) == ID
