@@ -112,6 +112,8 @@ class EventType(models.TextChoices):
     AUTH_PASSWORD_REFUSED = "auth.password_refused", _("新密码不符合要求，拒绝修改")
     AUTH_SESSION_TIMEOUT = "auth.session_timeout", _("会话超时退出")
     AUTH_SESSION_REPLACED = "auth.session_replaced", _("重新登录，结束此前的会话")
+    # Encryption at rest (JL-A2, GB/T 22239-2019 8.1.4.8)
+    DATA_KEY_ROTATE = "security.data_key_rotate", _("更换数据密钥（重新加密患者证件号码和电话）")
     # The regulators' dashboard (issue 9, docs/metrics.md)
     METRICS_EXPORT = "metrics.export", _("导出监管统计")
     # The audit log itself (JL-A1)

@@ -9,9 +9,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 from facilities.choices import ImagingModality, PracticeScope, Title
+from telemed import crypto
+from telemed.fields import BlindIndexField, EncryptedTextField
 from telemed.scope import ScopedQuerySet
 
 from .choices import (
@@ -31,10 +34,31 @@ from .choices import (
 )
 from .rules import is_web_link
 
+ENCRYPTED_PATIENT_FIELDS = ("id_number", "phone")
+
 
 class PatientQuerySet(ScopedQuerySet):
     scope_facility_field = "facility_id"
     scope_division_field = "facility__division__code"
+
+    @staticmethod
+    def number_q(term: str) -> Q:
+        """Patients whose identity or phone number is ``term`` in full, through the blind indexes (JL-A2;
+        a partial number finds nobody, JL-C9). Empty for an empty term."""
+        ids = crypto.blind_index_candidates(term, purpose="id_number")
+        phones = crypto.blind_index_candidates(term, purpose="phone")
+        if not ids:
+            return Q(pk__in=[])
+        return Q(id_number_index__in=ids) | Q(phone_index__in=phones)
+
+    def on_old_data_key(self):
+        """Rows with a number written under another key or cipher than the current one (rotate_data_key)."""
+        prefix = crypto.current_prefix()
+        raw = {f"{name}_raw": Cast(name, output_field=models.TextField()) for name in ENCRYPTED_PATIENT_FIELDS}
+        stale = Q()
+        for name in raw:
+            stale |= ~Q(**{name: ""}) & ~Q(**{f"{name}__startswith": prefix})
+        return self.annotate(**raw).filter(stale)
 
 
 class Patient(models.Model):
@@ -44,8 +68,11 @@ class Patient(models.Model):
     name = models.CharField(_("姓名"), max_length=50)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("出生日期"))
-    id_number = models.CharField(_("身份证件号码"), max_length=30, blank=True)
-    phone = models.CharField(_("联系电话"), max_length=20, blank=True)
+    # JL-A2 (GB/T 22239-2019 8.1.4.8): encrypted at rest, plain in Python; searched by the blind indexes.
+    id_number = EncryptedTextField(_("身份证件号码"), plain_max_length=30, blank=True)
+    phone = EncryptedTextField(_("联系电话"), plain_max_length=20, blank=True)
+    id_number_index = BlindIndexField(_("身份证件号码检索码"), source="id_number")
+    phone_index = BlindIndexField(_("联系电话检索码"), source="phone")
     medical_record_number = models.CharField(_("病案号/门诊号"), max_length=40, blank=True)
     external_id = models.CharField(_("对接系统患者编号"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("建档时间"), auto_now_add=True)
@@ -56,7 +83,10 @@ class Patient(models.Model):
         verbose_name = _("患者")
         verbose_name_plural = _("患者")
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["facility", "id_number"], name="patient_facility_id_idx")]
+        indexes = [
+            models.Index(fields=["facility", "id_number_index"], name="patient_facility_idbi_idx"),
+            models.Index(fields=["facility", "phone_index"], name="patient_facility_phonebi_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["facility", "external_id"], condition=~Q(external_id=""), name="patient_unique_external_id"

@@ -286,12 +286,12 @@ def agreement_destinations(*, user, inviting_id: int, on: date):
 
 def patient_search(*, user, facility_ids, search: str = ""):
     """Patients of the user's facilities by name, or by the full record, identity or phone number
-    (a partial number finds nobody: JL-C9)."""
+    (a partial number finds nobody: JL-C9; the numbers through their blind indexes: JL-A2)."""
     queryset = Patient.objects.visible_to(user).filter(facility_id__in=list(facility_ids)).select_related("facility")
     term = search.strip()
     if term:
         queryset = queryset.filter(
-            Q(name__icontains=term) | Q(medical_record_number=term) | Q(id_number=term.upper()) | Q(phone=term)
+            Q(name__icontains=term) | Q(medical_record_number=term) | Patient.objects.number_q(term)
         )
     return queryset.order_by("name", "id")
 

@@ -13,7 +13,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from telemed import transport
+from telemed import crypto, transport
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TELEMED_VAR_DIR", BASE_DIR / "var"))
@@ -60,6 +60,15 @@ TELEMED_ALLOW_HTTP = env_bool("TELEMED_ALLOW_HTTP", False)
 SECRET_KEY = transport.secret_key(
     os.environ.get("DJANGO_SECRET_KEY", ""), debug=DEBUG, allow_http=TELEMED_ALLOW_HTTP, var_dir=VAR_DIR
 )
+# JL-A2 (GB/T 22239-2019 8.1.4.8, GB/T 39786-2021): the master keys that encrypt identity and phone numbers
+# at rest, the current one first — from the environment or a key file, never the database; refused at
+# start-up when DEBUG is off and neither is set; local use gets a per-checkout key (telemed/crypto.py).
+TELEMED_DATA_KEYS = crypto.data_keys(
+    os.environ.get("TELEMED_DATA_KEYS", ""), os.environ.get("TELEMED_DATA_KEY_FILE", ""),
+    debug=DEBUG, allow_http=TELEMED_ALLOW_HTTP, var_dir=VAR_DIR,
+)
+# aes-256-gcm (HMAC-SHA256 blind index) or sm4-gcm (HMAC-SM3) for deployments assessed under 密评.
+TELEMED_DATA_CIPHER = crypto.data_cipher(os.environ.get("TELEMED_DATA_CIPHER", ""))
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # A stale form gets the portal's own page, which keeps what was typed (telemed.views.csrf_failure).

@@ -18,11 +18,13 @@ numbers are masked unless revealed to the patient's own hospital.
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Q
 from django.http import FileResponse
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import exceptions, filters, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -127,6 +129,16 @@ def _validated(serializer_class, request, view) -> dict:
 # --- Patients ------------------------------------------------------------------------------------
 
 
+class PatientSearchFilter(filters.SearchFilter):
+    """``?search=``: each word matches a name in part, or an identity or phone number in full through its
+    blind index (JL-A2; the column holds ciphertext) — a partial number finds nobody (JL-C9)."""
+
+    def filter_queryset(self, request, queryset, view):
+        for term in self.get_search_terms(request):
+            queryset = queryset.filter(Q(name__icontains=term) | Patient.objects.number_q(term))
+        return queryset
+
+
 class PatientFilter(django_filters.FilterSet):
     class Meta:
         model = Patient
@@ -159,7 +171,8 @@ class PatientViewSet(
     serializer_class = s.PatientSerializer
     filterset_class = PatientFilter
     # Identity and phone numbers match only in full: a partial number must not find anyone (JL-C9).
-    search_fields = ["name", "=id_number", "=phone"]
+    filter_backends = [DjangoFilterBackend, PatientSearchFilter, filters.OrderingFilter]
+    search_fields = ["name"]
     ordering_fields = ["name", "created_at"]
     ordering = ["name", "id"]
     action_roles = {"create": CLINICAL}

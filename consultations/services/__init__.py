@@ -3,7 +3,13 @@
 from ._common import notifications_mark_read
 from .obligations import SweepReport, obligation_open, obligation_sweep, obligation_withdraw, obligations_meet
 from .opinions import opinion_sign, rating_record, responsibility_record
-from .patients import admission_confirm_diagnosis, admission_discharge, admission_record, patient_register
+from .patients import (
+    admission_confirm_diagnosis,
+    admission_discharge,
+    admission_record,
+    patient_data_key_rotate_batch,
+    patient_register,
+)
 from .referrals import referral_cancel, referral_confirm, referral_decline, referral_offer, referral_transfer
 from .requests import (
     consent_record,
@@ -49,6 +55,7 @@ __all__ = [
     "obligations_meet",
     "opinion_sign",
     "participant_add_inviting",
+    "patient_data_key_rotate_batch",
     "patient_register",
     "rating_record",
     "referral_cancel",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import transaction
@@ -12,6 +13,7 @@ from audit.choices import EventType
 from audit.services import audit_event_append
 from facilities.choices import StaffRole
 from facilities.models import Facility
+from telemed import crypto
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
@@ -132,3 +134,34 @@ def admission_discharge(*, actor, admission: Admission, discharged_at: datetime)
         facility_ids=[admission.facility_id],
     )
     return admission
+
+
+@dataclass(frozen=True)
+class RotationBatch:
+    key_id: str
+    rows: int
+    remaining: int
+
+
+def patient_data_key_rotate_batch(*, actor=None, batch_size: int = 500) -> RotationBatch:
+    """JL-A2 (GB/T 22239-2019 8.1.4.8): re-encrypt up to ``batch_size`` patients whose identity or phone
+    number is still under an old data key or cipher, under the current one, with their blind indexes.
+
+    One transaction and one audit event per batch, so an interrupted run keeps what it finished and the
+    next run simply continues with the rows still on an old key (``manage.py rotate_data_key``).
+    """
+    with transaction.atomic():
+        rows = list(Patient.objects.on_old_data_key().select_for_update().order_by("pk")[:batch_size])
+        for patient in rows:
+            # Read under the old key (the field decrypts), written under the current one.
+            patient.save(update_fields=["id_number", "phone", "id_number_index", "phone_index"])
+        keys, cipher = crypto.current()
+        key_id = keys[0].id
+        remaining = Patient.objects.on_old_data_key().count()
+        if rows:
+            audit_event_append(
+                actor=actor, event_type=EventType.DATA_KEY_ROTATE, object_type="consultations.patient",
+                details={"key_id": key_id, "cipher": cipher, "rows": len(rows),
+                         "first_id": rows[0].pk, "last_id": rows[-1].pk, "remaining": remaining},
+            )
+    return RotationBatch(key_id=key_id, rows=len(rows), remaining=remaining)

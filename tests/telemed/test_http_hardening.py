@@ -19,7 +19,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from consultations.models import Document
-from telemed import transport
+from telemed import crypto, transport
 from tests.api_cases import token_client
 from tests.billing import priced, statement_with_lines
 
@@ -88,8 +88,9 @@ def test_jl_a2_local_use_without_a_key_gets_one_random_key_per_checkout(tmp_path
 
 def _production_env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in {"TELEMED_ALLOW_HTTP", "DJANGO_DEBUG", "DATABASE_URL", "DJANGO_SECRET_KEY"}}
-    env.update(DJANGO_SETTINGS_MODULE="telemed.settings", TELEMED_VAR_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+           if k not in {"TELEMED_ALLOW_HTTP", "DJANGO_DEBUG", "DATABASE_URL", "DJANGO_SECRET_KEY", "TELEMED_DATA_KEY_FILE"}}
+    env.update(DJANGO_SETTINGS_MODULE="telemed.settings", TELEMED_VAR_DIR=str(tmp_path), PYTHONPATH=str(ROOT),
+               TELEMED_DATA_KEYS=crypto.new_key_line())  # JL-A2: production needs a data key too
     env.update(extra)
     return env
 
