@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/v1/", include("consultations.api.urls")),
     path("api/v1/", include("audit.api.urls")),
     path("api/v1/", include("billing.api.urls")),
+    path("api/v1/", include("telemed.webhooks.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),
