@@ -24,6 +24,7 @@ urlpatterns = [
     path("consultations/", include("consultations.urls")),
     path("records/", include("audit.urls")),
     path("billing/", include("billing.urls")),
+    path("webhooks/", include("telemed.webhooks.urls")),
     path("api/v1/", include("facilities.api.urls")),
     path("api/v1/", include("consultations.api.urls")),
     path("api/v1/", include("audit.api.urls")),

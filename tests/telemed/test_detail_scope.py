@@ -165,6 +165,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "billing-api:payout-report-confirm": lambda o: {"pk": o.payout.pk},
     "billing-api:payout-report-export": lambda o: {"pk": o.payout.pk},
     # Webhooks (issue 14)
+    "webhooks:disable": lambda o: {"pk": o.subscription.pk},
+    "webhooks:deliveries": lambda o: {"pk": o.subscription.pk},
+    "webhooks:redeliver": lambda o: {"pk": o.delivery.pk},
     "webhooks-api:subscription-detail": lambda o: {"pk": o.subscription.pk},
     "webhooks-api:subscription-disable": lambda o: {"pk": o.subscription.pk},
     "webhooks-api:delivery-detail": lambda o: {"pk": o.delivery.pk},

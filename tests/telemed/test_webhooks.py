@@ -439,3 +439,41 @@ def test_openapi_publishes_the_payload_and_the_signature_scheme():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     assert "WebhookPayload" in schema["components"]["schemas"]
     assert "X-Telemed-Signature" in schema["paths"]["/api/v1/webhooks/"]["post"]["description"]
+
+
+# --- The pages -----------------------------------------------------------------------------------
+
+
+def test_pages_create_shows_the_secret_once_then_list_log_redeliver_and_disable(world, admin, receiver, client, settings):
+    settings.TELEMED_WEBHOOK_MAX_ATTEMPTS = 1
+    client.force_login(admin)
+    assert client.get(reverse("webhooks:create")).status_code == 200
+    response = client.post(reverse("webhooks:create"), {"facility": world.invited.pk, "target_url": receiver.url,
+                                                        "event_types": [STATE], "description": "HIS"})
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    subscription = WebhookSubscription.objects.get()
+    assert subscription.secret in response.content.decode()
+    listing = client.get(reverse("webhooks:list")).content.decode()
+    assert receiver.url.replace("&", "&amp;") in listing and subscription.secret not in listing
+
+    refused = client.post(reverse("webhooks:create"), {"facility": world.invited.pk, "target_url": "ftp://x.example/h", "event_types": [STATE]})
+    assert refused.status_code == 200 and "http 或 https" in refused.content.decode()
+    assert WebhookSubscription.objects.count() == 1
+
+    world.sent()
+    webhook_deliveries_send()  # receiver down: abandoned
+    delivery = WebhookDelivery.objects.get()
+    log = client.get(reverse("webhooks:deliveries", kwargs={"pk": subscription.pk}))
+    assert log.status_code == 200 and str(delivery.event_id) in log.content.decode() and subscription.secret not in log.content.decode()
+    assert client.post(reverse("webhooks:redeliver", kwargs={"pk": delivery.pk})).status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.state == "pending"
+    assert client.post(reverse("webhooks:disable", kwargs={"pk": subscription.pk})).status_code == 302
+    subscription.refresh_from_db()
+    assert not subscription.active
+
+
+def test_pages_are_for_facility_administrators_only(world, client):
+    client.force_login(world.invited_coordinator)
+    assert client.get(reverse("webhooks:list")).status_code == 403
+    assert client.get(reverse("webhooks:create")).status_code == 403
