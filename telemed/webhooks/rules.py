@@ -20,6 +20,7 @@ class WebhookEventType(models.TextChoices):
     CONSULTATION_STATE_CHANGED = "consultation.state_changed", _("会诊申请状态变更")
     DOCUMENT_RETURNED = "document.returned", _("病历资料被退回")
     OPINION_SIGNED = "opinion.signed", _("会诊意见/报告已签发")
+    OBLIGATION_DUE_SOON = "obligation.due_soon", _("24小时上传义务即将到期")
     OBLIGATION_VIOLATED = "obligation.violated", _("24小时上传义务超时")
     STATEMENT_DRAFTED = "statement.drafted", _("结算单已生成")
     STATEMENT_CONFIRMED = "statement.confirmed", _("结算单已确认")
@@ -27,6 +28,9 @@ class WebhookEventType(models.TextChoices):
     FACILITY_SUSPENDED = "facility.suspended", _("机构暂停远程医疗服务")
     FACILITY_SUSPENSION_LIFTED = "facility.suspension_lifted", _("机构解除暂停")
 
+
+#: Emitted by the JL-C2 sweep's reminders themselves (no audit event marks a reminder).
+DIRECT = frozenset({WebhookEventType.OBLIGATION_DUE_SOON})
 
 #: The one table: which audit event (written by every service, in its transaction) is which webhook event.
 AUDIT_TO_WEBHOOK: dict[str, WebhookEventType] = {

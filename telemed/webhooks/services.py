@@ -18,7 +18,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -181,23 +181,36 @@ def webhook_outbox_write(audit_event, obj=None) -> int:
     hook_type = rules.webhook_type_for(audit_event.event_type, audit_event.outcome)
     if hook_type is None or not audit_event.facility_ids:
         return 0
-    subscriptions = [s for s in WebhookSubscription.objects.filter(active=True, facility_id__in=audit_event.facility_ids)
+    return webhook_event_emit(hook_type=hook_type, facility_ids=audit_event.facility_ids,
+                              occurred_at=audit_event.occurred_at, audit_event=audit_event, obj=obj)
+
+
+def webhook_event_emit(*, hook_type: str, facility_ids, occurred_at: datetime, audit_event=None, obj=None,
+                       resource: tuple[str, str, str | None] | None = None, data: dict | None = None) -> int:
+    """Write one event to the outbox for the facilities' interested subscriptions, in the caller's
+    transaction: from an audit event (above), or directly (``resource``, ``data``) for news that
+    has no audit event of its own (the JL-C2 reminders: ``obligation.due_soon``)."""
+    subscriptions = [s for s in WebhookSubscription.objects.filter(active=True, facility_id__in=list(facility_ids))
                      .only("pk", "event_types") if hook_type in s.event_types]
     if not subscriptions:
         return 0
-    kind, pk, path = _resource(audit_event, obj)
+    if audit_event is not None:
+        kind, pk, path = _resource(audit_event, obj)
+        data = _summary(audit_event, obj, kind)
+    else:
+        kind, pk, path = resource
     event_id = uuid.uuid4()
     payload = {
         "id": str(event_id),
         "type": str(hook_type),
-        "occurred_at": audit_event.occurred_at.isoformat().replace("+00:00", "Z"),
-        "resource": {"type": kind, "id": pk, "url": path},
-        "data": _summary(audit_event, obj, kind),
+        "occurred_at": occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "resource": {"type": kind, "id": str(pk), "url": path},
+        "data": data or {},
     }
-    event = WebhookEvent.objects.create(id=event_id, event_type=hook_type, resource_type=kind, resource_id=pk,
-                                        payload=payload, created_at=audit_event.occurred_at)
+    event = WebhookEvent.objects.create(id=event_id, event_type=hook_type, resource_type=kind, resource_id=str(pk),
+                                        payload=payload, created_at=occurred_at)
     deliveries = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(subscription=s, event=event, resource_key=f"{kind}:{pk}"[:90], next_attempt_at=event.created_at)
+        WebhookDelivery(subscription=s, event=event, resource_key=f"{kind}:{pk}"[:90], next_attempt_at=occurred_at)
         for s in subscriptions
     ])
     ids = [d.pk for d in deliveries if d.pk is not None]

@@ -26,6 +26,7 @@ from django.utils import timezone
 from audit.choices import EventType
 from audit.models import AuditEvent
 from consultations import services as consultation_services
+from consultations.choices import TriggerKind
 from consultations.models import Notification
 from facilities.choices import StaffRole
 from telemed.errors import ApplicationError
@@ -170,7 +171,7 @@ def test_target_url_refusals_carry_stable_codes(url, code):
 
 def test_every_audit_event_in_the_table_is_in_the_catalogue_and_refusals_produce_nothing():
     assert set(rules.AUDIT_TO_WEBHOOK) <= set(EventType.values)
-    assert set(rules.AUDIT_TO_WEBHOOK.values()) == set(rules.WebhookEventType)
+    assert set(rules.AUDIT_TO_WEBHOOK.values()) | rules.DIRECT == set(rules.WebhookEventType)
     assert rules.webhook_type_for("consultation.accept", "failure") is None
     assert rules.webhook_type_for("obligation.violated", "failure") == rules.WebhookEventType.OBLIGATION_VIOLATED
 
@@ -209,6 +210,25 @@ def test_a_rolled_back_change_leaves_no_event(world, admin, receiver):
     assert WebhookEvent.objects.count() == before
     consultation.refresh_from_db()
     assert consultation.state == "sent"
+
+
+def test_a_jl_c2_reminder_emits_obligation_due_soon(world, admin, receiver):
+    subscription = webhook_subscription_create(actor=admin, facility=world.invited,
+                                               target_url=receiver.url, event_types=["obligation.due_soon"])[0]
+    inviting_admin = staff(world.inviting, StaffRole.FACILITY_ADMIN)
+    inviting_subscription, _secret = webhook_subscription_create(actor=inviting_admin, facility=world.inviting,
+                                                                 target_url=receiver.url, event_types=["obligation.due_soon"])
+    patient = world.patient()
+    obligation = consultation_services.obligation_open(actor=world.clinician, patient=patient, trigger=TriggerKind.PATIENT_REQUEST,
+                                                       event_at=timezone.now() - dt.timedelta(hours=23, minutes=30))
+    consultation_services.obligation_sweep()
+    consultation_services.obligation_sweep()  # idempotent: the reminder is claimed once
+    event = WebhookEvent.objects.get()
+    assert event.payload["type"] == "obligation.due_soon"
+    assert event.payload["resource"]["type"] == "obligation" and event.payload["resource"]["id"] == str(obligation.pk)
+    assert event.payload["data"]["hours_left"] == 1 and "张三" not in json.dumps(event.payload, ensure_ascii=False)
+    assert [d.subscription_id for d in event.deliveries.all()] == [inviting_subscription.pk]
+    assert subscription.deliveries.count() == 0
 
 
 # --- Delivery to the real receiver ---------------------------------------------------------------
