@@ -1,7 +1,8 @@
 """The one writer of the audit log (JL-A1).
 
 Every domain service calls ``audit_event_append`` inside its own transaction, so the event and
-the change it records commit or vanish together. Appends are serialised so that concurrent
+the change it records commit or vanish together. So does the webhook outbox row an audited change produces
+(``telemed.webhooks.services.webhook_outbox_write``, issue 14). Appends are serialised so that concurrent
 writers never fork the chain: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by
 the database write lock that an IMMEDIATE transaction takes. ``prev_hash`` is also unique, so a
 fork would be refused by the database even if the lock were bypassed.
@@ -19,6 +20,7 @@ from telemed.context import current
 from telemed.errors import ApplicationError
 from telemed.text import clean_data
 from telemed.transactions import in_service_transaction, record_refusal
+from telemed.webhooks.services import webhook_outbox_write
 
 from . import rules
 from .choices import EventType, Outcome
@@ -92,6 +94,8 @@ def audit_event_append(
         }
         event = AuditEvent(**fields, prev_hash=prev_hash, hash=rules.event_hash(fields, prev_hash))
         event.save(force_insert=True)
+        # Issue 14: the webhook outbox row commits or vanishes with the change and its event.
+        webhook_outbox_write(event, obj)
     return event
 
 

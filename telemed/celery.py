@@ -39,6 +39,11 @@ def _beat_schedule() -> dict:
             "task": "telemed.idempotency_purge",
             "schedule": crontab(minute=17),  # hourly: expired Idempotency-Keys (telemed.idempotency)
         },
+        "webhook-delivery-sweep": {
+            "task": "telemed.webhook_sweep",
+            "schedule": float(settings.TELEMED_WEBHOOK_SWEEP_SECONDS),
+            "options": {"expires": float(settings.TELEMED_WEBHOOK_SWEEP_SECONDS)},
+        },
         "metrics-facts-catch-up": {
             "task": "facilities.metrics_catch_up",
             "schedule": float(settings.TELEMED_METRICS_CATCHUP_SECONDS),

@@ -476,3 +476,14 @@ TELEMED_METRICS_CATCHUP_DAYS = env_int("TELEMED_METRICS_CATCHUP_DAYS", 3, minimu
 TELEMED_VERIFY_TIMEOUT_SECONDS = env_int("TELEMED_VERIFY_TIMEOUT_SECONDS", 900, minimum=60)
 # Serve static files straight from the apps unless collectstatic has built the manifest (compose).
 WHITENOISE_USE_FINDERS = not env_bool("TELEMED_MANIFEST_STATIC", False)
+# Webhooks (issue 14, docs/architecture.md "Webhooks"): the receiver's time limit per POST
+# (seconds), the attempts before a delivery is abandoned, the back-off (base × 2^(n-1), capped),
+# how many deliveries abandoned in a row disable a subscription, how often beat sweeps for due
+# deliveries, and — for tests and local receivers only — whether loopback/private targets are let through.
+TELEMED_WEBHOOK_TIMEOUT_SECONDS = env_int("TELEMED_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+TELEMED_WEBHOOK_MAX_ATTEMPTS = env_int("TELEMED_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+TELEMED_WEBHOOK_BACKOFF_SECONDS = env_int("TELEMED_WEBHOOK_BACKOFF_SECONDS", 30, minimum=1)
+TELEMED_WEBHOOK_BACKOFF_CAP_SECONDS = env_int("TELEMED_WEBHOOK_BACKOFF_CAP_SECONDS", 6 * 3600, minimum=1)
+TELEMED_WEBHOOK_DISABLE_AFTER = env_int("TELEMED_WEBHOOK_DISABLE_AFTER", 5, minimum=1)
+TELEMED_WEBHOOK_SWEEP_SECONDS = env_int("TELEMED_WEBHOOK_SWEEP_SECONDS", 30, minimum=5)
+TELEMED_WEBHOOK_ALLOW_PRIVATE = env_bool("TELEMED_WEBHOOK_ALLOW_PRIVATE", False)

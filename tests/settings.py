@@ -10,3 +10,6 @@ import os
 os.environ["TELEMED_ALLOW_HTTP"] = "1"
 
 from telemed.settings import *  # noqa: E402, F403
+
+# The webhook tests' receiver listens on 127.0.0.1 (tests/telemed/test_webhooks.py).
+TELEMED_WEBHOOK_ALLOW_PRIVATE = True

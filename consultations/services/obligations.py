@@ -22,6 +22,8 @@ from audit.rules import json_normal
 from audit.services import audit_event_append
 from facilities.choices import StaffRole
 from telemed.errors import ApplicationError
+from telemed.webhooks.rules import WebhookEventType
+from telemed.webhooks.services import webhook_event_emit
 
 from .. import rules
 from ..choices import ObligationState, TriggerKind
@@ -184,6 +186,11 @@ def _remind(now: datetime, report: SweepReport) -> None:
                 body=_("依据《吉林省远程医疗服务管理办法（试行）》第二十二条，须在24小时内将患者病情、病历资料和检验报告上传受邀方。"),
                 link=reverse("consultations:obligation-list"),
                 dedupe_key=f"obligation:{obligation.pk}:remind:{hours_left}",
+            )
+            webhook_event_emit(  # issue 14: partner systems hear of it too
+                hook_type=WebhookEventType.OBLIGATION_DUE_SOON, facility_ids=[obligation.facility_id], occurred_at=now,
+                resource=("obligation", str(obligation.pk), reverse("consultations-api:obligation-detail", args=[obligation.pk])),
+                data={"rule": "JL-C2", "due_at": obligation.due_at.isoformat(), "hours_left": hours_left},
             )
             report.reminded += 1
 

@@ -267,6 +267,19 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "billing-api:payout-report-confirm": "write: confirm a payout report",
     "billing-api:payout-report-export": "a payout report's export; audited",
     "billing-api:my-payout-list": "the caller's own payout lines",
+    # Webhooks (issue 14): subscriptions and deliveries; payloads carry ids, request numbers and
+    # states, never a patient's name or numbers (JL-C9, tests/telemed/test_webhooks.py)
+    "webhooks:list": "a facility's webhook subscriptions (target URLs, event types, states)",
+    "webhooks:create": "form: a new subscription; its answer shows the secret once",
+    "webhooks:disable": WRITE,
+    "webhooks:deliveries": "one subscription's delivery log: event types, resource ids, receivers' answers",
+    "webhooks:redeliver": WRITE,
+    "webhooks-api:subscription-list": "a facility's webhook subscriptions (target URLs, event types); POST subscribes",
+    "webhooks-api:subscription-detail": "one webhook subscription, without its secret",
+    "webhooks-api:subscription-disable": WRITE,
+    "webhooks-api:delivery-list": "webhook delivery log: states, receivers' answers, payload summaries without patient identity",
+    "webhooks-api:delivery-detail": "one webhook delivery, as in the log",
+    "webhooks-api:delivery-redeliver": WRITE,
 }
 
 # Whole namespaces, reviewed as one.

@@ -32,6 +32,7 @@ from consultations.models import Notification
 from facilities import services as facility_services
 from facilities.choices import AccreditationCondition, StaffRole, SuspensionCause
 from facilities.models import CooperationAgreement, RegulatorMembership, StaffMembership
+from telemed.webhooks.services import webhook_subscription_create
 from tests.api_cases import token_client
 from tests.billing import complete, priced, register_account, statement_with_lines
 from tests.consultations import offer, signed
@@ -163,6 +164,14 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "billing-api:payout-report-detail": lambda o: {"pk": o.payout.pk},
     "billing-api:payout-report-confirm": lambda o: {"pk": o.payout.pk},
     "billing-api:payout-report-export": lambda o: {"pk": o.payout.pk},
+    # Webhooks (issue 14)
+    "webhooks:disable": lambda o: {"pk": o.subscription.pk},
+    "webhooks:deliveries": lambda o: {"pk": o.subscription.pk},
+    "webhooks:redeliver": lambda o: {"pk": o.delivery.pk},
+    "webhooks-api:subscription-detail": lambda o: {"pk": o.subscription.pk},
+    "webhooks-api:subscription-disable": lambda o: {"pk": o.subscription.pk},
+    "webhooks-api:delivery-detail": lambda o: {"pk": o.delivery.pk},
+    "webhooks-api:delivery-redeliver": lambda o: {"pk": o.delivery.pk},
 }
 
 
@@ -239,6 +248,11 @@ class Objects:
         self.payout = billing_services.payout_report_draft(actor=billing.invited_finance, facility=world.invited,
                                                            month=dt.date(2026, 10, 1))
         self.event = AuditEvent.objects.filter(event_type="consultation.create").first()
+        self.subscription, _secret = webhook_subscription_create(
+            actor=staff(world.invited, StaffRole.PARTNER_SYSTEM), facility=world.invited,
+            target_url="http://127.0.0.1:9/hook", event_types=["consultation.state_changed"])
+        consultation_services.consultation_accept(actor=world.invited_coordinator, consultation=self.open_case)
+        self.delivery = self.subscription.deliveries.get()
         # Last: a suspension would block the consultations above.
         self.suspension = facility_services.suspension_report(
             actor=staff(world.inviting, StaffRole.FACILITY_ADMIN), facility=world.inviting, cause=SuspensionCause.QUALITY_RISK,

@@ -1,0 +1,176 @@
+"""Partner API for webhooks under /api/v1/ (issue 14): subscriptions and their delivery log.
+
+``/webhooks/`` lists, creates (the answer carries the ``secret``, this once only), retrieves and
+(``POST /webhooks/<id>/disable/``) disables a facility's subscriptions; ``/webhook-deliveries/``
+lists (``?subscription=``), retrieves and (``POST …/<id>/redeliver/``) redelivers. Only the
+facility's administrators and partner systems see them (404 for anyone else's, STYLE 3).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from facilities.models import Facility
+from telemed.api import ReasonSerializer, VersionedResourceMixin, run_service
+from telemed.errors import ApplicationError
+from telemed.models import WebhookDelivery, WebhookSubscription
+from telemed.scope import Scope
+
+from . import rules, services
+
+SIGNATURE_SCHEME = (
+    "每次推送为 POST，正文为 JSON（WebhookPayload），请求头：X-Telemed-Event-Id（事件 id，UUID，重试时不变，接收方据此去重）、"
+    "X-Telemed-Event-Type、X-Telemed-Timestamp（Unix 秒）、X-Telemed-Signature: sha256=HEX(HMAC-SHA256(secret, "
+    "timestamp + \".\" + 原始正文))。接收方须用常数时间比较签名，并拒绝与本机时钟相差超过 300 秒的时间戳（防重放）。"
+    "2xx 视为送达；否则按 30 秒 × 2^(n-1)（封顶）退避重试，至多 TELEMED_WEBHOOK_MAX_ATTEMPTS 次；同一资源的事件按发生顺序推送；"
+    "连续多次放弃后订阅自动停用并通知机构管理员。详见 docs/architecture.md「Webhooks」。"
+)
+
+
+class WebhookResourceSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="consultation / obligation / statement / suspension")
+    id = serializers.CharField()
+    url = serializers.CharField(allow_null=True, help_text="该资源 API 详情的路径（相对于平台地址）")
+
+
+class WebhookPayloadSerializer(serializers.Serializer):
+    """The JSON body of every delivery (published as the ``WebhookPayload`` component)."""
+
+    id = serializers.UUIDField(help_text="事件 id：同一事件的每次重试都相同，接收方据此去重")
+    type = serializers.ChoiceField(choices=rules.WebhookEventType.choices)
+    occurred_at = serializers.DateTimeField()
+    resource = WebhookResourceSerializer()
+    data = serializers.DictField(help_text="摘要：action（审计事件类型）、facility_ids、consultation_number、state；不含患者身份信息（JL-C9）")
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+    facility = serializers.IntegerField(source="facility_id", required=False,
+                                        help_text="订阅机构；本人只管理一个机构时可省略")
+    event_types = serializers.ListField(child=serializers.CharField(max_length=60), allow_empty=False,
+                                        help_text="、".join(rules.WebhookEventType.values))
+    target_url = serializers.CharField(max_length=500, help_text="接收地址：http/https，不得含用户名密码，不得为内网地址")
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["id", "facility", "description", "target_url", "event_types", "active", "created_at",
+                  "disabled_at", "disabled_reason", "failure_count"]
+        read_only_fields = ["id", "active", "created_at", "disabled_at", "disabled_reason", "failure_count"]
+
+
+class WebhookSubscriptionCreatedSerializer(WebhookSubscriptionSerializer):
+    secret = serializers.CharField(read_only=True, help_text="签名密钥：仅在本次应答中出现一次，请妥善保存")
+
+    class Meta(WebhookSubscriptionSerializer.Meta):
+        fields = [*WebhookSubscriptionSerializer.Meta.fields, "secret"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    event_id = serializers.UUIDField(read_only=True)
+    event_type = serializers.CharField(source="event.event_type", read_only=True)
+    payload = WebhookPayloadSerializer(source="event.payload", read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "subscription", "event_id", "event_type", "state", "attempts", "next_attempt_at",
+                  "last_attempt_at", "delivered_at", "last_status_code", "last_response", "last_error", "payload"]
+        read_only_fields = fields
+
+
+def _facility_for(request, facility_id: int | None) -> Facility:
+    managed = Scope.of(request.user).facilities_with_role(*services.MANAGERS)
+    if facility_id is None and len(managed) == 1:
+        facility_id = managed[0]
+    if facility_id is None or facility_id not in managed:
+        raise ApplicationError("invalid", _("提交的数据有误，请按提示修改。"),
+                               {"fields": {"facility": [_("请选择您所管理的机构。")]}})
+    return Facility.objects.get(pk=facility_id)
+
+
+@extend_schema_view(
+    list=extend_schema(description="本机构的事件推送订阅。" + SIGNATURE_SCHEME),
+    retrieve=extend_schema(description="一个订阅（不含密钥）。"),
+    create=extend_schema(request=WebhookSubscriptionSerializer, responses={201: WebhookSubscriptionCreatedSerializer},
+                         description="新建订阅；应答中的 secret 仅出现这一次。" + SIGNATURE_SCHEME),
+)
+class WebhookSubscriptionViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                                 mixins.CreateModelMixin, viewsets.GenericViewSet):
+    serializer_class = WebhookSubscriptionSerializer
+    queryset = WebhookSubscription.objects.order_by("facility_id", "-created_at", "-id")
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return super().get_queryset().visible_to(self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        if not Scope.of(request.user).facilities_with_role(*services.MANAGERS):
+            raise ApplicationError("permission_denied", _("您的角色无权执行此操作。"), status=403)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        subscription, secret = run_service(
+            services.webhook_subscription_create, request=request,
+            facility=_facility_for(request, data.get("facility_id")), target_url=data["target_url"],
+            event_types=data["event_types"], description=data.get("description", ""),
+        )
+        body = WebhookSubscriptionCreatedSerializer(subscription).data
+        body["secret"] = secret
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReasonSerializer, responses={200: WebhookSubscriptionSerializer},
+                   description="停用订阅（不再推送；无法重新启用，请新建）。")
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        subscription = run_service(services.webhook_subscription_disable, request=request,
+                                   subscription=self.get_object(), reason=body.validated_data["reason"])
+        return Response(WebhookSubscriptionSerializer(subscription).data)
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    subscription = django_filters.NumberFilter(field_name="subscription_id")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["subscription"]
+
+
+@extend_schema_view(
+    list=extend_schema(description="推送记录（新的在前）；?subscription= 只看一个订阅。每条含推送正文（WebhookPayload）。"),
+    retrieve=extend_schema(description="一条推送记录：状态、尝试次数、下次尝试时间、最近的响应状态码与节选。"),
+)
+class WebhookDeliveryViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                             viewsets.GenericViewSet):
+    serializer_class = WebhookDeliverySerializer
+    queryset = WebhookDelivery.objects.select_related("event").order_by("subscription_id", "-id")
+    filterset_class = DeliveryFilter
+
+    @property
+    def filter_backends(self):
+        from django_filters.rest_framework import DjangoFilterBackend
+
+        return [DjangoFilterBackend]
+
+    def get_queryset(self):
+        return super().get_queryset().visible_to(self.request.user)
+
+    @extend_schema(request=None, responses={200: WebhookDeliverySerializer, 409: OpenApiResponse(description="webhook_disabled")},
+                   description="重新推送：重置尝试次数，立即再推送（同一事件 id）。")
+    @action(detail=True, methods=["post"])
+    def redeliver(self, request, pk=None):
+        delivery = run_service(services.webhook_redeliver, request=request, delivery=self.get_object())
+        return Response(WebhookDeliverySerializer(delivery).data)
+
+
+router = SimpleRouter()
+router.register("webhooks", WebhookSubscriptionViewSet, basename="subscription")
+router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="delivery")
+
+app_name = "webhooks-api"
+urlpatterns = router.urls
