@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from audit.choices import EventType
 from audit.models import AuditEvent, DetailText
@@ -161,6 +175,82 @@ def consultation_work_list(*, user, side: str = "", states=(), search: str = "")
             awaiting_acceptance, _URGENCY_RANK, F("requested_time").asc(nulls_last=True), "sent_at", "pk"
         )
     return queryset
+
+
+# --- Work lists of issue 12: what I must answer, what waits for my facility (JL-C4) ----------------
+
+# An opinion or report is still due from the assigned expert in these states (JL-C6: signing ends it).
+OPINION_DUE_STATES = (ConsultationState.ACCEPTED, ConsultationState.SCHEDULED, ConsultationState.IN_SESSION)
+# "Scheduled soon" on the invited coordinator's start page: a session within this time from now.
+SCHEDULED_SOON = timedelta(hours=24)
+WAITING_ACCEPT, WAITING_EXPERT, WAITING_SESSION = "accept", "expert", "session"
+
+
+def _work_rows(queryset):
+    return queryset.select_related("inviting", "invited", "service_type", "patient")
+
+
+def expert_assigned_list(*, user):
+    """分配给我: the cases where the user's physician is an assigned expert (invited side) and the
+    opinion or report is still due — 急诊 first, then 加急, then by the scheduled time, the time the
+    inviting side asked for and the time sent. One query; the filter follows the indexed foreign
+    keys Participant.physician and Physician.user, the rows per expert are few."""
+    mine = Participant.objects.filter(consultation=OuterRef("pk"), side=Side.INVITED, physician__user_id=user.pk)
+    return _work_rows(
+        Consultation.objects.visible_to(user).filter(Exists(mine), state__in=list(OPINION_DUE_STATES))
+    ).order_by(
+        _URGENCY_RANK,
+        F("scheduled_for").asc(nulls_last=True),
+        F("requested_time").asc(nulls_last=True),
+        F("sent_at").asc(nulls_last=True),
+        "pk",
+    )
+
+
+def invited_waiting_list(*, user, now: datetime):
+    """The invited coordinator's start page (JL-C4): requests to their facilities that wait for them —
+    sent and awaiting acceptance, accepted without an expert, or with a session within
+    ``SCHEDULED_SOON`` — each with ``waiting_for``; 急诊 first, then by the due time (the session's,
+    else the requested one), then the time sent. One query (index ``consult_invited_state_idx``)."""
+    ids = Scope.of(user).facilities_with_role(*rules.INVITED_COORDINATION)
+    has_expert = Exists(Participant.objects.filter(consultation=OuterRef("pk"), side=Side.INVITED))
+    queryset = (
+        Consultation.objects.visible_to(user)
+        .filter(invited_id__in=ids, state__in=list(OPINION_DUE_STATES) + [ConsultationState.SENT])
+        .annotate(has_expert=has_expert)
+        .filter(
+            Q(state=ConsultationState.SENT)
+            | Q(state__in=list(OPINION_DUE_STATES), has_expert=False)
+            | Q(state=ConsultationState.SCHEDULED, scheduled_for__lte=now + SCHEDULED_SOON)
+        )
+        .annotate(
+            waiting_for=Case(
+                When(state=ConsultationState.SENT, then=Value(WAITING_ACCEPT)),
+                When(has_expert=False, then=Value(WAITING_EXPERT)),
+                default=Value(WAITING_SESSION),
+                output_field=CharField(),
+            )
+        )
+    )
+    return _work_rows(queryset).order_by(
+        _URGENCY_RANK,
+        Coalesce("scheduled_for", "requested_time").asc(nulls_last=True),
+        F("sent_at").asc(nulls_last=True),
+        "pk",
+    )
+
+
+def with_response_clocks(rows, *, now: datetime) -> list:
+    """Give each row awaiting acceptance its JL-C4 ``response`` clock (None for the others). No query."""
+    rows = list(rows)
+    targets = settings.TELEMED_RESPONSE_TARGET_MINUTES
+    for row in rows:
+        row.response = (
+            rules.response_clock(urgency=row.urgency, sent_at=row.sent_at, now=now, targets_minutes=targets)
+            if row.state == ConsultationState.SENT and row.sent_at
+            else None
+        )
+    return rows
 
 
 def consultation_state_counts(*, user, side: str = "") -> dict[str, int]:
@@ -319,12 +409,13 @@ def notification_unread_count(*, user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
-def home_work_summary(*, user, obligations: int = 10, violations: int = 10) -> dict:
+def home_work_summary(*, user, now: datetime | None = None, obligations: int = 10, violations: int = 10, rows: int = 10) -> dict:
     """The start page: staff see their open JL-C2 obligations (most urgent first) and how many
     drafts, inbox requests and requests awaiting an opinion they have; regulators see the latest
     violations in their division. A fixed number of queries."""
     scope = Scope.of(user)
-    summary: dict = {"obligations": [], "obligations_open": 0, "counts": None, "violations": []}
+    now = now or timezone.now()
+    summary: dict = {"now": now, "obligations": [], "obligations_open": 0, "counts": None, "violations": [], "assigned": [], "waiting": []}
     if scope.facility_roles:
         ids = scope.facility_ids
         summary["counts"] = Consultation.objects.filter(Q(inviting_id__in=ids) | Q(invited_id__in=ids)).aggregate(
@@ -345,6 +436,10 @@ def home_work_summary(*, user, obligations: int = 10, violations: int = 10) -> d
         summary["obligations_open"] = (
             len(summary["obligations"]) if len(summary["obligations"]) < obligations else open_obligations.count()
         )
+        # Issue 12: the expert's cases to answer and the invited coordinator's waiting cases (one query each).
+        summary["assigned"] = list(expert_assigned_list(user=user)[:rows])
+        if scope.facilities_with_role(*rules.INVITED_COORDINATION):
+            summary["waiting"] = with_response_clocks(invited_waiting_list(user=user, now=now)[:rows], now=now)
     if scope.is_regulator:
         summary["violations"] = list(violation_list(user=user)[:violations])
     # JL-C10: the dashboard counts referrals (one query).

@@ -60,6 +60,7 @@ PATIENT_DATA: dict[str, str] = {
     "consultations:violation-list": "JL-C2 violations name the patient",
     "consultations:notification-list": "JL-C2 reminders and violation notices name the patient",
     "consultations:referral-list": "JL-C10 referrals: request number and patient name per row",
+    "consultations:assigned": "the expert's cases to answer: request number and patient name per row",
     "audit:responsibility-list": "responsibility records per request",
     "audit:responsibility-detail": "one request's responsibility and the acts done under it",
     "audit:seal-detail": "a seal and its comparison with the live record",
@@ -531,6 +532,14 @@ def _(r):
         listed("consultations.obligation", [r.obligation], r.other),
         listed("consultations.admission", [r.admission], r.other),
     ])
+
+
+@scenario("consultations:assigned")
+def _(r):
+    services.expert_assign(actor=r.world.invited_coordinator, consultation=r.consultation, physician=r.world.expert_physician)
+    user = r.world.expert
+    return Case(user, _page(user, reverse("consultations:assigned")),
+                [listed("consultations.consultation", [r.consultation], r.patient)])
 
 
 @scenario("consultations:violation-list")
