@@ -157,6 +157,9 @@ class Consultation(models.Model):
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     cancel_reason = models.TextField(_("取消原因"), blank=True)
     duty_gap_flag = models.BooleanField(_("无值班人员提示（JL-F4）"), default=False)
+    # JL-C4 "promptly": the ``sent_at`` of the sending whose response target has been passed and
+    # reminded; the reminder sweep claims a case by setting it (compare-and-swap), once per sending.
+    response_reminded_for = models.DateTimeField(_("已提醒超时受理（JL-C4）"), null=True, blank=True, editable=False)
 
     objects = ConsultationQuerySet.as_manager()
 
@@ -171,6 +174,8 @@ class Consultation(models.Model):
             models.Index(fields=["inviting", "-created_at"], name="consult_inviting_created_idx"),
             models.Index(fields=["invited", "-created_at"], name="consult_invited_created_idx"),
             models.Index(fields=["-created_at"], name="consult_created_idx"),
+            # JL-C4: the response-clock sweep reads the requests awaiting acceptance by the time sent.
+            models.Index(fields=["sent_at"], name="consult_awaiting_sent_idx", condition=Q(state="sent")),
         ]
 
     def __str__(self) -> str:
