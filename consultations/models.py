@@ -45,6 +45,9 @@ class Patient(models.Model):
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("出生日期"))
     id_number = models.CharField(_("身份证件号码"), max_length=30, blank=True)
+    # JL-C9: the last 4 characters of the identity number (``rules.number_suffix``), for the search;
+    # a column of its own so that the number itself can be encrypted later.
+    id_last4 = models.CharField(_("证件号码后4位"), max_length=4, blank=True, editable=False)
     phone = models.CharField(_("联系电话"), max_length=20, blank=True)
     medical_record_number = models.CharField(_("病案号/门诊号"), max_length=40, blank=True)
     external_id = models.CharField(_("对接系统患者编号"), max_length=64, blank=True)
@@ -56,7 +59,11 @@ class Patient(models.Model):
         verbose_name = _("患者")
         verbose_name_plural = _("患者")
         ordering = ["name", "id"]
-        indexes = [models.Index(fields=["facility", "id_number"], name="patient_facility_id_idx")]
+        indexes = [
+            models.Index(fields=["facility", "id_number"], name="patient_facility_id_idx"),
+            models.Index(fields=["id_last4"], name="patient_id_last4_idx", condition=~Q(id_last4="")),
+            models.Index(fields=["medical_record_number"], name="patient_record_number_idx", condition=~Q(medical_record_number="")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["facility", "external_id"], condition=~Q(external_id=""), name="patient_unique_external_id"

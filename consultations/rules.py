@@ -402,6 +402,14 @@ def mask_number(value: str) -> str:
     return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}"
 
 
+def number_suffix(value: str) -> str:
+    """JL-C9: the last 4 characters of an identity number — the part the mask leaves visible, and so
+    the only part a search may match (``Patient.id_last4``, kept apart so that the full number can
+    be encrypted later without losing the search). Too short a number (masked entirely) has none."""
+    value = (value or "").strip().upper()
+    return value[-4:] if len(value) > 7 else ""
+
+
 # --- JL-C10 (art. 9): two-way referral through a green channel --------------------------------
 # The facility that receives the patient offers the place (department, appointment or bed, time);
 # the facility the patient leaves confirms it and records the transfer. Up: the invited facility

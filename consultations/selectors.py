@@ -386,6 +386,38 @@ def patient_search(*, user, facility_ids, search: str = ""):
     return queryset.order_by("name", "id")
 
 
+SEARCH_LIMIT = 50
+
+
+def record_search(*, user, term: str, limit: int = SEARCH_LIMIT) -> tuple[list[Patient], list[Consultation]]:
+    """Issue 12: patients and cases within the user's scope (``visible_to``) by the patient's name,
+    the last 4 characters of the identity number (``Patient.id_last4``, what the JL-C9 mask shows
+    anyway — never more of it), the request number, the record number (病案号/门诊号) or an
+    inpatient number (住院号). Two queries; at most ``limit`` of each, most recent cases first.
+    Indexed: ``patient_id_last4_idx``, ``patient_record_number_idx``, ``admission_unique_number``
+    and the unique request number; a name is matched anywhere in it, as the other patient lookups."""
+    term = term.strip()
+    if not term:
+        return [], []
+    suffix = term.upper() if len(term) == 4 else None
+
+    def matching(prefix: str = "") -> Q:
+        condition = Q(**{f"{prefix}name__icontains": term}) | Q(**{f"{prefix}medical_record_number": term})
+        if suffix:
+            condition |= Q(**{f"{prefix}id_last4": suffix})
+        return condition | Q(**{f"{prefix}pk__in": Admission.objects.filter(inpatient_number=term).values("patient_id")})
+
+    patients = list(
+        Patient.objects.visible_to(user).filter(matching()).select_related("facility").order_by("name", "id")[:limit]
+    )
+    cases = list(
+        _work_rows(Consultation.objects.visible_to(user))
+        .filter(Q(number__iexact=term) | Q(number__istartswith=term) | matching("patient__"))
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return patients, cases
+
+
 def patient_detail(*, user, pk: int) -> Patient:
     return (
         Patient.objects.visible_to(user)

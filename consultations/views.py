@@ -215,6 +215,22 @@ def assigned_list(request):
     return render(request, "consultations/assigned_list.html", {"page_obj": page_obj, "now": timezone.now()})
 
 
+@login_required
+def record_search(request):
+    """Issue 12: one search box over the patients and cases in the user's scope. Every search is a
+    list access (JL-C8), logged even when it finds nothing, the query kept masked (JL-C9); the
+    identity numbers on the page are masked."""
+    search = request.GET.get("q", "").strip()[:50]
+    patients, cases = selectors.record_search(user=request.user, term=search) if search else ([], [])
+    if search:
+        filters = {"q": search}
+        _log_list(request, "consultations.patient", patients, filters, searched=True)
+        _log_list(request, "consultations.consultation", cases, filters, searched=True)
+    return render(request, "consultations/search.html", {
+        "q": search, "patients": patients, "cases": cases, "limit": selectors.SEARCH_LIMIT, "searched": bool(search),
+    })
+
+
 # --- New request: (a) patient ---------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from facilities.models import Facility
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
+from .. import rules
 from ..models import Admission, Patient
 from ._common import deny
 
@@ -56,6 +57,7 @@ def patient_register(
         sex=sex,
         birth_date=birth_date,
         id_number=id_number.strip().upper(),
+        id_last4=rules.number_suffix(id_number),
         phone=phone.strip(),
         medical_record_number=medical_record_number.strip(),
         external_id=external_id,

@@ -116,6 +116,7 @@ def test_assigned_queries_do_not_grow_with_rows_2_vs_8(client, world, django_ass
     for total in (2, 8):
         while len(selectors.expert_assigned_list(user=world.expert)) < total:
             _accepted(world, f"患者{total}")
+        client.get(reverse(page))  # the session remembers the unread count (telemed.navigation)
         with django_assert_max_num_queries(30 + ACCESS_LOG_WRITE) as captured:
             assert client.get(reverse(page)).status_code == 200
         counts.append(len(captured))
@@ -167,6 +168,7 @@ def test_the_coordinators_start_page_queries_do_not_grow_with_rows_2_vs_8(client
     for total in (2, 8):
         while len(selectors.invited_waiting_list(user=world.invited_coordinator, now=timezone.now())) < total:
             _case(world, f"患者{total}", urgency=Urgency.URGENT)
+        client.get(reverse("home"))  # the session remembers the unread count (telemed.navigation)
         with django_assert_max_num_queries(30 + ACCESS_LOG_WRITE) as captured:
             assert client.get(reverse("home")).status_code == 200
         counts.append(len(captured))
@@ -280,3 +282,89 @@ def test_jl_c4_the_reminder_sweep_reads_the_partial_index_of_requests_awaiting_a
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
     assert "consult_awaiting_sent_idx" in _overdue(timezone.now(), TARGETS).explain()
+
+
+# --- (4) Search within one's scope (JL-C8, JL-C9) ------------------------------------------------
+
+ID_NUMBER = "220122197103091236"
+
+
+@pytest.fixture
+def findable(world):
+    patient = world.patient(name="王桂芝", sex="2", id_number=ID_NUMBER, phone="13904310000", medical_record_number="MZ-2024-77")
+    services.admission_record(actor=world.clinician, patient=patient, inpatient_number="ZY-0815",
+                              admitted_at=timezone.now() - dt.timedelta(hours=1), ward="内科")
+    consultation = world.sent(patient=patient)
+    other = _case(world, "李淑珍")
+    return patient, consultation, other
+
+
+def _search(client, user, term):
+    client.force_login(user)
+    return client.get(reverse("consultations:search"), {"q": term})
+
+
+def test_a_registered_patient_keeps_the_last_4_of_the_identity_number_for_the_search(world):
+    assert world.patient(id_number="22010219600501123x").id_last4 == "123X"
+    assert world.patient(id_number="").id_last4 == ""
+    assert rules.number_suffix("1234567") == ""  # masked entirely: nothing to match
+
+
+@pytest.mark.parametrize("term", ["王桂", "1236", "MZ-2024-77", "ZY-0815", "case-number"])
+def test_search_finds_the_patient_and_the_case_by_each_key_masked_and_logged(client, world, findable, term):
+    patient, consultation, other = findable
+    term = consultation.number if term == "case-number" else term
+    response = _search(client, world.clinician, term)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert consultation.number in body and other.number not in body
+    assert ID_NUMBER not in body and "13904310000" not in body
+    if term != consultation.number:
+        assert "220***********1236" in body
+    events = AuditEvent.objects.filter(event_type="record.list", actor=world.clinician).order_by("-sequence")[:2]
+    logged = {e.object_type: e for e in events}
+    assert set(logged) == {"consultations.patient", "consultations.consultation"}
+    assert logged["consultations.consultation"].details["object_ids"] == [consultation.pk]
+    assert patient.pk in logged["consultations.consultation"].details["patient_ids"]
+    if term != consultation.number:
+        assert logged["consultations.patient"].details["object_ids"] == [patient.pk]
+    # JL-C9: the query is on record, with any number in it masked.
+    query = logged["consultations.patient"].details["filters"]["q"]
+    assert query == (rules.mask_number(term) if any(ch.isdigit() for ch in term) else term)
+    assert term not in str(logged["consultations.patient"].details) or not any(ch.isdigit() for ch in term)
+
+
+def test_search_by_a_partial_identity_number_other_than_the_last_4_finds_nobody(client, world, findable):
+    response = _search(client, world.clinician, "0312")
+    assert "王桂芝" not in response.content.decode()
+
+
+def test_search_stays_in_scope_and_a_search_that_finds_nothing_is_logged_too(client, world, findable):
+    patient, consultation, _other = findable
+    outsider = _outsider()
+    response = _search(client, outsider, "王桂芝")
+    assert response.status_code == 200 and consultation.number not in response.content.decode()
+    events = AuditEvent.objects.filter(event_type="record.list", actor=outsider)
+    assert events.count() == 2 and all(e.details["count"] == 0 for e in events)
+    assert client.get(reverse("consultations:detail", args=[consultation.pk])).status_code == 404
+    # The invited side finds the case it received (not the inviting side's patient index).
+    patients, cases = selectors.record_search(user=world.invited_coordinator, term="王桂芝")
+    assert patients == [] and cases == [consultation]
+
+
+def test_search_queries_do_not_grow_with_rows_2_vs_8(client, world, django_assert_max_num_queries):
+    client.force_login(world.clinician)
+    counts = []
+    for total in (2, 8):
+        while len(selectors.record_search(user=world.clinician, term="张")[1]) < total:
+            _case(world, "张某")
+        client.get(reverse("consultations:search"), {"q": "张"})  # the session remembers the unread count
+        with django_assert_max_num_queries(30 + 2 * ACCESS_LOG_WRITE) as captured:
+            assert client.get(reverse("consultations:search"), {"q": "张"}).status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1], counts
+
+
+def test_search_is_in_the_navigation(client, world):
+    client.force_login(world.clinician)
+    assert reverse("consultations:search") in client.get(reverse("home")).content.decode()
