@@ -70,6 +70,9 @@ class Patient(models.Model):
     birth_date = models.DateField(_("出生日期"))
     # JL-A2 (GB/T 22239-2019 8.1.4.8): encrypted at rest, plain in Python; searched by the blind indexes.
     id_number = EncryptedTextField(_("身份证件号码"), plain_max_length=30, blank=True)
+    # JL-C9: the last 4 characters of the identity number (``rules.number_suffix``), for the search;
+    # the masked number shows them anyway, so they are the only part kept in the clear.
+    id_last4 = models.CharField(_("证件号码后4位"), max_length=4, blank=True, editable=False)
     phone = EncryptedTextField(_("联系电话"), plain_max_length=20, blank=True)
     id_number_index = BlindIndexField(_("身份证件号码检索码"), source="id_number")
     phone_index = BlindIndexField(_("联系电话检索码"), source="phone")
@@ -86,6 +89,8 @@ class Patient(models.Model):
         indexes = [
             models.Index(fields=["facility", "id_number_index"], name="patient_facility_idbi_idx"),
             models.Index(fields=["facility", "phone_index"], name="patient_facility_phonebi_idx"),
+            models.Index(fields=["id_last4"], name="patient_id_last4_idx", condition=~Q(id_last4="")),
+            models.Index(fields=["medical_record_number"], name="patient_record_number_idx", condition=~Q(medical_record_number="")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -187,6 +192,9 @@ class Consultation(models.Model):
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     cancel_reason = models.TextField(_("取消原因"), blank=True)
     duty_gap_flag = models.BooleanField(_("无值班人员提示（JL-F4）"), default=False)
+    # JL-C4 "promptly": the ``sent_at`` of the sending whose response target has been passed and
+    # reminded; the reminder sweep claims a case by setting it (compare-and-swap), once per sending.
+    response_reminded_for = models.DateTimeField(_("已提醒超时受理（JL-C4）"), null=True, blank=True, editable=False)
 
     objects = ConsultationQuerySet.as_manager()
 
@@ -201,6 +209,8 @@ class Consultation(models.Model):
             models.Index(fields=["inviting", "-created_at"], name="consult_inviting_created_idx"),
             models.Index(fields=["invited", "-created_at"], name="consult_invited_created_idx"),
             models.Index(fields=["-created_at"], name="consult_created_idx"),
+            # JL-C4: the response-clock sweep reads the requests awaiting acceptance by the time sent.
+            models.Index(fields=["sent_at"], name="consult_awaiting_sent_idx", condition=Q(state="sent")),
         ]
 
     def __str__(self) -> str:

@@ -357,6 +357,35 @@ def rating_check(score: int) -> Check:
     return Check("JL-O5", "第四十六条第三项", "满意度评分须为 1 到 5 的整数", isinstance(score, int) and 1 <= score <= 5, str(score))
 
 
+# --- JL-C4 "promptly" (及时): the invited side's response clock ------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseClock:
+    """How long a sent request has waited for the invited side's answer, against its target."""
+
+    waited: timedelta
+    target: timedelta
+    passed: bool
+
+    @property
+    def waited_minutes(self) -> int:
+        return int(self.waited.total_seconds() // 60)
+
+    @property
+    def target_minutes(self) -> int:
+        return int(self.target.total_seconds() // 60)
+
+
+def response_clock(*, urgency: str, sent_at: datetime, now: datetime, targets_minutes: dict[str, int]) -> ResponseClock:
+    """JL-C4: the invited side accepts or declines "promptly" — within ``targets_minutes[urgency]``
+    (``settings.TELEMED_RESPONSE_TARGET_MINUTES``) of the request being sent. The target is passed
+    only once the wait is longer than it: at exactly the target the answer is still on time."""
+    target = timedelta(minutes=targets_minutes[urgency])
+    waited = max(now - sent_at, timedelta(0))
+    return ResponseClock(waited=waited, target=target, passed=waited > target)
+
+
 # --- JL-C9: masking ---------------------------------------------------------------------------------
 
 
@@ -371,6 +400,14 @@ def mask_number(value: str) -> str:
     if len(value) <= 7:
         return "*" * len(value)
     return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}"
+
+
+def number_suffix(value: str) -> str:
+    """JL-C9: the last 4 characters of an identity number — the part the mask leaves visible, and so
+    the only part a search may match (``Patient.id_last4``, kept apart so that the full number can
+    be encrypted later without losing the search). Too short a number (masked entirely) has none."""
+    value = (value or "").strip().upper()
+    return value[-4:] if len(value) > 7 else ""
 
 
 # --- JL-C10 (art. 9): two-way referral through a green channel --------------------------------

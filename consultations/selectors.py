@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from audit.choices import EventType
 from audit.models import AuditEvent, DetailText
@@ -163,6 +177,82 @@ def consultation_work_list(*, user, side: str = "", states=(), search: str = "")
     return queryset
 
 
+# --- Work lists of issue 12: what I must answer, what waits for my facility (JL-C4) ----------------
+
+# An opinion or report is still due from the assigned expert in these states (JL-C6: signing ends it).
+OPINION_DUE_STATES = (ConsultationState.ACCEPTED, ConsultationState.SCHEDULED, ConsultationState.IN_SESSION)
+# "Scheduled soon" on the invited coordinator's start page: a session within this time from now.
+SCHEDULED_SOON = timedelta(hours=24)
+WAITING_ACCEPT, WAITING_EXPERT, WAITING_SESSION = "accept", "expert", "session"
+
+
+def _work_rows(queryset):
+    return queryset.select_related("inviting", "invited", "service_type", "patient")
+
+
+def expert_assigned_list(*, user):
+    """分配给我: the cases where the user's physician is an assigned expert (invited side) and the
+    opinion or report is still due — 急诊 first, then 加急, then by the scheduled time, the time the
+    inviting side asked for and the time sent. One query; the filter follows the indexed foreign
+    keys Participant.physician and Physician.user, the rows per expert are few."""
+    mine = Participant.objects.filter(consultation=OuterRef("pk"), side=Side.INVITED, physician__user_id=user.pk)
+    return _work_rows(
+        Consultation.objects.visible_to(user).filter(Exists(mine), state__in=list(OPINION_DUE_STATES))
+    ).order_by(
+        _URGENCY_RANK,
+        F("scheduled_for").asc(nulls_last=True),
+        F("requested_time").asc(nulls_last=True),
+        F("sent_at").asc(nulls_last=True),
+        "pk",
+    )
+
+
+def invited_waiting_list(*, user, now: datetime):
+    """The invited coordinator's start page (JL-C4): requests to their facilities that wait for them —
+    sent and awaiting acceptance, accepted without an expert, or with a session within
+    ``SCHEDULED_SOON`` — each with ``waiting_for``; 急诊 first, then by the due time (the session's,
+    else the requested one), then the time sent. One query (index ``consult_invited_state_idx``)."""
+    ids = Scope.of(user).facilities_with_role(*rules.INVITED_COORDINATION)
+    has_expert = Exists(Participant.objects.filter(consultation=OuterRef("pk"), side=Side.INVITED))
+    queryset = (
+        Consultation.objects.visible_to(user)
+        .filter(invited_id__in=ids, state__in=list(OPINION_DUE_STATES) + [ConsultationState.SENT])
+        .annotate(has_expert=has_expert)
+        .filter(
+            Q(state=ConsultationState.SENT)
+            | Q(state__in=list(OPINION_DUE_STATES), has_expert=False)
+            | Q(state=ConsultationState.SCHEDULED, scheduled_for__lte=now + SCHEDULED_SOON)
+        )
+        .annotate(
+            waiting_for=Case(
+                When(state=ConsultationState.SENT, then=Value(WAITING_ACCEPT)),
+                When(has_expert=False, then=Value(WAITING_EXPERT)),
+                default=Value(WAITING_SESSION),
+                output_field=CharField(),
+            )
+        )
+    )
+    return _work_rows(queryset).order_by(
+        _URGENCY_RANK,
+        Coalesce("scheduled_for", "requested_time").asc(nulls_last=True),
+        F("sent_at").asc(nulls_last=True),
+        "pk",
+    )
+
+
+def with_response_clocks(rows, *, now: datetime) -> list:
+    """Give each row awaiting acceptance its JL-C4 ``response`` clock (None for the others). No query."""
+    rows = list(rows)
+    targets = settings.TELEMED_RESPONSE_TARGET_MINUTES
+    for row in rows:
+        row.response = (
+            rules.response_clock(urgency=row.urgency, sent_at=row.sent_at, now=now, targets_minutes=targets)
+            if row.state == ConsultationState.SENT and row.sent_at
+            else None
+        )
+    return rows
+
+
 def consultation_state_counts(*, user, side: str = "") -> dict[str, int]:
     """How many visible requests are in each state on ``side`` (one query, for the tabs)."""
     queryset = _on_side(Consultation.objects.visible_to(user), user=user, side=side)
@@ -296,6 +386,38 @@ def patient_search(*, user, facility_ids, search: str = ""):
     return queryset.order_by("name", "id")
 
 
+SEARCH_LIMIT = 50
+
+
+def record_search(*, user, term: str, limit: int = SEARCH_LIMIT) -> tuple[list[Patient], list[Consultation]]:
+    """Issue 12: patients and cases within the user's scope (``visible_to``) by the patient's name,
+    the last 4 characters of the identity number (``Patient.id_last4``, what the JL-C9 mask shows
+    anyway — never more of it), the request number, the record number (病案号/门诊号) or an
+    inpatient number (住院号). Two queries; at most ``limit`` of each, most recent cases first.
+    Indexed: ``patient_id_last4_idx``, ``patient_record_number_idx``, ``admission_unique_number``
+    and the unique request number; a name is matched anywhere in it, as the other patient lookups."""
+    term = term.strip()
+    if not term:
+        return [], []
+    suffix = term.upper() if len(term) == 4 else None
+
+    def matching(prefix: str = "") -> Q:
+        condition = Q(**{f"{prefix}name__icontains": term}) | Q(**{f"{prefix}medical_record_number": term})
+        if suffix:
+            condition |= Q(**{f"{prefix}id_last4": suffix})
+        return condition | Q(**{f"{prefix}pk__in": Admission.objects.filter(inpatient_number=term).values("patient_id")})
+
+    patients = list(
+        Patient.objects.visible_to(user).filter(matching()).select_related("facility").order_by("name", "id")[:limit]
+    )
+    cases = list(
+        _work_rows(Consultation.objects.visible_to(user))
+        .filter(Q(number__iexact=term) | Q(number__istartswith=term) | matching("patient__"))
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    return patients, cases
+
+
 def patient_detail(*, user, pk: int) -> Patient:
     return (
         Patient.objects.visible_to(user)
@@ -319,12 +441,13 @@ def notification_unread_count(*, user) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
-def home_work_summary(*, user, obligations: int = 10, violations: int = 10) -> dict:
+def home_work_summary(*, user, now: datetime | None = None, obligations: int = 10, violations: int = 10, rows: int = 10) -> dict:
     """The start page: staff see their open JL-C2 obligations (most urgent first) and how many
     drafts, inbox requests and requests awaiting an opinion they have; regulators see the latest
     violations in their division. A fixed number of queries."""
     scope = Scope.of(user)
-    summary: dict = {"obligations": [], "obligations_open": 0, "counts": None, "violations": []}
+    now = now or timezone.now()
+    summary: dict = {"now": now, "obligations": [], "obligations_open": 0, "counts": None, "violations": [], "assigned": [], "waiting": []}
     if scope.facility_roles:
         ids = scope.facility_ids
         summary["counts"] = Consultation.objects.filter(Q(inviting_id__in=ids) | Q(invited_id__in=ids)).aggregate(
@@ -345,6 +468,10 @@ def home_work_summary(*, user, obligations: int = 10, violations: int = 10) -> d
         summary["obligations_open"] = (
             len(summary["obligations"]) if len(summary["obligations"]) < obligations else open_obligations.count()
         )
+        # Issue 12: the expert's cases to answer and the invited coordinator's waiting cases (one query each).
+        summary["assigned"] = list(expert_assigned_list(user=user)[:rows])
+        if scope.facilities_with_role(*rules.INVITED_COORDINATION):
+            summary["waiting"] = with_response_clocks(invited_waiting_list(user=user, now=now)[:rows], now=now)
     if scope.is_regulator:
         summary["violations"] = list(violation_list(user=user)[:violations])
     # JL-C10: the dashboard counts referrals (one query).

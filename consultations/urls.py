@@ -34,6 +34,8 @@ REFERRAL_STEPS = ("confirm", "decline", "transfer", "cancel")
 
 urlpatterns = [
     path("", views.consultation_list, name="list"),
+    path("assigned/", views.assigned_list, name="assigned"),
+    path("search/", views.record_search, name="search"),
     path("new/", views.consultation_create, name="create"),
     path("new/<int:patient_pk>/", views.consultation_create_request, name="create-request"),
     path("<int:pk>/", views.consultation_detail, name="detail"),

@@ -195,11 +195,40 @@ def consultation_list(request):
     states = next(tab.states for tab in tabs if tab.key == current)
     queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search)
     context["page_obj"] = _paginate(request, queryset)
+    if side == Side.INVITED:  # JL-C4: how long each request awaiting acceptance has waited
+        context["now"] = timezone.now()
+        context["page_obj"].object_list = selectors.with_response_clocks(context["page_obj"].object_list, now=context["now"])
     _log_list(
         request, "consultations.consultation", context["page_obj"], {"side": side, "tab": current, "q": search},
         searched=bool(search),
     )
     return render(request, "consultations/list.html", context)
+
+
+@login_required
+def assigned_list(request):
+    """分配给我 (issue 12): the cases where I am the assigned expert and my opinion or report is still
+    due, most urgent first, with the scheduled, requested and waiting times. A list access (JL-C8)."""
+    queryset = selectors.expert_assigned_list(user=request.user)
+    page_obj = _paginate(request, queryset)
+    _log_list(request, "consultations.consultation", page_obj, {"list": "assigned"})
+    return render(request, "consultations/assigned_list.html", {"page_obj": page_obj, "now": timezone.now()})
+
+
+@login_required
+def record_search(request):
+    """Issue 12: one search box over the patients and cases in the user's scope. Every search is a
+    list access (JL-C8), logged even when it finds nothing, the query kept masked (JL-C9); the
+    identity numbers on the page are masked."""
+    search = request.GET.get("q", "").strip()[:50]
+    patients, cases = selectors.record_search(user=request.user, term=search) if search else ([], [])
+    if search:
+        filters = {"q": search}
+        _log_list(request, "consultations.patient", patients, filters, searched=True)
+        _log_list(request, "consultations.consultation", cases, filters, searched=True)
+    return render(request, "consultations/search.html", {
+        "q": search, "patients": patients, "cases": cases, "limit": selectors.SEARCH_LIMIT, "searched": bool(search),
+    })
 
 
 # --- New request: (a) patient ---------------------------------------------------------------

@@ -29,6 +29,11 @@ def _beat_schedule() -> dict:
             # The 2nd at 03:00 Beijing time: after the statements and any late charge of the 1st.
             "schedule": crontab(minute=0, hour=3, day_of_month=2),
         },
+        "jl-c4-response-reminders": {
+            "task": "consultations.response_reminder_sweep",
+            "schedule": float(settings.TELEMED_SWEEP_SECONDS),
+            "options": {"expires": float(settings.TELEMED_SWEEP_SECONDS)},
+        },
         "jl-c2-obligation-sweep": {
             "task": "consultations.obligation_sweep",
             "schedule": float(settings.TELEMED_SWEEP_SECONDS),

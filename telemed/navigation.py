@@ -66,6 +66,10 @@ def navigation(request):
         add(GROUP_START, _("远程会诊"), reverse("consultations:list") + "?side=inviting")
         add(GROUP_START, _("收件箱"), reverse("consultations:list") + "?side=invited")
         add(GROUP_START, _("上传义务"), reverse("consultations:obligation-list"))
+    if scope.facilities_with_role(StaffRole.CLINICIAN):  # experts are clinicians of the invited side
+        add(GROUP_START, _("分配给我"), reverse("consultations:assigned"))
+    if scope.facility_roles or scope.is_regulator:  # issue 12: patients and cases in scope (JL-C8, JL-C9)
+        add(GROUP_RECORDS if scope.is_regulator else GROUP_START, _("查找"), reverse("consultations:search"))
     if scope.is_regulator or scope.is_operator:
         add(GROUP_SUPERVISION, _("监管统计"), reverse("facilities:metrics"))
     elif scope.facilities_with_role(StaffRole.FACILITY_ADMIN):

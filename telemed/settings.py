@@ -439,6 +439,34 @@ TELEMED_UNDIAGNOSED_AFTER_HOURS = env_int("TELEMED_UNDIAGNOSED_AFTER_HOURS", 72,
 # province chose both, imaging and internal; set e.g. TELEMED_ECG_SCOPES=imaging to narrow it.
 TELEMED_ECG_SCOPES = env_list("TELEMED_ECG_SCOPES", ["imaging", "internal"])
 
+RESPONSE_TARGET_DEFAULT = "emergency:30,urgent:120,routine:1440"
+
+
+def env_response_targets(name: str, default: str) -> dict[str, int]:
+    """JL-C4 "及时": minutes per urgency (急诊/加急/普通) within which the invited side should answer a
+    sent request, as ``emergency:30,urgent:120,routine:1440``; each urgency exactly once, each a
+    whole number of minutes of at least 1. Anything else stops the start naming the variable."""
+    raw = os.environ.get(name) or default
+    expected = ("emergency", "urgent", "routine")
+    targets: dict[str, int] = {}
+    for item in raw.split(","):
+        key, sep, minutes = item.strip().partition(":")
+        key, minutes = key.strip(), minutes.strip()
+        if not sep or key not in expected or key in targets or not minutes.isdigit() or int(minutes) < 1:
+            raise ImproperlyConfigured(
+                f"{name}={raw!r}: expected each of emergency, urgent, routine once with whole minutes (>= 1), "
+                f"e.g. {default}"
+            )
+        targets[key] = int(minutes)
+    if set(targets) != set(expected):
+        raise ImproperlyConfigured(f"{name}={raw!r}: missing {', '.join(k for k in expected if k not in targets)}")
+    return targets
+
+
+# JL-C4 ("promptly", 及时): the invited side's response clock — minutes per urgency after which a sent
+# request still awaiting acceptance is overdue (a red badge; one reminder to the invited coordinators).
+TELEMED_RESPONSE_TARGET_MINUTES = env_response_targets("TELEMED_RESPONSE_TARGET_MINUTES", RESPONSE_TARGET_DEFAULT)
+
 # Without a mail server configured, mail is written to files under var/mail/ (one per message), so
 # reminders are kept and inspectable but nobody's terminal is flooded; set DJANGO_EMAIL_BACKEND and
 # the EMAIL_* variables for real delivery.

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
 from drf_spectacular.views import SpectacularRedocView
@@ -21,8 +22,14 @@ def home(request):
     """The start page. Its work panel lists patients by name (open JL-C2 obligations for staff, the
     latest violations for regulators), so showing it is a list access to them (JL-C8), logged here:
     reads are logged by the view, never by the template that renders them."""
-    work = home_work_summary(user=request.user)
-    for what, rows in (("consultations.obligation", work["obligations"]), ("consultations.violation", work["violations"])):
+    work = home_work_summary(user=request.user, now=timezone.now())
+    listed = {
+        "consultations.obligation": work["obligations"],
+        "consultations.violation": work["violations"],
+        # Issue 12: the expert's cases to answer and the cases waiting for the invited coordinator.
+        "consultations.consultation": list({c.pk: c for c in work["assigned"] + work["waiting"]}.values()),
+    }
+    for what, rows in listed.items():
         if rows:
             record_list_access(actor=request.user, what=what, rows=rows, filters={"panel": "home"})
     context = {**home_summary(user=request.user, scope=Scope.of(request.user)), "work": work}

@@ -28,6 +28,7 @@ from .requests import (
     facility_checks,
     participant_add_inviting,
 )
+from .responses import response_reminder_sweep
 
 __all__ = [
     "SweepReport",
@@ -63,5 +64,6 @@ __all__ = [
     "referral_decline",
     "referral_offer",
     "referral_transfer",
+    "response_reminder_sweep",
     "responsibility_record",
 ]

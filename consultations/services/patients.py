@@ -17,6 +17,7 @@ from telemed import crypto
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
+from .. import rules
 from ..models import Admission, Patient
 from ._common import deny
 
@@ -58,6 +59,7 @@ def patient_register(
         sex=sex,
         birth_date=birth_date,
         id_number=id_number.strip().upper(),
+        id_last4=rules.number_suffix(id_number),
         phone=phone.strip(),
         medical_record_number=medical_record_number.strip(),
         external_id=external_id,

@@ -60,6 +60,8 @@ PATIENT_DATA: dict[str, str] = {
     "consultations:violation-list": "JL-C2 violations name the patient",
     "consultations:notification-list": "JL-C2 reminders and violation notices name the patient",
     "consultations:referral-list": "JL-C10 referrals: request number and patient name per row",
+    "consultations:assigned": "the expert's cases to answer: request number and patient name per row",
+    "consultations:search": "the search over patients and cases (masked numbers)",
     "audit:responsibility-list": "responsibility records per request",
     "audit:responsibility-detail": "one request's responsibility and the acts done under it",
     "audit:seal-detail": "a seal and its comparison with the live record",
@@ -543,6 +545,23 @@ def _(r):
     return Case(user, _page(user, reverse("consultations:obligation-list")), [
         listed("consultations.obligation", [r.obligation], r.other),
         listed("consultations.admission", [r.admission], r.other),
+    ])
+
+
+@scenario("consultations:assigned")
+def _(r):
+    services.expert_assign(actor=r.world.invited_coordinator, consultation=r.consultation, physician=r.world.expert_physician)
+    user = r.world.expert
+    return Case(user, _page(user, reverse("consultations:assigned")),
+                [listed("consultations.consultation", [r.consultation], r.patient)])
+
+
+@scenario("consultations:search")
+def _(r):
+    user = r.world.clinician
+    return Case(user, _page(user, reverse("consultations:search") + "?q=张三"), [
+        listed("consultations.patient", [r.patient], r.patient),
+        listed("consultations.consultation", [r.consultation], r.patient),
     ])
 
 

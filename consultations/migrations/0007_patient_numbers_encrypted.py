@@ -59,7 +59,7 @@ def decrypt_existing(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('consultations', '0004_referral'),
+        ('consultations', '0006_patient_id_last4'),
         ('facilities', '0007_metric_facts'),
     ]
 
