@@ -130,7 +130,7 @@ class Generator:
         registration = PracticeRegistration.objects.filter(physician=template).first()
         missing = max(0, self.plan.physicians - Physician.objects.count())
         rows = (
-            _row(template, name=f"基准医师{i:06d}", qualification_number=f"BQ{i:010d}", certificate_number=f"BC{i:010d}")
+            _row(template, user_id=None, name=f"基准医师{i:06d}", qualification_number=f"BQ{i:010d}", certificate_number=f"BC{i:010d}")
             for i in range(missing)
         )
         physicians = _bulk(Physician, rows, "physicians", missing)
