@@ -118,17 +118,19 @@ class Generator:
         inviting county hospitals (each with a registration at its facility)."""
         inviting_ids = set(Consultation.objects.values_list("inviting_id", flat=True))
         model_facility = Facility.objects.filter(pk__in=inviting_ids).order_by("pk").first()
-        missing = self.plan.facilities - Facility.objects.count()
+        # At least a few copies even at a scale below the demonstration's size, so that the copying
+        # itself is exercised by the test at the smallest scale.
+        missing = max(2, self.plan.facilities - Facility.objects.count())
         rows = (
             _row(model_facility, name=f"基准测试县医院{i:05d}", licence_number=f"BENCH-LIC-{i:06d}")
-            for i in range(max(0, missing))
+            for i in range(missing)
         )
-        new_facilities = _bulk(Facility, rows, "facilities", max(0, missing))
+        new_facilities = _bulk(Facility, rows, "facilities", missing)
         self.inviting_ids = sorted(inviting_ids | set(new_facilities))
         self.invited_ids = sorted(set(Consultation.objects.values_list("invited_id", flat=True)))
         template = Physician.objects.order_by("pk").first()
         registration = PracticeRegistration.objects.filter(physician=template).first()
-        missing = max(0, self.plan.physicians - Physician.objects.count())
+        missing = max(2, self.plan.physicians - Physician.objects.count())
         rows = (
             _row(template, user_id=None, name=f"基准医师{i:06d}", qualification_number=f"BQ{i:010d}", certificate_number=f"BC{i:010d}")
             for i in range(missing)
