@@ -1,0 +1,253 @@
+"""Bulk data for the benchmark: clones of the demonstration network's rows, in batches.
+
+The demonstration data (``seed_demo``) is made through the services, so its rows satisfy every
+rule; the benchmark copies them (new unique numbers, spread over the past year) with
+``bulk_create`` in batches, which respects every database constraint, and extends the audit chain
+with events hashed by ``audit.rules.event_hash`` — the function ``audit_event_append`` uses — so
+that ``audit_verify`` holds afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sys
+from dataclasses import dataclass, field
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from audit import rules as audit_rules
+from audit.choices import EventType, Outcome
+from audit.models import AuditEvent
+from billing.models import Charge, FacilityPrice
+from consultations.choices import ConsultationState, ObligationState
+from consultations.models import Consultation, Obligation, Patient, Violation
+from facilities.models import Facility, Physician, PracticeRegistration
+
+BATCH = 2000
+# The province (issue 11): per year at scale 1.0.
+FACILITIES = 1_000
+PHYSICIANS = 20_000
+CONSULTATIONS = 1_000_000
+PER_CONSULTATION = 10  # obligations and audit events per consultation
+
+
+def progress(label: str, done: int, total: int, *, out=sys.stdout) -> None:
+    """A one-line progress bar, redrawn in place."""
+    width = 30
+    filled = int(width * done / total) if total else width
+    out.write(f"\r  {label:<14} [{'#' * filled}{'.' * (width - filled)}] {done:>9}/{total}")
+    if done >= total:
+        out.write("\n")
+    out.flush()
+
+
+def _row(obj: models.Model, **changes) -> dict:
+    """The concrete field values of ``obj`` (without its primary key), with ``changes`` applied."""
+    values = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if not f.primary_key}
+    values.update(changes)
+    return values
+
+
+def _bulk(model, rows, label: str, total: int, done: int = 0) -> list:
+    """Insert ``rows`` (an iterable of field dicts) in batches; returns the created objects' ids."""
+    ids, batch = [], []
+    for values in rows:
+        batch.append(model(**values))
+        if len(batch) >= BATCH:
+            ids += [o.pk for o in model.objects.bulk_create(batch)]
+            done += len(batch)
+            batch = []
+            progress(label, done, total)
+    if batch:
+        ids += [o.pk for o in model.objects.bulk_create(batch)]
+        done += len(batch)
+    progress(label, done, total)
+    return ids
+
+
+@dataclass
+class Plan:
+    """What one scale means in rows."""
+
+    scale: float
+    facilities: int = 0
+    physicians: int = 0
+    consultations: int = 0
+    events: int = 0
+    obligations: int = 0
+    made: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, scale: float) -> Plan:
+        consultations = max(40, round(CONSULTATIONS * scale))
+        return cls(scale=scale, facilities=max(4, round(FACILITIES * scale)), physicians=max(10, round(PHYSICIANS * scale)),
+                   consultations=consultations, events=consultations * PER_CONSULTATION,
+                   obligations=consultations * PER_CONSULTATION)
+
+
+class Generator:
+    """Writes the province year in steps (``grow_to(fraction)``), so paths can be measured at 10 %
+    and at 100 % of the history."""
+
+    def __init__(self, plan: Plan, *, seed: int = 2018):
+        self.plan = plan
+        self.rng = random.Random(seed)
+        self.now = timezone.now()
+        self.year_ago = self.now - dt.timedelta(days=365)
+        self.made_consultations = 0
+        closed = Consultation.objects.filter(state=ConsultationState.CLOSED, charge__isnull=False).order_by("pk")
+        self.templates = {
+            "closed": closed.first(),
+            "draft": Consultation.objects.filter(state=ConsultationState.DRAFT).order_by("pk").first(),
+            "sent": Consultation.objects.filter(state=ConsultationState.SENT).order_by("pk").first(),
+        }
+        self.templates = {k: v for k, v in self.templates.items() if v is not None}
+        if "closed" not in self.templates:
+            raise RuntimeError("the demonstration data has no closed, charged consultation to copy (seed_demo)")
+        self.charge_template = Charge.objects.get(consultation=self.templates["closed"])
+        self.obligation_met = Obligation.objects.filter(state=ObligationState.MET).order_by("pk").first()
+        self.obligation_violated = Obligation.objects.filter(state=ObligationState.VIOLATED).order_by("pk").first()
+        self.prices = {(p.facility_id, p.service_type_id): p for p in FacilityPrice.objects.order_by("valid_from")}
+
+    # --- the network ---------------------------------------------------------------------------
+
+    def network(self) -> None:
+        """Facilities and physicians up to the province's numbers, copied from the demonstration's
+        inviting county hospitals (each with a registration at its facility)."""
+        inviting_ids = set(Consultation.objects.values_list("inviting_id", flat=True))
+        model_facility = Facility.objects.filter(pk__in=inviting_ids).order_by("pk").first()
+        # At least a few copies even at a scale below the demonstration's size, so that the copying
+        # itself is exercised by the test at the smallest scale.
+        missing = max(2, self.plan.facilities - Facility.objects.count())
+        rows = (
+            _row(model_facility, name=f"基准测试县医院{i:05d}", licence_number=f"BENCH-LIC-{i:06d}")
+            for i in range(missing)
+        )
+        new_facilities = _bulk(Facility, rows, "facilities", missing)
+        self.inviting_ids = sorted(inviting_ids | set(new_facilities))
+        self.invited_ids = sorted(set(Consultation.objects.values_list("invited_id", flat=True)))
+        template = Physician.objects.order_by("pk").first()
+        registration = PracticeRegistration.objects.filter(physician=template).first()
+        missing = max(2, self.plan.physicians - Physician.objects.count())
+        rows = (
+            _row(template, user_id=None, name=f"基准医师{i:06d}", qualification_number=f"BQ{i:010d}", certificate_number=f"BC{i:010d}")
+            for i in range(missing)
+        )
+        physicians = _bulk(Physician, rows, "physicians", missing)
+        if registration is not None:
+            rows = (
+                _row(registration, physician_id=pk, facility_id=self.inviting_ids[i % len(self.inviting_ids)])
+                for i, pk in enumerate(physicians)
+            )
+            _bulk(PracticeRegistration, rows, "registrations", len(physicians))
+
+    # --- the history ---------------------------------------------------------------------------
+
+    def _moment(self) -> dt.datetime:
+        return self.year_ago + dt.timedelta(seconds=self.rng.uniform(0, 365 * 86400 - 3 * 86400))
+
+    def grow_to(self, fraction: float) -> None:
+        target = round(self.plan.consultations * fraction)
+        count = target - self.made_consultations
+        if count <= 0:
+            return
+        start = self.made_consultations
+        self.made_consultations = target
+        with transaction.atomic():
+            self._consultations(start, count)
+        with transaction.atomic():
+            self._obligations(start, count * PER_CONSULTATION)
+        with transaction.atomic():
+            self._audit_events(count * PER_CONSULTATION)
+
+    def _consultations(self, start: int, count: int) -> None:
+        rng = self.rng
+        shifted = []
+        for i in range(count):
+            kind = "closed" if rng.random() < 0.9 or len(self.templates) == 1 else rng.choice([k for k in self.templates if k != "closed"])
+            shifted.append((start + i, kind, self._moment(), self.inviting_ids[rng.randrange(len(self.inviting_ids))],
+                            self.invited_ids[rng.randrange(len(self.invited_ids))]))
+        patient_template = self.templates["closed"].patient
+        patients = _bulk(Patient, (
+            _row(patient_template, facility_id=inviting, name=f"患者{n:07d}", external_id="", medical_record_number=f"B{n:09d}")
+            for n, _kind, _at, inviting, _invited in shifted
+        ), "patients", count)
+        rows = []
+        for (n, kind, at, inviting, invited), patient_id in zip(shifted, patients, strict=True):
+            template = self.templates[kind]
+            delta = at - template.created_at
+            moved = {
+                f.attname: getattr(template, f.attname) + delta
+                for f in Consultation._meta.concrete_fields
+                if isinstance(f, models.DateTimeField) and getattr(template, f.attname) is not None
+            }
+            rows.append(_row(template, **moved, number=f"BENCH{n:010d}", inviting_id=inviting, invited_id=invited,
+                             patient_id=patient_id, agreement_id=None))
+        consultation_ids = _bulk(Consultation, rows, "consultations", count)
+        charge = self.charge_template
+        charges = []
+        for row, pk in zip(rows, consultation_ids, strict=True):
+            price = self.prices.get((row["invited_id"], row["service_type_id"]))
+            if row["state"] != ConsultationState.CLOSED or price is None:
+                continue
+            charges.append(_row(charge, consultation_id=pk, inviting_id=row["inviting_id"], invited_id=row["invited_id"],
+                                completed_at=row["closed_at"], created_at=row["closed_at"], price_id=price.pk,
+                                statement_id=None, paid_at=row["closed_at"]))
+        _bulk(Charge, charges, "charges", len(charges))
+        self.consultation_rows = list(zip(consultation_ids, rows, strict=True))
+
+    def _obligations(self, start: int, count: int) -> None:
+        """Obligations: 95 % met by a consultation, 5 % violated (each with its violation)."""
+        rng = self.rng
+        template_met = self.obligation_met
+        template_violated = self.obligation_violated or template_met
+        rows, violated = [], []
+        for _ in range(count):
+            pk, consultation = self.consultation_rows[rng.randrange(len(self.consultation_rows))]
+            trigger_at = consultation["created_at"] - dt.timedelta(hours=2)
+            common = {"facility_id": consultation["inviting_id"], "patient_id": consultation["patient_id"], "admission_id": None,
+                      "trigger_at": trigger_at, "due_at": trigger_at + dt.timedelta(hours=24), "reminders_sent": []}
+            if rng.random() < 0.05 and template_violated is not None:
+                rows.append(_row(template_violated, **common, trigger=template_violated.trigger, state=ObligationState.VIOLATED,
+                                 consultation_id=None, met_at=None))
+                violated.append(len(rows) - 1)
+            else:
+                rows.append(_row(template_met, **common, trigger=template_met.trigger, state=ObligationState.MET,
+                                 consultation_id=pk, met_at=consultation["created_at"]))
+        ids = _bulk(Obligation, rows, "obligations", count)
+        _bulk(Violation, (
+            {"facility_id": rows[i]["facility_id"], "obligation_id": ids[i], "rule": "JL-C2", "due_at": rows[i]["due_at"],
+             "recorded_at": rows[i]["due_at"] + dt.timedelta(minutes=1), "description": "JL-C2 第二十二条: 基准测试数据，资料未按时上传。"}
+            for i in violated
+        ), "violations", len(violated))
+
+    def _audit_events(self, count: int) -> None:
+        """Record-access events extending the chain, hashed exactly as ``audit_event_append`` does."""
+        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash", "occurred_at").first()
+        sequence, prev_hash = (last["sequence"], last["hash"]) if last else (0, audit_rules.GENESIS_HASH)
+        moment = last["occurred_at"] if last else self.now
+        rng = self.rng
+
+        def rows():
+            nonlocal sequence, prev_hash, moment
+            for _ in range(count):
+                pk, consultation = self.consultation_rows[rng.randrange(len(self.consultation_rows))]
+                sequence += 1
+                moment += dt.timedelta(microseconds=7)
+                fields = {
+                    "sequence": sequence, "occurred_at": moment, "actor_id": consultation["created_by_id"],
+                    "actor_label": "基准测试", "acting_facility_id": consultation["inviting_id"], "acting_division_code": "",
+                    "ip_address": "10.0.0.1", "request_id": f"bench-{sequence}", "channel": "web",
+                    "event_type": str(EventType.RECORD_VIEW), "object_type": "consultations.consultation", "object_id": str(pk),
+                    "facility_ids": sorted({consultation["inviting_id"], consultation["invited_id"]}),
+                    "outcome": str(Outcome.SUCCESS),
+                    "details": audit_rules.json_normal({"consultation": str(pk), "patient_id": str(consultation["patient_id"]),
+                                                        "purpose": "benchmark"}),
+                }
+                digest = audit_rules.event_hash(fields, prev_hash)
+                yield {**fields, "prev_hash": prev_hash, "hash": digest}
+                prev_hash = digest
+
+        _bulk(AuditEvent, rows(), "audit events", count)

@@ -1,0 +1,309 @@
+"""Timing the portal's paths against hand-written SQL floors (issue 11).
+
+Each path runs ``RUNS`` times; the median is kept, with the queries of one run
+(``CaptureQueriesContext``). A path that writes runs inside a transaction that is rolled back,
+so every run sees the same data. ``ratio`` is project ÷ floor; for the rate path
+(``audit_append_8``) both times are for the same number of events, so the ratio is also the bare
+INSERT rate ÷ the project's rate, and its ``queries`` are those of one append.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+from django.contrib.auth import get_user_model
+from django.db import connection, connections, reset_queries, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from audit.choices import EventType
+from audit.services import audit_chain_verify, audit_event_append
+from billing.services import statements_draft
+from consultations.choices import ConsultationState, ObligationState
+from consultations.models import Consultation, Obligation
+from consultations.services.obligations import obligation_sweep
+from facilities.models import StaffMembership
+
+RUNS = 5
+SWEEP_DUE = 500
+APPEND_THREADS = 8
+APPEND_EACH = 50
+
+
+class Rollback(Exception):
+    pass
+
+
+def _timed(fn: Callable[[], object], *, rollback: bool) -> float:
+    if not rollback:
+        start = time.perf_counter()
+        fn()
+        return (time.perf_counter() - start) * 1000
+    try:
+        with transaction.atomic():
+            start = time.perf_counter()
+            fn()
+            elapsed = (time.perf_counter() - start) * 1000
+            raise Rollback
+    except Rollback:
+        return elapsed
+
+
+def measure(fn, *, rollback: bool = False, setup: Callable[[], None] | None = None, runs: int = RUNS) -> tuple[float, int]:
+    """Median milliseconds of ``runs`` runs of ``fn`` (after ``setup``, timed apart), and its queries."""
+    times, queries = [], 0
+    for _ in range(runs):
+        reset_queries()  # the query log is a bounded deque: a full one would count nothing
+        if setup is None:
+            with CaptureQueriesContext(connection) as captured:
+                times.append(_timed(fn, rollback=rollback))
+        else:
+            def run():
+                setup()
+                with CaptureQueriesContext(connection) as inner:
+                    start = time.perf_counter()
+                    fn()
+                    run.elapsed = (time.perf_counter() - start) * 1000
+                    run.queries = len(inner)
+            _timed(run, rollback=True)
+            times.append(run.elapsed)
+            captured = [None] * run.queries
+        queries = len(captured)
+    return statistics.median(times), queries
+
+
+def sql(*statements: str, params=None) -> Callable[[], None]:
+    """A floor: the statements run in order, every row fetched."""
+    def run():
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement, params or {})
+                if cursor.description is not None:
+                    cursor.fetchall()
+    return run
+
+
+class Paths:
+    """The measured paths; each ``name()`` returns (project, floor, project options, floor options)."""
+
+    def __init__(self):
+        user_model = get_user_model()
+        self.users = {u.username: u for u in user_model.objects.filter(username__in=[
+            "coordinator_nongan", "coordinator_jdyy", "reg_province", "partner_nongan"])}
+        self.inviting = StaffMembership.objects.filter(user=self.users["coordinator_nongan"]).values_list("facility_id", flat=True).first()
+        self.invited = StaffMembership.objects.filter(user=self.users["coordinator_jdyy"]).values_list("facility_id", flat=True).first()
+        self.token = Token.objects.get_or_create(user=self.users["partner_nongan"])[0].key
+        self.case = (Consultation.objects.filter(inviting_id=self.inviting, state=ConsultationState.CLOSED, opinions__isnull=False)
+                     .order_by("-pk").first() or Consultation.objects.filter(inviting_id=self.inviting).order_by("-pk").first())
+        self.clients = {}
+
+    def client(self, username: str) -> Client:
+        if username not in self.clients:
+            client = Client()
+            client.force_login(self.users[username])
+            self.clients[username] = client
+        return self.clients[username]
+
+    def _get(self, username: str, url: str, **extra):
+        client = self.client(username) if username else Client()
+
+        def run():
+            response = client.get(url, **extra)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}")
+        return run
+
+    # --- lists and pages -----------------------------------------------------------------------
+
+    def worklist(self):
+        floor = sql(
+            "SELECT c.*, p.name, s.name FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
+            "JOIN facilities_servicetype s ON s.code = c.service_type_id WHERE c.inviting_id = %(f)s AND c.state IN ('draft', 'returned') "
+            "ORDER BY c.created_at DESC LIMIT 25",
+            "SELECT state, count(*) FROM consultations_consultation WHERE inviting_id = %(f)s GROUP BY state",
+            params={"f": self.inviting})
+        return self._get("coordinator_nongan", "/consultations/?side=inviting&tab=drafts"), floor
+
+    def inbox(self):
+        floor = sql(
+            "SELECT c.*, p.name, s.name, f.name FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
+            "JOIN facilities_servicetype s ON s.code = c.service_type_id JOIN facilities_facility f ON f.id = c.inviting_id "
+            "WHERE c.invited_id = %(f)s AND c.state = 'sent' ORDER BY c.created_at DESC LIMIT 25",
+            "SELECT state, count(*) FROM consultations_consultation WHERE invited_id = %(f)s GROUP BY state",
+            params={"f": self.invited})
+        return self._get("coordinator_jdyy", "/consultations/?side=invited"), floor
+
+    def api_list(self):
+        floor = sql(
+            "SELECT c.*, p.*, s.name, fi.name, fd.name FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
+            "JOIN facilities_servicetype s ON s.code = c.service_type_id JOIN facilities_facility fi ON fi.id = c.inviting_id "
+            "JOIN facilities_facility fd ON fd.id = c.invited_id WHERE c.inviting_id = %(f)s OR c.invited_id = %(f)s "
+            "ORDER BY c.created_at DESC LIMIT 50",
+            "SELECT count(*) FROM consultations_consultation WHERE inviting_id = %(f)s OR invited_id = %(f)s",
+            params={"f": self.inviting})
+        return self._get("", "/api/v1/consultations/", HTTP_AUTHORIZATION=f"Token {self.token}"), floor
+
+    def case_page(self):
+        floor = sql(
+            "SELECT c.*, p.*, s.*, fi.*, fd.* FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
+            "JOIN facilities_servicetype s ON s.code = c.service_type_id JOIN facilities_facility fi ON fi.id = c.inviting_id "
+            "JOIN facilities_facility fd ON fd.id = c.invited_id WHERE c.id = %(c)s",
+            "SELECT * FROM consultations_participant WHERE consultation_id = %(c)s",
+            "SELECT * FROM consultations_document WHERE consultation_id = %(c)s",
+            "SELECT * FROM consultations_opinion WHERE consultation_id = %(c)s",
+            params={"c": self.case.pk})
+        return self._get("coordinator_nongan", f"/consultations/{self.case.pk}/"), floor
+
+    def regulator_home(self):
+        floor = sql(
+            "SELECT state, count(*) FROM consultations_consultation GROUP BY state",
+            "SELECT v.*, f.name FROM consultations_violation v JOIN facilities_facility f ON f.id = v.facility_id ORDER BY v.due_at DESC LIMIT 10",
+            "SELECT count(*) FROM consultations_violation")
+        return self._get("reg_province", "/"), floor
+
+    def violations(self):
+        floor = sql(
+            "SELECT v.*, f.name, d.name, p.name FROM consultations_violation v JOIN facilities_facility f ON f.id = v.facility_id "
+            "JOIN facilities_division d ON d.code = f.division_id JOIN consultations_obligation o ON o.id = v.obligation_id "
+            "JOIN consultations_patient p ON p.id = o.patient_id ORDER BY v.due_at DESC LIMIT 25",
+            "SELECT count(*) FROM consultations_violation")
+        return self._get("reg_province", "/consultations/violations/"), floor
+
+    def dashboard(self):
+        year = timezone.localdate().year
+        floor = sql(
+            "SELECT substr(f.division_id, 1, 4), c.service_type_id, c.state, count(*), "
+            "avg(extract(epoch FROM c.accepted_at - c.sent_at)) FROM consultations_consultation c "
+            "JOIN facilities_facility f ON f.id = c.inviting_id WHERE c.created_at >= %(lo)s AND c.created_at < %(hi)s "
+            "GROUP BY 1, 2, 3",
+            params={"lo": dt.datetime(year, 1, 1, tzinfo=dt.UTC) - dt.timedelta(hours=8),
+                    "hi": dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC) - dt.timedelta(hours=8)})
+        return self._get("reg_province", f"/facilities/metrics/divisions/220000/?period=year&year={year}"), floor
+
+    # --- the sweep, statements and the audit log -----------------------------------------------
+
+    def _due_obligations(self):
+        now = timezone.now()
+        template = Obligation.objects.filter(state=ObligationState.MET).order_by("pk").first()
+        Obligation.objects.bulk_create([
+            Obligation(facility_id=template.facility_id, patient_id=template.patient_id, trigger=template.trigger,
+                       trigger_at=now - dt.timedelta(hours=30), due_at=now - dt.timedelta(hours=6, seconds=i),
+                       state=ObligationState.OPEN)
+            for i in range(SWEEP_DUE)
+        ])
+
+    def sweep_due(self):
+        now = timezone.now()
+        floor = sql(
+            "WITH claimed AS (UPDATE consultations_obligation SET state = 'violated' WHERE id IN (SELECT id FROM consultations_obligation "
+            "WHERE state = 'open' AND due_at < %(now)s ORDER BY due_at LIMIT 500) RETURNING id, facility_id, due_at) "
+            "INSERT INTO consultations_violation (facility_id, obligation_id, rule, due_at, recorded_at, description) "
+            "SELECT facility_id, id, 'JL-C2', due_at, %(now)s, 'JL-C2' FROM claimed",
+            params={"now": now})
+        return (lambda: obligation_sweep(now=timezone.now())), floor, self._due_obligations
+
+    def sweep_idle(self):
+        now = timezone.now()
+        floor = sql(
+            "SELECT id FROM consultations_obligation WHERE state = 'open' AND due_at < %(soon)s ORDER BY due_at LIMIT 500",
+            "SELECT id FROM consultations_admission WHERE diagnosis_confirmed_at IS NULL AND discharged_at IS NULL "
+            "AND undiagnosed_obligation_opened = false AND admitted_at < %(now)s LIMIT 500",
+            params={"now": now, "soon": now + dt.timedelta(hours=12)})
+        return (lambda: obligation_sweep(now=timezone.now())), floor
+
+    def statements(self):
+        today = timezone.localdate()
+        period = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+        lo = dt.datetime(period.year, period.month, 1, tzinfo=dt.UTC) - dt.timedelta(hours=8)
+        hi = dt.datetime(today.year, today.month, 1, tzinfo=dt.UTC) - dt.timedelta(hours=8)
+        floor = sql(
+            "INSERT INTO billing_statement (inviting_id, invited_id, period_start, period_end, state, charge_count, fee_total_fen, "
+            "inviting_share_total_fen, invited_share_total_fen, drafted_at, bank_reference) "
+            "SELECT inviting_id, invited_id, %(start)s, %(end)s, 'draft', count(*), sum(fee_fen), sum(inviting_share_fen), "
+            "sum(invited_share_fen), now(), '' FROM billing_charge WHERE statement_id IS NULL AND completed_at >= %(lo)s "
+            "AND completed_at < %(hi)s GROUP BY inviting_id, invited_id ON CONFLICT DO NOTHING",
+            "UPDATE billing_charge c SET statement_id = s.id FROM billing_statement s WHERE c.statement_id IS NULL "
+            "AND c.completed_at >= %(lo)s AND c.completed_at < %(hi)s AND s.inviting_id = c.inviting_id "
+            "AND s.invited_id = c.invited_id AND s.period_start = %(start)s",
+            params={"start": period, "end": today.replace(day=1) - dt.timedelta(days=1), "lo": lo, "hi": hi})
+        return (lambda: statements_draft(period_start=period)), floor
+
+    def audit_verify(self):
+        def floor():
+            with transaction.atomic(), connection.chunked_cursor() as cursor:
+                cursor.execute("SELECT * FROM audit_auditevent ORDER BY sequence")
+                while cursor.fetchmany(5000):
+                    pass
+        def project():
+            report = audit_chain_verify()
+            if not report.intact:
+                raise RuntimeError(report.text)
+        return project, floor
+
+    def audit_append_8(self):
+        """8 threads × ``APPEND_EACH`` events through ``audit_event_append`` vs the same number of bare
+        INSERTs of the same rows into a copy of the table (its unique indexes included)."""
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS bench_bare_events (LIKE audit_auditevent INCLUDING ALL)")
+
+        def threads(work):
+            def body(n):
+                try:
+                    for i in range(APPEND_EACH):
+                        work(n, i)
+                finally:
+                    connections.close_all()
+            pool = [threading.Thread(target=body, args=(n,)) for n in range(APPEND_THREADS)]
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+
+        def append(n, i):
+            audit_event_append(actor=None, event_type=EventType.RECORD_VIEW, object_type="bench", object_id=f"{n}-{i}",
+                               details={"purpose": "benchmark"})
+
+        counter = iter(range(10**9))
+        lock = threading.Lock()
+
+        def bare(n, i):
+            with lock:
+                k = next(counter)
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO bench_bare_events (sequence, occurred_at, actor_label, acting_division_code, request_id, channel, "
+                    "event_type, object_type, object_id, facility_ids, outcome, details, prev_hash, hash) VALUES "
+                    "(%s, now(), '', '', '', '', 'record.view', 'bench', %s, '[]', 'success', '{}', md5(%s::text) || md5(%s::text), "
+                    "md5(%s::text) || md5(%s::text))",
+                    [k, f"{n}-{i}", f"p{k}", f"q{k}", f"h{k}", f"j{k}"])
+
+        return (lambda: threads(append)), (lambda: threads(bare))
+
+
+PATHS = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations", "sweep_due", "sweep_idle",
+         "statements", "audit_append_8", "audit_verify", "dashboard")
+GROWTH = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations", "sweep_due", "sweep_idle")
+WRITES = {"sweep_due", "sweep_idle", "statements"}
+
+
+def run_path(paths: Paths, name: str, *, runs: int = RUNS) -> dict:
+    spec = getattr(paths, name)()
+    project, floor = spec[0], spec[1]
+    setup = spec[2] if len(spec) > 2 else None
+    rollback = name in WRITES
+    if name == "audit_append_8":
+        runs = max(1, min(runs, 3))
+    project_ms, queries = measure(project, rollback=rollback, setup=setup, runs=runs)
+    if name == "audit_append_8":  # the threads use connections of their own: count one append here
+        _, queries = measure(lambda: audit_event_append(actor=None, event_type=EventType.RECORD_VIEW, object_type="bench",
+                                                        object_id="count", details={"purpose": "benchmark"}),
+                             rollback=True, runs=1)
+    floor_ms, _ = measure(floor, rollback=rollback, setup=setup, runs=runs)
+    return {"project_ms": round(project_ms, 2), "floor_ms": round(floor_ms, 2),
+            "ratio": round(project_ms / floor_ms, 2) if floor_ms else None, "queries": queries}

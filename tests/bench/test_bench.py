@@ -1,0 +1,66 @@
+"""``manage.py bench`` (issue 11): it refuses SQLite, and on PostgreSQL it builds a small province,
+measures every path, writes the JSON in the issue's shape and leaves an audit chain that verifies."""
+
+import json
+
+import psycopg2
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from audit import rules as audit_rules
+from facilities.bench.measure import PATHS
+from facilities.management.commands.bench import Command as BenchCommand
+
+pytestmark = pytest.mark.django_db
+
+BENCH_DB = "telemed_bench_test"
+
+
+def test_bench_refuses_sqlite():
+    if connection.vendor != "sqlite":
+        pytest.skip("runs on SQLite")
+    with pytest.raises(CommandError, match="needs PostgreSQL"):
+        call_command("bench", "--scale", "0.0001")
+
+
+def test_bench_refuses_a_database_name_it_would_not_drop(on_postgresql):
+    with pytest.raises(CommandError, match="telemed_bench"):
+        call_command("bench", "--scale", "0.0001", "--database", "telemed")
+
+
+def _chain_of(database: str):
+    s = connection.settings_dict
+    options = {k: v for k, v in (("host", s.get("HOST")), ("port", s.get("PORT")), ("user", s.get("USER")),
+                                 ("password", s.get("PASSWORD"))) if v}
+    conn = psycopg2.connect(dbname=database, **options)
+    try:
+        with conn.cursor() as cursor:
+            fields = (*audit_rules.HASHED_FIELDS, "prev_hash", "hash")
+            cursor.execute(f"SELECT {', '.join(fields)} FROM audit_auditevent ORDER BY sequence")  # noqa: S608 - fixed field names
+            return audit_rules.verify_chain(dict(zip(fields, row, strict=True)) for row in cursor.fetchall())
+    finally:
+        conn.close()
+
+
+def test_bench_writes_every_path_and_its_chain_verifies(on_postgresql, tmp_path):
+    """A tiny province (40 consultations, 400 obligations, 400 generated audit events) in a
+    database of its own, kept for the check and dropped afterwards. The test's own database is
+    not touched (the command works on its own connections), so no transactional flush is needed."""
+    out = tmp_path / "bench.json"
+    try:
+        call_command("bench", "--scale", "0.00001", "--runs", "1", "--database", BENCH_DB, "--json", str(out), "--keep")
+        report = json.loads(out.read_text(encoding="utf-8"))
+        assert set(report) == {"scale", "paths", "growth"}
+        assert report["scale"] == 0.00001
+        assert set(report["paths"]) == set(PATHS)
+        for row in report["paths"].values():
+            assert set(row) == {"project_ms", "floor_ms", "ratio", "queries"}
+            assert row["project_ms"] > 0 and row["floor_ms"] > 0
+        assert report["paths"]["worklist"]["queries"] > 0
+        assert {"worklist", "inbox", "sweep_idle"} <= set(report["growth"])
+        chain = _chain_of(BENCH_DB)
+        assert chain.intact, chain.text
+        assert chain.checked > 400
+    finally:
+        BenchCommand()._server(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
