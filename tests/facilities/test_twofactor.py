@@ -7,7 +7,11 @@ reached by travelling with time-machine, never by waiting.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -70,6 +74,18 @@ def test_jl_a2_policy_requires_regulators_facility_admins_and_operators_not_othe
     settings.TELEMED_2FA_REQUIRED_ROLES = ("clinician",)
     del clinician._telemed_scope
     assert twofactor.required_for(clinician)
+
+
+def test_jl_a2_the_required_roles_come_from_the_environment_and_a_typo_stops_start_up(tmp_path):
+    code = "import django; django.setup(); from django.conf import settings as s; print(*s.TELEMED_2FA_REQUIRED_ROLES)"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(TELEMED_VAR_DIR=str(tmp_path), TELEMED_2FA_REQUIRED_ROLES="regulator, finance")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True, timeout=60)  # noqa: S603
+    assert out.stdout.split() == ["regulator", "finance"]
+    env["TELEMED_2FA_REQUIRED_ROLES"] = "regulator,nurse"
+    bad = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=False, timeout=60)  # noqa: S603
+    assert bad.returncode != 0 and "TELEMED_2FA_REQUIRED_ROLES" in bad.stderr and "nurse" in bad.stderr
 
 
 # --- The second step ----------------------------------------------------------------------------
