@@ -7,6 +7,7 @@ class FacilitiesConfig(AppConfig):
     verbose_name = _("医疗机构与医务人员")
 
     def ready(self):
-        from . import checks, signin  # noqa: F401  (registers the settings checks)
+        from . import checks, signin, twofactor  # noqa: F401  (registers the settings checks)
 
         signin.connect()  # JL-A2 sign-in audit events
+        twofactor.connect()  # JL-A2 two-factor sign-in: which sessions need the second step

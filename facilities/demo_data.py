@@ -324,3 +324,4 @@ LOGINS: tuple[LoginSpec, ...] = (
 PARTNER_LOGIN = "partner_nongan"
 PROVINCIAL_REGULATOR_LOGIN = "reg_province"
 OPERATOR_LOGIN = "operator"
+DEMO_TOTP_DEVICE_NAME = "演示身份验证器"  # seed_demo enrols the privileged demo logins (JL-A2); demo_totp reads it

@@ -120,6 +120,8 @@ def _refused_by_lock(request) -> bool:
 
 def on_login_failed(sender, credentials, request=None, **kwargs):
     """``auth.login_failed``: a wrong password, or any attempt while the account or address is locked."""
+    if credentials and credentials.get("otp"):
+        return  # a wrong second-factor code: facilities.twofactor writes auth.otp_failed
     username = attempted_username(request, credentials)
     locked = _refused_by_lock(request)
     _record(

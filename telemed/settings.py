@@ -94,6 +94,9 @@ INSTALLED_APPS = [
     "facilities",
     "consultations",
     "billing",
+    "django_otp",  # JL-A2 two-factor sign-in (facilities.twofactor)
+    "django_otp.plugins.otp_totp",  # TOTP devices (RFC 6238)
+    "django_otp.plugins.otp_static",  # one-time recovery codes
     "axes",  # JL-A2 lockout; facilities.signin writes the sign-in audit events (JL-A1)
 ]
 
@@ -106,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # JL-A2: request.user.is_verified() (second factor passed)
     "django.contrib.messages.middleware.MessageMiddleware",
     "telemed.sessions.SessionTimeoutMiddleware",  # JL-A2: idle and absolute session ends
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -114,6 +118,7 @@ MIDDLEWARE = [
     "telemed.middleware.RequestInputMiddleware",
     "telemed.middleware.RequestSizeMiddleware",
     "telemed.idempotency.IdempotencyKeyMiddleware",  # API POSTs with Idempotency-Key: answered once (after the size check)
+    "facilities.twofactor.TwoFactorMiddleware",  # JL-A2: the second step before anything else
     "facilities.signin.PasswordAgeMiddleware",  # JL-A2: privileged roles change an old password first
     "axes.middleware.AxesMiddleware",  # JL-A2: last, turns a locked-out login into the lockout answer
 ]
@@ -209,10 +214,22 @@ AXES_LOCKOUT_CALLABLE = "facilities.signin.lockout_response"
 AXES_USERNAME_CALLABLE = "facilities.signin.attempted_username"
 # axes keeps the failed request's form in its table: every password field is masked there, the
 # password change form's three included (the old password typed wrong may be nearly right).
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2", "csrfmiddlewaretoken"]
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2", "csrfmiddlewaretoken", "otp_token"]
 AXES_VERBOSE = False
 AXES_DISABLE_ACCESS_LOG = True  # logins are in the audit log (auth.login), which cannot be altered
 AXES_ENABLE_ADMIN = False  # lockouts are released on the security administrator's page, with a reason
+
+# Two-factor sign-in (JL-A2, GB/T 22239-2019 8.1.4.1 d): the roles that must pass a TOTP step after
+# the password (comma-separated: operator, regulator and the staff roles of facilities.choices.StaffRole).
+# Other staff may enrol on their own. facilities/twofactor.py.
+TELEMED_2FA_ROLES_KNOWN = ("operator", "regulator", "facility_admin", "clinician", "coordinator", "finance", "partner_system")
+TELEMED_2FA_REQUIRED_ROLES = tuple(env_list("TELEMED_2FA_REQUIRED_ROLES", ["regulator", "facility_admin", "operator"]))
+_unknown_roles = sorted(set(TELEMED_2FA_REQUIRED_ROLES) - set(TELEMED_2FA_ROLES_KNOWN))
+if _unknown_roles:
+    raise ImproperlyConfigured(
+        f"TELEMED_2FA_REQUIRED_ROLES: unknown role(s) {_unknown_roles}; known: {', '.join(TELEMED_2FA_ROLES_KNOWN)}"
+    )
+OTP_TOTP_ISSUER = "吉林省远程医疗服务平台"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView
 
+from facilities import twofactor_views
 from facilities.signin_views import PasswordChangeView
 
 from . import views
@@ -10,6 +12,9 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("login/verify/", twofactor_views.otp_verify, name="otp-verify"),  # JL-A2: the second step
+    path("login/enrol/", twofactor_views.otp_enrol, name="otp-enrol"),
+    path("two-factor/", twofactor_views.two_factor, name="two-factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", PasswordChangeView.as_view(), name="password_change"),  # JL-A2
     path(
@@ -36,6 +41,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+# JL-A2 (8.1.4.1 d): the admin site only for a session that passed the second step.
+admin.site.__class__ = OTPAdminSite
 admin.site.site_header = "吉林省远程医疗服务平台 · 运维管理"
 admin.site.site_title = "远程医疗运维"
 

@@ -164,3 +164,38 @@ def world(db) -> World:
         attending=attending,
         expert_physician=expert_physician,
     )
+
+
+# --- Two-factor sign-in in tests -----------------------------------------------------------------
+# ``client.force_login(user)`` stands for a full sign-in: for a user the two-factor policy (JL-A2,
+# TELEMED_2FA_REQUIRED_ROLES) concerns, it also passes the second step with a TOTP device made for the
+# test, as a browser would after typing the code. Tests of the step itself (tests/facilities/
+# test_twofactor.py) sign in through the login form, or with ``force_login(user, otp=False)``.
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_second_step(monkeypatch):
+    from django.test.client import ClientMixin
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from facilities import twofactor
+
+    original = ClientMixin.force_login
+
+    def force_login(self, user, backend=None, *, otp=True):
+        original(self, user, backend)
+        had_scope = hasattr(user, "_telemed_scope")
+        needed = twofactor.required_for(user)
+        if not had_scope:  # the test may still give the user roles: no stale scope on its object
+            del user._telemed_scope
+        if not (otp and needed):
+            return
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="test", confirmed=True
+        )
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+    monkeypatch.setattr(ClientMixin, "force_login", force_login)

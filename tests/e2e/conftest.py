@@ -139,15 +139,30 @@ def page(chromium: Browser, live_portal: str) -> Iterator[Page]:
     assert not csp_violations, f"JL-A2: Content-Security-Policy violations: {csp_violations}"
 
 
+def totp_code(username: str) -> str:
+    """The code the user's authenticator shows now, from their device (django-otp, this process)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from facilities.management.commands.demo_totp import current_code
+
+    return current_code(TOTPDevice.objects.filter(user__username=username).order_by("-id").first())
+
+
 @pytest.fixture
 def login():
-    """``login(page, username)``: sign in through the form with the demo password, land on 首页."""
+    """``login(page, username)``: sign in through the form with the demo password, land on 首页.
+    A privileged demo login (regulator, facility administrator, operator) is asked for its TOTP code
+    next (JL-A2, 8.1.4.1 d): the fixture types the one its device shows now."""
 
     def sign_in(page: Page, username: str) -> None:
         page.goto("/login/")
         page.get_by_label("用户名").fill(username)
         page.get_by_label("密码").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="登录").click()
+        page.wait_for_load_state()
+        if "/login/verify/" in page.url:
+            page.get_by_label("动态码").fill(totp_code(username))
+            page.get_by_role("button", name="验证").click()
         expect(page).to_have_url(re.compile(r"/$"))
         expect(page.locator(".user-name")).to_be_visible()
         expect(page.locator(".topbar")).to_have_css("background-color", BRAND_COLOUR)

@@ -186,13 +186,17 @@ def _suspensions(n):
     return user, facility.name
 
 
+# A privileged user's session (regulator, facility administrator, operator) passed the second step:
+# django-otp's OTPMiddleware reads its device once per request (JL-A2, facilities/twofactor.py).
+OTP = 1
+
 LISTS = {
-    "facility-list": (_facilities, 7),
+    "facility-list": (_facilities, 7 + OTP),
     "agreement-list": (_agreements, 8),
-    "physician-list": (_physicians, 8),
+    "physician-list": (_physicians, 8 + OTP),
     "duty-list": (_duty, 7),
-    "application-list": (_applications, 6),
-    "suspension-list": (_suspensions, 6),
+    "application-list": (_applications, 6 + OTP),
+    "suspension-list": (_suspensions, 6 + OTP),
 }
 
 
@@ -246,8 +250,8 @@ def _agreement_detail(n):
 
 SERVICE_CODES = ["consultation", "outpatient", "case_discussion", "pathology", "imaging", "laboratory"]
 DETAILS = {
-    "facility-detail": (_facility_detail, 10),
-    "physician-detail": (_physician_detail, 8),
+    "facility-detail": (_facility_detail, 10 + OTP),
+    "physician-detail": (_physician_detail, 8 + OTP),
     "agreement-detail": (_agreement_detail, 6),
 }
 

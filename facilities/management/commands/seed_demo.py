@@ -17,11 +17,13 @@ from collections import Counter
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
@@ -193,6 +195,17 @@ class DemoSeeder:
             if spec.username == data.PARTNER_LOGIN:
                 _, made = Token.objects.get_or_create(user=user)
                 self.created["api tokens"] += made
+            if spec.role in settings.TELEMED_2FA_REQUIRED_ROLES:
+                self.created["TOTP devices"] += self.enrol_totp(user)
+
+    @staticmethod
+    def enrol_totp(user) -> bool:
+        """JL-A2: the privileged demo logins have a confirmed TOTP device, its key made here by
+        django-otp (random, per database); ``manage.py demo_totp USER`` shows its current code."""
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            return False
+        TOTPDevice.objects.create(user=user, name=data.DEMO_TOTP_DEVICE_NAME, confirmed=True)
+        return True
 
     # --- accreditation (JL-F1) ----------------------------------------------------------------
 
@@ -434,6 +447,8 @@ class Command(BaseCommand):
             line = _pad(spec.username, 22) + _pad(_role_label(spec), 40) + where
             write("  " + (f"{line}  {spec.note}" if spec.note else line))
         write(f"  密码 Password (all demo logins): {data.DEMO_PASSWORD}")
+        write("  双重认证 Two-factor (监管、机构管理员、运维 regulators, facility admins, operator): "
+              "python manage.py demo_totp <username>  prints the current 6-digit code")
         token = Token.objects.filter(user__username=data.PARTNER_LOGIN).values_list("key", flat=True).first()
         write(f"  对接系统令牌 Partner API token ({data.PARTNER_LOGIN}): {token}")
         write("  用法 Usage: Authorization: Token <key>")
