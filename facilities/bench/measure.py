@@ -20,6 +20,8 @@ from django.db import connection, connections, reset_queries, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from audit.choices import EventType
@@ -106,7 +108,15 @@ class Paths:
     def client(self, username: str) -> Client:
         if username not in self.clients:
             client = Client()
-            client.force_login(self.users[username])
+            user = self.users[username]
+            client.force_login(user)
+            # A privileged demo user (seed_demo gave them a TOTP device) passes the second step as the
+            # browser would after typing the code (JL-A2, facilities.twofactor).
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            if device is not None:
+                session = client.session
+                session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+                session.save()
             self.clients[username] = client
         return self.clients[username]
 
