@@ -153,7 +153,8 @@ def on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs
     )
 
 
-def _is_privileged(user) -> bool:
+def is_privileged_user(user) -> bool:
+    """JL-A2: whether ``user`` is an operator, a regulator or a facility administrator."""
     scope = Scope.of(user)
     return rules.is_privileged(
         is_operator=scope.is_operator, is_regulator=scope.is_regulator, facility_roles=scope.facility_roles.values()
@@ -165,7 +166,7 @@ def remember_password_date(request, user) -> None:
     session = getattr(request, "session", None)
     if session is None:
         return
-    if _is_privileged(user):
+    if is_privileged_user(user):
         session[PASSWORD_SET_AT_KEY] = passwords.password_set_at(user).isoformat()
     else:
         session.pop(PASSWORD_SET_AT_KEY, None)

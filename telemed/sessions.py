@@ -110,18 +110,10 @@ def _note_sign_in(sender, request, user, **kwargs):
         now = timezone.now()
         request.session[SIGNED_IN_KEY] = now.isoformat()
         request.session[SEEN_KEY] = now.isoformat()
-        if settings.TELEMED_SINGLE_SESSION_PRIVILEGED and _is_privileged(user):
+        from facilities.signin import is_privileged_user
+
+        if settings.TELEMED_SINGLE_SESSION_PRIVILEGED and is_privileged_user(user):
             end_other_session(user=user, session=request.session, now=now)
-
-
-def _is_privileged(user) -> bool:
-    from facilities.rules import is_privileged
-
-    from .scope import Scope
-
-    scope = Scope.of(user)
-    return is_privileged(is_operator=scope.is_operator, is_regulator=scope.is_regulator,
-                         facility_roles=scope.facility_roles.values())
 
 
 def end_other_session(*, user, session, now: dt.datetime) -> bool:
