@@ -37,6 +37,7 @@ urlpatterns = [
     path("api/v1/", include("telemed.webhooks.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/redoc.js", views.redoc_script, name="api-docs-script"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -1,12 +1,18 @@
+import functools
+
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularRedocView
 
 from audit.records import record_list_access
@@ -117,5 +123,33 @@ class ApiDocsView(SpectacularRedocView):
     JL-A2: Redoc styles itself with ``<style>`` elements it writes at run time and runs its search in a
     worker made from a ``blob:`` URL, so this one page — static, with no patient data — adds
     ``style-src 'unsafe-inline'`` and ``worker-src blob:`` to the portal's policy. Scripts stay
-    ``'self'`` only.
+    ``'self'`` only. The script itself comes from :func:`redoc_script`, never the packaged file
+    directly (it would fetch a logo from the internet).
     """
+
+    @staticmethod
+    def _redoc_standalone():
+        return reverse("api-docs-script")
+
+
+# The packaged Redoc bundle draws its "API docs by Redocly" footer with a logo fetched from Redocly's
+# CDN. Hospital networks are closed and the portal loads nothing from outside, so the bundle is served
+# with that one address pointing at the portal's own icon instead.
+REDOC_BUNDLE = "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
+REDOC_REMOTE_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@functools.cache
+def _redoc_bundle_without_remote_logo() -> bytes:
+    path = finders.find(REDOC_BUNDLE)
+    if path is None:  # pragma: no cover - a broken installation, found at start-up by the test suite
+        raise LookupError(f"{REDOC_BUNDLE} is not among the static files")
+    with open(path, "rb") as bundle:
+        text = bundle.read().decode("utf-8")
+    return text.replace(REDOC_REMOTE_LOGO, static("telemed/favicon.svg")).encode("utf-8")
+
+
+@require_safe
+def redoc_script(request):
+    """Redoc's bundle for the API reference, with its remote logo replaced by the portal's icon."""
+    return HttpResponse(_redoc_bundle_without_remote_logo(), content_type="text/javascript; charset=utf-8")

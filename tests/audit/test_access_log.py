@@ -99,6 +99,7 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "healthz": "liveness probe: database answers",
     "api-schema": "OpenAPI schema, no data",
     "api-docs": "API documentation page, no data",
+    "api-docs-script": "the API documentation's script, no data",
     "facilities-api:api-root": "links to the API's lists, no data",
     # Facilities and physicians: hospitals, agreements, physicians — no patient
     "facilities:facility-list": "facilities",

@@ -15,9 +15,15 @@ from tests.e2e.conftest import CSP_LISTENER, CSP_VIOLATION_PREFIX
 pytestmark = [pytest.mark.e2e]
 
 
-def test_jl_a2_the_api_reference_renders_under_its_policy(page: Page):
+def test_jl_a2_the_api_reference_renders_under_its_policy(page: Page, live_portal: str):
+    """…and asks nothing of the internet (issue 14: Redoc's footer logo came from Redocly's CDN)."""
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto("/api/docs/")
     expect(page.locator("redoc h1")).to_contain_text("吉林省远程医疗服务平台 API", timeout=60_000)
+    expect(page.get_by_text("API docs by Redocly")).to_be_visible()
+    outside = [url for url in requested if not url.startswith((live_portal, "blob:", "data:"))]
+    assert requested and outside == []
 
 
 def test_jl_a2_an_injected_inline_script_is_blocked_and_reported(chromium: Browser, live_portal: str):

@@ -182,6 +182,18 @@ def test_jl_a2_the_api_reference_alone_relaxes_styles_and_never_scripts(client, 
     assert inline_code(response.content.decode()) == []
 
 
+def test_jl_a2_the_api_reference_loads_nothing_from_outside(client, db):
+    """Issue 14: Redoc's bundle fetches a logo from Redocly's CDN; the portal serves it pointing at its own."""
+    page = client.get(reverse("api-docs")).content.decode()
+    assert f'src="{reverse("api-docs-script")}"' in page
+    assert "https://" not in page and "http://" not in page
+    script = client.get(reverse("api-docs-script"))
+    assert script.status_code == 200 and script["Content-Type"].startswith("text/javascript")
+    body = script.content.decode()
+    assert "cdn.redoc.ly" not in body and "Redoc" in body
+    assert '"/static/telemed/favicon.svg"' in body or "/static/telemed/favicon" in body
+
+
 def _pages(world) -> dict[str, str]:
     consultation = world.sent()
     return {
