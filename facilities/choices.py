@@ -156,6 +156,26 @@ class SuspensionCause(models.TextChoices):
     REGULATOR_ORDER = "regulator_order", _("卫生健康行政部门责令暂停")
 
 
+class AssetKind(models.TextChoices):
+    """JL-O7 (art. 33): what the facility's register of telemedicine equipment and software holds."""
+
+    EQUIPMENT = "equipment", _("设备")
+    SOFTWARE = "software", _("软件")
+
+
+class AssetStatus(models.TextChoices):
+    IN_SERVICE = "in_service", _("在用")
+    FAULTY = "faulty", _("故障停用")
+    RETIRED = "retired", _("已停用报废")
+
+
+class MaintenanceKind(models.TextChoices):
+    ROUTINE = "routine", _("例行维护")
+    INSPECTION = "inspection", _("检测校准")
+    REPAIR = "repair", _("维修")
+    UPGRADE = "upgrade", _("升级")
+
+
 class AgreementStatus(models.TextChoices):
     ACTIVE = "active", _("有效")
     TERMINATED = "terminated", _("已终止")

@@ -16,8 +16,11 @@ from .choices import (
     AccreditationCondition,
     AccreditationStatus,
     AgreementStatus,
+    AssetKind,
+    AssetStatus,
     DivisionLevel,
     FacilityLevel,
+    MaintenanceKind,
     PracticeScope,
     ServiceCategory,
     SuspensionCause,
@@ -339,3 +342,48 @@ class SuspensionForm(PortalForm):
     def __init__(self, *args, facilities, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["facility"].queryset = facilities
+
+
+# --- The register of telemedicine equipment and software (JL-O7) -----------------------------
+
+
+class AssetForm(PortalForm):
+    """JL-O7 (art. 33): an entry of the facility's register."""
+
+    facility = FacilityChoiceField(label=_("机构"), queryset=None)
+    kind = forms.ChoiceField(label=_("类别"), choices=AssetKind.choices)
+    name = forms.CharField(label=_("名称"), max_length=100)
+    model_number = forms.CharField(label=_("型号／版本"), max_length=100, required=False)
+    serial_number = forms.CharField(label=_("序列号／授权号"), max_length=100, required=False)
+    vendor = forms.CharField(label=_("生产厂家／供应商"), max_length=100, required=False)
+    in_service_since = forms.DateField(label=_("启用日期"), widget=DateInput())
+    maintenance_interval_days = forms.IntegerField(
+        label=_("维护周期（天）"), required=False, min_value=1, help_text=_("按厂家要求填写；留空表示不定期维护")
+    )
+    essential = forms.BooleanField(
+        label=_("必要设备"), required=False,
+        help_text=_("开展远程医疗所必需：停用时机构须立即暂停远程医疗服务并报告（JL-O7 第三十四条）"),
+    )
+
+    def __init__(self, *args, facilities, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["facility"].queryset = facilities
+
+
+class MaintenanceForm(PortalForm):
+    kind = forms.ChoiceField(label=_("类别"), choices=MaintenanceKind.choices)
+    performed_on = forms.DateField(label=_("日期"), widget=DateInput())
+    performed_by = forms.CharField(label=_("执行人／单位"), max_length=100)
+    description = forms.CharField(label=_("内容"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+
+
+class AssetStatusForm(PortalForm):
+    status = forms.ChoiceField(label=_("新状态"), choices=AssetStatus.choices)
+    report = forms.CharField(
+        label=_("情况说明"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000,
+        help_text=_("必要设备停用时必填：将同时暂停本机构远程医疗服务并报告发证机关"),
+    )
+
+
+class FollowUpForm(PortalForm):
+    text = forms.CharField(label=_("跟进情况"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)

@@ -18,10 +18,13 @@ from .choices import (
     AccreditationCondition,
     AccreditationStatus,
     AgreementStatus,
+    AssetKind,
+    AssetStatus,
     DivisionLevel,
     FacilityGrade,
     FacilityKind,
     FacilityLevel,
+    MaintenanceKind,
     PracticeScope,
     ServiceCategory,
     StaffRole,
@@ -476,6 +479,91 @@ class Suspension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility} {self.get_cause_display()}"
+
+
+class SuspensionFollowUp(models.Model):
+    """JL-O7 (art. 34): what happened after a stop-and-report, written by the facility or its regulators
+    until the licensing regulator lifts the suspension (the report's closure)."""
+
+    suspension = models.ForeignKey(Suspension, on_delete=models.PROTECT, related_name="follow_ups")
+    written_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField(_("时间"))
+    by_regulator = models.BooleanField(_("监管部门填写"), default=False)
+    text = models.TextField(_("跟进情况"))
+
+    class Meta:
+        verbose_name = _("暂停报告跟进")
+        verbose_name_plural = _("暂停报告跟进")
+        ordering = ["suspension", "written_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.suspension_id} {self.written_at:%Y-%m-%d %H:%M}"
+
+
+class TelemedicineAssetQuerySet(ScopedQuerySet):
+    scope_facility_field = "facility_id"
+    scope_division_field = "facility__division__code"
+
+
+class TelemedicineAsset(models.Model):
+    """JL-O7 (art. 33): one entry of a facility's register of telemedicine equipment and software.
+
+    ``essential`` marks what the facility's telemedicine cannot run without (art. 34 "必要的医疗设备"):
+    taking such an entry out of service stops the facility's telemedicine and reports it (JL-F5).
+    """
+
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.PROTECT, related_name="assets")
+    kind = models.CharField(_("类别"), max_length=12, choices=AssetKind.choices)
+    name = models.CharField(_("名称"), max_length=100)
+    model_number = models.CharField(_("型号／版本"), max_length=100, blank=True)
+    serial_number = models.CharField(_("序列号／授权号"), max_length=100, blank=True)
+    vendor = models.CharField(_("生产厂家／供应商"), max_length=100, blank=True)
+    essential = models.BooleanField(_("必要设备"), default=False)
+    in_service_since = models.DateField(_("启用日期"))
+    maintenance_interval_days = models.PositiveIntegerField(_("维护周期（天）"), null=True, blank=True)
+    last_maintained_on = models.DateField(_("最近维护日期"), null=True, blank=True)
+    next_maintenance_due = models.DateField(_("下次维护到期"), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=12, choices=AssetStatus.choices, default=AssetStatus.IN_SERVICE)
+    status_changed_at = models.DateTimeField(_("状态变更时间"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("登记时间"))
+
+    objects = TelemedicineAssetQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("远程医疗设备与软件")
+        verbose_name_plural = _("远程医疗设备与软件")
+        ordering = ["facility", "kind", "name", "pk"]
+        indexes = [
+            # The register is listed per facility in this order; overdue maintenance is found by due date.
+            models.Index(fields=["facility", "kind", "name"], name="asset_facility_order_idx"),
+            models.Index(
+                fields=["next_maintenance_due"], name="asset_maintenance_due_idx",
+                condition=Q(status="in_service", next_maintenance_due__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.model_number}".strip()
+
+
+class AssetMaintenance(models.Model):
+    """JL-O7 (art. 33): one maintenance, inspection, repair or upgrade of a register entry."""
+
+    asset = models.ForeignKey(TelemedicineAsset, on_delete=models.PROTECT, related_name="maintenance")
+    kind = models.CharField(_("类别"), max_length=12, choices=MaintenanceKind.choices)
+    performed_on = models.DateField(_("日期"))
+    performed_by = models.CharField(_("执行人／单位"), max_length=100)
+    description = models.TextField(_("内容"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("登记时间"))
+
+    class Meta:
+        verbose_name = _("维护记录")
+        verbose_name_plural = _("维护记录")
+        ordering = ["asset", "-performed_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.asset} {self.performed_on:%Y-%m-%d}"
 
 
 # --- Pre-aggregated facts of the regulators' dashboard (docs/metrics.md) ----------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from telemed.checks import Check
 
@@ -19,6 +19,7 @@ from .choices import (
     AccreditationStatus,
     ActingRole,
     AgreementStatus,
+    AssetStatus,
     FacilityLevel,
     ImagingModality,
     PracticeScope,
@@ -399,3 +400,67 @@ def password_expired(*, set_at: datetime, now: datetime, max_age_days: int) -> b
 def is_privileged(*, is_operator: bool, is_regulator: bool, facility_roles: Iterable[Iterable[str]]) -> bool:
     """JL-A2: privileged users are operators, regulators and facility administrators."""
     return is_operator or is_regulator or any(StaffRole.FACILITY_ADMIN in roles for roles in facility_roles)
+
+
+# --- The register of telemedicine equipment and software (JL-O7, art. 33) ---------------------
+
+ASSET_MAX_INTERVAL_DAYS = 3650
+
+
+def asset_checks(*, name: str, in_service_since: date | None, today: date, maintenance_interval_days: int | None) -> list[Check]:
+    """JL-O7 (art. 33): an entry of the register names what it is, since when it serves, and how often
+    it is maintained (if the maker sets a period)."""
+    interval_ok = maintenance_interval_days is None or 1 <= maintenance_interval_days <= ASSET_MAX_INTERVAL_DAYS
+    return [
+        Check("JL-O7", "第三十三条", "须填写设备或软件名称", bool(name.strip())),
+        Check(
+            "JL-O7", "第三十三条", "启用日期须已到",
+            in_service_since is not None and in_service_since <= today,
+            "" if in_service_since is None or in_service_since <= today else f"填写为 {in_service_since:%Y-%m-%d}",
+        ),
+        Check(
+            "JL-O7", "第三十三条", f"维护周期须为 1 至 {ASSET_MAX_INTERVAL_DAYS} 天",
+            interval_ok, "" if interval_ok else f"填写为 {maintenance_interval_days}",
+        ),
+    ]
+
+
+def next_maintenance_due(*, since: date, interval_days: int | None) -> date | None:
+    """JL-O7 (art. 33): the next maintenance is due one period after the last one (or the start of service)."""
+    if not interval_days:
+        return None
+    return since + timedelta(days=interval_days)
+
+
+def maintenance_overdue(*, next_due: date | None, status: str, today: date) -> bool:
+    return status == AssetStatus.IN_SERVICE and next_due is not None and next_due < today
+
+
+def maintenance_checks(*, performed_on: date | None, today: date, in_service_since: date, status: str, description: str) -> list[Check]:
+    """JL-O7 (art. 33): a maintenance record is dated within the entry's service life and says what was done."""
+    dated = performed_on is not None and in_service_since <= performed_on <= today
+    return [
+        Check(
+            "JL-O7", "第三十三条", "维护日期须在启用日期之后且不晚于今天", dated,
+            "" if dated or performed_on is None else f"填写为 {performed_on:%Y-%m-%d}",
+        ),
+        Check("JL-O7", "第三十三条", "须写明维护内容", bool(description.strip())),
+        Check("JL-O7", "第三十三条", "已停用报废的设备不再登记维护", status != AssetStatus.RETIRED),
+    ]
+
+
+def asset_status_checks(*, essential: bool, current: str, new: str, report: str) -> list[Check]:
+    """JL-O7 (art. 33, 34): taking an essential entry out of service means the facility's telemedicine no
+    longer has what it needs — it stops at once and reports (JL-F5), so the change must carry the report."""
+    moves = current != new and current != AssetStatus.RETIRED
+    stops = essential and new != AssetStatus.IN_SERVICE and current == AssetStatus.IN_SERVICE
+    return [
+        Check(
+            "JL-O7", "第三十三条", "状态须有变化，已停用报废的设备不能恢复", moves,
+            "" if moves else f"当前为 {AssetStatus(current).label}",
+        ),
+        Check(
+            "JL-O7", "第三十四条", "必要设备停用时，机构须立即停止远程医疗服务并报告：请写明情况",
+            not stops or bool(report.strip()),
+        ),
+    ]

@@ -20,6 +20,7 @@ from .models import (
     PracticeRegistration,
     StaffMembership,
     Suspension,
+    TelemedicineAsset,
 )
 
 
@@ -149,6 +150,14 @@ def suspension_list(*, user, open_only: bool = False):
     if open_only:
         queryset = queryset.filter(lifted_at__isnull=True)
     return queryset.order_by("-reported_at")
+
+
+def asset_list(*, user, facility_id: str | int = ""):
+    """JL-O7 (art. 33): register entries the user may see (own facility; regulators their division)."""
+    queryset = TelemedicineAsset.objects.visible_to(user).select_related("facility")
+    if str(facility_id).isdigit():
+        queryset = queryset.filter(facility_id=int(facility_id))
+    return queryset.order_by("facility_id", "kind", "name", "pk")
 
 
 def home_summary(*, user, scope: Scope) -> dict:

@@ -577,7 +577,28 @@ def suspension_report(*, actor, facility: Facility, cause: str, description: str
         facility_ids=[facility.pk],
         details={"cause": suspension.cause, "reported_to": facility.licence_issuer_id},
     )
+    _tell_regulators(suspension)
     return suspension
+
+
+def _tell_regulators(suspension: Suspension) -> None:
+    """JL-O7 (art. 34): the report reaches the licensing regulator and the regulators over the facility
+    at once (in-app, and by e-mail after commit)."""
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from consultations.services._common import notify
+
+    from .equipment import regulators_to_tell
+
+    users = get_user_model().objects.filter(pk__in=regulators_to_tell(suspension.facility))
+    notify(
+        facility_id=suspension.facility_id, roles=(),
+        subject=_("%(facility)s 已暂停远程医疗服务并报告（%(cause)s）")
+        % {"facility": suspension.facility.name, "cause": suspension.get_cause_display()},
+        body=suspension.description, link=reverse("facilities:suspension-detail", args=[suspension.pk]),
+        dedupe_key=f"suspension:{suspension.pk}", extra_users=list(users),
+    )
 
 
 @transaction.atomic

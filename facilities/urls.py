@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import signin_views, views
+from . import equipment_views, signin_views, views
 from .metrics import views as metrics_views
 
 app_name = "facilities"
@@ -71,4 +71,8 @@ urlpatterns = [
     path("suspensions/", views.suspension_list, name="suspension-list"),
     path("suspensions/new/", views.suspension_create, name="suspension-create"),
     path("suspensions/<int:pk>/lift/", views.suspension_lift, name="suspension-lift"),
+    path("suspensions/<int:pk>/", equipment_views.suspension_detail, name="suspension-detail"),
+    path("equipment/", equipment_views.asset_list, name="asset-list"),
+    path("equipment/new/", equipment_views.asset_create, name="asset-create"),
+    path("equipment/<int:pk>/", equipment_views.asset_detail, name="asset-detail"),
 ]

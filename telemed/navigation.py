@@ -87,6 +87,8 @@ def navigation(request):
     if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
         add(GROUP_FACILITIES, _("评估验收"), reverse("facilities:application-list"))
         add(GROUP_FACILITIES, _("暂停与恢复"), reverse("facilities:suspension-list"))
+    if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR):
+        add(GROUP_FACILITIES, _("设备与软件"), reverse("facilities:asset-list"))  # JL-O7 (art. 33)
     if scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
         add(GROUP_FACILITIES, _("事件推送"), reverse("webhooks:list"))  # issue 14
     if scope.facilities_with_role(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN) or scope.is_operator:

@@ -34,6 +34,7 @@ from ..models import (
     ServiceType,
     StaffMembership,
     Suspension,
+    SuspensionFollowUp,
 )
 
 # --- Shared pieces ----------------------------------------------------------------------------
@@ -305,6 +306,16 @@ class SuspensionSerializer(serializers.ModelSerializer):
 
     def get_is_open(self, suspension: Suspension) -> bool:
         return suspension.lifted_at is None
+
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    """JL-O7 (art. 34): one entry of a stop-and-report's follow-up."""
+
+    class Meta:
+        model = SuspensionFollowUp
+        fields = ["id", "written_at", "by_regulator", "text"]
+        read_only_fields = ["id", "written_at", "by_regulator"]
+        extra_kwargs = {"text": {"max_length": 5000}}
 
 
 class SuspensionReportSerializer(serializers.Serializer):

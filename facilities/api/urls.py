@@ -4,7 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from ..metrics import api as metrics_api
-from . import token, views
+from . import equipment, token, views
 
 app_name = "facilities-api"
 
@@ -17,6 +17,7 @@ router.register("service-types", views.ServiceTypeViewSet, basename="service-typ
 router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("duty", views.DutyShiftViewSet, basename="duty")
 router.register("suspensions", views.SuspensionViewSet, basename="suspension")
+router.register("equipment", equipment.AssetViewSet, basename="asset")  # JL-O7
 router.register("accreditation-applications", views.AccreditationApplicationViewSet, basename="application")
 
 urlpatterns = [

@@ -39,6 +39,7 @@ from ..choices import (
     StaffRole,
     Title,
 )
+from ..equipment import suspension_follow_up
 from ..models import (
     AccreditationApplication,
     CooperationAgreement,
@@ -402,6 +403,26 @@ class SuspensionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facili
         return Response(
             self.get_serializer(self.get_queryset().get(pk=suspension.pk)).data, status=status.HTTP_201_CREATED
         )
+
+    @extend_schema(
+        methods=["GET"], responses=s.FollowUpSerializer(many=True),
+        description="JL-O7 (art. 34): the follow-up of a stop-and-report, oldest first.",
+    )
+    @extend_schema(
+        methods=["POST"], request=s.FollowUpSerializer, responses={201: s.FollowUpSerializer},
+        description="JL-O7 (art. 34): the facility or its regulators add to the follow-up until the suspension is lifted.",
+    )
+    @action(detail=True, methods=["get", "post"], url_path="follow-ups")
+    def follow_ups(self, request, pk=None):
+        suspension = self.get_object()
+        if request.method == "POST":
+            data = s.FollowUpSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            entry = run_service(
+                suspension_follow_up, request=request, suspension=suspension, text=data.validated_data["text"]
+            )
+            return Response(s.FollowUpSerializer(entry).data, status=status.HTTP_201_CREATED)
+        return Response(s.FollowUpSerializer(suspension.follow_ups.all(), many=True).data)
 
     @action(detail=True, methods=["post"])
     def lift(self, request, pk=None):

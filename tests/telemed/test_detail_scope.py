@@ -31,6 +31,7 @@ from consultations.choices import TriggerKind
 from consultations.models import Notification
 from facilities import services as facility_services
 from facilities.choices import AccreditationCondition, StaffRole, SuspensionCause
+from facilities.equipment import asset_register
 from facilities.models import CooperationAgreement, RegulatorMembership, StaffMembership
 from telemed.webhooks.services import webhook_subscription_create
 from tests.api_cases import token_client
@@ -77,6 +78,8 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "facilities:application-decide": lambda o: {"pk": o.application.pk},
     "facilities:application-evidence": lambda o: {"pk": o.application.pk, "item_pk": o.application.items.first().pk},
     "facilities:suspension-lift": lambda o: {"pk": o.suspension.pk},
+    "facilities:suspension-detail": lambda o: {"pk": o.suspension.pk},
+    "facilities:asset-detail": lambda o: {"pk": o.asset.pk},
     "facilities:staff-list": lambda o: {"pk": o.world.invited.pk},
     "facilities:staff-revoke": lambda o: {"pk": o.world.invited.pk, "membership_pk": o.membership.pk},
     "facilities:physician-qualifications": lambda o: {"pk": o.world.expert_physician.pk, "registration_pk": o.registration.pk},
@@ -96,6 +99,10 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "facilities-api:duty-detail": lambda o: {"pk": o.duty.pk},
     "facilities-api:suspension-detail": lambda o: {"pk": o.suspension.pk},
     "facilities-api:suspension-lift": lambda o: {"pk": o.suspension.pk},
+    "facilities-api:suspension-follow-ups": lambda o: {"pk": o.suspension.pk},
+    "facilities-api:asset-detail": lambda o: {"pk": o.asset.pk},
+    "facilities-api:asset-maintenance": lambda o: {"pk": o.asset.pk},
+    "facilities-api:asset-set-status": lambda o: {"pk": o.asset.pk},
     "facilities-api:application-detail": lambda o: {"pk": o.application.pk},
     "facilities-api:application-decide": lambda o: {"pk": o.application.pk},
     # Consultations (pages)
@@ -253,6 +260,9 @@ class Objects:
             target_url="http://127.0.0.1:9/hook", event_types=["consultation.state_changed"])
         consultation_services.consultation_accept(actor=world.invited_coordinator, consultation=self.open_case)
         self.delivery = self.subscription.deliveries.get()
+        self.asset = asset_register(  # JL-O7: an entry of the equipment register
+            actor=world.invited_coordinator, facility=world.invited, kind="equipment", name="会诊终端",
+            in_service_since=timezone.localdate(), maintenance_interval_days=180)
         # Last: a suspension would block the consultations above.
         self.suspension = facility_services.suspension_report(
             actor=staff(world.inviting, StaffRole.FACILITY_ADMIN), facility=world.inviting, cause=SuspensionCause.QUALITY_RISK,
