@@ -163,6 +163,31 @@ SUSPENDED = SuspensionSpec(
     "（演示）院内 CT 设备更换，新设备尚未完成验收与远程影像传输联调；按第三十四条即时停止远程医疗服务并报告发证机关。",
 )
 
+# --- The equipment register (JL-O7, art. 33): what the demo hospitals run telemedicine on ---------
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    facility: str
+    kind: str
+    name: str
+    model_number: str
+    vendor: str
+    essential: bool
+    months_in_service: int  # started this many months before the demo's today
+    interval_days: int | None
+    maintained_days_ago: int | None = None  # the latest maintenance; None: never maintained yet
+
+
+ASSETS: tuple[AssetSpec, ...] = (
+    AssetSpec("jdyy", "equipment", "远程会诊终端（会诊中心）", "DEMO-HD900", "（演示）厂家甲", True, 30, 180, 40),
+    AssetSpec("jdyy", "equipment", "医用诊断显示器（影像）", "DEMO-MD21", "（演示）厂家乙", True, 24, 90, 120,),
+    AssetSpec("jdyy", "software", "远程影像诊断系统", "V5.2", "（演示）软件商丙", True, 36, 365, 200),
+    AssetSpec("nongan", "equipment", "远程会诊终端", "DEMO-HD500", "（演示）厂家甲", True, 18, 180, 30),
+    AssetSpec("nongan", "equipment", "病理切片扫描仪", "DEMO-PS10", "（演示）厂家丁", False, 6, 60, None),
+    AssetSpec("ybdx", "software", "远程会诊系统", "V3.1", "（演示）软件商丙", True, 20, 365, 100),
+)
+
 INVITED_KEYS = ("jdyy", "jlsrmyy", "zryy", "ybdx", "jlszx")
 LEVEL_ONE_TRAP = "beiji"
 EXPIRED_LICENCE = "fusong"

@@ -32,6 +32,7 @@ from billing import demo as billing_demo
 from consultations import demo as consultations_demo
 from facilities import demo_data as data
 from facilities.choices import AccreditationCondition, AccreditationStatus, AgreementStatus, StaffRole
+from facilities.equipment import asset_maintenance_record, asset_register
 from facilities.metrics.facts import earliest_day, facts_rebuild
 from facilities.models import (
     AccreditationApplication,
@@ -45,6 +46,7 @@ from facilities.models import (
     ServiceType,
     StaffMembership,
     Suspension,
+    TelemedicineAsset,
 )
 from facilities.services import (
     AccreditationItemInput,
@@ -112,6 +114,7 @@ class DemoSeeder:
         self.seed_agreements()
         self.seed_duty()
         self.seed_suspension()
+        self.seed_equipment()
 
     # --- who acts ---------------------------------------------------------------------------
 
@@ -372,6 +375,28 @@ class DemoSeeder:
             actor=self.admin_for(spec.facility), facility=facility, cause=spec.cause, description=spec.description
         )
         self.created["suspensions"] += 1
+
+
+    # --- the equipment register (JL-O7) ---------------------------------------------------------
+
+    def seed_equipment(self) -> None:
+        """A few register entries per hospital with a demo coordinator; one overdue for maintenance."""
+        for spec in data.ASSETS:
+            facility = self.facilities[spec.facility]
+            actor = self._login_for(spec.facility, StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN)
+            if actor is None or TelemedicineAsset.objects.filter(facility=facility, name=spec.name).exists():
+                continue
+            asset = asset_register(
+                actor=actor, facility=facility, kind=spec.kind, name=spec.name, model_number=spec.model_number,
+                vendor=spec.vendor, essential=spec.essential, maintenance_interval_days=spec.interval_days,
+                in_service_since=self.today - timedelta(days=30 * spec.months_in_service),
+            )
+            if spec.maintained_days_ago is not None:
+                asset_maintenance_record(
+                    actor=actor, asset=asset, kind="routine", performed_on=self.today - timedelta(days=spec.maintained_days_ago),
+                    performed_by="（演示）设备科", description="（演示）例行维护：清洁、固件与网络检查",
+                )
+            self.created["equipment"] += 1
 
 
 # --- the summary --------------------------------------------------------------------------------
