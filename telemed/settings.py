@@ -252,7 +252,8 @@ MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 # Uploaded patient material is never served from a public URL; views check access and stream it.
 STORAGES = {
     "default": {
-        "BACKEND": os.environ.get("TELEMED_FILE_STORAGE", "django.core.files.storage.FileSystemStorage"),
+        # JL-A2 (8.1.4.8): uploads are stored encrypted under the data keys (telemed/storage.py).
+        "BACKEND": os.environ.get("TELEMED_FILE_STORAGE", "telemed.storage.EncryptedFileSystemStorage"),
     },
     "staticfiles": {
         "BACKEND": (

@@ -156,7 +156,7 @@ def test_jl_a2_rotate_data_key_re_encrypts_everything_in_resumable_batches(world
         fresh = Patient.objects.get(pk=patient.pk)
         assert (fresh.id_number, fresh.phone) == (patient.id_number, patient.phone)
         assert list(Patient.objects.filter(Patient.objects.number_q(patient.phone))) == [patient]
-    events = AuditEvent.objects.filter(event_type="security.data_key_rotate").order_by("sequence")[before:]
+    events = AuditEvent.objects.filter(event_type="security.data_key_rotate", object_type="consultations.patient").order_by("sequence")[before:]
     assert [e.details["rows"] for e in events] == [2, 2, 1]
     assert events[2].details["remaining"] == 0 and events[0].details["key_id"] == "new"
     assert ID not in str([e.details for e in events])

@@ -4,11 +4,17 @@ Put the new key first in ``TELEMED_DATA_KEYS`` (or the key file), keep the old o
 once it reports nothing remaining, the old key may be removed. Resumable: each batch is its own
 transaction and audit event (``security.data_key_rotate``), and a new run continues with whatever is
 still on an old key. Also moves rows to a new ``TELEMED_DATA_CIPHER``.
+
+Then the stored files (``telemed.storage``): every file written before encryption, or under an old key
+or cipher, is written again under the current one — each file replaced whole, one audit event per
+batch. Only for the portal's own encrypted storage; another backend keeps its files as they are.
 """
 
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
 from consultations.services import patient_data_key_rotate_batch
+from telemed import storage as stored
 from telemed.context import use_context
 
 
@@ -37,3 +43,33 @@ class Command(BaseCommand):
             self.stdout.write(f"已暂停 paused: {batch.remaining} 行仍在旧密钥下 rows still on an old key; run again to continue")
         else:
             self.stdout.write(self.style.SUCCESS(f"完成 done: every patient is under data key {batch.key_id}"))
+        self.rotate_files(batch_size=batch_size)
+
+    def rotate_files(self, *, batch_size: int) -> None:
+        default_storage._setup()
+        storage = default_storage._wrapped
+        if not isinstance(storage, stored.EncryptedFileSystemStorage):
+            self.stdout.write("文件存储不是本平台的加密存储，文件未处理 the file storage is not the portal's encrypted one: files left as they are")
+            return
+        pending: list[str] = []
+        unreadable: list[str] = []
+        done = 0
+        with use_context(channel="command"):
+            for name in stored.stored_files(storage):
+                if not stored.needs_rotation(storage.path(name)):
+                    continue
+                if not stored.readable(storage, name):
+                    unreadable.append(name)  # its key is gone or it was damaged: left as it is, named below
+                    continue
+                pending.append(name)
+                if len(pending) == batch_size:
+                    done += stored.files_rotate_batch(storage=storage, names=pending)
+                    pending = []
+            done += stored.files_rotate_batch(storage=storage, names=pending)
+        self.stdout.write(self.style.SUCCESS(f"完成 done: {done} 个文件已重新加密 files re-encrypted under the current data key"))
+        if unreadable:
+            shown = ", ".join(unreadable[:10]) + (" …" if len(unreadable) > 10 else "")
+            self.stderr.write(
+                f"JL-A2 {len(unreadable)} 个文件无法解密（密钥未配置或文件已损坏），未处理 files cannot be decrypted "
+                f"(key not configured or file damaged) and were left as they are: {shown}"
+            )
