@@ -77,6 +77,8 @@ class EventType(models.TextChoices):
     FACILITY_ASSET_REFUSE = "facility.asset.refuse", _("拒绝设备登记或维护登记")
     FACILITY_CHECK_REFUSE = "facility.check.refuse", _("机构条件不符，拒绝办理")
     FACILITY_SERVICE_TYPE_ADD = "facility.service_type.add", _("增设远程医疗服务项目")
+    FACILITY_SERVICE_TYPE_STANDARD = "facility.service_type.standard", _("设定诊断报告标准时长")
+    ASSISTANCE_EXPORT = "assistance.export", _("导出对口帮扶计入时间")
     MEMBERSHIP_GRANT = "membership.grant", _("授予机构角色")
     MEMBERSHIP_REVOKE = "membership.revoke", _("撤销机构角色")
     MEMBERSHIP_REGULATOR_GRANT = "membership.regulator.grant", _("授予监管角色")

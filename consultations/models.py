@@ -211,6 +211,8 @@ class Consultation(models.Model):
             models.Index(fields=["-created_at"], name="consult_created_idx"),
             # JL-C4: the response-clock sweep reads the requests awaiting acceptance by the time sent.
             models.Index(fields=["sent_at"], name="consult_awaiting_sent_idx", condition=Q(state="sent")),
+            # JL-O4: the yearly assistance-time report reads the services signed in a year.
+            models.Index(fields=["signed_at"], name="consult_signed_idx", condition=Q(signed_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

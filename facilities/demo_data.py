@@ -188,6 +188,10 @@ ASSETS: tuple[AssetSpec, ...] = (
     AssetSpec("ybdx", "software", "远程会诊系统", "V3.1", "（演示）软件商丙", True, 20, 365, 100),
 )
 
+# JL-O4 (art. 46.4): the standard time one diagnosis report counts as. Invented for the demonstration;
+# the provincial commission sets the real figures on the service types page.
+REPORT_STANDARD_MINUTES = {"imaging": 30, "pathology": 40, "laboratory": 15}
+
 INVITED_KEYS = ("jdyy", "jlsrmyy", "zryy", "ybdx", "jlszx")
 LEVEL_ONE_TRAP = "beiji"
 EXPIRED_LICENCE = "fusong"

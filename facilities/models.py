@@ -76,6 +76,11 @@ class ServiceType(models.Model):
         help_text=_("诊断类项目：签发报告的专家须具备的执业范围（第十四条第五项）；会诊类项目按邀请方所需专业核对。"),
     )
     needs_modality = models.BooleanField(_("须注明影像类别"), default=False)
+    # JL-O4 (art. 46.4): the time a diagnosis report counts as, set by the provincial regulator.
+    report_standard_minutes = models.PositiveSmallIntegerField(
+        _("每份报告标准时长（分钟）"), null=True, blank=True,
+        help_text=_("诊断类项目：计算对口帮扶驻点时间时每份报告计入的时长，由省卫生健康委设定（第四十六条第四项）。"),
+    )
     negotiated_split = models.BooleanField(
         _("费用按协议比例分配"),
         default=False,
@@ -124,6 +129,10 @@ class Facility(models.Model):
     level = models.PositiveSmallIntegerField(_("级别"), choices=FacilityLevel.choices)
     grade = models.CharField(_("等次"), max_length=1, choices=FacilityGrade.choices, default=FacilityGrade.UNGRADED)
     kind = models.CharField(_("机构类别"), max_length=20, choices=FacilityKind.choices)
+    public = models.BooleanField(
+        _("公立医疗机构"), default=True,
+        help_text=_("第四十六条第四项：县级以上公立医疗机构医务人员的远程医疗工作计入对口帮扶驻点时间。"),
+    )
     division = models.ForeignKey(Division, verbose_name=_("所在区划"), on_delete=models.PROTECT, related_name="facilities")
     address = models.CharField(_("地址"), max_length=200, blank=True)
     phone = models.CharField(_("联系电话"), max_length=30, blank=True)

@@ -464,3 +464,34 @@ def asset_status_checks(*, essential: bool, current: str, new: str, report: str)
             not stops or bool(report.strip()),
         ),
     ]
+
+
+# --- Credited assistance time (JL-O4, art. 46.4) -----------------------------------------------
+
+ASSISTANCE_CREDIT_PERCENT = 25
+REPORT_STANDARD_MAX_MINUTES = 480
+BELOW_COUNTY_KINDS = frozenset({"township", "community"})
+
+
+def report_standard_check(*, category: str, minutes: int | None) -> Check:
+    """JL-O4: a diagnosis type's standard time per report is 1 to 480 minutes (or not set)."""
+    fits = category == ServiceCategory.DIAGNOSIS and (minutes is None or 1 <= minutes <= REPORT_STANDARD_MAX_MINUTES)
+    return Check(
+        "JL-O4", "第四十六条第四项", f"诊断类项目的报告标准时长须为 1 至 {REPORT_STANDARD_MAX_MINUTES} 分钟", fits,
+        "" if fits else ("会诊类项目按实际会诊时长计算" if category != ServiceCategory.DIAGNOSIS else f"填写为 {minutes}"),
+    )
+
+
+def assistance_credit_check(*, kind: str, public: bool) -> Check:
+    """JL-O4 (art. 46.4): work counts toward on-site assistance time for staff of public facilities at
+    county level and above (a township health centre or a community health service centre is below)."""
+    eligible = public and kind not in BELOW_COUNTY_KINDS
+    return Check(
+        "JL-O4", "第四十六条第四项", "县级以上公立医疗机构医务人员参与完成远程医疗服务方可计入对口帮扶驻点时间", eligible,
+        "" if eligible else ("非公立医疗机构" if not public else "基层医疗卫生机构"),
+    )
+
+
+def credited_minutes(work_minutes: int) -> int:
+    """JL-O4 (art. 46.4): telemedicine work counts at 25 % (whole minutes, rounded down)."""
+    return max(0, work_minutes) * ASSISTANCE_CREDIT_PERCENT // 100

@@ -634,7 +634,8 @@ def suspension_lift(*, actor, suspension: Suspension, reason: str) -> Suspension
 # --- Facilities and memberships (operators) ---------------------------------------------------
 
 FACILITY_FIELDS = (
-    "name", "licence_number", "licence_expires_on", "licence_issuer", "level", "grade", "kind", "division", "address", "phone",
+    "name", "licence_number", "licence_expires_on", "licence_issuer", "level", "grade", "kind", "public", "division", "address",
+    "phone",
 )
 
 
@@ -747,5 +748,24 @@ def service_type_add(
         acting_division_code=next(code_ for code_, prefix in scope.regulated if prefix == rules.JILIN_PREFIX),
         details={"code": code, "name": name, "category": category, "required_scope": required_scope,
                  "needs_modality": needs_modality, "negotiated_split": negotiated_split},
+    )
+    return service_type
+
+
+@transaction.atomic
+def service_type_standard_set(*, actor, service_type: ServiceType, minutes: int | None) -> ServiceType:
+    """JL-O4 (art. 46.4): the provincial regulator sets how long a diagnosis report counts as toward
+    on-site assistance time (None: not set, reports count nothing until it is)."""
+    scope = Scope.of(actor)
+    if not scope.is_provincial_regulator:
+        raise _deny(_("JL-O4 第四十六条第四项: 只有省卫生健康委可以设定报告标准时长。"))
+    _refuse([rules.report_standard_check(category=service_type.category, minutes=minutes)])
+    before = service_type.report_standard_minutes
+    service_type.report_standard_minutes = minutes
+    service_type.save(update_fields=["report_standard_minutes"])
+    audit_event_append(
+        actor=actor, event_type=EventType.FACILITY_SERVICE_TYPE_STANDARD, obj=service_type,
+        acting_division_code=next(code_ for code_, prefix in scope.regulated if prefix == rules.JILIN_PREFIX),
+        details={"code": service_type.code, "before": before, "minutes": minutes},
     )
     return service_type

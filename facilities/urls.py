@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import equipment_views, signin_views, views
+from . import assistance_views, equipment_views, signin_views, views
 from .metrics import views as metrics_views
 
 app_name = "facilities"
@@ -68,10 +68,12 @@ urlpatterns = [
     ),
     path("service-types/", views.service_type_list, name="service-type-list"),
     path("service-types/new/", views.service_type_create, name="service-type-create"),
+    path("service-types/<slug:code>/standard/", assistance_views.service_type_standard, name="service-type-standard"),
     path("suspensions/", views.suspension_list, name="suspension-list"),
     path("suspensions/new/", views.suspension_create, name="suspension-create"),
     path("suspensions/<int:pk>/lift/", views.suspension_lift, name="suspension-lift"),
     path("suspensions/<int:pk>/", equipment_views.suspension_detail, name="suspension-detail"),
+    path("assistance/", assistance_views.assistance_report, name="assistance"),  # JL-O4
     path("equipment/", equipment_views.asset_list, name="asset-list"),
     path("equipment/new/", equipment_views.asset_create, name="asset-create"),
     path("equipment/<int:pk>/", equipment_views.asset_detail, name="asset-detail"),

@@ -98,6 +98,9 @@ def navigation(request):
     add(GROUP_FEES, _("价格标准"), reverse("billing:standard-list"))
     if scope.facilities_with_role(*CLINICAL):
         add(GROUP_FEES, _("我的绩效"), reverse("billing:my-payouts"))  # JL-B6: a person's own payout lines
+    if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN, StaffRole.CLINICIAN):
+        # JL-O4: administrators and regulators see their facilities' lines, a physician their own.
+        add(GROUP_SUPERVISION if scope.is_regulator else GROUP_START, _("帮扶时间"), reverse("facilities:assistance"))
     if scope.facility_roles or scope.is_regulator or scope.is_operator:
         add(GROUP_RECORDS, _("责任认定"), reverse("audit:responsibility-list"))
     if scope.facilities_with_role(StaffRole.COORDINATOR) or scope.is_regulator or scope.is_operator:

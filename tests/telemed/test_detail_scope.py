@@ -54,6 +54,7 @@ NOT_OBJECT_SCOPED: dict[str, str] = {
     "admin:*": "Django admin: only is_staff operators, who see every row by design (STYLE 3: operators are unscoped)",
     "billing-api:price-standard-detail": "JL-B1 (art. 39): the provincial price standard is published to every caller",
     "facilities-api:service-type-detail": "JL-C1 (art. 3): the service types are the province's catalogue, the same for everyone",
+    "facilities:service-type-standard": "JL-O4: the province's catalogue; only the provincial regulator may open it (403 before any lookup)",
 }
 
 

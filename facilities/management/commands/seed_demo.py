@@ -60,6 +60,7 @@ from facilities.services import (
     registration_authorise,
     registration_revoke_authorisation,
     registration_verify,
+    service_type_standard_set,
     suspension_report,
 )
 from telemed.context import use_context
@@ -115,6 +116,7 @@ class DemoSeeder:
         self.seed_duty()
         self.seed_suspension()
         self.seed_equipment()
+        self.seed_report_standards()
 
     # --- who acts ---------------------------------------------------------------------------
 
@@ -376,6 +378,19 @@ class DemoSeeder:
         )
         self.created["suspensions"] += 1
 
+
+    # --- standard time per diagnosis report (JL-O4) ---------------------------------------------
+
+    def seed_report_standards(self) -> None:
+        province = next(
+            (self.users[spec.username] for spec in data.LOGINS if spec.division == "220000"), None
+        )
+        for code, minutes in data.REPORT_STANDARD_MINUTES.items():
+            service_type = ServiceType.objects.get(code=code)
+            if province is None or service_type.report_standard_minutes is not None:
+                continue
+            service_type_standard_set(actor=province, service_type=service_type, minutes=minutes)
+            self.created["report standards"] += 1
 
     # --- the equipment register (JL-O7) ---------------------------------------------------------
 
