@@ -285,6 +285,10 @@ class ServiceTypeViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.R
     serializer_class = s.ServiceTypeSerializer
     permission_classes = [IsAuthenticated, ActionRolePermission]
     action_roles = {"create": PROVINCIAL_REGULATOR, "report_template": PROVINCIAL_REGULATOR}
+
+    def acting_on(self, obj):
+        """The catalogue is the province's: no facility owns a service type."""
+        return [], []
     filter_backends: list = []
 
     def create(self, request):
