@@ -12,6 +12,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from facilities.choices import ImagingModality
+from facilities.forms import PortalForm
+
 from . import report_rules
 from .forms import CorrectForm, SignForm
 
@@ -105,3 +108,38 @@ class OpinionSignForm(StructuredEditorMixin, SignForm):
 
 class OpinionCorrectForm(StructuredEditorMixin, CorrectForm):
     """JL-C6, JL-C11: a correction, pre-filled with the version it corrects."""
+
+
+class ReportTemplateForm(PortalForm):
+    """JL-C11: the provincial regulator's editor of a service type's report template — one section a
+    line (``key 名称``); an imaging service may give a modality its own sections. The shape is
+    checked by ``services.service_type_report_template_set``."""
+
+    sections = forms.CharField(
+        label=_("报告栏目"), required=False, widget=forms.Textarea(attrs={"rows": 6, "class": "mono"}),
+        help_text=_("每行一个栏目：编码（小写字母开头）+ 空格 + 名称，如“findings 影像所见”。全部留空则只用自由文本。"),
+    )
+
+    def __init__(self, *args, service_type, **kwargs):
+        template = service_type.report_template or {}
+        kwargs.setdefault("initial", {})
+        kwargs["initial"]["sections"] = report_rules.template_to_lines(template.get("sections"))
+        super().__init__(*args, **kwargs)
+        self.modalities = list(ImagingModality) if service_type.needs_modality else []
+        for modality in self.modalities:
+            name = f"modality_{modality.value}"
+            self.fields[name] = forms.CharField(
+                label=_("%(m)s 专用栏目") % {"m": modality.label}, required=False,
+                widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+                help_text=_("留空则使用上面的报告栏目。"),
+                initial=report_rules.template_to_lines((template.get("modalities") or {}).get(modality.value)),
+            )
+
+    def clean(self):
+        data = super().clean()
+        template = {"sections": report_rules.template_from_lines(data.get("sections", ""))}
+        modalities = {
+            m.value: report_rules.template_from_lines(data.get(f"modality_{m.value}", "")) for m in self.modalities
+        }
+        template["modalities"] = {key: rows for key, rows in modalities.items() if rows}
+        return {"template": template}

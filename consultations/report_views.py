@@ -9,19 +9,26 @@ JL-C8 art. 35).
 
 from __future__ import annotations
 
+from functools import partial
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.records import open_seal, record_access
-from telemed.pages import found
+from facilities.models import ServiceType
+from telemed.pages import found, submit
+from telemed.scope import Scope
 
-from . import selectors
+from . import report_rules, selectors, services
 from .choices import Side
+from .report_forms import ReportTemplateForm
 from .services.opinions import opinion_signature_intact
 from .views import _sealed_purpose, _to_sealed_access
 
@@ -55,3 +62,23 @@ def opinion_print(request, pk: int, opinion_pk: int):
     response = render(request, "consultations/opinion_print.html", context)
     patch_cache_control(response, private=True, no_store=True)
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_template_edit(request, code: str):
+    """JL-C11: the provincial regulator sets a service type's report template (sections, and an
+    imaging modality's own); everyone else is refused. No patient data."""
+    if not Scope.of(request.user).is_provincial_regulator:
+        raise PermissionDenied(_("JL-C11: 只有省卫生健康委可以设置意见/报告模板。"))
+    service_type = get_object_or_404(ServiceType, code=code)
+    form = ReportTemplateForm(request.POST or None, service_type=service_type)
+    write = partial(services.service_type_report_template_set, actor=request.user, service_type=service_type)
+    if request.method == "POST" and submit(form, write) is not None:
+        messages.success(request, _("已保存“%(name)s”的意见/报告模板。") % {"name": service_type.name})
+        return redirect("facilities:service-type-list")
+    context = {
+        "service_type": service_type, "form": form,
+        "preview": report_rules.template_sections(service_type.report_template),
+    }
+    return render(request, "consultations/report_template_form.html", context, status=400 if form.is_bound else 200)

@@ -47,6 +47,7 @@ urlpatterns = [
         path(f"<int:pk>/{segment}/", views.consultation_act, {"action": action}, name=name)
         for segment, (action, name) in CASE_ACTIONS.items()
     ],
+    path("report-templates/<slug:code>/", report_views.report_template_edit, name="report-template"),
     path("referrals/", views.referral_list, name="referral-list"),
     *[
         path(f"referrals/<int:pk>/{step}/", views.referral_act, {"action": step}, name=f"referral-{step}")

@@ -147,6 +147,7 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "facilities-api:service-type-list": "the JL-C1 service catalogue; POST adds one (provincial regulator)",
     "facilities-api:service-type-detail": "one service type",
     "facilities-api:service-type-report-template": WRITE,
+    "consultations:report-template": "form: the provincial regulator sets a service type's report template (JL-C11), no patient",
     "facilities-api:membership-list": "staff roles at the user's facilities",
     "facilities-api:membership-detail": "one staff role",
     "facilities-api:membership-revoke": "write: end a staff role",

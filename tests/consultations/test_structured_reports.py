@@ -123,6 +123,25 @@ def test_jl_c11_template_over_the_api_provincial_regulator_only(world):
     assert token_client(world.clinician).get("/api/v1/service-types/pathology/").json()["report_template"]["sections"][1]["key"] == "micro"
 
 
+def test_jl_c11_template_page_for_the_provincial_regulator(world):
+    url = reverse("consultations:report-template", args=["imaging"])
+    assert _client(regulator("220100", username="changchun")).get(url).status_code == 403
+    assert _client(world.coordinator).get(url).status_code == 403
+    client = _client(regulator("220000", username="jilin"))
+    listing = client.get(reverse("facilities:service-type-list")).content.decode()
+    assert url in listing and "检查方法 · 影像所见 · 诊断意见" in listing
+    page = client.get(url).content.decode()
+    assert "findings 影像所见" in page and "rhythm 心律" in page and 'name="modality_ecg"' in page
+    refused = client.post(url, {"sections": "Findings 影像所见", "modality_ecg": ""})
+    assert refused.status_code == 400 and "JL-C11" in refused.content.decode() and "Findings 影像所见" in refused.content.decode()
+    done = client.post(url, {"sections": "technique 检查方法\nfindings|影像所见\n\nimpression 印象", "modality_ecg": ""})
+    assert done.status_code == 302
+    template = ServiceType.objects.get(code="imaging").report_template
+    assert template == {"sections": [{"key": "technique", "label": "检查方法"}, {"key": "findings", "label": "影像所见"},
+                                     {"key": "impression", "label": "印象"}]}
+    assert [s.key for s in report_rules.template_sections(template, "ecg")] == ["technique", "findings", "impression"]
+
+
 # --- JL-C6: the signature covers the structure --------------------------------------------------------
 
 
