@@ -336,7 +336,7 @@ def test_jl_c11_printable_report_has_header_masked_patient_signer_and_hash(world
     consultation = opinion.consultation
     url = reverse("consultations:opinion-print", args=[consultation.pk, opinion.pk])
     client = _client(world.coordinator)
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(24):
         response = client.get(url)
     page = response.content.decode()
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
@@ -366,6 +366,20 @@ def test_jl_c11_printable_report_is_404_for_another_facility_and_for_another_cas
     wrong = reverse("consultations:opinion-print", args=[other.pk, opinion.pk])
     assert _client(world.coordinator).get(wrong).status_code == 404
     assert _client(world.expert).get(url).status_code == 200
+
+
+def test_jl_c8_a_sealed_case_asks_the_purpose_before_the_printable_report(world):
+    from audit import records
+
+    opinion = _sign_imaging(world)
+    records.seal_create(actor=world.coordinator, consultation=opinion.consultation, reason="医疗争议",
+                        inviting_party_name="王主任", inviting_party_role="医务科科长",
+                        invited_party_name="张某", invited_party_role="患者之子")
+    url = reverse("consultations:opinion-print", args=[opinion.consultation_id, opinion.pk])
+    before = AuditEvent.objects.filter(event_type="record.view", object_type="consultations.opinion").count()
+    response = _client(world.coordinator).get(url)
+    assert response.status_code == 302 and reverse("audit:sealed-access", args=[opinion.consultation_id]) in response["Location"]
+    assert AuditEvent.objects.filter(event_type="record.view", object_type="consultations.opinion").count() == before
 
 
 def test_jl_c11_printable_report_of_a_free_text_opinion(world):
