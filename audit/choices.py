@@ -79,6 +79,7 @@ class EventType(models.TextChoices):
     FACILITY_SERVICE_TYPE_ADD = "facility.service_type.add", _("增设远程医疗服务项目")
     FACILITY_SERVICE_TYPE_STANDARD = "facility.service_type.standard", _("设定诊断报告标准时长")
     ASSISTANCE_EXPORT = "assistance.export", _("导出对口帮扶计入时间")
+    FACILITY_SERVICE_TYPE_REPORT_TEMPLATE = "facility.service_type.report_template", _("设置意见/报告模板")
     MEMBERSHIP_GRANT = "membership.grant", _("授予机构角色")
     MEMBERSHIP_REVOKE = "membership.revoke", _("撤销机构角色")
     MEMBERSHIP_REGULATOR_GRANT = "membership.regulator.grant", _("授予监管角色")

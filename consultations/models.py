@@ -412,6 +412,10 @@ class Opinion(models.Model):
     # JL-C10 (art. 9): part of what is signed (in the content hash when set).
     recommends_transfer = models.BooleanField(_("建议转诊"), default=False)
     transfer_reason = models.CharField(_("建议转诊理由"), max_length=200, blank=True)
+    # JL-C11: the structured form (sections of the service type's template, ICD-10 diagnoses,
+    # recommendations; ``report_rules.canonical_structure``), signed with the content (JL-C6).
+    # Empty for a free-text opinion, whose canonical signed form is unchanged.
+    structure = models.JSONField(_("结构化内容"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("会诊意见/诊断报告")
@@ -426,6 +430,10 @@ class Opinion(models.Model):
         if not self._state.adding:
             raise ValueError("JL-C6: 已签发的意见/报告不可修改，请签发更正版本")
         super().save(*args, **kwargs)
+
+    @property
+    def is_structured(self) -> bool:
+        return bool(self.structure)
 
 
 class ResponsibilityRecord(models.Model):

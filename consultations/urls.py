@@ -5,7 +5,7 @@
 
 from django.urls import path
 
-from . import views
+from . import report_views, views
 from .choices import TriggerKind
 
 app_name = "consultations"
@@ -42,10 +42,12 @@ urlpatterns = [
     path("<int:pk>/documents/<int:document_pk>/download/", views.document_download, name="document-download"),
     path("<int:pk>/consent/signed-copy/", views.consent_download, name="consent-download"),
     path("<int:pk>/patient/reveal/", views.patient_reveal, name="patient-reveal"),
+    path("<int:pk>/opinions/<int:opinion_pk>/print/", report_views.opinion_print, name="opinion-print"),
     *[
         path(f"<int:pk>/{segment}/", views.consultation_act, {"action": action}, name=name)
         for segment, (action, name) in CASE_ACTIONS.items()
     ],
+    path("report-templates/<slug:code>/", report_views.report_template_edit, name="report-template"),
     path("referrals/", views.referral_list, name="referral-list"),
     *[
         path(f"referrals/<int:pk>/{step}/", views.referral_act, {"action": step}, name=f"referral-{step}")

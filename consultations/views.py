@@ -50,14 +50,13 @@ from telemed.pages import stream as _stream
 from telemed.pages import submit as _submit
 from telemed.scope import Scope
 
-from . import rules, selectors, services
+from . import report_rules, rules, selectors, services
 from .choices import ConsultationState, ObligationState, RaterKind, Side, TriggerKind
 from .forms import (
     AdmissionForm,
     ConfirmForm,
     ConsentForm,
     ConsultationRequestForm,
-    CorrectForm,
     DiagnosisForm,
     DocumentForm,
     ExpertAssignForm,
@@ -73,10 +72,10 @@ from .forms import (
     ReferralOfferForm,
     ReturnMaterialForm,
     ScheduleForm,
-    SignForm,
     WithdrawForm,
 )
 from .models import Consultation
+from .report_forms import OpinionCorrectForm, OpinionSignForm
 
 PAGE_SIZE = 25
 PATIENT_RESULTS = 20
@@ -331,19 +330,20 @@ class CaseAction:
     anchor: str = "actions"
 
 
-def _sign(*, actor, consultation, content, recommends_transfer=False, transfer_reason=""):
+def _sign(*, actor, consultation, content="", structure=None, recommends_transfer=False, transfer_reason=""):
     return services.opinion_sign(
-        actor=actor, consultation=consultation, content=content,
+        actor=actor, consultation=consultation, content=content, structure=structure,
         recommends_transfer=recommends_transfer, transfer_reason=transfer_reason,
     )
 
 
-def _correct(*, actor, consultation, content, correction_reason, recommends_transfer=False, transfer_reason=""):
+def _correct(*, actor, consultation, correction_reason, content="", structure=None, recommends_transfer=False, transfer_reason=""):
     latest = consultation.opinions.order_by("-version").first()
     return services.opinion_sign(
         actor=actor,
         consultation=consultation,
         content=content,
+        structure=structure,
         corrects=latest,
         correction_reason=correction_reason,
         recommends_transfer=recommends_transfer,
@@ -368,8 +368,8 @@ CASE_ACTIONS = {
     "start_session": CaseAction(
         ConfirmForm, services.consultation_start_session, gettext_lazy("会诊已开始。")
     ),
-    "sign": CaseAction(SignForm, _sign, gettext_lazy("已签发。")),
-    "correct": CaseAction(CorrectForm, _correct, gettext_lazy("更正版本已签发。")),
+    "sign": CaseAction(OpinionSignForm, _sign, gettext_lazy("已签发。"), "opinions"),
+    "correct": CaseAction(OpinionCorrectForm, _correct, gettext_lazy("更正版本已签发。"), "opinions"),
     "close": CaseAction(
         ConfirmForm, services.consultation_close, gettext_lazy("已确认收到意见/报告，服务结束。")
     ),
@@ -405,6 +405,10 @@ def _form_options(action: str, consultation: Consultation, user) -> dict:
         return {"label": REASON_LABELS[action]}
     if action == "referral_offer":
         return {"directions": selectors.referral_offerable(user=user, consultation=consultation)}
+    if action in ("sign", "correct"):  # JL-C11: the service type's report template
+        sections = report_rules.template_sections(consultation.service_type.report_template, consultation.modality)
+        opinions = list(consultation.opinions.all())
+        return {"sections": sections, "previous": opinions[-1] if action == "correct" and opinions else None}
     return {}
 
 

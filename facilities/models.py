@@ -87,6 +87,12 @@ class ServiceType(models.Model):
         help_text=_("第四十四条：远程门诊及心电、影像、检验、病理诊断按合作协议约定比例分配；会诊类项目按2:8分配。"),
     )
     built_in = models.BooleanField(_("第三条规定项目"), default=False)
+    # JL-C11: the sections an opinion or report of this service is written in, set by the provincial
+    # regulator: {"sections": [{"key", "label"}], "modalities": {"ecg": [...]}} (consultations.report_rules).
+    report_template = models.JSONField(
+        _("报告模板"), default=dict, blank=True,
+        help_text=_("意见/报告的分栏（如影像：检查方法、影像所见、诊断意见）；可按影像类别另设（如心电图）。"),
+    )
     active = models.BooleanField(_("启用"), default=True)
     sort_order = models.PositiveSmallIntegerField(_("排序"), default=100)
 

@@ -347,11 +347,36 @@ class DocumentSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
 
+class StructureSectionOutSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField(help_text="栏目名称，如 影像所见")
+    text = serializers.CharField()
+
+
+class DiagnosisOutSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="ICD-10 编码（GB/T 14396），如 I21.001")
+    text = serializers.CharField(help_text="诊断名称")
+
+
+class OpinionStructureSerializer(serializers.Serializer):
+    """JL-C11: a structured opinion or report as signed (JL-C6): the template's sections in order,
+    the diagnoses, the recommendations."""
+
+    schema = serializers.IntegerField(help_text="结构版本（当前为 1）")
+    sections = StructureSectionOutSerializer(many=True)
+    diagnoses = DiagnosisOutSerializer(many=True)
+    recommendations = serializers.CharField()
+
+
 class OpinionSerializer(serializers.ModelSerializer):
-    """JL-C6: every signed version; a correction names the version it ``supersedes``."""
+    """JL-C6: every signed version; a correction names the version it ``supersedes``.
+
+    ``structure`` (JL-C11) is null for a free-text opinion; for a structured one ``content`` is its
+    plain text. Both are covered by ``content_sha256``."""
 
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     signed_by_name = serializers.CharField(source="signed_by.name", read_only=True)
+    structure = serializers.SerializerMethodField()
 
     class Meta:
         model = Opinion
@@ -369,8 +394,13 @@ class OpinionSerializer(serializers.ModelSerializer):
             "correction_reason",
             "recommends_transfer",
             "transfer_reason",
+            "structure",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OpinionStructureSerializer(allow_null=True))
+    def get_structure(self, opinion: Opinion) -> dict | None:
+        return OpinionStructureSerializer(opinion.structure).data if opinion.structure else None
 
 
 class ResponsibilitySerializer(serializers.ModelSerializer):
@@ -535,8 +565,47 @@ class ScheduleSerializer(serializers.Serializer):
     video_link = serializers.CharField(max_length=300)
 
 
+class StructureSectionInSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=30, help_text="报告模板中的栏目编码，如 findings")
+    text = serializers.CharField(allow_blank=True, max_length=20000)
+
+
+class DiagnosisInSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        allow_blank=True, max_length=50,
+        help_text="ICD-10 编码，如 I21 或 I21.001；格式不符时拒绝，code 为 icd10_invalid（JL-C11）",
+    )
+    text = serializers.CharField(allow_blank=True, max_length=1000, help_text="诊断名称")
+
+
+class StructureInSerializer(serializers.Serializer):
+    """JL-C11: a structured opinion or report, in the sections of the service type's template
+    (``GET /service-types/{code}/`` → ``report_template``). The rules run in the service."""
+
+    sections = StructureSectionInSerializer(many=True, required=False, default=list)
+    diagnoses = DiagnosisInSerializer(many=True, required=False, default=list, help_text="1 至 10 条诊断")
+    recommendations = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+
+    def validate_sections(self, rows):
+        keys = [row["key"] for row in rows]
+        if len(set(keys)) != len(keys):
+            raise serializers.ValidationError(_("栏目编码不能重复。"))
+        return rows
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        values["sections"] = {row["key"]: row["text"] for row in values["sections"]}
+        values["diagnoses"] = [dict(d) for d in values["diagnoses"]]
+        return values
+
+
 class SignSerializer(serializers.Serializer):
-    content = serializers.CharField(allow_blank=True, help_text="会诊意见或诊断报告内容")
+    content = serializers.CharField(
+        allow_blank=True, required=False, default="", help_text="会诊意见或诊断报告内容（自由文本；提交 structure 时留空）"
+    )
+    structure = StructureInSerializer(
+        required=False, allow_null=True, default=None, help_text="JL-C11: 结构化意见/报告（代替 content）"
+    )
     recommends_transfer = serializers.BooleanField(required=False, default=False, help_text="JL-C10: 建议转诊（随内容一同签发）")
     transfer_reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=200, help_text="JL-C10: 建议转诊的简要理由（建议转诊时必填）"
@@ -544,7 +613,6 @@ class SignSerializer(serializers.Serializer):
 
 
 class CorrectSerializer(SignSerializer):
-    content = serializers.CharField(allow_blank=True)
     correction_reason = serializers.CharField(allow_blank=True, max_length=2000)
     opinion = serializers.IntegerField(min_value=1, help_text="被更正的（最新）版本 id")
 

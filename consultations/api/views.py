@@ -636,6 +636,7 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
             request=request,
             consultation=consultation,
             content=values["content"],
+            structure=values["structure"],
             corrects=corrects,
             correction_reason=values["correction_reason"],
             recommends_transfer=values["recommends_transfer"],

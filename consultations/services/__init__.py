@@ -11,6 +11,7 @@ from .patients import (
     patient_register,
 )
 from .referrals import referral_cancel, referral_confirm, referral_decline, referral_offer, referral_transfer
+from .reports import service_type_report_template_set
 from .requests import (
     consent_record,
     consultation_accept,
@@ -66,4 +67,5 @@ __all__ = [
     "referral_transfer",
     "response_reminder_sweep",
     "responsibility_record",
+    "service_type_report_template_set",
 ]

@@ -18,7 +18,7 @@ from telemed.errors import ApplicationError
 from telemed.scope import Scope
 from telemed.transactions import service_transaction
 
-from .. import rules
+from .. import report_rules, rules
 from ..choices import ConsultationState, OpinionKind, RaterKind, Side
 from ..models import Consultation, Opinion, Participant, Rating, ResponsibilityRecord
 from ..selectors import expert_scopes
@@ -55,13 +55,18 @@ TRANSFER_REASON_MAX = 200  # Opinion.transfer_reason
 
 def signed_content_hash(
     *, consultation_number: str, version: int, kind: str, content: str, physician_id: int, signed_at,
-    recommends_transfer: bool = False, transfer_reason: str = "",
+    recommends_transfer: bool = False, transfer_reason: str = "", structure: dict | None = None,
 ) -> str:
     """JL-C6: the SHA-256 of the canonical signed content.
 
     JL-C10: a recommendation to transfer is part of what is signed. It enters the canonical form
     only when it is made, as ``"transfer": {"recommended": true, "reason": …}``, so every opinion
     signed before (and every one without a recommendation) keeps exactly the hash it had.
+
+    JL-C11: a structured opinion's structure (``report_rules.canonical_structure``: sections,
+    ICD-10 diagnoses, recommendations) is signed too. It enters only when present, as
+    ``"structure": {…}`` next to ``"form": 2`` (the canonical form's version), so a free-text
+    opinion — every one signed before structures existed — keeps exactly the hash it had.
     """
     payload = {
         "consultation": consultation_number,
@@ -73,16 +78,63 @@ def signed_content_hash(
     }
     if recommends_transfer:
         payload["transfer"] = {"recommended": True, "reason": transfer_reason}
+    if structure:
+        payload["form"] = 2
+        payload["structure"] = structure
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def opinion_content_hash(opinion: Opinion, *, consultation_number: str) -> str:
+    """JL-C6: the hash of an opinion as it is stored now (to compare with the signed one)."""
+    return signed_content_hash(
+        consultation_number=consultation_number, version=opinion.version, kind=opinion.kind, content=opinion.content,
+        physician_id=opinion.signed_by_id, signed_at=opinion.signed_at, recommends_transfer=opinion.recommends_transfer,
+        transfer_reason=opinion.transfer_reason, structure=opinion.structure or None,
+    )
+
+
+def opinion_signature_intact(opinion: Opinion, *, consultation_number: str) -> bool:
+    """JL-C6: whether what is stored is still what was signed — a diagnosis code, a section, the
+    text changed behind the portal's back (in the database) makes this False."""
+    return opinion_content_hash(opinion, consultation_number=consultation_number) == opinion.content_sha256
+
+
+def _structured(consultation: Consultation, structure: dict, content: str) -> dict:
+    """JL-C11: the canonical structure of a structured opinion, or a refusal with every reason —
+    a malformed ICD-10 code as ``icd10_invalid``, anything else as ``JL-C11``."""
+    if content.strip():
+        raise ApplicationError(
+            report_rules.RULE,
+            _("JL-C11: 结构化意见/报告的正文由各栏目生成，请勿同时提交自由文本内容。"),
+            {"field": "content"},
+        )
+    sections = report_rules.template_sections(consultation.service_type.report_template, consultation.modality)
+    texts = {str(k): str(v or "") for k, v in (structure.get("sections") or {}).items()}
+    diagnoses = [d for d in structure.get("diagnoses") or [] if (d.get("code") or "").strip() or (d.get("text") or "").strip()]
+    recommendations = str(structure.get("recommendations") or "")
+    bad = failing(report_rules.structure_checks(sections=sections, texts=texts, diagnoses=diagnoses, recommendations=recommendations))
+    if bad:
+        raise ApplicationError.from_reasons(bad)
+    bad_codes = failing(report_rules.diagnosis_code_checks(diagnoses))
+    if bad_codes:
+        error = ApplicationError.from_reasons(bad_codes)
+        error.code = report_rules.ICD10_ERROR_CODE
+        error.extra["field"] = "diagnoses"
+        raise error
+    return report_rules.canonical_structure(sections=sections, texts=texts, diagnoses=diagnoses, recommendations=recommendations)
+
+
 def opinion_sign(
-    *, actor, consultation: Consultation, content: str, corrects: Opinion | None = None, correction_reason: str = "",
-    recommends_transfer: bool = False, transfer_reason: str = "",
+    *, actor, consultation: Consultation, content: str = "", corrects: Opinion | None = None, correction_reason: str = "",
+    recommends_transfer: bool = False, transfer_reason: str = "", structure: dict | None = None,
 ) -> Opinion:
     """An assigned expert signs the opinion or report; a correction is a new version (JL-C6).
 
     JL-C10: the expert may recommend transfer, with a short reason; it is signed with the content.
+
+    JL-C11: instead of free text, ``structure`` — ``{"sections": {key: text}, "diagnoses": [{"code",
+    "text"}], "recommendations": text}`` in the sections of the service type's template; its
+    canonical form is stored, its plain text becomes ``content``, and both are signed.
 
     The JL-P checks run as of this moment (the expert may have lost a qualification since being
     assigned) before the signing transaction, so a refusal is on record.
@@ -93,6 +145,9 @@ def opinion_sign(
     action = "sign" if corrects is None else "correct"
     consultation = Consultation.objects.select_related("service_type", "invited").get(pk=consultation.pk)
     require_transition(actor, consultation, action)
+    canonical = _structured(consultation, structure, content) if structure is not None else {}
+    if canonical:
+        content = report_rules.structure_text(canonical)
     if not content.strip():
         raise ApplicationError("JL-C6", _("JL-C6: 意见或报告内容不能为空。"))
     if corrects is not None:
@@ -133,12 +188,13 @@ def opinion_sign(
             content_sha256=signed_content_hash(
                 consultation_number=consultation.number, version=version, kind=kind, content=content.strip(),
                 physician_id=physician.pk, signed_at=now, recommends_transfer=recommends_transfer,
-                transfer_reason=transfer_reason,
+                transfer_reason=transfer_reason, structure=canonical or None,
             ),
             supersedes=corrects,
             correction_reason=correction_reason.strip(),
             recommends_transfer=recommends_transfer,
             transfer_reason=transfer_reason,
+            structure=canonical,
         )
         move(consultation, edge, signed_at=consultation.signed_at or now)
         responsibility_record(actor=actor, consultation=consultation, occasion="signed" if corrects is None else "corrected")
@@ -150,7 +206,8 @@ def opinion_sign(
             facility_ids=[consultation.inviting_id, consultation.invited_id],
             details={"consultation": consultation.number, "version": version, "sha256": opinion.content_sha256,
                      "supersedes": corrects.pk if corrects else None, "reason": correction_reason.strip(),
-                     "recommends_transfer": recommends_transfer, "transfer_reason": transfer_reason},
+                     "recommends_transfer": recommends_transfer, "transfer_reason": transfer_reason,
+                     "structured": bool(canonical), "diagnoses": [d["code"] for d in canonical.get("diagnoses", [])]},
         )
         notify(
             facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),

@@ -397,8 +397,22 @@ class ServiceTypeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ServiceType
-        fields = ["code", "name", "category", "category_label", "required_scope", "needs_modality", "negotiated_split", "built_in", "active"]
+        fields = ["code", "name", "category", "category_label", "required_scope", "needs_modality", "negotiated_split", "built_in", "active",
+                  "report_template"]
         read_only_fields = fields
+
+
+class ReportSectionSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=30, help_text="栏目编码：小写字母开头，字母、数字、下划线")
+    label = serializers.CharField(max_length=30, help_text="栏目名称，如 影像所见")
+
+
+class ReportTemplateSerializer(serializers.Serializer):
+    """JL-C11: the sections an opinion or report of the service is written in; ``modalities`` gives
+    an imaging modality its own (``{"ecg": [...]}``). The rules run in the service."""
+
+    sections = ReportSectionSerializer(many=True, required=False, default=list)
+    modalities = serializers.DictField(child=ReportSectionSerializer(many=True), required=False, default=dict)
 
 
 class ServiceTypeAddSerializer(serializers.Serializer):

@@ -274,15 +274,22 @@ class RegistrationViewSet(mixins.RetrieveModelMixin, FacilityScopedViewSet):
 # --- Service types (JL-C1) -------------------------------------------------------------------
 
 
-@extend_schema_view(create=extend_schema(request=s.ServiceTypeAddSerializer, responses={201: s.ServiceTypeSerializer}))
+@extend_schema_view(
+    create=extend_schema(request=s.ServiceTypeAddSerializer, responses={201: s.ServiceTypeSerializer}),
+    report_template=extend_schema(request=s.ReportTemplateSerializer, responses=s.ServiceTypeSerializer),
+)
 class ServiceTypeViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """远程医疗服务项目 (JL-C1, art. 3): everyone signed in reads the catalogue; only the provincial
-    regulator (220000) adds to it."""
+    regulator (220000) adds to it and sets a service's report template (JL-C11)."""
 
     queryset = ServiceType.objects.order_by("sort_order", "code")
     serializer_class = s.ServiceTypeSerializer
     permission_classes = [IsAuthenticated, ActionRolePermission]
-    action_roles = {"create": PROVINCIAL_REGULATOR}
+    action_roles = {"create": PROVINCIAL_REGULATOR, "report_template": PROVINCIAL_REGULATOR}
+
+    def acting_on(self, obj):
+        """The catalogue is the province's: no facility owns a service type."""
+        return [], []
     filter_backends: list = []
 
     def create(self, request):
@@ -290,6 +297,19 @@ class ServiceTypeViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.R
         data.is_valid(raise_exception=True)
         service_type = run_service(services.service_type_add, request=request, **data.validated_data)
         return Response(self.get_serializer(service_type).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], url_path="report-template", url_name="report-template")
+    def report_template(self, request, pk=None):
+        """JL-C11: replace the service's report template (sections, and per imaging modality)."""
+        from consultations.services import service_type_report_template_set
+
+        service_type = self.get_object()
+        data = s.ReportTemplateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        template = {"sections": [dict(r) for r in data.validated_data["sections"]],
+                    "modalities": {m: [dict(r) for r in rows] for m, rows in data.validated_data["modalities"].items()}}
+        service_type = run_service(service_type_report_template_set, request=request, service_type=service_type, template=template)
+        return Response(self.get_serializer(service_type).data)
 
 
 # --- Staff roles ------------------------------------------------------------------------------

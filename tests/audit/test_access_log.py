@@ -56,6 +56,7 @@ PATIENT_DATA: dict[str, str] = {
     "consultations:document-download": "a document of the case",
     "consultations:consent-download": "the signed consent form",
     "consultations:patient-reveal": "the case page with the full identity and phone numbers (JL-C9)",
+    "consultations:opinion-print": "the printable opinion/report (JL-C11): patient name, masked number, findings",
     "consultations:obligation-list": "open obligations, admissions awaiting a diagnosis, patient search",
     "consultations:violation-list": "JL-C2 violations name the patient",
     "consultations:notification-list": "JL-C2 reminders and violation notices name the patient",
@@ -152,6 +153,8 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "facilities-api:registration-qualifications": "write: a physician's certificate, title and scopes",
     "facilities-api:service-type-list": "the JL-C1 service catalogue; POST adds one (provincial regulator)",
     "facilities-api:service-type-detail": "one service type",
+    "facilities-api:service-type-report-template": WRITE,
+    "consultations:report-template": "form: the provincial regulator sets a service type's report template (JL-C11), no patient",
     "facilities-api:membership-list": "staff roles at the user's facilities",
     "facilities-api:membership-detail": "one staff role",
     "facilities-api:membership-revoke": "write: end a staff role",
@@ -553,6 +556,15 @@ def _(r):
     user = r.world.clinician
     return Case(user, _page(user, reverse("consultations:patient-reveal", args=[r.consultation.pk]), "post"),
                 [view(r.consultation, r.patient, event_type="record.reveal")], full_numbers_shown=True)
+
+
+@scenario("consultations:opinion-print")
+def _(r):
+    consultation = signed(r.world)
+    opinion = consultation.opinions.get()
+    user = r.world.coordinator
+    return Case(user, _page(user, reverse("consultations:opinion-print", args=[consultation.pk, opinion.pk])),
+                [view(opinion, consultation.patient)])
 
 
 @scenario("consultations:obligation-list")

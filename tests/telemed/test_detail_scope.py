@@ -55,6 +55,8 @@ NOT_OBJECT_SCOPED: dict[str, str] = {
     "billing-api:price-standard-detail": "JL-B1 (art. 39): the provincial price standard is published to every caller",
     "facilities-api:service-type-detail": "JL-C1 (art. 3): the service types are the province's catalogue, the same for everyone",
     "facilities:service-type-standard": "JL-O4: the province's catalogue; only the provincial regulator may open it (403 before any lookup)",
+    "facilities-api:service-type-report-template": "JL-C11: the province's catalogue; only the provincial regulator "
+    "sets a report template (403 for everyone else, tests/consultations/test_structured_reports.py)",
 }
 
 
@@ -112,6 +114,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "consultations:document-download": lambda o: {"pk": o.consultation.pk, "document_pk": o.document.pk},
     "consultations:consent-download": lambda o: {"pk": o.consultation.pk},
     "consultations:patient-reveal": lambda o: {"pk": o.consultation.pk},
+    "consultations:opinion-print": lambda o: {"pk": o.referral.consultation_id, "opinion_pk": o.referral.opinion_id},
     **{f"consultations:{name}": (lambda o: {"pk": o.open_case.pk}) for name in (
         "consent", "participant-add", "document-upload", "send", "accept", "decline", "return-material", "assign-expert",
         "schedule", "start-session", "sign", "correct", "close", "cancel", "rate", "referral-offer",
