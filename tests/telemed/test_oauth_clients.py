@@ -386,3 +386,19 @@ def test_openapi_documents_the_oauth2_scheme_and_each_operations_scope(admin):
     assert {"oauth2": ["consultations:read"]} in listing
     download = schema["paths"]["/api/v1/consultations/{id}/documents/{document_id}/download/"]["get"]["security"]
     assert {"oauth2": ["documents:read"]} in download
+
+
+def test_an_idempotency_key_belongs_to_the_application_across_its_tokens(admin, facility):
+    """A retry after the token was renewed is still a retry (telemed.idempotency keys by client)."""
+    from consultations.models import Patient
+
+    client, secret = register(admin, facility, scopes=["patients:write"])
+    body = {"name": "王五", "sex": "1", "birth_date": "1958-03-02", "id_number": "220122195803021234",
+            "phone": "13912345678"}
+    first = bearer(token_for(client, secret)).post("/api/v1/patients/", body, format="json",
+                                                   HTTP_IDEMPOTENCY_KEY="his-0001")
+    assert first.status_code == 201, first.content
+    again = bearer(token_for(client, secret)).post("/api/v1/patients/", body, format="json",
+                                                   HTTP_IDEMPOTENCY_KEY="his-0001")
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert Patient.objects.count() == 1
