@@ -446,6 +446,7 @@ SPECTACULAR_SETTINGS = {
         "PayoutStateEnum": "billing.choices.PayoutState",
         "PayoutRoleEnum": "billing.choices.PayoutRole",
         "PayoutLineKindEnum": "billing.choices.PayoutLineKind",
+        "PartnerScopeEnum": "telemed.oauth.rules.SCOPE_CHOICES",  # issue 14
     },
 }
 

@@ -37,7 +37,7 @@ class PartnerClientSerializer(serializers.ModelSerializer):
                                         help_text="所属医疗机构（机构管理员）；与 division 二者取一")
     division = serializers.CharField(source="division_id", required=False, allow_null=True,
                                      help_text="所属行政区划代码（卫生健康委的系统，监管人员登记）")
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=sorted(rules.SCOPES)), allow_empty=False,
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=rules.SCOPE_CHOICES), allow_empty=False,
                                    help_text="授权范围：" + "、".join(rules.SCOPES))
     active = serializers.SerializerMethodField()
 

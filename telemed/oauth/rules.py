@@ -32,6 +32,7 @@ SCOPES: dict[str, str] = {
     "metrics:read": "读取监管统计",
     "webhooks:manage": "管理事件推送订阅与推送记录",
 }
+SCOPE_CHOICES = sorted(SCOPES)  # the API's enum (OpenAPI component PartnerScopeEnum)
 READ, WRITE = "read", "write"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
