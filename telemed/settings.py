@@ -361,6 +361,18 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": TELEMED_OAUTH_TOKEN_SECONDS,
     "OAUTH2_VALIDATOR_CLASS": "telemed.oauth.auth.PartnerClientValidator",
     "SCOPES_BACKEND_CLASS": "telemed.oauth.auth.PartnerClientScopes",
+    # RFC 9700 (OAuth 2.0 Security BCP), the toolkit's 4.0 defaults today: tokens kept only as their
+    # SHA-256 checksum, never accepted in a query string; no implicit or password grant, no "plain" PKCE,
+    # https redirect URIs only (we issue client credentials alone, but nothing else may slip in).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 
 REST_FRAMEWORK = {

@@ -264,9 +264,14 @@ def test_the_rate_limit_is_per_client_with_429_and_retry_after(admin, facility):
 
 
 def test_secrets_are_stored_hashed_in_the_raw_tables(admin, facility):
+    """Client secrets (current and previous) as password hashes; access tokens as SHA-256 checksums
+    only (RFC 9700 token storage)."""
     client, old = register(admin, facility)
     new = services.partner_client_rotate(actor=admin, client=client)
+    access_token = token_for(client, new)
     with connection.cursor() as cursor:
+        cursor.execute("SELECT token, token_checksum FROM oauth2_provider_accesstoken")
+        assert all(access_token not in (token or "") and access_token != checksum for token, checksum in cursor.fetchall())
         cursor.execute("SELECT client_secret FROM oauth2_provider_application WHERE client_id = %s", [client.client_id])
         (stored,) = cursor.fetchone()
         cursor.execute("SELECT previous_secret FROM telemed_partnerclient WHERE id = %s", [client.pk])
