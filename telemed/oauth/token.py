@@ -9,6 +9,7 @@ body: ``{"error", "error_description", "code", "message", "extra"}``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from django.http import JsonResponse
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.views import TokenView
 
 from telemed.context import client_ip
@@ -36,6 +38,18 @@ MESSAGES = {
 }
 
 
+# Our refinements of RFC 6749's ``invalid_client`` (the RFC body keeps the RFC's code).
+RFC_ERRORS = {
+    "client_revoked": "invalid_client",
+    "client_expired": "invalid_client",
+    "invalid_client": "invalid_client",
+    "unsupported_grant_type": "unsupported_grant_type",
+    "unauthorized_client": "unauthorized_client",
+    "invalid_scope": "invalid_scope",
+    "invalid_grant": "invalid_grant",
+}
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class PartnerTokenView(TokenView):
     def post(self, request, *args, **kwargs):
@@ -50,9 +64,16 @@ class PartnerTokenView(TokenView):
             body = json.loads(response.content or b"{}")
         except ValueError:
             body = {}
-        if response.status_code == 200 and partner is not None:
-            token_issued_record(client=partner, scope=body.get("scope", ""), expires_in=body.get("expires_in"),
-                                ip_address=client_ip(request))
+        if response.status_code == 200:
+            # The client the token was issued to, whatever form its credentials came in.
+            checksum = hashlib.sha256(str(body.get("access_token", "")).encode()).hexdigest()
+            application_id = (get_access_token_model().objects.filter(token_checksum=checksum)
+                              .values_list("application_id", flat=True).first())
+            issued_to = (PartnerClient.objects.select_related("user", "application")
+                         .filter(application_id=application_id).first() if application_id else None)
+            if issued_to is not None:
+                token_issued_record(client=issued_to, scope=body.get("scope", ""), expires_in=body.get("expires_in"),
+                                    ip_address=client_ip(request))
             return response
         error = str(body.get("error") or "invalid_request")
         if error == "invalid_client" and partner is not None:
@@ -64,9 +85,7 @@ class PartnerTokenView(TokenView):
     def _refused(self, request, client_id, partner, error: str, status: int, headers: dict | None = None):
         token_refused_record(client_id=client_id, error=error, client=partner, ip_address=client_ip(request))
         message = MESSAGES.get(error, lambda: _("令牌请求无效。"))()
-        oauth_error = error if error in ("invalid_client", "unsupported_grant_type", "unauthorized_client",
-                                         "invalid_scope", "invalid_grant") else "invalid_client" \
-            if error.startswith("client_") else "invalid_request"
+        oauth_error = RFC_ERRORS.get(error, error if error in RFC_ERRORS.values() else "invalid_request")
         response = JsonResponse(
             {"error": oauth_error, "error_description": message, "code": error, "message": message,
              "extra": {"rule": "JL-A2"}},
