@@ -407,3 +407,19 @@ def test_an_idempotency_key_belongs_to_the_application_across_its_tokens(admin, 
                                                    HTTP_IDEMPOTENCY_KEY="his-0001")
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     assert Patient.objects.count() == 1
+
+
+def test_the_page_list_takes_the_same_number_of_queries_for_one_client_or_many(client, admin, facility):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    register(admin, facility)
+    client.force_login(admin)
+    client.get(reverse("partner-clients:list"))  # the session's first request does its own once-only reads
+    with CaptureQueriesContext(db) as one:
+        assert client.get(reverse("partner-clients:list")).status_code == 200
+    register(admin, facility)
+    register(admin, facility)
+    with CaptureQueriesContext(db) as three:
+        assert client.get(reverse("partner-clients:list")).status_code == 200
+    assert len(three) == len(one) <= 25
