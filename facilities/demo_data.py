@@ -351,6 +351,12 @@ LOGINS: tuple[LoginSpec, ...] = (
 )
 
 PARTNER_LOGIN = "partner_nongan"
+# Issue 14: the demo partner application of 农安县人民医院's HIS (OAuth2 client credentials), acting as
+# PARTNER_LOGIN. A fixed id and secret, for the demonstration only: seed_demo (and so rundemo) prints
+# them; the database keeps only the secret's hash. A real registration gets random ones, shown once.
+DEMO_CLIENT_ID = "demo-nongan-his"
+DEMO_CLIENT_SECRET = "demo-nongan-his-secret-2026"  # noqa: S105 - demonstration data only
+DEMO_CLIENT_NAME = "农安县人民医院 HIS（演示）"
 PROVINCIAL_REGULATOR_LOGIN = "reg_province"
 OPERATOR_LOGIN = "operator"
 DEMO_TOTP_DEVICE_NAME = "演示身份验证器"  # seed_demo enrols the privileged demo logins (JL-A2); demo_totp reads it

@@ -12,6 +12,7 @@ telemed.middleware), ``upload_too_large`` (413, files over TELEMED_MAX_UPLOAD_BY
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -97,8 +98,12 @@ def api_exception_handler(exc, context):
             drf_exceptions.MethodNotAllowed: ("method_not_allowed", _("不支持该请求方法。")),
             drf_exceptions.ParseError: ("invalid", _("请求内容无法解析。")),
             drf_exceptions.UnsupportedMediaType: ("invalid", _("不支持的内容类型。")),
-            drf_exceptions.Throttled: ("throttled", _("请求过于频繁，请稍后再试。")),
+            drf_exceptions.Throttled: ("rate_limited", _("请求过于频繁，已超过该对接应用每分钟的请求上限，请按 Retry-After 稍后再试。")),
         }
         code, message = codes.get(type(exc), (exc.default_code, str(exc.detail)))
-        response.data = _body(code, message)
+        extra = {}
+        if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
+            # Issue 14: per-client rate limit; DRF sets the Retry-After header from the same wait.
+            extra = {"retry_after": math.ceil(exc.wait)}
+        response.data = _body(code, message, extra)
     return response

@@ -4,7 +4,8 @@ A partner system that lost the answer to a POST (a time-out, a dropped connectio
 with the same ``Idempotency-Key`` header and gets the first answer back — same status, same body,
 ``Idempotent-Replayed: true`` — instead of a second patient, document or request.
 
-- Keys belong to who sent them: the hash of the ``Authorization`` header (a partner token), or the
+- Keys belong to who sent them: the partner application of a Bearer token (the same across its
+  tokens, issue 14), the hash of any other ``Authorization`` header (an old per-user token), or the
   signed-in user for the portal's own pages calling the API. Nobody sees another's answers.
 - The same key with a different request (method, path, query, content type or body) is refused
   with 422 ``idempotency_key_reused``; a key whose first request is still running gets 409
@@ -59,6 +60,17 @@ def key_problem(key: str) -> str | None:
 
 def _principal(request) -> str | None:
     authorization = request.META.get("HTTP_AUTHORIZATION", "")
+    kind, _sep, credential = authorization.partition(" ")
+    if kind == "Bearer" and credential:
+        # Issue 14: a partner application's keys are its own across its tokens (a retry after a
+        # token renewal is still a retry); an unknown token falls back to its own hash.
+        from oauth2_provider.models import get_access_token_model
+
+        checksum = hashlib.sha256(credential.encode("utf-8", "replace")).hexdigest()
+        application_id = (get_access_token_model().objects.filter(token_checksum=checksum)
+                          .values_list("application_id", flat=True).first())
+        if application_id is not None:
+            return f"client:{application_id}"
     if authorization:
         return "auth:" + hashlib.sha256(authorization.encode("utf-8", "replace")).hexdigest()
     user = getattr(request, "user", None)

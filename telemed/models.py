@@ -168,3 +168,4 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.subscription_id} ({self.state})"
+from .oauth.models import PartnerClient  # noqa: E402,F401 - issue 14: the partner applications table

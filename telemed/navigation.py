@@ -91,6 +91,8 @@ def navigation(request):
         add(GROUP_FACILITIES, _("设备与软件"), reverse("facilities:asset-list"))  # JL-O7 (art. 33)
     if scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
         add(GROUP_FACILITIES, _("事件推送"), reverse("webhooks:list"))  # issue 14
+    if scope.facilities_with_role(StaffRole.FACILITY_ADMIN) or scope.is_regulator:
+        add(GROUP_FACILITIES, _("对接应用"), reverse("partner-clients:list"))  # issue 14: OAuth2 clients
     if scope.facilities_with_role(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN) or scope.is_operator:
         add(GROUP_FEES, _("费用结算"), reverse("billing:statement-list"))
     if scope.is_regulator or scope.is_operator:

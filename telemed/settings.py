@@ -14,6 +14,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from telemed import crypto, transport
+from telemed.oauth.rules import SCOPES as OAUTH_SCOPES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TELEMED_VAR_DIR", BASE_DIR / "var"))
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "oauth2_provider",  # issue 14: partner applications (OAuth2 client credentials, telemed.oauth)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Redoc served from our own static files, never a CDN
@@ -342,11 +344,50 @@ def env_networks(name: str) -> tuple[str, ...]:
 TELEMED_TRUSTED_PROXIES = env_networks("TELEMED_TRUSTED_PROXIES")
 
 # --- REST framework (STYLE 4: one error contract) -------------------------------------------
+# --- Partner applications (issue 14, telemed/oauth, docs/architecture.md "Partner applications") ---
+# Lifetime of an access token issued to a partner application (seconds).
+TELEMED_OAUTH_TOKEN_SECONDS = env_int("TELEMED_OAUTH_TOKEN_SECONDS", 3600, minimum=60)
+# After a secret is rotated, how long the old one still obtains tokens (hours; 0 = not at all).
+TELEMED_OAUTH_ROTATION_OVERLAP_HOURS = env_int("TELEMED_OAUTH_ROTATION_OVERLAP_HOURS", 24, minimum=0)
+# The longest overlap an administrator may choose when rotating (hours).
+TELEMED_OAUTH_ROTATION_OVERLAP_MAX_HOURS = env_int("TELEMED_OAUTH_ROTATION_OVERLAP_MAX_HOURS", 168, minimum=0)
+# Requests per minute per partner application unless its registration sets its own rate.
+TELEMED_OAUTH_RATE_PER_MINUTE = env_int("TELEMED_OAUTH_RATE_PER_MINUTE", 600, minimum=1)
+# Deprecation period of the per-user DRF tokens (``Authorization: Token …``, POST /api/v1/auth/token/).
+# Off: those tokens are refused and the token door answers 410 ``token_retired``.
+TELEMED_API_LEGACY_TOKENS = env_bool("TELEMED_API_LEGACY_TOKENS", True)
+# The toolkit's own tables, named explicitly (migrations refer to the swappable setting).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": TELEMED_OAUTH_TOKEN_SECONDS,
+    "OAUTH2_VALIDATOR_CLASS": "telemed.oauth.auth.PartnerClientValidator",
+    "SCOPES_BACKEND_CLASS": "telemed.oauth.auth.PartnerClientScopes",
+    # RFC 9700 (OAuth 2.0 Security BCP), the toolkit's 4.0 defaults today: tokens kept only as their
+    # SHA-256 checksum, never accepted in a query string; no implicit or password grant, no "plain" PKCE,
+    # https redirect URIs only (we issue client credentials alone, but nothing else may slip in).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+
 REST_FRAMEWORK = {
+    # Issue 14: partner applications sign in with OAuth2 client credentials (Bearer tokens whose scopes
+    # are checked on every route, telemed.oauth.drf); the old per-user DRF tokens stay only while
+    # TELEMED_API_LEGACY_TOKENS is on (the deprecation period, docs/architecture.md "Partner applications").
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "telemed.oauth.drf.PartnerClientAuthentication",
+        "telemed.oauth.drf.LegacyTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Issue 14: a rate per partner application (429 ``rate_limited`` with Retry-After).
+    "DEFAULT_THROTTLE_CLASSES": ["telemed.oauth.drf.PartnerClientRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"partner_client": f"{TELEMED_OAUTH_RATE_PER_MINUTE}/min"},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -390,6 +431,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Issue 14: the OAuth2 security scheme (client credentials only) and its scopes (telemed.oauth.rules).
+    "OAUTH2_FLOWS": ["clientCredentials"],
+    "OAUTH2_TOKEN_URL": "/api/v1/oauth/token/",
+    "OAUTH2_SCOPES": OAUTH_SCOPES,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "telemed.idempotency.document_idempotency_key",
@@ -414,6 +459,7 @@ SPECTACULAR_SETTINGS = {
         "PayoutStateEnum": "billing.choices.PayoutState",
         "PayoutRoleEnum": "billing.choices.PayoutRole",
         "PayoutLineKindEnum": "billing.choices.PayoutLineKind",
+        "PartnerScopeEnum": "telemed.oauth.rules.SCOPE_CHOICES",  # issue 14
     },
 }
 

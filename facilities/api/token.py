@@ -4,10 +4,15 @@ Same door as the login page (JL-A2, GB/T 22239-2019 8.1.4.1): ``authenticate`` w
 the attempt counts toward the lockout per account and per address, a locked-out account is refused
 (429 ``account_locked``) even with the right password, and the attempt is on record (``auth.login``
 or ``auth.login_failed``, ``auth.lockout``; ``facilities.signin``).
+
+Deprecated (issue 14): partner systems register as OAuth2 applications (``telemed.oauth``). With
+``TELEMED_API_LEGACY_TOKENS`` off this door answers 410 ``token_retired`` and the tokens it gave
+are no longer accepted.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -43,17 +48,25 @@ class TokenObtainView(APIView):
 
     @extend_schema(
         operation_id="auth_token_obtain",
-        summary="用户名和密码换取 API 凭据",
+        summary="用户名和密码换取 API 凭据（已弃用，改用 /api/v1/oauth/token/）",
+        deprecated=True,
         description="JL-A2: 与登录页面同样计入登录失败次数；锁定期间即使密码正确也返回 429 account_locked。",
         request=TokenRequestSerializer,
         responses={
             200: TokenSerializer,
             400: OpenApiResponse(ErrorBodySerializer, description="invalid / invalid_credentials"),
+            410: OpenApiResponse(ErrorBodySerializer, description="token_retired (TELEMED_API_LEGACY_TOKENS off)"),
             429: OpenApiResponse(ErrorBodySerializer, description="account_locked (JL-A2)"),
         },
         tags=["auth"],
     )
     def post(self, request):
+        if not settings.TELEMED_API_LEGACY_TOKENS:  # issue 14: partner applications use /api/v1/oauth/token/
+            raise ApplicationError(
+                "token_retired",
+                _("JL-A2: 用户名密码换取 API 令牌的方式已停用，请由机构管理员登记对接应用，改用 /api/v1/oauth/token/（OAuth2 客户端凭据）。"),
+                {"token_url": "/api/v1/oauth/token/"}, status=410,
+            )
         body = TokenRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         django_request = request._request  # axes and the audit receivers work on Django's request

@@ -301,6 +301,16 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "webhooks-api:delivery-list": "webhook delivery log: states, receivers' answers, payload summaries without patient identity",
     "webhooks-api:delivery-detail": "one webhook delivery, as in the log",
     "webhooks-api:delivery-redeliver": WRITE,
+    # Partner applications (issue 14): names, client ids, scopes and dates; never a patient
+    "partner-clients:list": "a facility's (or division's) partner applications: names, client ids, scopes, last use",
+    "partner-clients:create": "form: register a partner application; its answer shows the new secret once",
+    "partner-clients:rotate": WRITE,
+    "partner-clients:revoke": WRITE,
+    "oauth-api:token": "OAuth2 token endpoint: a client id and secret in, an access token out (JL-A2)",
+    "oauth-api:client-list": "partner applications (client ids, scopes, dates); POST registers one",
+    "oauth-api:client-detail": "one partner application, without its secret",
+    "oauth-api:client-rotate": WRITE,
+    "oauth-api:client-revoke": WRITE,
 }
 
 # Whole namespaces, reviewed as one.

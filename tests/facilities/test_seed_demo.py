@@ -59,6 +59,7 @@ from facilities.models import (
     Suspension,
 )
 from telemed.checks import failing
+from telemed.models import PartnerClient
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +77,7 @@ COUNTED = (
     StaffMembership,
     RegulatorMembership,
     Token,
+    PartnerClient,
     Patient,
     Admission,
     Consultation,
@@ -297,6 +299,22 @@ def test_every_demo_login_exists_with_the_right_membership(output):
     assert Token.objects.get(user=partner).key in output
     assert users.get(username="expert_jdyy").physician.name == "林沐川"
     assert data.DEMO_PASSWORD in output
+
+
+def test_the_demo_partner_application_is_registered_and_printed(output):
+    """Issue 14: a fixed demo client id acting as the partner account; its secret is printed (demo only)
+    and works at the token endpoint; the database keeps only its hash."""
+    from rest_framework.test import APIClient
+
+    client = PartnerClient.objects.select_related("application", "user").get(application__client_id=data.DEMO_CLIENT_ID)
+    assert client.user.username == data.PARTNER_LOGIN and not client.owns_user
+    assert client.facility.name == facility("nongan").name
+    assert data.DEMO_CLIENT_ID in output and data.DEMO_CLIENT_SECRET in output
+    assert data.DEMO_CLIENT_SECRET not in client.application.client_secret
+    answer = APIClient().post("/api/v1/oauth/token/", {"grant_type": "client_credentials", "client_id": data.DEMO_CLIENT_ID,
+                                                      "client_secret": data.DEMO_CLIENT_SECRET})
+    assert answer.status_code == 200, answer.content
+    assert AuditEvent.objects.filter(event_type="oauth.client.issue", object_id=str(client.pk), channel="command").exists()
 
 
 def test_jl_a1_the_seed_writes_an_intact_audit_chain_on_the_command_channel(output):

@@ -33,6 +33,7 @@ from facilities import services as facility_services
 from facilities.choices import AccreditationCondition, StaffRole, SuspensionCause
 from facilities.equipment import asset_register
 from facilities.models import CooperationAgreement, RegulatorMembership, StaffMembership
+from telemed.oauth.services import partner_client_register
 from telemed.webhooks.services import webhook_subscription_create
 from tests.api_cases import token_client
 from tests.billing import complete, priced, register_account, statement_with_lines
@@ -183,6 +184,12 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "webhooks-api:subscription-disable": lambda o: {"pk": o.subscription.pk},
     "webhooks-api:delivery-detail": lambda o: {"pk": o.delivery.pk},
     "webhooks-api:delivery-redeliver": lambda o: {"pk": o.delivery.pk},
+    # Partner applications (issue 14)
+    "partner-clients:rotate": lambda o: {"pk": o.partner_client.pk},
+    "partner-clients:revoke": lambda o: {"pk": o.partner_client.pk},
+    "oauth-api:client-detail": lambda o: {"pk": o.partner_client.pk},
+    "oauth-api:client-rotate": lambda o: {"pk": o.partner_client.pk},
+    "oauth-api:client-revoke": lambda o: {"pk": o.partner_client.pk},
 }
 
 
@@ -267,6 +274,9 @@ class Objects:
         self.asset = asset_register(  # JL-O7: an entry of the equipment register
             actor=world.invited_coordinator, facility=world.invited, kind="equipment", name="会诊终端",
             in_service_since=timezone.localdate(), maintenance_interval_days=180)
+        self.partner_client, _secret = partner_client_register(
+            actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited, name="HIS",
+            scopes=["consultations:read"])
         # Last: a suspension would block the consultations above.
         self.suspension = facility_services.suspension_report(
             actor=staff(world.inviting, StaffRole.FACILITY_ADMIN), facility=world.inviting, cause=SuspensionCause.QUALITY_RISK,

@@ -64,6 +64,9 @@ from facilities.services import (
     suspension_report,
 )
 from telemed.context import use_context
+from telemed.models import PartnerClient
+from telemed.oauth.rules import SCOPES as OAUTH_SCOPES
+from telemed.oauth.services import partner_client_register
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -110,6 +113,7 @@ class DemoSeeder:
         self.seed_facilities()
         self.seed_logins()
         self.load_actors()
+        self.seed_partner_client()
         self.seed_accreditation()
         self.seed_physicians()
         self.seed_agreements()
@@ -117,6 +121,19 @@ class DemoSeeder:
         self.seed_suspension()
         self.seed_equipment()
         self.seed_report_standards()
+
+    def seed_partner_client(self) -> None:
+        """Issue 14: the demo HIS as an OAuth2 partner application of 农安, acting as the existing
+        partner account (the migration path from its DRF token), every scope; through the service,
+        so its registration is audited like a real one."""
+        if PartnerClient.objects.filter(application__client_id=data.DEMO_CLIENT_ID).exists():
+            return
+        partner_client_register(
+            actor=self.admin_for("nongan"), facility=self.facilities["nongan"], name=data.DEMO_CLIENT_NAME,
+            scopes=sorted(OAUTH_SCOPES), acting_user=self.users[data.PARTNER_LOGIN],
+            client_id=data.DEMO_CLIENT_ID, secret=data.DEMO_CLIENT_SECRET,
+        )
+        self.created["partner applications"] += 1
 
     # --- who acts ---------------------------------------------------------------------------
 
@@ -489,6 +506,12 @@ class Command(BaseCommand):
         write(f"  密码 Password (all demo logins): {data.DEMO_PASSWORD}")
         write("  双重认证 Two-factor (监管、机构管理员、运维 regulators, facility admins, operator): "
               "python manage.py demo_totp <username>  prints the current 6-digit code")
-        token = Token.objects.filter(user__username=data.PARTNER_LOGIN).values_list("key", flat=True).first()
-        write(f"  对接系统令牌 Partner API token ({data.PARTNER_LOGIN}): {token}")
-        write("  用法 Usage: Authorization: Token <key>")
+        write(f"  对接应用 Partner application (OAuth2 client credentials, acting as {data.PARTNER_LOGIN}):")
+        write(f"    client_id:     {data.DEMO_CLIENT_ID}")
+        write(f"    client_secret: {data.DEMO_CLIENT_SECRET}")
+        write("    用法 Usage: POST /api/v1/oauth/token/ grant_type=client_credentials (HTTP Basic client_id:client_secret),")
+        write("    then Authorization: Bearer <access_token>")
+        if settings.TELEMED_API_LEGACY_TOKENS:
+            token = Token.objects.filter(user__username=data.PARTNER_LOGIN).values_list("key", flat=True).first()
+            write(f"  旧式令牌 Legacy API token (deprecated, TELEMED_API_LEGACY_TOKENS) ({data.PARTNER_LOGIN}): {token}")
+            write("    用法 Usage: Authorization: Token <key>")

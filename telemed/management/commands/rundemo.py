@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from facilities import demo_data
+
 
 class Command(BaseCommand):
     help = "Migrate, load demonstration data and run web + Celery worker + beat together (Ctrl-C stops all)."
@@ -61,6 +63,9 @@ class Command(BaseCommand):
                 f"broker: {settings.CELERY_BROKER_URL.split('@')[-1]}. Press Ctrl-C to stop web, worker and beat.\n"
                 "双重认证 Two-factor: regulators, facility admins and the operator are asked for a code after "
                 "the password; get it with `python manage.py demo_totp <username>` (e.g. reg_province).\n"
+                f"对接应用 Partner API (OAuth2 client credentials): client_id {demo_data.DEMO_CLIENT_ID}, "
+                f"client_secret {demo_data.DEMO_CLIENT_SECRET} → POST /api/v1/oauth/token/ "
+                "grant_type=client_credentials, then Authorization: Bearer <access_token>.\n"
             )
         )
         exit_code = 0
