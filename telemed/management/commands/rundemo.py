@@ -59,8 +59,9 @@ class Command(BaseCommand):
                 f"\n吉林省远程医疗服务平台 running at http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs/)\n"
                 f"Database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, "
                 f"broker: {settings.CELERY_BROKER_URL.split('@')[-1]}. Press Ctrl-C to stop web, worker and beat.\n"
-                "双重认证 Two-factor: regulators, facility admins and the operator are asked for a code after "
-                "the password; get it with `python manage.py demo_totp <username>` (e.g. reg_province).\n"
+                "双重认证 Two-factor: regulators, facility admins and the three administrators (三员分立: sysadmin "
+                "系统管理员, secadmin 安全管理员, auditadmin 审计管理员) are asked for a code after the password; "
+                "get it with `python manage.py demo_totp <username>` (e.g. reg_province, secadmin).\n"
             )
         )
         exit_code = 0
