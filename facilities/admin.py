@@ -161,7 +161,10 @@ class AdminAssignmentAdmin(RecordAdmin):
         return form
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and (obj is None or obj.active)
+        # From the table: a form being validated has already ticked ``active`` off on ``obj``.
+        return super().has_change_permission(request, obj) and (
+            obj is None or AdminAssignment.objects.filter(pk=obj.pk, active=True).exists()
+        )
 
     def save_model(self, request, obj, form, change):
         try:

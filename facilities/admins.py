@@ -133,6 +133,7 @@ def admin_role_grant(*, actor, user, role: str, reason: str = "") -> AdminAssign
     """
     details = {"user_id": user.pk, "username": user.get_username(), "role": role, "reason": (reason or "").strip()}
     _require_security_admin(actor, event_type=EventType.MEMBERSHIP_ADMIN_GRANT, details=details)
+    given = user
     with service_transaction():
         user = get_user_model().objects.select_for_update().get(pk=user.pk)
         held = set(AdminAssignment.objects.filter(user=user, active=True).values_list("role", flat=True))
@@ -154,7 +155,7 @@ def admin_role_grant(*, actor, user, role: str, reason: str = "") -> AdminAssign
             user=user, role=role, active=True, granted_at=timezone.now(), granted_by=actor, reason=details["reason"],
         )
         audit_event_append(actor=actor, event_type=EventType.MEMBERSHIP_ADMIN_GRANT, obj=assignment, details=details)
-    _forget_scope(user)
+    _forget_scope(given)
     return assignment
 
 
@@ -189,6 +190,7 @@ def admin_role_revoke(*, actor, assignment: AdminAssignment, reason: str) -> Adm
         assignment.end_reason = details["reason"]
         assignment.save(update_fields=["active", "ended_at", "ended_by", "end_reason"])
         audit_event_append(actor=actor, event_type=EventType.MEMBERSHIP_ADMIN_REVOKE, obj=assignment, details=details)
+    _forget_scope(assignment.user)
     return assignment
 
 
