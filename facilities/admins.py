@@ -24,7 +24,8 @@ administrator yet to do it.
 Break-glass: Django's ``is_superuser`` still exists, for a person at the server's console when
 everything else is lost (``manage.py createsuperuser``). Nothing in the portal grants or needs it;
 ``is_break_glass`` below is the one place that reads the flag (the admin site lets such an account
-in, and the account admin keeps it out of the system administrator's reach);
+in, after the second factor, which it needs like the three; the account admin keeps it out of the
+system administrator's reach);
 ``tests/facilities/test_separation_of_duties.py`` fails on any other place.
 """
 

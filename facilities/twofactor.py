@@ -67,9 +67,12 @@ def roles_of(user) -> set[str]:
 
 def required_for(user) -> bool:
     """JL-A2: whether the policy obliges this user to a second step: the three administrators always
-    (三员分立, ``TELEMED_2FA_ADMIN_ROLES``), the roles of ``TELEMED_2FA_REQUIRED_ROLES`` as configured."""
+    (三员分立, ``TELEMED_2FA_ADMIN_ROLES``) and a break-glass account, the roles of
+    ``TELEMED_2FA_REQUIRED_ROLES`` as configured."""
+    from .admins import is_break_glass
+
     required = set(settings.TELEMED_2FA_REQUIRED_ROLES) | set(settings.TELEMED_2FA_ADMIN_ROLES)
-    return bool(roles_of(user) & required)
+    return bool(roles_of(user) & required) or is_break_glass(user)
 
 
 def totp_device(user, *, confirmed: bool | None = True) -> TOTPDevice | None:

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from audit.selectors import may_read_audit_log
-from facilities import admins, rules, signin
+from facilities import admins, rules, signin, twofactor
 from facilities.choices import AdminRole, StaffRole
 from facilities.models import AdminAssignment, StaffMembership
 from facilities.services import membership_grant
@@ -213,6 +213,10 @@ def test_jl_a2_the_audit_administrator_reads_and_verifies_the_log_and_changes_no
     assert audit.get(reverse("admin:audit_auditevent_changelist")).status_code == 200
     event = AuditEvent.objects.order_by("sequence").first()
     assert audit.get(reverse("admin:audit_auditevent_change", args=[event.pk])).status_code == 200  # read-only view
+    reads = events("audit.log.read")  # reading the log is itself on record (JL-A1)
+    assert [(e.actor_id, e.object_id, e.details["via"]) for e in reads] == [
+        (three[AdminRole.AUDIT].pk, "", "admin"), (three[AdminRole.AUDIT].pk, str(event.pk), "admin"),
+    ]
     assert audit.post(reverse("admin:audit_auditevent_change", args=[event.pk]), {"event_type": "x"}).status_code == 403
     assert audit.get("/api/v1/fhir/AuditEvent").status_code == 200
     assert audit.get(reverse("admin:facilities_adminassignment_changelist")).status_code == 200  # who holds which role
@@ -267,6 +271,7 @@ def test_jl_a2_scope_no_longer_knows_an_all_seeing_operator(world):
     superuser = UserFactory(username="root", is_superuser=True, is_staff=True)
     client = signed_in(superuser)
     assert client.get("/api/v1/consultations/").json()["count"] == 0
+    assert twofactor.required_for(superuser)  # break-glass: the second factor like the three administrators
 
 
 # --- manage.py create_admins --------------------------------------------------------------------------
