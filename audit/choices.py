@@ -83,6 +83,10 @@ class EventType(models.TextChoices):
     MEMBERSHIP_GRANT = "membership.grant", _("授予机构角色")
     MEMBERSHIP_REVOKE = "membership.revoke", _("撤销机构角色")
     MEMBERSHIP_REGULATOR_GRANT = "membership.regulator.grant", _("授予监管角色")
+    # 三员分立 (JL-A2): the system, security and audit administrators
+    MEMBERSHIP_ADMIN_GRANT = "membership.admin.grant", _("授予三员管理员角色")
+    MEMBERSHIP_ADMIN_REVOKE = "membership.admin.revoke", _("撤销三员管理员角色")
+    ACCOUNT_CREATE = "account.create", _("创建账号")
     # Physicians (JL-P1..P6)
     PHYSICIAN_REGISTER = "physician.register", _("登记医师")
     PHYSICIAN_QUALIFICATIONS_UPDATE = "physician.qualifications.update", _("更新医师资质")

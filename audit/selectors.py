@@ -4,7 +4,7 @@
   with the acts done under it — the audit events of that consultation from this record up to the
   next one.
 - Seals (JL-C8, art. 37): scoped through ``Consultation.objects.visible_to``.
-- The audit log for auditors (JL-A1, JL-O1): operators and the provincial commission see every
+- The audit log for auditors (JL-A1, JL-O1): the audit administrator (JL-A2 三员分立) and the provincial commission see every
   event; a city or county regulator sees the events that concern a facility of their division or
   were done on behalf of their division.
 """
@@ -105,18 +105,19 @@ def _facility_ids_share(values):
 
 
 def may_read_audit_log(user) -> bool:
-    """Operators and regulators read the audit log; hospital staff and partner systems do not."""
+    """The audit administrator (JL-A2 三员分立) and regulators read the audit log; hospital staff,
+    partner systems and the system and security administrators do not."""
     scope = Scope.of(user)
-    return scope.is_operator or scope.is_regulator
+    return scope.is_audit_admin or scope.is_regulator
 
 
 def audit_event_list(*, user):
-    """Events the user may read: all for operators and the provincial commission; for a city or
+    """Events the user may read: all for the audit administrator and the provincial commission; for a city or
     county regulator those concerning a facility they oversee (JL-O1) or done for their division.
     Nobody else reads the log (the caller answers 403 first)."""
     scope = Scope.of(user)
     queryset = AuditEvent.objects.all()
-    if scope.is_operator or scope.is_provincial_regulator:
+    if scope.is_audit_admin or scope.is_provincial_regulator:
         return queryset
     if not scope.is_regulator:
         return queryset.none()

@@ -145,7 +145,7 @@ def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:
 
 
 def verification_request(*, actor):
-    """An operator or regulator asks for a background walk of the chain (JL-A1).
+    """The audit administrator or a regulator asks for a background walk of the chain (JL-A1).
 
     A run already queued or running is returned as it is, unless it is stale (silent for longer
     than ``TELEMED_VERIFY_TIMEOUT_SECONDS``: its worker died or its message was lost); a stale run
@@ -160,8 +160,8 @@ def verification_request(*, actor):
     from .tasks import audit_verify_chain_task
 
     scope = Scope.of(actor)
-    if not (scope.is_operator or scope.is_regulator):
-        raise ApplicationError("permission_denied", "JL-A1: 只有运维人员或卫生健康行政部门可以发起审计链校验。", status=403)
+    if not (scope.is_audit_admin or scope.is_regulator):
+        raise ApplicationError("permission_denied", "JL-A1: 只有审计管理员或卫生健康行政部门可以发起审计链校验。", status=403)
     now = timezone.now()
     replaced = None
     for running in VerificationRun.objects.filter(state__in=[VerificationRun.State.QUEUED, VerificationRun.State.RUNNING]):

@@ -205,8 +205,8 @@ def sealed_access(request, pk: int):
 def chain(request):
     """The last verification of the audit chain, and a button to run one in the background."""
     scope = Scope.of(request.user)
-    if not (scope.is_operator or scope.is_regulator):
-        raise PermissionDenied(_("JL-A1: 只有运维人员或卫生健康行政部门可以查看审计链校验。"))
+    if not (scope.is_audit_admin or scope.is_regulator):
+        raise PermissionDenied(_("JL-A1: 只有审计管理员或卫生健康行政部门可以查看审计链校验。"))
     if request.method == "POST":
         try:
             services.verification_request(actor=request.user)

@@ -1,4 +1,5 @@
-"""Operators read billing records here; nobody adds, changes or deletes them through the admin
+"""Billing records in the admin site (no administrator role holds their view permissions: only a
+break-glass account reads them here); nobody adds, changes or deletes them through the admin
 (``telemed.admin.ReadOnlyRecordAdmin``: no delete for charges, reversals and statements, nor for
 anything else).
 

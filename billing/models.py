@@ -317,8 +317,6 @@ class PayoutLineQuerySet(ScopedQuerySet):
         from telemed.scope import Scope
 
         scope = Scope.of(user)
-        if scope.is_operator:
-            return self.all()
         if not getattr(user, "is_authenticated", False):
             return self.none()
         finance = scope.facilities_with_role(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN)

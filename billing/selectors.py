@@ -4,7 +4,7 @@ Every list starts from ``Model.objects.visible_to(user)``; money rows (charges, 
 settlement accounts, allocation policies) are further narrowed, for hospital staff, to the
 facilities where the user holds a finance role (财务人员, 机构管理员, or the facility's partner
 finance system): a clinician of a party sees no fees. Regulators see the rows of their division
-and below (JL-O1), operators everything. An object outside that is ``DoesNotExist`` → 404.
+and below (JL-O1). An object outside that is ``DoesNotExist`` → 404.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _for_finance(queryset: QuerySet, user, facility_fields: tuple[str, ...]) -> 
     """``visible_to(user)``, then, for hospital staff, only facilities where they hold a finance role."""
     scope = Scope.of(user)
     queryset = queryset.visible_to(user)
-    if scope.is_operator or scope.is_regulator:
+    if scope.is_regulator:
         return queryset
     own = scope.facilities_with_role(*BILLING_ROLES)
     condition = Q(pk__in=[])
@@ -310,10 +310,10 @@ def regulator_totals(*, user, year: int | None = None, division_prefix: str = ""
     Hospital staff get nothing here.
     """
     scope = Scope.of(user)
-    if not (scope.is_operator or scope.is_regulator):
+    if not scope.is_regulator:
         return []
     queryset = Charge.objects.visible_to(user)
-    if not (scope.is_operator or scope.is_provincial_regulator):
+    if not scope.is_provincial_regulator:
         condition = Q(pk__in=[])
         for prefix in scope.prefixes:
             condition |= Q(inviting__division__code__startswith=prefix)

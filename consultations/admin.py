@@ -1,4 +1,5 @@
-"""Clinical records in the operators' admin: readable, never changed or deleted there (JL-C8)."""
+"""Clinical records in the admin site: readable, never changed or deleted there (JL-C8). None of the
+three administrators (JL-A2 三员分立) holds their view permissions; only a break-glass account reads them."""
 
 from django.contrib import admin
 
@@ -22,7 +23,7 @@ from .models import (
 
 
 class PatientDataAdmin(ReadOnlyRecordAdmin):
-    """Operators reading clinical rows in the admin are logged like everyone else (JL-C8, 调阅)."""
+    """Anyone reading clinical rows in the admin is logged like everyone else (JL-C8, 调阅)."""
 
     def changelist_view(self, request, extra_context=None):
         from audit.services import audit_event_append

@@ -153,7 +153,7 @@ class ConsultationQuerySet(ScopedQuerySet):
 
         queryset = super().visible_to(user)
         scope = Scope.of(user)
-        if scope.is_operator or scope.is_regulator:
+        if scope.is_regulator:
             return queryset
         return queryset.filter(Q(inviting_id__in=scope.facility_ids) | ~Q(state=ConsultationState.DRAFT))
 

@@ -63,7 +63,7 @@ def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
 def _reach(user, scope: Scope) -> tuple[list[int] | None, int | None]:
     """(facility ids whose lines the user sees — None for a whole division —, own physician id or None)."""
     own = Physician.objects.filter(user=user).values_list("pk", flat=True).first()
-    if scope.is_regulator or scope.is_operator:
+    if scope.is_regulator:
         return list(Facility.objects.visible_to(user).values_list("pk", flat=True)), own
     return list(scope.facilities_with_role(StaffRole.FACILITY_ADMIN)), own
 

@@ -179,3 +179,15 @@ class MaintenanceKind(models.TextChoices):
 class AgreementStatus(models.TextChoices):
     ACTIVE = "active", _("有效")
     TERMINATED = "terminated", _("已终止")
+
+
+class AdminRole(models.TextChoices):
+    """JL-A2 (GB/T 22239-2019 8.1.4.2 d, 三员分立): the three platform administrators.
+
+    None of them sees patient or case data; a person holds at most one of them and no facility or
+    regulator role beside it (``facilities.rules.admin_role_checks``).
+    """
+
+    SYSTEM = "system_admin", _("系统管理员")
+    SECURITY = "security_admin", _("安全管理员")
+    AUDIT = "audit_admin", _("审计管理员")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .choices import (
     AccreditationStatus,
+    AdminRole,
     FacilityGrade,
     FacilityKind,
     FacilityLevel,
@@ -94,7 +95,7 @@ class PhysicianSpec:
 class LoginSpec:
     username: str
     display_name: str
-    role: str  # a StaffRole, "regulator" or "operator"
+    role: str  # a StaffRole, "regulator" or an AdminRole (三员分立)
     facility: str = ""  # facility key for staff roles
     division: str = ""  # division code for regulators
     note: str = ""
@@ -325,7 +326,9 @@ DUTY: tuple[DutySpec, ...] = (
 # --- Logins (one per role in several facilities and divisions) -----------------------------------
 
 REGULATOR = "regulator"
-OPERATOR = "operator"
+# The three administrators of 三员分立 (JL-A2): no facility, no division, no patient data.
+SYSTEM_ADMIN, SECURITY_ADMIN, AUDIT_ADMIN = AdminRole.SYSTEM, AdminRole.SECURITY, AdminRole.AUDIT
+ADMIN_ROLES = (SYSTEM_ADMIN, SECURITY_ADMIN, AUDIT_ADMIN)
 
 LOGINS: tuple[LoginSpec, ...] = (
     LoginSpec("clinician_nongan", "许星澜", StaffRole.CLINICIAN, facility="nongan"),
@@ -347,7 +350,9 @@ LOGINS: tuple[LoginSpec, ...] = (
     LoginSpec("reg_changchun", "长春市卫生健康委（演示）", REGULATOR, division="220100"),
     LoginSpec("reg_yanbian", "延边州卫生健康委（演示）", REGULATOR, division="222400"),
     LoginSpec("reg_nongan", "农安县卫生健康局（演示）", REGULATOR, division="220122"),
-    LoginSpec("operator", "平台运维（演示）", OPERATOR, note="超级用户"),
+    LoginSpec("sysadmin", "系统管理员（演示）", SYSTEM_ADMIN, note="配置与账号，不接触患者数据"),
+    LoginSpec("secadmin", "安全管理员（演示）", SECURITY_ADMIN, note="角色、策略与解除锁定"),
+    LoginSpec("auditadmin", "审计管理员（演示）", AUDIT_ADMIN, note="查阅与校验审计记录，不作任何修改"),
 )
 
 PARTNER_LOGIN = "partner_nongan"
@@ -358,5 +363,5 @@ DEMO_CLIENT_ID = "demo-nongan-his"
 DEMO_CLIENT_SECRET = "demo-nongan-his-secret-2026"  # noqa: S105 - demonstration data only
 DEMO_CLIENT_NAME = "农安县人民医院 HIS（演示）"
 PROVINCIAL_REGULATOR_LOGIN = "reg_province"
-OPERATOR_LOGIN = "operator"
+SYSTEM_ADMIN_LOGIN, SECURITY_ADMIN_LOGIN, AUDIT_ADMIN_LOGIN = "sysadmin", "secadmin", "auditadmin"
 DEMO_TOTP_DEVICE_NAME = "演示身份验证器"  # seed_demo enrols the privileged demo logins (JL-A2); demo_totp reads it

@@ -17,6 +17,7 @@ from telemed.scope import ScopedQuerySet
 from .choices import (
     AccreditationCondition,
     AccreditationStatus,
+    AdminRole,
     AgreementStatus,
     AssetKind,
     AssetStatus,
@@ -207,6 +208,36 @@ class RegulatorMembership(models.Model):
         return f"{self.user} @ {self.division}"
 
 
+class AdminAssignment(models.Model):
+    """JL-A2 (三员分立): a user holds one of the three platform administrator roles.
+
+    Granted and revoked only through ``facilities.admins`` (each an audit event, JL-A1); nothing is
+    deleted: a revoked role keeps who ended it, when and why. At most one active role per user.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="admin_roles")
+    role = models.CharField(_("管理员角色"), max_length=20, choices=AdminRole.choices)
+    active = models.BooleanField(_("有效"), default=True)
+    granted_at = models.DateTimeField(_("授予时间"))
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("授予理由"), blank=True)
+    ended_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    end_reason = models.TextField(_("撤销原因"), blank=True)
+
+    class Meta:
+        verbose_name = _("三员角色")
+        verbose_name_plural = _("三员角色")
+        ordering = ["role", "-granted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=Q(active=True), name="one_active_admin_role_per_user"),
+        ]
+        indexes = [models.Index(fields=["role", "-granted_at"], name="admin_assignment_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+
 class PasswordHistory(models.Model):
     """JL-A2 (GB/T 22239-2019 8.1.4.1 a): every password a user has set, as its hash only.
 
@@ -223,8 +254,7 @@ class PasswordHistory(models.Model):
         verbose_name = _("历史密码")
         verbose_name_plural = _("历史密码")
         indexes = [models.Index(fields=["user", "-set_at"], name="password_history_user_idx")]
-        # The security administrator's permission (JL-A2), held by operators (superusers) today;
-        # a later split of duties grants it to a security-administrator group instead.
+        # The security administrator's permission (JL-A2, 三员分立): facilities.admins.ROLE_PERMISSIONS.
         permissions = [("release_lockout", _("解除登录锁定"))]
 
     def __str__(self) -> str:

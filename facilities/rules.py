@@ -18,6 +18,7 @@ from .choices import (
     AccreditationCondition,
     AccreditationStatus,
     ActingRole,
+    AdminRole,
     AgreementStatus,
     AssetStatus,
     FacilityLevel,
@@ -397,9 +398,43 @@ def password_expired(*, set_at: datetime, now: datetime, max_age_days: int) -> b
     return (now - set_at).total_seconds() >= max_age_days * 86400
 
 
-def is_privileged(*, is_operator: bool, is_regulator: bool, facility_roles: Iterable[Iterable[str]]) -> bool:
-    """JL-A2: privileged users are operators, regulators and facility administrators."""
-    return is_operator or is_regulator or any(StaffRole.FACILITY_ADMIN in roles for roles in facility_roles)
+def is_privileged(*, admin_roles: Iterable[str], is_regulator: bool, facility_roles: Iterable[Iterable[str]]) -> bool:
+    """JL-A2: privileged users are the three platform administrators, regulators and facility administrators."""
+    return bool(set(admin_roles)) or is_regulator or any(StaffRole.FACILITY_ADMIN in roles for roles in facility_roles)
+
+
+# --- Separation of duties (三员分立, JL-A2, GB/T 22239-2019 8.1.4.2 d) -----------------------------
+
+SEPARATION_ARTICLE = "等保三级 8.1.4.2 d"
+
+
+def admin_role_checks(
+    *, role: str, held_admin_roles: Iterable[str], holds_data_roles: bool, is_self: bool, active: bool = True,
+) -> list[Check]:
+    """JL-A2 三员分立: may this account be given platform administrator ``role``?
+
+    One person holds at most one of the three roles (a system administrator is not also the one who
+    audits them), none of them besides a facility or regulator role (administrators see no patient
+    or case data), and nobody grants a role to themselves. Every check is returned, failing or not.
+    """
+    held = set(held_admin_roles) - {role}
+    return [
+        Check("JL-A2", SEPARATION_ARTICLE, "管理员角色有效", role in AdminRole.values, "" if role in AdminRole.values else f"未知角色 {role}"),
+        Check("JL-A2", SEPARATION_ARTICLE, "账号须为启用状态", active, "" if active else "该账号已停用"),
+        Check("JL-A2", SEPARATION_ARTICLE, "三员分立：一人只担任一种管理员角色", not held,
+              "" if not held else "该账号已是" + "、".join(str(AdminRole(r).label) for r in sorted(held))),
+        Check("JL-A2", SEPARATION_ARTICLE, "管理员不兼任机构或监管角色（不接触患者和病例数据）", not holds_data_roles,
+              "" if not holds_data_roles else "该账号持有机构或监管角色"),
+        Check("JL-A2", SEPARATION_ARTICLE, "不能给自己授予管理员角色", not is_self, "" if not is_self else "授予人与被授予人为同一账号"),
+    ]
+
+
+def data_role_check(*, holds_admin_role: bool) -> Check:
+    """JL-A2 三员分立: a platform administrator is not also given a facility or regulator role."""
+    return Check(
+        "JL-A2", SEPARATION_ARTICLE, "三员分立：管理员不兼任机构或监管角色", not holds_admin_role,
+        "" if not holds_admin_role else "该账号是平台管理员，不能接触患者和病例数据",
+    )
 
 
 # --- The register of telemedicine equipment and software (JL-O7, art. 33) ---------------------

@@ -190,10 +190,11 @@ def service_type_choices():
 
 
 def membership_list(*, user, facility_id: int | None = None, active_only: bool = True):
-    """Staff roles at the user's own facilities (every facility for operators), with their users."""
+    """Staff roles at the user's own facilities (every facility for the security administrator, who
+    grants and revokes roles: JL-A2 三员分立), with their users."""
     scope = Scope.of(user)
     queryset = StaffMembership.objects.select_related("user", "facility").order_by("facility_id", "user__username", "role")
-    if not scope.is_operator:
+    if not scope.is_security_admin:
         queryset = queryset.filter(facility_id__in=scope.facility_ids)
     if facility_id is not None:
         queryset = queryset.filter(facility_id=facility_id)

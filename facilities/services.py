@@ -55,7 +55,7 @@ def _deny(message: str) -> ApplicationError:
 
 def _require_role(actor, facility_id: int, *roles: str) -> None:
     scope = Scope.of(actor)
-    if not (scope.is_operator or scope.has_role(facility_id, *roles)):
+    if not scope.has_role(facility_id, *roles):
         raise _deny(_("您在该机构没有执行此操作的角色。"))
 
 
@@ -173,7 +173,7 @@ def agreement_register(
 ) -> CooperationAgreement:
     """Register a signed cooperation agreement (JL-F3, art. 15; out of province, art. 16)."""
     scope = Scope.of(actor)
-    if not (scope.is_operator or scope.has_role(inviting.pk, StaffRole.FACILITY_ADMIN) or scope.has_role(invited.pk, StaffRole.FACILITY_ADMIN)):
+    if not (scope.has_role(inviting.pk, StaffRole.FACILITY_ADMIN) or scope.has_role(invited.pk, StaffRole.FACILITY_ADMIN)):
         raise _deny(_("只有协议一方的机构管理员可以登记合作协议。"))
     service_types = list(service_types)
     texts = {
@@ -242,7 +242,7 @@ def agreement_register(
 def agreement_terminate(*, actor, agreement: CooperationAgreement, reason: str) -> CooperationAgreement:
     scope = Scope.of(actor)
     parties = (agreement.inviting_id, agreement.invited_id)
-    if not (scope.is_operator or any(scope.has_role(p, StaffRole.FACILITY_ADMIN) for p in parties)):
+    if not any(scope.has_role(p, StaffRole.FACILITY_ADMIN) for p in parties):
         raise _deny(_("只有协议一方的机构管理员可以终止合作协议。"))
     if not reason.strip():
         raise ApplicationError("JL-F3", _("JL-F3 第十五条: 终止协议须写明原因。"))
@@ -386,7 +386,7 @@ def physician_platform_register(*, actor, physician: Physician) -> Physician:
     is_self = getattr(actor, "pk", None) is not None and physician.user_id == actor.pk
     scope = Scope.of(actor)
     admin_of = [r.facility_id for r in physician.registrations.all() if scope.has_role(r.facility_id, StaffRole.FACILITY_ADMIN)]
-    if not (is_self or admin_of or scope.is_operator):
+    if not (is_self or admin_of):
         raise _deny(_("只有医师本人或其执业机构管理员可以完成平台注册。"))
     if physician.platform_registered_at is None:
         physician.platform_registered_at = timezone.now()
@@ -553,7 +553,7 @@ def suspension_report(*, actor, facility: Facility, cause: str, description: str
     scope = Scope.of(actor)
     by_staff = scope.has_role(facility.pk, StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR)
     by_regulator = scope.regulates(facility.division_id)
-    if not (by_staff or by_regulator or scope.is_operator):
+    if not (by_staff or by_regulator):
         raise _deny(_("只有本机构管理人员或辖区卫生健康行政部门可以暂停远程医疗服务。"))
     if not description.strip():
         raise ApplicationError("JL-F5", _("JL-F5 第三十四条: 请写明需要暂停的情况。"))
@@ -631,7 +631,7 @@ def suspension_lift(*, actor, suspension: Suspension, reason: str) -> Suspension
     return suspension
 
 
-# --- Facilities and memberships (operators) ---------------------------------------------------
+# --- Facilities (system administrator) and roles (security administrator) — JL-A2 三员分立 -------
 
 FACILITY_FIELDS = (
     "name", "licence_number", "licence_expires_on", "licence_issuer", "level", "grade", "kind", "public", "division", "address",
@@ -639,16 +639,23 @@ FACILITY_FIELDS = (
 )
 
 
-def _require_operator(actor) -> None:
-    if not Scope.of(actor).is_operator:
-        raise _deny(_("只有平台运维人员可以维护机构登记信息。"))
+def _require_system_admin(actor) -> None:
+    if not Scope.of(actor).is_system_admin:
+        raise _deny(_("JL-A2 三员分立: 只有系统管理员可以维护机构登记信息。"))
+
+
+def _require_role_grantable(user) -> None:
+    """JL-A2 三员分立: a platform administrator is given no facility or regulator role."""
+    from .models import AdminAssignment
+
+    _refuse([rules.data_role_check(holds_admin_role=AdminAssignment.objects.filter(user=user, active=True).exists())])
 
 
 @transaction.atomic
 def facility_save(*, actor, facility: Facility, changed: list[str] | None = None) -> Facility:
-    """Register or update a facility's registry data (operators, from the admin). Accreditation and
-    suspension are not registry data: they change only through their own services."""
-    _require_operator(actor)
+    """Register or update a facility's registry data (the system administrator, from the admin; JL-A2).
+    Accreditation and suspension are not registry data: they change only through their own services."""
+    _require_system_admin(actor)
     creating = facility.pk is None
     before = {} if creating else dict(Facility.objects.filter(pk=facility.pk).values(*[f"{f}_id" if f in ("licence_issuer", "division") else f for f in FACILITY_FIELDS]).get())
     if creating:
@@ -665,11 +672,12 @@ def facility_save(*, actor, facility: Facility, changed: list[str] | None = None
 
 @transaction.atomic
 def membership_grant(*, actor, user, facility: Facility, role: str) -> StaffMembership:
-    """Give a user a role at a facility: operators for any role, a facility administrator for the
-    roles of their own facility."""
+    """Give a user a role at a facility: the security administrator for any facility, a facility
+    administrator for the roles of their own (JL-A2 三员分立). Never to a platform administrator."""
     scope = Scope.of(actor)
-    if not (scope.is_operator or scope.has_role(facility.pk, StaffRole.FACILITY_ADMIN)):
-        raise _deny(_("只有平台运维人员或本机构管理员可以分配角色。"))
+    if not (scope.is_security_admin or scope.has_role(facility.pk, StaffRole.FACILITY_ADMIN)):
+        raise _deny(_("JL-A2 三员分立: 只有安全管理员或本机构管理员可以分配角色。"))
+    _require_role_grantable(user)
     membership, created = StaffMembership.objects.get_or_create(user=user, facility=facility, role=role, defaults={"active": True})
     if not created and not membership.active:
         membership.active = True
@@ -686,15 +694,16 @@ def membership_grant(*, actor, user, facility: Facility, role: str) -> StaffMemb
 @transaction.atomic
 def membership_revoke(*, actor, membership: StaffMembership, reason: str = "") -> StaffMembership:
     """End a user's role at a facility (e.g. a clinician who left): the facility administrator or an
-    operator. The row stays, with who ended it, when and why; every scoped query ignores it from now."""
+    security administrator (JL-A2 三员分立). The row stays, with who ended it, when and why; every
+    scoped query ignores it from now."""
     scope = Scope.of(actor)
-    if not (scope.is_operator or scope.has_role(membership.facility_id, StaffRole.FACILITY_ADMIN)):
-        raise _deny(_("只有平台运维人员或本机构管理员可以撤销角色。"))
+    if not (scope.is_security_admin or scope.has_role(membership.facility_id, StaffRole.FACILITY_ADMIN)):
+        raise _deny(_("JL-A2 三员分立: 只有安全管理员或本机构管理员可以撤销角色。"))
     membership = StaffMembership.objects.select_for_update().get(pk=membership.pk)
     if not membership.active:
         raise ApplicationError("invalid_state", _("该角色已撤销。"))
-    if membership.user_id == actor.pk and membership.role == StaffRole.FACILITY_ADMIN and not scope.is_operator:
-        raise ApplicationError("invalid", _("不能撤销本人的机构管理员角色，请由其他管理员或平台运维人员办理。"))
+    if membership.user_id == actor.pk and membership.role == StaffRole.FACILITY_ADMIN and not scope.is_security_admin:
+        raise ApplicationError("invalid", _("不能撤销本人的机构管理员角色，请由其他管理员或安全管理员办理。"))
     membership.active = False
     membership.ended_at = timezone.now()
     membership.ended_by = actor
@@ -710,7 +719,10 @@ def membership_revoke(*, actor, membership: StaffMembership, reason: str = "") -
 
 @transaction.atomic
 def regulator_grant(*, actor, user, division) -> RegulatorMembership:
-    _require_operator(actor)
+    """A regulator's role in a division: the security administrator (JL-A2 三员分立)."""
+    if not Scope.of(actor).is_security_admin:
+        raise _deny(_("JL-A2 三员分立: 只有安全管理员可以授予监管角色。"))
+    _require_role_grantable(user)
     membership, _created = RegulatorMembership.objects.update_or_create(user=user, division=division, defaults={"active": True})
     audit_event_append(actor=actor, event_type=EventType.MEMBERSHIP_REGULATOR_GRANT, obj=membership, acting_division_code=division.code,
                        details={"user_id": user.pk, "division": division.code})

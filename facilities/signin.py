@@ -7,15 +7,15 @@
   ``django.contrib.auth.authenticate`` with the request: the login page, the password change form
   (its old password) and ``POST /api/v1/auth/token/``. A locked-out attempt is refused before the
   password is looked at, with ``lockout_response`` (a page, or ``account_locked`` 429 over the API).
-- **Release** by the security administrator: the ``facilities.release_lockout`` permission, which
-  operators (superusers) hold today; a later split of duties grants it to a security-administrator
-  group instead (``may_release_lockouts``). ``lockout_release`` writes ``auth.unlock`` with the reason.
+- **Release** by the security administrator (三员分立): the ``facilities.release_lockout``
+  permission, which ``facilities.admins.ROLE_PERMISSIONS`` gives the security administrator role
+  (``may_release_lockouts``). ``lockout_release`` writes ``auth.unlock`` with the reason.
 - **Audit (JL-A1)**: Django's auth signals and axes' ``user_locked_out`` write ``auth.login``,
   ``auth.login_failed`` (the username as typed, cleaned, and the address), ``auth.lockout``
   (once, when the lock starts) and ``auth.logout``; the password pages write
   ``auth.password_changed`` and ``auth.password_refused``. Each is written in its own transaction
   (none of these views runs inside one), so a refused login is on record.
-- **Password age**: at login a privileged user's (operator, regulator, facility administrator)
+- **Password age**: at login a privileged user's (the three administrators, regulator, facility administrator)
   password date goes into the session; ``PasswordAgeMiddleware`` sends them to the change page
   before anything else once it is ``TELEMED_PASSWORD_MAX_AGE_DAYS`` old — no query per request.
 """
@@ -154,10 +154,10 @@ def on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs
 
 
 def is_privileged_user(user) -> bool:
-    """JL-A2: whether ``user`` is an operator, a regulator or a facility administrator."""
+    """JL-A2: whether ``user`` is one of the three administrators, a regulator or a facility administrator."""
     scope = Scope.of(user)
     return rules.is_privileged(
-        is_operator=scope.is_operator, is_regulator=scope.is_regulator, facility_roles=scope.facility_roles.values()
+        admin_roles=scope.admin_roles, is_regulator=scope.is_regulator, facility_roles=scope.facility_roles.values()
     )
 
 
@@ -230,7 +230,7 @@ def _is_ip(value: str) -> bool:
 
 
 def may_release_lockouts(user) -> bool:
-    """The security administrator's permission (operators hold it today, as superusers)."""
+    """The security administrator's permission (JL-A2 三员分立, ``facilities.admins.ROLE_PERMISSIONS``)."""
     return bool(user and user.is_authenticated and user.has_perm(RELEASE_PERMISSION))
 
 

@@ -1,7 +1,8 @@
 """Two-factor sign-in (JL-A2, GB/T 22239-2019 8.1.4.1 d): TOTP (RFC 6238) after the password.
 
-- **Policy**: the roles in ``TELEMED_2FA_REQUIRED_ROLES`` (default: regulator, facility_admin,
-  operator) must pass a second step after the password; other staff may enrol from the 双重认证
+- **Policy**: the three administrators of 三员分立 (system, security, audit; always) and the roles in
+  ``TELEMED_2FA_REQUIRED_ROLES`` (default: regulator, facility_admin) must pass a second step after
+  the password; other staff may enrol from the 双重认证
   page, and once enrolled are asked for a code too. Whether a session needs the step is decided once,
   at login, and kept in the session (``NEEDED_KEY``), so a request costs no extra query for it.
 - **Devices** are django-otp's: a TOTP device (``otp_totp``) and a static device holding ten
@@ -11,7 +12,8 @@
 - **Gate**: ``TwoFactorMiddleware`` refuses every page of a session that needs the step and has not
   passed it — a redirect to the code page (or to enrolment, for a user without a device), 401
   ``otp_required`` over a session-authenticated API call. Token-authenticated API calls (partner
-  systems) carry no session and are not concerned. The admin site is django-otp's ``OTPAdminSite``.
+  systems) carry no session and are not concerned. The admin site is ``facilities.admins.PortalAdminSite``
+  (django-otp's ``OTPAdminSite``: a verified session only).
 - **Lockout and audit (JL-A1)**: a wrong code counts toward the sign-in lockout (django-axes, by
   account and address) and writes ``auth.otp_failed``; a good one ``auth.otp_verified``; enrolment
   ``auth.otp_enrolled``; a recovery code ``auth.otp_recovery_used``.
@@ -45,7 +47,6 @@ NEEDED_KEY = "telemed.otp_needed"
 RECOVERY_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "TOTP"
 RECOVERY_DEVICE_NAME = "recovery"
-OPERATOR = "operator"
 REGULATOR = "regulator"
 # Pages a session may see before its second step: the steps themselves, leaving, the language switch.
 ALLOWED_BEFORE_VERIFIED = ("login", "otp-verify", "otp-enrol", "logout", "set_language", "healthz")
@@ -55,19 +56,23 @@ ALLOWED_BEFORE_VERIFIED = ("login", "otp-verify", "otp-enrol", "logout", "set_la
 
 
 def roles_of(user) -> set[str]:
-    """The user's roles in the policy's words: ``operator``, ``regulator`` and their staff roles."""
+    """The user's roles in the policy's words: the administrator roles, ``regulator`` and staff roles."""
     scope = Scope.of(user)
     roles = {role for facility_roles in scope.facility_roles.values() for role in facility_roles}
-    if scope.is_operator:
-        roles.add(OPERATOR)
+    roles |= scope.admin_roles
     if scope.is_regulator:
         roles.add(REGULATOR)
     return roles
 
 
 def required_for(user) -> bool:
-    """JL-A2: whether the policy (``TELEMED_2FA_REQUIRED_ROLES``) obliges this user to a second step."""
-    return bool(roles_of(user) & set(settings.TELEMED_2FA_REQUIRED_ROLES))
+    """JL-A2: whether the policy obliges this user to a second step: the three administrators always
+    (三员分立, ``TELEMED_2FA_ADMIN_ROLES``) and a break-glass account, the roles of
+    ``TELEMED_2FA_REQUIRED_ROLES`` as configured."""
+    from .admins import is_break_glass
+
+    required = set(settings.TELEMED_2FA_REQUIRED_ROLES) | set(settings.TELEMED_2FA_ADMIN_ROLES)
+    return bool(roles_of(user) & required) or is_break_glass(user)
 
 
 def totp_device(user, *, confirmed: bool | None = True) -> TOTPDevice | None:

@@ -67,7 +67,7 @@ def _list_page(request, template: str, form, queryset, **context):
 
 
 def _holds(scope: Scope, *roles: str) -> bool:
-    return scope.is_operator or bool(scope.facilities_with_role(*roles))
+    return bool(scope.facilities_with_role(*roles))
 
 
 def _require(request, *roles: str, message: str) -> Scope:
@@ -78,10 +78,10 @@ def _require(request, *roles: str, message: str) -> Scope:
 
 
 def _own_facilities(request, *roles: str):
-    """The user's facilities where they hold one of ``roles`` (every visible one for operators)."""
+    """The user's facilities where they hold one of ``roles`` ."""
     scope = Scope.of(request.user)
     queryset = selectors.facility_list(user=request.user)
-    return queryset if scope.is_operator else queryset.filter(id__in=scope.facilities_with_role(*roles))
+    return queryset.filter(id__in=scope.facilities_with_role(*roles))
 
 
 def _initial_facility(request, *roles: str) -> dict:
@@ -117,7 +117,7 @@ def facility_detail(request, pk: int):
     agreements = list(selectors.agreement_list(user=request.user, facility_id=pk)[: SUMMARY_ROWS + 1])
     physicians = list(selectors.physician_list(user=request.user, facility_id=pk)[: SUMMARY_ROWS + 1])
     suspension = selectors.suspension_list(user=request.user, open_only=True).filter(facility_id=pk).first()
-    is_admin = scope.is_operator or scope.has_role(pk, ADMIN)
+    is_admin = scope.has_role(pk, ADMIN)
     may_suspend = is_admin or scope.has_role(pk, COORDINATOR) or scope.regulates(facility.division_id)
     context = {
         "facility": facility,
@@ -139,7 +139,7 @@ def _admin_facility(request, pk: int):
     """A facility the user may see (else 404) and administers (else 403)."""
     facility = _found(selectors.facility_detail, user=request.user, pk=pk)
     scope = Scope.of(request.user)
-    if not (scope.is_operator or scope.has_role(pk, ADMIN)):
+    if not scope.has_role(pk, ADMIN):
         raise PermissionDenied(_("只有本机构管理员可以管理人员角色。"))
     return facility
 
@@ -190,7 +190,7 @@ def agreement_list(request):
 def agreement_detail(request, pk: int):
     agreement = _found(selectors.agreement_detail, user=request.user, pk=pk)
     scope = Scope.of(request.user)
-    party_admin = scope.is_operator or any(
+    party_admin = any(
         scope.has_role(p, ADMIN) for p in (agreement.inviting_id, agreement.invited_id)
     )
     checks = rules.invited_facility_checks(
@@ -266,7 +266,7 @@ def physician_detail(request, pk: int):
     scope = Scope.of(request.user)
     table = selectors.physician_qualification_table(physician, on=timezone.localdate())
     for row in table:
-        row["can_manage"] = scope.is_operator or scope.has_role(row["registration"].facility_id, ADMIN)
+        row["can_manage"] = scope.has_role(row["registration"].facility_id, ADMIN)
     is_self = physician.user_id is not None and physician.user_id == request.user.pk
     context = {
         "physician": physician,
@@ -366,7 +366,7 @@ def physician_qualifications(request, pk: int, registration_pk: int):
     if registration is None:
         raise Http404(_("未找到该执业注册。"))
     scope = Scope.of(request.user)
-    if not (scope.is_operator or scope.has_role(registration.facility_id, ADMIN)):
+    if not scope.has_role(registration.facility_id, ADMIN):
         raise PermissionDenied(_("只有该医师执业机构的管理员可以更新其资质信息。"))
     initial = {
         "certificate_number": physician.certificate_number,
@@ -391,7 +391,7 @@ def physician_qualifications(request, pk: int, registration_pk: int):
 def duty_list(request):
     scope = Scope.of(request.user)
     facilities = selectors.facility_list(user=request.user)
-    if not (scope.is_regulator or scope.is_operator):
+    if not scope.is_regulator:
         facilities = facilities.filter(id__in=scope.facility_ids)
     form = DutyFilterForm(request.GET or None, facilities=facilities)
     facility = _filters(form).get("facility")
@@ -407,10 +407,7 @@ def duty_list(request):
 def duty_create(request):
     scope = _require(request, ADMIN, COORDINATOR, message=_("只有机构管理员或远程医疗专职管理人员可以排班。"))
     physicians = selectors.physician_list(user=request.user)
-    if not scope.is_operator:
-        physicians = physicians.filter(
-            registrations__facility_id__in=scope.facilities_with_role(ADMIN, COORDINATOR)
-        )
+    physicians = physicians.filter(registrations__facility_id__in=scope.facilities_with_role(ADMIN, COORDINATOR))
     form = DutyShiftForm(
         request.POST or None,
         initial=_initial_facility(request, ADMIN, COORDINATOR),
@@ -535,7 +532,7 @@ def suspension_list(request):
 def suspension_create(request):
     """Staff report for their own facility; a regulator orders it for one in their division (art. 34)."""
     scope = Scope.of(request.user)
-    if scope.is_regulator or scope.is_operator:
+    if scope.is_regulator:
         facilities = selectors.facility_list(user=request.user)
     else:
         _require(

@@ -1,4 +1,4 @@
-"""Operators' admin plumbing: records are read there; writes go through services; nothing is deleted.
+"""Admin-site plumbing (the three administrators, JL-A2 三员分立): records are read there; writes go through services; nothing is deleted.
 
 Clinical, financial and audit records are never deleted (JL-C8: outpatient ≥ 15 years, inpatient
 ≥ 30 years; JL-A1), so every admin in the project starts from ``RecordAdmin``, which switches off
@@ -14,7 +14,7 @@ class RecordAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyRecordAdmin(RecordAdmin):
-    """Operators may look; every change happens through the portal's own pages and services."""
+    """Administrators may look (as their role allows); every change happens through the portal's own pages and services."""
 
     def has_add_permission(self, request):
         return False

@@ -144,7 +144,7 @@ class ReasonSerializer(serializers.Serializer):
 class Roles:
     """Who may perform one write action.
 
-    ``staff``: these roles at the object's facility (operators pass too, as in the services).
+    ``staff``: these roles at the object's facility.
     ``regulator``: a regulator whose division covers the object's facility (JL-O1).
     ``provincial_regulator``: the provincial health commission only.
     """
@@ -155,7 +155,7 @@ class Roles:
 
     def may_attempt(self, scope: Scope) -> bool:
         """Before any lookup: does the user hold such a role anywhere at all?"""
-        if self.staff and (scope.is_operator or scope.facilities_with_role(*self.staff)):
+        if self.staff and scope.facilities_with_role(*self.staff):
             return True
         if self.regulator and scope.is_regulator:
             return True
@@ -163,7 +163,7 @@ class Roles:
 
     def may_act_on(self, scope: Scope, *, facility_ids: Iterable[int], division_codes: Iterable[str] = ()) -> bool:
         """For one object, owned by ``facility_ids`` located in ``division_codes``."""
-        if self.staff and (scope.is_operator or any(scope.has_role(fid, *self.staff) for fid in facility_ids)):
+        if self.staff and any(scope.has_role(fid, *self.staff) for fid in facility_ids):
             return True
         if self.regulator and any(scope.regulates(code) for code in division_codes):
             return True

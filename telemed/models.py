@@ -59,7 +59,7 @@ class SignedInSession(models.Model):
 
 class WebhookSubscriptionQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """A facility's administrators and partner systems see its subscriptions; operators all (STYLE 3).
+        """A facility's administrators and partner systems see its subscriptions (STYLE 3).
 
         Regulators see none: a subscription is a facility's own integration, not a regulated act.
         """
@@ -68,8 +68,6 @@ class WebhookSubscriptionQuerySet(models.QuerySet):
         from .scope import Scope
 
         scope = Scope.of(user)
-        if scope.is_operator:
-            return self.all()
         return self.filter(facility_id__in=scope.facilities_with_role(StaffRole.FACILITY_ADMIN, StaffRole.PARTNER_SYSTEM))
 
 

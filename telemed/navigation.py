@@ -70,7 +70,7 @@ def navigation(request):
         add(GROUP_START, _("分配给我"), reverse("consultations:assigned"))
     if scope.facility_roles or scope.is_regulator:  # issue 12: patients and cases in scope (JL-C8, JL-C9)
         add(GROUP_RECORDS if scope.is_regulator else GROUP_START, _("查找"), reverse("consultations:search"))
-    if scope.is_regulator or scope.is_operator:
+    if scope.is_regulator:
         add(GROUP_SUPERVISION, _("监管统计"), reverse("facilities:metrics"))
     elif scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
         add(GROUP_SUPERVISION, _("本机构统计"), reverse("facilities:metrics-facility", args=[scope.facilities_with_role(StaffRole.FACILITY_ADMIN)[0]]))
@@ -78,7 +78,7 @@ def navigation(request):
         add(GROUP_SUPERVISION if scope.is_regulator else GROUP_START, _("双向转诊"), reverse("consultations:referral-list"))
     if scope.is_regulator:
         add(GROUP_SUPERVISION, _("违规记录"), reverse("consultations:violation-list"))
-    if scope.facility_roles or scope.is_regulator or scope.is_operator:
+    if scope.facility_roles or scope.is_regulator:
         add(GROUP_FACILITIES, _("医疗机构"), reverse("facilities:facility-list"))
         add(GROUP_FACILITIES, _("合作协议"), reverse("facilities:agreement-list"))
         add(GROUP_FACILITIES, _("医务人员"), reverse("facilities:physician-list"))
@@ -93,9 +93,9 @@ def navigation(request):
         add(GROUP_FACILITIES, _("事件推送"), reverse("webhooks:list"))  # issue 14
     if scope.facilities_with_role(StaffRole.FACILITY_ADMIN) or scope.is_regulator:
         add(GROUP_FACILITIES, _("对接应用"), reverse("partner-clients:list"))  # issue 14: OAuth2 clients
-    if scope.facilities_with_role(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN) or scope.is_operator:
+    if scope.facilities_with_role(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN):
         add(GROUP_FEES, _("费用结算"), reverse("billing:statement-list"))
-    if scope.is_regulator or scope.is_operator:
+    if scope.is_regulator:
         add(GROUP_SUPERVISION, _("结算统计"), reverse("billing:regulator-totals"))
     add(GROUP_FEES, _("价格标准"), reverse("billing:standard-list"))
     if scope.facilities_with_role(*CLINICAL):
@@ -103,19 +103,19 @@ def navigation(request):
     if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN, StaffRole.CLINICIAN):
         # JL-O4: administrators and regulators see their facilities' lines, a physician their own.
         add(GROUP_SUPERVISION if scope.is_regulator else GROUP_START, _("帮扶时间"), reverse("facilities:assistance"))
-    if scope.facility_roles or scope.is_regulator or scope.is_operator:
+    if scope.facility_roles or scope.is_regulator:
         add(GROUP_RECORDS, _("责任认定"), reverse("audit:responsibility-list"))
-    if scope.facilities_with_role(StaffRole.COORDINATOR) or scope.is_regulator or scope.is_operator:
+    if scope.facilities_with_role(StaffRole.COORDINATOR) or scope.is_regulator:
         add(GROUP_RECORDS, _("封存病历"), reverse("audit:seal-list"))
-    if scope.is_regulator or scope.is_operator:
+    if scope.is_regulator:
         add(GROUP_RECORDS, _("审计链校验"), reverse("audit:chain"))
     add(GROUP_START, _notifications_label(unread_notifications(request)), reverse("consultations:notification-list"))
-    # JL-A2: the security administrator's page. The page itself asks for the permission
-    # facilities.release_lockout; operators hold it (superusers), and asking has_perm here would
-    # cost every page two queries — move this test with the permission when duties are split.
-    if scope.is_operator:
+    # JL-A2 三员分立: each administrator's own pages (the roles are in the scope already: no query).
+    if scope.is_audit_admin:
+        add(GROUP_RECORDS, _("审计链校验"), reverse("audit:chain"))
+    if scope.is_security_admin:
         add(GROUP_RECORDS, _("登录锁定"), reverse("facilities:lockout-list"))
-    if scope.is_operator:
+    if scope.is_platform_admin:
         add(GROUP_RECORDS, _("系统管理"), reverse("admin:index"))
     items = [(label, url) for _group, label, url in entries]
     groups: list[tuple[object, list]] = []

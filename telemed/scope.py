@@ -8,7 +8,11 @@ every list, detail, API viewset and page uses; an object outside it is a 404, ne
 - A regulator sees the rows of facilities in their division and every division below it (JL-O1,
   art. 6, 7, 48): by GB/T 2260 code prefix. The provincial commission also oversees out-of-province
   facilities that serve Jilin under art. 16.
-- Operators (superusers) see everything, for support; they are not regulators.
+- The three platform administrators (三员分立, JL-A2: system, security and audit administrator;
+  ``facilities.AdminAssignment``) see no patient or case data at all: every scoped queryset is
+  empty for them. Their reach is permissions (``facilities.admins.ROLE_PERMISSIONS``), not rows.
+  Nobody sees everything by being a Django superuser: ``is_superuser`` is a break-glass flag of
+  Django's own admin and nothing here reads it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ PROVINCE_PREFIX = "22"
 
 @dataclass(frozen=True)
 class Scope:
-    is_operator: bool = False
+    admin_roles: frozenset[str] = frozenset()
     facility_roles: dict[int, frozenset[str]] = field(default_factory=dict)
     # (division code, prefix) pairs of the divisions the user regulates.
     regulated: tuple[tuple[str, str], ...] = ()
@@ -35,17 +39,27 @@ class Scope:
         cached = getattr(user, "_telemed_scope", None)
         if cached is not None:
             return cached
-        from facilities.models import RegulatorMembership, StaffMembership
+        from facilities.models import AdminAssignment, RegulatorMembership, StaffMembership
 
+        # One query for facility roles and platform administrator roles (a None facility): the
+        # scope's cost on every page stays two queries.
+        staff_rows = StaffMembership.objects.filter(user=user, active=True).order_by().values_list("facility_id", "role")
+        admin_rows = AdminAssignment.objects.filter(user=user, active=True).order_by().annotate(
+            no_facility=models.Value(None, output_field=models.IntegerField())
+        ).values_list("no_facility", "role")
         roles: dict[int, set[str]] = {}
-        for facility_id, role in StaffMembership.objects.filter(user=user, active=True).values_list("facility_id", "role"):
-            roles.setdefault(facility_id, set()).add(role)
+        admin_roles: set[str] = set()
+        for facility_id, role in staff_rows.union(admin_rows, all=True):
+            if facility_id is None:
+                admin_roles.add(role)
+            else:
+                roles.setdefault(facility_id, set()).add(role)
         regulated = tuple(
             (m.division.code, m.division.prefix)
             for m in RegulatorMembership.objects.filter(user=user, active=True).select_related("division")
         )
         scope = cls(
-            is_operator=bool(user.is_superuser),
+            admin_roles=frozenset(admin_roles),
             facility_roles={k: frozenset(v) for k, v in roles.items()},
             regulated=regulated,
         )
@@ -55,6 +69,23 @@ class Scope:
     @property
     def facility_ids(self) -> list[int]:
         return sorted(self.facility_roles)
+
+    @property
+    def is_platform_admin(self) -> bool:
+        """One of the three administrators of 三员分立 (JL-A2)."""
+        return bool(self.admin_roles)
+
+    @property
+    def is_system_admin(self) -> bool:
+        return "system_admin" in self.admin_roles
+
+    @property
+    def is_security_admin(self) -> bool:
+        return "security_admin" in self.admin_roles
+
+    @property
+    def is_audit_admin(self) -> bool:
+        return "audit_admin" in self.admin_roles
 
     @property
     def is_regulator(self) -> bool:
@@ -102,7 +133,7 @@ class ScopedQuerySet(models.QuerySet):
 
     def visible_to(self, user):
         scope = Scope.of(user)
-        if scope.is_operator or scope.is_provincial_regulator:
+        if scope.is_provincial_regulator:
             return self.all()
         condition = Q(pk__in=[])
         if scope.facility_roles:

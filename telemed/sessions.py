@@ -13,7 +13,7 @@ from another site (Origin/Referer not ours) is not kept, so it cannot be replaye
 Token-authenticated API calls carry no session and are not concerned; a session-authenticated API
 call into an ended session gets 401 ``session_expired``.
 
-Privileged users (operators, regulators, facility administrators) have one session at a time
+Privileged users (the three administrators, regulators, facility administrators) have one session at a time
 (``TELEMED_SINGLE_SESSION_PRIVILEGED``): signing in again ends the earlier one, audited as
 ``auth.session_replaced``.
 """

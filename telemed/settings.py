@@ -178,6 +178,7 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
+    "facilities.admins.AdminRoleBackend",  # JL-A2 三员分立: the three administrators' permissions
 ]
 # JL-A2: Argon2 first; a PBKDF2 hash is upgraded the next time its user logs in.
 PASSWORD_HASHERS = [
@@ -189,7 +190,7 @@ PASSWORD_HASHERS = [
 # JL-A2 (8.1.4.1 a): password complexity and reuse.
 TELEMED_PASSWORD_MIN_LENGTH = env_int("TELEMED_PASSWORD_MIN_LENGTH", 10, minimum=8)
 TELEMED_PASSWORD_HISTORY = env_int("TELEMED_PASSWORD_HISTORY", 5, minimum=1)
-# JL-A2: regulators, facility administrators and operators change their password after this many days.
+# JL-A2: the three administrators (三员), regulators and facility administrators change their password after this many days.
 TELEMED_PASSWORD_MAX_AGE_DAYS = env_int("TELEMED_PASSWORD_MAX_AGE_DAYS", 90, minimum=1)
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -222,10 +223,12 @@ AXES_DISABLE_ACCESS_LOG = True  # logins are in the audit log (auth.login), whic
 AXES_ENABLE_ADMIN = False  # lockouts are released on the security administrator's page, with a reason
 
 # Two-factor sign-in (JL-A2, GB/T 22239-2019 8.1.4.1 d): the roles that must pass a TOTP step after
-# the password (comma-separated: operator, regulator and the staff roles of facilities.choices.StaffRole).
-# Other staff may enrol on their own. facilities/twofactor.py.
-TELEMED_2FA_ROLES_KNOWN = ("operator", "regulator", "facility_admin", "clinician", "coordinator", "finance", "partner_system")
-TELEMED_2FA_REQUIRED_ROLES = tuple(env_list("TELEMED_2FA_REQUIRED_ROLES", ["regulator", "facility_admin", "operator"]))
+# the password (comma-separated: regulator and the staff roles of facilities.choices.StaffRole).
+# The three administrators (system_admin, security_admin, audit_admin; 三员分立) always must: they
+# cannot be left out here. Other staff may enrol on their own. facilities/twofactor.py.
+TELEMED_2FA_ADMIN_ROLES = ("system_admin", "security_admin", "audit_admin")
+TELEMED_2FA_ROLES_KNOWN = (*TELEMED_2FA_ADMIN_ROLES, "regulator", "facility_admin", "clinician", "coordinator", "finance", "partner_system")
+TELEMED_2FA_REQUIRED_ROLES = tuple(env_list("TELEMED_2FA_REQUIRED_ROLES", ["regulator", "facility_admin"]))
 _unknown_roles = sorted(set(TELEMED_2FA_REQUIRED_ROLES) - set(TELEMED_2FA_ROLES_KNOWN))
 if _unknown_roles:
     raise ImproperlyConfigured(

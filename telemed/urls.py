@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView
 
 from facilities import twofactor_views
+from facilities.admins import PortalAdminSite
 from facilities.signin_views import PasswordChangeView
 
 from . import views
@@ -44,10 +44,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# JL-A2 (8.1.4.1 d): the admin site only for a session that passed the second step.
-admin.site.__class__ = OTPAdminSite
-admin.site.site_header = "吉林省远程医疗服务平台 · 运维管理"
-admin.site.site_title = "远程医疗运维"
+# JL-A2: the admin site only for the three administrators (三员分立) and only for a session that
+# passed the second step (8.1.4.1 d); each sees the models of its role (facilities.admins).
+admin.site.__class__ = PortalAdminSite
+admin.site.site_header = "吉林省远程医疗服务平台 · 系统管理"
+admin.site.site_title = "远程医疗系统管理"
 
 handler404 = "telemed.views.page_not_found"
 handler500 = "telemed.views.server_error"

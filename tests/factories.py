@@ -88,6 +88,16 @@ def regulator(code: str, **user_fields):
     return user
 
 
+def administrator(role: str, **user_fields):
+    """One of the three administrators of 三员分立 (JL-A2), granted through the service (actor: the
+    command line), as ``manage.py create_admins`` does."""
+    from facilities.admins import admin_role_grant
+
+    user = UserFactory(**user_fields)
+    admin_role_grant(actor=None, user=user, role=role)
+    return user
+
+
 class PhysicianFactory(factory.django.DjangoModelFactory):
     """A 主任医师 in 内科 with a valid certificate and a platform registration."""
 

@@ -2,7 +2,7 @@
 FHIR R4 AuditEvent for auditors (JL-A1).
 
 Scoping (STYLE 3): responsibility and seals through ``Consultation.objects.visible_to`` (out of
-scope is a 404); the audit log through ``selectors.audit_event_list`` and only for operators and
+scope is a 404); the audit log through ``selectors.audit_event_list`` and only for the audit administrator and
 regulators (anyone else: 403 ``permission_denied``). Reading a record here is an access (调阅) and
 is logged like on the pages; a sealed record answers only to a stated ``purpose``. Reading the
 audit log is itself logged (``audit.log.read``, IHE ATNA "audit log used").
@@ -182,7 +182,7 @@ class FhirNegotiation(BaseContentNegotiation):
 
 
 class FhirAuditEventView(APIView):
-    """Shared by search and read: operators and regulators only; errors keep the portal's
+    """Shared by search and read: the audit administrator and regulators only; errors keep the portal's
     ``{"code", "message", "extra"}`` contract as plain JSON."""
 
     permission_classes = [IsAuthenticated]

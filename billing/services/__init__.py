@@ -48,7 +48,7 @@ def _deny(message: str) -> ApplicationError:
 
 def _require_finance(actor, facility_id: int, message: str) -> Scope:
     scope = Scope.of(actor)
-    if not (scope.is_operator or scope.has_role(facility_id, *FINANCE)):
+    if not scope.has_role(facility_id, *FINANCE):
         raise _deny(message)
     return scope
 

@@ -130,7 +130,7 @@ def _require_finance(actor, facility_id: int, roles=DRAFTERS) -> None:
     if actor is None:
         return  # the monthly task
     scope = Scope.of(actor)
-    if not (scope.is_operator or scope.has_role(facility_id, *roles)):
+    if not scope.has_role(facility_id, *roles):
         raise ApplicationError("permission_denied", _("JL-B6 第四十三条: 绩效分配表由本机构财务人员办理。"), status=403)
 
 

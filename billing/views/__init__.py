@@ -95,16 +95,16 @@ def _act(request, write, done: str, redirect_to):
 def _require_finance_view(request) -> Scope:
     """Charges, statements, accounts and policies: finance officers, administrators, regulators."""
     scope = Scope.of(request.user)
-    if not (scope.is_operator or scope.is_regulator or scope.facilities_with_role(FINANCE, ADMIN)):
+    if not (scope.is_regulator or scope.facilities_with_role(FINANCE, ADMIN)):
         raise PermissionDenied(_("只有机构财务人员、机构管理员或卫生健康行政部门可以查看费用结算。"))
     return scope
 
 
 def _finance_facilities(request):
-    """The facilities for which the user may write money records (every one for operators)."""
+    """The facilities for which the user may write money records."""
     scope = Scope.of(request.user)
     queryset = Facility.objects.visible_to(request.user).order_by("division_id", "name")
-    return queryset if scope.is_operator else queryset.filter(id__in=scope.facilities_with_role(FINANCE, ADMIN))
+    return queryset.filter(id__in=scope.facilities_with_role(FINANCE, ADMIN))
 
 
 def _initial_facility(request) -> dict:
@@ -123,7 +123,7 @@ def _local_now():
 def _tabs(request) -> list[tuple[str, str, bool]]:
     """The billing pages this user may use: (label, url, current), shown above every billing page."""
     scope = Scope.of(request.user)
-    finance = scope.is_operator or bool(scope.facilities_with_role(FINANCE, ADMIN))
+    finance = bool(scope.facilities_with_role(FINANCE, ADMIN))
     tabs = []
     if finance or scope.is_regulator:
         tabs += [
@@ -135,7 +135,7 @@ def _tabs(request) -> list[tuple[str, str, bool]]:
         tabs += [(_("结算专户"), "billing:account-list"), (_("绩效分配办法"), "billing:allocation-list")]
     if finance or scope.is_regulator:
         tabs.append((_("绩效分配表"), "billing:payout-list"))
-    if scope.is_regulator or scope.is_operator:
+    if scope.is_regulator:
         tabs.append((_("结算统计"), "billing:regulator-totals"))
     tabs.append((_("我的绩效"), "billing:my-payouts"))
     here = request.resolver_match.url_name if request.resolver_match else ""
@@ -150,7 +150,7 @@ def _render(request, template: str, context: dict, *, status: int = 200):
 @login_required
 def index(request):
     scope = Scope.of(request.user)
-    if scope.facilities_with_role(FINANCE, ADMIN) or scope.is_operator:
+    if scope.facilities_with_role(FINANCE, ADMIN):
         return redirect("billing:statement-list")
     if scope.is_regulator:
         return redirect("billing:regulator-totals")
@@ -175,7 +175,7 @@ def charge_list(request):
     for charge in _with_yuan(page_obj):
         charge.status = selectors.charge_status(charge)
         charge.status_label = STATUS_LABELS[charge.status]
-        may = scope.is_operator or scope.has_role(charge.inviting_id, FINANCE, ADMIN)
+        may = scope.has_role(charge.inviting_id, FINANCE, ADMIN)
         charge.can_pay = may and charge.paid_at is None and charge.status != selectors.REVERSED
         charge.can_reverse = may and charge.status != selectors.REVERSED
     return _render(request, "billing/charge_list.html", {"form": form, "page_obj": page_obj})
@@ -338,7 +338,7 @@ def price_list(request):
     page_obj = _paginate(request, selectors.facility_price_list(user=request.user))
     for price in _with_yuan(page_obj):
         price.standard_yuan = rules.yuan(price.standard.max_price_fen)
-    can_set = scope.is_operator or bool(scope.facilities_with_role(FINANCE, ADMIN))
+    can_set = bool(scope.facilities_with_role(FINANCE, ADMIN))
     return _render(request, "billing/price_list.html", {"page_obj": page_obj, "can_set": can_set})
 
 
@@ -347,7 +347,7 @@ def price_list(request):
 def price_create(request):
     """A facility's price within the standard; a JL-B1 refusal is shown on the form."""
     scope = Scope.of(request.user)
-    if not (scope.is_operator or scope.facilities_with_role(FINANCE, ADMIN)):
+    if not scope.facilities_with_role(FINANCE, ADMIN):
         raise PermissionDenied(_("只有本机构财务人员或机构管理员可以设定收费标准。"))
     form = FacilityPriceForm(
         request.POST or None, initial={**_initial_facility(request), "valid_from": timezone.localdate()},
@@ -373,7 +373,7 @@ def account_list(request):
     page_obj = _paginate(request, selectors.settlement_account_list(user=request.user))
     for account in page_obj:
         account.masked = exports.mask_account(account.account_number)
-    can_register = scope.is_operator or bool(scope.facilities_with_role(FINANCE, ADMIN))
+    can_register = bool(scope.facilities_with_role(FINANCE, ADMIN))
     return _render(request, "billing/account_list.html", {"page_obj": page_obj, "can_register": can_register})
 
 
@@ -382,7 +382,7 @@ def account_list(request):
 def account_create(request):
     """JL-B4 (art. 42): a personal account or a physician's name is refused (and audited)."""
     scope = Scope.of(request.user)
-    if not (scope.is_operator or scope.facilities_with_role(FINANCE, ADMIN)):
+    if not scope.facilities_with_role(FINANCE, ADMIN):
         raise PermissionDenied(_("只有本机构财务人员或机构管理员可以登记结算专户。"))
     form = SettlementAccountForm(request.POST or None, initial=_initial_facility(request), facilities=_finance_facilities(request))
     account = _submit(form, partial(services.settlement_account_register, actor=request.user))
@@ -399,7 +399,7 @@ def allocation_list(request):
     for policy in page_obj:
         whole, rest = divmod(policy.staff_share_basis_points, 100)
         policy.percent = f"{whole}.{rest:02d}%"
-    can_adopt = scope.is_operator or bool(scope.facilities_with_role(FINANCE, ADMIN))
+    can_adopt = bool(scope.facilities_with_role(FINANCE, ADMIN))
     return _render(request, "billing/allocation_list.html", {"page_obj": page_obj, "can_adopt": can_adopt})
 
 
@@ -408,7 +408,7 @@ def allocation_list(request):
 def allocation_create(request):
     """JL-B5 (art. 43, 44): at least 60 % to medical staff, typed as a percentage."""
     scope = Scope.of(request.user)
-    if not (scope.is_operator or scope.facilities_with_role(FINANCE, ADMIN)):
+    if not scope.facilities_with_role(FINANCE, ADMIN):
         raise PermissionDenied(_("只有本机构财务人员或机构管理员可以登记分配办法。"))
     form = AllocationPolicyForm(
         request.POST or None, request.FILES or None, initial=_initial_facility(request), facilities=_finance_facilities(request)
@@ -425,7 +425,7 @@ def allocation_create(request):
 
 def _regulated_division_choices(scope: Scope) -> list[tuple[str, str]]:
     choices = jilin_division_choices()
-    if scope.is_operator or scope.is_provincial_regulator:
+    if scope.is_provincial_regulator:
         return choices
     return [(code, name) for code, name in choices if any(code.startswith(prefix) for prefix in scope.prefixes)]
 
@@ -434,7 +434,7 @@ def _regulated_division_choices(scope: Scope) -> list[tuple[str, str]]:
 def regulator_totals(request):
     """Fees by the inviting facility's division and month, for regulators (one aggregate query)."""
     scope = Scope.of(request.user)
-    if not (scope.is_regulator or scope.is_operator):
+    if not scope.is_regulator:
         raise PermissionDenied(_("结算统计仅供卫生健康行政部门查看。"))
     divisions = _regulated_division_choices(scope)
     form = RegulatorTotalsFilterForm(request.GET or None, divisions=divisions)

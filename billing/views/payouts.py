@@ -49,7 +49,7 @@ def payout_list(request):
     page_obj = _paginate(request, selectors.payout_report_list(user=request.user, month=f.get("month"), state=f.get("state", "")))
     _with_yuan(page_obj)
     draft_form = None
-    if scope.is_operator or scope.facilities_with_role(FINANCE, ADMIN):
+    if scope.facilities_with_role(FINANCE, ADMIN):
         facilities = _finance_facilities(request)
         draft_form = PayoutDraftForm(initial={"facility": facilities.first(), "month": _last_month()}, facilities=facilities)
     return _render(request, "billing/payout_list.html", {"form": form, "page_obj": page_obj, "draft_form": draft_form})
@@ -87,7 +87,7 @@ def payout_detail(request, pk: int):
         "persons": [(person, _Yuan(person)) for person in selectors.person_totals(lines)],
         "reconciliation": [rules.payout_reconcile_check(lines_total_fen=report.lines_total_fen, staff_total_fen=report.staff_total_fen)],
         "can_confirm": report.state == PayoutState.DRAFT and scope.has_role(report.facility_id, FINANCE),
-        "can_export": scope.is_operator or scope.has_role(report.facility_id, FINANCE, ADMIN),
+        "can_export": scope.has_role(report.facility_id, FINANCE, ADMIN),
         "exports": [("csv", "CSV"), ("xlsx", "Excel")],
     }
     return _render(request, "billing/payout_detail.html", context)
@@ -111,7 +111,7 @@ def payout_export(request, pk: int, fmt: str):
         raise Http404(_("不支持的导出格式。"))
     report = _found(selectors.payout_report_detail, user=request.user, pk=pk)
     scope = Scope.of(request.user)
-    if not (scope.is_operator or scope.has_role(report.facility_id, FINANCE, ADMIN)):
+    if not scope.has_role(report.facility_id, FINANCE, ADMIN):
         raise PermissionDenied(_("JL-B6 第四十三条: 绩效分配表明细仅供本机构财务人员导出。"))
     lines = list(selectors.payout_lines(user=request.user, report=report))
     content, content_type, name = exports.render_payout(report, lines, selectors.person_totals(lines), fmt)

@@ -26,7 +26,7 @@ CLINICAL_ROLES = (StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.PARTNER_
 
 def require_clinical_role(actor, facility_id: int) -> None:
     scope = Scope.of(actor)
-    if not (scope.is_operator or scope.has_role(facility_id, *CLINICAL_ROLES)):
+    if not scope.has_role(facility_id, *CLINICAL_ROLES):
         raise deny(_("只有本机构的临床医师、远程医疗管理人员或对接系统可以记录患者信息。"))
 
 

@@ -31,7 +31,7 @@ def division_for(user, code: str) -> Division:
     """A division the user may see the figures of (JL-O1): their own or one below it; else 404."""
     scope = Scope.of(user)
     division = Division.objects.filter(code=code).first()
-    if division is None or not (scope.is_operator or (scope.is_regulator and scope.regulates(code))):
+    if division is None or not (scope.is_regulator and scope.regulates(code)):
         raise Http404
     return division
 
@@ -40,7 +40,7 @@ def facility_for(user, pk: int) -> Facility:
     """A facility's scorecard: its administrators and its regulators (JL-O1); others in scope 403."""
     facility = get_object_or_404(Facility.objects.visible_to(user), pk=pk)
     scope = Scope.of(user)
-    if scope.is_operator or (scope.is_regulator and scope.regulates(facility.division_id)):
+    if scope.is_regulator and scope.regulates(facility.division_id):
         return facility
     if scope.has_role(facility.pk, StaffRole.FACILITY_ADMIN):
         return facility
@@ -119,8 +119,6 @@ def dashboard(request):
     scope = Scope.of(request.user)
     if scope.is_regulator:
         return redirect("facilities:metrics-division", scope.regulated[0][0])
-    if scope.is_operator:
-        return redirect("facilities:metrics-division", "220000")
     raise Http404
 
 
@@ -130,7 +128,7 @@ def division_dashboard(request, code: str):
     parent = None
     if division.level != "province":
         parent_code = division.code[:2] + "0000" if division.level == "city" else division.code[:4] + "00"
-        if Scope.of(request.user).is_operator or Scope.of(request.user).regulates(parent_code):
+        if Scope.of(request.user).regulates(parent_code):
             parent = Division.objects.filter(code=parent_code).first()
     return _page(request, Subject.of_division(division), _("%(d)s 远程医疗监管统计") % {"d": division.name},
                  {"division": division, "parent": parent}, reverse("facilities:metrics-division-export", args=[division.code]))

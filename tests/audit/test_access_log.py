@@ -315,7 +315,7 @@ NOT_PATIENT_DATA: dict[str, str] = {
 
 # Whole namespaces, reviewed as one.
 NOT_PATIENT_DATA_NAMESPACES: dict[str, str] = {
-    "admin": "operators' Django admin (superusers, support, read-only for records); its clinical change lists "
+    "admin": "the three administrators' Django admin (JL-A2 三员分立; read-only for records; clinical rows only for a break-glass account); its clinical change lists "
     "and change pages log record.list / record.view themselves (consultations.admin.PatientDataAdmin, tested below)",
 }
 
@@ -916,13 +916,15 @@ def test_jl_c9_search_by_the_full_identity_number_finds_the_patient_and_the_log_
 
 
 @pytest.mark.django_db
-def test_jl_c8_operators_reading_clinical_rows_in_the_admin_are_logged(client, world):
+def test_jl_c8_a_break_glass_account_reading_clinical_rows_in_the_admin_is_logged(client, world):
+    """None of the three administrators (JL-A2) may read clinical rows in the admin; a break-glass
+    superuser (Django's own, created at the console) can, and is logged like everyone else."""
     from django.urls import reverse
 
     from audit.models import AuditEvent
 
     consultation = world.sent()
-    operator = UserFactory(username="operator_x", is_superuser=True, is_staff=True)
+    operator = UserFactory(username="break_glass", is_superuser=True, is_staff=True)
     client.force_login(operator)
     assert client.get(reverse("admin:consultations_consultation_changelist")).status_code == 200
     assert client.get(reverse("admin:consultations_consultation_change", args=[consultation.pk])).status_code == 200

@@ -17,11 +17,11 @@ from audit.models import AuditEvent
 from audit.services import audit_event_append
 from audit.tasks import audit_verify_chain_task
 from consultations import services
-from facilities.choices import StaffRole
+from facilities.choices import AdminRole, StaffRole
 from telemed.context import use_context
 from telemed.errors import ApplicationError
 from tests.api_cases import assert_error, partner, token_client
-from tests.factories import FacilityFactory, UserFactory, regulator, staff
+from tests.factories import FacilityFactory, administrator, regulator, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -298,7 +298,7 @@ def test_jl_o1_city_regulator_reads_only_their_divisions_events(world, every_kin
     assert_error(other.get(f"{URL}/{seal_event.pk}"), 404, "not_found")
     assert own.get(f"{URL}/{seal_event.pk}").status_code == 200
 
-    everything = search(token_client(UserFactory(username="ops", is_superuser=True)), _count=500)
+    everything = search(token_client(administrator(AdminRole.AUDIT, username="auditor")), _count=500)  # JL-A2 审计管理员
     assert "audit.chain.verify" in {r["type"]["code"] for r in resources(everything)}
 
 

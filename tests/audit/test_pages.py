@@ -8,8 +8,8 @@ from audit import records
 from audit.models import AuditEvent, Seal, VerificationRun
 from audit.selectors import SEALED_ACCESS_KEY, sealed_access_needed
 from consultations import services
-from facilities.choices import StaffRole
-from tests.factories import FacilityFactory, UserFactory, division, regulator, staff
+from facilities.choices import AdminRole, StaffRole
+from tests.factories import FacilityFactory, administrator, division, regulator, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -225,12 +225,17 @@ def eager_celery():
     app.conf.task_always_eager = previous
 
 
-def test_jl_a1_chain_page_is_for_operators_and_regulators(client):
+def test_jl_a1_chain_page_is_for_the_audit_administrator_and_regulators(client):
+    """JL-A1, JL-A2 三员分立: the audit administrator verifies the chain; the system and security
+    administrators, like staff, do not."""
     facility = FacilityFactory(division=division("220102"))
     client.force_login(staff(facility, StaffRole.FACILITY_ADMIN))
     assert client.get(url("chain")).status_code == 403
     assert client.post(url("chain")).status_code == 403
-    client.force_login(UserFactory(username="ops", is_superuser=True))
+    for role in (AdminRole.SYSTEM, AdminRole.SECURITY):
+        client.force_login(administrator(role, username=f"x_{role}"))
+        assert client.get(url("chain")).status_code == 403
+    client.force_login(administrator(AdminRole.AUDIT, username="ops"))
     assert "尚未在后台校验过" in html(client.get(url("chain")))
 
 

@@ -151,7 +151,7 @@ def totp_code(username: str) -> str:
 @pytest.fixture
 def login():
     """``login(page, username)``: sign in through the form with the demo password, land on 首页.
-    A privileged demo login (regulator, facility administrator, operator) is asked for its TOTP code
+    A privileged demo login (regulator, facility administrator, one of the three administrators) is asked for its TOTP code
     next (JL-A2, 8.1.4.1 d): the fixture types the one its device shows now."""
 
     def sign_in(page: Page, username: str) -> None:

@@ -24,10 +24,10 @@ from rest_framework.test import APIClient
 import telemed.settings as configured
 from audit.models import AuditEvent
 from facilities import demo_data, rules, signin
-from facilities.choices import StaffRole
+from facilities.choices import AdminRole, StaffRole
 from facilities.models import PasswordHistory
 from tests.api_cases import assert_error
-from tests.factories import PASSWORD, FacilityFactory, UserFactory, regulator, staff
+from tests.factories import PASSWORD, FacilityFactory, UserFactory, administrator, regulator, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -163,13 +163,13 @@ def test_jl_a2_the_password_form_counts_toward_the_lockout(client):
 # --- Release by the security administrator ------------------------------------------------------
 
 
-def test_jl_a2_the_operator_releases_a_lockout_with_a_reason(client):
+def test_jl_a2_the_security_administrator_releases_a_lockout_with_a_reason(client):
     UserFactory(username="li_hua")
     for _attempt in range(5):
         fail(client, "li_hua", address="10.1.1.1")
-    operator = UserFactory(username="ops", is_superuser=True, is_staff=True)
+    security_admin = administrator(AdminRole.SECURITY, username="ops")
     admin = APIClient()
-    admin.force_login(operator)
+    admin.force_login(security_admin)
     page = admin.get(reverse("facilities:lockout-list"))
     assert page.status_code == 200
     html = page.content.decode()
@@ -182,30 +182,32 @@ def test_jl_a2_the_operator_releases_a_lockout_with_a_reason(client):
     done = admin.post(reverse("facilities:lockout-release"), {"kind": "username", "value": "li_hua", "reason": "本人来电核实身份"})
     assert done.status_code == 302
     [unlock] = events("auth.unlock")
-    assert unlock.actor_id == operator.pk and unlock.outcome == "success"
+    assert unlock.actor_id == security_admin.pk and unlock.outcome == "success"
     assert unlock.details["reason"] == "本人来电核实身份" and unlock.details["value"] == "li_hua"
     assert client.post(LOGIN, {"username": "li_hua", "password": PASSWORD}, REMOTE_ADDR="10.2.2.2").status_code == 302
     assert "已解除锁定：li_hua" in admin.get(reverse("facilities:lockout-list")).content.decode()
     assert signin.lockouts_current() == []  # the address counted only li_hua's failures
 
 
-def test_jl_a2_the_operator_releases_a_locked_address(client):
+def test_jl_a2_the_security_administrator_releases_a_locked_address(client):
     for n in range(5):
         fail(client, f"guess{n}", address="10.1.1.1")
-    operator = UserFactory(username="ops", is_superuser=True, is_staff=True)
+    security_admin = administrator(AdminRole.SECURITY, username="ops")
     admin = APIClient()
-    admin.force_login(operator)
+    admin.force_login(security_admin)
     assert admin.post(reverse("facilities:lockout-release"), {"kind": "ip_address", "value": "10.1.1.1", "reason": "机房出口地址"}).status_code == 302
     UserFactory(username="li_hua")
     assert client.post(LOGIN, {"username": "li_hua", "password": PASSWORD}, REMOTE_ADDR="10.1.1.1").status_code == 302
 
 
-@pytest.mark.parametrize("who", ["regulator", "facility_admin", "clinician"])
+@pytest.mark.parametrize("who", ["regulator", "facility_admin", "clinician", AdminRole.SYSTEM, AdminRole.AUDIT])
 def test_jl_a2_only_the_security_administrator_sees_and_releases_lockouts(client, who):
     UserFactory(username="li_hua")
     for _attempt in range(5):
         fail(client, "li_hua")
-    if who == "regulator":
+    if who in AdminRole.values:  # 三员分立: neither the system nor the audit administrator
+        user = administrator(who, username="someone")
+    elif who == "regulator":
         user = regulator("220000", username="reg")
     else:
         user = staff(FacilityFactory(), StaffRole.FACILITY_ADMIN if who == "facility_admin" else StaffRole.CLINICIAN, username="someone")
@@ -222,7 +224,7 @@ def test_jl_a2_only_the_security_administrator_sees_and_releases_lockouts(client
 
 def test_jl_a2_a_release_of_something_that_is_not_an_address_is_a_clear_error(client):
     admin = APIClient()
-    admin.force_login(UserFactory(username="ops", is_superuser=True, is_staff=True))
+    admin.force_login(administrator(AdminRole.SECURITY, username="ops"))
     response = admin.post(reverse("facilities:lockout-release"), {"kind": "ip_address", "value": "10.1.1.x", "reason": "核实"})
     assert response.status_code == 400 and "请选择要解锁的账号或地址" in response.content.decode()
     assert events("auth.unlock") == []
@@ -374,12 +376,12 @@ def test_jl_a2_the_demo_password_satisfies_every_rule(spec):
 def _privileged(kind: str):
     if kind == "regulator":
         return regulator("220000", username="reg")
-    if kind == "operator":
-        return UserFactory(username="ops", is_superuser=True, is_staff=True)
+    if kind in AdminRole.values:
+        return administrator(kind, username="ops")
     return staff(FacilityFactory(), StaffRole.FACILITY_ADMIN, username="admin1")
 
 
-@pytest.mark.parametrize("kind", ["regulator", "facility_admin", "operator"])
+@pytest.mark.parametrize("kind", ["regulator", "facility_admin", *AdminRole.values])
 def test_jl_a2_a_privileged_user_with_an_old_password_changes_it_first(client, frozen_now, kind):
     user = _privileged(kind)
     with time_machine.travel(frozen_now + dt.timedelta(days=90, minutes=1), tick=False):
@@ -450,7 +452,7 @@ def test_jl_a2_the_logout_button_is_a_form_with_csrf(client):
 
 
 def test_jl_a2_the_admin_login_counts_toward_the_lockout_too(client):
-    UserFactory(username="ops", is_superuser=True, is_staff=True)
+    administrator(AdminRole.SECURITY, username="ops")
     for _attempt in range(5):
         client.post(reverse("admin:login"), {"username": "ops", "password": WRONG})
     assert client.post(reverse("admin:login"), {"username": "ops", "password": PASSWORD}).status_code == 429
@@ -496,7 +498,7 @@ def test_jl_a2_password_age_rule_is_exact_to_the_second():
 
 
 def test_jl_a2_privileged_roles_rule():
-    assert rules.is_privileged(is_operator=True, is_regulator=False, facility_roles=[])
-    assert rules.is_privileged(is_operator=False, is_regulator=True, facility_roles=[])
-    assert rules.is_privileged(is_operator=False, is_regulator=False, facility_roles=[{StaffRole.CLINICIAN}, {StaffRole.FACILITY_ADMIN}])
-    assert not rules.is_privileged(is_operator=False, is_regulator=False, facility_roles=[{StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM}])
+    assert rules.is_privileged(admin_roles={AdminRole.AUDIT}, is_regulator=False, facility_roles=[])
+    assert rules.is_privileged(admin_roles=(), is_regulator=True, facility_roles=[])
+    assert rules.is_privileged(admin_roles=(), is_regulator=False, facility_roles=[{StaffRole.CLINICIAN}, {StaffRole.FACILITY_ADMIN}])
+    assert not rules.is_privileged(admin_roles=(), is_regulator=False, facility_roles=[{StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM}])

@@ -186,7 +186,7 @@ def _suspensions(n):
     return user, facility.name
 
 
-# A privileged user's session (regulator, facility administrator, operator) passed the second step:
+# A privileged user's session (regulator, facility administrator, one of the three administrators) passed the second step:
 # django-otp's OTPMiddleware reads its device once per request (JL-A2, facilities/twofactor.py).
 OTP = 1
 

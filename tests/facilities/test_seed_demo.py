@@ -48,6 +48,7 @@ from facilities.choices import AccreditationStatus, ActingRole, AgreementStatus
 from facilities.models import (
     AccreditationApplication,
     AccreditationItem,
+    AdminAssignment,
     AssessmentEntry,
     CooperationAgreement,
     DutyShift,
@@ -141,7 +142,7 @@ def output() -> str:
 def test_second_run_changes_nothing():
     first = seed()
     before = counts()
-    operator = get_user_model().objects.get(username=data.OPERATOR_LOGIN)
+    operator = get_user_model().objects.get(username=data.SECURITY_ADMIN_LOGIN)
     token = Token.objects.get(user__username=data.PARTNER_LOGIN).key
 
     second = seed()
@@ -162,7 +163,7 @@ def test_second_run_changes_nothing():
     report = audit_chain_verify()
     assert report.intact and report.checked == before["audit.AuditEvent"], report.text
     # Nothing rewritten either: not the password hash, not the partner's token.
-    operator_again = get_user_model().objects.get(username=data.OPERATOR_LOGIN)
+    operator_again = get_user_model().objects.get(username=data.SECURITY_ADMIN_LOGIN)
     assert operator_again.password == operator.password
     assert Token.objects.get(user__username=data.PARTNER_LOGIN).key == token
     assert token in second
@@ -286,12 +287,15 @@ def test_every_demo_login_exists_with_the_right_membership(output):
     for spec in data.LOGINS:
         user = users.get(username=spec.username)
         assert user.check_password(data.DEMO_PASSWORD), spec.username
-        assert user.is_superuser == (spec.role == data.OPERATOR)
-        if spec.role == data.REGULATOR:
+        assert not user.is_superuser and not user.is_staff  # JL-A2 三员分立: nobody needs a superuser
+        if spec.role in data.ADMIN_ROLES:
+            assert list(AdminAssignment.objects.filter(user=user, active=True).values_list("role", flat=True)) == [spec.role]
+            assert not StaffMembership.objects.filter(user=user).exists() and not RegulatorMembership.objects.filter(user=user).exists()
+        elif spec.role == data.REGULATOR:
             assert list(RegulatorMembership.objects.filter(user=user, active=True).values_list("division_id", flat=True)) == [
                 spec.division
             ]
-        elif spec.role != data.OPERATOR:
+        else:
             memberships = StaffMembership.objects.filter(user=user, active=True)
             assert [(m.facility.name, m.role) for m in memberships] == [(facility(spec.facility).name, spec.role)]
         assert spec.username in output

@@ -25,10 +25,10 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from facilities import demo_data, twofactor
-from facilities.choices import StaffRole
+from facilities.choices import AdminRole, StaffRole
 from facilities.management.commands.demo_totp import current_code
 from tests.api_cases import assert_error
-from tests.factories import PASSWORD, FacilityFactory, UserFactory, regulator, staff
+from tests.factories import PASSWORD, FacilityFactory, administrator, regulator, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -64,16 +64,21 @@ def reg(db):
 # --- The policy ---------------------------------------------------------------------------------
 
 
-def test_jl_a2_policy_requires_regulators_facility_admins_and_operators_not_other_staff(db, settings):
+def test_jl_a2_policy_requires_regulators_facility_admins_and_the_three_administrators_not_other_staff(db, settings):
     facility = FacilityFactory()
     assert twofactor.required_for(regulator("220100"))
     assert twofactor.required_for(staff(facility, StaffRole.FACILITY_ADMIN))
-    assert twofactor.required_for(UserFactory(is_superuser=True, is_staff=True))
+    admins = [administrator(role, username=f"a_{role}") for role in AdminRole.values]
+    assert all(twofactor.required_for(user) for user in admins)
     clinician = staff(facility, StaffRole.CLINICIAN)
     assert not twofactor.required_for(clinician)
     settings.TELEMED_2FA_REQUIRED_ROLES = ("clinician",)
     del clinician._telemed_scope
     assert twofactor.required_for(clinician)
+    # 三员分立: the setting cannot leave the three administrators out.
+    for user in admins:
+        del user._telemed_scope
+    assert all(twofactor.required_for(user) for user in admins)
 
 
 def test_jl_a2_the_required_roles_come_from_the_environment_and_a_typo_stops_start_up(tmp_path):
@@ -232,7 +237,7 @@ def test_jl_a2_session_api_call_before_the_code_is_401_token_calls_are_not_conce
 
 
 def test_jl_a2_admin_site_needs_a_verified_session(client, db):
-    operator = UserFactory(username="ops", is_superuser=True, is_staff=True)
+    operator = administrator(AdminRole.SYSTEM, username="ops")
     client.force_login(operator, otp=False)
     response = client.get("/admin/")
     assert response.status_code == 302 and response["Location"].startswith(ENROL)
@@ -246,7 +251,7 @@ def test_jl_a2_admin_site_needs_a_verified_session(client, db):
 
 def test_seed_demo_enrols_the_privileged_demo_logins_and_demo_totp_prints_their_code(db, capsys):
     call_command("seed_demo")
-    privileged = {s.username for s in demo_data.LOGINS if s.role in ("regulator", "operator", StaffRole.FACILITY_ADMIN)}
+    privileged = {s.username for s in demo_data.LOGINS if s.role in ("regulator", *AdminRole.values, StaffRole.FACILITY_ADMIN)}
     enrolled = set(TOTPDevice.objects.filter(confirmed=True).values_list("user__username", flat=True))
     assert enrolled == privileged
     keys = set(TOTPDevice.objects.values_list("key", flat=True))

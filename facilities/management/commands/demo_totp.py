@@ -1,7 +1,7 @@
 """``manage.py demo_totp USER``: the current two-factor code of a demonstration login (JL-A2).
 
 For trying the demo only: ``seed_demo`` enrols the privileged demo logins (regulators, facility
-administrators, the operator) with a TOTP device whose key is made per database; this command
+administrators, the three administrators sysadmin, secadmin, auditadmin) with a TOTP device whose key is made per database; this command
 shows the code an authenticator app would show now. It refuses any user outside the demonstration
 data — a real user's second factor is their phone, never this command.
 """
@@ -34,5 +34,5 @@ class Command(BaseCommand):
         ).first()
         if device is None:
             raise CommandError(f"{username!r} has no demonstration TOTP device (run seed_demo; only regulators, "
-                               "facility administrators and the operator get one).")
+                               "facility administrators and the three administrators get one).")
         self.stdout.write(current_code(device))

@@ -31,11 +31,19 @@ from audit.services import audit_chain_verify
 from billing import demo as billing_demo
 from consultations import demo as consultations_demo
 from facilities import demo_data as data
-from facilities.choices import AccreditationCondition, AccreditationStatus, AgreementStatus, StaffRole
+from facilities.admins import admin_role_grant
+from facilities.choices import (
+    AccreditationCondition,
+    AccreditationStatus,
+    AdminRole,
+    AgreementStatus,
+    StaffRole,
+)
 from facilities.equipment import asset_maintenance_record, asset_register
 from facilities.metrics.facts import earliest_day, facts_rebuild
 from facilities.models import (
     AccreditationApplication,
+    AdminAssignment,
     CooperationAgreement,
     Division,
     DutyShift,
@@ -69,6 +77,7 @@ from telemed.oauth.rules import SCOPES as OAUTH_SCOPES
 from telemed.oauth.services import partner_client_register
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+STAND_IN_PREFIX = "seed_admin_"  # JL-A2: facilities without a demo administrator login
 
 
 def demo_pdf(*lines: str) -> bytes:
@@ -144,8 +153,25 @@ class DemoSeeder:
         return None
 
     def admin_for(self, facility_key: str):
-        """The facility's demo administrator, else the operator (a superuser passes every role check)."""
-        return self._login_for(facility_key, StaffRole.FACILITY_ADMIN) or self.users[data.OPERATOR_LOGIN]
+        """The facility's demo administrator; a facility without a demo login gets a stand-in that
+        cannot sign in (no usable password), so that its records are made by its own administrator
+        — nobody passes every role check any more (JL-A2 三员分立)."""
+        return self._login_for(facility_key, StaffRole.FACILITY_ADMIN) or self.stand_in_admin(facility_key)
+
+    def stand_in_admin(self, facility_key: str):
+        user_model = get_user_model()
+        facility = self.facilities[facility_key]
+        user, created = user_model.objects.get_or_create(
+            username=f"{STAND_IN_PREFIX}{facility_key}",
+            defaults={"first_name": f"{facility.name}管理员（演示数据录入，不能登录）", "email": ""},
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            self.created["stand-in administrators"] += 1
+        _, made = StaffMembership.objects.get_or_create(user=user, facility=facility, role=StaffRole.FACILITY_ADMIN)
+        self.created["staff memberships"] += made
+        return user_model.objects.get(pk=user.pk)  # a fresh Scope
 
     def coordinator_for(self, facility_key: str):
         return self._login_for(facility_key, StaffRole.COORDINATOR) or self.admin_for(facility_key)
@@ -191,15 +217,10 @@ class DemoSeeder:
     def seed_logins(self) -> None:
         user_model = get_user_model()
         for spec in data.LOGINS:
-            is_operator = spec.role == data.OPERATOR
+            is_admin = spec.role in data.ADMIN_ROLES
             user, created = user_model.objects.get_or_create(
                 username=spec.username,
-                defaults={
-                    "first_name": spec.display_name,
-                    "email": f"{spec.username}@demo.invalid",
-                    "is_staff": is_operator,
-                    "is_superuser": is_operator,
-                },
+                defaults={"first_name": spec.display_name, "email": f"{spec.username}@demo.invalid"},
             )
             if created:
                 # Only on creation: a second run must not rewrite the hash (it changes the salt).
@@ -209,7 +230,11 @@ class DemoSeeder:
             if spec.role == data.REGULATOR:
                 _, made = RegulatorMembership.objects.get_or_create(user=user, division_id=spec.division)
                 self.created["regulator memberships"] += made
-            elif not is_operator:
+            elif is_admin:  # JL-A2 三员分立: granted through the service, on record (JL-A1)
+                if not AdminAssignment.objects.filter(user=user, role=spec.role, active=True).exists():
+                    admin_role_grant(actor=None, user=user, role=spec.role, reason="演示数据")
+                    self.created["administrator roles"] += 1
+            else:
                 _, made = StaffMembership.objects.get_or_create(
                     user=user, facility=self.facilities[spec.facility], role=spec.role
                 )
@@ -217,7 +242,7 @@ class DemoSeeder:
             if spec.username == data.PARTNER_LOGIN:
                 _, made = Token.objects.get_or_create(user=user)
                 self.created["api tokens"] += made
-            if spec.role in settings.TELEMED_2FA_REQUIRED_ROLES:
+            if is_admin or spec.role in settings.TELEMED_2FA_REQUIRED_ROLES:
                 self.created["TOTP devices"] += self.enrol_totp(user)
 
     @staticmethod
@@ -311,7 +336,7 @@ class DemoSeeder:
             actor = (
                 self._login_for(spec.inviting, StaffRole.FACILITY_ADMIN)
                 or self._login_for(spec.invited, StaffRole.FACILITY_ADMIN)
-                or self.users[data.OPERATOR_LOGIN]
+                or self.admin_for(spec.inviting)
             )
             agreement = CooperationAgreement.objects.filter(number=spec.number).first()
             if agreement is None:
@@ -389,7 +414,7 @@ class DemoSeeder:
         # Any suspension row, open or lifted, means it was seeded: a lifted one is not re-imposed.
         if Suspension.objects.filter(facility=facility).exists():
             return
-        # No demo administrator at this facility: the operator files the report on its behalf.
+        # No demo administrator at this facility: its stand-in administrator files the report.
         suspension_report(
             actor=self.admin_for(spec.facility), facility=facility, cause=spec.cause, description=spec.description
         )
@@ -445,8 +470,8 @@ def _pad(text: str, width: int) -> str:
 def _role_label(spec: data.LoginSpec) -> str:
     if spec.role == data.REGULATOR:
         return "regulator 卫生健康行政部门"
-    if spec.role == data.OPERATOR:
-        return "operator 平台运维（超级用户）"
+    if spec.role in data.ADMIN_ROLES:
+        return f"{spec.role} {AdminRole(spec.role).label}"
     return f"{spec.role} {StaffRole(spec.role).label}"
 
 
@@ -504,7 +529,7 @@ class Command(BaseCommand):
             line = _pad(spec.username, 22) + _pad(_role_label(spec), 40) + where
             write("  " + (f"{line}  {spec.note}" if spec.note else line))
         write(f"  密码 Password (all demo logins): {data.DEMO_PASSWORD}")
-        write("  双重认证 Two-factor (监管、机构管理员、运维 regulators, facility admins, operator): "
+        write("  双重认证 Two-factor (三员、监管、机构管理员 the three administrators, regulators, facility admins): "
               "python manage.py demo_totp <username>  prints the current 6-digit code")
         write(f"  对接应用 Partner application (OAuth2 client credentials, acting as {data.PARTNER_LOGIN}):")
         write(f"    client_id:     {data.DEMO_CLIENT_ID}")
