@@ -124,6 +124,8 @@ class EventType(models.TextChoices):
     WEBHOOK_SUBSCRIPTION_CREATE = "webhook.subscription.create", _("新建事件推送订阅")
     WEBHOOK_SUBSCRIPTION_DISABLE = "webhook.subscription.disable", _("停用事件推送订阅")
     WEBHOOK_DELIVERY_REDELIVER = "webhook.delivery.redeliver", _("重新推送事件")
+    # Notifications (issue 12, docs/architecture.md "Notifications")
+    NOTIFICATION_PREFERENCE_CHANGE = "notification.preference.change", _("修改通知设置")
     # The audit log itself (JL-A1)
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")

@@ -530,12 +530,21 @@ class Referral(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app message (reminders of JL-C2 deadlines, requests arriving, opinions signed)."""
+    """An in-app message (reminders of JL-C2 deadlines, requests arriving, opinions signed).
+
+    Issue 12: the text is not stored; ``message_key`` and ``params`` are, and ``title``/``text``
+    render them through gettext in the reader's language (``notifications.messages``). ``subject``
+    and ``body`` hold the Chinese text of rows written before that, shown as they were. Each
+    e-mail/SMS sending of it is a ``notifications.NotificationDelivery``.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     created_at = models.DateTimeField(_("时间"))
-    subject = models.CharField(_("标题"), max_length=200)
-    body = models.TextField(_("内容"), blank=True)
+    kind = models.CharField(_("类别"), max_length=20, blank=True)
+    message_key = models.CharField(_("消息"), max_length=60, blank=True)
+    params = models.JSONField(_("消息参数"), default=dict, blank=True)
+    subject = models.CharField(_("标题（旧记录）"), max_length=200, blank=True)
+    body = models.TextField(_("内容（旧记录）"), blank=True)
     link = models.CharField(_("链接"), max_length=300, blank=True)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
     dedupe_key = models.CharField(max_length=120, blank=True)
@@ -553,4 +562,17 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.subject
+        return self.title
+
+    def rendered(self) -> tuple[str, str]:
+        from notifications.messages import render
+
+        return render(self.message_key, self.params, fallback_subject=self.subject, fallback_body=self.body)
+
+    @property
+    def title(self) -> str:
+        return self.rendered()[0]
+
+    @property
+    def text(self) -> str:
+        return self.rendered()[1]

@@ -30,11 +30,13 @@ urlpatterns = [
     path("records/", include("audit.urls")),
     path("billing/", include("billing.urls")),
     path("webhooks/", include("telemed.webhooks.urls")),
+    path("notifications/", include("notifications.urls")),  # issue 12: 通知设置
     path("api/v1/", include("facilities.api.urls")),
     path("api/v1/", include("consultations.api.urls")),
     path("api/v1/", include("audit.api.urls")),
     path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include("telemed.webhooks.api")),
+    path("api/v1/", include("notifications.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),

@@ -124,7 +124,7 @@ def test_jl_c2_reminders_before_the_deadline_once_each(world, settings):
     assert sweep_at(due - dt.timedelta(minutes=30)).reminded == 1  # 4 h and 1 h together, once
     obligation = Obligation.objects.get(admission=admission)
     assert sorted(obligation.reminders_sent) == [1, 4, 12]
-    subjects = list(Notification.objects.filter(user=world.clinician).values_list("subject", flat=True))
+    subjects = [n.title for n in Notification.objects.filter(user=world.clinician)]  # rendered when shown (issue 12)
     assert len([s for s in subjects if s.startswith("JL-C2 提醒")]) == 2
 
 
