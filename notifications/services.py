@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -25,6 +26,7 @@ from audit.choices import EventType
 from audit.services import audit_event_append
 from consultations.models import Notification
 from facilities.models import DutyShift, StaffMembership
+from telemed import crypto
 from telemed.errors import ApplicationError
 
 from . import rules
@@ -317,7 +319,34 @@ def notification_preference_update(*, actor, channels: dict | None = None, phone
     return preference
 
 
+def notification_phone_rotate_batch(*, actor=None, batch_size: int = 500) -> tuple[int, int]:
+    """JL-A2: re-encrypt up to ``batch_size`` staff SMS numbers still under an old data key or cipher
+    (``manage.py rotate_data_key``, after the patients). One transaction and one audit event per
+    batch; returns ``(rows, remaining)``."""
+
+    def stale():
+        raw = Cast("phone", output_field=TextField())
+        return NotificationPreference.objects.annotate(phone_raw=raw).exclude(phone_raw="").exclude(
+            phone_raw__startswith=crypto.current_prefix()
+        )
+
+    with transaction.atomic():
+        rows = list(stale().select_for_update().order_by("pk")[:batch_size])
+        for preference in rows:
+            preference.save(update_fields=["phone"])  # read under the old key, written under the current one
+        remaining = stale().count()
+        if rows:
+            keys, cipher = crypto.current()
+            audit_event_append(
+                actor=actor, event_type=EventType.DATA_KEY_ROTATE, object_type="notifications.notificationpreference",
+                details={"key_id": keys[0].id, "cipher": cipher, "rows": len(rows), "first_id": rows[0].pk,
+                         "last_id": rows[-1].pk, "remaining": remaining},
+            )
+    return len(rows), remaining
+
+
 __all__ = [
-    "enqueue", "notification_deliveries_send", "notification_preference_update", "notify", "on_duty_user_ids",
+    "enqueue", "notification_deliveries_send", "notification_phone_rotate_batch", "notification_preference_update", "notify",
+    "on_duty_user_ids",
     "urgent_alert_on_duty",
 ]

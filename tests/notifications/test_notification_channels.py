@@ -327,3 +327,28 @@ def test_the_notification_list_renders_in_the_readers_language_in_constant_queri
     text = response.content.decode()
     assert text.count("（急诊）") == 20 and text.count("电子邮件 已发送") == 20
     assert "(Emergency)" in page("en").content.decode()
+
+
+def test_jl_a2_rotate_data_key_re_encrypts_the_staff_sms_numbers_too(world, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from telemed import crypto
+    from tests.consultations.test_encryption_at_rest import NEW, OLD
+
+    settings.TELEMED_DATA_KEYS = (OLD,)
+    services.notification_preference_update(actor=world.clinician, phone="13800138000")
+    services.notification_preference_update(actor=world.coordinator, channels={"request": ["email"]})  # no number
+    settings.TELEMED_DATA_KEYS = (NEW, OLD)
+    out = StringIO()
+    call_command("rotate_data_key", stdout=out)
+    assert "staff SMS numbers re-encrypted 1" in out.getvalue() and "done" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT phone FROM notifications_notificationpreference WHERE user_id = %s", [world.clinician.pk])
+        (stored,) = cursor.fetchone()
+    assert crypto.key_id_of(stored) == "new"
+    settings.TELEMED_DATA_KEYS = (NEW,)
+    assert NotificationPreference.objects.get(user=world.clinician).phone == "13800138000"
+    event = AuditEvent.objects.filter(event_type=EventType.DATA_KEY_ROTATE).latest("sequence")
+    assert event.object_type == "notifications.notificationpreference" and event.details["rows"] == 1
