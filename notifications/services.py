@@ -30,7 +30,7 @@ from telemed import crypto
 from telemed.errors import ApplicationError
 
 from . import rules
-from .choices import Channel, DeliveryStatus
+from .choices import Channel, DeliveryStatus, NotificationKind
 from .messages import kind_of, render
 from .models import NotificationDelivery, NotificationPreference
 from .sms import SmsMessage, get_backend
@@ -43,13 +43,18 @@ BATCH = 100  # deliveries per task: one claim, one connection, one write-back
 # --- Writing notifications ----------------------------------------------------------------------
 
 
-def notify(*, message_key: str, params: dict | None = None, facility_id: int | None = None, roles=(), user_ids=(),
-           link: str = "", dedupe_key: str = "", kind: str = "") -> int:
+def notify(*, message_key: str = "", params: dict | None = None, facility_id: int | None = None, roles=(), user_ids=(),
+           link: str = "", dedupe_key: str = "", kind: str = "", subject: str = "", body: str = "") -> int:
     """Notify the facility's active staff holding ``roles`` and the users ``user_ids``.
 
     Stores ``message_key`` and ``params`` (rendered when shown, in the reader's language); the kind
     defaults to the message's. ``dedupe_key`` makes a repeated notification (a redelivered task) a
-    no-op per user. Returns how many notifications were written."""
+    no-op per user. Returns how many notifications were written.
+
+    ``subject``/``body`` without a key is the old way (a text fixed at writing, shown as stored, of
+    kind 系统通知 unless given): kept so that a caller not yet moved to ``MESSAGES`` still works."""
+    if not message_key and not subject:
+        raise ValueError("notify() needs a message_key (notifications.messages.MESSAGES) or a subject")
     recipients = set(user_ids)
     if facility_id is not None and roles:
         recipients.update(
@@ -57,12 +62,13 @@ def notify(*, message_key: str, params: dict | None = None, facility_id: int | N
         )
     if not recipients:
         return 0
-    kind = kind or kind_of(message_key)
+    kind = kind or (kind_of(message_key) if message_key else NotificationKind.SYSTEM)
     if dedupe_key:
         recipients -= set(Notification.objects.filter(user_id__in=recipients, dedupe_key=dedupe_key).values_list("user_id", flat=True))
     now = timezone.now()
     rows = [
         Notification(user_id=user_id, created_at=now, kind=kind, message_key=message_key, params=params or {},
+                     subject="" if message_key else subject[:200], body="" if message_key else body,
                      link=link, dedupe_key=dedupe_key)
         for user_id in sorted(recipients)
     ]

@@ -100,17 +100,19 @@ def move(consultation: Consultation, edge: rules.Edge, **fields) -> Consultation
     return consultation
 
 
-def notify(*, facility_id: int, roles, message_key: str, params: dict | None = None, link: str = "", dedupe_key: str = "",
-           extra_users=(), kind: str = "") -> int:
+def notify(*, facility_id: int, roles, message_key: str = "", params: dict | None = None, link: str = "", dedupe_key: str = "",
+           extra_users=(), kind: str = "", subject: str = "", body: str = "") -> int:
     """In-app notification to the facility's users holding ``roles`` (and ``extra_users``), and the
     e-mail/SMS each chose, sent after commit (issue 12, ``notifications.services.notify``): the row
     keeps ``message_key`` and ``params``, rendered in the reader's language when shown.
-    ``dedupe_key`` makes a repeated notification (a redelivered task) a no-op."""
+    ``dedupe_key`` makes a repeated notification (a redelivered task) a no-op. (``subject``/``body``
+    instead of a key: the old fixed text, still accepted; see ``notifications.services.notify``.)"""
     from notifications.services import notify as notify_users
 
     return notify_users(
         message_key=message_key, params=params, facility_id=facility_id, roles=roles,
         user_ids=[u.pk for u in extra_users if u is not None], link=link, dedupe_key=dedupe_key, kind=kind,
+        subject=subject, body=body,
     )
 
 

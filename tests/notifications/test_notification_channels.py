@@ -352,3 +352,13 @@ def test_jl_a2_rotate_data_key_re_encrypts_the_staff_sms_numbers_too(world, sett
     assert NotificationPreference.objects.get(user=world.clinician).phone == "13800138000"
     event = AuditEvent.objects.filter(event_type=EventType.DATA_KEY_ROTATE).latest("sequence")
     assert event.object_type == "notifications.notificationpreference" and event.details["rows"] == 1
+
+
+def test_a_caller_still_giving_a_fixed_subject_is_shown_that_text(world):
+    from consultations.services._common import notify
+
+    assert notify(facility_id=world.inviting.pk, roles=(StaffRole.CLINICIAN,), subject="固定的标题", body="固定的内容") == 1
+    notification = Notification.objects.get(user=world.clinician)
+    assert (notification.kind, notification.title, notification.text) == (NotificationKind.SYSTEM, "固定的标题", "固定的内容")
+    with pytest.raises(ValueError):
+        notify(facility_id=world.inviting.pk, roles=(StaffRole.CLINICIAN,))
