@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Cast
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from facilities.choices import ImagingModality, PracticeScope, Title
@@ -278,7 +279,10 @@ class Violation(models.Model):
     rule = models.CharField(_("依据"), max_length=10, default="JL-C2")
     due_at = models.DateTimeField(_("截止时间"))
     recorded_at = models.DateTimeField(_("记录时间"))
-    description = models.TextField(_("情况"))
+    # Issue 12: the text is rendered when shown, in the reader's language, from the obligation it
+    # records (``text``); ``description`` keeps the Chinese text of rows recorded before that.
+    message_key = models.CharField(_("情况（消息）"), max_length=60, blank=True)
+    description = models.TextField(_("情况（旧记录）"), blank=True)
 
     objects = ViolationQuerySet.as_manager()
 
@@ -294,6 +298,25 @@ class Violation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility} {self.rule} {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def text(self) -> str:
+        """What happened, in the active language (``violation_list`` joins the obligation and patient)."""
+        template = VIOLATION_MESSAGES.get(self.message_key)
+        if template is None:
+            return self.description
+        obligation = self.obligation
+        return str(template) % {
+            "trigger": obligation.get_trigger_display(), "name": obligation.patient.name,
+            "due": f"{timezone.localtime(self.due_at):%Y-%m-%d %H:%M}",
+        }
+
+
+# Issue 12: violation texts by message key, rendered when shown (``Violation.text``).
+VIOLATION_UPLOAD_MISSED = "jl_c2.upload_missed"
+VIOLATION_MESSAGES = {
+    VIOLATION_UPLOAD_MISSED: _("JL-C2 第二十二条: %(trigger)s，患者 %(name)s 的资料未在 %(due)s 前上传受邀方。"),
+}
 
 
 class Consent(models.Model):

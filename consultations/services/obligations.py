@@ -27,7 +27,7 @@ from telemed.webhooks.services import webhook_event_emit
 
 from .. import rules
 from ..choices import ObligationState, TriggerKind
-from ..models import Admission, Consultation, Obligation, Patient, Violation
+from ..models import VIOLATION_UPLOAD_MISSED, Admission, Consultation, Obligation, Patient, Violation
 from ._common import notify
 from .patients import require_clinical_role
 
@@ -200,15 +200,13 @@ def _record_violations(now: datetime, report: SweepReport) -> None:
         with transaction.atomic():
             if Obligation.objects.filter(pk=obligation.pk, state=ObligationState.OPEN).update(state=ObligationState.VIOLATED) != 1:
                 continue  # met or claimed by another worker meanwhile
-            local_due = timezone.localtime(obligation.due_at)
             violation = Violation.objects.create(
                 facility_id=obligation.facility_id,
                 obligation=obligation,
                 rule="JL-C2",
                 due_at=obligation.due_at,
                 recorded_at=now,
-                description=_("JL-C2 第二十二条: %(trigger)s，患者 %(name)s 的资料未在 %(due)s 前上传受邀方。")
-                % {"trigger": obligation.get_trigger_display(), "name": obligation.patient.name, "due": f"{local_due:%Y-%m-%d %H:%M}"},
+                message_key=VIOLATION_UPLOAD_MISSED,  # the text is rendered when shown (issue 12)
             )
             audit_event_append(
                 actor=None,
