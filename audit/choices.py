@@ -142,6 +142,8 @@ class EventType(models.TextChoices):
     OAUTH_CLIENT_REVOKE = "oauth.client.revoke", _("吊销对接应用")
     OAUTH_TOKEN_ISSUE = "oauth.token.issue", _("向对接应用签发访问令牌")
     OAUTH_TOKEN_REFUSE = "oauth.token.refuse", _("拒绝向对接应用签发访问令牌")
+    # Notifications (issue 12, docs/architecture.md "Notifications")
+    NOTIFICATION_PREFERENCE_CHANGE = "notification.preference.change", _("修改通知设置")
     # The audit log itself (JL-A1)
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")

@@ -56,6 +56,6 @@ for model, columns in (
     (Opinion, ("consultation", "kind", "version", "signed_by", "signed_at")),
     (ResponsibilityRecord, ("consultation", "occasion", "article", "recorded_at")),
     (Rating, ("consultation", "rater_kind", "score")),
-    (Notification, ("user", "subject", "created_at", "read_at")),
+    (Notification, ("user", "__str__", "kind", "created_at", "read_at")),
 ):
     admin.site.register(model, type(f"{model.__name__}Admin", (PatientDataAdmin,), {"list_display": columns}))

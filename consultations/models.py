@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Cast
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from facilities.choices import ImagingModality, PracticeScope, Title
@@ -280,7 +281,10 @@ class Violation(models.Model):
     rule = models.CharField(_("依据"), max_length=10, default="JL-C2")
     due_at = models.DateTimeField(_("截止时间"))
     recorded_at = models.DateTimeField(_("记录时间"))
-    description = models.TextField(_("情况"))
+    # Issue 12: the text is rendered when shown, in the reader's language, from the obligation it
+    # records (``text``); ``description`` keeps the Chinese text of rows recorded before that.
+    message_key = models.CharField(_("情况（消息）"), max_length=60, blank=True)
+    description = models.TextField(_("情况（旧记录）"), blank=True)
 
     objects = ViolationQuerySet.as_manager()
 
@@ -296,6 +300,25 @@ class Violation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility} {self.rule} {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def text(self) -> str:
+        """What happened, in the active language (``violation_list`` joins the obligation and patient)."""
+        template = VIOLATION_MESSAGES.get(self.message_key)
+        if template is None:
+            return self.description
+        obligation = self.obligation
+        return str(template) % {
+            "trigger": obligation.get_trigger_display(), "name": obligation.patient.name,
+            "due": f"{timezone.localtime(self.due_at):%Y-%m-%d %H:%M}",
+        }
+
+
+# Issue 12: violation texts by message key, rendered when shown (``Violation.text``).
+VIOLATION_UPLOAD_MISSED = "jl_c2.upload_missed"
+VIOLATION_MESSAGES = {
+    VIOLATION_UPLOAD_MISSED: _("JL-C2 第二十二条: %(trigger)s，患者 %(name)s 的资料未在 %(due)s 前上传受邀方。"),
+}
 
 
 class Consent(models.Model):
@@ -540,12 +563,21 @@ class Referral(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app message (reminders of JL-C2 deadlines, requests arriving, opinions signed)."""
+    """An in-app message (reminders of JL-C2 deadlines, requests arriving, opinions signed).
+
+    Issue 12: the text is not stored; ``message_key`` and ``params`` are, and ``title``/``text``
+    render them through gettext in the reader's language (``notifications.messages``). ``subject``
+    and ``body`` hold the Chinese text of rows written before that, shown as they were. Each
+    e-mail/SMS sending of it is a ``notifications.NotificationDelivery``.
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     created_at = models.DateTimeField(_("时间"))
-    subject = models.CharField(_("标题"), max_length=200)
-    body = models.TextField(_("内容"), blank=True)
+    kind = models.CharField(_("类别"), max_length=20, blank=True)
+    message_key = models.CharField(_("消息"), max_length=60, blank=True)
+    params = models.JSONField(_("消息参数"), default=dict, blank=True)
+    subject = models.CharField(_("标题（旧记录）"), max_length=200, blank=True)
+    body = models.TextField(_("内容（旧记录）"), blank=True)
     link = models.CharField(_("链接"), max_length=300, blank=True)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
     dedupe_key = models.CharField(max_length=120, blank=True)
@@ -563,4 +595,17 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.subject
+        return self.title
+
+    def rendered(self) -> tuple[str, str]:
+        from notifications.messages import render
+
+        return render(self.message_key, self.params, fallback_subject=self.subject, fallback_body=self.body)
+
+    @property
+    def title(self) -> str:
+        return self.rendered()[0]
+
+    @property
+    def text(self) -> str:
+        return self.rendered()[1]

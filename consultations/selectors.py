@@ -135,7 +135,8 @@ def violation_list(*, user):
 
 
 def notification_list(*, user, unread_only: bool = False):
-    queryset = Notification.objects.filter(user=user)
+    """The user's own notifications, newest first, each with its e-mail/SMS deliveries (issue 12)."""
+    queryset = Notification.objects.filter(user=user).prefetch_related("deliveries")
     if unread_only:
         queryset = queryset.filter(read_at__isnull=True)
     return queryset.order_by("-created_at")

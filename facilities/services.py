@@ -593,10 +593,9 @@ def _tell_regulators(suspension: Suspension) -> None:
 
     users = get_user_model().objects.filter(pk__in=regulators_to_tell(suspension.facility))
     notify(
-        facility_id=suspension.facility_id, roles=(),
-        subject=_("%(facility)s 已暂停远程医疗服务并报告（%(cause)s）")
-        % {"facility": suspension.facility.name, "cause": suspension.get_cause_display()},
-        body=suspension.description, link=reverse("facilities:suspension-detail", args=[suspension.pk]),
+        facility_id=suspension.facility_id, roles=(), message_key="facility.suspension_reported",
+        params={"f": suspension.facility.name, "c": suspension.cause, "d": suspension.description},
+        link=reverse("facilities:suspension-detail", args=[suspension.pk]),
         dedupe_key=f"suspension:{suspension.pk}", extra_users=list(users),
     )
 

@@ -49,6 +49,11 @@ def _beat_schedule() -> dict:
             "schedule": float(settings.TELEMED_WEBHOOK_SWEEP_SECONDS),
             "options": {"expires": float(settings.TELEMED_WEBHOOK_SWEEP_SECONDS)},
         },
+        "notification-delivery-sweep": {  # issue 12: e-mail/SMS retries and lost messages
+            "task": "notifications.sweep",
+            "schedule": float(settings.TELEMED_NOTIFY_SWEEP_SECONDS),
+            "options": {"expires": float(settings.TELEMED_NOTIFY_SWEEP_SECONDS)},
+        },
         "metrics-facts-catch-up": {
             "task": "facilities.metrics_catch_up",
             "schedule": float(settings.TELEMED_METRICS_CATCHUP_SECONDS),

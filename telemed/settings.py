@@ -6,6 +6,7 @@ rather than being guessed around.
 """
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -96,6 +97,7 @@ INSTALLED_APPS = [
     "facilities",
     "consultations",
     "billing",
+    "notifications",  # issue 12: e-mail and SMS deliveries, per-user preferences
     "django_otp",  # JL-A2 two-factor sign-in (facilities.twofactor)
     "django_otp.plugins.otp_totp",  # TOTP devices (RFC 6238)
     "django_otp.plugins.otp_static",  # one-time recovery codes
@@ -582,3 +584,22 @@ TELEMED_WEBHOOK_BACKOFF_CAP_SECONDS = env_int("TELEMED_WEBHOOK_BACKOFF_CAP_SECON
 TELEMED_WEBHOOK_DISABLE_AFTER = env_int("TELEMED_WEBHOOK_DISABLE_AFTER", 5, minimum=1)
 TELEMED_WEBHOOK_SWEEP_SECONDS = env_int("TELEMED_WEBHOOK_SWEEP_SECONDS", 30, minimum=5)
 TELEMED_WEBHOOK_ALLOW_PRIVATE = env_bool("TELEMED_WEBHOOK_ALLOW_PRIVATE", False)
+# Notifications (issue 12, docs/architecture.md "Notifications"): the SMS backend (dotted path of a
+# notifications.sms.BaseSmsBackend subclass; the default only logs) and its keyword arguments (a
+# JSON object), the signature put before every text, the portal's address for links in e-mail,
+# attempts before an e-mail/SMS delivery is given up, the back-off (base × 2^(n-1), capped), when a
+# claimed delivery counts as abandoned by its worker, and how often beat sweeps.
+TELEMED_SMS_BACKEND = os.environ.get("TELEMED_SMS_BACKEND", "").strip() or "notifications.sms.ConsoleSmsBackend"
+try:
+    TELEMED_SMS_OPTIONS = json.loads(os.environ.get("TELEMED_SMS_OPTIONS", "").strip() or "{}")
+except ValueError as exc:
+    raise ImproperlyConfigured(f"TELEMED_SMS_OPTIONS must be a JSON object: {exc}") from exc
+if not isinstance(TELEMED_SMS_OPTIONS, dict):
+    raise ImproperlyConfigured("TELEMED_SMS_OPTIONS must be a JSON object, e.g. {\"sign_name\": \"吉林远程医疗\"}")
+TELEMED_SMS_SIGNATURE = os.environ.get("TELEMED_SMS_SIGNATURE", "【吉林远程医疗】")
+TELEMED_SITE_URL = os.environ.get("TELEMED_SITE_URL", "").strip().rstrip("/")
+TELEMED_NOTIFY_MAX_ATTEMPTS = env_int("TELEMED_NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
+TELEMED_NOTIFY_BACKOFF_SECONDS = env_int("TELEMED_NOTIFY_BACKOFF_SECONDS", 60, minimum=1)
+TELEMED_NOTIFY_BACKOFF_CAP_SECONDS = env_int("TELEMED_NOTIFY_BACKOFF_CAP_SECONDS", 3600, minimum=1)
+TELEMED_NOTIFY_STALE_SECONDS = env_int("TELEMED_NOTIFY_STALE_SECONDS", 600, minimum=60)
+TELEMED_NOTIFY_SWEEP_SECONDS = env_int("TELEMED_NOTIFY_SWEEP_SECONDS", 60, minimum=5)

@@ -31,12 +31,14 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("webhooks/", include("telemed.webhooks.urls")),
     path("partner-clients/", include("telemed.oauth.urls")),  # issue 14: OAuth2 partner applications
+    path("notifications/", include("notifications.urls")),  # issue 12: 通知设置
     path("api/v1/", include("facilities.api.urls")),
     path("api/v1/", include("consultations.api.urls")),
     path("api/v1/", include("audit.api.urls")),
     path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include("telemed.webhooks.api")),
     path("api/v1/", include("telemed.oauth.api")),  # issue 14: oauth/token/ and oauth/clients/
+    path("api/v1/", include("notifications.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/docs/redoc.js", views.redoc_script, name="api-docs-script"),

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.choices import EventType
 from audit.services import audit_refusal
-from facilities.models import StaffMembership, Suspension
+from facilities.models import Suspension
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
@@ -104,31 +100,20 @@ def move(consultation: Consultation, edge: rules.Edge, **fields) -> Consultation
     return consultation
 
 
-def notify(*, facility_id: int, roles, subject: str, body: str = "", link: str = "", dedupe_key: str = "", extra_users=()) -> int:
-    """In-app notification to the facility's users holding ``roles`` (and ``extra_users``), plus e-mail
-    after commit. ``dedupe_key`` makes a repeated notification (a redelivered task) a no-op."""
-    user_ids = set(
-        StaffMembership.objects.filter(facility_id=facility_id, role__in=list(roles), active=True).values_list("user_id", flat=True)
+def notify(*, facility_id: int, roles, message_key: str = "", params: dict | None = None, link: str = "", dedupe_key: str = "",
+           extra_users=(), kind: str = "", subject: str = "", body: str = "") -> int:
+    """In-app notification to the facility's users holding ``roles`` (and ``extra_users``), and the
+    e-mail/SMS each chose, sent after commit (issue 12, ``notifications.services.notify``): the row
+    keeps ``message_key`` and ``params``, rendered in the reader's language when shown.
+    ``dedupe_key`` makes a repeated notification (a redelivered task) a no-op. (``subject``/``body``
+    instead of a key: the old fixed text, still accepted; see ``notifications.services.notify``.)"""
+    from notifications.services import notify as notify_users
+
+    return notify_users(
+        message_key=message_key, params=params, facility_id=facility_id, roles=roles,
+        user_ids=[u.pk for u in extra_users if u is not None], link=link, dedupe_key=dedupe_key, kind=kind,
+        subject=subject, body=body,
     )
-    user_ids.update(u.pk for u in extra_users if u is not None)
-    now = timezone.now()
-    created = []
-    for user_id in sorted(user_ids):
-        try:
-            with transaction.atomic():
-                Notification.objects.create(
-                    user_id=user_id, created_at=now, subject=subject, body=body, link=link, dedupe_key=dedupe_key
-                )
-            created.append(user_id)
-        except IntegrityError:
-            continue  # already notified under this dedupe key
-    if created:
-        emails = list(get_user_model().objects.filter(pk__in=created).exclude(email="").values_list("email", flat=True))
-        if emails:
-            transaction.on_commit(
-                lambda: send_mail(subject, body or subject, settings.DEFAULT_FROM_EMAIL, emails, fail_silently=True)
-            )
-    return len(created)
 
 
 def notifications_mark_read(*, actor, notification_ids=None) -> int:

@@ -27,7 +27,7 @@ from telemed.webhooks.services import webhook_event_emit
 
 from .. import rules
 from ..choices import ObligationState, TriggerKind
-from ..models import Admission, Consultation, Obligation, Patient, Violation
+from ..models import VIOLATION_UPLOAD_MISSED, Admission, Consultation, Obligation, Patient, Violation
 from ._common import notify
 from .patients import require_clinical_role
 
@@ -181,9 +181,8 @@ def _remind(now: datetime, report: SweepReport) -> None:
             notify(
                 facility_id=obligation.facility_id,
                 roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
-                subject=_("JL-C2 提醒：患者 %(name)s 的远程会诊资料须在 %(due)s 前上传（剩余不到 %(h)d 小时）")
-                % {"name": obligation.patient.name, "due": f"{local_due:%Y-%m-%d %H:%M}", "h": hours_left},
-                body=_("依据《吉林省远程医疗服务管理办法（试行）》第二十二条，须在24小时内将患者病情、病历资料和检验报告上传受邀方。"),
+                message_key="obligation.reminder",
+                params={"name": obligation.patient.name, "due": f"{local_due:%Y-%m-%d %H:%M}", "h": hours_left},
                 link=reverse("consultations:obligation-list"),
                 dedupe_key=f"obligation:{obligation.pk}:remind:{hours_left}",
             )
@@ -201,15 +200,13 @@ def _record_violations(now: datetime, report: SweepReport) -> None:
         with transaction.atomic():
             if Obligation.objects.filter(pk=obligation.pk, state=ObligationState.OPEN).update(state=ObligationState.VIOLATED) != 1:
                 continue  # met or claimed by another worker meanwhile
-            local_due = timezone.localtime(obligation.due_at)
             violation = Violation.objects.create(
                 facility_id=obligation.facility_id,
                 obligation=obligation,
                 rule="JL-C2",
                 due_at=obligation.due_at,
                 recorded_at=now,
-                description=_("JL-C2 第二十二条: %(trigger)s，患者 %(name)s 的资料未在 %(due)s 前上传受邀方。")
-                % {"trigger": obligation.get_trigger_display(), "name": obligation.patient.name, "due": f"{local_due:%Y-%m-%d %H:%M}"},
+                message_key=VIOLATION_UPLOAD_MISSED,  # the text is rendered when shown (issue 12)
             )
             audit_event_append(
                 actor=None,
@@ -223,7 +220,7 @@ def _record_violations(now: datetime, report: SweepReport) -> None:
             notify(
                 facility_id=obligation.facility_id,
                 roles=(StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN),
-                subject=_("JL-C2 超时：患者 %(name)s 的资料未在24小时内上传，已记录违规") % {"name": obligation.patient.name},
+                message_key="obligation.violated", params={"name": obligation.patient.name},
                 link=reverse("consultations:obligation-list"),
                 dedupe_key=f"obligation:{obligation.pk}:violated",
             )

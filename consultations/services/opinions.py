@@ -211,7 +211,7 @@ def opinion_sign(
         )
         notify(
             facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
-            subject=_("申请 %(n)s 的%(k)s已签发（第 %(v)d 版）") % {"n": consultation.number, "k": opinion.get_kind_display(), "v": version},
+            message_key="opinion.signed", params={"n": consultation.number, "k": opinion.kind, "v": version},
             link=reverse("consultations:detail", args=[consultation.pk]),
             dedupe_key=f"opinion:{opinion.pk}",
         )

@@ -54,9 +54,9 @@ def _audit(actor, referral: Referral, event_type: EventType, *, acting_facility_
     )
 
 
-def _notify(referral: Referral, *, facility_id: int, subject: str) -> None:
+def _notify(referral: Referral, *, facility_id: int, message_key: str, **params) -> None:
     notify(
-        facility_id=facility_id, roles=NOTIFIED, subject=subject,
+        facility_id=facility_id, roles=NOTIFIED, message_key=message_key, params={"n": referral.consultation.number, **params},
         link=reverse("consultations:detail", args=[referral.consultation_id]) + "#referrals",
         dedupe_key=f"referral:{referral.pk}:{referral.state}",
     )
@@ -125,8 +125,7 @@ def referral_offer(
                     "opinion": referral.opinion_id})
     local = timezone.localtime(scheduled_for)
     _notify(referral, facility_id=sending_id,
-            subject=_("申请 %(n)s：%(d)s，%(dept)s %(t)s，请确认") % {
-                "n": consultation.number, "d": referral.get_direction_display(), "dept": department, "t": f"{local:%Y-%m-%d %H:%M}"})
+            message_key="referral.offered", d=referral.direction, dept=department, t=f"{local:%Y-%m-%d %H:%M}")
     return referral
 
 
@@ -180,7 +179,7 @@ def referral_confirm(*, actor, referral: Referral) -> Referral:
     referral, edge = _step(actor=actor, referral=referral, action="confirm")
     _audit(actor, referral, EventType.REFERRAL_CONFIRM, acting_facility_id=referral.sending_id)
     _notify(referral, facility_id=referral.receiving_id,
-            subject=_("申请 %(n)s 的转诊安排已确认") % {"n": referral.consultation.number})
+            message_key="referral.confirmed")
     return referral
 
 
@@ -190,7 +189,7 @@ def referral_transfer(*, actor, referral: Referral) -> Referral:
     referral, edge = _step(actor=actor, referral=referral, action="transfer")
     _audit(actor, referral, EventType.REFERRAL_TRANSFER, acting_facility_id=referral.sending_id)
     _notify(referral, facility_id=referral.receiving_id,
-            subject=_("申请 %(n)s 的患者已转出，请按约接收") % {"n": referral.consultation.number})
+            message_key="referral.transferred")
     return referral
 
 
@@ -200,7 +199,7 @@ def referral_decline(*, actor, referral: Referral, reason: str) -> Referral:
     referral, edge = _step(actor=actor, referral=referral, action="decline", reason=reason)
     _audit(actor, referral, EventType.REFERRAL_DECLINE, acting_facility_id=referral.sending_id, details={"reason": referral.end_reason})
     _notify(referral, facility_id=referral.receiving_id,
-            subject=_("申请 %(n)s 的转诊安排被谢绝：%(r)s") % {"n": referral.consultation.number, "r": referral.end_reason[:80]})
+            message_key="referral.declined", r=referral.end_reason[:80])
     return referral
 
 
@@ -211,5 +210,5 @@ def referral_cancel(*, actor, referral: Referral, reason: str) -> Referral:
     acting = _acting(referral, edge)
     _audit(actor, referral, EventType.REFERRAL_CANCEL, acting_facility_id=acting, details={"reason": referral.end_reason})
     _notify(referral, facility_id=_other(referral, acting),
-            subject=_("申请 %(n)s 的转诊已取消：%(r)s") % {"n": referral.consultation.number, "r": referral.end_reason[:80]})
+            message_key="referral.cancelled", r=referral.end_reason[:80])
     return referral

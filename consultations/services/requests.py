@@ -17,6 +17,8 @@ from facilities import rules as facility_rules
 from facilities.choices import ActingRole, StaffRole
 from facilities.models import CooperationAgreement, DutyShift, Facility, Physician, ServiceType
 from facilities.services import physician_require_qualified
+from notifications.choices import NotificationKind
+from notifications.services import urgent_alert_on_duty
 from telemed.checks import failing
 from telemed.errors import ApplicationError
 from telemed.files import clean_filename, content_type_of, sha256_of
@@ -25,7 +27,7 @@ from telemed.text import clean_text
 from telemed.transactions import service_transaction
 
 from .. import rules
-from ..choices import ConsultationState, Side
+from ..choices import ConsultationState, Side, Urgency
 from ..models import Admission, Consent, ConsentVersion, Consultation, Document, Participant, Patient
 from ..selectors import expert_scopes
 from ._common import (
@@ -330,13 +332,19 @@ def consultation_send(*, actor, consultation: Consultation) -> Consultation:
     met = obligations_meet(actor=actor, consultation=consultation, delivered_at=now, material_kinds=material)
     _audit(actor, consultation, EventType.CONSULTATION_SEND, acting_facility_id=consultation.inviting_id,
            details={"checks": [c.as_dict() for c in checks], "obligations_met": [o.pk for o in met], "duty_gap": duty_gap})
+    link = reverse("consultations:detail", args=[consultation.pk])
+    emergency = consultation.urgency == Urgency.EMERGENCY
     notify(
         facility_id=consultation.invited_id, roles=(StaffRole.COORDINATOR,),
-        subject=_("新的远程医疗申请 %(n)s：%(s)s（来自 %(f)s）") % {"n": consultation.number, "s": consultation.service_type.name, "f": consultation.inviting.name},
-        body=_("JL-F4 第二十四条提示：当前无该专业值班人员，请尽快安排。") if duty_gap else "",
-        link=reverse("consultations:detail", args=[consultation.pk]),
-        dedupe_key=f"consultation:{consultation.pk}:sent:{now.timestamp():.0f}",
+        message_key="consultation.sent_duty_gap" if duty_gap else "consultation.sent",
+        params={"n": consultation.number, "s": consultation.service_type.name, "f": consultation.inviting.name},
+        kind=NotificationKind.URGENT if emergency else "",
+        link=link, dedupe_key=f"consultation:{consultation.pk}:sent:{now.timestamp():.0f}",
     )
+    if emergency:
+        # Issue 12, JL-F4: an emergency request reaches the invited side's on-duty staff at once,
+        # on every channel they enabled for urgent alerts (sent after the commit).
+        urgent_alert_on_duty(consultation=consultation, at=now, link=link)
     return consultation
 
 
@@ -367,7 +375,7 @@ def consultation_accept(*, actor, consultation: Consultation) -> Consultation:
     responsibility_record(actor=actor, consultation=consultation, occasion="accepted")
     _audit(actor, consultation, EventType.CONSULTATION_ACCEPT, acting_facility_id=consultation.invited_id)
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
-           subject=_("申请 %(n)s 已被 %(f)s 受理") % {"n": consultation.number, "f": consultation.invited.name},
+           message_key="consultation.accepted", params={"n": consultation.number, "f": consultation.invited.name},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:accepted")
     return consultation
 
@@ -388,7 +396,7 @@ def consultation_decline(*, actor, consultation: Consultation, reason: str) -> C
     consultation = _transition_with_reason(actor=actor, consultation=consultation, action="decline", reason=reason,
                                            field="decline_reason", acting="invited_id", event=EventType.CONSULTATION_DECLINE, code="JL-C4")
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
-           subject=_("申请 %(n)s 被拒绝：%(r)s") % {"n": consultation.number, "r": reason.strip()[:80]},
+           message_key="consultation.declined", params={"n": consultation.number, "r": reason.strip()[:80]},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:declined")
     return consultation
 
@@ -405,7 +413,7 @@ def consultation_return_material(*, actor, consultation: Consultation, reason: s
     if returned_ids:
         _audit(actor, consultation, EventType.DOCUMENT_RETURN, acting_facility_id=consultation.invited_id, details={"documents": returned_ids, "reason": reason.strip()})
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
-           subject=_("申请 %(n)s 资料被退回补充：%(r)s") % {"n": consultation.number, "r": reason.strip()[:80]},
+           message_key="consultation.returned", params={"n": consultation.number, "r": reason.strip()[:80]},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:returned:{now.timestamp():.0f}")
     return consultation
 
@@ -444,7 +452,7 @@ def expert_assign(*, actor, consultation: Consultation, physician: Physician) ->
             _audit(actor, consultation, EventType.CONSULTATION_EXPERT_ASSIGN, acting_facility_id=consultation.invited_id, details={"physician_id": physician.pk})
             if physician.user_id:
                 notify(facility_id=consultation.invited_id, roles=(), extra_users=[physician.user],
-                       subject=_("您被指定为申请 %(n)s 的会诊专家") % {"n": consultation.number},
+                       message_key="consultation.assigned", params={"n": consultation.number},
                        link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:assigned:{physician.pk}")
     return participant
 
@@ -466,7 +474,7 @@ def consultation_schedule(*, actor, consultation: Consultation, scheduled_for: d
            details={"scheduled_for": scheduled_for, "video_link": video_link.strip()})
     local = timezone.localtime(scheduled_for)
     notify(facility_id=consultation.inviting_id, roles=(StaffRole.COORDINATOR, StaffRole.CLINICIAN),
-           subject=_("申请 %(n)s 已排期：%(t)s") % {"n": consultation.number, "t": f"{local:%Y-%m-%d %H:%M}"},
+           message_key="consultation.scheduled", params={"n": consultation.number, "t": f"{local:%Y-%m-%d %H:%M}"},
            link=reverse("consultations:detail", args=[consultation.pk]), dedupe_key=f"consultation:{consultation.pk}:scheduled:{scheduled_for.timestamp():.0f}")
     return consultation
 

@@ -18,7 +18,6 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from facilities.choices import StaffRole
 
@@ -72,14 +71,13 @@ def response_reminder_sweep(*, now: datetime | None = None, batch_size: int = RE
                 notify(
                     facility_id=consultation.invited_id,
                     roles=RESPONSE_ROLES,
-                    subject=_("JL-C4 提醒：申请 %(number)s（%(urgency)s）已等待 %(waited)d 分钟，超过受理时限 %(target)d 分钟")
-                    % {
+                    message_key="consultation.response_overdue",
+                    params={
                         "number": consultation.number,
-                        "urgency": consultation.get_urgency_display(),
+                        "urgency": consultation.urgency,
                         "waited": clock.waited_minutes,
                         "target": clock.target_minutes,
                     },
-                    body=_("受邀方应及时受理或说明理由拒绝（JL-C4）。请尽快处理该申请。"),
                     link=reverse("consultations:detail", args=[consultation.pk]),
                     dedupe_key=f"consultation:{consultation.pk}:response:{consultation.sent_at.timestamp():.0f}:{clock.target_minutes}",
                 )

@@ -80,6 +80,7 @@ NOT_FOR_CLIENTS: dict[str, str] = {
     "facilities-api:auth-token": "the old username/password door for per-user DRF tokens (deprecated)",
     "oauth-api:token": "the token endpoint itself: the client authenticates with its id and secret",
     "oauth-api:*": "registering, rotating and revoking applications is the administrator's act, never an application's",
+    "notifications-api:*": "a person's own notification settings (issue 12): people set them, not applications",
 }
 
 UNDECLARED = "undeclared"

@@ -348,8 +348,7 @@ def _count_abandoned(subscription_id: int) -> None:
     webhook_subscription_disable(actor=None, subscription=subscription, reason=reason)
     notify(
         facility_id=subscription.facility_id, roles=(StaffRole.FACILITY_ADMIN,),
-        subject=_("事件推送订阅已自动停用：%(url)s") % {"url": subscription.target_url[:120]},
-        body=reason + _("请检查接收方后新建订阅。"),
+        message_key="webhook.disabled", params={"url": subscription.target_url[:120], "n": subscription.failure_count},
         dedupe_key=f"webhook:{subscription.pk}:disabled",
     )
 

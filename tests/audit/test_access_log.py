@@ -311,6 +311,9 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "oauth-api:client-detail": "one partner application, without its secret",
     "oauth-api:client-rotate": WRITE,
     "oauth-api:client-revoke": WRITE,
+    # Issue 12: a user's own notification settings (channels per kind, their own SMS number)
+    "notifications:preferences": "the user's own notification settings and SMS number; changes are audited",
+    "notifications-api:notification-preferences": "the caller's own notification settings, the number masked; changes are audited",
 }
 
 # Whole namespaces, reviewed as one.
@@ -612,7 +615,7 @@ def _(r):
 @scenario("consultations:notification-list")
 def _(r):
     user = r.world.coordinator  # the violation notice went to the inviting coordinators
-    notice = user.notifications.get(subject__contains="王桂芝")
+    notice = user.notifications.get(message_key="obligation.violated", params__name="王桂芝")
     return Case(user, _page(user, reverse("consultations:notification-list")),
                 [listed("consultations.notification", [notice], r.other)])
 

@@ -74,7 +74,7 @@ def test_jl_c2_sent_at_24_01_is_late_and_the_violation_is_recorded_once(world):
     assert sweep_at(obligation.trigger_at + dt.timedelta(hours=30)).violated == 0
     violation = Violation.objects.get()
     assert violation.due_at == obligation.due_at and violation.facility == world.inviting and violation.rule == "JL-C2"
-    assert "第二十二条" in violation.description
+    assert "第二十二条" in violation.text and not violation.description  # rendered when shown (issue 12)
     event = AuditEvent.objects.get(event_type="obligation.violated")
     assert event.outcome == "failure" and event.facility_ids == [world.inviting.pk]
 
@@ -124,7 +124,7 @@ def test_jl_c2_reminders_before_the_deadline_once_each(world, settings):
     assert sweep_at(due - dt.timedelta(minutes=30)).reminded == 1  # 4 h and 1 h together, once
     obligation = Obligation.objects.get(admission=admission)
     assert sorted(obligation.reminders_sent) == [1, 4, 12]
-    subjects = list(Notification.objects.filter(user=world.clinician).values_list("subject", flat=True))
+    subjects = [n.title for n in Notification.objects.filter(user=world.clinician)]  # rendered when shown (issue 12)
     assert len([s for s in subjects if s.startswith("JL-C2 提醒")]) == 2
 
 
@@ -160,3 +160,25 @@ def test_jl_c2_trigger_1_is_met_by_a_request_already_sent_during_the_stay(world)
     assert obligation.state == ObligationState.MET and obligation.consultation_id == consultation.pk
     assert obligation.met_at == consultation.sent_at
     assert sweep_at(ADMITTED + dt.timedelta(days=6)).violated == 0
+
+
+def test_jl_c2_issue12_a_violation_and_its_notice_render_in_the_readers_language(world):
+    """The same violation row reads in Chinese and in English; a row recorded before issue 12 keeps its text."""
+    from django.utils import translation
+
+    admission = admit(world)
+    sweep_at(ADMITTED + dt.timedelta(hours=72, minutes=1))
+    obligation = Obligation.objects.get(admission=admission)
+    sweep_at(obligation.due_at + dt.timedelta(minutes=1))
+    violation = Violation.objects.select_related("obligation__patient").get()
+    notice = Notification.objects.get(user=world.coordinator, message_key="obligation.violated")
+    with translation.override("zh-hans"):
+        assert violation.text.startswith("JL-C2 第二十二条: ") and admission.patient.name in violation.text
+        assert notice.title.startswith("JL-C2 超时：患者 ")
+    with translation.override("en"):
+        assert violation.text.startswith("JL-C2 Art. 22: ") and admission.patient.name in violation.text
+        assert notice.title.startswith("JL-C2 overdue: documents for patient ")
+    Violation.objects.filter(pk=violation.pk).update(message_key="", description="旧记录：资料未按时上传")
+    violation.refresh_from_db()
+    with translation.override("en"):
+        assert violation.text == "旧记录：资料未按时上传"

@@ -886,7 +886,7 @@ def test_notifications_list_mark_read_and_the_unread_count_in_the_navigation(cli
     assert response.status_code == 200
     notification = Notification.objects.get(user=world.invited_coordinator)
     page = html(response)
-    assert notification.subject in page
+    assert notification.title in page
     assert '<span class="nav-count" aria-label="未读">1</span>' in page
     # Pages outside the work area show the count remembered in the session, without a query.
     assert '<span class="nav-count" aria-label="未读">1</span>' in html(

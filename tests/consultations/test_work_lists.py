@@ -216,8 +216,8 @@ def test_jl_c4_the_reminder_goes_once_to_the_invited_coordinators_only(world):
 
     reminders = Notification.objects.filter(dedupe_key__contains=":response:")
     assert sorted(reminders.values_list("user__username", flat=True)) == ["invited_coordinator", extra.username]
-    assert all(emergency.number in n.subject and "JL-C4" in n.subject for n in reminders)
-    assert "甲" not in reminders[0].subject  # the subject names the request, not the patient
+    assert all(emergency.number in n.title and "JL-C4" in n.title for n in reminders)
+    assert "甲" not in reminders[0].title  # the subject names the request, not the patient
     assert not reminders.filter(user__in=[world.coordinator, world.clinician, world.expert]).exists()
 
     with time_machine.travel(routine.sent_at + dt.timedelta(minutes=1441), tick=False):

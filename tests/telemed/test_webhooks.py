@@ -328,7 +328,7 @@ def test_persistent_failure_abandons_then_disables_and_tells_the_administrators(
     assert AuditEvent.objects.filter(event_type=EventType.WEBHOOK_SUBSCRIPTION_DISABLE, object_id=str(subscription.pk),
                                      actor__isnull=True).count() == 1
     notice = Notification.objects.get(user=admin)
-    assert "停用" in notice.subject
+    assert "停用" in notice.title
     # A disabled subscription gets no new deliveries and its open ones are not sent.
     requests_before = len(receiver.requests)
     world.sent()

@@ -3,7 +3,8 @@
 Put the new key first in ``TELEMED_DATA_KEYS`` (or the key file), keep the old one after it, run this;
 once it reports nothing remaining, the old key may be removed. Resumable: each batch is its own
 transaction and audit event (``security.data_key_rotate``), and a new run continues with whatever is
-still on an old key. Also moves rows to a new ``TELEMED_DATA_CIPHER``.
+still on an old key. Also moves rows to a new ``TELEMED_DATA_CIPHER``. Once the patients are done, the
+staff's SMS numbers (``notifications.NotificationPreference.phone``, issue 12) follow the same way.
 
 Then the stored files (``telemed.storage``): every file written before encryption, or under an old key
 or cipher, is written again under the current one — each file replaced whole, one audit event per
@@ -14,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
 from consultations.services import patient_data_key_rotate_batch
+from notifications.services import notification_phone_rotate_batch
 from telemed import storage as stored
 from telemed.context import use_context
 
@@ -41,8 +43,17 @@ class Command(BaseCommand):
                     break
         if batch.remaining:
             self.stdout.write(f"已暂停 paused: {batch.remaining} 行仍在旧密钥下 rows still on an old key; run again to continue")
-        else:
-            self.stdout.write(self.style.SUCCESS(f"完成 done: every patient is under data key {batch.key_id}"))
+            return
+        with use_context(channel="command"):  # then the staff's SMS numbers (issue 12), the same way
+            staff_done = 0
+            while True:
+                rows, remaining = notification_phone_rotate_batch(batch_size=batch_size)
+                staff_done += rows
+                if rows:
+                    self.stdout.write(f"JL-A2 通知手机号码 staff SMS numbers re-encrypted {staff_done}, 剩余 remaining {remaining}")
+                if not rows or not remaining:
+                    break
+        self.stdout.write(self.style.SUCCESS(f"完成 done: every patient is under data key {batch.key_id}"))
         self.rotate_files(batch_size=batch_size)
 
     def rotate_files(self, *, batch_size: int) -> None:

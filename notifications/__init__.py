@@ -1,0 +1,1 @@
+"""Notifications by channel (issue 12): in-app, e-mail and SMS, per-user preferences, delivery records."""
