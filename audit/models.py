@@ -1,6 +1,7 @@
 """The tamper-evident audit log (JL-A1).
 
-Every row carries a SHA-256 over its own content and the previous row's hash. Rows are only ever
+Every row carries a hash (SHA-256, or SM3 under 密评; the one used is recorded in ``hash_algorithm``)
+over its own content and the previous row's hash. Rows are only ever
 inserted: the ORM refuses updates and deletes here, and on PostgreSQL a trigger refuses them in
 the database too (migration 0002). ``audit.services.audit_event_append`` is the one writer.
 """
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Outcome
+from .choices import HashAlgorithm, Outcome
 
 
 class AppendOnlyError(Exception):
@@ -74,6 +75,9 @@ class AuditEvent(models.Model):
     facility_ids = models.JSONField(_("涉及机构"), default=list, blank=True)
     outcome = models.CharField(_("结果"), max_length=10, choices=Outcome.choices)
     details = models.JSONField(_("详情"), default=dict, blank=True)
+    hash_algorithm = models.CharField(
+        _("哈希算法"), max_length=10, choices=HashAlgorithm.choices, default=HashAlgorithm.SHA256, editable=False
+    )
     prev_hash = models.CharField(_("前一事件哈希"), max_length=64, unique=True, editable=False)
     hash = models.CharField(_("哈希"), max_length=64, unique=True, editable=False)
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 from telemed.context import current
+from telemed.crypto import chain_hash_algorithm
 from telemed.errors import ApplicationError
 from telemed.text import clean_data
 from telemed.transactions import in_service_transaction, record_refusal
@@ -92,7 +94,10 @@ def audit_event_append(
             "outcome": str(outcome),
             "details": rules.json_normal(clean_data(details or {})),
         }
-        event = AuditEvent(**fields, prev_hash=prev_hash, hash=rules.event_hash(fields, prev_hash))
+        # Issue 13 (密评): SM3 under sm4-gcm, else SHA-256 — recorded, so a later change still verifies.
+        algorithm = chain_hash_algorithm(settings.TELEMED_DATA_CIPHER)
+        event = AuditEvent(**fields, hash_algorithm=algorithm, prev_hash=prev_hash,
+                           hash=rules.event_hash(fields, prev_hash, algorithm))
         event.save(force_insert=True)
         # Issue 14: the webhook outbox row commits or vanishes with the change and its event.
         webhook_outbox_write(event, obj)
@@ -139,8 +144,7 @@ def audit_refusal(
 
 def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:
     """Walk the whole chain in sequence order (streamed, constant memory)."""
-    fields = (*rules.HASHED_FIELDS, "prev_hash", "hash")
-    rows = AuditEvent.objects.order_by("sequence").values(*fields).iterator(chunk_size=chunk_size)
+    rows = AuditEvent.objects.order_by("sequence").values(*rules.VERIFIED_FIELDS).iterator(chunk_size=chunk_size)
     return rules.verify_chain(rows)
 
 

@@ -30,8 +30,7 @@ def _progress(run: VerificationRun, checked: int) -> None:
 
 def _run_verification(run: VerificationRun | None, actor, *, taken_over: bool = False) -> rules.ChainReport:
     """Walk the chain (streamed) and, when a run is given, store progress as it goes."""
-    fields = (*rules.HASHED_FIELDS, "prev_hash", "hash")
-    rows = AuditEvent.objects.order_by("sequence").values(*fields).iterator(chunk_size=5000)
+    rows = AuditEvent.objects.order_by("sequence").values(*rules.VERIFIED_FIELDS).iterator(chunk_size=5000)
 
     def counted():
         for n, row in enumerate(rows, start=1):

@@ -141,6 +141,12 @@ def data_keys(raw: str, key_file: str, *, debug: bool, allow_http: bool, var_dir
     return keys
 
 
+def chain_hash_algorithm(cipher: str) -> str:
+    """The audit chain's hash under a data cipher (issue 13, 密评): SM3 with ``sm4-gcm``, else SHA-256.
+    One setting chooses the whole suite; each audit event records the one it was hashed with."""
+    return "sm3" if cipher == "sm4-gcm" else "sha256"
+
+
 def data_cipher(raw: str) -> str:
     value = (raw or "aes-256-gcm").strip().lower()
     if value not in CIPHERS:
