@@ -13,7 +13,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from telemed import crypto, transport
+from telemed import crypto, signing, transport
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TELEMED_VAR_DIR", BASE_DIR / "var"))
@@ -69,6 +69,11 @@ TELEMED_DATA_KEYS = crypto.data_keys(
 )
 # aes-256-gcm (HMAC-SHA256 blind index) or sm4-gcm (HMAC-SM3) for deployments assessed under 密评.
 TELEMED_DATA_CIPHER = crypto.data_cipher(os.environ.get("TELEMED_DATA_CIPHER", ""))
+# JL-A1 (issues 11, 13): the key signing the audit log's checkpoints, never in the database (telemed.signing).
+TELEMED_AUDIT_SIGNING_KEYS = signing.signing_keys(
+    os.environ.get("TELEMED_AUDIT_SIGNING_KEYS", ""), os.environ.get("TELEMED_AUDIT_SIGNING_KEY_FILE", ""),
+    debug=DEBUG, allow_http=TELEMED_ALLOW_HTTP, var_dir=VAR_DIR,
+)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # A stale form gets the portal's own page, which keeps what was typed (telemed.views.csrf_failure).

@@ -53,6 +53,9 @@ NOT_OBJECT_SCOPED: dict[str, str] = {
     "admin:*": "Django admin: only is_staff operators, who see every row by design (STYLE 3: operators are unscoped)",
     "billing-api:price-standard-detail": "JL-B1 (art. 39): the provincial price standard is published to every caller",
     "facilities-api:service-type-detail": "JL-C1 (art. 3): the service types are the province's catalogue, the same for everyone",
+    "audit:checkpoint-download": "JL-A1: the audit log's signed checkpoints are one for the whole province, the same for "
+    "every operator and regulator (anyone else 403, tests/audit/test_checkpoints.py)",
+    "audit-api:audit-checkpoint-detail": "JL-A1: as audit:checkpoint-download",
 }
 
 
