@@ -21,12 +21,14 @@ Nonces for SM2 come from ``secrets`` (gmssl's own default uses ``random``).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.core.exceptions import ImproperlyConfigured
 
@@ -54,6 +56,18 @@ def _sm2(private_hex: str = "", public_hex: str = ""):
     return signer
 
 
+@functools.lru_cache(maxsize=16)
+def _public_key(secret: bytes, algorithm: str) -> bytes:
+    """Cached: SM2's point multiplication in pure Python takes a noticeable fraction of a second."""
+    if algorithm == "ed25519":
+        return Ed25519PrivateKey.from_private_bytes(secret).public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    if algorithm == "sm2":
+        signer = _sm2(secret.hex())
+        return bytes.fromhex("04" + signer._kg(int.from_bytes(secret, "big"), signer.ecc_table["g"]))
+    raise ValueError(f"unknown signature algorithm {algorithm!r}")
+
+
 @dataclass(frozen=True)
 class SigningKey:
     id: str
@@ -64,15 +78,7 @@ class SigningKey:
 
     def public_key(self, algorithm: str) -> bytes:
         """Ed25519: the 32-byte raw public key; SM2: the uncompressed point 04 ‖ x ‖ y (65 bytes)."""
-        if algorithm == "ed25519":
-            from cryptography.hazmat.primitives import serialization
-
-            return Ed25519PrivateKey.from_private_bytes(self.secret).public_key().public_bytes(
-                serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        if algorithm == "sm2":
-            signer = _sm2(self.secret.hex())
-            return bytes.fromhex("04" + signer._kg(int.from_bytes(self.secret, "big"), signer.ecc_table["g"]))
-        raise ValueError(f"unknown signature algorithm {algorithm!r}")
+        return _public_key(self.secret, algorithm)
 
     def sign(self, algorithm: str, message: bytes) -> bytes:
         if algorithm == "ed25519":
