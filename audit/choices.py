@@ -7,6 +7,13 @@ class Outcome(models.TextChoices):
     FAILURE = "failure", _("失败")
 
 
+class HashAlgorithm(models.TextChoices):
+    """The audit chain's hash functions (JL-A1; issue 13, 密评): the one each event was hashed with."""
+
+    SHA256 = "sha256", "SHA-256"
+    SM3 = "sm3", "SM3"
+
+
 class EventType(models.TextChoices):
     """Every event type the audit log knows (JL-A1): the stored dotted value, one Chinese label.
 
@@ -148,3 +155,5 @@ class EventType(models.TextChoices):
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")
     AUDIT_LOG_READ = "audit.log.read", _("读取审计日志")
+    AUDIT_CHECKPOINT_SIGN = "audit.checkpoint.sign", _("签署审计日志检查点")
+    AUDIT_CHECKPOINT_DOWNLOAD = "audit.checkpoint.download", _("下载审计日志检查点")

@@ -1,6 +1,7 @@
 """The tamper-evident audit log (JL-A1).
 
-Every row carries a SHA-256 over its own content and the previous row's hash. Rows are only ever
+Every row carries a hash (SHA-256, or SM3 under 密评; the one used is recorded in ``hash_algorithm``)
+over its own content and the previous row's hash. Rows are only ever
 inserted: the ORM refuses updates and deletes here, and on PostgreSQL a trigger refuses them in
 the database too (migration 0002). ``audit.services.audit_event_append`` is the one writer.
 """
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Outcome
+from .choices import HashAlgorithm, Outcome
 
 
 class AppendOnlyError(Exception):
@@ -74,6 +75,9 @@ class AuditEvent(models.Model):
     facility_ids = models.JSONField(_("涉及机构"), default=list, blank=True)
     outcome = models.CharField(_("结果"), max_length=10, choices=Outcome.choices)
     details = models.JSONField(_("详情"), default=dict, blank=True)
+    hash_algorithm = models.CharField(
+        _("哈希算法"), max_length=10, choices=HashAlgorithm.choices, default=HashAlgorithm.SHA256, editable=False
+    )
     prev_hash = models.CharField(_("前一事件哈希"), max_length=64, unique=True, editable=False)
     hash = models.CharField(_("哈希"), max_length=64, unique=True, editable=False)
 
@@ -190,3 +194,27 @@ class VerificationRun(models.Model):
     @property
     def percent(self) -> int:
         return 100 if self.state == self.State.DONE else (int(self.checked * 100 / self.total) if self.total else 0)
+
+
+class AuditCheckpoint(models.Model):
+    """A signed checkpoint of the audit log (JL-A1; issue 11): its size and the hash of its last event,
+    signed with a key kept outside the database (``telemed.signing``). Regulators download and keep
+    them; ``manage.py audit_verify --checkpoint FILE`` then detects a rewrite of the whole table, even
+    one that recomputed every hash. Written only by ``audit.services.audit_checkpoint_sign``."""
+
+    size = models.BigIntegerField(_("日志条数"), unique=True, editable=False)
+    head_hash = models.CharField(_("末条事件哈希"), max_length=64, editable=False)
+    signed_at = models.DateTimeField(_("签署时间"), editable=False)
+    signature_algorithm = models.CharField(_("签名算法"), max_length=10, editable=False)
+    key_id = models.CharField(_("签名密钥编号"), max_length=16, editable=False)
+    public_key = models.CharField(_("公钥（Base64）"), max_length=120, editable=False)
+    signature = models.CharField(_("签名（Base64）"), max_length=120, editable=False)
+
+    class Meta:
+        verbose_name = _("审计日志检查点")
+        verbose_name_plural = _("审计日志检查点")
+        ordering = ["-size"]
+        indexes = [models.Index(fields=["-signed_at"], name="audit_checkpoint_signed_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.size} {self.signed_at:%Y-%m-%d %H:%M}"

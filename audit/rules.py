@@ -1,17 +1,33 @@
 """Pure functions of the audit chain (JL-A1): canonical content, hashing, verification.
 
 Nothing here touches the database, so the chain's arithmetic is tested on plain values.
+
+The hash function is SHA-256 or SM3 (GB/T 32905, for deployments assessed under 密评, GB/T 39786),
+chosen by the same setting as the data cipher (``telemed.crypto.chain_hash_algorithm``) and recorded
+in each event (``hash_algorithm``), so that a chain written partly under one and partly under the
+other still verifies: each link is checked with the function its event names. Both come from the
+``cryptography`` package.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cryptography.hazmat.primitives import hashes
+
 GENESIS_HASH = "0" * 64
+
+# The hash functions an event may name in ``hash_algorithm``. Rows written before the field existed
+# are SHA-256 (migration 0006). Both give 32 bytes, so every hash is 64 hex characters.
+HASH_ALGORITHMS = {"sha256": hashes.SHA256, "sm3": hashes.SM3}
+DEFAULT_HASH_ALGORITHM = "sha256"
 
 # The fields the hash covers, in this order. Adding a field here breaks every older hash, so a
 # new field must come with a versioned scheme; that is why the list is written out.
@@ -51,12 +67,19 @@ def canonical_content(fields: Mapping) -> bytes:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def event_hash(fields: Mapping, prev_hash: str) -> str:
-    digest = hashlib.sha256()
+def event_hash(fields: Mapping, prev_hash: str, algorithm: str = DEFAULT_HASH_ALGORITHM) -> str:
+    """``algorithm(prev_hash ‖ "\\n" ‖ canonical content)`` in hex; ``ValueError`` for an unknown algorithm."""
+    if algorithm not in HASH_ALGORITHMS:
+        raise ValueError(f"unknown audit hash algorithm {algorithm!r}")
+    digest = hashes.Hash(HASH_ALGORITHMS[algorithm]())
     digest.update(prev_hash.encode("ascii"))
     digest.update(b"\n")
     digest.update(canonical_content(fields))
-    return digest.hexdigest()
+    return digest.finalize().hex()
+
+
+# What a verifier reads of each event: the hashed content, the algorithm it names, and the links.
+VERIFIED_FIELDS = (*HASHED_FIELDS, "hash_algorithm", "prev_hash", "hash")
 
 
 @dataclass(frozen=True)
@@ -77,7 +100,9 @@ def verify_chain(events: Iterable[Mapping]) -> ChainReport:
     """Walk events in sequence order; report the first link that does not hold.
 
     A changed row fails its own hash; a deleted row leaves a gap in the sequence and a
-    ``prev_hash`` that no longer matches; an inserted row fails the next row's link.
+    ``prev_hash`` that no longer matches; an inserted row fails the next row's link. Each event is
+    hashed with the algorithm it names (SHA-256 when it names none); a changed or unknown algorithm
+    name fails like changed content, since the stored hash is the output of the one recorded.
     """
     expected_prev = GENESIS_HASH
     expected_sequence = 1
@@ -88,8 +113,11 @@ def verify_chain(events: Iterable[Mapping]) -> ChainReport:
             return ChainReport(checked, False, sequence, f"序号应为 {expected_sequence}，实为 {sequence}（有事件缺失或插入）")
         if event["prev_hash"] != expected_prev:
             return ChainReport(checked, False, sequence, "前一事件哈希不符（链接被改动）")
-        if event_hash(event, event["prev_hash"]) != event["hash"]:
-            return ChainReport(checked, False, sequence, "事件内容与其哈希不符（内容被改动）")
+        algorithm = event.get("hash_algorithm") or DEFAULT_HASH_ALGORITHM
+        if algorithm not in HASH_ALGORITHMS:
+            return ChainReport(checked, False, sequence, f"哈希算法“{algorithm}”不可识别（算法记录被改动）")
+        if event_hash(event, event["prev_hash"], algorithm) != event["hash"]:
+            return ChainReport(checked, False, sequence, "事件内容与其哈希不符（内容被改动，或哈希算法记录被改动）")
         checked += 1
         expected_prev = event["hash"]
         expected_sequence += 1
@@ -123,3 +151,107 @@ def run_is_stale(*, heartbeat_at: datetime, now: datetime, timeout_seconds: int)
     """A background verification silent for longer than the time-out is stale (JL-A1): its worker
     died or its message was lost, so it may be taken over or replaced."""
     return (now - heartbeat_at).total_seconds() > timeout_seconds
+
+
+# --- Signed checkpoints (JL-A1; issue 11) ---------------------------------------------------------
+
+CHECKPOINT_FORMAT = "telemed-audit-checkpoint/1"
+CHECKPOINT_ORIGIN = "jilin-telemed/audit"
+# What the signature covers, as canonical JSON (sorted keys, no spaces, UTF-8). Written out, like
+# HASHED_FIELDS: a new field needs a new format.
+CHECKPOINT_SIGNED_FIELDS = ("format", "origin", "size", "head_hash", "signed_at", "signature_algorithm", "key_id")
+SIGNATURE_ALGORITHMS = ("ed25519", "sm2")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is not one (malformed JSON, a missing or ill-formed field)."""
+
+
+def checkpoint_statement(*, size: int, head_hash: str, signed_at: str, signature_algorithm: str, key_id: str) -> bytes:
+    """The exact bytes a checkpoint's signature covers."""
+    data = {"format": CHECKPOINT_FORMAT, "origin": CHECKPOINT_ORIGIN, "size": size, "head_hash": head_hash,
+            "signed_at": signed_at, "signature_algorithm": signature_algorithm, "key_id": key_id}
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def checkpoint_document(*, size: int, head_hash: str, signed_at: str, signature_algorithm: str, key_id: str,
+                        public_key_b64: str, public_key_sha256: str, signature_b64: str) -> dict:
+    """What a regulator downloads and keeps: the signed fields, the signature, the public key and its
+    SHA-256 fingerprint, and the signed text itself (a verifier recomputes it from the fields)."""
+    statement = checkpoint_statement(size=size, head_hash=head_hash, signed_at=signed_at,
+                                     signature_algorithm=signature_algorithm, key_id=key_id)
+    return {**json.loads(statement), "public_key": public_key_b64, "public_key_sha256": public_key_sha256,
+            "signature": signature_b64, "signed_text": statement.decode("utf-8")}
+
+
+def parse_checkpoint(raw: bytes | str) -> dict:
+    """A kept checkpoint file → its fields (``public_key`` and ``signature`` as bytes); ``CheckpointError``
+    with a Chinese reason for anything else."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError("JL-A1: 检查点文件不是有效的 JSON。") from None
+    if not isinstance(data, dict):
+        raise CheckpointError("JL-A1: 检查点文件应为 JSON 对象。")
+    missing = [f for f in (*CHECKPOINT_SIGNED_FIELDS, "public_key", "signature") if f not in data]
+    if missing:
+        raise CheckpointError(f"JL-A1: 检查点文件缺少字段：{'、'.join(missing)}。")
+    if data["format"] != CHECKPOINT_FORMAT or data["origin"] != CHECKPOINT_ORIGIN:
+        raise CheckpointError("JL-A1: 不是本平台审计日志的检查点（格式或来源不符）。")
+    size = data["size"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise CheckpointError("JL-A1: 检查点的日志条数应为非负整数。")
+    if not isinstance(data["head_hash"], str) or not _HEX64.match(data["head_hash"]):
+        raise CheckpointError("JL-A1: 检查点的末条事件哈希应为 64 位十六进制。")
+    if data["signature_algorithm"] not in SIGNATURE_ALGORITHMS:
+        raise CheckpointError(f"JL-A1: 不支持的签名算法：{str(data['signature_algorithm'])[:20]}。")
+    if not all(isinstance(data[f], str) for f in ("signed_at", "key_id", "public_key", "signature")):
+        raise CheckpointError("JL-A1: 检查点的时间、密钥编号、公钥和签名应为文本。")
+    try:
+        public_key = base64.b64decode(data["public_key"], validate=True)
+        signature = base64.b64decode(data["signature"], validate=True)
+    except (binascii.Error, ValueError):
+        raise CheckpointError("JL-A1: 检查点的公钥或签名不是有效的 Base64。") from None
+    fields = {f: data[f] for f in CHECKPOINT_SIGNED_FIELDS}
+    return {**fields, "public_key": public_key, "signature": signature}
+
+
+@dataclass(frozen=True)
+class CheckpointReport:
+    size: int
+    intact: bool
+    problem: str = ""
+
+    @property
+    def text(self) -> str:
+        if self.intact:
+            return f"JL-A1 审计日志与检查点一致：前 {self.size} 条事件未被改写，签名有效。"
+        return f"JL-A1 审计日志与检查点（{self.size} 条）不符：{self.problem}"
+
+
+def checkpoint_signature_problem(checkpoint: Mapping, keys: Iterable, verify) -> str:
+    """Why a parsed checkpoint's signature does not hold under this portal's keys ("" when it does).
+    ``keys`` are ``telemed.signing.SigningKey``; ``verify`` is ``telemed.signing.verify``."""
+    algorithm = checkpoint["signature_algorithm"]
+    key = next((k for k in keys if k.id == checkpoint["key_id"]), None)
+    if key is None:
+        return f"签名密钥“{checkpoint['key_id']}”未在本平台配置，无法确认签名。"
+    if key.public_key(algorithm) != checkpoint["public_key"]:
+        return "检查点中的公钥与本平台同编号的密钥不符（不是本平台签署）。"
+    statement = checkpoint_statement(**{f: checkpoint[f] for f in CHECKPOINT_SIGNED_FIELDS if f not in ("format", "origin")})
+    if not verify(algorithm, checkpoint["public_key"], statement, checkpoint["signature"]):
+        return "签名无效（检查点被改动，或不是本平台签署）。"
+    return ""
+
+
+def checkpoint_chain_problem(checkpoint: Mapping, *, chain_size: int, hash_at_size: str | None) -> str:
+    """Why the current log is not an extension of the kept checkpoint ("" when it is): fewer events than
+    it counted, or a different event at its size — a rewrite, however carefully rehashed."""
+    size = checkpoint["size"]
+    if chain_size < size:
+        return f"日志现有 {chain_size} 条，少于检查点记录的 {size} 条（事件被删除或日志被替换）。"
+    expected = hash_at_size if size else GENESIS_HASH
+    if expected != checkpoint["head_hash"]:
+        return f"第 {size} 号事件的哈希与检查点不符（此前的日志被改写）。"
+    return ""

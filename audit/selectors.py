@@ -330,3 +330,18 @@ def chain_status() -> dict:
         "event": AuditEvent.objects.filter(event_type=CHAIN_VERIFY_EVENT).order_by("-sequence").first(),
         "total": chain_length(),
     }
+
+
+def checkpoint_list(*, user):
+    """Signed checkpoints of the log, newest first (JL-A1; issue 11), for the audit administrator and
+    regulators only (三员分立: the audit administrator reads and verifies the log):
+    anyone else gets ``ApplicationError`` 403. They hold no patient data and are the same for every
+    regulator, so they are not scoped by division."""
+    from telemed.errors import ApplicationError
+
+    from .models import AuditCheckpoint
+
+    scope = Scope.of(user)
+    if not (scope.is_audit_admin or scope.is_regulator):
+        raise ApplicationError("permission_denied", "JL-A1: 只有审计管理员或卫生健康行政部门可以查看审计日志检查点。", status=403)
+    return AuditCheckpoint.objects.order_by("-size")

@@ -10,13 +10,16 @@ fork would be refused by the database even if the lock were bypassed.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
 from telemed.context import current
+from telemed.crypto import chain_hash_algorithm
 from telemed.errors import ApplicationError
 from telemed.text import clean_data
 from telemed.transactions import in_service_transaction, record_refusal
@@ -92,7 +95,10 @@ def audit_event_append(
             "outcome": str(outcome),
             "details": rules.json_normal(clean_data(details or {})),
         }
-        event = AuditEvent(**fields, prev_hash=prev_hash, hash=rules.event_hash(fields, prev_hash))
+        # Issue 13 (密评): SM3 under sm4-gcm, else SHA-256 — recorded, so a later change still verifies.
+        algorithm = chain_hash_algorithm(settings.TELEMED_DATA_CIPHER)
+        event = AuditEvent(**fields, hash_algorithm=algorithm, prev_hash=prev_hash,
+                           hash=rules.event_hash(fields, prev_hash, algorithm))
         event.save(force_insert=True)
         # Issue 14: the webhook outbox row commits or vanishes with the change and its event.
         webhook_outbox_write(event, obj)
@@ -139,8 +145,7 @@ def audit_refusal(
 
 def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:
     """Walk the whole chain in sequence order (streamed, constant memory)."""
-    fields = (*rules.HASHED_FIELDS, "prev_hash", "hash")
-    rows = AuditEvent.objects.order_by("sequence").values(*fields).iterator(chunk_size=chunk_size)
+    rows = AuditEvent.objects.order_by("sequence").values(*rules.VERIFIED_FIELDS).iterator(chunk_size=chunk_size)
     return rules.verify_chain(rows)
 
 
@@ -194,3 +199,92 @@ def verification_not_sent(*, run_id: int, actor, error: Exception):
     audit_event_append(actor=actor, event_type=EventType.AUDIT_CHAIN_VERIFY_REQUEST, outcome=Outcome.FAILURE,
                        object_type="audit.verificationrun", object_id=run_id,
                        details={"code": "broker_unavailable", "error": str(error)[:500]})
+
+
+# --- Signed checkpoints (JL-A1; issue 11) ---------------------------------------------------------
+
+
+def _checkpoint_document(checkpoint) -> dict:
+    from telemed import signing
+
+    public_key = base64.b64decode(checkpoint.public_key)
+    return rules.checkpoint_document(
+        size=checkpoint.size, head_hash=checkpoint.head_hash, signed_at=rules.timestamp_text(checkpoint.signed_at),
+        signature_algorithm=checkpoint.signature_algorithm, key_id=checkpoint.key_id,
+        public_key_b64=checkpoint.public_key, public_key_sha256=signing.fingerprint(public_key),
+        signature_b64=checkpoint.signature,
+    )
+
+
+def audit_checkpoint_sign(*, actor=None):
+    """Sign a checkpoint of the log as it stands: its size and its last event's hash (JL-A1; issue 11),
+    with the current key of ``TELEMED_AUDIT_SIGNING_KEYS`` (never in the database), Ed25519 or SM2 under
+    ``sm4-gcm``. Idempotent: a log already checkpointed at this size returns that checkpoint. The head is
+    read under the chain's lock, so no append slips in between; the signing is itself audited
+    (``audit.checkpoint.sign``), as the next event after the checkpointed head."""
+    from telemed import signing
+
+    from .models import AuditCheckpoint
+
+    with transaction.atomic():
+        _lock_chain()
+        head = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+        size, head_hash = (head["sequence"], head["hash"]) if head else (0, rules.GENESIS_HASH)
+        existing = AuditCheckpoint.objects.filter(size=size).first()
+        if existing is not None:
+            return existing
+        key = settings.TELEMED_AUDIT_SIGNING_KEYS[0]
+        algorithm = signing.signature_algorithm(settings.TELEMED_DATA_CIPHER)
+        signed_at = timezone.now()
+        statement = rules.checkpoint_statement(size=size, head_hash=head_hash, signed_at=rules.timestamp_text(signed_at),
+                                               signature_algorithm=algorithm, key_id=key.id)
+        checkpoint = AuditCheckpoint.objects.create(
+            size=size, head_hash=head_hash, signed_at=signed_at, signature_algorithm=algorithm, key_id=key.id,
+            public_key=signing.b64(key.public_key(algorithm)), signature=signing.b64(key.sign(algorithm, statement)),
+        )
+        audit_event_append(actor=actor, event_type=EventType.AUDIT_CHECKPOINT_SIGN, obj=checkpoint,
+                           details={"size": size, "head_hash": head_hash, "signature_algorithm": algorithm, "key_id": key.id})
+    return checkpoint
+
+
+def audit_checkpoint_daily():
+    """The beat's daily checkpoint (JL-A1): signs one unless one was signed today (Beijing time), so
+    the hourly beat and a redelivered message sign at most once a day. Returns the new checkpoint or None."""
+    from .models import AuditCheckpoint
+
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    if AuditCheckpoint.objects.filter(signed_at__gte=today).exists():
+        return None
+    return audit_checkpoint_sign(actor=None)
+
+
+def audit_checkpoint_download(*, actor, checkpoint) -> dict:
+    """A regulator or operator takes a checkpoint away to keep (JL-A1): the document, and the download
+    on record (``audit.checkpoint.download``)."""
+    audit_event_append(actor=actor, event_type=EventType.AUDIT_CHECKPOINT_DOWNLOAD, obj=checkpoint,
+                       details={"size": checkpoint.size})
+    return _checkpoint_document(checkpoint)
+
+
+def audit_checkpoint_verify(raw: bytes | str) -> rules.CheckpointReport:
+    """Check a kept checkpoint against the log as it is now (JL-A1; issue 11): the signature holds under
+    this portal's key of that id, the log has at least its size, the event at its size has its head
+    hash, and the whole chain verifies. A superuser who rewrote the table and recomputed every hash
+    passes the plain chain walk but not this. ``rules.CheckpointError`` for a malformed file."""
+    from telemed import signing
+
+    checkpoint = rules.parse_checkpoint(raw)
+    size = checkpoint["size"]
+    problem = rules.checkpoint_signature_problem(checkpoint, settings.TELEMED_AUDIT_SIGNING_KEYS, signing.verify)
+    if problem:
+        return rules.CheckpointReport(size, False, problem)
+    from .selectors import chain_length
+
+    at_size = AuditEvent.objects.filter(sequence=size).values_list("hash", flat=True).first() if size else None
+    problem = rules.checkpoint_chain_problem(checkpoint, chain_size=chain_length(), hash_at_size=at_size)
+    if problem:
+        return rules.CheckpointReport(size, False, problem)
+    chain = audit_chain_verify()
+    if not chain.intact:
+        return rules.CheckpointReport(size, False, chain.text)
+    return rules.CheckpointReport(size, True)

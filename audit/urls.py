@@ -15,4 +15,6 @@ urlpatterns = [
     path("seals/<int:pk>/", views.seal_detail, name="seal-detail"),
     path("seals/<int:pk>/unseal/", views.seal_release, name="seal-release"),
     path("audit-chain/", views.chain, name="chain"),
+    path("audit-chain/checkpoints/", views.checkpoint_list, name="checkpoint-list"),
+    path("audit-chain/checkpoints/<int:pk>/download/", views.checkpoint_download, name="checkpoint-download"),
 ]

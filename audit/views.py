@@ -15,10 +15,12 @@ from __future__ import annotations
 from functools import partial
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +29,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from facilities.selectors import facility_list
+from telemed import signing
 from telemed.errors import ApplicationError
 from telemed.pages import found as _found
 from telemed.pages import raise_if_denied as _raise_if_denied
@@ -221,3 +224,35 @@ def chain(request):
     # A stale run (its worker died, its message was lost) no longer blocks the button (JL-A1).
     in_progress = run is not None and run.in_progress and not run.is_stale(timezone.now())
     return render(request, "audit/chain.html", {**status, "in_progress": in_progress})
+
+
+# --- Signed checkpoints (JL-A1; issue 11) ---------------------------------------------------------
+
+
+def _checkpoints(user):
+    try:
+        return selectors.checkpoint_list(user=user)
+    except ApplicationError as error:
+        _raise_if_denied(error)
+        raise
+
+
+@login_required
+def checkpoint_list(request):
+    """The signed checkpoints, newest first, each to download and keep (regulators, operators)."""
+    page_obj = Paginator(_checkpoints(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    keys = [{"id": key.id, "algorithm": algorithm, "public_key": signing.b64(key.public_key(algorithm)),
+             "fingerprint": signing.fingerprint(key.public_key(algorithm))}
+            for key in settings.TELEMED_AUDIT_SIGNING_KEYS[:1]
+            for algorithm in [signing.signature_algorithm(settings.TELEMED_DATA_CIPHER)]]
+    return render(request, "audit/checkpoint_list.html", {"page_obj": page_obj, "keys": keys})
+
+
+@login_required
+def checkpoint_download(request, pk: int):
+    """One checkpoint as a JSON file (``audit-checkpoint-<size>.json``); the download is audited."""
+    checkpoint = _found(lambda: _checkpoints(request.user).get(pk=pk))
+    document = services.audit_checkpoint_download(actor=request.user, checkpoint=checkpoint)
+    response = JsonResponse(document, json_dumps_params={"ensure_ascii": False, "indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="audit-checkpoint-{checkpoint.size}.json"'
+    return response

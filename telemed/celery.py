@@ -40,6 +40,12 @@ def _beat_schedule() -> dict:
             # A sweep that could not start in time is replaced by the next one, not queued up.
             "options": {"expires": float(settings.TELEMED_SWEEP_SECONDS)},
         },
+        "jl-a1-audit-checkpoint": {
+            "task": "audit.checkpoint_daily",
+            # Hourly; the task signs at most one checkpoint a Beijing day (audit.services.audit_checkpoint_daily).
+            "schedule": crontab(minute=41),
+            "options": {"expires": 3600.0},
+        },
         "api-idempotency-purge": {
             "task": "telemed.idempotency_purge",
             "schedule": crontab(minute=17),  # hourly: expired Idempotency-Keys (telemed.idempotency)

@@ -97,14 +97,15 @@ def new_key_line(key_id: str = "k1") -> str:
     return f"{key_id}:{base64.b64encode(secrets.token_bytes(MASTER_KEY_BYTES)).decode()}"
 
 
-def local_key_file(var_dir: Path) -> Path:
+def local_key_file(var_dir: Path, *, name: str = LOCAL_KEY_FILE, line=None) -> Path:
     """This checkout's development key, created once under the var directory (never committed), like
-    ``telemed.transport.local_secret_key``: written aside and linked into place."""
+    ``telemed.transport.local_secret_key``: written aside and linked into place. ``name`` and ``line``
+    (what makes the key's line) serve the audit signing key too (``telemed.signing``)."""
     var_dir.mkdir(parents=True, exist_ok=True)
-    path = var_dir / LOCAL_KEY_FILE
+    path = var_dir / name
     if not path.exists():
-        scratch = var_dir / f".{LOCAL_KEY_FILE}.{os.getpid()}"
-        scratch.write_text(new_key_line("local") + "\n")
+        scratch = var_dir / f".{name}.{os.getpid()}"
+        scratch.write_text((line() if line else new_key_line("local")) + "\n")
         scratch.chmod(0o600)
         try:
             os.link(scratch, path)
@@ -139,6 +140,12 @@ def data_keys(raw: str, key_file: str, *, debug: bool, allow_http: bool, var_dir
             "For plain-http local use only, set TELEMED_ALLOW_HTTP=1."
         )
     return keys
+
+
+def chain_hash_algorithm(cipher: str) -> str:
+    """The audit chain's hash under a data cipher (issue 13, 密评): SM3 with ``sm4-gcm``, else SHA-256.
+    One setting chooses the whole suite; each audit event records the one it was hashed with."""
+    return "sm3" if cipher == "sm4-gcm" else "sha256"
 
 
 def data_cipher(raw: str) -> str:

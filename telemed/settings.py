@@ -14,7 +14,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from telemed import crypto, transport
+from telemed import crypto, signing, transport
 from telemed.oauth.rules import SCOPES as OAUTH_SCOPES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -71,6 +71,11 @@ TELEMED_DATA_KEYS = crypto.data_keys(
 )
 # aes-256-gcm (HMAC-SHA256 blind index) or sm4-gcm (HMAC-SM3) for deployments assessed under 密评.
 TELEMED_DATA_CIPHER = crypto.data_cipher(os.environ.get("TELEMED_DATA_CIPHER", ""))
+# JL-A1 (issues 11, 13): the key signing the audit log's checkpoints, never in the database (telemed.signing).
+TELEMED_AUDIT_SIGNING_KEYS = signing.signing_keys(
+    os.environ.get("TELEMED_AUDIT_SIGNING_KEYS", ""), os.environ.get("TELEMED_AUDIT_SIGNING_KEY_FILE", ""),
+    debug=DEBUG, allow_http=TELEMED_ALLOW_HTTP, var_dir=VAR_DIR,
+)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # A stale form gets the portal's own page, which keeps what was typed (telemed.views.csrf_failure).
@@ -465,6 +470,9 @@ SPECTACULAR_SETTINGS = {
         "PayoutRoleEnum": "billing.choices.PayoutRole",
         "PayoutLineKindEnum": "billing.choices.PayoutLineKind",
         "PartnerScopeEnum": "telemed.oauth.rules.SCOPE_CHOICES",  # issue 14
+        "AssetKindEnum": "facilities.choices.AssetKind",  # JL-O7: the equipment register
+        "AssetStatusEnum": "facilities.choices.AssetStatus",
+        "MaintenanceKindEnum": "facilities.choices.MaintenanceKind",
     },
 }
 

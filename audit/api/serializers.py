@@ -14,7 +14,7 @@ from rest_framework import serializers
 from consultations.models import Consultation, ResponsibilityRecord
 from telemed.api import ScopedPrimaryKeyRelatedField
 
-from ..models import Seal
+from ..models import AuditCheckpoint, Seal
 from ..selectors import OCCASION_LABELS
 
 
@@ -166,3 +166,12 @@ class SealCreateSerializer(_PartiesSerializer):
 
 class SealReleaseSerializer(_PartiesSerializer):
     """JL-C8 (art. 37): unseal, with both parties present again."""
+
+
+class AuditCheckpointSerializer(serializers.ModelSerializer):
+    """A signed checkpoint of the audit log (JL-A1; issue 11), as listed; ``download`` gives the document."""
+
+    class Meta:
+        model = AuditCheckpoint
+        fields = ["id", "size", "head_hash", "signed_at", "signature_algorithm", "key_id", "public_key", "signature"]
+        read_only_fields = fields

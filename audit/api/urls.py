@@ -14,6 +14,7 @@ app_name = "audit-api"
 router = SimpleRouter()
 router.register("responsibility", views.ResponsibilityViewSet, basename="responsibility")
 router.register("seals", views.SealViewSet, basename="seal")
+router.register("audit-checkpoints", views.AuditCheckpointViewSet, basename="audit-checkpoint")
 
 urlpatterns = [
     *router.urls,

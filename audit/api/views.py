@@ -34,7 +34,7 @@ from telemed.api import ActionRolePermission, Roles, VersionedResourceMixin, run
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
 
-from .. import fhir, records, selectors
+from .. import fhir, records, selectors, services
 from ..models import Seal
 from ..services import audit_event_append
 from . import serializers as s
@@ -309,3 +309,29 @@ class FhirAuditEventRead(FhirAuditEventView):
         resource = self._resources([event])[0]
         self._log_read(request, event=event, details={"read": event.pk})
         return Response(resource)
+
+
+# --- Signed checkpoints (JL-A1; issue 11) ---------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(description="JL-A1: 已签署的审计日志检查点（最新在前），仅运维人员和卫生健康行政部门。"),
+    retrieve=extend_schema(
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="检查点文件：签名字段、签名、公钥及其 SHA-256 指纹")},
+        description="JL-A1: 下载一份检查点以便保存（记入审计日志），日后用 manage.py audit_verify --checkpoint 核对。",
+    ),
+)
+class AuditCheckpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """审计日志检查点: signed (size, head hash) pairs for regulators to keep."""
+
+    serializer_class = s.AuditCheckpointSerializer
+    permission_classes = [IsAuthenticated]
+    filter_backends: list = []
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.checkpoint_list(user=self.request.user)
+
+    def retrieve(self, request, *args, **kwargs):
+        checkpoint = self.get_object()
+        return Response(services.audit_checkpoint_download(actor=request.user, checkpoint=checkpoint))

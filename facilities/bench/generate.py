@@ -14,6 +14,7 @@ import random
 import sys
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from billing.models import Charge, FacilityPrice
 from consultations.choices import ConsultationState, ObligationState
 from consultations.models import Consultation, Obligation, Patient, Violation
 from facilities.models import Facility, Physician, PracticeRegistration
+from telemed.crypto import chain_hash_algorithm
 
 BATCH = 2000
 # The province (issue 11): per year at scale 1.0.
@@ -229,6 +231,7 @@ class Generator:
         sequence, prev_hash = (last["sequence"], last["hash"]) if last else (0, audit_rules.GENESIS_HASH)
         moment = last["occurred_at"] if last else self.now
         rng = self.rng
+        algorithm = chain_hash_algorithm(settings.TELEMED_DATA_CIPHER)  # issue 13: as audit_event_append
 
         def rows():
             nonlocal sequence, prev_hash, moment
@@ -246,8 +249,8 @@ class Generator:
                     "details": audit_rules.json_normal({"consultation": str(pk), "patient_id": str(consultation["patient_id"]),
                                                         "purpose": "benchmark"}),
                 }
-                digest = audit_rules.event_hash(fields, prev_hash)
-                yield {**fields, "prev_hash": prev_hash, "hash": digest}
+                digest = audit_rules.event_hash(fields, prev_hash, algorithm)
+                yield {**fields, "hash_algorithm": algorithm, "prev_hash": prev_hash, "hash": digest}
                 prev_hash = digest
 
         _bulk(AuditEvent, rows(), "audit events", count)

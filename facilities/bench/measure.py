@@ -288,8 +288,9 @@ class Paths:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO bench_bare_events (sequence, occurred_at, actor_label, acting_division_code, request_id, channel, "
-                    "event_type, object_type, object_id, facility_ids, outcome, details, prev_hash, hash) VALUES "
-                    "(%s, now(), '', '', '', '', 'record.view', 'bench', %s, '[]', 'success', '{}', md5(%s::text) || md5(%s::text), "
+                    "event_type, object_type, object_id, facility_ids, outcome, details, hash_algorithm, prev_hash, hash) VALUES "
+                    "(%s, now(), '', '', '', '', 'record.view', 'bench', %s, '[]', 'success', '{}', 'sha256', "
+                    "md5(%s::text) || md5(%s::text), "
                     "md5(%s::text) || md5(%s::text))",
                     [k, f"{n}-{i}", f"p{k}", f"q{k}", f"h{k}", f"j{k}"])
 

@@ -229,8 +229,12 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "audit:seal-list": "seals: request numbers, facilities, who sealed",
     "audit:seal-release": "form: request number and the parties of the seal",
     "audit:chain": "audit chain verification status",
+    "audit:checkpoint-list": "signed audit-log checkpoints: sizes, hashes, public key; no patient",
+    "audit:checkpoint-download": "one signed checkpoint (size, head hash, signature); no patient; audited",
     "audit-api:seal-list": "seals: request numbers, reasons, parties; POST seals",
     "audit-api:seal-unseal": WRITE,
+    "audit-api:audit-checkpoint-list": "signed audit-log checkpoints; no patient",
+    "audit-api:audit-checkpoint-detail": "one signed checkpoint as its document; no patient; audited",
     "audit-api:fhir-auditevent-search": "the audit log for auditors: Patient/<id> references only, no name or "
     "number; each read is itself logged as audit.log.read",
     "audit-api:fhir-auditevent-read": "one audit event for auditors, logged as audit.log.read",

@@ -36,7 +36,7 @@ def _chain_of(database: str):
     conn = psycopg2.connect(dbname=database, **options)
     try:
         with conn.cursor() as cursor:
-            fields = (*audit_rules.HASHED_FIELDS, "prev_hash", "hash")
+            fields = audit_rules.VERIFIED_FIELDS
             cursor.execute(f"SELECT {', '.join(fields)} FROM audit_auditevent ORDER BY sequence")  # noqa: S608 - fixed field names
             return audit_rules.verify_chain(dict(zip(fields, row, strict=True)) for row in cursor.fetchall())
     finally:

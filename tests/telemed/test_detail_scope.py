@@ -58,6 +58,9 @@ NOT_OBJECT_SCOPED: dict[str, str] = {
     "facilities:service-type-standard": "JL-O4: the province's catalogue; only the provincial regulator may open it (403 before any lookup)",
     "facilities-api:service-type-report-template": "JL-C11: the province's catalogue; only the provincial regulator "
     "sets a report template (403 for everyone else, tests/consultations/test_structured_reports.py)",
+    "audit:checkpoint-download": "JL-A1: the audit log's signed checkpoints are one for the whole province, the same for "
+    "every operator and regulator (anyone else 403, tests/audit/test_checkpoints.py)",
+    "audit-api:audit-checkpoint-detail": "JL-A1: as audit:checkpoint-download",
 }
 
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from consultations.models import Document
-from telemed import crypto, transport
+from telemed import crypto, signing, transport
 from tests.api_cases import token_client
 from tests.billing import priced, statement_with_lines
 
@@ -88,9 +88,11 @@ def test_jl_a2_local_use_without_a_key_gets_one_random_key_per_checkout(tmp_path
 
 def _production_env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in {"TELEMED_ALLOW_HTTP", "DJANGO_DEBUG", "DATABASE_URL", "DJANGO_SECRET_KEY", "TELEMED_DATA_KEY_FILE"}}
+           if k not in {"TELEMED_ALLOW_HTTP", "DJANGO_DEBUG", "DATABASE_URL", "DJANGO_SECRET_KEY", "TELEMED_DATA_KEY_FILE",
+                        "TELEMED_AUDIT_SIGNING_KEY_FILE"}}
     env.update(DJANGO_SETTINGS_MODULE="telemed.settings", TELEMED_VAR_DIR=str(tmp_path), PYTHONPATH=str(ROOT),
-               TELEMED_DATA_KEYS=crypto.new_key_line())  # JL-A2: production needs a data key too
+               TELEMED_DATA_KEYS=crypto.new_key_line(),  # JL-A2: production needs a data key too
+               TELEMED_AUDIT_SIGNING_KEYS=signing.new_key_line())  # JL-A1: and a checkpoint signing key
     env.update(extra)
     return env
 
@@ -114,6 +116,17 @@ def test_jl_a2_the_portal_refuses_to_start_without_a_secret_key(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "ImproperlyConfigured" in out.stderr and "JL-A2" in out.stderr and "TELEMED_ALLOW_HTTP" in out.stderr
+
+
+def test_jl_a1_the_portal_refuses_to_start_without_an_audit_signing_key(tmp_path):
+    """Issue 11: checkpoints are signed with a key outside the database; production without one does not start."""
+    code = "from django.conf import settings; settings.SECRET_KEY"
+    env = _production_env(tmp_path, DJANGO_SECRET_KEY=secrets.token_urlsafe(64), TELEMED_AUDIT_SIGNING_KEYS="")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,  # noqa: S603
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "ImproperlyConfigured" in out.stderr and "TELEMED_AUDIT_SIGNING_KEYS" in out.stderr and "JL-A1" in out.stderr
+    assert not (tmp_path / "audit_signing_key").exists()
 
 
 def test_jl_a2_the_deployment_check_passes_without_a_warning(tmp_path):
