@@ -55,6 +55,25 @@ def test_every_figure_from_the_facts_equals_the_raw_computation_across_the_beiji
                 assert {k: figures[k] for k in expected} == expected, (name, period, service_type)
 
 
+def test_calendar_periods_read_from_the_month_rollups_show_exactly_the_figures_of_the_days(activity):
+    """Months, quarters and years (and the trends) read MetricMonth and MetricStat; every slice
+    equals the figures cut from the daily facts and the intervals themselves, and the raw rows."""
+    from facilities.metrics.periods import quarter, year
+
+    for name, (subject, facility_ids) in _subjects(activity).items():
+        for period in (OCTOBER, NOVEMBER, quarter(dt.date(2026, 10, 1)), year(2026)):
+            got = report(subject, period)
+            days = Facts.load(subject, period.start, period.end)
+            assert got.current == days.total() == {**got.current, **raw_figures(facility_ids, period.start, period.end)}, (name, period)
+            assert got.by_service == days.slices(lambda fact: fact.service_type or None), (name, period)
+            assert got.by_child == days.slices(lambda fact: subject.child_code(fact.division_code) or None), (name, period)
+            if subject.facility_id is None:
+                assert got.by_facility == days.slices(lambda fact: fact.facility_id), (name, period)
+            for label, values in got.trends[-2:]:
+                first = dt.date.fromisoformat(label + "-01")
+                assert values == Facts.load(subject, first, month(first).end).total(), (name, label)
+
+
 def test_the_raw_yardstick_covers_every_figure_defined(activity):
     subject, ids = _subjects(activity)["city"]
     assert set(raw_figures(ids, OCTOBER.start, NOVEMBER.end)) == set(Facts.load(subject, OCTOBER.start, NOVEMBER.end).total())
