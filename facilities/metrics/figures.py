@@ -120,11 +120,11 @@ class Facts:
         return cls(rows, intervals)
 
     @classmethod
-    def load_calendar(cls, subject: Subject, period: Period, *, by_month: bool = False) -> Facts:
+    def load_calendar(cls, subject: Subject, period: Period, *, by_month: bool = False, stats: dict | None = None) -> Facts:
         """A calendar period (or, ``by_month``, the months from its first to its last day): the
-        month rollups grouped in the database and the stored statistics of the slices shown (two
-        queries)."""
-        from ..models import MetricMonth, MetricStat
+        month rollups summed in the database, and the stored statistics of the slices shown (one
+        query more unless ``stats`` were loaded already, see ``load_stats``)."""
+        from ..models import MetricMonth
 
         where = subject.q() & Q(month__gte=period.start.replace(day=1), month__lte=period.end)
         keys = ["facility_id", "division_code", "service_type"] + (["month"] if by_month else [])
@@ -133,18 +133,9 @@ class Facts:
                 {k: r[k] or 0 for k in COUNTER_KEYS})
             for r in MetricMonth.objects.filter(where).values(*keys).annotate(**{k: Sum(k) for k in COUNTER_KEYS}).order_by()
         ]
-        if by_month:
-            labels = [f"{m.start:%Y-%m}" for m in trailing_months(period, count=_months_between(period))]
-            stat_rows = MetricStat.objects.filter(period__in=labels, scope=subject.scope, service_type=ALL_SERVICES)
-        else:
-            # The subject's own statistics by service type, and every sub-division's and facility's overall.
-            mine = Q(scope=subject.scope)
-            if subject.facility_id is None:
-                mine |= Q(service_type=ALL_SERVICES) & subject.q()
-            stat_rows = MetricStat.objects.filter(mine, period=period.label)
-        stats: dict = defaultdict(dict)
-        for s in stat_rows.values_list("period", "scope", "service_type", "kind", "count", "median", "p90", "experts"):
-            stats[(s[0], s[1], s[2])][s[3]] = Stat(*s[4:])
+        if stats is None:
+            months = [m.label for m in trailing_months(period, count=_months_between(period))]
+            stats = load_stats(subject, detailed="" if by_month else period.label, overall=months if by_month else [])
         return cls(rows, None, stats, period.label)
 
     def slices(self, key: Callable[[Row | Interval], object], stat_key: StatKey | None = None) -> dict[object, dict]:
@@ -185,13 +176,31 @@ class Facts:
         return found or derive({}, {}, facilities=0)
 
 
+def load_stats(subject: Subject, *, detailed: str, overall: list[str]) -> dict:
+    """The stored interval statistics (one query): for the period ``detailed``, the subject's own by
+    service type and every sub-division's and facility's overall; for the periods ``overall``, the
+    subject's overall only. Keyed (period, scope, service type) → kind → ``Stat``."""
+    from ..models import MetricStat
+
+    wanted = Q(period__in=overall, scope=subject.scope, service_type=ALL_SERVICES)
+    if detailed:
+        mine = Q(scope=subject.scope)
+        if subject.facility_id is None:
+            mine |= Q(service_type=ALL_SERVICES) & subject.q()
+        wanted |= Q(period=detailed) & mine
+    stats: dict = defaultdict(dict)
+    for s in MetricStat.objects.filter(wanted).values_list("period", "scope", "service_type", "kind", "count", "median", "p90", "experts"):
+        stats[(s[0], s[1], s[2])][s[3]] = Stat(*s[4:])
+    return stats
+
+
 def _months_between(period: Period) -> int:
     return (period.end.year - period.start.year) * 12 + period.end.month - period.start.month + 1
 
 
-def _load(subject: Subject, period: Period) -> Facts:
+def _load(subject: Subject, period: Period, stats: dict | None = None) -> Facts:
     if period.kind in CALENDAR:
-        return Facts.load_calendar(subject, period)
+        return Facts.load_calendar(subject, period, stats=stats)
     return Facts.load(subject, period.start, period.end)
 
 
@@ -217,23 +226,34 @@ class Report:
 
 
 def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Report:
-    """Current, previous and last year's figures, the slices and the 12-month trends (constant queries)."""
-    facts = _load(subject, period)
-    label, scope = facts.label, subject.scope
+    """Current, previous and last year's figures, the slices and the 12-month trends: one query of
+    stored statistics and one of rollups per distinct period (a year's previous period is last
+    year's), whatever the data."""
+    scope = subject.scope
     previous, last_year = period.previous(), period.last_year()
+    months = trailing_months(period) if with_trends else []
+    calendar = period.kind in CALENDAR
+    stats = load_stats(subject, detailed=period.label if calendar else "",
+                       overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months])
+    facts = _load(subject, period, stats)
+    label = facts.label
+    loaded: dict[Period, dict] = {}
+    for other in (previous, last_year):
+        if other not in loaded:
+            loaded[other] = _load(subject, other, stats).total(scope)
     trends: list[tuple[str, dict]] = []
-    if with_trends:
-        months = trailing_months(period)
+    if months:
         span = Period("custom", months[0].start, months[-1].end)
-        monthly = Facts.load_calendar(subject, span, by_month=True).slices(lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
+        monthly = Facts.load_calendar(subject, span, by_month=True, stats=stats).slices(
+            lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
         empty = derive({}, {}, facilities=0)
         trends = [(m.label, monthly.get(m.label, empty)) for m in months]
     return Report(
         subject=subject,
         period=period,
         current=facts.total(scope),
-        previous=figures(subject, previous),
-        last_year=figures(subject, last_year),
+        previous=loaded[previous],
+        last_year=loaded[last_year],
         by_service=facts.slices(lambda fact: fact.service_type or None, lambda s: (label, scope, s)),
         by_child=facts.slices(lambda fact: subject.child_code(fact.division_code) or None, lambda c: (label, c, ALL_SERVICES)),
         by_facility=facts.slices(lambda fact: fact.facility_id, lambda f: (label, f"f{f}", ALL_SERVICES)) if subject.facility_id is None else {},
