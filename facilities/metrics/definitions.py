@@ -58,8 +58,8 @@ DISTINCT: tuple[Figure, ...] = (
 )
 
 SNAPSHOT: tuple[Figure, ...] = (
-    Figure("facilities_accredited", _("已通过评估验收的机构（当前）"), "JL-F1", _("查看时验收状态为已通过的机构数"), "查看时的状态"),
-    Figure("facilities_suspended", _("暂停中的机构（当前）"), "JL-F5", _("查看时有未解除暂停的机构数"), "查看时的状态"),
+    Figure("facilities_accredited", _("已通过评估验收的机构（期末）"), "JL-F1", _("期末（本期未结束时为查看时）已通过评估验收的机构数：自首次审核通过起计（通过后不撤销）"), "AccreditationApplication.decided_at"),
+    Figure("facilities_suspended", _("暂停中的机构（期末）"), "JL-F5", _("期末（本期未结束时为查看时）已报告暂停且尚未解除的机构数"), "Suspension.reported_at / lifted_at"),
 )
 
 FIGURES: dict[str, Figure] = {f.key: f for f in COUNTERS + DERIVED + DURATIONS + DISTINCT + SNAPSHOT}

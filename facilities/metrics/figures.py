@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Q, Sum
+from django.utils import timezone
 
 from .definitions import ACTIVITY_KEYS, ALL_SERVICES, COUNTER_KEYS, TURNAROUND, Stat, derive, duration_stat
 from .periods import Period, trailing_months
@@ -222,7 +223,9 @@ class Report:
     by_child: dict
     by_facility: dict
     trends: list[tuple[str, dict]]
-    snapshot: dict
+    snapshot: dict  # JL-F1 / JL-F5 at the end of the period (now, if it has not ended)
+    previous_snapshot: dict
+    last_year_snapshot: dict
 
 
 def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Report:
@@ -248,6 +251,7 @@ def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Rep
             lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
         empty = derive({}, {}, facilities=0)
         trends = [(m.label, monthly.get(m.label, empty)) for m in months]
+    states = snapshots(subject, [period, previous, last_year])
     return Report(
         subject=subject,
         period=period,
@@ -258,17 +262,44 @@ def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Rep
         by_child=facts.slices(lambda fact: subject.child_code(fact.division_code) or None, lambda c: (label, c, ALL_SERVICES)),
         by_facility=facts.slices(lambda fact: fact.facility_id, lambda f: (label, f"f{f}", ALL_SERVICES)) if subject.facility_id is None else {},
         trends=trends,
-        snapshot=snapshot(subject),
+        snapshot=states[0],
+        previous_snapshot=states[1],
+        last_year_snapshot=states[2],
     )
 
 
-def snapshot(subject: Subject) -> dict:
-    """JL-F1 / JL-F5 as of now: accredited facilities and facilities under a suspension."""
-    from ..choices import AccreditationStatus
-    from ..models import Facility, Suspension
+def snapshot_moment(period: Period, now: dt.datetime) -> dt.datetime:
+    """When a period's JL-F1 / JL-F5 state is read: the end of its last Beijing day, or now for a
+    period that has not ended."""
+    from .facts import day_bounds
 
+    return min(day_bounds(period.end, period.end)[1], now)
+
+
+def snapshots(subject: Subject, periods: list[Period]) -> list[dict]:
+    """JL-F1 / JL-F5 at the end of each period, from the history (two queries for all periods):
+    a facility counts as accredited from its first approval (an approval is never withdrawn; an
+    approved facility without an application on record from its ``accredited_on`` day, or always
+    when that is unknown too), and as suspended while a suspension reported by then was not yet
+    lifted."""
+    from django.db.models import Count, Min, OuterRef, Subquery
+
+    from ..choices import AccreditationStatus
+    from ..models import AccreditationApplication, Facility, Suspension
+
+    now = timezone.now()
+    moments = [snapshot_moment(p, now) for p in periods]
+    first_approval = (AccreditationApplication.objects.filter(facility=OuterRef("pk"), status=AccreditationStatus.APPROVED)
+                      .order_by().values("facility").annotate(first=Min("decided_at")).values("first"))
     facilities = Facility.objects.filter(subject.q(facility="pk", division="division_id"))
-    return {
-        "facilities_accredited": facilities.filter(accreditation_status=AccreditationStatus.APPROVED).count(),
-        "facilities_suspended": Suspension.objects.filter(facility__in=facilities, lifted_at__isnull=True).values("facility").distinct().count(),
-    }
+    accredited = facilities.annotate(first_approval=Subquery(first_approval)).aggregate(**{
+        f"m{n}": Count("pk", filter=Q(first_approval__lt=moment) | (
+            Q(first_approval__isnull=True, accreditation_status=AccreditationStatus.APPROVED)
+            & (Q(accredited_on__isnull=True) | Q(accredited_on__lte=timezone.localtime(moment).date()))))
+        for n, moment in enumerate(moments)
+    })
+    suspended = Suspension.objects.filter(facility__in=facilities).aggregate(**{
+        f"m{n}": Count("facility", distinct=True, filter=Q(reported_at__lt=moment) & (Q(lifted_at__isnull=True) | Q(lifted_at__gte=moment)))
+        for n, moment in enumerate(moments)
+    })
+    return [{"facilities_accredited": accredited[f"m{n}"], "facilities_suspended": suspended[f"m{n}"]} for n in range(len(periods))]

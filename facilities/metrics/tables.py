@@ -94,8 +94,8 @@ def build(report: Report, *, names: dict) -> list[Table]:
     headline = Table("headline", _("主要指标"), [_("指标（依据）"), _("本期"), _("上期"), _("去年同期")])
     for key in PERIOD_KEYS:
         headline.rows.append([head(_label(key))] + [cell(key, values[key]) for values in (report.current, report.previous, report.last_year)])
-    for key, value in report.snapshot.items():
-        headline.rows.append([head(_label(key)), cell(key, value), cell(key, None), cell(key, None)])
+    for key in report.snapshot:
+        headline.rows.append([head(_label(key))] + [cell(key, states[key]) for states in (report.snapshot, report.previous_snapshot, report.last_year_snapshot)])
     tables = [headline]
 
     def compare(table_key: str, caption: str, first: str, slices: dict, link=None, order=None) -> Table:
