@@ -128,9 +128,11 @@ class Facts:
         from ..models import MetricMonth
 
         where = subject.q() & Q(month__gte=period.start.replace(day=1), month__lte=period.end)
-        keys = ["facility_id", "division_code", "service_type"] + (["month"] if by_month else [])
+        # By month (the trends) only the month and the facility (for the active facilities) matter:
+        # grouping by service type too would bring seven times the rows into Python.
+        keys = ["facility_id", "month"] if by_month else ["facility_id", "division_code", "service_type"]
         rows = [
-            Row(r["facility_id"], r["division_code"], r["service_type"], f"{r['month']:%Y-%m}" if by_month else "",
+            Row(r["facility_id"], r.get("division_code", ""), r.get("service_type", ""), f"{r['month']:%Y-%m}" if by_month else "",
                 {k: r[k] or 0 for k in COUNTER_KEYS})
             for r in MetricMonth.objects.filter(where).values(*keys).annotate(**{k: Sum(k) for k in COUNTER_KEYS}).order_by()
         ]
