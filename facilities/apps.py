@@ -11,3 +11,6 @@ class FacilitiesConfig(AppConfig):
 
         signin.connect()  # JL-A2 sign-in audit events
         twofactor.connect()  # JL-A2 two-factor sign-in: which sessions need the second step
+        from .metrics import events
+
+        events.connect()  # issue 9: the dashboard's facts follow the audited writes

@@ -618,13 +618,9 @@ class AssetMaintenance(models.Model):
 # ServiceType code (JL-C1), "" for figures that have none (the JL-C2 obligations).
 
 
-class MetricDay(models.Model):
-    """Counters of one Beijing day × facility × service type (the figures' numerators and denominators)."""
+class MetricCounters(models.Model):
+    """The counters of the figures (facilities.metrics.definitions.COUNTERS), one column each."""
 
-    day = models.DateField(_("日期（北京时间）"))
-    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.CASCADE, related_name="+")
-    division_code = models.CharField(_("区划代码"), max_length=6)
-    service_type = models.CharField(_("服务项目"), max_length=40, blank=True)
     sent = models.PositiveIntegerField(default=0)
     accepted = models.PositiveIntegerField(default=0)
     declined = models.PositiveIntegerField(default=0)
@@ -638,6 +634,18 @@ class MetricDay(models.Model):
     fee_fen = models.BigIntegerField(default=0)
     inviting_share_fen = models.BigIntegerField(default=0)
     invited_share_fen = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class MetricDay(MetricCounters):
+    """Counters of one Beijing day × facility × service type (the figures' numerators and denominators)."""
+
+    day = models.DateField(_("日期（北京时间）"))
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.CASCADE, related_name="+")
+    division_code = models.CharField(_("区划代码"), max_length=6)
+    service_type = models.CharField(_("服务项目"), max_length=40, blank=True)
 
     class Meta:
         verbose_name = _("统计日数据")
@@ -682,3 +690,53 @@ class MetricDuration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.day} {self.seconds}s"
+
+
+class MetricMonth(MetricCounters):
+    """The month rollup: the sums of a Beijing month's ``MetricDay`` rows per facility × service
+    type, so that a month, quarter or year reads at most 12 rows per slice however many cases it
+    holds (docs/metrics.md). Rebuilt from ``MetricDay`` only, never from the raw rows."""
+
+    month = models.DateField(_("月份（首日）"))
+    facility = models.ForeignKey(Facility, verbose_name=_("机构"), on_delete=models.CASCADE, related_name="+")
+    division_code = models.CharField(_("区划代码"), max_length=6)
+    service_type = models.CharField(_("服务项目"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("统计月数据")
+        verbose_name_plural = _("统计月数据")
+        constraints = [models.UniqueConstraint(fields=["month", "facility", "service_type"], name="metric_month_once")]
+        indexes = [
+            models.Index(fields=["division_code", "month"], name="metric_month_division_idx"),
+            models.Index(fields=["facility", "month"], name="metric_month_facility_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.facility_id} {self.service_type}"
+
+
+class MetricStat(models.Model):
+    """The exact interval statistics (count, nearest-rank median and 90th percentile, distinct
+    experts) of one calendar period (``2026-11``, ``2026-Q4``, ``2026``) × scope (a division code,
+    or ``f<facility id>``) × service type (``*`` for all) × kind, computed from ``MetricDuration``
+    by ``definitions.duration_stat``: a percentile cannot be added up from smaller ones, so every
+    slice the dashboard shows is stored once computed (docs/metrics.md)."""
+
+    period = models.CharField(_("统计周期"), max_length=7)
+    scope = models.CharField(_("范围"), max_length=16)
+    division_code = models.CharField(_("区划代码"), max_length=6)
+    service_type = models.CharField(_("服务项目"), max_length=40)
+    kind = models.CharField(max_length=12)
+    count = models.PositiveIntegerField(default=0)
+    median = models.BigIntegerField(null=True)
+    p90 = models.BigIntegerField(null=True)
+    experts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("统计时长汇总")
+        verbose_name_plural = _("统计时长汇总")
+        constraints = [models.UniqueConstraint(fields=["period", "scope", "service_type", "kind"], name="metric_stat_once")]
+        indexes = [models.Index(fields=["period", "division_code"], name="metric_stat_division_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.scope} {self.service_type} {self.kind}"

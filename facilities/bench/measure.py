@@ -299,7 +299,7 @@ class Paths:
 
 PATHS = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations", "sweep_due", "sweep_idle",
          "statements", "audit_append_8", "audit_verify", "dashboard")
-GROWTH = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations", "sweep_due", "sweep_idle")
+GROWTH = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations", "sweep_due", "sweep_idle", "dashboard")
 WRITES = {"sweep_due", "sweep_idle", "statements"}
 
 

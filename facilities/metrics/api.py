@@ -48,6 +48,8 @@ class MetricsReportSerializer(serializers.Serializer):
     previous = serializers.DictField()
     last_year = serializers.DictField()
     snapshot = serializers.DictField(child=serializers.IntegerField())
+    previous_snapshot = serializers.DictField(child=serializers.IntegerField())
+    last_year_snapshot = serializers.DictField(child=serializers.IntegerField())
     by_service_type = serializers.DictField(child=serializers.DictField())
     sub_divisions = serializers.DictField(child=serializers.DictField())
     facilities = serializers.DictField(child=serializers.DictField())
@@ -71,6 +73,8 @@ def render_report(result) -> dict:
         "previous": result.previous,
         "last_year": result.last_year,
         "snapshot": result.snapshot,
+        "previous_snapshot": result.previous_snapshot,
+        "last_year_snapshot": result.last_year_snapshot,
         "by_service_type": result.by_service,
         "sub_divisions": result.by_child,
         "facilities": {str(k): v for k, v in result.by_facility.items()},

@@ -58,8 +58,8 @@ DISTINCT: tuple[Figure, ...] = (
 )
 
 SNAPSHOT: tuple[Figure, ...] = (
-    Figure("facilities_accredited", _("已通过评估验收的机构（当前）"), "JL-F1", _("查看时验收状态为已通过的机构数"), "查看时的状态"),
-    Figure("facilities_suspended", _("暂停中的机构（当前）"), "JL-F5", _("查看时有未解除暂停的机构数"), "查看时的状态"),
+    Figure("facilities_accredited", _("已通过评估验收的机构（期末）"), "JL-F1", _("期末（本期未结束时为查看时）已通过评估验收的机构数：自首次审核通过起计（通过后不撤销）"), "AccreditationApplication.decided_at"),
+    Figure("facilities_suspended", _("暂停中的机构（期末）"), "JL-F5", _("期末（本期未结束时为查看时）已报告暂停且尚未解除的机构数"), "Suspension.reported_at / lifted_at"),
 )
 
 FIGURES: dict[str, Figure] = {f.key: f for f in COUNTERS + DERIVED + DURATIONS + DISTINCT + SNAPSHOT}
@@ -89,16 +89,38 @@ def mean(total: int, count: int) -> float | None:
     return round(total / count, 2) if count else None
 
 
-def derive(counters: dict[str, int], durations: dict[str, list[int]], *, facilities: set, experts: set) -> dict:
+ALL_SERVICES = "*"  # the service-type key of a statistic over every service type
+
+
+@dataclass(frozen=True)
+class Stat:
+    """The exact statistics of one set of intervals: how many, nearest-rank median and 90th
+    percentile, and the distinct experts among them (JL-O3, for the turnaround)."""
+
+    count: int = 0
+    median: int | None = None
+    p90: int | None = None
+    experts: int = 0
+
+
+def duration_stat(values: list[int], physicians=()) -> Stat:
+    """The one way an interval statistic is computed, whether from the intervals of any days at
+    once or when the calendar periods' statistics are stored (facts.stats_rebuild)."""
+    ordered = sorted(values)
+    return Stat(len(ordered), nearest_rank(ordered, 50), nearest_rank(ordered, 90),
+                len({p for p in physicians if p is not None}))
+
+
+def derive(counters: dict[str, int], stats: dict[str, Stat], *, facilities: int) -> dict:
     """Every figure of one slice (a division, a facility, a service type) out of its counters,
-    its intervals by kind and the facilities and experts active in it."""
+    its interval statistics by kind and the number of facilities active in it."""
     values = {key: counters.get(key, 0) for key in COUNTER_KEYS}
     values["compliance_percent"] = percent(values["obligations_met"], values["obligations_due"])
     values["satisfaction_mean"] = mean(values["ratings_sum"], values["ratings_count"])
     for kind in (RESPONSE, TURNAROUND):
-        ordered = sorted(durations.get(kind, ()))
-        values[f"{kind}_median"] = nearest_rank(ordered, 50)
-        values[f"{kind}_p90"] = nearest_rank(ordered, 90)
-    values["active_facilities"] = len(facilities)
-    values["active_experts"] = len(experts)
+        stat = stats.get(kind) or Stat()
+        values[f"{kind}_median"] = stat.median
+        values[f"{kind}_p90"] = stat.p90
+    values["active_facilities"] = facilities
+    values["active_experts"] = (stats.get(TURNAROUND) or Stat()).experts
     return values

@@ -18,10 +18,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .definitions import COUNTER_KEYS, RESPONSE, TURNAROUND
+from .definitions import ALL_SERVICES, COUNTER_KEYS, RESPONSE, TURNAROUND, duration_stat
+from .periods import month, quarter, year
 
 CASE = "consultations.consultation"
 BATCH_DAYS = 31
+METRICS_LOCK = 9_222_017  # the advisory lock key of the facts writers
 
 
 def day_bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -153,23 +155,155 @@ def compute_facts(start: dt.date, end: dt.date) -> tuple[list, list]:
     return days, durations
 
 
-def facts_rebuild(start: dt.date, end: dt.date, *, batch_days: int = BATCH_DAYS) -> int:
-    """Replace the facts of ``start``..``end``, one transaction per batch of days; returns rows written."""
+def calendar_periods(day: dt.date) -> list:
+    """The stored calendar periods a day falls in: its month, quarter and year."""
+    return [month(day), quarter(day), year(day.year)]
+
+
+def scopes_of(facility_id: int, division_code: str) -> list[tuple[str, str]]:
+    """The scopes a facility's facts count in, with their division code: the province, its city,
+    its county (JL-O1; GB/T 2260 codes, once each) and the facility itself (``f<pk>``)."""
+    codes = dict.fromkeys([division_code[:2] + "0000", division_code[:4] + "00", division_code])
+    return [(code, code) for code in codes] + [(f"f{facility_id}", division_code)]
+
+
+def _lock() -> None:
+    """One writer of the facts at a time (PostgreSQL advisory lock for the transaction): a slice
+    refresh that waits reads the raw rows only after the one before it has committed."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [METRICS_LOCK])
+
+
+def _month_firsts(start: dt.date, end: dt.date) -> list[dt.date]:
+    firsts, current = [], start.replace(day=1)
+    while current <= end:
+        firsts.append(current)
+        current = month(current).end + dt.timedelta(days=1)
+    return firsts
+
+
+def months_rebuild(firsts, *, only: set | None = None) -> None:
+    """The month rollups of these months from their ``MetricDay`` rows (all facility × service
+    slices, or ``only`` those); in the caller's transaction."""
+    from django.db.models import Q, Sum
+
+    from ..models import MetricDay, MetricMonth
+
+    for first in firsts:
+        days = MetricDay.objects.filter(day__gte=first, day__lte=month(first).end)
+        rollups = MetricMonth.objects.filter(month=first)
+        if only is not None:
+            if not only:
+                continue
+            which = Q()
+            for facility_id, service_type in only:
+                which |= Q(facility_id=facility_id, service_type=service_type)
+            days, rollups = days.filter(which), rollups.filter(which)
+        rows = days.values("facility_id", "division_code", "service_type").annotate(**{k: Sum(k) for k in COUNTER_KEYS}).order_by()
+        rollups.delete()
+        MetricMonth.objects.bulk_create([MetricMonth(month=first, **row) for row in rows], batch_size=1000)
+
+
+def stats_rebuild(periods) -> int:
+    """The exact interval statistics of these calendar periods, for every scope and service type
+    (and ``*``), each period replaced in one transaction; returns rows written."""
+    from ..models import MetricDuration, MetricStat
+
+    written = 0
+    for period in {p.label: p for p in periods}.values():
+        groups: dict = defaultdict(lambda: ([], []))
+        division: dict[str, str] = {}
+        for kind, facility_id, division_code, service_type, seconds, physician_id in MetricDuration.objects.filter(
+            day__gte=period.start, day__lte=period.end
+        ).values_list("kind", "facility_id", "division_code", "service_type", "seconds", "physician_id").iterator(chunk_size=5000):
+            for scope, code in scopes_of(facility_id, division_code):
+                division[scope] = code
+                for service in (service_type, ALL_SERVICES):
+                    values, physicians = groups[(scope, service, kind)]
+                    values.append(seconds)
+                    physicians.append(physician_id)
+        rows = []
+        for (scope, service, kind), (values, physicians) in groups.items():
+            stat = duration_stat(values, physicians)
+            rows.append(MetricStat(period=period.label, scope=scope, division_code=division[scope], service_type=service, kind=kind,
+                                   count=stat.count, median=stat.median, p90=stat.p90, experts=stat.experts))
+        with transaction.atomic():
+            _lock()
+            MetricStat.objects.filter(period=period.label).delete()
+            MetricStat.objects.bulk_create(rows, batch_size=1000)
+        written += len(rows)
+    return written
+
+
+def _duration_keys(durations) -> set:
+    return {(d.kind, d.source, d.day, d.facility_id, d.service_type, d.seconds, d.physician_id) for d in durations}
+
+
+def facts_rebuild(start: dt.date, end: dt.date, *, batch_days: int = BATCH_DAYS, all_stats: bool = False) -> int:
+    """Replace the facts of ``start``..``end``, one transaction per batch of days, and the month
+    rollups of their months; then the interval statistics of the calendar periods whose intervals
+    changed (``all_stats``: of every period the days touch). Returns rows written."""
     from ..models import MetricDay, MetricDuration
 
     written = 0
+    stale: dict[str, object] = {}
     first = start
     while first <= end:
         last = min(end, first + dt.timedelta(days=batch_days - 1))
-        days, durations = compute_facts(first, last)
         with transaction.atomic():
+            _lock()
+            days, durations = compute_facts(first, last)
+            old = MetricDuration.objects.filter(day__gte=first, day__lte=last)
+            changed = _duration_keys(old) ^ _duration_keys(durations)
             MetricDay.objects.filter(day__gte=first, day__lte=last).delete()
-            MetricDuration.objects.filter(day__gte=first, day__lte=last).delete()
+            old.delete()
             MetricDay.objects.bulk_create(days, batch_size=1000)
             MetricDuration.objects.bulk_create(durations, batch_size=1000)
+            months_rebuild(_month_firsts(first, last))
+        touched = {key[2] for key in changed} if not all_stats else {first + dt.timedelta(days=n) for n in range((last - first).days + 1)}
+        for day in touched:
+            stale.update({p.label: p for p in calendar_periods(day)})
         written += len(days) + len(durations)
         first = last + dt.timedelta(days=1)
-    return written
+    return written + stats_rebuild(stale.values())
+
+
+def facts_refresh(slices) -> int:
+    """Recompute the facts of some (Beijing day, facility, service type) slices from the raw rows
+    — the per-event update (docs/metrics.md). Each slice is replaced, never incremented, so running
+    it twice changes nothing; the month rollups of the slices follow, and the interval statistics
+    of the day's month, quarter and year only when its intervals changed. Returns rows written."""
+    from django.db.models import Q
+
+    from ..models import MetricDay, MetricDuration
+
+    by_day: dict[dt.date, set] = defaultdict(set)
+    for day, facility_id, service_type in slices:
+        by_day[day].add((facility_id, service_type or ""))
+    written, stale = 0, {}
+    for day, pairs in sorted(by_day.items()):
+        which = Q()
+        for facility_id, service_type in pairs:
+            which |= Q(facility_id=facility_id, service_type=service_type)
+        with transaction.atomic():
+            _lock()
+            days, durations = compute_facts(day, day)
+            days = [d for d in days if (d.facility_id, d.service_type) in pairs]
+            durations = [d for d in durations if (d.facility_id, d.service_type) in pairs]
+            old = MetricDuration.objects.filter(day=day).filter(which)
+            changed = _duration_keys(old) != _duration_keys(durations)
+            MetricDay.objects.filter(day=day).filter(which).delete()
+            old.delete()
+            MetricDay.objects.bulk_create(days)
+            MetricDuration.objects.bulk_create(durations)
+            months_rebuild([day.replace(day=1)], only=pairs)
+        if changed:
+            stale.update({p.label: p for p in calendar_periods(day)})
+        written += len(days) + len(durations)
+    return written + stats_rebuild(stale.values())
 
 
 def earliest_day() -> dt.date:

@@ -1,9 +1,11 @@
-"""The figures of a division or a facility for a period, read from the daily facts.
+"""The figures of a division or a facility for a period, read from the facts.
 
-Two queries load a period's facts (counters grouped by facility × service type, and the
-intervals); every slice — the whole subject, each service type (JL-C1), each sub-division, each
-facility — is then cut from them in Python with ``definitions.derive``, so each figure is computed
-one way only and a page costs the same number of queries however much data there is.
+Two queries load a period's facts: for a month, quarter or year the month rollups (grouped by
+facility × service type in the database) and the stored interval statistics of the slices shown;
+for custom days the daily counters and the intervals themselves. Every slice — the whole subject,
+each service type (JL-C1), each sub-division, each facility — is then cut from them with
+``definitions.derive``, so each figure is computed one way only and a page costs the same number
+of queries however much data there is, and for calendar periods the same time.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db.models import Q, Sum
-from django.db.models.functions import ExtractMonth, ExtractYear
+from django.utils import timezone
 
-from .definitions import ACTIVITY_KEYS, COUNTER_KEYS, TURNAROUND, derive
+from .definitions import ACTIVITY_KEYS, ALL_SERVICES, COUNTER_KEYS, TURNAROUND, Stat, derive, duration_stat
 from .periods import Period, trailing_months
+
+CALENDAR = ("month", "quarter", "year")  # the periods whose interval statistics are stored
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,11 @@ class Subject:
         # under any collation, and GB/T 2260 codes are digits of one length.
         upper = str(int(self.prefix) + 1).zfill(len(self.prefix))
         return Q(**{f"{division}__gte": self.prefix, f"{division}__lt": upper})
+
+    @property
+    def scope(self) -> str:
+        """The key of the subject's stored statistics (``MetricStat.scope``)."""
+        return f"f{self.facility_id}" if self.facility_id is not None else self.division_code
 
     def child_code(self, division_code: str) -> str:
         """The sub-division a facility's division falls in: cities under the province, counties under a city."""
@@ -73,42 +82,70 @@ class Interval:
     month: str = ""
 
 
-class Facts:
-    """The facts of one subject over some days, ready to be cut into slices."""
+# Which stored statistic a slice's intervals are: (calendar period label, scope, service type).
+StatKey = Callable[[object], tuple[str, str, str]]
 
-    def __init__(self, rows: list[Row], intervals: list[Interval]):
+
+class Facts:
+    """The facts of one subject over some days, ready to be cut into slices.
+
+    Two sources, the same figures (``definitions.derive``): any days (``load``) read the daily
+    counters and the intervals themselves; calendar periods (``load_calendar``: months, quarters,
+    years, the trends) read the month rollups and the stored interval statistics, so that their
+    cost does not grow with the number of cases (docs/metrics.md).
+    """
+
+    def __init__(self, rows: list[Row], intervals: list[Interval] | None = None, stats: dict | None = None, label: str = ""):
         self.rows = rows
         self.intervals = intervals
+        self.stats = stats or {}
+        self.label = label
 
     @classmethod
-    def load(cls, subject: Subject, start: dt.date, end: dt.date, *, by_month: bool = False) -> Facts:
+    def load(cls, subject: Subject, start: dt.date, end: dt.date) -> Facts:
+        """Any days: the daily counters and every interval (two queries)."""
         from ..models import MetricDay, MetricDuration
 
         where = subject.q() & Q(day__gte=start, day__lte=end)
         keys = ["facility_id", "division_code", "service_type"]
-        queryset = MetricDay.objects.filter(where)
-        if by_month:
-            queryset = queryset.annotate(y=ExtractYear("day"), m=ExtractMonth("day"))
-            keys += ["y", "m"]
         rows = [
-            Row(r["facility_id"], r["division_code"], r["service_type"],
-                f"{r['y']:04d}-{r['m']:02d}" if by_month else "", {k: r[k] or 0 for k in COUNTER_KEYS})
-            for r in queryset.values(*keys).annotate(**{k: Sum(k) for k in COUNTER_KEYS}).order_by()
+            Row(r["facility_id"], r["division_code"], r["service_type"], "", {k: r[k] or 0 for k in COUNTER_KEYS})
+            for r in MetricDay.objects.filter(where).values(*keys).annotate(**{k: Sum(k) for k in COUNTER_KEYS}).order_by()
         ]
         intervals = [
-            Interval(kind, facility_id, division_code, service_type, seconds, physician_id, f"{day:%Y-%m}")
-            for kind, facility_id, division_code, service_type, seconds, physician_id, day in MetricDuration.objects.filter(where)
-            .values_list("kind", "facility_id", "division_code", "service_type", "seconds", "physician_id", "day")
+            Interval(*values)
+            for values in MetricDuration.objects.filter(where)
+            .values_list("kind", "facility_id", "division_code", "service_type", "seconds", "physician_id")
             .order_by()
         ]
         return cls(rows, intervals)
 
-    def slices(self, key: Callable[[Row | Interval], object]) -> dict[object, dict]:
-        """The figures of every slice, ``key`` naming the slice each fact belongs to (None: left out)."""
+    @classmethod
+    def load_calendar(cls, subject: Subject, period: Period, *, by_month: bool = False, stats: dict | None = None) -> Facts:
+        """A calendar period (or, ``by_month``, the months from its first to its last day): the
+        month rollups summed in the database, and the stored statistics of the slices shown (one
+        query more unless ``stats`` were loaded already, see ``load_stats``)."""
+        from ..models import MetricMonth
+
+        where = subject.q() & Q(month__gte=period.start.replace(day=1), month__lte=period.end)
+        # By month (the trends) only the month and the facility (for the active facilities) matter:
+        # grouping by service type too would bring seven times the rows into Python.
+        keys = ["facility_id", "month"] if by_month else ["facility_id", "division_code", "service_type"]
+        rows = [
+            Row(r["facility_id"], r.get("division_code", ""), r.get("service_type", ""), f"{r['month']:%Y-%m}" if by_month else "",
+                {k: r[k] or 0 for k in COUNTER_KEYS})
+            for r in MetricMonth.objects.filter(where).values(*keys).annotate(**{k: Sum(k) for k in COUNTER_KEYS}).order_by()
+        ]
+        if stats is None:
+            months = [m.label for m in trailing_months(period, count=_months_between(period))]
+            stats = load_stats(subject, detailed="" if by_month else period.label, overall=months if by_month else [])
+        return cls(rows, None, stats, period.label)
+
+    def slices(self, key: Callable[[Row | Interval], object], stat_key: StatKey | None = None) -> dict[object, dict]:
+        """The figures of every slice, ``key`` naming the slice each fact belongs to (None: left
+        out), ``stat_key`` the stored statistic of a slice (calendar periods)."""
         counters: dict = defaultdict(lambda: dict.fromkeys(COUNTER_KEYS, 0))
-        durations: dict = defaultdict(lambda: defaultdict(list))
         facilities: dict = defaultdict(set)
-        experts: dict = defaultdict(set)
         for row in self.rows:
             k = key(row)
             if k is None:
@@ -118,25 +155,61 @@ class Facts:
                 bucket[name] += value
             if any(row.counters[name] for name in ACTIVITY_KEYS):
                 facilities[k].add(row.facility_id)
-        for interval in self.intervals:
-            k = key(interval)
-            if k is None:
-                continue
-            durations[k][interval.kind].append(interval.seconds)
-            if interval.kind == TURNAROUND and interval.physician_id is not None:
-                experts[k].add(interval.physician_id)
+        stats: dict = {}
+        if self.intervals is not None:
+            grouped: dict = defaultdict(lambda: defaultdict(lambda: ([], [])))
+            for interval in self.intervals:
+                k = key(interval)
+                if k is None:
+                    continue
+                values, physicians = grouped[k][interval.kind]
+                values.append(interval.seconds)
+                if interval.kind == TURNAROUND:
+                    physicians.append(interval.physician_id)
+            stats = {k: {kind: duration_stat(*pair) for kind, pair in kinds.items()} for k, kinds in grouped.items()}
+        elif stat_key is not None:
+            stats = {k: self.stats.get(stat_key(k), {}) for k in counters}
         return {
-            k: derive(counters[k], durations[k], facilities=facilities[k], experts=experts[k])
-            for k in set(counters) | set(durations)
+            k: derive(counters[k], stats.get(k, {}), facilities=len(facilities[k]))
+            for k in set(counters) | set(stats)
         }
 
-    def total(self) -> dict:
-        return self.slices(lambda _fact: "all").get("all") or derive({}, {}, facilities=set(), experts=set())
+    def total(self, scope: str = "") -> dict:
+        found = self.slices(lambda _fact: "all", lambda _k: (self.label, scope, ALL_SERVICES)).get("all")
+        return found or derive({}, {}, facilities=0)
+
+
+def load_stats(subject: Subject, *, detailed: str, overall: list[str]) -> dict:
+    """The stored interval statistics (one query): for the period ``detailed``, the subject's own by
+    service type and every sub-division's and facility's overall; for the periods ``overall``, the
+    subject's overall only. Keyed (period, scope, service type) → kind → ``Stat``."""
+    from ..models import MetricStat
+
+    wanted = Q(period__in=overall, scope=subject.scope, service_type=ALL_SERVICES)
+    if detailed:
+        mine = Q(scope=subject.scope)
+        if subject.facility_id is None:
+            mine |= Q(service_type=ALL_SERVICES) & subject.q()
+        wanted |= Q(period=detailed) & mine
+    stats: dict = defaultdict(dict)
+    for s in MetricStat.objects.filter(wanted).values_list("period", "scope", "service_type", "kind", "count", "median", "p90", "experts"):
+        stats[(s[0], s[1], s[2])][s[3]] = Stat(*s[4:])
+    return stats
+
+
+def _months_between(period: Period) -> int:
+    return (period.end.year - period.start.year) * 12 + period.end.month - period.start.month + 1
+
+
+def _load(subject: Subject, period: Period, stats: dict | None = None) -> Facts:
+    if period.kind in CALENDAR:
+        return Facts.load_calendar(subject, period, stats=stats)
+    return Facts.load(subject, period.start, period.end)
 
 
 def figures(subject: Subject, period: Period) -> dict:
     """The headline figures of a subject for a period (two queries)."""
-    return Facts.load(subject, period.start, period.end).total()
+    return _load(subject, period).total(subject.scope)
 
 
 @dataclass
@@ -152,41 +225,83 @@ class Report:
     by_child: dict
     by_facility: dict
     trends: list[tuple[str, dict]]
-    snapshot: dict
+    snapshot: dict  # JL-F1 / JL-F5 at the end of the period (now, if it has not ended)
+    previous_snapshot: dict
+    last_year_snapshot: dict
 
 
 def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Report:
-    """Current, previous and last year's figures, the slices and the 12-month trends (constant queries)."""
-    facts = Facts.load(subject, period.start, period.end)
+    """Current, previous and last year's figures, the slices and the 12-month trends: one query of
+    stored statistics and one of rollups per distinct period (a year's previous period is last
+    year's), whatever the data."""
+    scope = subject.scope
     previous, last_year = period.previous(), period.last_year()
+    months = trailing_months(period) if with_trends else []
+    calendar = period.kind in CALENDAR
+    stats = load_stats(subject, detailed=period.label if calendar else "",
+                       overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months])
+    facts = _load(subject, period, stats)
+    label = facts.label
+    loaded: dict[Period, dict] = {}
+    for other in (previous, last_year):
+        if other not in loaded:
+            loaded[other] = _load(subject, other, stats).total(scope)
     trends: list[tuple[str, dict]] = []
-    if with_trends:
-        months = trailing_months(period)
-        monthly = Facts.load(subject, months[0].start, months[-1].end, by_month=True).slices(lambda fact: fact.month)
-        empty = derive({}, {}, facilities=set(), experts=set())
+    if months:
+        span = Period("custom", months[0].start, months[-1].end)
+        monthly = Facts.load_calendar(subject, span, by_month=True, stats=stats).slices(
+            lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
+        empty = derive({}, {}, facilities=0)
         trends = [(m.label, monthly.get(m.label, empty)) for m in months]
-    by_child = facts.slices(lambda fact: subject.child_code(fact.division_code) or None)
+    states = snapshots(subject, [period, previous, last_year])
     return Report(
         subject=subject,
         period=period,
-        current=facts.total(),
-        previous=figures(subject, previous),
-        last_year=figures(subject, last_year),
-        by_service=facts.slices(lambda fact: fact.service_type or None),
-        by_child=by_child,
-        by_facility=facts.slices(lambda fact: fact.facility_id) if subject.facility_id is None else {},
+        current=facts.total(scope),
+        previous=loaded[previous],
+        last_year=loaded[last_year],
+        by_service=facts.slices(lambda fact: fact.service_type or None, lambda s: (label, scope, s)),
+        by_child=facts.slices(lambda fact: subject.child_code(fact.division_code) or None, lambda c: (label, c, ALL_SERVICES)),
+        by_facility=facts.slices(lambda fact: fact.facility_id, lambda f: (label, f"f{f}", ALL_SERVICES)) if subject.facility_id is None else {},
         trends=trends,
-        snapshot=snapshot(subject),
+        snapshot=states[0],
+        previous_snapshot=states[1],
+        last_year_snapshot=states[2],
     )
 
 
-def snapshot(subject: Subject) -> dict:
-    """JL-F1 / JL-F5 as of now: accredited facilities and facilities under a suspension."""
-    from ..choices import AccreditationStatus
-    from ..models import Facility, Suspension
+def snapshot_moment(period: Period, now: dt.datetime) -> dt.datetime:
+    """When a period's JL-F1 / JL-F5 state is read: the end of its last Beijing day, or now for a
+    period that has not ended."""
+    from .facts import day_bounds
 
+    return min(day_bounds(period.end, period.end)[1], now)
+
+
+def snapshots(subject: Subject, periods: list[Period]) -> list[dict]:
+    """JL-F1 / JL-F5 at the end of each period, from the history (two queries for all periods):
+    a facility counts as accredited from its first approval (an approval is never withdrawn; an
+    approved facility without an application on record from its ``accredited_on`` day, or always
+    when that is unknown too), and as suspended while a suspension reported by then was not yet
+    lifted."""
+    from django.db.models import Count, Min, OuterRef, Subquery
+
+    from ..choices import AccreditationStatus
+    from ..models import AccreditationApplication, Facility, Suspension
+
+    now = timezone.now()
+    moments = [snapshot_moment(p, now) for p in periods]
+    first_approval = (AccreditationApplication.objects.filter(facility=OuterRef("pk"), status=AccreditationStatus.APPROVED)
+                      .order_by().values("facility").annotate(first=Min("decided_at")).values("first"))
     facilities = Facility.objects.filter(subject.q(facility="pk", division="division_id"))
-    return {
-        "facilities_accredited": facilities.filter(accreditation_status=AccreditationStatus.APPROVED).count(),
-        "facilities_suspended": Suspension.objects.filter(facility__in=facilities, lifted_at__isnull=True).values("facility").distinct().count(),
-    }
+    accredited = facilities.annotate(first_approval=Subquery(first_approval)).aggregate(**{
+        f"m{n}": Count("pk", filter=Q(first_approval__lt=moment) | (
+            Q(first_approval__isnull=True, accreditation_status=AccreditationStatus.APPROVED)
+            & (Q(accredited_on__isnull=True) | Q(accredited_on__lte=timezone.localtime(moment).date()))))
+        for n, moment in enumerate(moments)
+    })
+    suspended = Suspension.objects.filter(facility__in=facilities).aggregate(**{
+        f"m{n}": Count("facility", distinct=True, filter=Q(reported_at__lt=moment) & (Q(lifted_at__isnull=True) | Q(lifted_at__gte=moment)))
+        for n, moment in enumerate(moments)
+    })
+    return [{"facilities_accredited": accredited[f"m{n}"], "facilities_suspended": suspended[f"m{n}"]} for n in range(len(periods))]

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.urls import reverse
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -35,6 +37,16 @@ class Table:
     columns: list[str]
     rows: list[list[tuple[str, str, object]]] = field(default_factory=list)  # (text, href, spreadsheet value)
     export_url: str = ""
+
+    def body_html(self) -> str:
+        """The rows as escaped HTML (a row header, then the figures): built here rather than by
+        template loops, which cost the page more than reading its figures (docs/performance.md)."""
+        lines = []
+        for (text, href, _value), *cells in self.rows:
+            first = format_html('<a href="{}">{}</a>', href, text) if href else conditional_escape(text)
+            lines.append(format_html('<tr><th scope="row">{}</th>{}</tr>', first,
+                                     format_html_join("", '<td class="num">{}</td>', ((c[0],) for c in cells))))
+        return mark_safe("\n".join(lines))  # noqa: S308 - every part escaped by format_html above
 
 
 def show(key: str, value) -> str:
@@ -82,8 +94,8 @@ def build(report: Report, *, names: dict) -> list[Table]:
     headline = Table("headline", _("主要指标"), [_("指标（依据）"), _("本期"), _("上期"), _("去年同期")])
     for key in PERIOD_KEYS:
         headline.rows.append([head(_label(key))] + [cell(key, values[key]) for values in (report.current, report.previous, report.last_year)])
-    for key, value in report.snapshot.items():
-        headline.rows.append([head(_label(key)), cell(key, value), cell(key, None), cell(key, None)])
+    for key in report.snapshot:
+        headline.rows.append([head(_label(key))] + [cell(key, states[key]) for states in (report.snapshot, report.previous_snapshot, report.last_year_snapshot)])
     tables = [headline]
 
     def compare(table_key: str, caption: str, first: str, slices: dict, link=None, order=None) -> Table:

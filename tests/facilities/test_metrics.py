@@ -55,6 +55,57 @@ def test_every_figure_from_the_facts_equals_the_raw_computation_across_the_beiji
                 assert {k: figures[k] for k in expected} == expected, (name, period, service_type)
 
 
+def test_calendar_periods_read_from_the_month_rollups_show_exactly_the_figures_of_the_days(activity):
+    """Months, quarters and years (and the trends) read MetricMonth and MetricStat; every slice
+    equals the figures cut from the daily facts and the intervals themselves, and the raw rows."""
+    from facilities.metrics.periods import quarter, year
+
+    for name, (subject, facility_ids) in _subjects(activity).items():
+        for period in (OCTOBER, NOVEMBER, quarter(dt.date(2026, 10, 1)), year(2026)):
+            got = report(subject, period)
+            days = Facts.load(subject, period.start, period.end)
+            assert got.current == days.total() == {**got.current, **raw_figures(facility_ids, period.start, period.end)}, (name, period)
+            assert got.by_service == days.slices(lambda fact: fact.service_type or None), (name, period)
+            assert got.by_child == days.slices(lambda fact, s=subject: s.child_code(fact.division_code) or None), (name, period)
+            if subject.facility_id is None:
+                assert got.by_facility == days.slices(lambda fact: fact.facility_id), (name, period)
+            for label, values in got.trends[-2:]:
+                first = dt.date.fromisoformat(label + "-01")
+                assert values == Facts.load(subject, first, month(first).end).total(), (name, label)
+
+
+def test_jl_f1_jl_f5_states_at_the_end_of_past_periods_come_from_the_history(world):
+    """JL-F1 / JL-F5 per period: accredited from the first approval on, suspended while reported
+    and not yet lifted — at the end of each period, or now for one that has not ended."""
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    from facilities import services as facility_services
+    from facilities.choices import AccreditationStatus
+    from facilities.metrics.figures import snapshots
+    from tests.facilities.test_api import apply_for_accreditation, suspend
+    from tests.factories import FacilityFactory, division, regulator
+
+    beijing = ZoneInfo("Asia/Shanghai")
+    newcomer = FacilityFactory(division=division("220122"), accreditation_status=AccreditationStatus.NONE)
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, tzinfo=beijing), tick=False):
+        application = apply_for_accreditation(newcomer)
+        facility_services.accreditation_decide(actor=regulator("220000", username="province_accreditation"),
+                                               application=application, approve=True, reason="")
+    with time_machine.travel(dt.datetime(2026, 11, 3, 10, tzinfo=beijing), tick=False):
+        suspension = suspend(world.inviting)
+    with time_machine.travel(dt.datetime(2026, 11, 5, 10, tzinfo=beijing), tick=False):
+        facility_services.suspension_lift(actor=regulator(world.inviting.licence_issuer_id, username="licensing_regulator"),
+                                          suspension=suspension, reason="设备已修复并验收")
+    county = Subject.of_division(Division.objects.get(code="220122"))
+    first_days = Period("custom", dt.date(2026, 11, 1), dt.date(2026, 11, 4))
+    states = snapshots(county, [OCTOBER, first_days, NOVEMBER])
+    assert [(s["facilities_accredited"], s["facilities_suspended"]) for s in states] == [(1, 0), (2, 1), (2, 0)]
+    shown = report(county, NOVEMBER, with_trends=False)
+    assert (shown.snapshot, shown.previous_snapshot) == (states[2], states[0])
+
+
 def test_the_raw_yardstick_covers_every_figure_defined(activity):
     subject, ids = _subjects(activity)["city"]
     assert set(raw_figures(ids, OCTOBER.start, NOVEMBER.end)) == set(Facts.load(subject, OCTOBER.start, NOVEMBER.end).total())
@@ -314,7 +365,8 @@ def test_the_regulators_menu_is_grouped_and_leads_to_the_dashboard(world):
     page = _client(regulator("220100", username="city_regulator")).get(reverse("facilities:facility-list"))
     groups = {str(group): [str(label) for label, _url in members] for group, members in page.context["nav_groups"]}
     assert list(groups) == ["常用", "监管统计", "机构与人员", "费用", "病历与审计"]
-    assert groups["监管统计"] == ["监管统计", "双向转诊", "违规记录", "结算统计"]  # JL-C10 referrals count here too
+    # JL-C10 referrals count here too; JL-O4 the assistance-time report
+    assert groups["监管统计"] == ["监管统计", "双向转诊", "违规记录", "结算统计", "帮扶时间"]
     html = page.content.decode()
     assert 'class="nav-group-label"' in html and reverse("facilities:metrics") in html
     admin = staff(world.invited, StaffRole.FACILITY_ADMIN, username="invited_admin")

@@ -127,7 +127,7 @@ class Command(BaseCommand):
 
         def rebuild_facts():
             from django.utils import timezone
-            facts_rebuild(earliest_day(), timezone.localdate())
+            facts_rebuild(earliest_day(), timezone.localdate(), all_stats=True)
 
         write("history: 10 % …")
         generator.grow_to(0.1)

@@ -31,5 +31,5 @@ class Command(BaseCommand):
             start = earliest_day()
         if start > today:
             raise CommandError("--since 不能晚于今天")
-        rows = facts_rebuild(start, today)
+        rows = facts_rebuild(start, today, all_stats=True)
         self.stdout.write(f"rebuilt {start.isoformat()} – {today.isoformat()}: {rows} rows")
