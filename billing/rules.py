@@ -211,6 +211,34 @@ def reconcile_check(*, stated: Totals, computed: Totals) -> Check:
     )
 
 
+def statement_month_ended_check(period_start: dt.date, *, now: dt.datetime) -> Check:
+    """JL-B4: a statement is drafted only for a whole Beijing-time month that has already ended
+    (2026-11-30T16:30Z is already 1 December in Beijing, so November may then be drafted)."""
+    if period_start.day != 1:
+        return Check("JL-B4", "第四十二条", "结算周期须为整月（自每月1日起）", False, f"所填起始日 {period_start:%Y-%m-%d}")
+    _start, end = period_bounds(period_start)
+    return Check(
+        "JL-B4",
+        "第四十二条",
+        "结算单只能在该月结束（北京时间）后生成",
+        now >= end,
+        f"{period_start:%Y-%m} 于 {end:%Y-%m-%d %H:%M}（北京时间）结束",
+    )
+
+
+def statement_items_check(period_start: dt.date, moments: Iterable[dt.datetime]) -> Check:
+    """JL-B4: a charge made in a month (or a reversal made in a month) is settled by that month's
+    statement and no other; ``moments`` are the items' completion/reversal times."""
+    strays = sorted({f"{m.astimezone(BEIJING):%Y-%m-%d %H:%M}" for m in moments if month_of(m) != period_start})
+    return Check(
+        "JL-B4",
+        "第四十二条",
+        "每笔收费须由其发生月份的结算单结算",
+        not strays,
+        f"不属于 {period_start:%Y-%m} 的明细：{'、'.join(strays)}（北京时间）" if strays else "",
+    )
+
+
 def yuan(fen: int) -> str:
     """``123456`` → ``¥1,234.56`` (display only; arithmetic stays in fen)."""
     sign = "-" if fen < 0 else ""

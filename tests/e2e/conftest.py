@@ -12,6 +12,7 @@ skipped, with the reason, where there is none.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ from django.db import connections
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from facilities.demo_data import DEMO_PASSWORD
+from facilities.demo_data import DEMO_PASSWORD, FACILITIES
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -93,6 +94,25 @@ def live_portal(chromium, live_server, transactional_db, django_db_serialized_ro
     """The portal's base URL, with the demonstration network loaded (``seed_demo`` prints; fine)."""
     call_command("seed_demo")
     return live_server.url
+
+
+@pytest.fixture
+def month_ended(live_portal: str) -> Iterator[None]:
+    """The demo's month has ended: the clock moves to 02:00 on the 1st of the next month, Beijing
+    time (when beat drafts), and the demo's month end runs: its statement is drafted (JL-B4: only an
+    ended month) and 农安's finance officer confirms it. Request it before ``page``, whose browser
+    clock then follows."""
+    import time_machine
+
+    from billing import demo as billing_demo
+    from billing import rules as billing_rules
+    from facilities.models import Facility
+
+    month = billing_rules.month_of(timezone.now())
+    with time_machine.travel(billing_rules.period_bounds(month)[1] + dt.timedelta(hours=2), tick=True):
+        facilities = {spec.key: Facility.objects.get(name=spec.name) for spec in FACILITIES}
+        billing_demo.seed_month_end(facilities=facilities)
+        yield
 
 
 @pytest.fixture
