@@ -332,7 +332,7 @@ def consultation_send(*, actor, consultation: Consultation) -> Consultation:
            details={"checks": [c.as_dict() for c in checks], "obligations_met": [o.pk for o in met], "duty_gap": duty_gap})
     notify(
         facility_id=consultation.invited_id, roles=(StaffRole.COORDINATOR,),
-        subject=_("新的远程医疗申请 %(n)s：%(s)s（来自 %(f)s）") % {"n": consultation.number, "s": consultation.service_type.name, "f": consultation.inviting.name},
+        subject=_("新的远程医疗申请 %(n)s：%(s)s（来自 %(f)s）") % {"n": consultation.number, "s": consultation.service_type.label, "f": consultation.inviting.name},
         body=_("JL-F4 第二十四条提示：当前无该专业值班人员，请尽快安排。") if duty_gap else "",
         link=reverse("consultations:detail", args=[consultation.pk]),
         dedupe_key=f"consultation:{consultation.pk}:sent:{now.timestamp():.0f}",
