@@ -23,17 +23,23 @@ LAYOUT_FAULTS = """() => {
   if (doc.scrollWidth > window.innerWidth + 1) {
     faults.push(`page ${doc.scrollWidth}px wider than the ${window.innerWidth}px screen`);
   }
-  for (const el of document.querySelectorAll('td, th, dd, dt, .tag, .badge, h1, h2, .user-name')) {
+  for (const el of document.querySelectorAll('td, th, dd, .tag, .badge, .user-name')) {
     if (!el.offsetParent) continue;  // hidden
-    const text = (el.innerText || '').trim();
+    const text = (el.textContent || '').replace(/\\s+/g, '');
     if (text.length < 2) continue;
-    const style = getComputedStyle(el);
-    const em = parseFloat(style.fontSize) || 16;
-    const rect = el.getBoundingClientRect();
-    const lineHeight = parseFloat(style.lineHeight) || em * 1.4;
-    const inner = rect.width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-    if (inner < 1.6 * em && rect.height > 2.5 * lineHeight) {
-      faults.push(`one character per line: <${el.tagName.toLowerCase()}> "${text.slice(0, 20)}" ${Math.round(inner)}px wide`);
+    // The lines the text was laid out in: the distinct tops of its text's boxes.
+    const tops = [];
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const r of range.getClientRects()) {
+        if (r.width > 0 && !tops.some(t => Math.abs(t - r.top) < 6)) tops.push(r.top);
+      }
+    }
+    const lines = tops.length;
+    if (lines >= 2 && text.length / lines < 2.5) {
+      faults.push(`${lines} lines for ${text.length} characters: <${el.tagName.toLowerCase()}> "${text.slice(0, 20)}"`);
     }
   }
   return faults;
