@@ -216,3 +216,17 @@ def test_built_in_service_names_are_translated_but_a_regulators_own_name_is_data
     with translation.override("en"):
         assert renamed.label == "远程影像（本省试点）"
 
+
+
+def test_rule_texts_follow_the_reader_but_the_audit_log_keeps_them_in_chinese():
+    """Issue 12: a rule check reads in English for an English reader; what is stored stays Chinese."""
+    from django.utils import translation
+
+    from consultations import rules as case_rules
+
+    with translation.override("en"):
+        check = case_rules.material_check([])
+        assert check.text.startswith("JL-C2 Art. 22: ") and not CJK.search(check.text.replace("、", ""))
+        stored = check.as_dict()
+    assert stored["label"] == "须上传患者病情、病历资料和检验检查报告" and stored["article"] == "第二十二条"
+    assert stored["text"].startswith("JL-C2 第二十二条: 须上传") and "params" not in stored
