@@ -134,7 +134,7 @@ def _demo_charges():
 
 
 def seed_statements(*, facilities: Mapping[str, Facility]) -> Counter[str]:
-    """After the cases: one patient payment, this month's statements, the inviting side's confirmation."""
+    """After the cases: one patient payment, then what the month end does (``seed_month_end``)."""
     created: Counter[str] = Counter()
     users = _users(*FINANCE.values())
     # The cases were closed in this same transaction: their charges follow its commit (on_commit),
@@ -151,12 +151,28 @@ def seed_statements(*, facilities: Mapping[str, Facility]) -> Counter[str]:
             )
             created["patient payments"] += 1
 
-    period_start = rules.month_of(timezone.now())
-    if charges.filter(statement__isnull=True).exists():
-        created["statements drafted"] += len(services.statements_draft(period_start=period_start))
+    created.update(seed_month_end(facilities=facilities))
+    return created
+
+
+def seed_month_end(*, facilities: Mapping[str, Facility]) -> Counter[str]:
+    """The month end of the demo: statements of every *ended* Beijing-time month that still has
+    unsettled demo charges (JL-B4: never the current month, whose charges wait for its end), and
+    农安's finance officer confirms the newest 农安 → 吉大一院 statement.
+
+    The demo cases close today, so on the day it is loaded there is nothing to draft yet; a test (or
+    a demo replayed after the month's end) calls this again once the month has ended.
+    """
+    created: Counter[str] = Counter()
+    users = _users(*FINANCE.values())
+    current = rules.month_of(timezone.now())
+    months = sorted({rules.month_of(at) for at in _demo_charges().filter(statement__isnull=True).values_list("completed_at", flat=True)})
+    for month in months:
+        if month < current:
+            created["statements drafted"] += len(services.statements_draft(period_start=month))
     statement = Statement.objects.filter(
-        inviting=facilities["nongan"], invited=facilities["jdyy"], period_start=period_start
-    ).first()
+        inviting=facilities["nongan"], invited=facilities["jdyy"], period_start__lt=current
+    ).order_by("-period_start").first()
     if statement is not None and statement.inviting_confirmed_at is None:
         services.statement_confirm(actor=users[FINANCE["nongan"]], statement=statement)
         created["statement confirmations"] += 1
@@ -181,6 +197,8 @@ def summary_lines() -> list[str]:
             f"{statement.charge_count} 笔，应付 {rules.yuan(statement.invited_share_total_fen)}，"
             f"{statement.get_state_display()}（{confirmed}）"
         )
+    if not Statement.objects.exists():
+        lines.append("  结算单：本月收费在本月结束（北京时间）后生成结算单（JL-B4），今日尚无")
     for spec in EXTRA_LOGINS:
         lines.append(f"  新增演示账号 {spec.username}（{StaffRole(spec.role).label}，{spec.display_name}），密码 {data.DEMO_PASSWORD}")
     return lines

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from telemed.text import spreadsheet_row
 
@@ -125,14 +126,17 @@ def yuan_plain(fen: int) -> str:
     return rules.yuan(fen).replace("¥", "").replace(",", "")
 
 
-def payee_text(statement: Statement, *, full_account: bool = False) -> str:
+def payee_text(statement: Statement, *, full_account: bool = False, translate=None) -> str:
     """The payee account as one line; its number masked unless ``full_account`` (JL-B4: the paying
-    facility's finance officers need the whole number to pay; everybody else sees the last 4)."""
+    facility's finance officers need the whole number to pay; everybody else sees the last 4).
+    Exports keep Chinese; the page passes ``translate=gettext`` (English mode, issue 12)."""
+    tr = translate or (lambda text: text)
     account = statement.payee_account
     if account is None:
-        return "尚未登记（确认前受邀方须登记结算专户，JL-B4）"
+        return tr(gettext_noop("尚未登记（确认前受邀方须登记结算专户，JL-B4）"))
     number = " ".join(account.account_number.split()) if full_account else mask_account(account.account_number)
-    return f"户名 {account.account_name}，开户行 {account.bank_name}，账号 {number}"
+    return tr(gettext_noop("户名 %(name)s，开户行 %(bank)s，账号 %(number)s")) % {
+        "name": account.account_name, "bank": account.bank_name, "number": number}
 
 
 def _confirmation(at: dt.datetime | None) -> str:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_noop
+
 from telemed.checks import Check
 
 CONSULTATION_RATIO = (2, 8)  # art. 44: 省级、市级、县级会诊项目，邀请方、受邀方按2:8分配
@@ -77,12 +79,12 @@ def standard_for(standards: Sequence, *, service_code: str, level: int, on: dt.d
 
 def price_check(*, price_fen: int, standard) -> Check:
     if standard is None:
-        return Check("JL-B1", "第三十九条", "须有卫生健康行政部门公布的价格标准", False, "该项目在该日期无有效价格标准")
+        return Check("JL-B1", gettext_noop("第三十九条"), gettext_noop("须有卫生健康行政部门公布的价格标准"), False, "该项目在该日期无有效价格标准")
     ok = 0 < price_fen <= standard.max_price_fen
     return Check(
         "JL-B1",
-        "第三十九条",
-        "机构收费标准不得超出价格标准",
+        gettext_noop("第三十九条"),
+        gettext_noop("机构收费标准不得超出价格标准"),
         ok,
         f"收费 {yuan(price_fen)}，标准上限 {yuan(standard.max_price_fen)}（{standard.document_number}）",
     )
@@ -93,11 +95,11 @@ def price_check(*, price_fen: int, standard) -> Check:
 
 def payment_checks(*, fee_fen: int, insurance_fen: int, self_pay_fen: int, receipt_number: str) -> list[Check]:
     return [
-        Check("JL-B2", "第四十一条", "须记录财政部门监制的收费票据号", bool(receipt_number.strip())),
+        Check("JL-B2", gettext_noop("第四十一条"), gettext_noop("须记录财政部门监制的收费票据号"), bool(receipt_number.strip())),
         Check(
             "JL-B2",
-            "第五条",
-            "医保支付与个人自付须分别记录，且合计等于服务费",
+            gettext_noop("第五条"),
+            gettext_noop("医保支付与个人自付须分别记录，且合计等于服务费"),
             insurance_fen >= 0 and self_pay_fen >= 0 and insurance_fen + self_pay_fen == fee_fen,
             f"医保 {yuan(insurance_fen)} + 自付 {yuan(self_pay_fen)}，服务费 {yuan(fee_fen)}",
         ),
@@ -109,7 +111,7 @@ def payment_time_check(paid_at: dt.datetime, *, now: dt.datetime, rule: str = "J
     in the future; ``CLOCK_SKEW`` allows a clock a few minutes ahead."""
     ok = paid_at <= now + CLOCK_SKEW
     detail = "" if ok else f"所填时间 {paid_at.astimezone(BEIJING):%Y-%m-%d %H:%M}（北京时间）"
-    return Check(rule, article, "付款时间不能晚于当前时间", ok, detail)
+    return Check(rule, article, gettext_noop("付款时间不能晚于当前时间"), ok, detail)
 
 
 # --- JL-B4: payee --------------------------------------------------------------------------------
@@ -120,12 +122,12 @@ def payee_checks(*, account_facility_id: int, payee_facility_id: int, facility_n
     """The fee goes to the invited facility's dedicated corporate account, never to a person."""
     names = {n.strip() for n in person_names if n and n.strip()}
     return [
-        Check("JL-B4", "第四十二条", "收款账户须属于受邀方医疗机构", account_facility_id == payee_facility_id),
-        Check("JL-B4", "第四十二条", "须为单位对公账户，不得为个人账户", account_kind == "corporate"),
+        Check("JL-B4", gettext_noop("第四十二条"), gettext_noop("收款账户须属于受邀方医疗机构"), account_facility_id == payee_facility_id),
+        Check("JL-B4", gettext_noop("第四十二条"), gettext_noop("须为单位对公账户，不得为个人账户"), account_kind == "corporate"),
         Check(
             "JL-B4",
-            "第四十二条",
-            "户名须为机构名称，不得为会诊医师本人",
+            gettext_noop("第四十二条"),
+            gettext_noop("户名须为机构名称，不得为会诊医师本人"),
             account_name.strip() == facility_name.strip() and account_name.strip() not in names,
             f"户名：{account_name}",
         ),
@@ -139,8 +141,8 @@ def allocation_check(staff_share_basis_points: int) -> Check:
     ok = MIN_STAFF_SHARE_BASIS_POINTS <= staff_share_basis_points <= 10000
     return Check(
         "JL-B5",
-        "第四十四条",
-        "医务人员补贴不得低于服务费用的60%",
+        gettext_noop("第四十四条"),
+        gettext_noop("医务人员补贴不得低于服务费用的60%"),
         ok,
         f"现为 {staff_share_basis_points / 100:.2f}%",
     )
@@ -204,10 +206,39 @@ def totals(charges: Iterable, reversals: Iterable = ()) -> Totals:
 def reconcile_check(*, stated: Totals, computed: Totals) -> Check:
     return Check(
         "JL-B4",
-        "第四十二条",
-        "结算单合计须与所含收费明细一致",
+        gettext_noop("第四十二条"),
+        gettext_noop("结算单合计须与所含收费明细一致"),
         stated == computed,
-        f"结算单 {yuan(stated.invited)}，明细 {yuan(computed.invited)}",
+        gettext_noop("结算单 %(stated)s，明细 %(computed)s"),
+        {"stated": yuan(stated.invited), "computed": yuan(computed.invited)},
+    )
+
+
+def statement_month_ended_check(period_start: dt.date, *, now: dt.datetime) -> Check:
+    """JL-B4: a statement is drafted only for a whole Beijing-time month that has already ended
+    (2026-11-30T16:30Z is already 1 December in Beijing, so November may then be drafted)."""
+    if period_start.day != 1:
+        return Check("JL-B4", gettext_noop("第四十二条"), gettext_noop("结算周期须为整月（自每月1日起）"), False, f"所填起始日 {period_start:%Y-%m-%d}")
+    _start, end = period_bounds(period_start)
+    return Check(
+        "JL-B4",
+        gettext_noop("第四十二条"),
+        gettext_noop("结算单只能在该月结束（北京时间）后生成"),
+        now >= end,
+        f"{period_start:%Y-%m} 于 {end:%Y-%m-%d %H:%M}（北京时间）结束",
+    )
+
+
+def statement_items_check(period_start: dt.date, moments: Iterable[dt.datetime]) -> Check:
+    """JL-B4: a charge made in a month (or a reversal made in a month) is settled by that month's
+    statement and no other; ``moments`` are the items' completion/reversal times."""
+    strays = sorted({f"{m.astimezone(BEIJING):%Y-%m-%d %H:%M}" for m in moments if month_of(m) != period_start})
+    return Check(
+        "JL-B4",
+        gettext_noop("第四十二条"),
+        gettext_noop("每笔收费须由其发生月份的结算单结算"),
+        not strays,
+        f"不属于 {period_start:%Y-%m} 的明细：{'、'.join(strays)}（北京时间）" if strays else "",
     )
 
 
@@ -305,8 +336,8 @@ def month_ended_check(month: dt.date, *, now: dt.datetime) -> Check:
     _start, end = period_bounds(month)
     return Check(
         "JL-B6",
-        "第四十三条",
-        "绩效分配表须在该月结束（北京时间）后生成",
+        gettext_noop("第四十三条"),
+        gettext_noop("绩效分配表须在该月结束（北京时间）后生成"),
         now >= end,
         f"{month:%Y-%m} 于 {end:%Y-%m-%d %H:%M}（北京时间）结束",
     )
@@ -316,8 +347,8 @@ def payout_reconcile_check(*, lines_total_fen: int, staff_total_fen: int) -> Che
     """JL-B6: the persons' lines add up, to the fen, to the staff part of the month's charges."""
     return Check(
         "JL-B6",
-        "第四十三条",
-        "个人分配合计须与当月收费中医务人员部分一致",
+        gettext_noop("第四十三条"),
+        gettext_noop("个人分配合计须与当月收费中医务人员部分一致"),
         lines_total_fen == staff_total_fen,
         f"个人合计 {yuan(lines_total_fen)}，医务人员部分 {yuan(staff_total_fen)}",
     )

@@ -147,7 +147,7 @@ class ConsultationRequestForm(PortalForm):
                 key = f"{invited.pk}:{service_type.code}"
                 if key not in self.allowed:
                     self.allowed[key] = (invited, service_type)
-                    options.append((key, f"{invited.name} · {service_type.name}"))
+                    options.append((key, f"{invited.name} · {service_type.label}"))
         self.fields["destination"].choices = _blank(_("请选择受邀方和服务项目")) + [
             (label, options) for label, options in groups.values() if options
         ]

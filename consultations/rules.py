@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy, gettext_noop
+
 from facilities.choices import ServiceCategory, StaffRole
 from telemed import files
 from telemed.checks import Check
@@ -51,26 +53,26 @@ class Edge:
 
 
 EDGES: tuple[Edge, ...] = (
-    Edge(S.DRAFT, "send", S.SENT, Side.INVITING, INVITING_STAFF, "发送申请"),
-    Edge(S.DRAFT, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
-    Edge(S.SENT, "accept", S.ACCEPTED, Side.INVITED, INVITED_COORDINATION, "受理"),
-    Edge(S.SENT, "decline", S.DECLINED, Side.INVITED, INVITED_COORDINATION, "拒绝（须说明理由）"),
-    Edge(S.SENT, "return_material", S.RETURNED, Side.INVITED, INVITED_COORDINATION, "退回补充资料"),
-    Edge(S.SENT, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
-    Edge(S.RETURNED, "send", S.SENT, Side.INVITING, INVITING_STAFF, "补充资料后重新发送"),
-    Edge(S.RETURNED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
-    Edge(S.ACCEPTED, "schedule", S.SCHEDULED, Side.INVITED, INVITED_COORDINATION, "排期"),
-    Edge(S.ACCEPTED, "return_material", S.RETURNED, Side.INVITED, INVITED_COORDINATION + (EXPERT,), "退回补充资料"),
-    Edge(S.ACCEPTED, "sign", S.SIGNED, Side.INVITED, (EXPERT,), "签发诊断报告", (ServiceCategory.DIAGNOSIS,)),
-    Edge(S.ACCEPTED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
-    Edge(S.SCHEDULED, "schedule", S.SCHEDULED, Side.INVITED, INVITED_COORDINATION, "改期"),
-    Edge(S.SCHEDULED, "start_session", S.IN_SESSION, Side.INVITED, INVITED_COORDINATION + (EXPERT,), "开始会诊"),
-    Edge(S.SCHEDULED, "sign", S.SIGNED, Side.INVITED, (EXPERT,), "签发诊断报告", (ServiceCategory.DIAGNOSIS,)),
-    Edge(S.SCHEDULED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, "取消申请"),
-    Edge(S.IN_SESSION, "sign", S.SIGNED, Side.INVITED, (EXPERT,), "签发意见/报告"),
-    Edge(S.SIGNED, "correct", S.SIGNED, Side.INVITED, (EXPERT,), "签发更正版本"),
-    Edge(S.SIGNED, "close", S.CLOSED, Side.INVITING, INVITING_STAFF, "确认收到并结束"),
-    Edge(S.CLOSED, "correct", S.CLOSED, Side.INVITED, (EXPERT,), "签发更正版本"),
+    Edge(S.DRAFT, "send", S.SENT, Side.INVITING, INVITING_STAFF, gettext_lazy("发送申请")),
+    Edge(S.DRAFT, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, gettext_lazy("取消申请")),
+    Edge(S.SENT, "accept", S.ACCEPTED, Side.INVITED, INVITED_COORDINATION, gettext_lazy("受理")),
+    Edge(S.SENT, "decline", S.DECLINED, Side.INVITED, INVITED_COORDINATION, gettext_lazy("拒绝（须说明理由）")),
+    Edge(S.SENT, "return_material", S.RETURNED, Side.INVITED, INVITED_COORDINATION, gettext_lazy("退回补充资料")),
+    Edge(S.SENT, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, gettext_lazy("取消申请")),
+    Edge(S.RETURNED, "send", S.SENT, Side.INVITING, INVITING_STAFF, gettext_lazy("补充资料后重新发送")),
+    Edge(S.RETURNED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, gettext_lazy("取消申请")),
+    Edge(S.ACCEPTED, "schedule", S.SCHEDULED, Side.INVITED, INVITED_COORDINATION, gettext_lazy("排期")),
+    Edge(S.ACCEPTED, "return_material", S.RETURNED, Side.INVITED, INVITED_COORDINATION + (EXPERT,), gettext_lazy("退回补充资料")),
+    Edge(S.ACCEPTED, "sign", S.SIGNED, Side.INVITED, (EXPERT,), gettext_lazy("签发诊断报告"), (ServiceCategory.DIAGNOSIS,)),
+    Edge(S.ACCEPTED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, gettext_lazy("取消申请")),
+    Edge(S.SCHEDULED, "schedule", S.SCHEDULED, Side.INVITED, INVITED_COORDINATION, gettext_lazy("改期")),
+    Edge(S.SCHEDULED, "start_session", S.IN_SESSION, Side.INVITED, INVITED_COORDINATION + (EXPERT,), gettext_lazy("开始会诊")),
+    Edge(S.SCHEDULED, "sign", S.SIGNED, Side.INVITED, (EXPERT,), gettext_lazy("签发诊断报告"), (ServiceCategory.DIAGNOSIS,)),
+    Edge(S.SCHEDULED, "cancel", S.CANCELLED, Side.INVITING, INVITING_STAFF, gettext_lazy("取消申请")),
+    Edge(S.IN_SESSION, "sign", S.SIGNED, Side.INVITED, (EXPERT,), gettext_lazy("签发意见/报告")),
+    Edge(S.SIGNED, "correct", S.SIGNED, Side.INVITED, (EXPERT,), gettext_lazy("签发更正版本")),
+    Edge(S.SIGNED, "close", S.CLOSED, Side.INVITING, INVITING_STAFF, gettext_lazy("确认收到并结束")),
+    Edge(S.CLOSED, "correct", S.CLOSED, Side.INVITED, (EXPERT,), gettext_lazy("签发更正版本")),
 )
 
 ACTIONS = tuple(dict.fromkeys(e.action for e in EDGES))
@@ -115,7 +117,7 @@ def decide_transition(
     """May ``actor`` take ``action`` on a case in ``state``? Anything not in ``EDGES`` is refused."""
     edge = find_edge(state, action, category)
     if edge is None:
-        allowed = "、".join(dict.fromkeys(e.label for e in edges_from(state) if category in e.categories)) or "无"
+        allowed = "、".join(dict.fromkeys(str(e.label) for e in edges_from(state) if category in e.categories)) or "无"
         return TransitionDecision(
             None,
             "invalid_transition",
@@ -131,7 +133,7 @@ def decide_transition(
         )
     if action != "cancel" and (inviting_suspended or invited_suspended):
         which = "邀请方" if inviting_suspended else "受邀方"
-        check = Check("JL-F5", "第三十四条", "暂停期间不得继续开展远程医疗服务（仅可取消）", False, f"{which}已暂停")
+        check = Check("JL-F5", gettext_noop("第三十四条"), gettext_noop("暂停期间不得继续开展远程医疗服务（仅可取消）"), False, f"{which}已暂停")
         return TransitionDecision(edge, "JL-F5", check.text, reasons=(check,))
     return TransitionDecision(edge)
 
@@ -184,10 +186,11 @@ def material_check(kinds_present: Iterable[str]) -> Check:
     missing = missing_material(kinds_present)
     return Check(
         "JL-C2",
-        "第二十二条",
-        "须上传患者病情、病历资料和检验检查报告",
+        gettext_noop("第二十二条"),
+        gettext_noop("须上传患者病情、病历资料和检验检查报告"),
         not missing,
-        ("缺少：" + "、".join(str(DocumentKind(k).label) for k in missing)) if missing else "",
+        gettext_noop("缺少：%(items)s") if missing else "",
+        {"items": "、".join(str(DocumentKind(k).label) for k in missing)} if missing else None,
     )
 
 
@@ -211,10 +214,10 @@ def invitation_checks(*, reason: str, purpose: str, case_summary: str, wanted_sc
         if not (value or "").strip()
     ]
     checks = [
-        Check("JL-C4", "国家远程医疗服务管理规范", "邀请须写明理由、目的、病例摘要和所需专业", not missing, ("缺少：" + "、".join(missing)) if missing else "")
+        Check("JL-C4", gettext_noop("国家远程医疗服务管理规范"), gettext_noop("邀请须写明理由、目的、病例摘要和所需专业"), not missing, ("缺少：" + "、".join(missing)) if missing else "")
     ]
     if needs_modality:
-        checks.append(Check("JL-C1", "第三条", "远程医学影像诊断须注明影像类别", bool(modality)))
+        checks.append(Check("JL-C1", gettext_noop("第三条"), gettext_noop("远程医学影像诊断须注明影像类别"), bool(modality)))
     return checks
 
 
@@ -228,15 +231,15 @@ def consent_checks(consent, *, participants_ok: bool) -> list[Check]:
     has_consent = consent is not None and bool(consent.signer_name) and bool(consent.relation) and consent.signed_at is not None
     has_evidence = consent is not None and bool(consent.signed_copy_sha256 or consent.e_signature_reference)
     return [
-        Check("JL-C3", "第二十一条、第二十三条", "须签署远程医疗服务知情同意书（签署人、与患者关系、时间）", has_consent),
-        Check("JL-C3", "第二十三条", "知情同意书须有签署件或电子签名", has_evidence),
+        Check("JL-C3", gettext_noop("第二十一条、第二十三条"), gettext_noop("须签署远程医疗服务知情同意书（签署人、与患者关系、时间）"), has_consent),
+        Check("JL-C3", gettext_noop("第二十三条"), gettext_noop("知情同意书须有签署件或电子签名"), has_evidence),
         Check(
             "JL-C3",
-            "个人信息保护法第二十九条",
-            "向受邀方提供敏感个人信息须取得单独同意",
+            gettext_noop("个人信息保护法第二十九条"),
+            gettext_noop("向受邀方提供敏感个人信息须取得单独同意"),
             consent is not None and bool(consent.sensitive_info_consent),
         ),
-        Check("JL-C3", "第二十三条", "须至少有1名邀请方执业医师参与", participants_ok),
+        Check("JL-C3", gettext_noop("第二十三条"), gettext_noop("须至少有1名邀请方执业医师参与"), participants_ok),
     ]
 
 
@@ -253,14 +256,14 @@ CONSENT_MAX_AGE = timedelta(days=365)
 def requested_time_check(requested_time: datetime | None, *, now: datetime) -> Check:
     """JL-C4: the time the inviting side wants the consultation cannot already be past."""
     ok = requested_time is None or requested_time >= now - CLOCK_SKEW
-    return Check("JL-C4", "国家远程医疗服务管理规范", "期望会诊时间不能早于当前时间", ok,
+    return Check("JL-C4", gettext_noop("国家远程医疗服务管理规范"), gettext_noop("期望会诊时间不能早于当前时间"), ok,
                  "" if ok else f"所填时间 {_beijing(requested_time)}")
 
 
 def schedule_time_check(scheduled_for: datetime, *, now: datetime) -> Check:
     """JL-C4: the invited side schedules the session for now or later, never in the past."""
     ok = scheduled_for >= now - CLOCK_SKEW
-    return Check("JL-C4", "国家远程医疗服务管理规范", "会诊时间不能早于当前时间", ok, "" if ok else f"所填时间 {_beijing(scheduled_for)}")
+    return Check("JL-C4", gettext_noop("国家远程医疗服务管理规范"), gettext_noop("会诊时间不能早于当前时间"), ok, "" if ok else f"所填时间 {_beijing(scheduled_for)}")
 
 
 def consent_time_checks(signed_at: datetime, *, now: datetime) -> list[Check]:
@@ -269,7 +272,7 @@ def consent_time_checks(signed_at: datetime, *, now: datetime) -> list[Check]:
     not_future = signed_at <= now + CLOCK_SKEW
     recent = signed_at >= now - CONSENT_MAX_AGE
     return [
-        Check("JL-C3", "第二十三条", "知情同意书签署时间不能晚于当前时间", not_future, "" if not_future else f"所填时间 {_beijing(signed_at)}"),
+        Check("JL-C3", gettext_noop("第二十三条"), gettext_noop("知情同意书签署时间不能晚于当前时间"), not_future, "" if not_future else f"所填时间 {_beijing(signed_at)}"),
         Check("JL-C3", "第二十三条", f"知情同意书签署时间不能早于 {CONSENT_MAX_AGE.days} 天前（请为本次申请重新签署）", recent,
               "" if recent else f"所填时间 {_beijing(signed_at)}"),
     ]
@@ -313,8 +316,8 @@ def document_checks(*, size: int, content_type: str | None) -> list[Check]:
     return [
         Check(
             "JL-C5",
-            "第二十九条",
-            "文件类型须为 PDF、JPEG、PNG、TIFF、DICOM、文本或 XML",
+            gettext_noop("第二十九条"),
+            gettext_noop("文件类型须为 PDF、JPEG、PNG、TIFF、DICOM、文本或 XML"),
             content_type in ALLOWED_TYPES,
             "" if content_type in ALLOWED_TYPES else "无法识别或不允许的文件类型",
         ),
@@ -354,7 +357,7 @@ def responsibility_for(category: str) -> Responsibility:
 
 
 def rating_check(score: int) -> Check:
-    return Check("JL-O5", "第四十六条第三项", "满意度评分须为 1 到 5 的整数", isinstance(score, int) and 1 <= score <= 5, str(score))
+    return Check("JL-O5", gettext_noop("第四十六条第三项"), gettext_noop("满意度评分须为 1 到 5 的整数"), isinstance(score, int) and 1 <= score <= 5, str(score))
 
 
 # --- JL-C4 "promptly" (及时): the invited side's response clock ------------------------------------
@@ -384,6 +387,46 @@ def response_clock(*, urgency: str, sent_at: datetime, now: datetime, targets_mi
     target = timedelta(minutes=targets_minutes[urgency])
     waited = max(now - sent_at, timedelta(0))
     return ResponseClock(waited=waited, target=target, passed=waited > target)
+
+
+# --- The case page's "下一步": the deadline that applies to an action now ---------------------------
+
+
+@dataclass(frozen=True)
+class StepDeadline:
+    """When an action offered on a case is due, and under which rule."""
+
+    due_at: datetime
+    rule: str
+    label: str
+
+
+# The acts that answer a request awaiting the invited side (JL-C4), and the inviting side's acts that
+# complete what the JL-C2 24-hour obligation asks (the request sent with its material).
+ANSWERS = ("accept", "decline", "return_material")
+OBLIGATION_ACTS = ("send", "document", "consent", "participant")
+
+
+def step_deadline(
+    *, action: str, state: str, urgency: str, sent_at: datetime | None, scheduled_for: datetime | None,
+    obligation_due_at: datetime | None, targets_minutes: dict[str, int],
+) -> StepDeadline | None:
+    """The deadline that applies to ``action`` on a case in ``state`` (None when none does):
+
+    - JL-C4: answering a sent request is due ``targets_minutes[urgency]`` after it was sent;
+    - JL-C2: on a draft or returned request, the inviting side's acts are due when the open 24-hour
+      upload obligation of the patient falls due (``obligation_due_at``);
+    - starting the session is due at the scheduled time (JL-C4 排期).
+
+    Which actions are offered is decided by ``EDGES`` (``decide_transition``), never here.
+    """
+    if action in ANSWERS and state == S.SENT and sent_at is not None:
+        return StepDeadline(sent_at + timedelta(minutes=targets_minutes[urgency]), "JL-C4", gettext_lazy("及时受理或退回、拒绝"))
+    if action in OBLIGATION_ACTS and state in (S.DRAFT, S.RETURNED) and obligation_due_at is not None:
+        return StepDeadline(obligation_due_at, "JL-C2", gettext_lazy("24小时内上传会诊资料"))
+    if action == "start_session" and scheduled_for is not None:
+        return StepDeadline(scheduled_for, "JL-C4", gettext_lazy("排定的会诊时间"))
+    return None
 
 
 # --- JL-C9: masking ---------------------------------------------------------------------------------

@@ -112,6 +112,16 @@ def consultation_detail(*, user, pk: int, with_referrals: bool = False) -> Consu
     return queryset.get(pk=pk)
 
 
+def open_obligation_due(*, consultation: Consultation):
+    """JL-C2: when the earliest open 24-hour upload obligation this request answers falls due —
+    one linked to it, or its patient's not yet linked at the inviting facility (one query)."""
+    return (
+        Obligation.objects.filter(state=ObligationState.OPEN, facility_id=consultation.inviting_id)
+        .filter(Q(consultation=consultation) | Q(consultation__isnull=True, patient_id=consultation.patient_id))
+        .order_by("due_at").values_list("due_at", flat=True).first()
+    )
+
+
 def consent_for(consultation: Consultation):
     return getattr(consultation, "consent", None) if hasattr(consultation, "consent") else None
 

@@ -51,6 +51,7 @@ from telemed.pages import submit as _submit
 from telemed.scope import Scope
 
 from . import report_rules, rules, selectors, services
+from .case_steps import next_steps
 from .choices import ConsultationState, ObligationState, RaterKind, Side, TriggerKind
 from .forms import (
     AdmissionForm,
@@ -575,6 +576,8 @@ def _case_page(
         "viewer_side": viewer_side,
         "forms": forms,
         "offered": offered,
+        # Issue 12: the "下一步" panel leads the page (consultations.case_steps).
+        "next_steps": next_steps(consultation=consultation, offered=offered, referrals=referrals),
         # A refusal of an action the page no longer offers (the case moved on, or was sealed).
         "refused": [form for action, form in bound.items() if action not in forms] + referral_refused,
         "referrals": referrals,

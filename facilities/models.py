@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 
 from telemed.scope import ScopedQuerySet
 
@@ -103,7 +103,42 @@ class ServiceType(models.Model):
         ordering = ["sort_order", "code"]
 
     def __str__(self) -> str:
+        return str(self.label)
+
+    @property
+    def label(self) -> str:
+        """The name to show: a built-in (art. 3) service under its stored Chinese name is translated
+        (English mode, issue 12); a name the regulator gave or changed is shown as entered (data)."""
+        built_in = BUILT_IN_SERVICE_NAMES.get(self.code)
+        if self.built_in and built_in is not None and str(built_in) == self.name:
+            return service_label(self.name)
         return self.name
+
+
+# Art. 3's services as loaded by migration 0002, marked for translation (makemessages finds them here).
+BUILT_IN_SERVICE_NAMES = {
+    "consultation": "远程会诊",
+    "outpatient": "远程门诊",
+    "case_discussion": "远程病例讨论",
+    "pathology": "远程病理诊断",
+    "imaging": "远程医学影像诊断",
+    "laboratory": "远程检验诊断",
+}
+# The same, marked for translation in the "service name" context (a service, not a menu entry).
+_SERVICE_NAME_MARKS = (
+    pgettext_lazy("service name", "远程会诊"),
+    pgettext_lazy("service name", "远程门诊"),
+    pgettext_lazy("service name", "远程病例讨论"),
+    pgettext_lazy("service name", "远程病理诊断"),
+    pgettext_lazy("service name", "远程医学影像诊断"),
+    pgettext_lazy("service name", "远程检验诊断"),
+)
+
+
+def service_label(name: str) -> str:
+    """A service name as stored (exports keep it) shown in the reader's language: a built-in art. 3
+    name is translated, any other name is data and shown as entered."""
+    return pgettext("service name", name) if name in BUILT_IN_SERVICE_NAMES.values() else name
 
 
 class FacilityQuerySet(ScopedQuerySet):

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
+from django.utils.translation import gettext_noop
+
 from telemed.checks import Check
 
 from .choices import (
@@ -41,15 +43,15 @@ def participation_checks(*, accreditation_status: str, suspended: bool) -> list[
     return [
         Check(
             "JL-F1",
-            "第十条、第十三条",
-            "须通过省卫生健康委远程医疗服务专业技术能力评估验收",
+            gettext_noop("第十条、第十三条"),
+            gettext_noop("须通过省卫生健康委远程医疗服务专业技术能力评估验收"),
             accreditation_status == AccreditationStatus.APPROVED,
             "" if accreditation_status == AccreditationStatus.APPROVED else f"当前状态：{AccreditationStatus(accreditation_status).label}",
         ),
         Check(
             "JL-F5",
-            "第三十四条",
-            "机构未处于暂停远程医疗服务状态",
+            gettext_noop("第三十四条"),
+            gettext_noop("机构未处于暂停远程医疗服务状态"),
             not suspended,
             "已暂停，须经发证机关解除" if suspended else "",
         ),
@@ -66,22 +68,22 @@ def invited_facility_checks(*, invited, inviting, has_agreement: bool, on: date)
     return [
         Check(
             "JL-F2",
-            "第十二条",
-            "受邀方须持有有效的《医疗机构执业许可证》",
+            gettext_noop("第十二条"),
+            gettext_noop("受邀方须持有有效的《医疗机构执业许可证》"),
             licence_ok,
             "" if licence_ok else f"许可证有效期至 {invited.licence_expires_on}",
         ),
         Check(
             "JL-F2",
-            "第十二条",
-            "受邀方须为二级以上医疗机构",
+            gettext_noop("第十二条"),
+            gettext_noop("受邀方须为二级以上医疗机构"),
             level_ok,
             "" if level_ok else f"现为{FacilityLevel(invited.level).label}",
         ),
         Check(
             "JL-F2",
-            "第十二条、第十六条",
-            "受邀方须在本省，或与本省邀请方签有合作协议",
+            gettext_noop("第十二条、第十六条"),
+            gettext_noop("受邀方须在本省，或与本省邀请方签有合作协议"),
             place_ok,
             "" if place_ok else "省外机构未与本省邀请方签署合作协议",
         ),
@@ -93,12 +95,12 @@ def agreement_covers(
 ) -> Check:
     """JL-F3 (art. 15): an active agreement covering this service type on this date."""
     if status != AgreementStatus.ACTIVE:
-        return Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", False, "协议已终止")
+        return Check("JL-F3", gettext_noop("第十五条"), gettext_noop("须有覆盖该服务项目的有效合作协议"), False, "协议已终止")
     if not (valid_from <= on <= valid_until):
-        return Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", False, f"协议有效期为 {valid_from} 至 {valid_until}")
+        return Check("JL-F3", gettext_noop("第十五条"), gettext_noop("须有覆盖该服务项目的有效合作协议"), False, f"协议有效期为 {valid_from} 至 {valid_until}")
     if service_code not in set(service_codes):
-        return Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", False, "协议未包含该服务项目")
-    return Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", True)
+        return Check("JL-F3", gettext_noop("第十五条"), gettext_noop("须有覆盖该服务项目的有效合作协议"), False, "协议未包含该服务项目")
+    return Check("JL-F3", gettext_noop("第十五条"), gettext_noop("须有覆盖该服务项目的有效合作协议"), True)
 
 
 def agreement_checks(agreements: Sequence[dict], *, service_code: str, on: date) -> list[Check]:
@@ -107,7 +109,7 @@ def agreement_checks(agreements: Sequence[dict], *, service_code: str, on: date)
     Each agreement is a dict with ``status``, ``valid_from``, ``valid_until``, ``service_codes``.
     """
     if not agreements:
-        return [Check("JL-F3", "第十五条", "须有覆盖该服务项目的有效合作协议", False, "双方未签署远程医疗合作协议")]
+        return [Check("JL-F3", gettext_noop("第十五条"), gettext_noop("须有覆盖该服务项目的有效合作协议"), False, "双方未签署远程医疗合作协议")]
     results = [agreement_covers(service_code=service_code, on=on, **a) for a in agreements]
     passing = [r for r in results if r.passed]
     return [passing[0]] if passing else [results[0]]
@@ -120,20 +122,20 @@ def agreement_terms_checks(
     """JL-F3 (art. 15): what an agreement must state before it can be registered."""
     missing = [label for label, text in texts.items() if not (text or "").strip()]
     return [
-        Check("JL-F3", "第十五条", "协议双方须为两家不同机构", inviting_id != invited_id),
-        Check("JL-F3", "第十五条", "协议有效期须起止有序", valid_until >= valid_from, f"{valid_from} 至 {valid_until}"),
-        Check("JL-F3", "第十五条", "须至少约定一项服务项目", bool(list(service_codes))),
+        Check("JL-F3", gettext_noop("第十五条"), gettext_noop("协议双方须为两家不同机构"), inviting_id != invited_id),
+        Check("JL-F3", gettext_noop("第十五条"), gettext_noop("协议有效期须起止有序"), valid_until >= valid_from, f"{valid_from} 至 {valid_until}"),
+        Check("JL-F3", gettext_noop("第十五条"), gettext_noop("须至少约定一项服务项目"), bool(list(service_codes))),
         Check(
             "JL-F3",
-            "第十五条",
-            "须约定合作目的、条件、流程、权利义务、风险和责任分担",
+            gettext_noop("第十五条"),
+            gettext_noop("须约定合作目的、条件、流程、权利义务、风险和责任分担"),
             not missing,
             ("缺少：" + "、".join(missing)) if missing else "",
         ),
         Check(
             "JL-B3",
-            "第四十四条",
-            "协商项目分配比例须为非负整数且不全为零",
+            gettext_noop("第四十四条"),
+            gettext_noop("协商项目分配比例须为非负整数且不全为零"),
             inviting_share >= 0 and invited_share >= 0 and inviting_share + invited_share > 0,
             f"{inviting_share}:{invited_share}",
         ),
@@ -158,8 +160,8 @@ def duty_coverage(shifts: Iterable, *, at: datetime, scope: str) -> Check:
     covering = [s for s in shifts if s.starts_at <= at < s.ends_at and s.scope == scope and s.qualified]
     return Check(
         "JL-F4",
-        "第二十四条",
-        "受邀方须安排具备资质的专业人员24小时值班",
+        gettext_noop("第二十四条"),
+        gettext_noop("受邀方须安排具备资质的专业人员24小时值班"),
         bool(covering),
         "" if covering else f"{at:%Y-%m-%d %H:%M} 无{PracticeScope(scope).label}值班人员",
     )
@@ -170,8 +172,8 @@ def suspension_lift_check(*, issuing_division_code: str, regulator_division_code
     allowed = issuing_division_code in set(regulator_division_codes)
     return Check(
         "JL-F5",
-        "第三十四条",
-        "只有核发执业许可证的卫生健康行政部门可以解除暂停",
+        gettext_noop("第三十四条"),
+        gettext_noop("只有核发执业许可证的卫生健康行政部门可以解除暂停"),
         allowed,
         "" if allowed else f"发证机关区划为 {issuing_division_code}",
     )
@@ -185,15 +187,15 @@ def service_type_checks(*, code: str, name: str, category: str, required_scope: 
     return [
         Check(
             "JL-C1",
-            "第三条",
-            "须填写服务项目编码（小写字母、数字、下划线，2至40位）和名称",
+            gettext_noop("第三条"),
+            gettext_noop("须填写服务项目编码（小写字母、数字、下划线，2至40位）和名称"),
             bool(re.fullmatch(r"[a-z0-9_]{2,40}", code)) and bool(name.strip()),
         ),
-        Check("JL-C1", "第三条", "须选择服务类别（会诊类或诊断类）", category in ServiceCategory.values),
+        Check("JL-C1", gettext_noop("第三条"), gettext_noop("须选择服务类别（会诊类或诊断类）"), category in ServiceCategory.values),
         Check(
             "JL-P5",
-            "第十四条第五项",
-            "诊断类项目须指定签发报告所需的执业范围；会诊类项目不指定",
+            gettext_noop("第十四条第五项"),
+            gettext_noop("诊断类项目须指定签发报告所需的执业范围；会诊类项目不指定"),
             bool(required_scope) == diagnosis and (not required_scope or required_scope in PracticeScope.values),
             "" if bool(required_scope) == diagnosis else ("诊断类项目未指定执业范围" if diagnosis else "会诊类项目按邀请方所需专业核对，不指定执业范围"),
         ),
@@ -218,9 +220,9 @@ def expert_title_check(title: int) -> Check:
     """JL-P4 (art. 14.4): 副主任医师 or 主任医师; another series is refused as such, not as too junior."""
     label = Title(title).label if title in Title.values else str(title)
     if not is_physician_title(title):
-        return Check("JL-P4", "第十四条第四项", "须具备副高及以上相关医学专业职称", False, f"非医师系列职称：{label}")
+        return Check("JL-P4", gettext_noop("第十四条第四项"), gettext_noop("须具备副高及以上相关医学专业职称"), False, f"非医师系列职称：{label}")
     senior = is_associate_senior_or_above(title)
-    return Check("JL-P4", "第十四条第四项", "须具备副高及以上相关医学专业职称", senior, "" if senior else f"现为{label}")
+    return Check("JL-P4", gettext_noop("第十四条第四项"), gettext_noop("须具备副高及以上相关医学专业职称"), senior, "" if senior else f"现为{label}")
 
 
 def title_meets_wanted(*, title: int, wanted_title: int) -> bool:
@@ -262,15 +264,15 @@ def qualification_entry_checks(
     if qualification_obtained_on is not None:
         ok = qualification_obtained_on <= today
         checks.append(
-            Check("JL-P1", "第十四条第一项", "取得执业资格日期不能晚于今天", ok, "" if ok else f"填写的日期为 {qualification_obtained_on}")
+            Check("JL-P1", gettext_noop("第十四条第一项"), gettext_noop("取得执业资格日期不能晚于今天"), ok, "" if ok else f"填写的日期为 {qualification_obtained_on}")
         )
     if registered_on is not None and registration_valid_until is not None:
         ok = registration_valid_until >= registered_on
         checks.append(
             Check(
                 "JL-P2",
-                "第十四条第二项",
-                "执业注册有效期截止日期不能早于注册日期",
+                gettext_noop("第十四条第二项"),
+                gettext_noop("执业注册有效期截止日期不能早于注册日期"),
                 ok,
                 "" if ok else f"注册日期 {registered_on}，有效期至 {registration_valid_until}",
             )
@@ -312,7 +314,7 @@ def physician_checks(
         detail = f"执业证书有效期至 {physician.certificate_valid_until}"
     elif qualification_future:
         detail = f"取得资格日期 {qualified_on} 晚于核查日期 {on}"
-    checks.append(Check("JL-P1", "第十四条第一项", "须依法取得执业资格并持有有效的医师执业证书", cert_valid, detail))
+    checks.append(Check("JL-P1", gettext_noop("第十四条第一项"), gettext_noop("须依法取得执业资格并持有有效的医师执业证书"), cert_valid, detail))
 
     registered = registration is not None and registration.registered_on <= on and (
         registration.valid_until is None or registration.valid_until >= on
@@ -320,8 +322,8 @@ def physician_checks(
     checks.append(
         Check(
             "JL-P2",
-            "第十四条第二项",
-            "须在其所代表的医疗机构注册执业",
+            gettext_noop("第十四条第二项"),
+            gettext_noop("须在其所代表的医疗机构注册执业"),
             registered,
             "" if registered else ("未在该机构注册执业" if registration is None else "在该机构的执业注册不在有效期内"),
         )
@@ -331,8 +333,8 @@ def physician_checks(
     checks.append(
         Check(
             "JL-P3",
-            "第十四条第三项",
-            "须在吉林省远程医疗会诊管理平台完成注册并经所在机构核验",
+            gettext_noop("第十四条第三项"),
+            gettext_noop("须在吉林省远程医疗会诊管理平台完成注册并经所在机构核验"),
             platform_ok,
             ""
             if platform_ok
@@ -348,8 +350,8 @@ def physician_checks(
         checks.append(
             Check(
                 "JL-P5",
-                "第十四条第五项",
-                "会诊内容须与本人执业范围一致",
+                gettext_noop("第十四条第五项"),
+                gettext_noop("会诊内容须与本人执业范围一致"),
                 in_scope,
                 "" if in_scope else f"所需专业：{needed}",
             )
@@ -363,8 +365,8 @@ def physician_checks(
     checks.append(
         Check(
             "JL-P6",
-            "第三十条、第三十一条",
-            "须经所代表的医疗机构授权开展远程医疗服务",
+            gettext_noop("第三十条、第三十一条"),
+            gettext_noop("须经所代表的医疗机构授权开展远程医疗服务"),
             authorised,
             "" if authorised else "所在机构未授权或已撤销授权",
         )

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.choices import EventType, Outcome
 from audit.services import audit_event_append
@@ -197,7 +198,7 @@ def agreement_register(
     # lets an out-of-province facility in (art. 16), so it counts as present here.
     checks += rules.invited_facility_checks(invited=invited, inviting=inviting, has_agreement=True, on=valid_from)
     if not inviting.in_province and not invited.in_province:
-        checks.append(Check("JL-F2", "第十六条", "协议至少一方须为本省医疗机构", False))
+        checks.append(Check("JL-F2", gettext_noop("第十六条"), gettext_noop("协议至少一方须为本省医疗机构"), False))
     _refuse(checks)
     digest = require_file(signed_copy, label=_("协议签署件"))
     if CooperationAgreement.objects.filter(number=number.strip()).exists():

@@ -288,7 +288,15 @@ def statements_draft(*, period_start: dt.date) -> list[Statement]:
 
     Idempotent: one statement per pair and month (a unique constraint), and a charge or reversal
     is attached only while it belongs to no statement, so a second run changes nothing.
+
+    JL-B4: refused (code ``statement_month_not_ended``) unless ``period_start`` is the first day of
+    a Beijing-time month that has already ended, so that every charge made in the month is there
+    when its statement is drafted and is settled by that month's statement.
     """
+    bad = failing([rules.statement_month_ended_check(period_start, now=timezone.now())])
+    if bad:
+        raise ApplicationError("statement_month_not_ended", "；".join(c.text for c in bad),
+                               {"reasons": [c.as_dict() for c in bad], "rule": "JL-B4", "period": f"{period_start:%Y-%m}"})
     charges_backfill()
     start, end = rules.period_bounds(period_start)
     pairs = set(
@@ -351,7 +359,9 @@ def statement_confirm(*, actor, statement: Statement) -> Statement:
         raise _deny(_("JL-B4 第四十二条: 结算单由双方财务人员确认。"))
     if statement.state != StatementState.DRAFT:
         raise ApplicationError("invalid_state", _("结算单已确认或已付款。"))
-    _refuse([rules.reconcile_check(stated=_stated(statement), computed=statement_totals(statement))])
+    moments = [*statement.charges.values_list("completed_at", flat=True), *statement.reversals.values_list("reversed_at", flat=True)]
+    _refuse([rules.reconcile_check(stated=_stated(statement), computed=statement_totals(statement)),
+             rules.statement_items_check(statement.period_start, moments)])
     if statement.payee_account_id is None:
         statement.payee_account = SettlementAccount.objects.filter(facility_id=statement.invited_id, active=True).first()
         if statement.payee_account is None:

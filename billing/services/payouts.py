@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.choices import EventType
 from audit.services import audit_event_append, audit_refusal
@@ -216,7 +217,7 @@ def payout_report_confirm(*, actor, report: PayoutReport) -> PayoutReport:
     checks = [rules.payout_reconcile_check(lines_total_fen=lines_total, staff_total_fen=computed.staff_total_fen)]
     if report.staff_total_fen != computed.staff_total_fen:
         checks.append(Check(
-            "JL-B6", "第四十三条", "分配表须依据当月最新收费数据", False,
+            "JL-B6", gettext_noop("第四十三条"), gettext_noop("分配表须依据当月最新收费数据"), False,
             f"生成时 {rules.yuan(report.staff_total_fen)}，现为 {rules.yuan(computed.staff_total_fen)}；请重新生成",
         ))
     bad = failing(checks)

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from facilities.choices import StaffRole
 from facilities.forms import jilin_division_choices
-from facilities.models import Division, Facility
+from facilities.models import Division, Facility, service_label
 from telemed.errors import ApplicationError
 from telemed.pages import filter_values as _filters
 from telemed.pages import found as _found
@@ -245,11 +245,12 @@ def _statement_page(request, statement, *, payment_form=None, status: int = 200)
     context = {
         "statement": statement,
         "money": _Yuan(statement),
-        "lines": [(line, _Yuan(line)) for line in lines],
+        # The service as named in the reader's language (built-in art. 3 services are translated).
+        "lines": [(line, _Yuan(line), service_label(line.service_type)) for line in lines],
         "reconciliation": [selectors.statement_reconciliation(statement)],
         "computed": _Yuan(selectors.computed_totals(statement)),
         "payee": exports.payee_text(
-            statement, full_account=selectors.may_see_payee_account(user=request.user, statement=statement)),
+            statement, full_account=selectors.may_see_payee_account(user=request.user, statement=statement), translate=_),
         "sides": sides,
         "can_confirm": can_confirm,
         "payment_form": payment_form,
@@ -327,7 +328,7 @@ def standard_create(request):
     form = PriceStandardForm(request.POST or None)
     standard = _submit(form, partial(services.price_standard_publish, actor=request.user))
     if standard is not None:
-        messages.success(request, _("已公布 %(service)s 的价格标准。") % {"service": standard.service_type.name})
+        messages.success(request, _("已公布 %(service)s 的价格标准。") % {"service": standard.service_type.label})
         return redirect("billing:standard-list")
     return _render(request, "billing/standard_form.html", {"form": form})
 
@@ -357,7 +358,7 @@ def price_create(request):
     if price is not None:
         messages.success(
             request, _("%(facility)s 的 %(service)s 收费标准已设定为 %(price)s。")
-            % {"facility": price.facility.name, "service": price.service_type.name, "price": rules.yuan(price.price_fen)},
+            % {"facility": price.facility.name, "service": price.service_type.label, "price": rules.yuan(price.price_fen)},
         )
         return redirect("billing:price-list")
     standards = selectors.price_standard_list(user=request.user, in_force_on=timezone.localdate())

@@ -11,7 +11,7 @@ from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from .definitions import FIGURES, PERIOD_KEYS
 from .figures import Report
@@ -22,9 +22,9 @@ COMPARED = ("sent", "accepted", "declined", "returned", "completed", "compliance
 RANK_LIMIT = 10
 # The 12-month trends: every figure of a period, in two tables so that each stays readable.
 TRENDS = (
-    ("trend-activity", _lazy("近12个月趋势：申请与响应"),
+    ("trend-activity", gettext_lazy("近12个月趋势：申请与响应"),
      ("sent", "accepted", "declined", "returned", "completed", "response_median", "response_p90", "turnaround_median", "turnaround_p90")),
-    ("trend-rules", _lazy("近12个月趋势：24小时规则、满意度、费用与参与"),
+    ("trend-rules", gettext_lazy("近12个月趋势：24小时规则、满意度、费用与参与"),
      ("obligations_due", "obligations_met", "compliance_percent", "violations", "ratings_count", "satisfaction_mean",
       "fee_fen", "inviting_share_fen", "invited_share_fen", "active_facilities", "active_experts")),
 )

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from telemed.errors import ApplicationError
 from telemed.scope import Scope
@@ -57,7 +57,7 @@ def names_for(result) -> dict:
     return names
 
 
-PERIOD_CHOICES = (("month", _lazy("月")), ("quarter", _lazy("季度")), ("year", _lazy("年")), ("custom", _lazy("自定义")))
+PERIOD_CHOICES = (("month", gettext_lazy("月")), ("quarter", gettext_lazy("季度")), ("year", gettext_lazy("年")), ("custom", gettext_lazy("自定义")))
 
 
 def _page(request, subject: Subject, title: str, template_context: dict, export_url: str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import time_machine
 from django.test import TestCase
 from django.utils import timezone
 
@@ -41,6 +42,14 @@ def service(code: str) -> ServiceType:
 
 def this_month() -> dt.date:
     return rules.month_of(timezone.now())
+
+
+def draft_month(month: dt.date | None = None) -> list[Statement]:
+    """Draft ``month``'s statements (this month by default) the way the monthly job does: a minute
+    after the month has ended in Beijing time (JL-B4: never earlier); the clock then returns."""
+    month = month or this_month()
+    with time_machine.travel(rules.period_bounds(month)[1] + dt.timedelta(minutes=1), tick=False):
+        return services.statements_draft(period_start=month)
 
 
 @dataclass
@@ -122,7 +131,7 @@ def complete_from_another_county(world, *, division_code: str = "220122", name: 
 
 def draft(billing: Billing) -> Statement:
     """This month's statement of ``billing``'s pair (drafted now, idempotently)."""
-    services.statements_draft(period_start=this_month())
+    draft_month()
     return Statement.objects.get(inviting=billing.inviting, invited=billing.invited, period_start=this_month())
 
 

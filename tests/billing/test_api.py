@@ -28,6 +28,7 @@ from tests.billing import (
     IMAGING_FEN,
     complete,
     complete_from_another_county,
+    draft_month,
     priced,
     statement_with_lines,
     this_month,
@@ -45,7 +46,7 @@ def billing(world):
 
 def other_pairs_statement(billing) -> Statement:
     charge = complete_from_another_county(billing.world, name="德惠市人民医院")
-    services.statements_draft(period_start=this_month())
+    draft_month()
     return Statement.objects.get(inviting=charge.inviting, period_start=this_month())
 
 
@@ -327,7 +328,7 @@ def test_statement_list_queries_do_not_grow(billing, django_assert_max_num_queri
     def add(n):
         for _ in range(n):
             complete_from_another_county(billing.world)
-        services.statements_draft(period_start=this_month())
+        draft_month()
 
     assert_list_queries_constant(client, f"{API}/statements/", add_rows=add, assert_max_num_queries=django_assert_max_num_queries, max_queries=5)
 

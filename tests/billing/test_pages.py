@@ -25,6 +25,7 @@ from tests.billing import (
     complete,
     complete_from_another_county,
     draft,
+    draft_month,
     priced,
     service,
     statement_with_lines,
@@ -56,7 +57,7 @@ def html(response) -> str:
 def test_jl_b4_finance_sees_only_their_facilitys_statements_and_gets_404_for_another_pair(client, billing):
     ours = statement_with_lines(billing, charges=1, paid=0, reversed_=0)
     other = complete_from_another_county(billing.world, name="德惠市人民医院")
-    services.statements_draft(period_start=this_month())
+    draft_month()
     theirs = Statement.objects.get(inviting=other.inviting, period_start=this_month())
 
     client.force_login(billing.inviting_finance)
@@ -314,7 +315,7 @@ def test_charge_and_statement_list_queries_do_not_grow_with_rows(client, billing
     for target in (3, 20):
         while Charge.objects.count() < target:
             complete_from_another_county(billing.world)  # a new pair each: one statement per charge
-        services.statements_draft(period_start=this_month())
+        draft_month()
         assert Statement.objects.count() == target
         counts[target] = (
             _queries(client, url("charge-list"), django_assert_max_num_queries),

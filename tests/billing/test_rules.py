@@ -131,3 +131,39 @@ def test_jl_b2_jl_b4_a_payment_in_the_future_fails_and_clock_skew_passes():
     assert not future.passed and future.text == "JL-B2 第四十一条: 付款时间不能晚于当前时间（所填时间 2026-11-21 10:00（北京时间））"
     bank = rules.payment_time_check(now + dt.timedelta(hours=1), now=now, rule="JL-B4", article="第四十二条")
     assert not bank.passed and bank.rule == "JL-B4"
+
+
+# --- JL-B4: statements only for ended months; a month's charges settle in that month's statement ---
+
+_UTC = dt.UTC
+
+
+@pytest.mark.parametrize(
+    ("now", "month", "ok"),
+    [
+        (dt.datetime(2026, 11, 30, 15, 59, 59, tzinfo=_UTC), dt.date(2026, 11, 1), False),  # 23:59:59 on 30 Nov in Beijing
+        (dt.datetime(2026, 11, 30, 16, 0, 0, tzinfo=_UTC), dt.date(2026, 11, 1), True),  # 00:00 on 1 Dec in Beijing
+        (dt.datetime(2026, 11, 30, 16, 30, tzinfo=_UTC), dt.date(2026, 11, 1), True),  # still 30 Nov in UTC, December in Beijing
+        (dt.datetime(2026, 11, 30, 16, 30, tzinfo=_UTC), dt.date(2026, 12, 1), False),  # the month just begun
+        (dt.datetime(2026, 12, 31, 16, 0, tzinfo=_UTC), dt.date(2026, 12, 1), True),  # over the year end
+        (dt.datetime(2026, 12, 31, 15, 0, tzinfo=_UTC), dt.date(2026, 12, 1), False),
+    ],
+)
+def test_jl_b4_statement_month_must_have_ended_in_beijing_time(now, month, ok):
+    check = rules.statement_month_ended_check(month, now=now)
+    assert check.passed is ok
+    assert check.rule == "JL-B4" and "北京时间" in check.text
+
+
+def test_jl_b4_statement_period_must_start_on_the_first():
+    check = rules.statement_month_ended_check(dt.date(2026, 10, 15), now=dt.datetime(2027, 1, 1, tzinfo=_UTC))
+    assert not check.passed and check.text.startswith("JL-B4 第四十二条") and "2026-10-15" in check.text
+
+
+def test_jl_b4_a_charge_is_settled_by_the_statement_of_its_own_beijing_month():
+    nov = dt.date(2026, 11, 1)
+    inside = [dt.datetime(2026, 10, 31, 16, 0, tzinfo=_UTC), dt.datetime(2026, 11, 30, 15, 59, 59, tzinfo=_UTC)]
+    assert rules.statement_items_check(nov, inside).passed
+    stray = dt.datetime(2026, 11, 30, 16, 30, tzinfo=_UTC)  # 00:30 on 1 December in Beijing
+    check = rules.statement_items_check(nov, [*inside, stray])
+    assert not check.passed and check.rule == "JL-B4" and "2026-12-01 00:30" in check.text

@@ -17,7 +17,7 @@ from consultations.choices import ConsultationState
 from facilities.choices import FacilityLevel, StaffRole
 from facilities.models import ServiceType
 from telemed.errors import ApplicationError
-from tests.billing import close
+from tests.billing import close, draft_month
 from tests.factories import (
     AgreementFactory,
     FacilityFactory,
@@ -206,7 +206,8 @@ def test_jl_b4_a_month_of_statements_for_several_pairs_reconciles_and_reruns_cha
     snapshot = list(Statement.objects.order_by("pk").values())
     charge_links = list(Charge.objects.order_by("pk").values_list("pk", "statement_id"))
     events = AuditEvent.objects.count()
-    assert services.statements_draft(period_start=NOV) == []
+    with time_machine.travel(dt.datetime(2026, 12, 1, 2, 5, tzinfo=SHANGHAI), tick=False):
+        assert services.statements_draft(period_start=NOV) == []
     assert list(Statement.objects.order_by("pk").values()) == snapshot
     assert list(Charge.objects.order_by("pk").values_list("pk", "statement_id")) == charge_links
     assert AuditEvent.objects.count() == events
@@ -241,7 +242,7 @@ def _complete_for(world, *, at, other_inviting=None, other_invited=None, expert=
 
 def test_jl_b4_statement_confirmed_by_both_finance_officers_then_paid(priced):
     complete(priced, dt.datetime(2026, 11, 10, 9, 0, tzinfo=SHANGHAI))
-    (statement,) = services.statements_draft(period_start=NOV)
+    (statement,) = draft_month(NOV)
     with pytest.raises(ApplicationError) as no_account:
         services.statement_confirm(actor=priced.inviting_finance, statement=statement)
     assert no_account.value.code == "JL-B4"
@@ -270,7 +271,7 @@ def test_jl_b4_statement_confirmed_by_both_finance_officers_then_paid(priced):
 
 def test_jl_b4_tampered_totals_cannot_be_confirmed(priced):
     complete(priced, dt.datetime(2026, 11, 10, 9, 0, tzinfo=SHANGHAI))
-    (statement,) = services.statements_draft(period_start=NOV)
+    (statement,) = draft_month(NOV)
     Statement.objects.filter(pk=statement.pk).update(invited_share_total_fen=statement.invited_share_total_fen + 1)
     with pytest.raises(ApplicationError) as refused:
         services.statement_confirm(actor=priced.inviting_finance, statement=statement)
@@ -279,14 +280,14 @@ def test_jl_b4_tampered_totals_cannot_be_confirmed(priced):
 
 def test_jl_b2_refund_is_a_reversal_settled_in_its_own_month(priced):
     charge = complete(priced, dt.datetime(2026, 11, 10, 9, 0, tzinfo=SHANGHAI))
-    services.statements_draft(period_start=NOV)
+    draft_month(NOV)
     with time_machine.travel(dt.datetime(2026, 12, 5, 10, 0, tzinfo=SHANGHAI), tick=False):
         services.charge_reverse(actor=priced.inviting_finance, charge=charge, reason="患者投诉后退费")
     with pytest.raises(ApplicationError):
         services.charge_reverse(actor=priced.inviting_finance, charge=charge, reason="again")
     charge.refresh_from_db()
     assert charge.fee_fen == 15001  # never edited
-    (december,) = services.statements_draft(period_start=dt.date(2026, 12, 1))
+    (december,) = draft_month(dt.date(2026, 12, 1))
     assert december.fee_total_fen == -15001 and december.charge_count == 1
     assert rules.reconcile_check(stated=rules.Totals(1, -15001, december.inviting_share_total_fen, december.invited_share_total_fen),
                                  computed=services.statement_totals(december)).passed
@@ -337,3 +338,44 @@ def test_jl_b2_a_billing_failure_never_blocks_closing_and_the_backfill_charges_l
     charge = Charge.objects.get(consultation=consultation)
     assert charge.completed_at == at and charge.fee_fen == 15001
     assert services.charges_backfill() == 0
+
+
+def test_jl_b4_statement_of_a_month_not_yet_ended_in_beijing_is_refused_and_nothing_is_written(priced):
+    """JL-B4: at 2026-11-30T15:59Z it is still November in Beijing: no November statement; at
+    16:30Z (already 1 December in Beijing, still 30 November in UTC) November is drafted, with the
+    charge of its last Beijing second and without that of December's first."""
+    last_second = complete(priced, dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=SHANGHAI))
+    december = complete(priced, dt.datetime(2026, 12, 1, 0, 0, 0, tzinfo=SHANGHAI))
+    events = AuditEvent.objects.count()
+    with time_machine.travel(dt.datetime(2026, 11, 30, 15, 59, tzinfo=dt.UTC), tick=False), pytest.raises(ApplicationError) as refused:
+        services.statements_draft(period_start=NOV)
+    assert refused.value.code == "statement_month_not_ended"
+    assert refused.value.message.startswith("JL-B4 第四十二条") and "北京时间" in refused.value.message
+    assert refused.value.extra["rule"] == "JL-B4" and refused.value.extra["period"] == "2026-11"
+    assert not Statement.objects.exists() and AuditEvent.objects.count() == events
+    with time_machine.travel(dt.datetime(2026, 11, 30, 16, 30, tzinfo=dt.UTC), tick=False):
+        with pytest.raises(ApplicationError) as too_early:
+            services.statements_draft(period_start=dt.date(2026, 12, 1))
+        assert too_early.value.code == "statement_month_not_ended"
+        (statement,) = services.statements_draft(period_start=NOV)
+    assert list(statement.charges.all()) == [last_second]
+    december.refresh_from_db()
+    assert december.statement is None
+
+
+def test_jl_b4_a_statement_holding_a_charge_of_another_month_cannot_be_confirmed(priced):
+    """JL-B4: a charge made in a month is settled by that month's statement, never another's."""
+    complete(priced, dt.datetime(2026, 11, 10, 9, 0, tzinfo=SHANGHAI))
+    stray = complete(priced, dt.datetime(2026, 12, 1, 0, 30, tzinfo=SHANGHAI))
+    (statement,) = draft_month(NOV)
+    Charge.objects.filter(pk=stray.pk).update(statement=statement)  # a tampered link, as a bad import would make
+    Statement.objects.filter(pk=statement.pk).update(
+        charge_count=2, fee_total_fen=statement.fee_total_fen + stray.fee_fen,
+        inviting_share_total_fen=statement.inviting_share_total_fen + stray.inviting_share_fen,
+        invited_share_total_fen=statement.invited_share_total_fen + stray.invited_share_fen,
+    )
+    with pytest.raises(ApplicationError) as refused:
+        services.statement_confirm(actor=priced.inviting_finance, statement=statement)
+    assert refused.value.code == "JL-B4" and "须由其发生月份的结算单结算" in refused.value.message and "2026-12-01 00:30" in refused.value.message
+    statement.refresh_from_db()
+    assert statement.inviting_confirmed_at is None

@@ -1,7 +1,8 @@
-"""JL-B4 in Chromium: the invited hospital's finance officer settles this month's statement.
+"""JL-B4 in Chromium: the invited hospital's finance officer settles last month's statement.
 
-``seed_demo`` closes two 农安县人民医院 → 吉林大学第一医院 cases this month, drafts the month's
-statement and has 农安's finance officer (冯映雪, finance_nongan) confirm it (billing/demo.py).
+``seed_demo`` closes two 农安县人民医院 → 吉林大学第一医院 cases this month; once the month has ended
+(Beijing time, the ``month_ended`` fixture) its month end drafts the statement and has 农安's finance
+officer (冯映雪, finance_nongan) confirm it (billing/demo.py).
 吉大一院's finance officer, 邵静姝 (finance_jdyy), checks it on the page, confirms it, takes the PDF
 and Excel exports through the page's links, and records the transfer. Amounts are compared in
 integer fen, parsed from what the page shows (``¥1,234.56``), never as floats.
@@ -61,7 +62,7 @@ def download(page: Page, link: str, folder: Path) -> Path:
     return saved
 
 
-def test_invited_finance_officer_confirms_exports_and_records_payment(page: Page, login, shot):
+def test_invited_finance_officer_confirms_exports_and_records_payment(month_ended, page: Page, login, shot):
     login(page, "finance_jdyy")
     expect(page.get_by_role("heading", level=1)).to_have_text("您好，邵静姝")
     nav(page, "费用结算")

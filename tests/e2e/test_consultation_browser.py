@@ -263,7 +263,8 @@ def test_remote_consultation_from_admission_to_signed_opinion_and_rating(page: P
     session_at = timezone.localtime(now + dt.timedelta(days=1)).replace(
         hour=9, minute=30, second=0, microsecond=0
     )
-    page.locator("#actions details > summary", has_text="排期").click()
+    # Issue 12: scheduling is the coordinator's next step, open in the "下一步" panel (no longer folded).
+    expect(page.locator("#actions .next-step", has_text="排期")).to_be_visible()
     schedule = page.locator("#form-schedule")
     schedule.get_by_label("会诊时间").fill(local(session_at))
     schedule.get_by_label("视频会议链接").fill("https://meet.example.cn/jdyy-5")

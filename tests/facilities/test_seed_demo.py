@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
@@ -18,6 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from audit.models import AuditEvent
 from audit.services import audit_chain_verify
+from billing import demo as billing_demo
 from billing import rules as billing_rules
 from billing.models import (
     AllocationPolicy,
@@ -157,7 +159,7 @@ def test_second_run_changes_nothing():
     assert before["consultation states"] == DEMO_STATES
     assert before["obligation states"] == DEMO_OBLIGATIONS
     assert before["billing.Charge"] == DEMO_STATES[S.CLOSED] and before["paid charges"] == 1
-    assert before["billing.Statement"] == 1
+    assert before["billing.Statement"] == 0  # JL-B4: today's charges wait for the month's end
     due_soon = Obligation.objects.filter(state=ObligationState.OPEN, due_at__lt=timezone.now() + timedelta(hours=2))
     assert due_soon.count() == 1
     report = audit_chain_verify()
@@ -368,9 +370,8 @@ def test_jl_a1_the_seed_writes_an_intact_audit_chain_on_the_command_channel(outp
         "billing.allocation.adopt",
         "billing.charge.create",
         "billing.charge.payment",
-        "billing.statement.draft",
-        "billing.statement.confirm",
     } <= event_types
+    assert not event_types & {"billing.statement.draft", "billing.statement.confirm"}  # JL-B4: after the month's end
     assert not AuditEvent.objects.filter(outcome="failure").exclude(event_type="obligation.violated").exists()
     assert "JL-A1 审计链完整" in output
 
@@ -420,9 +421,14 @@ def test_jl_c2_c3_c5_c6_demo_cases_in_every_state(output):
     assert Violation.objects.get(obligation=obligations.get(state=ObligationState.VIOLATED)).rule == "JL-C2"
 
 
+def billing_demo_facilities() -> dict:
+    return {key: facility(key) for key in ("nongan", "jdyy")}
+
+
 def test_jl_b1_to_b5_demo_billing(output):
-    """Prices within the published standards, a charge per closed case split by JL-B3, one payment,
-    and this month's statement confirmed by the inviting side only."""
+    """Prices within the published standards, a charge per closed case split by JL-B3, one payment;
+    no statement of the month not yet ended (JL-B4), and once it has ended (Beijing time) the month
+    end drafts it and the inviting side alone confirms it."""
     standards = PriceStandard.objects.all()
     assert set(standards.values_list("service_type", flat=True)) == {
         "consultation", "outpatient", "case_discussion", "pathology", "imaging", "laboratory",
@@ -447,8 +453,13 @@ def test_jl_b1_to_b5_demo_billing(output):
     paid = Charge.objects.get(paid_at__isnull=False)
     assert paid.fiscal_receipt_number and paid.insurance_fen + paid.self_pay_fen == paid.fee_fen and paid.self_pay_fen > 0
 
+    assert not Statement.objects.exists()  # JL-B4: the demo never drafts the current month
+    month = billing_rules.month_of(timezone.now())
+    with time_machine.travel(billing_rules.period_bounds(month)[1] + timedelta(minutes=1), tick=False):
+        assert billing_demo.seed_month_end(facilities=billing_demo_facilities())["statements drafted"] == 1
+        assert billing_demo.seed_month_end(facilities=billing_demo_facilities()) == Counter()  # idempotent
     statement = Statement.objects.get()
-    assert statement.period_start == billing_rules.month_of(timezone.now())
+    assert statement.period_start == month
     assert (statement.inviting, statement.invited) == (facility("nongan"), facility("jdyy"))
     assert statement.state == "draft" and statement.invited_confirmed_at is None
     assert statement.inviting_confirmed_by.username == "finance_nongan"
