@@ -190,3 +190,6 @@ class VerificationRun(models.Model):
     @property
     def percent(self) -> int:
         return 100 if self.state == self.State.DONE else (int(self.checked * 100 / self.total) if self.total else 0)
+
+
+from .complaint_models import Complaint, ComplaintStep  # noqa: E402, F401  JL-O6: the complaints' tables

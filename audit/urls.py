@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import complaint_views, views
 
 app_name = "audit"
 
@@ -15,4 +15,8 @@ urlpatterns = [
     path("seals/<int:pk>/", views.seal_detail, name="seal-detail"),
     path("seals/<int:pk>/unseal/", views.seal_release, name="seal-release"),
     path("audit-chain/", views.chain, name="chain"),
+    # JL-O6: complaints about a facility (staff and regulators)
+    path("complaints/", complaint_views.complaint_list, name="complaint-list"),
+    path("complaints/new/", complaint_views.complaint_create, name="complaint-create"),
+    path("complaints/<int:pk>/", complaint_views.complaint_detail, name="complaint-detail"),
 ]

@@ -7,6 +7,7 @@ rather than being guessed around.
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -533,3 +534,14 @@ TELEMED_WEBHOOK_BACKOFF_CAP_SECONDS = env_int("TELEMED_WEBHOOK_BACKOFF_CAP_SECON
 TELEMED_WEBHOOK_DISABLE_AFTER = env_int("TELEMED_WEBHOOK_DISABLE_AFTER", 5, minimum=1)
 TELEMED_WEBHOOK_SWEEP_SECONDS = env_int("TELEMED_WEBHOOK_SWEEP_SECONDS", 30, minimum=5)
 TELEMED_WEBHOOK_ALLOW_PRIVATE = env_bool("TELEMED_WEBHOOK_ALLOW_PRIVATE", False)
+
+# JL-O6: complaints. Deadlines in calendar days from receipt — the deployment's choice, not a
+# regulation's count; the public pages' rate per client address ("5/hour": per minute, hour or day),
+# counted in the default cache.
+TELEMED_COMPLAINT_ACK_DAYS = env_int("TELEMED_COMPLAINT_ACK_DAYS", 2, minimum=1)
+TELEMED_COMPLAINT_ANSWER_DAYS = env_int("TELEMED_COMPLAINT_ANSWER_DAYS", 10, minimum=1)
+TELEMED_COMPLAINT_RATE = os.environ.get("TELEMED_COMPLAINT_RATE", "") or "5/hour"
+if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*(minute|hour|day)\s*", TELEMED_COMPLAINT_RATE):
+    raise ImproperlyConfigured(f"TELEMED_COMPLAINT_RATE={TELEMED_COMPLAINT_RATE!r}: expected e.g. 5/hour (per minute, hour or day)")
+if TELEMED_COMPLAINT_ANSWER_DAYS < TELEMED_COMPLAINT_ACK_DAYS:
+    raise ImproperlyConfigured("TELEMED_COMPLAINT_ANSWER_DAYS must be at least TELEMED_COMPLAINT_ACK_DAYS")

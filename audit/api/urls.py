@@ -7,13 +7,14 @@ keep FHIR's own URL form: ``fhir/AuditEvent`` and ``fhir/AuditEvent/<id>``, no t
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import complaints, views
 
 app_name = "audit-api"
 
 router = SimpleRouter()
 router.register("responsibility", views.ResponsibilityViewSet, basename="responsibility")
 router.register("seals", views.SealViewSet, basename="seal")
+router.register("complaints", complaints.ComplaintViewSet, basename="complaint")  # JL-O6
 
 urlpatterns = [
     *router.urls,
