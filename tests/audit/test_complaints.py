@@ -310,3 +310,21 @@ def test_jl_o6_api_lists_and_takes_steps(world, django_assert_max_num_queries):
     assert_error(token_client(regulator("220100")).post(url, {"act": "acknowledge"}, format="json"), 403, "permission_denied")
     overridden = token_client(regulator("220100")).post(url, {"act": "override", "text": "复核属实", "substantiated": True}, format="json")
     assert overridden.status_code == 201 and overridden.json()["substantiated"] is True
+
+
+def test_jl_o6_jl_a2_public_pages_pass_the_strict_policy(client, world, settings):
+    """No inline script, handler or style on any public page (the CSP allows none)."""
+    from tests.telemed.test_http_hardening import inline_code
+
+    complaint = _public(world)
+    settings.TELEMED_COMPLAINT_RATE = "1/hour"
+    answers = [
+        client.get(reverse("public:complaint-new")),
+        client.get(reverse("public:complaint-status")),
+        client.post(reverse("public:complaint-status"), {"tracking_number": complaint.tracking_number, "phone_tail": "5678"}),
+        client.post(reverse("public:complaint-status"), {"tracking_number": complaint.tracking_number, "phone_tail": "5678"}),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    for answer in answers:
+        policy = answer["Content-Security-Policy"]
+        assert "unsafe-inline" not in policy and inline_code(answer.content.decode()) == []
