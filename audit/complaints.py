@@ -90,10 +90,11 @@ def _notify_new(complaint: Complaint) -> None:
 @service_transaction()
 def complaint_receive(
     *, actor=None, facility: Facility, complainant_name: str, complainant_phone: str, relation: str, text: str,
-    case_number: str = "",
+    case_number: str = "", received_at=None,
 ) -> Complaint:
     """JL-O6: take in a complaint. ``actor`` None is the public form; a user is a staff entry, by the
-    facility's handlers or a regulator over it."""
+    facility's handlers or a regulator over it. A staff entry may give when the complaint came in (by
+    phone or in person, entered later); the deadlines run from then. Never in the future."""
     staff_entry = actor is not None and getattr(actor, "is_authenticated", False)
     scope = Scope.of(actor)
     if staff_entry and not (scope.is_operator or scope.has_role(facility.pk, *HANDLERS)
@@ -125,6 +126,9 @@ def complaint_receive(
             raise _refuse(case_number_error(), actor=actor if staff_entry else None, facility_id=facility.pk,
                           details={"case_number_not_at_facility": True})
     now = timezone.now()
+    if received_at is not None and (not staff_entry or received_at > now):
+        raise ApplicationError(rules.RULE, _("JL-O6: 受理时间不能晚于现在。"), {"field": "received_at"})
+    now = received_at or now
     ack_due, answer_due = rules.deadlines(
         received_at=now, ack_days=settings.TELEMED_COMPLAINT_ACK_DAYS, answer_days=settings.TELEMED_COMPLAINT_ANSWER_DAYS
     )

@@ -328,3 +328,18 @@ def test_jl_o6_jl_a2_public_pages_pass_the_strict_policy(client, world, settings
     for answer in answers:
         policy = answer["Content-Security-Policy"]
         assert "unsafe-inline" not in policy and inline_code(answer.content.decode()) == []
+
+
+def test_jl_o6_a_staff_entry_may_date_a_complaint_received_earlier_but_not_in_the_future(world):
+    received = timezone.now() - dt.timedelta(days=12)
+    complaint = complaints.complaint_receive(
+        actor=world.invited_coordinator, facility=world.invited, complainant_name="李先生", complainant_phone=PHONE,
+        relation="patient", text="电话投诉", received_at=received)
+    assert complaint.answer_due_at == received + dt.timedelta(days=10)
+    assert rules.answer_overdue(answer_due_at=complaint.answer_due_at, answered_at=None, now=timezone.now())
+    with pytest.raises(ApplicationError):
+        complaints.complaint_receive(actor=world.invited_coordinator, facility=world.invited, complainant_name="x",
+                                     complainant_phone=PHONE, relation="other", text="x",
+                                     received_at=timezone.now() + dt.timedelta(hours=1))
+    with pytest.raises(ApplicationError):
+        _public(world, received_at=received)  # the public form cannot date a complaint
