@@ -7,9 +7,11 @@ models stay what they are. A complaint is never deleted (JL-C8): its steps are a
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 from facilities.choices import StaffRole
+from telemed import crypto
 from telemed.fields import EncryptedTextField
 from telemed.scope import Scope
 
@@ -20,6 +22,13 @@ HANDLERS = (StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR)
 
 
 class ComplaintQuerySet(models.QuerySet):
+    def on_old_data_key(self):
+        """Complaints whose phone was written under another key or cipher than the current one
+        (JL-A2, ``manage.py rotate_data_key``)."""
+        prefix = crypto.current_prefix()
+        return self.annotate(phone_raw=Cast("complainant_phone", output_field=models.TextField())).filter(
+            ~Q(phone_raw="") & ~Q(phone_raw__startswith=prefix))
+
     def visible_to(self, user):
         """JL-O6, JL-O1: the facility's administrators and coordinators see its complaints, regulators
         those of facilities in their division and below, operators all; anyone else none. Other staff of

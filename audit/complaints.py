@@ -251,3 +251,26 @@ SERVICES = {
 
 def is_open(complaint: Complaint) -> bool:
     return complaint.state != ComplaintState.ANSWERED
+
+
+def complaint_data_key_rotate_batch(*, actor=None, batch_size: int = 500) -> tuple[int, int]:
+    """JL-A2 (GB/T 22239-2019 8.1.4.8): re-encrypt up to ``batch_size`` complainants' phones still under
+    an old data key or cipher (``manage.py rotate_data_key``, after the patients). One transaction and
+    one audit event per batch; returns (rows done, rows remaining)."""
+    from django.db import transaction
+
+    from telemed import crypto
+
+    with transaction.atomic():
+        rows = list(Complaint.objects.on_old_data_key().select_for_update().order_by("pk")[:batch_size])
+        for complaint in rows:
+            complaint.save(update_fields=["complainant_phone"])  # read under the old key, written under the current
+        remaining = Complaint.objects.on_old_data_key().count()
+        if rows:
+            keys, cipher = crypto.current()
+            audit_event_append(
+                actor=actor, event_type=EventType.DATA_KEY_ROTATE, object_type="audit.complaint",
+                details={"key_id": keys[0].id, "cipher": cipher, "rows": len(rows), "first_id": rows[0].pk,
+                         "last_id": rows[-1].pk, "remaining": remaining},
+            )
+    return len(rows), remaining

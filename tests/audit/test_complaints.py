@@ -343,3 +343,27 @@ def test_jl_o6_a_staff_entry_may_date_a_complaint_received_earlier_but_not_in_th
                                      received_at=timezone.now() + dt.timedelta(hours=1))
     with pytest.raises(ApplicationError):
         _public(world, received_at=received)  # the public form cannot date a complaint
+
+
+def test_jl_a2_rotate_data_key_re_encrypts_complainants_phones(world, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    from telemed import crypto
+
+    old, new = crypto.DataKey("old", bytes(range(32))), crypto.DataKey("new", bytes(range(32, 64)))
+    settings.TELEMED_DATA_KEYS = (old,)
+    complaint = _public(world)
+    settings.TELEMED_DATA_KEYS = (new, old)
+    assert Complaint.objects.on_old_data_key().count() == 1
+    out = StringIO()
+    call_command("rotate_data_key", stdout=out)
+    assert "1 条投诉人电话已重新加密" in out.getvalue() and Complaint.objects.on_old_data_key().count() == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT complainant_phone FROM audit_complaint WHERE id = %s", [complaint.pk])
+        assert crypto.key_id_of(cursor.fetchone()[0]) == "new"
+    settings.TELEMED_DATA_KEYS = (new,)
+    assert Complaint.objects.get(pk=complaint.pk).complainant_phone == PHONE
+    assert AuditEvent.objects.filter(event_type="security.data_key_rotate", object_type="audit.complaint").count() == 1
