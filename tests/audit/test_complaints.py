@@ -21,7 +21,14 @@ from audit.models import AuditEvent
 from consultations.models import Notification
 from facilities.choices import StaffRole
 from telemed.errors import ApplicationError
-from tests.api_cases import assert_error, token_client
+from tests.api_cases import (
+    Access,
+    Call,
+    EndpointAccessCases,
+    assert_error,
+    assert_list_queries_constant,
+    token_client,
+)
 from tests.factories import FacilityFactory, division, regulator, staff
 
 pytestmark = pytest.mark.frozen_at("2026-12-07T02:00:00Z")
@@ -367,3 +374,33 @@ def test_jl_a2_rotate_data_key_re_encrypts_complainants_phones(world, settings):
     settings.TELEMED_DATA_KEYS = (new,)
     assert Complaint.objects.get(pk=complaint.pk).complainant_phone == PHONE
     assert AuditEvent.objects.filter(event_type="security.data_key_rotate", object_type="audit.complaint").count() == 1
+
+
+class TestJlO6ComplaintAnswerOverTheApi(EndpointAccessCases):
+    """JL-O6 over the API: anonymous 401, another facility's coordinator 404, a regulator over the
+    facility (who sees it but does not answer for it) 403, the facility's coordinator 201 and audited."""
+
+    event_type = "complaint.answer"
+    success_status = 201
+
+    def arrange(self) -> Access:
+        facility = FacilityFactory(name="吉林大学第一医院", division=division("220104"), licence_issuer=division("220000"))
+        coordinator = staff(facility, StaffRole.COORDINATOR)
+        complaint = complaints.complaint_receive(facility=facility, complainant_name="王女士", complainant_phone=PHONE,
+                                                 relation="family", text="报告迟迟未出")
+        complaints.complaint_acknowledge(actor=coordinator, complaint=complaint)
+        return Access(
+            call=Call("POST", reverse("audit-api:complaint-steps", args=[complaint.pk]),
+                      {"act": "answer", "text": "已致歉", "substantiated": False}),
+            right=coordinator, wrong_facility=staff(_elsewhere(), StaffRole.COORDINATOR), wrong_role=regulator("220100"),
+            check=lambda response: response.json()["state"] == "answered" or pytest.fail("not answered"),
+        )
+
+
+def test_jl_o6_the_api_list_costs_the_same_for_3_and_20_complaints(world, django_assert_max_num_queries):
+    def add(n):
+        for i in range(n):
+            _public(world, text=f"投诉{i}")
+
+    assert_list_queries_constant(token_client(regulator("220100")), reverse("audit-api:complaint-list"), add_rows=add,
+                                 assert_max_num_queries=django_assert_max_num_queries, max_queries=10)
