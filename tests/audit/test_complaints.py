@@ -404,3 +404,12 @@ def test_jl_o6_the_api_list_costs_the_same_for_3_and_20_complaints(world, django
 
     assert_list_queries_constant(token_client(regulator("220100")), reverse("audit-api:complaint-list"), add_rows=add,
                                  assert_max_num_queries=django_assert_max_num_queries, max_queries=10)
+
+
+def test_jl_o6_the_navigation_leads_handlers_and_regulators_to_the_complaints(client, world):
+    url = reverse("audit:complaint-list")
+    for user, shown in ((world.invited_coordinator, True), (regulator("220100"), True), (world.clinician, False)):
+        client.force_login(user)
+        links = [link for _label, link in client.get(reverse("home")).context["nav_items"]]
+        assert (url in links) is shown
+    assert client.get(url).status_code == 403  # the clinician: complaints are not theirs to read
