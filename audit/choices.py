@@ -151,9 +151,46 @@ class EventType(models.TextChoices):
     OAUTH_TOKEN_REFUSE = "oauth.token.refuse", _("拒绝向对接应用签发访问令牌")
     # Notifications (issue 12, docs/architecture.md "Notifications")
     NOTIFICATION_PREFERENCE_CHANGE = "notification.preference.change", _("修改通知设置")
+    # Complaints (JL-O6): intake, the facility's steps, the regulators' notes and overrides
+    COMPLAINT_RECEIVE = "complaint.receive", _("受理投诉")
+    COMPLAINT_ACKNOWLEDGE = "complaint.acknowledge", _("确认收到投诉")
+    COMPLAINT_INVESTIGATE = "complaint.investigate", _("投诉调查记录")
+    COMPLAINT_ANSWER = "complaint.answer", _("答复投诉并认定")
+    COMPLAINT_NOTE = "complaint.note", _("监管部门投诉意见")
+    COMPLAINT_OVERRIDE = "complaint.override", _("监管部门变更投诉认定")
+    COMPLAINT_REFUSE = "complaint.refuse", _("拒绝办理投诉操作")
     # The audit log itself (JL-A1)
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")
     AUDIT_LOG_READ = "audit.log.read", _("读取审计日志")
     AUDIT_CHECKPOINT_SIGN = "audit.checkpoint.sign", _("签署审计日志检查点")
     AUDIT_CHECKPOINT_DOWNLOAD = "audit.checkpoint.download", _("下载审计日志检查点")
+
+
+class ComplaintState(models.TextChoices):
+    """JL-O6: where a complaint stands (the graph is ``audit.complaint_rules.EDGES``)."""
+
+    RECEIVED = "received", _("已受理")
+    ACKNOWLEDGED = "acknowledged", _("已确认收到")
+    INVESTIGATING = "investigating", _("调查中")
+    ANSWERED = "answered", _("已答复（办结）")
+
+
+class ComplaintChannel(models.TextChoices):
+    PUBLIC_FORM = "public_form", _("网上投诉")
+    STAFF_ENTRY = "staff_entry", _("电话或来访登记")
+
+
+class ComplainantRelation(models.TextChoices):
+    PATIENT = "patient", _("患者本人")
+    FAMILY = "family", _("患者家属")
+    OTHER = "other", _("其他")
+
+
+class ComplaintStepKind(models.TextChoices):
+    RECEIVE = "receive", _("受理")
+    ACKNOWLEDGE = "acknowledge", _("确认收到")
+    INVESTIGATE = "investigate", _("调查记录")
+    ANSWER = "answer", _("答复")
+    NOTE = "note", _("监管意见")
+    OVERRIDE = "override", _("变更认定")

@@ -218,3 +218,6 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.size} {self.signed_at:%Y-%m-%d %H:%M}"
+
+
+from .complaint_models import Complaint, ComplaintStep  # noqa: E402, F401  JL-O6: the complaints' tables

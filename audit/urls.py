@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import complaint_views, views
 
 app_name = "audit"
 
@@ -17,4 +17,8 @@ urlpatterns = [
     path("audit-chain/", views.chain, name="chain"),
     path("audit-chain/checkpoints/", views.checkpoint_list, name="checkpoint-list"),
     path("audit-chain/checkpoints/<int:pk>/download/", views.checkpoint_download, name="checkpoint-download"),
+    # JL-O6: complaints about a facility (staff and regulators)
+    path("complaints/", complaint_views.complaint_list, name="complaint-list"),
+    path("complaints/new/", complaint_views.complaint_create, name="complaint-create"),
+    path("complaints/<int:pk>/", complaint_views.complaint_detail, name="complaint-detail"),
 ]

@@ -189,6 +189,27 @@ ASSETS: tuple[AssetSpec, ...] = (
     AssetSpec("ybdx", "software", "远程会诊系统", "V3.1", "（演示）软件商丙", True, 20, 365, 100),
 )
 
+# --- Complaints (JL-O6): one answered, one overdue ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComplaintSpec:
+    facility: str
+    complainant_name: str
+    phone: str
+    relation: str
+    text: str
+    days_ago: int  # received this many days before the demo's today (entered by the coordinator)
+    answer: str = ""  # answered (with this text) when set; else left open
+    substantiated: bool | None = None
+
+
+COMPLAINTS: tuple[ComplaintSpec, ...] = (
+    ComplaintSpec("jdyy", "（演示）王女士", "13900000001", "family", "（演示）远程会诊后三天仍未收到会诊意见。", 5,
+                  "（演示）经核查，专家意见签发延误，已督促签发并向您致歉。", True),
+    ComplaintSpec("jdyy", "（演示）李先生", "13900000002", "patient", "（演示）远程影像诊断报告与复查结果不一致，希望说明。", 12),
+)
+
 # JL-O4 (art. 46.4): the standard time one diagnosis report counts as. Invented for the demonstration;
 # the provincial commission sets the real figures on the service types page.
 REPORT_STANDARD_MINUTES = {"imaging": 30, "pathology": 40, "laboratory": 15}

@@ -41,6 +41,7 @@ from audit.choices import EventType, Outcome
 from audit.services import audit_event_append, audit_refusal
 from telemed.context import client_ip
 from telemed.errors import ApplicationError
+from telemed.public import is_public
 from telemed.scope import Scope
 from telemed.text import clean_text
 from telemed.transactions import service_transaction
@@ -325,6 +326,8 @@ class PasswordAgeMiddleware:
             return None
         match = request.resolver_match
         if match is not None and match.url_name in ALLOWED_WHILE_EXPIRED:
+            return None
+        if is_public(request):  # JL-O6: the public complaint pages are open to anyone
             return None
         message = _("JL-A2 等保三级 8.1.4.1: 您的密码已使用超过 %(days)d 天，请先修改密码。") % {
             "days": settings.TELEMED_PASSWORD_MAX_AGE_DAYS

@@ -41,6 +41,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.choices import EventType, Outcome
 from audit.services import audit_event_append
 from telemed.context import client_ip
+from telemed.public import is_public
 from telemed.scope import Scope
 
 NEEDED_KEY = "telemed.otp_needed"
@@ -259,6 +260,8 @@ class TwoFactorMiddleware:
             return None
         match = request.resolver_match
         if match is not None and match.url_name in ALLOWED_BEFORE_VERIFIED and not match.namespace:
+            return None
+        if is_public(request):  # JL-O6: the public complaint pages are open to anyone
             return None
         if request.path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL):
             return None

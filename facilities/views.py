@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.complaint_selectors import substantiated_by_year
 from telemed.errors import ApplicationError
 from telemed.pages import filter_values as _filters
 from telemed.pages import found as _found
@@ -131,6 +132,12 @@ def facility_detail(request, pk: int):
         "can_see_metrics": is_admin or scope.regulates(facility.division_id),  # its scorecard (docs/metrics.md)
         "can_suspend": suspension is None and may_suspend,
         "can_lift": suspension is not None and scope.is_division(suspension.issuing_division_id),
+        # JL-O6: substantiated complaints per year, for those who handle or oversee them.
+        "complaints_substantiated": (
+            substantiated_by_year(facility_id=pk)
+            if scope.has_role(pk, ADMIN, COORDINATOR) or scope.regulates(facility.division_id)
+            else None
+        ),
     }
     return render(request, "facilities/facility_detail.html", context)
 

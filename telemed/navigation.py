@@ -89,6 +89,8 @@ def navigation(request):
         add(GROUP_FACILITIES, _("暂停与恢复"), reverse("facilities:suspension-list"))
     if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR):
         add(GROUP_FACILITIES, _("设备与软件"), reverse("facilities:asset-list"))  # JL-O7 (art. 33)
+        # JL-O6: complaints about the facility, handled by its administrators and coordinators
+        add(GROUP_SUPERVISION if scope.is_regulator else GROUP_START, _("投诉办理"), reverse("audit:complaint-list"))
     if scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
         add(GROUP_FACILITIES, _("事件推送"), reverse("webhooks:list"))  # issue 14
     if scope.facilities_with_role(StaffRole.FACILITY_ADMIN) or scope.is_regulator:

@@ -8,6 +8,7 @@ rather than being guessed around.
 import datetime as dt
 import json
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -473,6 +474,11 @@ SPECTACULAR_SETTINGS = {
         "AssetKindEnum": "facilities.choices.AssetKind",  # JL-O7: the equipment register
         "AssetStatusEnum": "facilities.choices.AssetStatus",
         "MaintenanceKindEnum": "facilities.choices.MaintenanceKind",
+        "ComplainantRelationEnum": "audit.choices.ComplainantRelation",  # JL-O6
+        "ComplaintStepKindEnum": "audit.choices.ComplaintStepKind",
+        "ComplaintStateEnum": "audit.choices.ComplaintState",
+        "ComplaintChannelEnum": "audit.choices.ComplaintChannel",
+        "ConsentRelationEnum": "consultations.choices.ConsentRelation",  # beside ComplainantRelation
     },
 }
 
@@ -611,3 +617,14 @@ TELEMED_NOTIFY_BACKOFF_SECONDS = env_int("TELEMED_NOTIFY_BACKOFF_SECONDS", 60, m
 TELEMED_NOTIFY_BACKOFF_CAP_SECONDS = env_int("TELEMED_NOTIFY_BACKOFF_CAP_SECONDS", 3600, minimum=1)
 TELEMED_NOTIFY_STALE_SECONDS = env_int("TELEMED_NOTIFY_STALE_SECONDS", 600, minimum=60)
 TELEMED_NOTIFY_SWEEP_SECONDS = env_int("TELEMED_NOTIFY_SWEEP_SECONDS", 60, minimum=5)
+
+# JL-O6: complaints. Deadlines in calendar days from receipt — the deployment's choice, not a
+# regulation's count; the public pages' rate per client address ("5/hour": per minute, hour or day),
+# counted in the default cache.
+TELEMED_COMPLAINT_ACK_DAYS = env_int("TELEMED_COMPLAINT_ACK_DAYS", 2, minimum=1)
+TELEMED_COMPLAINT_ANSWER_DAYS = env_int("TELEMED_COMPLAINT_ANSWER_DAYS", 10, minimum=1)
+TELEMED_COMPLAINT_RATE = os.environ.get("TELEMED_COMPLAINT_RATE", "") or "5/hour"
+if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*(minute|hour|day)\s*", TELEMED_COMPLAINT_RATE):
+    raise ImproperlyConfigured(f"TELEMED_COMPLAINT_RATE={TELEMED_COMPLAINT_RATE!r}: expected e.g. 5/hour (per minute, hour or day)")
+if TELEMED_COMPLAINT_ANSWER_DAYS < TELEMED_COMPLAINT_ACK_DAYS:
+    raise ImproperlyConfigured("TELEMED_COMPLAINT_ANSWER_DAYS must be at least TELEMED_COMPLAINT_ACK_DAYS")

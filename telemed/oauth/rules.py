@@ -64,6 +64,8 @@ ROUTE_RESOURCES: dict[str, str] = {
     "audit-api:responsibility": "audit",
     "audit-api:seal": "audit",
     "audit-api:fhir-auditevent": "audit",
+    "audit-api:complaint": "audit",  # JL-O6: complaints about the client's facility
+    "audit-api:audit-checkpoint": "audit",  # JL-A1: the signed checkpoints a commission's system keeps
 }
 # Routes whose scope does not follow the method (exact names, or a prefix ending in ``*``).
 ROUTE_SCOPES: dict[str, str] = {

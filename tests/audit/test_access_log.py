@@ -238,6 +238,16 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "audit-api:fhir-auditevent-search": "the audit log for auditors: Patient/<id> references only, no name or "
     "number; each read is itself logged as audit.log.read",
     "audit-api:fhir-auditevent-read": "one audit event for auditors, logged as audit.log.read",
+    # Complaints (JL-O6): the complainant's name, masked phone (JL-C9) and their own words, a request
+    # number at most — no medical record is read; every step is an audit event of its own.
+    "audit:complaint-list": "complaints: tracking numbers, facilities, states and deadlines",
+    "audit:complaint-create": "form: a complaint received by phone or in person",
+    "audit:complaint-detail": "one complaint and its steps: complainant's name, masked phone, text, request number",
+    "audit-api:complaint-list": "complaints as on the list page (masked phones)",
+    "audit-api:complaint-detail": "one complaint as on its page (masked phone)",
+    "audit-api:complaint-steps": "a complaint's steps; POST takes one (its own audit event)",
+    "public:complaint-new": "public intake form, no login: accredited facilities by name; shows back only the tracking number",
+    "public:complaint-status": "public status, no login: a complaint's state and answer for its number and phone tail",
     # Billing: charges and statements carry request numbers and money, no patient identity
     "billing:index": "billing start page",
     "billing:charge-list": "charges: request numbers and amounts",

@@ -250,7 +250,7 @@ def _agreement_detail(n):
 
 SERVICE_CODES = ["consultation", "outpatient", "case_discussion", "pathology", "imaging", "laboratory"]
 DETAILS = {
-    "facility-detail": (_facility_detail, 10 + OTP),
+    "facility-detail": (_facility_detail, 11 + OTP),  # +1: JL-O6 substantiated complaints per year
     "physician-detail": (_physician_detail, 8 + OTP),
     "agreement-detail": (_agreement_detail, 6),
 }

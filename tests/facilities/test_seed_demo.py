@@ -477,3 +477,16 @@ def test_the_dashboard_has_its_figures_as_soon_as_the_demo_is_loaded(output):
 
     # Without this the demo's regulators saw an empty dashboard until beat's first catch-up.
     assert MetricDay.objects.exists()
+
+
+def test_jl_o6_demo_complaints_one_answered_one_overdue(output):
+    from audit import complaint_rules
+    from audit.complaint_models import Complaint
+
+    complaints = list(Complaint.objects.order_by("received_at"))
+    assert len(complaints) == len(data.COMPLAINTS) == 2
+    assert all("（演示）" in c.text and "（演示）" in c.complainant_name for c in complaints)
+    overdue, answered = complaints
+    assert answered.state == "answered" and answered.substantiated is True and "（演示）" in answered.answer
+    assert overdue.state == "received"
+    assert complaint_rules.answer_overdue(answer_due_at=overdue.answer_due_at, answered_at=None, now=timezone.now())

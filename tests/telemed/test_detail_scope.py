@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from audit import records
+from audit.complaints import complaint_receive
 from audit.models import AuditEvent
 from billing import services as billing_services
 from billing.models import Charge, FacilityPrice
@@ -155,6 +156,9 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "audit-api:seal-detail": lambda o: {"pk": o.seal.pk},
     "audit-api:seal-unseal": lambda o: {"pk": o.seal.pk},
     "audit-api:fhir-auditevent-read": lambda o: {"pk": o.event.pk},
+    "audit:complaint-detail": lambda o: {"pk": o.complaint.pk},  # JL-O6
+    "audit-api:complaint-detail": lambda o: {"pk": o.complaint.pk},
+    "audit-api:complaint-steps": lambda o: {"pk": o.complaint.pk},
     # Billing (pages)
     "billing:charge-payment": lambda o: {"pk": o.charge.pk},
     "billing:charge-reverse": lambda o: {"pk": o.charge.pk},
@@ -280,6 +284,9 @@ class Objects:
         self.partner_client, _secret = partner_client_register(
             actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited, name="HIS",
             scopes=["consultations:read"])
+        self.complaint = complaint_receive(  # JL-O6: a complaint about the invited facility, from the public form
+            facility=world.invited, complainant_name="王女士", complainant_phone="13912345678", relation="family",
+            text="报告迟迟未出")
         # Last: a suspension would block the consultations above.
         self.suspension = facility_services.suspension_report(
             actor=staff(world.inviting, StaffRole.FACILITY_ADMIN), facility=world.inviting, cause=SuspensionCause.QUALITY_RISK,

@@ -54,7 +54,21 @@ class Command(BaseCommand):
                 if not rows or not remaining:
                     break
         self.stdout.write(self.style.SUCCESS(f"完成 done: every patient is under data key {batch.key_id}"))
+        self.rotate_complaints(batch_size=batch_size)
         self.rotate_files(batch_size=batch_size)
+
+    def rotate_complaints(self, *, batch_size: int) -> None:
+        """JL-O6 complaints keep the complainant's phone encrypted too (``audit.Complaint``)."""
+        from audit.complaints import complaint_data_key_rotate_batch
+
+        done = 0
+        with use_context(channel="command"):
+            while True:
+                rows, remaining = complaint_data_key_rotate_batch(batch_size=batch_size)
+                done += rows
+                if not rows or not remaining:
+                    break
+        self.stdout.write(self.style.SUCCESS(f"完成 done: {done} 条投诉人电话已重新加密 complainants' phones re-encrypted"))
 
     def rotate_files(self, *, batch_size: int) -> None:
         default_storage._setup()

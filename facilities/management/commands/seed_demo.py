@@ -130,6 +130,7 @@ class DemoSeeder:
         self.seed_suspension()
         self.seed_equipment()
         self.seed_report_standards()
+        self.seed_complaints()
 
     def seed_partner_client(self) -> None:
         """Issue 14: the demo HIS as an OAuth2 partner application of 农安, acting as the existing
@@ -454,6 +455,28 @@ class DemoSeeder:
                     performed_by="（演示）设备科", description="（演示）例行维护：清洁、固件与网络检查",
                 )
             self.created["equipment"] += 1
+
+
+    # --- complaints (JL-O6) -------------------------------------------------------------------------
+
+    def seed_complaints(self) -> None:
+        """Two complaints entered by a demo coordinator: one answered, one past its deadlines."""
+        from audit.complaint_models import Complaint
+        from audit.complaints import complaint_acknowledge, complaint_answer, complaint_receive
+
+        for spec in data.COMPLAINTS:
+            facility = self.facilities[spec.facility]
+            actor = self._login_for(spec.facility, StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN)
+            if actor is None or Complaint.objects.filter(facility=facility, text=spec.text).exists():
+                continue
+            complaint = complaint_receive(
+                actor=actor, facility=facility, complainant_name=spec.complainant_name, complainant_phone=spec.phone,
+                relation=spec.relation, text=spec.text, received_at=timezone.now() - timedelta(days=spec.days_ago),
+            )
+            if spec.answer:
+                complaint_acknowledge(actor=actor, complaint=complaint)
+                complaint_answer(actor=actor, complaint=complaint, text=spec.answer, substantiated=spec.substantiated)
+            self.created["complaints"] += 1
 
 
 # --- the summary --------------------------------------------------------------------------------
