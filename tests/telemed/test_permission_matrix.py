@@ -206,3 +206,29 @@ def test_the_tables_name_current_routes_with_reasons():
     for table in (OPEN_TO_ANONYMOUS, REFUSED_WITHOUT_REDIRECT):
         assert set(table) <= keys and all(table.values())
     assert set(UNSCOPED_OBJECTS) <= set(NOT_OBJECT_SCOPED)
+
+
+def test_the_judge_fails_a_leak_a_revealed_object_a_write_and_a_500():
+    """The matrix can fail: each kind of problem it looks for is reported (JL-O1)."""
+    from tests.permission_matrix import Answer, Route
+
+    outsider = Actor("clinician@other_division", "staff", "other_division")
+    route = Route("consultations:detail", api=False, url="/consultations/7/", missing_url="/consultations/999999/", post=True)
+    judge = dict(login_url="/login/", markers_a=["YC-A-1", A_PATIENT], sees_c=False)
+
+    def missing():
+        return Answer(404)
+
+    assert _judge(outsider, route, "GET", Answer(404), missing=missing, **judge) == []
+    revealed = _judge(outsider, route, "GET", Answer(403), missing=missing, **judge)
+    assert len(revealed) == 1 and revealed[0].startswith("object revealed")
+    shown = _judge(outsider, route, "GET", Answer(200, body=f"<td>{A_PATIENT}</td>"), missing=missing, **judge)
+    assert [p.split(":")[0] for p in shown] == ["facility A's data shown", "object revealed"]
+    wrote = _judge(outsider, route, "POST", Answer(404, wrote=("consultation.cancel",)), missing=missing, **judge)
+    assert wrote[0].startswith("write by an outsider")
+    assert _judge(outsider, route, "GET", Answer(500), missing=missing, **judge)[0].startswith("5xx")
+    anonymous = Actor("anonymous", "anonymous")
+    assert _judge(anonymous, route, "GET", Answer(200), missing=missing, **judge)[0].startswith("anonymous not sent")
+    assert _judge(anonymous, route, "GET", Answer(302, location="/login/?next=/consultations/7/"), missing=missing, **judge) == []
+    own = Actor("clinician@own", "staff", "own")
+    assert _judge(own, route, "GET", Answer(200, body=C_PATIENT), missing=missing, **judge)[0].startswith("facility C")
