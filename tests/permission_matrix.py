@@ -231,8 +231,9 @@ def clients_for(actor: Actor) -> tuple[Client, APIClient]:
 
 def _read(response) -> str:
     if getattr(response, "streaming", False):
+        # The test client closes the response once its content is read, with the signal that would
+        # close the database connection held back (calling close() here would drop it on PostgreSQL).
         content = b"".join(response.streaming_content)
-        response.close()
     else:
         content = response.content
     return content.decode("utf-8", "replace")
