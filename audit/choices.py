@@ -133,6 +133,7 @@ class EventType(models.TextChoices):
     AUTH_SESSION_REPLACED = "auth.session_replaced", _("重新登录，结束此前的会话")
     # Encryption at rest (JL-A2, GB/T 22239-2019 8.1.4.8)
     DATA_KEY_ROTATE = "security.data_key_rotate", _("更换数据密钥（重新加密患者证件号码和电话）")
+    DATA_UNDECRYPTABLE = "security.data_undecryptable", _("数据无法解密（密钥缺失或数据被篡改）")
     AUTH_OTP_VERIFIED = "auth.otp_verified", _("双重认证通过")
     AUTH_OTP_FAILED = "auth.otp_failed", _("双重认证动态码错误")
     AUTH_OTP_ENROLLED = "auth.otp_enrolled", _("绑定双重认证身份验证器")

@@ -73,6 +73,11 @@ MESSAGES: dict[str, Message] = {
     "referral.transferred": Message(K.REFERRAL, _("申请 %(n)s 的患者已转出，请按约接收")),
     "referral.declined": Message(K.REFERRAL, _("申请 %(n)s 的转诊安排被谢绝：%(r)s")),
     "referral.cancelled": Message(K.REFERRAL, _("申请 %(n)s 的转诊已取消：%(r)s")),
+    # JL-A2: a stored value that does not decrypt reaches the security administrators.
+    "security.data_undecryptable": Message(
+        K.SYSTEM, _("JL-A2：数据无法解密（%(o)s.%(f)s，记录 %(r)s）"),
+        (_("密钥缺失或数据已被篡改；详情见审计日志 security.data_undecryptable。"),),
+    ),
     # JL-O7 (art. 34): a stop-and-report reaches the regulators over the facility at once.
     "facility.suspension_reported": Message(
         K.SYSTEM, _("%(f)s 已暂停远程医疗服务并报告（%(c)s）"), (_("情况说明：%(d)s"),), {"c": SuspensionCause},

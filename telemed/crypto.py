@@ -53,8 +53,19 @@ CIPHERS = {"aes-256-gcm": "A256G", "sm4-gcm": "SM4G"}
 CIPHER_IDS = {v: k for k, v in CIPHERS.items()}
 
 
-class UndecryptableError(ValueError):
-    """A stored value that does not decrypt: tampered, moved to another column, or its key is gone."""
+class UndecryptableError(Exception):
+    """A stored value that does not decrypt: tampered, moved to another column, or its key is gone.
+
+    Not a ``ValueError``: DRF (``get_object_or_404``) reads a ValueError as "no such object", which
+    would hide the failure behind a 404.
+
+    Raised from a model field (``telemed.fields.EncryptedTextField``), it names that ``field``, and
+    keeps the ``stored`` value only so that ``telemed.undecryptable`` can find the row it came from;
+    neither the message nor any record ever carries the ciphertext (JL-A2).
+    """
+
+    field = None
+    stored = ""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ as ``{"code", "message", "extra"}``; pages show the message. Codes are stable: a
 codes: ``invalid_query`` (a NUL in a query parameter, telemed.middleware), ``json_too_deep``
 (telemed.parsers), ``body_too_large`` (413, over DATA_UPLOAD_MAX_MEMORY_SIZE, below, and
 telemed.middleware), ``upload_too_large`` (413, files over TELEMED_MAX_UPLOAD_BYTES, telemed.files),
-``file_type_refused`` (telemed.files), ``video_link_invalid``.
+``file_type_refused`` (telemed.files), ``video_link_invalid``; ``data_undecryptable`` (409, a stored value
+that does not decrypt, telemed.undecryptable).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_default_handler
+
+from .crypto import UndecryptableError
 
 
 class ApplicationError(Exception):
@@ -77,6 +80,10 @@ def api_exception_handler(exc, context):
     """Render every API error as ``{"code", "message", "extra"}`` with the right status."""
     if isinstance(exc, ApplicationError):
         return Response(_body(exc.code, exc.message, exc.extra), status=exc.status)
+    if isinstance(exc, UndecryptableError):  # JL-A2: on record, never a 500 (telemed.undecryptable)
+        from .undecryptable import STATUS, api_body
+
+        return Response(api_body(context["request"], exc), status=STATUS)
     if isinstance(exc, RequestDataTooBig):  # Django's DATA_UPLOAD_MAX_MEMORY_SIZE, read by the parser
         error = body_too_large()
         return Response(_body(error.code, error.message, error.extra), status=error.status)

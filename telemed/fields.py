@@ -35,7 +35,13 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None:
             return value
-        return crypto.decrypt(value, aad=self.associated_data)
+        try:
+            return crypto.decrypt(value, aad=self.associated_data)
+        except crypto.UndecryptableError as error:
+            # JL-A2: which column failed, and (privately) the value that did, so that the refusal
+            # can name the record — telemed.undecryptable turns it into a clear answer, not a 500.
+            error.field, error.stored = self, value
+            raise
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)

@@ -124,6 +124,7 @@ MIDDLEWARE = [
     "telemed.sessions.SessionTimeoutMiddleware",  # JL-A2: idle and absolute session ends
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "telemed.context.RequestContextMiddleware",
+    "telemed.undecryptable.UndecryptableDataMiddleware",  # JL-A2: undecryptable data is a clear 409 on record, not a 500
     "telemed.middleware.ResponseHeadersMiddleware",
     "telemed.middleware.RequestInputMiddleware",
     "telemed.middleware.RequestSizeMiddleware",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pytest
 import time_machine
 from django.db.models import Max
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -37,6 +37,7 @@ from facilities.choices import StaffRole
 from tests.api_cases import assert_error, token_client
 from tests.consultations import offer, signed
 from tests.factories import UserFactory, regulator, staff
+from tests.routes import walk
 
 pytestmark = pytest.mark.django_db
 
@@ -337,19 +338,7 @@ NOT_PATIENT_DATA_NAMESPACES: dict[str, str] = {
 }
 
 
-def _routes(patterns, namespace: str = ""):
-    """Every URL pattern as (key, namespace, pattern): ``namespace:name``, or the view's dotted
-    path for an unnamed one."""
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            inner = f"{namespace}:{entry.namespace}" if namespace and entry.namespace else (entry.namespace or namespace)
-            yield from _routes(entry.url_patterns, inner or "")
-        elif isinstance(entry, URLPattern):
-            name = entry.name or f"<unnamed {entry.lookup_str}>"
-            yield (f"{namespace}:{name}" if namespace else name), namespace, entry
-
-
-ROUTES = list(_routes(get_resolver().url_patterns))
+ROUTES = list(walk())
 
 
 def test_jl_c8_every_route_is_classified_as_patient_data_or_not():

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from audit import records
@@ -40,14 +40,11 @@ from tests.api_cases import token_client
 from tests.billing import complete, priced, register_account, statement_with_lines
 from tests.consultations import offer, signed
 from tests.factories import FacilityFactory, division, pdf, regulator, staff
+from tests.routes import MISSING, id_like, keywords, walk
 
 pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at("2026-11-20T10:00:00+08:00")]
 
-ID_LIKE = ("pk", "id")
-
-
-def _id_like(name: str) -> bool:
-    return name in ID_LIKE or name.endswith(("_pk", "_id"))
+_id_like = id_like
 
 
 # --- Routes that take an object id but are not scoped to a facility or a division --------------
@@ -200,18 +197,8 @@ OBJECT_ROUTES: dict[str, Callable] = {
 }
 
 
-def _routes(patterns, namespace: str = ""):
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            inner = f"{namespace}:{entry.namespace}" if namespace and entry.namespace else (entry.namespace or namespace)
-            yield from _routes(entry.url_patterns, inner or "")
-        elif isinstance(entry, URLPattern):
-            name = entry.name or f"<unnamed {entry.lookup_str}>"
-            yield (f"{namespace}:{name}" if namespace else name), entry
-
-
 def detail_routes() -> set[str]:
-    return {name for name, entry in _routes(get_resolver().url_patterns) if any(_id_like(g) for g in entry.pattern.regex.groupindex)}
+    return {name for name, _namespace, entry in walk() if any(_id_like(g) for g in keywords(entry))}
 
 
 def _exempt(name: str) -> bool:
@@ -301,7 +288,6 @@ PROVINCIAL_ONLY: dict[str, str] = {
     "facilities-api:application-decide": "JL-F1 (art. 10): only the provincial regulator decides an accreditation",
 }
 
-MISSING = 999_999
 
 
 def _elsewhere():
