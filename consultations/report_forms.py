@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from facilities.choices import ImagingModality
 from facilities.forms import PortalForm
+from facilities.models import section_label
 
 from . import report_rules
 from .forms import CorrectForm, SignForm
@@ -42,7 +43,7 @@ class StructuredEditorMixin:
             self.fields["correction_reason"] = kept.pop("correction_reason")
         for section in self.sections:
             self.fields[f"section_{section.key}"] = forms.CharField(
-                label=section.label, required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                label=section_label(section.label), required=False, widget=forms.Textarea(attrs={"rows": 4}),
                 initial=texts.get(section.key, ""),
             )
         for index in range(self.diagnosis_count):

@@ -106,6 +106,12 @@ class ServiceType(models.Model):
         return str(self.label)
 
     @property
+    def report_section_labels(self) -> list[str]:
+        """The template's section names in the reader's language (JL-C11, issue 12): a built-in one
+        (migration 0010) is translated, a name the regulator entered is shown as entered (data)."""
+        return [section_label(str(s.get("label", ""))) for s in (self.report_template or {}).get("sections") or []]
+
+    @property
     def label(self) -> str:
         """The name to show: a built-in (art. 3) service under its stored Chinese name is translated
         (English mode, issue 12); a name the regulator gave or changed is shown as entered (data)."""
@@ -133,6 +139,33 @@ _SERVICE_NAME_MARKS = (
     pgettext_lazy("service name", "远程医学影像诊断"),
     pgettext_lazy("service name", "远程检验诊断"),
 )
+
+
+# The report sections migration 0010 gives the art. 3 services, marked for translation: shown in the
+# reader's language; the stored label (and the label signed into an opinion, JL-C6) is unchanged.
+BUILT_IN_SECTION_LABELS = {
+    "病史摘要": pgettext_lazy("report section", "病史摘要"),
+    "病情评估": pgettext_lazy("report section", "病情评估"),
+    "诊疗计划": pgettext_lazy("report section", "诊疗计划"),
+    "大体所见": pgettext_lazy("report section", "大体所见"),
+    "镜下所见": pgettext_lazy("report section", "镜下所见"),
+    "病理诊断": pgettext_lazy("report section", "病理诊断"),
+    "检查方法": pgettext_lazy("report section", "检查方法"),
+    "影像所见": pgettext_lazy("report section", "影像所见"),
+    "诊断意见": pgettext_lazy("report section", "诊断意见"),
+    "心律": pgettext_lazy("report section", "心律"),
+    "间期与电轴": pgettext_lazy("report section", "间期与电轴"),
+    "心电图诊断": pgettext_lazy("report section", "心电图诊断"),
+    "标本情况": pgettext_lazy("report section", "标本情况"),
+    "检验结果": pgettext_lazy("report section", "检验结果"),
+    "结果解读": pgettext_lazy("report section", "结果解读"),
+}
+
+
+def section_label(label: str) -> str:
+    """A report section's name to show: a built-in one is translated, any other is data."""
+    shown = BUILT_IN_SECTION_LABELS.get(label)
+    return str(shown) if shown is not None else label
 
 
 def service_label(name: str) -> str:
