@@ -86,6 +86,13 @@ def _holder_model(catalogue) -> tuple[type[models.Model], str, str] | None:
 
 
 def grant_platform_role(user, catalogue, value) -> None:
+    """Through the catalogue's own service where there is one (the three administrators of 三员分立 are
+    granted by ``facilities.admins.admin_role_grant``, on record), else by a row of its holder model."""
+    if catalogue is facility_choices.AdminRole:
+        from facilities.admins import admin_role_grant
+
+        admin_role_grant(actor=None, user=user, role=value)
+        return
     holder = _holder_model(catalogue)
     if holder is None:
         raise LookupError(f"{catalogue.__name__}: no model grants it to a user; teach tests/permission_matrix.py")
@@ -118,6 +125,7 @@ def build_actors(facility_a: Facility, facility_b: Facility, facility_c: Facilit
             if code is not None:
                 user = regulator(code, username=f"m_regulator_{level.value}_{placement}")
                 actors.append(Actor(f"regulator:{level.value}@{placement}", "regulator", placement, user))
+    # The break-glass superuser (JL-A2 三员分立: nothing in the portal needs one, but it exists).
     operator = UserFactory(username="m_operator", is_superuser=True, is_staff=True)
     actors.append(Actor("operator", "operator", "", operator))
     for name, catalogue in sorted(platform_role_catalogues().items()):

@@ -60,6 +60,10 @@ OPEN_TO_ANONYMOUS: dict[str, str] = {
     "facilities-api:auth-token": "partner systems sign in here (username and password in, token out; JL-A2 lockout applies)",
     "api-schema": "the OpenAPI schema: paths and fields, no data",
     "api-docs": "the API reference page over the schema, no data",
+    "api-docs-script": "the API reference page's script (Redoc, served by the portal), no data",
+    "oauth-api:token": "partner applications obtain tokens here with their client id and secret (issue 14)",
+    "public:complaint-new": "JL-O6: patients file a complaint without an account (rate-limited)",
+    "public:complaint-status": "JL-O6: a complainant follows their complaint by tracking number and phone digits",
 }
 
 # Routes that refuse anonymous callers without a redirect: called by the pages' scripts, not opened.
@@ -68,9 +72,20 @@ REFUSED_WITHOUT_REDIRECT: dict[str, str] = {
 }
 
 # The objects of the routes that are not scoped to a facility (NOT_OBJECT_SCOPED of test_detail_scope).
+def _checkpoint_pk(_objects) -> dict:
+    """A signed checkpoint of the audit log (JL-A1): one for the whole province."""
+    from audit.services import audit_checkpoint_sign
+
+    return {"pk": audit_checkpoint_sign().pk}
+
+
 UNSCOPED_OBJECTS = {
     "billing-api:price-standard-detail": lambda o: {"pk": o.price.standard_id},
     "facilities-api:service-type-detail": lambda o: {"pk": o.consultation.service_type_id},
+    "facilities-api:service-type-report-template": lambda o: {"pk": o.consultation.service_type_id},
+    "facilities:service-type-standard": lambda o: {"code": "imaging"},  # JL-O4: a diagnosis type
+    "audit:checkpoint-download": _checkpoint_pk,
+    "audit-api:audit-checkpoint-detail": _checkpoint_pk,
 }
 
 
