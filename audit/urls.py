@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import qc_views, views
 
 app_name = "audit"
 
@@ -17,4 +17,9 @@ urlpatterns = [
     path("audit-chain/", views.chain, name="chain"),
     path("audit-chain/checkpoints/", views.checkpoint_list, name="checkpoint-list"),
     path("audit-chain/checkpoints/<int:pk>/download/", views.checkpoint_download, name="checkpoint-download"),
+    # Quality control (JL-O2, art. 26, 27)
+    path("qc/", qc_views.qc_plan_list, name="qc-plan-list"),
+    path("qc/draws/<int:pk>/", qc_views.qc_draw_detail, name="qc-draw-detail"),
+    path("qc/reviews/", qc_views.qc_review_list, name="qc-review-list"),
+    path("qc/reviews/<int:pk>/", qc_views.qc_review_detail, name="qc-review-detail"),
 ]

@@ -64,6 +64,9 @@ ROUTE_RESOURCES: dict[str, str] = {
     "audit-api:responsibility": "audit",
     "audit-api:seal": "audit",
     "audit-api:fhir-auditevent": "audit",
+    "audit-api:qc-plan": "audit",  # JL-O2: quality-control plans, draws and reviews (read-only lists)
+    "audit-api:qc-draw": "audit",
+    "audit-api:qc-review": "audit",
 }
 # Routes whose scope does not follow the method (exact names, or a prefix ending in ``*``).
 ROUTE_SCOPES: dict[str, str] = {
