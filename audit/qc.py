@@ -205,10 +205,14 @@ def qc_reviewer_assign(*, actor, review: QCReview, reviewer) -> QCReview:
     review = QCReview.objects.select_for_update().select_related("draw__plan", "consultation").get(pk=review.pk)
     _require_regulator_of(actor, review.draw.plan.division_id, obj=review)
     case = review.consultation
-    own = set(Scope.of(reviewer).facility_ids) & {case.inviting_id, case.invited_id}
+    reviewer_scope = Scope.of(reviewer)
+    own = set(reviewer_scope.facility_ids) & {case.inviting_id, case.invited_id}
     problems = []
     if own:
         problems.append(_("JL-O2 第二十六条: 质控专家不能评审本机构参与的病例。"))
+    if reviewer_scope.is_platform_admin or not reviewer.is_active:
+        # 三员分立 (JL-A2): the platform administrators never see patient data.
+        problems.append(_("JL-O2 第二十六条: 平台管理员或已停用的账号不能担任质控专家。"))
     if review.submitted_at is not None:
         problems.append(_("JL-O2 第二十七条: 该病例已评分，不能更换专家。"))
     if review.draw.review_until <= timezone.now():

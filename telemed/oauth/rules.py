@@ -64,6 +64,7 @@ ROUTE_RESOURCES: dict[str, str] = {
     "audit-api:responsibility": "audit",
     "audit-api:seal": "audit",
     "audit-api:fhir-auditevent": "audit",
+    "audit-api:audit-checkpoint": "audit",  # JL-A1: signed checkpoints a regulator's system keeps and verifies
     "audit-api:qc-plan": "audit",  # JL-O2: quality-control plans, draws and reviews (read-only lists)
     "audit-api:qc-draw": "audit",
     "audit-api:qc-review": "audit",

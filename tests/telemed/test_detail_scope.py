@@ -288,7 +288,7 @@ class Objects:
                               period="month", service_types=[self.sealed_case.service_type])
         with time_machine.travel("2026-12-02T09:00:00+08:00", tick=False):
             self.qc_draw = qc_draw(actor=county, plan=plan, period_start=dt.date(2026, 11, 1))
-        self.qc_review = self.qc_draw.reviews.get()
+        self.qc_review = self.qc_draw.reviews.order_by("pk").first()
         self.partner_client, _secret = partner_client_register(
             actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited, name="HIS",
             scopes=["consultations:read"])
