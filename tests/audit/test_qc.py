@@ -19,7 +19,7 @@ from facilities.models import ServiceType
 from telemed.errors import ApplicationError
 from tests.api_cases import token_client
 from tests.billing import complete, complete_from_another_county, priced
-from tests.factories import FacilityFactory, division, regulator, staff
+from tests.factories import FacilityFactory, administrator, division, regulator, staff
 
 pytestmark = pytest.mark.frozen_at("2026-11-20T10:00:00+08:00")
 DECEMBER = "2026-12-02T09:00:00+08:00"
@@ -182,6 +182,11 @@ def test_jl_o2_a_reviewer_of_the_cases_own_facility_is_refused(q):
         qc.qc_reviewer_assign(actor=q.county, review=review, reviewer=q.world.expert)
     assert "JL-O2" in refused.value.message
     assert not q.world.expert.has_perm("consultations.view_consultation", review.consultation)
+    admin = administrator("audit_admin")  # 三员分立 (JL-A2): never a reader of patient data
+    with time_machine.travel(DECEMBER, tick=False), pytest.raises(ApplicationError) as platform:
+        qc.qc_reviewer_assign(actor=q.county, review=review, reviewer=admin)
+    assert "平台管理员" in platform.value.message
+    assert AuditEvent.objects.filter(event_type="qc.refuse").count() == 2
 
 
 # --- Scoring and the facility's answer ---------------------------------------------------------------
