@@ -14,6 +14,13 @@ class HashAlgorithm(models.TextChoices):
     SM3 = "sm3", "SM3"
 
 
+class QCPeriod(models.TextChoices):
+    """JL-O2 (art. 26, 27): how often a quality-control plan draws its sample."""
+
+    MONTH = "month", _("每月")
+    QUARTER = "quarter", _("每季度")
+
+
 class EventType(models.TextChoices):
     """Every event type the audit log knows (JL-A1): the stored dotted value, one Chinese label.
 
@@ -160,6 +167,16 @@ class EventType(models.TextChoices):
     COMPLAINT_NOTE = "complaint.note", _("监管部门投诉意见")
     COMPLAINT_OVERRIDE = "complaint.override", _("监管部门变更投诉认定")
     COMPLAINT_REFUSE = "complaint.refuse", _("拒绝办理投诉操作")
+    # Quality control (JL-O2, art. 26, 27)
+    QC_CHECKLIST_DEFINE = "qc.checklist.define", _("发布质控评分表")
+    QC_PLAN_CREATE = "qc.plan.create", _("制定质控计划")
+    QC_PLAN_DEACTIVATE = "qc.plan.deactivate", _("停用质控计划")
+    QC_DRAW = "qc.draw", _("质控随机抽样")
+    QC_REVIEWER_ASSIGN = "qc.reviewer.assign", _("指定质控专家")
+    QC_REVIEW_SUBMIT = "qc.review.submit", _("提交质控评分与反馈")
+    QC_ANSWER = "qc.answer", _("机构提交整改情况")
+    QC_ACCESS_EXPIRE = "qc.access.expire", _("质控调阅授权到期收回")
+    QC_REFUSE = "qc.refuse", _("拒绝质控操作")
     # The audit log itself (JL-A1)
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")

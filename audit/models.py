@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .choices import HashAlgorithm, Outcome
+from .choices import HashAlgorithm, Outcome, QCPeriod
 
 
 class AppendOnlyError(Exception):
@@ -218,6 +218,160 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.size} {self.signed_at:%Y-%m-%d %H:%M}"
+
+
+# --- Quality control (JL-O2, art. 26, 27) ---------------------------------------------------------
+# Services in ``audit.qc``, pure rules (the draw, the score checks) in ``audit.rules``.
+
+
+class QCChecklist(models.Model):
+    """JL-O2 (art. 27): the provincial regulator's scoring checklist, as data. Each version is kept;
+    a draw records the version its reviews are scored on. ``items``: ``[{"code", "text", "max_points"}]``."""
+
+    version = models.PositiveIntegerField(_("版本"), unique=True)
+    items = models.JSONField(_("评分项目"))
+    defined_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    defined_at = models.DateTimeField(_("发布时间"))
+
+    class Meta:
+        verbose_name = _("质控评分表")
+        verbose_name_plural = _("质控评分表")
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+    @property
+    def max_total(self) -> int:
+        return sum(int(item["max_points"]) for item in self.items)
+
+
+class QCPlanQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """JL-O1: a regulator sees the plans of their division and the divisions below it."""
+        from telemed.scope import Scope
+
+        scope = Scope.of(user)
+        if scope.is_provincial_regulator:
+            return self.all()
+        if not scope.prefixes:
+            return self.none()
+        condition = models.Q(pk__in=[])
+        for prefix in scope.prefixes:
+            condition |= models.Q(division__code__startswith=prefix)
+        return self.filter(condition)
+
+
+class QCPlan(models.Model):
+    """JL-O2 (art. 26): a province's, city's or county's quality-control plan: which service types,
+    what share of the finished cases (per mille), how often."""
+
+    division = models.ForeignKey("facilities.Division", verbose_name=_("质控区划"), on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("计划名称"), max_length=100)
+    service_types = models.ManyToManyField("facilities.ServiceType", verbose_name=_("服务项目"), related_name="+")
+    share_per_mille = models.PositiveSmallIntegerField(_("抽样比例（‰）"))
+    period = models.CharField(_("抽样周期"), max_length=10, choices=QCPeriod.choices)
+    active = models.BooleanField(_("启用"), default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("制定时间"))
+
+    objects = QCPlanQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("质控计划")
+        verbose_name_plural = _("质控计划")
+        ordering = ["division_id", "-created_at"]
+        indexes = [models.Index(fields=["division", "-created_at"], name="qc_plan_division_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QCDrawQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(plan__in=QCPlan.objects.visible_to(user).values("pk"))
+
+
+class QCDraw(models.Model):
+    """JL-O2 (art. 26): one period's sample. The seed, the population query's parameters and the ordered
+    population are recorded, so that ``audit.rules.draw_sample`` reproduces the drawn cases."""
+
+    plan = models.ForeignKey(QCPlan, verbose_name=_("质控计划"), on_delete=models.PROTECT, related_name="draws")
+    period_start = models.DateField(_("周期开始"))
+    period_end = models.DateField(_("周期结束（不含）"))
+    seed = models.CharField(_("随机种子"), max_length=64, editable=False)
+    population_query = models.JSONField(_("抽样总体条件"), editable=False)
+    population_ids = models.JSONField(_("抽样总体（有序）"), editable=False)
+    case_ids = models.JSONField(_("抽中病例"), editable=False)
+    checklist = models.ForeignKey(QCChecklist, verbose_name=_("评分表"), on_delete=models.PROTECT, related_name="+")
+    review_until = models.DateTimeField(_("评审截止（调阅授权到期）"))
+    drawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    drawn_at = models.DateTimeField(_("抽样时间"))
+
+    objects = QCDrawQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("质控抽样")
+        verbose_name_plural = _("质控抽样")
+        ordering = ["-period_start", "-id"]
+        constraints = [models.UniqueConstraint(fields=["plan", "period_start"], name="qc_draw_once_per_period")]
+        indexes = [models.Index(fields=["review_until"], name="qc_draw_review_until_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.plan} {self.period_start:%Y-%m}"
+
+
+class QCReviewQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The regulators over the plan's division, the named reviewer, and the staff of the facility
+        the feedback goes to (JL-O2); nobody else."""
+        from telemed.scope import Scope
+
+        if user is None or not getattr(user, "is_authenticated", False):
+            return self.none()
+        scope = Scope.of(user)
+        condition = models.Q(reviewer_id=user.pk) | models.Q(draw__in=QCDraw.objects.visible_to(user).values("pk"))
+        if scope.facility_ids:
+            condition |= models.Q(facility_id__in=scope.facility_ids)
+        return self.filter(condition)
+
+
+class QCReview(models.Model):
+    """JL-O2 (art. 27): one sampled case: its reviewer, the scores per checklist item and the written
+    feedback, and the facility's corrective-action answer, due ``answer_due``."""
+
+    draw = models.ForeignKey(QCDraw, verbose_name=_("质控抽样"), on_delete=models.PROTECT, related_name="reviews")
+    consultation = models.ForeignKey("consultations.Consultation", verbose_name=_("病例"), on_delete=models.PROTECT, related_name="+")
+    facility = models.ForeignKey("facilities.Facility", verbose_name=_("反馈机构"), on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("质控专家"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_at = models.DateTimeField(_("指定时间"), null=True, blank=True)
+    scores = models.JSONField(_("各项得分"), default=dict, blank=True)
+    total = models.PositiveIntegerField(_("总分"), null=True, blank=True)
+    feedback = models.TextField(_("反馈意见"), blank=True)
+    submitted_at = models.DateTimeField(_("评分提交时间"), null=True, blank=True)
+    answer_due = models.DateTimeField(_("整改答复期限"), null=True, blank=True)
+    answer = models.TextField(_("整改情况"), blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    answered_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
+
+    objects = QCReviewQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("质控评审")
+        verbose_name_plural = _("质控评审")
+        ordering = ["draw_id", "consultation_id"]
+        constraints = [models.UniqueConstraint(fields=["draw", "consultation"], name="qc_review_once_per_case")]
+        indexes = [
+            models.Index(fields=["reviewer", "submitted_at"], name="qc_review_reviewer_idx"),
+            models.Index(fields=["facility", "-submitted_at"], name="qc_review_facility_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.draw} #{self.consultation_id}"
 
 
 from .complaint_models import Complaint, ComplaintStep  # noqa: E402, F401  JL-O6: the complaints' tables

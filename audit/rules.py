@@ -15,12 +15,15 @@ import base64
 import binascii
 import hashlib
 import json
+import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from cryptography.hazmat.primitives import hashes
+
+from telemed.checks import Check
 
 GENESIS_HASH = "0" * 64
 
@@ -255,3 +258,75 @@ def checkpoint_chain_problem(checkpoint: Mapping, *, chain_size: int, hash_at_si
     if expected != checkpoint["head_hash"]:
         return f"第 {size} 号事件的哈希与检查点不符（此前的日志被改写）。"
     return ""
+
+
+# --- Quality control (JL-O2, art. 26, 27) ---------------------------------------------------------
+# The draw is a pure function of the ordered population, the share and the recorded seed, so anyone
+# holding the three can reproduce it and see that it was fair.
+
+QC_RULE, QC_ARTICLE = "JL-O2", "第二十六条、第二十七条"
+
+
+def qc_sample_size(population: int, share_per_mille: int) -> int:
+    """JL-O2: how many of ``population`` finished cases a plan's share takes: rounded up, so that a
+    non-empty population with a non-zero share is never left unsampled."""
+    if population <= 0 or share_per_mille <= 0:
+        return 0
+    return min(population, -(-population * share_per_mille // 1000))
+
+
+def draw_sample(population_ids: Iterable[int], share_per_mille: int, seed: str) -> list[int]:
+    """JL-O2 (art. 26): the cases drawn from ``population_ids`` — deterministic from the seed and the
+    population (ordered here, so the caller's order does not matter); the result is sorted."""
+    ordered = sorted(set(int(pk) for pk in population_ids))
+    size = qc_sample_size(len(ordered), share_per_mille)
+    return sorted(random.Random(f"JL-O2:{seed}").sample(ordered, size))
+
+
+def qc_period_bounds(kind: str, day) -> tuple:
+    """The month or quarter (``kind``) containing ``day``: ``(first day, first day of the next)``."""
+    months = 3 if kind == "quarter" else 1
+    first_month = (day.month - 1) // months * months + 1
+    start = date(day.year, first_month, 1)
+    end_month = first_month + months
+    end = date(day.year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
+    return start, end
+
+
+def qc_checklist_checks(items: list[dict]):
+    """JL-O2 (art. 27): a checklist has items, each with a code, a text and a positive maximum."""
+    codes = [str(item.get("code", "")).strip() for item in items]
+    well_formed = bool(items) and all(
+        code and str(item.get("text", "")).strip() and isinstance(item.get("max_points"), int) and item["max_points"] > 0
+        for code, item in zip(codes, items, strict=True)
+    )
+    return [
+        Check(QC_RULE, "第二十七条", "评分表须至少有一个项目，每项写明编号、内容和正整数满分", well_formed),
+        Check(QC_RULE, "第二十七条", "评分项目编号不能重复", len(set(codes)) == len(codes)),
+    ]
+
+
+def qc_score_checks(items: list[dict], scores: Mapping[str, object]):
+    """JL-O2 (art. 27): every checklist item is scored with a whole number from 0 to its maximum;
+    nothing outside the checklist is scored. Returns every failing check."""
+    checks = []
+    known = {str(item["code"]) for item in items}
+    for item in items:
+        code, limit = str(item["code"]), int(item["max_points"])
+        value = scores.get(code)
+        if not isinstance(value, int) or isinstance(value, bool):
+            checks.append(Check(QC_RULE, "第二十七条", f"“{item['text']}”须评分", False, f"满分{limit}分"))
+        elif value < 0 or value > limit:
+            checks.append(Check(QC_RULE, "第二十七条", f"“{item['text']}”得分须在0至{limit}分之间", False, f"现为{value}分"))
+    extra = sorted(set(scores) - known)
+    if extra:
+        checks.append(Check(QC_RULE, "第二十七条", "只能对评分表中的项目评分", False, "、".join(extra)))
+    return checks
+
+
+def qc_answer_overdue(*, answer_due, answered_at, now) -> bool:
+    """JL-O2 (art. 27): the facility's corrective-action answer is overdue when it has not come by the
+    deadline (or came after it)."""
+    if answer_due is None:
+        return False
+    return (answered_at or now) > answer_due

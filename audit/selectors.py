@@ -345,3 +345,31 @@ def checkpoint_list(*, user):
     if not (scope.is_audit_admin or scope.is_regulator):
         raise ApplicationError("permission_denied", "JL-A1: 只有审计管理员或卫生健康行政部门可以查看审计日志检查点。", status=403)
     return AuditCheckpoint.objects.order_by("-size")
+
+
+# --- Quality control (JL-O2, art. 26, 27) -----------------------------------------------------------
+
+
+def qc_plan_list(*, user):
+    """Plans of the regulator's division and those below it (JL-O1), with their service types."""
+    from .models import QCPlan
+
+    return QCPlan.objects.visible_to(user).select_related("division").prefetch_related("service_types").order_by(
+        "division_id", "-created_at"
+    )
+
+
+def qc_draw_list(*, user):
+    from .models import QCDraw
+
+    return QCDraw.objects.visible_to(user).select_related("plan__division", "checklist").order_by("-period_start", "-id")
+
+
+def qc_review_list(*, user):
+    """Reviews the user may see: as regulator over the plan's division, as the named reviewer, or as
+    staff of the facility the feedback goes to. Request numbers only, no patient."""
+    from .models import QCReview
+
+    return QCReview.objects.visible_to(user).select_related(
+        "draw__plan", "draw__checklist", "consultation", "facility", "reviewer"
+    ).order_by("-draw__period_start", "draw_id", "consultation_id")

@@ -110,3 +110,13 @@ def audit_checkpoint_daily_task() -> dict:
     signs at most once a Beijing day, so a lost or redelivered message is harmless."""
     checkpoint = audit_checkpoint_daily()
     return {"checkpoint": checkpoint.pk, "size": checkpoint.size} if checkpoint else {"skipped": True}
+
+
+@shared_task(name="audit.qc_access_expire")
+def qc_access_expire_task() -> dict:
+    """JL-O2/JL-C8: remove quality-control reviewers' case grants whose review period has ended. The
+    beat sends it hourly; ``visible_to`` already ignores an ended grant, so a lost message delays
+    only the tidying, never the end of access. Idempotent."""
+    from audit.qc import qc_access_expire
+
+    return {"removed": qc_access_expire()}

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import complaint_views, views
+from . import complaint_views, qc_views, views
 
 app_name = "audit"
 
@@ -21,4 +21,9 @@ urlpatterns = [
     path("complaints/", complaint_views.complaint_list, name="complaint-list"),
     path("complaints/new/", complaint_views.complaint_create, name="complaint-create"),
     path("complaints/<int:pk>/", complaint_views.complaint_detail, name="complaint-detail"),
+    # Quality control (JL-O2, art. 26, 27)
+    path("qc/", qc_views.qc_plan_list, name="qc-plan-list"),
+    path("qc/draws/<int:pk>/", qc_views.qc_draw_detail, name="qc-draw-detail"),
+    path("qc/reviews/", qc_views.qc_review_list, name="qc-review-list"),
+    path("qc/reviews/<int:pk>/", qc_views.qc_review_detail, name="qc-review-detail"),
 ]

@@ -154,9 +154,32 @@ class ConsultationQuerySet(ScopedQuerySet):
 
         queryset = super().visible_to(user)
         scope = Scope.of(user)
-        if scope.is_regulator:
+        if scope.is_provincial_regulator:
             return queryset
-        return queryset.filter(Q(inviting_id__in=scope.facility_ids) | ~Q(state=ConsultationState.DRAFT))
+        if not scope.is_regulator:
+            queryset = queryset.filter(Q(inviting_id__in=scope.facility_ids) | ~Q(state=ConsultationState.DRAFT))
+        if user is None or not getattr(user, "is_authenticated", False):
+            return queryset
+        return queryset | self.filter(self.qc_granted(user))
+
+    @staticmethod
+    def qc_granted(user) -> Q:
+        """JL-O2 (art. 26): the cases a quality-control reviewer was granted (a django-guardian object
+        permission, ``view_consultation``, given by ``audit.qc.qc_reviewer_assign``) — while the draw's
+        review period lasts and never beyond it. No extra query: two subqueries in the same SQL."""
+        from django.db.models import BigIntegerField
+        from django.db.models.functions import Cast
+        from django.utils import timezone
+        from guardian.models import UserObjectPermission
+
+        from audit.models import QCReview
+
+        granted = UserObjectPermission.objects.filter(
+            user_id=user.pk, permission__codename="view_consultation",
+            content_type__app_label="consultations", content_type__model="consultation",
+        ).annotate(granted_pk=Cast("object_pk", BigIntegerField())).values("granted_pk")
+        current = QCReview.objects.filter(reviewer_id=user.pk, draw__review_until__gt=timezone.now()).values("consultation_id")
+        return Q(pk__in=granted) & Q(pk__in=current)
 
 
 class Consultation(models.Model):

@@ -46,6 +46,11 @@ def _beat_schedule() -> dict:
             "schedule": crontab(minute=41),
             "options": {"expires": 3600.0},
         },
+        "jl-o2-qc-access-expire": {
+            "task": "audit.qc_access_expire",
+            "schedule": crontab(minute=23),  # hourly: reviewers' grants past their review period (audit.qc)
+            "options": {"expires": 3600.0},
+        },
         "api-idempotency-purge": {
             "task": "telemed.idempotency_purge",
             "schedule": crontab(minute=17),  # hourly: expired Idempotency-Keys (telemed.idempotency)

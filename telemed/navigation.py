@@ -78,6 +78,10 @@ def navigation(request):
         add(GROUP_SUPERVISION if scope.is_regulator else GROUP_START, _("双向转诊"), reverse("consultations:referral-list"))
     if scope.is_regulator:
         add(GROUP_SUPERVISION, _("违规记录"), reverse("consultations:violation-list"))
+        add(GROUP_SUPERVISION, _("质量控制"), reverse("audit:qc-plan-list"))  # JL-O2 (art. 26, 27)
+    if scope.facilities_with_role(StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN):
+        # JL-O2: the reviewer's cases to score, the facility's scores and feedback to answer.
+        add(GROUP_START, _("质控评审"), reverse("audit:qc-review-list"))
     if scope.facility_roles or scope.is_regulator:
         add(GROUP_FACILITIES, _("医疗机构"), reverse("facilities:facility-list"))
         add(GROUP_FACILITIES, _("合作协议"), reverse("facilities:agreement-list"))

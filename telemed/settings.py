@@ -480,6 +480,7 @@ SPECTACULAR_SETTINGS = {
         "ComplaintStateEnum": "audit.choices.ComplaintState",
         "ComplaintChannelEnum": "audit.choices.ComplaintChannel",
         "ConsentRelationEnum": "consultations.choices.ConsentRelation",  # beside ComplainantRelation
+        "QCPeriodEnum": "audit.choices.QCPeriod",  # JL-O2: quality-control plans
     },
 }
 
@@ -583,6 +584,12 @@ TELEMED_SWEEP_SECONDS = env_int("TELEMED_SWEEP_SECONDS", 60, minimum=5)
 # Beijing days before today each catch-up rebuilds (late events land within them).
 TELEMED_METRICS_CATCHUP_SECONDS = env_int("TELEMED_METRICS_CATCHUP_SECONDS", 300, minimum=30)
 TELEMED_METRICS_CATCHUP_DAYS = env_int("TELEMED_METRICS_CATCHUP_DAYS", 3, minimum=2)
+
+# --- Quality control (JL-O2, art. 26, 27; docs/architecture.md "Quality control") ----------------
+# Days a draw's reviewers may read their sampled cases, counted from the draw; days a facility has
+# to answer a review's feedback with its corrective action, counted from the review's submission.
+TELEMED_QC_REVIEW_DAYS = env_int("TELEMED_QC_REVIEW_DAYS", 30, minimum=1)
+TELEMED_QC_ANSWER_DAYS = env_int("TELEMED_QC_ANSWER_DAYS", 15, minimum=1)
 # JL-A1: a chain verification whose heartbeat is older than this is stale (its worker died or its
 # message was lost): a redelivered task may take it over, and a user may start a new one.
 TELEMED_VERIFY_TIMEOUT_SECONDS = env_int("TELEMED_VERIFY_TIMEOUT_SECONDS", 900, minimum=60)

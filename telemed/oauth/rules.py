@@ -65,7 +65,10 @@ ROUTE_RESOURCES: dict[str, str] = {
     "audit-api:seal": "audit",
     "audit-api:fhir-auditevent": "audit",
     "audit-api:complaint": "audit",  # JL-O6: complaints about the client's facility
-    "audit-api:audit-checkpoint": "audit",  # JL-A1: the signed checkpoints a commission's system keeps
+    "audit-api:audit-checkpoint": "audit",  # JL-A1: signed checkpoints a regulator's system keeps and verifies
+    "audit-api:qc-plan": "audit",  # JL-O2: quality-control plans, draws and reviews (read-only lists)
+    "audit-api:qc-draw": "audit",
+    "audit-api:qc-review": "audit",
 }
 # Routes whose scope does not follow the method (exact names, or a prefix ending in ``*``).
 ROUTE_SCOPES: dict[str, str] = {

@@ -232,6 +232,15 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "audit:chain": "audit chain verification status",
     "audit:checkpoint-list": "signed audit-log checkpoints: sizes, hashes, public key; no patient",
     "audit:checkpoint-download": "one signed checkpoint (size, head hash, signature); no patient; audited",
+    # Quality control (JL-O2): request numbers, facilities, scores and feedback; never a patient's name
+    # or number. A reviewer reads the case itself on the case page, which logs it (tests/audit/test_qc.py).
+    "audit:qc-plan-list": "JL-O2 plans, draws (seeds, case ids) and the checklist; no patient",
+    "audit:qc-draw-detail": "JL-O2 one draw: seed, population query, sampled request numbers; no patient",
+    "audit:qc-review-list": "JL-O2 reviews: request numbers, scores, feedback, answers; no patient",
+    "audit:qc-review-detail": "JL-O2 one review: request number, scores, feedback, answer; no patient",
+    "audit-api:qc-plan-list": "JL-O2 quality-control plans; no patient",
+    "audit-api:qc-draw-list": "JL-O2 draws: seeds and consultation ids; no patient",
+    "audit-api:qc-review-list": "JL-O2 reviews: consultation ids and numbers, scores, feedback; no patient",
     "audit-api:seal-list": "seals: request numbers, reasons, parties; POST seals",
     "audit-api:seal-unseal": WRITE,
     "audit-api:audit-checkpoint-list": "signed audit-log checkpoints; no patient",

@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+import time_machine
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +26,7 @@ from django.utils import timezone
 from audit import records
 from audit.complaints import complaint_receive
 from audit.models import AuditEvent
+from audit.qc import qc_checklist_define, qc_draw, qc_plan_create
 from billing import services as billing_services
 from billing.models import Charge, FacilityPrice
 from consultations import services as consultation_services
@@ -156,6 +158,8 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "audit:complaint-detail": lambda o: {"pk": o.complaint.pk},  # JL-O6
     "audit-api:complaint-detail": lambda o: {"pk": o.complaint.pk},
     "audit-api:complaint-steps": lambda o: {"pk": o.complaint.pk},
+    "audit:qc-draw-detail": lambda o: {"pk": o.qc_draw.pk},  # JL-O2
+    "audit:qc-review-detail": lambda o: {"pk": o.qc_review.pk},
     # Billing (pages)
     "billing:charge-payment": lambda o: {"pk": o.charge.pk},
     "billing:charge-reverse": lambda o: {"pk": o.charge.pk},
@@ -268,6 +272,14 @@ class Objects:
         self.asset = asset_register(  # JL-O7: an entry of the equipment register
             actor=world.invited_coordinator, facility=world.invited, kind="equipment", name="会诊终端",
             in_service_since=timezone.localdate(), maintenance_interval_days=180)
+        # JL-O2: November's quality-control draw of 农安县 (the sealed case is finished there), drawn in December.
+        qc_checklist_define(actor=billing.province, items=[{"code": "opinion", "text": "意见内容", "max_points": 30}])
+        county = regulator("220122")
+        plan = qc_plan_create(actor=county, division=division("220122"), name="农安县质控", share_per_mille=1000,
+                              period="month", service_types=[self.sealed_case.service_type])
+        with time_machine.travel("2026-12-02T09:00:00+08:00", tick=False):
+            self.qc_draw = qc_draw(actor=county, plan=plan, period_start=dt.date(2026, 11, 1))
+        self.qc_review = self.qc_draw.reviews.order_by("pk").first()
         self.partner_client, _secret = partner_client_register(
             actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited, name="HIS",
             scopes=["consultations:read"])
