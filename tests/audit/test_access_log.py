@@ -78,6 +78,8 @@ PATIENT_DATA: dict[str, str] = {
     "consultations-api:consultation-download": "a document of a request",
     "consultations-api:referral-list": "JL-C10 referrals with their patient's name; POST offers one",
     "consultations-api:referral-detail": "one referral with its patient's name",
+    "consultations-api:violation-list": "JL-C2 violations with their patient's name (issue 14)",
+    "consultations-api:violation-detail": "one JL-C2 violation with its patient's name (issue 14)",
     "audit-api:responsibility-list": "responsibility records per request (?consultation= for one)",
     "audit-api:seal-detail": "a seal and its comparison with the live record",
 }
@@ -677,6 +679,18 @@ def _(r):
 def _(r):
     return Case(r.partner, _api(r.partner, f"{API}/obligations/"),
                 [listed("consultations.obligation", [r.obligation], r.other)], channel="api")
+
+
+@scenario("consultations-api:violation-list")
+def _(r):
+    return Case(r.regulator, _api(r.regulator, f"{API}/violations/"),
+                [listed("consultations.violation", [r.violation], r.other)], channel="api")
+
+
+@scenario("consultations-api:violation-detail")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{API}/violations/{r.violation.pk}/"), [view(r.violation, r.other)],
+                channel="api")
 
 
 @scenario("consultations-api:obligation-detail")
