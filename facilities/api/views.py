@@ -173,6 +173,13 @@ class PhysicianFilter(django_filters.FilterSet):
                    404: OpenApiResponse(description="not_found: 医务人员不存在或不在您的范围内（JL-O1）")},
         description="JL-P6（第三十一条）: 医务人员的考核档案记录（如未经授权试图开展服务），最新的在前；与医务人员页面所示相同。",
     ),
+    platform_register=extend_schema(
+        request=None,
+        responses={200: s.PhysicianSerializer, 401: OpenApiResponse(description="not_authenticated"),
+                   403: OpenApiResponse(description="permission_denied: 仅医师本人或其执业机构管理员"),
+                   404: OpenApiResponse(description="not_found: 医务人员不存在或不在您的范围内（JL-O1）")},
+        description="JL-P3（第十四条第三项）: 记录医师已在省远程医疗平台注册；记入审计日志。",
+    ),
     qualification=extend_schema(
         parameters=[s.QualificationQuerySerializer],
         responses=s.QualificationSerializer,
@@ -210,6 +217,15 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
         entries = selectors.assessment_entries(physician=physician)
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(s.AssessmentEntrySerializer(page, many=True).data)
+
+    @action(detail=True, methods=["post"], url_path="platform-register")
+    def platform_register(self, request, pk=None):
+        """JL-P3 (art. 14.3): the physician, or an administrator of a facility where they are
+        registered, records the registration on the provincial platform (the service refuses anyone
+        else: 403). Idempotent: a second call keeps the first time and is audited again."""
+        physician = selectors.physician_detail(user=request.user, pk=self.get_object().pk)  # as the page reads it
+        run_service(services.physician_platform_register, request=request, physician=physician)
+        return Response(self.get_serializer(self.get_queryset().get(pk=physician.pk)).data)
 
     @action(detail=True, methods=["get"])
     def qualification(self, request, pk=None):

@@ -148,6 +148,7 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "facilities-api:physician-list": "physicians; POST registers one",
     "facilities-api:physician-detail": "one physician",
     "facilities-api:physician-qualification": "a physician's JL-P checks",
+    "facilities-api:physician-platform-register": WRITE,
     "facilities-api:physician-assessment-entries": "a physician's JL-P6 assessment file (no patient), as the physician page",
     "facilities-api:registration-detail": "a physician's registration",
     "facilities-api:registration-authorise": "write: authorise a physician",

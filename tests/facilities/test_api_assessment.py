@@ -65,3 +65,34 @@ def test_jl_p6_assessment_file_queries_do_not_grow(filed, django_assert_max_num_
             assert rows(client.get(url(physician)))
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+# --- JL-P3 (art. 14.3): platform registration over the API -----------------------------------------
+
+
+def platform_url(physician) -> str:
+    return f"/api/v1/physicians/{physician.pk}/platform-register/"
+
+
+def test_jl_p3_facility_admin_records_the_platform_registration_and_it_is_audited(db):
+    from audit.models import AuditEvent
+
+    registration = RegistrationFactory(physician=PhysicianFactory(platform_registered_at=None))
+    admin = staff(registration.facility, StaffRole.FACILITY_ADMIN)
+    response = token_client(admin).post(platform_url(registration.physician))
+    assert response.status_code == 200, response.content
+    assert response.json()["platform_registered"] is True
+    event = AuditEvent.objects.get(event_type="physician.platform_register")
+    assert event.actor_id == admin.pk and event.channel == "api"
+
+
+def test_jl_p3_a_clinician_colleague_gets_403_and_another_facility_404_and_anonymous_401(db):
+    registration = RegistrationFactory(physician=PhysicianFactory(platform_registered_at=None))
+    physician = registration.physician
+    colleague = staff(registration.facility, StaffRole.CLINICIAN)
+    assert_error(token_client(colleague).post(platform_url(physician)), 403, "permission_denied")
+    outsider = staff(FacilityFactory(division=division("220202")), StaffRole.FACILITY_ADMIN)
+    assert_error(token_client(outsider).post(platform_url(physician)), 404, "not_found")
+    assert_error(token_client().post(platform_url(physician)), 401, "not_authenticated")
+    physician.refresh_from_db()
+    assert physician.platform_registered_at is None

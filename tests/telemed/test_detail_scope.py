@@ -97,6 +97,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "facilities-api:physician-detail": lambda o: {"pk": o.world.expert_physician.pk},
     "facilities-api:physician-qualification": lambda o: {"pk": o.world.expert_physician.pk},
     "facilities-api:physician-assessment-entries": lambda o: {"pk": o.world.expert_physician.pk},
+    "facilities-api:physician-platform-register": lambda o: {"pk": o.world.expert_physician.pk},
     "facilities-api:registration-detail": lambda o: {"pk": o.registration.pk},
     "facilities-api:registration-authorise": lambda o: {"pk": o.registration.pk},
     "facilities-api:registration-revoke": lambda o: {"pk": o.registration.pk},
