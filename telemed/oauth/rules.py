@@ -65,6 +65,7 @@ ROUTE_RESOURCES: dict[str, str] = {
     "audit-api:responsibility": "audit",
     "audit-api:seal": "audit",
     "audit-api:fhir-auditevent": "audit",
+    "audit-api:audit-checkpoint": "audit",  # issue 13: the signed daily checkpoints (read only)
 }
 # Routes whose scope does not follow the method (exact names, or a prefix ending in ``*``).
 ROUTE_SCOPES: dict[str, str] = {
