@@ -9,7 +9,7 @@ left to each service: the two ways Django writes a row both set it here.
 - ``ChangeStampedModel.save(...)`` sets it and adds it to ``update_fields`` when those are given.
 
 This is bookkeeping, not a rule: no business logic runs here (STYLE 2 still holds). ``bulk_update``
-and raw SQL are not stamped — the models' writers use neither (a test greps the services).
+and raw SQL are not stamped — no writer uses them (tests/consultations/test_api_sync.py greps).
 """
 
 from __future__ import annotations

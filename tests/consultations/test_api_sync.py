@@ -227,3 +227,20 @@ def test_issue14_updated_since_with_offset_is_accepted(world, his):
         since = (stamp(obligation) - dt.timedelta(seconds=1)).astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat()
         assert sync(his, f"{API}/obligations/", updated_since=since)[0] == [obligation.pk]
         assert sync(his, f"{API}/obligations/", updated_since=stamp(obligation).isoformat())[0] == []
+
+
+def test_issue14_no_writer_bypasses_the_stamp():
+    """``telemed.changes`` stamps ``update()`` and ``save()``; ``bulk_update`` and raw SQL would
+    not be stamped, so no writer of consultations or obligations may use them."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for app in ("consultations", "billing", "facilities", "audit", "notifications", "telemed"):
+        for path in (root / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if "bulk_update(" in line or ("execute(" in line and ("consultations_consultation" in line or "consultations_obligation" in line)):
+                    offenders.append(f"{path.relative_to(root)}:{number}")
+    assert offenders == [], offenders
