@@ -230,9 +230,10 @@ def audit_event_resource(event, *, facility_name: str = "", division_name: str =
     return resource
 
 
-def searchset(*, resources: list[dict], total: int, base_url: str, links: dict[str, str]) -> dict:
-    """A Bundle of type "searchset" with the page's resources and the paging links."""
-    return {
+def searchset(*, resources: list[dict], total: int | None, base_url: str, links: dict[str, str]) -> dict:
+    """A Bundle of type "searchset" with the page's resources and the paging links (``total`` None:
+    not counted — the cursor mode, where counting would cost what the keyset saves; FHIR allows it)."""
+    bundle = {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": total,
@@ -241,6 +242,9 @@ def searchset(*, resources: list[dict], total: int, base_url: str, links: dict[s
             {"fullUrl": f"{base_url}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in resources
         ],
     }
+    if total is None:
+        del bundle["total"]
+    return bundle
 
 
 # --- search parameters ----------------------------------------------------------------------

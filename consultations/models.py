@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from facilities.choices import ImagingModality, PracticeScope, Title
 from telemed import crypto
+from telemed.changes import ChangeStampedModel, ChangeStampedQuerySet
 from telemed.fields import BlindIndexField, EncryptedTextField
 from telemed.scope import ScopedQuerySet
 
@@ -144,7 +145,7 @@ class Admission(models.Model):
         return f"{self.patient.name} {self.inpatient_number}"
 
 
-class ConsultationQuerySet(ScopedQuerySet):
+class ConsultationQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
     scope_facility_field = ("inviting_id", "invited_id")
     scope_division_field = ("inviting__division__code", "invited__division__code")
 
@@ -182,7 +183,7 @@ class ConsultationQuerySet(ScopedQuerySet):
         return Q(pk__in=granted) & Q(pk__in=current)
 
 
-class Consultation(models.Model):
+class Consultation(ChangeStampedModel):
     """A request from an inviting facility to an invited facility (JL-C1, JL-C4)."""
 
     number = models.CharField(_("申请编号"), max_length=30, unique=True)
@@ -237,6 +238,8 @@ class Consultation(models.Model):
             models.Index(fields=["sent_at"], name="consult_awaiting_sent_idx", condition=Q(state="sent")),
             # JL-O4: the yearly assistance-time report reads the services signed in a year.
             models.Index(fields=["signed_at"], name="consult_signed_idx", condition=Q(signed_at__isnull=False)),
+            # Issue 14: a partner's sync reads by (updated_at, id) (telemed.pagination).
+            models.Index(fields=["updated_at", "id"], name="consult_updated_idx"),
         ]
 
     def __str__(self) -> str:
@@ -248,12 +251,12 @@ class Consultation(models.Model):
         return self.video_link.strip() if is_web_link(self.video_link) else ""
 
 
-class ObligationQuerySet(ScopedQuerySet):
+class ObligationQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
     scope_facility_field = "facility_id"
     scope_division_field = "facility__division__code"
 
 
-class Obligation(models.Model):
+class Obligation(ChangeStampedModel):
     """JL-C2 (art. 22): upload within 24 hours of a trigger, or a violation is recorded."""
 
     facility = models.ForeignKey("facilities.Facility", verbose_name=_("邀请方"), on_delete=models.PROTECT, related_name="obligations")
@@ -280,6 +283,8 @@ class Obligation(models.Model):
             # The sweep reads only open obligations by due time: its cost does not grow with history.
             models.Index(fields=["due_at"], name="obligation_open_due_idx", condition=Q(state="open")),
             models.Index(fields=["facility", "state"], name="obligation_facility_state_idx"),
+            # Issue 14: a partner's sync reads by (updated_at, id) (telemed.pagination).
+            models.Index(fields=["updated_at", "id"], name="obligation_updated_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -525,6 +525,10 @@ class AssessmentEntry(models.Model):
         verbose_name = _("考核档案记录")
         verbose_name_plural = _("考核档案记录")
         ordering = ["-occurred_at"]
+        indexes = [
+            # JL-P6: a physician's file, newest first (the physician page and the API's assessment-entries).
+            models.Index(fields=["physician", "-occurred_at"], name="assessment_physician_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.physician.name} {self.rule} {self.occurred_at:%Y-%m-%d}"

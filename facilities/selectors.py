@@ -13,6 +13,7 @@ from . import rules
 from .choices import AccreditationStatus, ActingRole
 from .models import (
     AccreditationApplication,
+    AssessmentEntry,
     CooperationAgreement,
     DutyShift,
     Facility,
@@ -102,6 +103,11 @@ def physician_detail(*, user, pk: int) -> Physician:
         )
         .get(pk=pk)
     )
+
+
+def assessment_entries(*, physician: Physician):
+    """JL-P6 (art. 31): a (visible) physician's assessment file, newest first, with the facility."""
+    return AssessmentEntry.objects.filter(physician=physician).select_related("facility").order_by("-occurred_at", "-id")
 
 
 def physician_qualification_table(physician: Physician, *, on: date, scope: str | None = None) -> list[dict]:

@@ -32,6 +32,7 @@ from consultations.models import Consultation
 from facilities.choices import StaffRole
 from telemed.api import ActionRolePermission, Roles, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
+from telemed.pagination import cursor_invalid, decode_cursor, encode_cursor
 from telemed.scope import Scope
 
 from .. import fhir, records, selectors, services
@@ -233,6 +234,8 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("type", str, description="事件类型，精确或以“.”结尾的前缀（如 record.），逗号分隔为“或”"),
     OpenApiParameter("_count", int, description="每页条数（默认 50，最多 500）"),
     OpenApiParameter("_page", int, description="页码（从 1 开始）；翻页请使用 Bundle.link"),
+    OpenApiParameter("pagination", str, enum=["cursor"], description="cursor：按事件序号升序的游标翻页（同步模式，深页与首页同价；无 total）"),
+    OpenApiParameter("_cursor", str, description="上一页 Bundle.link next 中的游标（不透明）；无效为 400 cursor_invalid"),
 ]
 DEFAULT_COUNT, MAX_COUNT = 50, 500
 
@@ -252,6 +255,8 @@ class FhirAuditEventSearch(FhirAuditEventView):
             page = self._number(request, "_page", 1)
         except fhir.SearchError as error:
             raise ApplicationError("invalid", str(error), {"parameter": str(error)}) from error
+        if request.query_params.get("pagination") == "cursor" or request.query_params.get("_cursor"):
+            return self._cursor_page(request, queryset, count)
         total = queryset.count()
         events = list(queryset.order_by("-sequence")[(page - 1) * count: page * count])
         last_page = max(1, -(-total // count))
@@ -266,6 +271,34 @@ class FhirAuditEventSearch(FhirAuditEventView):
         self._log_read(request, details={"query": {k: request.query_params.getlist(k) for k in request.query_params},
                                          "total": total, "returned": len(events)})
         return Response(bundle)
+
+    def _cursor_page(self, request, queryset, count: int) -> Response:
+        """Issue 14: the sync mode — oldest first by ``sequence``, read after the cursor's last
+        sequence. The chain is appended under a lock (``audit_event_append``), so sequences commit
+        in order: a partner that pages to the end and keeps the last cursor misses no event and
+        sees none twice. No ``total``: a deep page costs the same queries as the first."""
+        after = 0
+        if request.query_params.get("_cursor"):
+            state = decode_cursor(request.query_params["_cursor"], kind="fhir:auditevent")
+            if not isinstance(state.get("q"), int) or state["q"] < 0:
+                raise cursor_invalid()
+            after = state["q"]
+        events = list(queryset.filter(sequence__gt=after).order_by("sequence")[: count + 1])
+        more, events = len(events) > count, events[:count]
+        last = events[-1].sequence if events else after
+        resume = self._cursor_url(request, encode_cursor({"q": last}, kind="fhir:auditevent"), count)
+        # "next" while more events wait; "resume" always: where to continue later (new events).
+        links = {"self": request.build_absolute_uri(), **({"next": resume} if more else {}), "resume": resume}
+        bundle = fhir.searchset(resources=self._resources(events), total=None, base_url=self._base_url(request), links=links)
+        self._log_read(request, details={"query": {k: request.query_params.getlist(k) for k in request.query_params},
+                                         "returned": len(events), "cursor": True})
+        return Response(bundle)
+
+    def _cursor_url(self, request, cursor: str, count: int) -> str:
+        skipped = ("_page", "_count", "_cursor", "pagination")
+        params = [(k, v) for k in request.query_params for v in request.query_params.getlist(k) if k not in skipped]
+        params += [("pagination", "cursor"), ("_count", str(count)), ("_cursor", cursor)]
+        return f"{self._base_url(request)}?{urlencode(params)}"
 
     @staticmethod
     def _number(request, name: str, default: int, *, maximum: int | None = None) -> int:

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from facilities.api.serializers import CheckSerializer, FacilityRefSerializer
+from facilities.choices import FacilityLevel
 from facilities.models import Facility, ServiceType
 from telemed.api import ScopedPrimaryKeyRelatedField
 from telemed.dates import DateTimeField
@@ -69,6 +70,19 @@ class FacilityPriceSerializer(serializers.ModelSerializer):
             "standard_max_price_fen", "standard_document_number", "set_at",
         ]
         read_only_fields = fields
+
+
+class PriceStandardPublishSerializer(serializers.Serializer):
+    """JL-B1 (art. 39): what the provincial regulator publishes — the ceiling for a service (and level)."""
+
+    service_type = _service_type_field()
+    facility_level = serializers.ChoiceField(
+        choices=FacilityLevel.choices, allow_null=True, required=False, default=None, help_text="医疗机构级别；空为各级通用"
+    )
+    max_price_fen = Fen(help_text="最高限价（分）；须为正数（否则 400 JL-B1）")
+    valid_from = serializers.DateField(help_text="执行日期")
+    valid_until = serializers.DateField(allow_null=True, required=False, default=None, help_text="截止日期（含）；空为长期")
+    document_number = serializers.CharField(max_length=100, allow_blank=True, help_text="价格文件文号；必填（否则 400 JL-B1）")
 
 
 class FacilityPriceSetSerializer(serializers.Serializer):

@@ -37,6 +37,7 @@ from . import serializers as s
 
 FINANCE_OR_ADMIN = Roles(staff=(StaffRole.FINANCE, StaffRole.FACILITY_ADMIN))
 FINANCE_ONLY = Roles(staff=(StaffRole.FINANCE,))
+PROVINCIAL_REGULATOR = Roles(provincial_regulator=True)  # JL-B1 (art. 39)
 
 
 class BillingViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
@@ -53,16 +54,32 @@ PERIOD = RegexValidator(r"^\d{4}-(0[1-9]|1[0-2])$", "须为 YYYY-MM，例如 202
 # --- Prices (JL-B1) ---------------------------------------------------------------------------
 
 
+@extend_schema_view(create=extend_schema(
+    request=s.PriceStandardPublishSerializer,
+    responses={201: s.PriceStandardSerializer,
+               400: OpenApiResponse(description="JL-B1: 价格须为正数、须填写文号；invalid: 截止日期早于执行日期或字段错误"),
+               401: OpenApiResponse(description="not_authenticated"),
+               403: OpenApiResponse(description="permission_denied: 仅省卫生健康行政部门（JL-B1 第三十九条）")},
+    description="JL-B1（第三十九条）: 省卫生健康行政部门公布价格标准（最高限价、适用级别、执行期间、文号）；记入审计日志。",
+))
 class PriceStandardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSet):
-    """价格标准 (JL-B1, art. 39): published, so readable by every authenticated caller."""
+    """价格标准 (JL-B1, art. 39): published, so readable by every authenticated caller; the
+    provincial regulator publishes them (``POST``, ``services.price_standard_publish``)."""
 
     queryset = PriceStandard.objects.select_related("service_type")
     serializer_class = s.PriceStandardSerializer
     filterset_fields = ["service_type", "facility_level"]
     ordering = ["service_type__sort_order", "service_type_id", "facility_level", "-valid_from", "id"]
+    action_roles = {"create": PROVINCIAL_REGULATOR}
 
     def scope_queryset(self, queryset):
         return queryset if self.request.user.is_authenticated else queryset.none()
+
+    def create(self, request):
+        data = s.PriceStandardPublishSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        standard = run_service(services.price_standard_publish, request=request, **data.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=standard.pk)).data, status=status.HTTP_201_CREATED)
 
 
 class FacilityPriceFilter(django_filters.FilterSet):

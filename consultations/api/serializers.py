@@ -190,6 +190,7 @@ class ObligationSerializer(serializers.ModelSerializer):
             "met_at",
             "withdrawn_reason",
             "created_at",
+            "updated_at",  # issue 14: the last change (sync order)
         ]
         read_only_fields = fields
 
@@ -264,6 +265,7 @@ class ConsultationListSerializer(serializers.ModelSerializer):
             "signed_at",
             "closed_at",
             "duty_gap_flag",
+            "updated_at",  # issue 14: the last change (sync order)
         ]
         read_only_fields = fields
 

@@ -5,7 +5,7 @@ A ``SimpleRouter``: the API root view belongs to facilities' ``DefaultRouter`` a
 
 from rest_framework.routers import SimpleRouter
 
-from . import referrals, views
+from . import referrals, views, violations
 
 app_name = "consultations-api"
 
@@ -15,5 +15,6 @@ router.register("admissions", views.AdmissionViewSet, basename="admission")
 router.register("obligations", views.ObligationViewSet, basename="obligation")
 router.register("consultations", views.ConsultationViewSet, basename="consultation")
 router.register("referrals", referrals.ReferralViewSet, basename="referral")
+router.register("violations", violations.ViolationViewSet, basename="violation")  # JL-C2, issue 14
 
 urlpatterns = router.urls

@@ -43,6 +43,7 @@ from telemed.api import (
     run_service,
 )
 from telemed.errors import ApplicationError
+from telemed.pagination import SyncPagination, cursor_mode_requested
 from telemed.scope import Scope
 
 from .. import rules, selectors, services
@@ -292,7 +293,9 @@ class ObligationFilter(django_filters.FilterSet):
     def __init__(self, data=None, *args, **kwargs):
         if data is not None and not data.get("state"):
             data = data.copy()
-            data["state"] = ObligationState.OPEN
+            # Issue 14: a partner's sync (cursor mode) sees every state, or it would never learn of a
+            # met or withdrawn obligation; the page-number list keeps its default (open only).
+            data["state"] = "all" if cursor_mode_requested(data) else ObligationState.OPEN
         super().__init__(data, *args, **kwargs)
 
     def filter_state(self, queryset, name, value):
@@ -300,7 +303,8 @@ class ObligationFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(description="JL-C2: 默认只列待上传的义务，按截止时间排序；seconds_remaining 为剩余秒数。"),
+    list=extend_schema(description="JL-C2: 默认只列待上传的义务，按截止时间排序；seconds_remaining 为剩余秒数。"
+                       "同步模式（pagination=cursor 或 updated_since）：默认列出全部状态，按 (updated_at, id) 排序。"),
     create=extend_schema(request=s.ObligationOpenSerializer, responses={201: s.ObligationSerializer}),
     withdraw=extend_schema(request=ReasonSerializer, responses=s.ObligationSerializer),
 )
@@ -317,6 +321,7 @@ class ObligationViewSet(
     search_fields = ["patient__name"]
     ordering_fields = ["due_at"]
     ordering = ["due_at", "id"]
+    pagination_class = SyncPagination  # issue 14: ?updated_since= / ?pagination=cursor
     action_roles = {"create": CLINICAL, "withdraw": CLINICAL}
 
     def get_serializer_context(self):
@@ -395,6 +400,7 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
     access_what = "consultations.consultation"
 
     serializer_class = s.ConsultationDetailSerializer
+    pagination_class = SyncPagination  # issue 14: ?updated_since= / ?pagination=cursor
     filter_backends: list = []  # the selector filters; its query parameters are validated in get_queryset
     action_roles = {
         "create": CLINICAL,

@@ -26,6 +26,7 @@ from ..choices import (
 from ..models import (
     AccreditationApplication,
     AccreditationItem,
+    AssessmentEntry,
     CooperationAgreement,
     DutyShift,
     Facility,
@@ -423,3 +424,14 @@ class ServiceTypeAddSerializer(serializers.Serializer):
                                              help_text="诊断类项目必填（JL-P5）")
     needs_modality = serializers.BooleanField(required=False, default=False)
     negotiated_split = serializers.BooleanField(required=False, default=False)
+
+
+class AssessmentEntrySerializer(serializers.ModelSerializer):
+    """An entry of a physician's assessment file (考核档案, JL-P6 art. 31)."""
+
+    facility_name = serializers.CharField(source="facility.name", read_only=True)
+
+    class Meta:
+        model = AssessmentEntry
+        fields = ["id", "physician", "facility", "facility_name", "occurred_at", "rule", "description", "audit_sequence"]
+        read_only_fields = fields

@@ -11,7 +11,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Prefetch, Q
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -168,6 +168,18 @@ class PhysicianFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     create=extend_schema(request=s.PhysicianRegisterSerializer, responses={201: s.PhysicianSerializer}),
+    assessment_entries=extend_schema(
+        responses={200: s.AssessmentEntrySerializer(many=True), 401: OpenApiResponse(description="not_authenticated"),
+                   404: OpenApiResponse(description="not_found: 医务人员不存在或不在您的范围内（JL-O1）")},
+        description="JL-P6（第三十一条）: 医务人员的考核档案记录（如未经授权试图开展服务），最新的在前；与医务人员页面所示相同。",
+    ),
+    platform_register=extend_schema(
+        request=None,
+        responses={200: s.PhysicianSerializer, 401: OpenApiResponse(description="not_authenticated"),
+                   403: OpenApiResponse(description="permission_denied: 仅医师本人或其执业机构管理员"),
+                   404: OpenApiResponse(description="not_found: 医务人员不存在或不在您的范围内（JL-O1）")},
+        description="JL-P3（第十四条第三项）: 记录医师已在省远程医疗平台注册；记入审计日志。",
+    ),
     qualification=extend_schema(
         parameters=[s.QualificationQuerySerializer],
         responses=s.QualificationSerializer,
@@ -197,6 +209,23 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
         registration = run_service(services.physician_register, request=request, **values)
         physician = self.get_queryset().get(pk=registration.physician_id)
         return Response(self.get_serializer(physician).data, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"], url_path="assessment-entries")
+    def assessment_entries(self, request, pk=None):
+        """JL-P6 (art. 31): the physician's assessment file, as the physician page shows it."""
+        physician = self.get_object()
+        entries = selectors.assessment_entries(physician=physician)
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(s.AssessmentEntrySerializer(page, many=True).data)
+
+    @action(detail=True, methods=["post"], url_path="platform-register")
+    def platform_register(self, request, pk=None):
+        """JL-P3 (art. 14.3): the physician, or an administrator of a facility where they are
+        registered, records the registration on the provincial platform (the service refuses anyone
+        else: 403). Idempotent: a second call keeps the first time and is audited again."""
+        physician = selectors.physician_detail(user=request.user, pk=self.get_object().pk)  # as the page reads it
+        run_service(services.physician_platform_register, request=request, physician=physician)
+        return Response(self.get_serializer(self.get_queryset().get(pk=physician.pk)).data)
 
     @action(detail=True, methods=["get"])
     def qualification(self, request, pk=None):

@@ -53,6 +53,7 @@ ROUTE_RESOURCES: dict[str, str] = {
     "consultations-api:consultation": "consultations",
     "consultations-api:obligation": "consultations",
     "consultations-api:referral": "consultations",
+    "consultations-api:violation": "consultations",  # JL-C2 violations (read only)
     "billing-api:price-standard": "billing",
     "billing-api:price": "billing",
     "billing-api:charge": "billing",

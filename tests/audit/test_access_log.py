@@ -79,6 +79,8 @@ PATIENT_DATA: dict[str, str] = {
     "consultations-api:consultation-download": "a document of a request",
     "consultations-api:referral-list": "JL-C10 referrals with their patient's name; POST offers one",
     "consultations-api:referral-detail": "one referral with its patient's name",
+    "consultations-api:violation-list": "JL-C2 violations with their patient's name (issue 14)",
+    "consultations-api:violation-detail": "one JL-C2 violation with its patient's name (issue 14)",
     "audit-api:responsibility-list": "responsibility records per request (?consultation= for one)",
     "audit-api:seal-detail": "a seal and its comparison with the live record",
 }
@@ -147,6 +149,8 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "facilities-api:physician-list": "physicians; POST registers one",
     "facilities-api:physician-detail": "one physician",
     "facilities-api:physician-qualification": "a physician's JL-P checks",
+    "facilities-api:physician-platform-register": WRITE,
+    "facilities-api:physician-assessment-entries": "a physician's JL-P6 assessment file (no patient), as the physician page",
     "facilities-api:registration-detail": "a physician's registration",
     "facilities-api:registration-authorise": "write: authorise a physician",
     "facilities-api:registration-revoke": "write: revoke an authorisation",
@@ -685,6 +689,18 @@ def _(r):
 def _(r):
     return Case(r.partner, _api(r.partner, f"{API}/obligations/"),
                 [listed("consultations.obligation", [r.obligation], r.other)], channel="api")
+
+
+@scenario("consultations-api:violation-list")
+def _(r):
+    return Case(r.regulator, _api(r.regulator, f"{API}/violations/"),
+                [listed("consultations.violation", [r.violation], r.other)], channel="api")
+
+
+@scenario("consultations-api:violation-detail")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{API}/violations/{r.violation.pk}/"), [view(r.violation, r.other)],
+                channel="api")
 
 
 @scenario("consultations-api:obligation-detail")

@@ -96,6 +96,8 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "facilities-api:agreement-terminate": lambda o: {"pk": o.agreement.pk},
     "facilities-api:physician-detail": lambda o: {"pk": o.world.expert_physician.pk},
     "facilities-api:physician-qualification": lambda o: {"pk": o.world.expert_physician.pk},
+    "facilities-api:physician-assessment-entries": lambda o: {"pk": o.world.expert_physician.pk},
+    "facilities-api:physician-platform-register": lambda o: {"pk": o.world.expert_physician.pk},
     "facilities-api:registration-detail": lambda o: {"pk": o.registration.pk},
     "facilities-api:registration-authorise": lambda o: {"pk": o.registration.pk},
     "facilities-api:registration-revoke": lambda o: {"pk": o.registration.pk},
@@ -137,6 +139,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "consultations-api:admission-discharge": lambda o: {"pk": o.admission.pk},
     "consultations-api:obligation-detail": lambda o: {"pk": o.obligation.pk},
     "consultations-api:obligation-withdraw": lambda o: {"pk": o.obligation.pk},
+    "consultations-api:violation-detail": lambda o: {"pk": o.violation.pk},
     "consultations-api:consultation-detail": lambda o: {"pk": o.consultation.pk},
     "consultations-api:consultation-download": lambda o: {"pk": o.consultation.pk, "document_id": o.document.pk},
     **{f"consultations-api:consultation-{name}": (lambda o: {"pk": o.open_case.pk}) for name in (
@@ -244,6 +247,10 @@ class Objects:
             actor=world.clinician, patient=self.patient, inpatient_number="ZY-SCOPE-1", admitted_at=now - dt.timedelta(days=1))
         self.obligation = consultation_services.obligation_open(
             actor=world.clinician, patient=self.patient, trigger=TriggerKind.PATIENT_REQUEST, event_at=now - dt.timedelta(hours=1))
+        missed = consultation_services.obligation_open(  # JL-C2: past its deadline, recorded by the sweep
+            actor=world.clinician, patient=self.patient, trigger=TriggerKind.PATIENT_REQUEST, event_at=now - dt.timedelta(hours=30))
+        consultation_services.obligation_sweep()
+        self.violation = missed.violation
         self.open_case = world.sent(patient=self.patient)
         self.referral = offer(world, signed(world, patient=self.patient))
         self.notification = Notification.objects.filter(user=world.invited_coordinator).first()
