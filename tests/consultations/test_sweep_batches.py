@@ -90,7 +90,7 @@ def _sweep_in_thread(barrier, results, errors):
         connections.close_all()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.frozen_at("2026-11-27T12:00:00+08:00")
 def test_jl_c2_two_sweeps_at_once_violate_each_obligation_once(world):
     """JL-C2: two sweeps running at the same time (two workers) record each missed deadline once,
