@@ -117,8 +117,9 @@ def audit_events_append_many(events: list[dict]) -> list[AuditEvent]:
     """
     if not events:
         return []
+    known = set(EventType.values)  # once per batch: ``.values`` rebuilds the catalogue's list on every read
     for item in events:
-        if item["event_type"] not in EventType.values:
+        if item["event_type"] not in known:
             raise ValueError(f"unknown audit event type {item['event_type']!r}: add it to audit.choices.EventType")
     ctx = current()
     algorithm = chain_hash_algorithm(settings.TELEMED_DATA_CIPHER)
