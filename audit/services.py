@@ -23,7 +23,7 @@ from telemed.crypto import chain_hash_algorithm
 from telemed.errors import ApplicationError
 from telemed.text import clean_data
 from telemed.transactions import in_service_transaction, record_refusal
-from telemed.webhooks.services import webhook_outbox_write
+from telemed.webhooks.services import webhook_outbox_write, webhook_outbox_write_many
 
 from . import rules
 from .choices import EventType, Outcome
@@ -103,6 +103,64 @@ def audit_event_append(
         # Issue 14: the webhook outbox row commits or vanishes with the change and its event.
         webhook_outbox_write(event, obj)
     return event
+
+
+def audit_events_append_many(events: list[dict]) -> list[AuditEvent]:
+    """Append several events, in order, under ONE acquisition of the chain's lock (JL-A1; issue 11).
+
+    Each item takes the keyword arguments of ``audit_event_append`` (``actor``, ``event_type``,
+    ``outcome``, ``obj``, ``object_type``, ``object_id``, ``acting_facility_id``,
+    ``acting_division_code``, ``facility_ids``, ``details``) and gets exactly what a call of it would
+    write: a checked type, cleaned details, consecutive sequences, each hash over its own fields and
+    the previous event's hash with the recorded ``hash_algorithm``, and its webhook outbox rows in the
+    same transaction. A batch of N events costs a constant number of queries, not N appends.
+    """
+    if not events:
+        return []
+    known = set(EventType.values)  # once per batch: ``.values`` rebuilds the catalogue's list on every read
+    for item in events:
+        if item["event_type"] not in known:
+            raise ValueError(f"unknown audit event type {item['event_type']!r}: add it to audit.choices.EventType")
+    ctx = current()
+    algorithm = chain_hash_algorithm(settings.TELEMED_DATA_CIPHER)
+    with transaction.atomic():
+        _lock_chain()
+        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
+        sequence = last["sequence"] if last else 0
+        prev_hash = last["hash"] if last else rules.GENESIS_HASH
+        built, objects = [], []
+        for item in events:
+            obj, actor = item.get("obj"), item.get("actor")
+            object_type, object_id = item.get("object_type", ""), item.get("object_id", "")
+            if obj is not None:
+                object_type = object_type or obj._meta.label_lower
+                object_id = object_id or obj.pk
+            sequence += 1
+            fields = {
+                "sequence": sequence,
+                "occurred_at": timezone.now(),
+                "actor_id": actor.pk if actor is not None and getattr(actor, "pk", None) else None,
+                "actor_label": _actor_label(actor),
+                "acting_facility_id": item.get("acting_facility_id"),
+                "acting_division_code": item.get("acting_division_code") or "",
+                "ip_address": ctx.ip_address,
+                "request_id": ctx.request_id,
+                "channel": ctx.channel,
+                "event_type": str(item["event_type"]),
+                "object_type": object_type,
+                "object_id": str(object_id) if object_id != "" else "",
+                "facility_ids": sorted({int(f) for f in item.get("facility_ids", ()) if f is not None}),
+                "outcome": str(item.get("outcome", Outcome.SUCCESS)),
+                "details": rules.json_normal(clean_data(item.get("details") or {})),
+            }
+            event_hash = rules.event_hash(fields, prev_hash, algorithm)
+            built.append(AuditEvent(**fields, hash_algorithm=algorithm, prev_hash=prev_hash, hash=event_hash))
+            objects.append(obj)
+            prev_hash = event_hash
+        created = AuditEvent.objects.bulk_create(built)
+        # Issue 14: the outbox rows commit or vanish with the changes and their events.
+        webhook_outbox_write_many(list(zip(created, objects, strict=True)))
+    return created
 
 
 def audit_refusal(

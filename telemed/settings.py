@@ -580,6 +580,8 @@ if not TELEMED_REMINDER_HOURS or len(TELEMED_REMINDER_HOURS) != len(env_list("TE
     raise ImproperlyConfigured("TELEMED_REMINDER_HOURS must be a comma-separated list of whole hours, e.g. 12,4,1")
 # How often Celery beat runs the JL-C2 obligation sweep (seconds).
 TELEMED_SWEEP_SECONDS = env_int("TELEMED_SWEEP_SECONDS", 60, minimum=5)
+# JL-C2 (issue 11): missed deadlines the sweep records per transaction (one claim, bulk writes per batch).
+TELEMED_SWEEP_BATCH_SIZE = env_int("TELEMED_SWEEP_BATCH_SIZE", 500, minimum=1)
 # The dashboard's facts (docs/metrics.md): how often beat catches them up (seconds), and how many
 # Beijing days before today each catch-up rebuilds (late events land within them).
 TELEMED_METRICS_CATCHUP_SECONDS = env_int("TELEMED_METRICS_CATCHUP_SECONDS", 300, minimum=30)

@@ -1,5 +1,6 @@
 """Every write of the billing app (STYLE 2): prices, charges, refunds, statements, accounts, policies;
-per-person payouts (JL-B6) are in ``billing.services.payouts`` and re-exported here.
+per-person payouts (JL-B6) are in ``billing.services.payouts`` and the set-based drafting of statements
+(JL-B4, issue 11) in ``billing.services.statements``, both re-exported here.
 
 Each service checks the actor's role, applies the pure rules in ``billing.rules`` and writes its
 audit event in the same transaction. Refusals that the rules want on record (naming a person as
@@ -283,57 +284,6 @@ def settlement_account_register(*, actor, facility: Facility, account_name: str,
     return account
 
 
-def statements_draft(*, period_start: dt.date) -> list[Statement]:
-    """Draft the statements of one Beijing-time month for every pair with unsettled items.
-
-    Idempotent: one statement per pair and month (a unique constraint), and a charge or reversal
-    is attached only while it belongs to no statement, so a second run changes nothing.
-
-    JL-B4: refused (code ``statement_month_not_ended``) unless ``period_start`` is the first day of
-    a Beijing-time month that has already ended, so that every charge made in the month is there
-    when its statement is drafted and is settled by that month's statement.
-    """
-    bad = failing([rules.statement_month_ended_check(period_start, now=timezone.now())])
-    if bad:
-        raise ApplicationError("statement_month_not_ended", "；".join(c.text for c in bad),
-                               {"reasons": [c.as_dict() for c in bad], "rule": "JL-B4", "period": f"{period_start:%Y-%m}"})
-    charges_backfill()
-    start, end = rules.period_bounds(period_start)
-    pairs = set(
-        Charge.objects.filter(statement__isnull=True, completed_at__gte=start, completed_at__lt=end).values_list("inviting_id", "invited_id")
-    ) | set(
-        ChargeReversal.objects.filter(statement__isnull=True, reversed_at__gte=start, reversed_at__lt=end)
-        .values_list("charge__inviting_id", "charge__invited_id")
-    )
-    drafted = []
-    for inviting_id, invited_id in sorted(pairs):
-        with transaction.atomic():
-            statement, created = Statement.objects.select_for_update().get_or_create(
-                inviting_id=inviting_id, invited_id=invited_id, period_start=period_start,
-                defaults={"period_end": rules.last_day(period_start), "drafted_at": timezone.now(),
-                          "payee_account": SettlementAccount.objects.filter(facility_id=invited_id, active=True).first()},
-            )
-            if statement.state != StatementState.DRAFT:
-                continue  # confirmed statements are closed; late items wait for a correction statement
-            attached = Charge.objects.filter(
-                statement__isnull=True, inviting_id=inviting_id, invited_id=invited_id, completed_at__gte=start, completed_at__lt=end
-            ).update(statement=statement)
-            attached += ChargeReversal.objects.filter(
-                statement__isnull=True, charge__inviting_id=inviting_id, charge__invited_id=invited_id,
-                reversed_at__gte=start, reversed_at__lt=end,
-            ).update(statement=statement)
-            if not created and not attached:
-                continue
-            _store_totals(statement)
-            audit_event_append(
-                actor=None, event_type=EventType.BILLING_STATEMENT_DRAFT, obj=statement, facility_ids=[inviting_id, invited_id],
-                details={"period": f"{period_start:%Y-%m}", "created": created, "attached": attached,
-                         "fee_total_fen": statement.fee_total_fen, "invited_share_total_fen": statement.invited_share_total_fen},
-            )
-            drafted.append(statement)
-    return drafted
-
-
 def statement_totals(statement: Statement) -> rules.Totals:
     return rules.totals(statement.charges.all(), statement.reversals.select_related("charge"))
 
@@ -445,3 +395,4 @@ def statement_export_record(*, actor, statement: Statement, fmt: str) -> None:
 
 # JL-B6, re-exported so that ``billing.services`` stays the one place every write is called from.
 from .payouts import payout_export_record, payout_report_confirm, payout_report_draft, payouts_draft_month  # noqa: E402, F401
+from .statements import statements_draft  # noqa: E402, F401

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from audit.choices import EventType, Outcome
 from audit.rules import json_normal
-from audit.services import audit_event_append
+from audit.services import audit_event_append, audit_events_append_many
 from facilities.choices import StaffRole
 from telemed.errors import ApplicationError
 from telemed.webhooks.rules import WebhookEventType
@@ -194,44 +194,72 @@ def _remind(now: datetime, report: SweepReport) -> None:
             report.reminded += 1
 
 
-def _record_violations(now: datetime, report: SweepReport) -> None:
-    overdue = Obligation.objects.filter(state=ObligationState.OPEN, due_at__lt=now).select_related("patient")
-    for obligation in overdue.order_by("due_at")[:SWEEP_BATCH]:
-        with transaction.atomic():
-            if Obligation.objects.filter(pk=obligation.pk, state=ObligationState.OPEN).update(state=ObligationState.VIOLATED) != 1:
-                continue  # met or claimed by another worker meanwhile
-            violation = Violation.objects.create(
-                facility_id=obligation.facility_id,
-                obligation=obligation,
-                rule="JL-C2",
-                due_at=obligation.due_at,
-                recorded_at=now,
-                message_key=VIOLATION_UPLOAD_MISSED,  # the text is rendered when shown (issue 12)
-            )
-            audit_event_append(
-                actor=None,
-                event_type=EventType.OBLIGATION_VIOLATED,
-                outcome=Outcome.FAILURE,
-                obj=violation,
-                acting_facility_id=obligation.facility_id,
-                facility_ids=[obligation.facility_id],
-                details={"rule": "JL-C2", "obligation_id": obligation.pk, "due_at": obligation.due_at, "recorded_at": now},
-            )
-            notify(
-                facility_id=obligation.facility_id,
-                roles=(StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN),
-                message_key="obligation.violated", params={"name": obligation.patient.name},
-                link=reverse("consultations:obligation-list"),
-                dedupe_key=f"obligation:{obligation.pk}:violated",
-            )
-            report.violated += 1
+def _violations_batch(now: datetime, size: int) -> int:
+    """One batch of missed JL-C2 deadlines, in one transaction and a constant number of queries.
+
+    Claim: the due open obligations are locked with ``FOR UPDATE SKIP LOCKED`` (on the partial index
+    of open obligations by due time), so a second sweep running at once takes other rows, and a
+    meeting upload waits for this commit and then finds the obligation no longer open; the claimed
+    rows then move open → violated in one compare-and-swap UPDATE (on SQLite the IMMEDIATE transaction
+    serialises writers). Then, for the whole batch: the violations (bulk), their audit events under
+    one chain lock (``audit_events_append_many``, with their webhook outbox rows) and the notices
+    (``notify_many``) — the same rows, texts and events the one-by-one sweep wrote. Returns the number
+    of obligations claimed (0: nothing left)."""
+    from notifications.services import notify_many
+
+    overdue = Obligation.objects.filter(state=ObligationState.OPEN, due_at__lt=now)
+    if not overdue.exists():  # the idle sweep: one indexed probe, no transaction
+        return 0
+    with transaction.atomic():
+        due = list(
+            overdue.select_related("patient").select_for_update(skip_locked=True, of=("self",))
+            .order_by("due_at", "pk")[:size]
+        )
+        if not due:
+            return 0
+        ids = [o.pk for o in due]
+        claimed = Obligation.objects.filter(pk__in=ids, state=ObligationState.OPEN).update(state=ObligationState.VIOLATED)
+        if claimed != len(ids):  # cannot happen under the row locks; refuse rather than record twice
+            raise RuntimeError("JL-C2 sweep: claimed obligations changed under their locks")
+        violations = Violation.objects.bulk_create([
+            Violation(facility_id=o.facility_id, obligation=o, rule="JL-C2", due_at=o.due_at, recorded_at=now,
+                      message_key=VIOLATION_UPLOAD_MISSED)  # the text is rendered when shown (issue 12)
+            for o in due
+        ])
+        audit_events_append_many([
+            {"actor": None, "event_type": EventType.OBLIGATION_VIOLATED, "outcome": Outcome.FAILURE, "obj": v,
+             "acting_facility_id": o.facility_id, "facility_ids": [o.facility_id],
+             "details": {"rule": "JL-C2", "obligation_id": o.pk, "due_at": o.due_at, "recorded_at": now}}
+            for o, v in zip(due, violations, strict=True)
+        ])
+        link = reverse("consultations:obligation-list")
+        notify_many([
+            {"facility_id": o.facility_id, "roles": (StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN),
+             "message_key": "obligation.violated", "params": {"name": o.patient.name}, "link": link,
+             "dedupe_key": f"obligation:{o.pk}:violated"}
+            for o in due
+        ])
+    return len(due)
 
 
-def obligation_sweep(*, now: datetime | None = None) -> SweepReport:
-    """Open art. 22 (1) obligations, send due reminders, record missed deadlines. Idempotent."""
+def _record_violations(now: datetime, report: SweepReport, batch_size: int) -> None:
+    """JL-C2: record the missed deadlines, ``batch_size`` obligations per transaction, at most
+    ``SWEEP_BATCH`` per run (the next run takes the rest, as before)."""
+    while report.violated < SWEEP_BATCH:
+        claimed = _violations_batch(now, min(batch_size, SWEEP_BATCH - report.violated))
+        report.violated += claimed
+        if claimed < batch_size:
+            return
+
+
+def obligation_sweep(*, now: datetime | None = None, batch_size: int | None = None) -> SweepReport:
+    """Open art. 22 (1) obligations, send due reminders, record missed deadlines. Idempotent.
+
+    ``batch_size`` (default ``TELEMED_SWEEP_BATCH_SIZE``): the violations recorded per transaction."""
     now = now or timezone.now()
+    batch_size = max(1, batch_size or settings.TELEMED_SWEEP_BATCH_SIZE)
     report = SweepReport()
     _open_undiagnosed(now, report)
     _remind(now, report)
-    _record_violations(now, report)
+    _record_violations(now, report, batch_size)
     return report

@@ -210,11 +210,28 @@ class Paths:
 
     def sweep_due(self):
         now = timezone.now()
+        # The floor performs the same writes in bulk SQL (issue 11, h31): the claim, the violations, one
+        # audit event each (sequence and hashes computed in SQL, not chained) and the notices to the
+        # facility's coordinators and administrators. Channel deliveries and webhooks are left out.
         floor = sql(
             "WITH claimed AS (UPDATE consultations_obligation SET state = 'violated' WHERE id IN (SELECT id FROM consultations_obligation "
-            "WHERE state = 'open' AND due_at < %(now)s ORDER BY due_at LIMIT 500) RETURNING id, facility_id, due_at) "
-            "INSERT INTO consultations_violation (facility_id, obligation_id, rule, due_at, recorded_at, description) "
-            "SELECT facility_id, id, 'JL-C2', due_at, %(now)s, 'JL-C2' FROM claimed",
+            "WHERE state = 'open' AND due_at < %(now)s ORDER BY due_at LIMIT 500 FOR UPDATE SKIP LOCKED) "
+            "RETURNING id, facility_id, due_at, patient_id), "
+            "v AS (INSERT INTO consultations_violation (facility_id, obligation_id, rule, due_at, recorded_at, message_key, description) "
+            "SELECT facility_id, id, 'JL-C2', due_at, %(now)s, 'jl_c2.upload_missed', '' FROM claimed RETURNING id, facility_id, obligation_id, due_at), "
+            "head AS (SELECT coalesce(max(sequence), 0) AS s FROM audit_auditevent), "
+            "a AS (INSERT INTO audit_auditevent (sequence, occurred_at, actor_label, acting_facility_id, acting_division_code, request_id, "
+            "channel, event_type, object_type, object_id, facility_ids, outcome, details, hash_algorithm, prev_hash, hash) "
+            "SELECT head.s + row_number() OVER (ORDER BY v.id), %(now)s, '', v.facility_id, '', '', 'sweep', 'obligation.violated', "
+            "'consultations.violation', v.id::text, jsonb_build_array(v.facility_id), 'failure', "
+            "jsonb_build_object('rule', 'JL-C2', 'obligation_id', v.obligation_id, 'due_at', v.due_at, 'recorded_at', %(now)s), "
+            "'sha256', encode(sha256(convert_to('p' || v.id || clock_timestamp(), 'UTF8')), 'hex'), "
+            "encode(sha256(convert_to('h' || v.id || clock_timestamp(), 'UTF8')), 'hex') FROM v, head RETURNING id) "
+            "INSERT INTO consultations_notification (user_id, created_at, kind, message_key, params, subject, body, link, dedupe_key) "
+            "SELECT DISTINCT m.user_id, %(now)s, 'deadline', 'obligation.violated', jsonb_build_object('name', p.name), '', '', "
+            "'/consultations/obligations/', 'obligation:' || c.id || ':violated' FROM claimed c "
+            "JOIN consultations_patient p ON p.id = c.patient_id JOIN facilities_staffmembership m ON m.facility_id = c.facility_id "
+            "AND m.active AND m.role IN ('coordinator', 'facility_admin') ON CONFLICT DO NOTHING",
             params={"now": now})
         return (lambda: obligation_sweep(now=timezone.now())), floor, self._due_obligations
 

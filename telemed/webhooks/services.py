@@ -185,6 +185,50 @@ def webhook_outbox_write(audit_event, obj=None) -> int:
                               occurred_at=audit_event.occurred_at, audit_event=audit_event, obj=obj)
 
 
+def webhook_outbox_write_many(events) -> int:
+    """``webhook_outbox_write`` for a batch of ``(audit_event, obj)`` pairs (issue 11): the same
+    events and deliveries, with one read of the subscriptions and two bulk inserts for the batch."""
+    wanted = []
+    for audit_event, obj in events:
+        hook_type = rules.webhook_type_for(audit_event.event_type, audit_event.outcome)
+        if hook_type is not None and audit_event.facility_ids:
+            wanted.append((hook_type, audit_event, obj))
+    if not wanted:
+        return 0
+    facility_ids = sorted({f for _, audit_event, _ in wanted for f in audit_event.facility_ids})
+    by_facility: dict[int, list[WebhookSubscription]] = {}
+    for s in WebhookSubscription.objects.filter(active=True, facility_id__in=facility_ids).only("pk", "facility_id", "event_types"):
+        by_facility.setdefault(s.facility_id, []).append(s)
+    hook_events, deliveries = [], []
+    for hook_type, audit_event, obj in wanted:
+        subscriptions = [s for f in dict.fromkeys(audit_event.facility_ids) for s in by_facility.get(f, ()) if hook_type in s.event_types]
+        if not subscriptions:
+            continue
+        kind, pk, path = _resource(audit_event, obj)
+        event_id = uuid.uuid4()
+        occurred_at = audit_event.occurred_at
+        payload = {
+            "id": str(event_id),
+            "type": str(hook_type),
+            "occurred_at": occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "resource": {"type": kind, "id": str(pk), "url": path},
+            "data": _summary(audit_event, obj, kind) or {},
+        }
+        event = WebhookEvent(id=event_id, event_type=hook_type, resource_type=kind, resource_id=str(pk),
+                             payload=payload, created_at=occurred_at)
+        hook_events.append(event)
+        deliveries += [WebhookDelivery(subscription=s, event=event, resource_key=f"{kind}:{pk}"[:90], next_attempt_at=occurred_at)
+                       for s in subscriptions]
+    if not hook_events:
+        return 0
+    WebhookEvent.objects.bulk_create(hook_events)
+    created = WebhookDelivery.objects.bulk_create(deliveries)
+    ids = [d.pk for d in created if d.pk is not None]
+    if ids:
+        _enqueue(ids)
+    return len(created)
+
+
 def webhook_event_emit(*, hook_type: str, facility_ids, occurred_at: datetime, audit_event=None, obj=None,
                        resource: tuple[str, str, str | None] | None = None, data: dict | None = None) -> int:
     """Write one event to the outbox for the facilities' interested subscriptions, in the caller's
