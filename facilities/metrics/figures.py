@@ -230,39 +230,116 @@ class Report:
     last_year_snapshot: dict
 
 
+def _rollup_branch(subject: Subject, period: Period, part: str, key):
+    """One part of ``calendar_rollups``: the month rollups of ``period`` summed in the database per
+    ``key`` (an expression, text), with the active facilities as a distinct count of the facilities
+    having any activity counter above zero (a sum of counts is above zero when one of them is)."""
+    from django.db.models import CharField, Count, Value
+
+    from ..models import MetricMonth
+
+    where = subject.q() & Q(month__gte=period.start.replace(day=1), month__lte=period.end)
+    active = Q()
+    for name in ACTIVITY_KEYS:
+        active |= Q(**{f"{name}__gt": 0})
+    return (MetricMonth.objects.filter(where).order_by()
+            .annotate(part=Value(part, output_field=CharField()), key=key)
+            .values("part", "key")
+            # ``active`` first: its filter reads the columns, not the sums named like them below.
+            .annotate(active=Count("facility_id", distinct=True, filter=active))
+            .annotate(**{k: Sum(k) for k in COUNTER_KEYS})
+            .values_list("part", "key", *COUNTER_KEYS, "active"))
+
+
+def calendar_rollups(subject: Subject, parts: dict[str, tuple[Period, str]]) -> dict[str, dict[str, tuple[dict, int]]]:
+    """Every slice a calendar page shows, summed in the database in ONE query (a ``UNION ALL`` of
+    one ``GROUP BY`` per part) instead of bringing the rollup rows into Python: ``parts`` maps a
+    part's name to its period and what it is grouped by (``all``, ``service``, ``child``,
+    ``facility``, ``month``). Returns part → key (text) → (counters, active facilities)."""
+    from django.db.models import CharField, F
+    from django.db.models.functions import Cast, Substr
+
+    keys = {
+        "all": Substr("division_code", 1, 0),  # '' for every row: a column, not a constant, to group by
+        "service": F("service_type"),
+        "child": Substr("division_code", 1, 4) if len(subject.prefix) == 2 else F("division_code"),
+        "facility": Cast("facility_id", output_field=CharField()),
+        "month": Cast("month", output_field=CharField()),
+    }
+    branches = [_rollup_branch(subject, period, name, keys[by]) for name, (period, by) in parts.items()]
+    query = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+    found: dict[str, dict[str, tuple[dict, int]]] = {name: {} for name in parts}
+    for part, key, *values in query:
+        found[part][key] = (dict(zip(COUNTER_KEYS, (v or 0 for v in values[:-1]), strict=True)), values[-1] or 0)
+    return found
+
+
 def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Report:
-    """Current, previous and last year's figures, the slices and the 12-month trends: one query of
-    stored statistics and one of rollups per distinct period (a year's previous period is last
-    year's), whatever the data."""
+    """Current, previous and last year's figures, the slices and the 12-month trends. A calendar
+    period costs one query of stored statistics and one of rollups summed per slice in the
+    database, whatever the data and however many facilities (docs/performance.md)."""
     scope = subject.scope
     previous, last_year = period.previous(), period.last_year()
     months = trailing_months(period) if with_trends else []
     calendar = period.kind in CALENDAR
     stats = load_stats(subject, detailed=period.label if calendar else "",
                        overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months])
-    facts = _load(subject, period, stats)
-    label = facts.label
-    loaded: dict[Period, dict] = {}
-    for other in (previous, last_year):
-        if other not in loaded:
-            loaded[other] = _load(subject, other, stats).total(scope)
-    trends: list[tuple[str, dict]] = []
-    if months:
-        span = Period("custom", months[0].start, months[-1].end)
-        monthly = Facts.load_calendar(subject, span, by_month=True, stats=stats).slices(
-            lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
-        empty = derive({}, {}, facilities=0)
-        trends = [(m.label, monthly.get(m.label, empty)) for m in months]
+    empty = derive({}, {}, facilities=0)
+    if calendar:
+        parts = {"current": (period, "all"), "service": (period, "service"), "previous": (previous, "all")}
+        if last_year != previous:
+            parts["last_year"] = (last_year, "all")
+        if subject.facility_id is None and len(subject.prefix) < 6:
+            parts["child"] = (period, "child")
+        if subject.facility_id is None:
+            parts["facility"] = (period, "facility")
+        if months:
+            parts["month"] = (Period("custom", months[0].start, months[-1].end), "month")
+        found = calendar_rollups(subject, parts)
+
+        def sliced(part, name, stat_key):
+            return {name(key): derive(counters, stats.get(stat_key(name(key)), {}), facilities=active)
+                    for key, (counters, active) in found.get(part, {}).items()}
+
+        def total(part, label):
+            return sliced(part, str, lambda _k: (label, scope, ALL_SERVICES)).get("", empty)
+
+        current = total("current", period.label)
+        figures_previous = total("previous", previous.label)
+        figures_last_year = total("last_year", last_year.label) if "last_year" in parts else figures_previous
+        by_service = sliced("service", str, lambda s: (period.label, scope, s))
+        by_service.pop("", None)
+        by_child = sliced("child", lambda c: c + "00" if len(c) == 4 else c, lambda c: (period.label, c, ALL_SERVICES))
+        by_facility = sliced("facility", int, lambda f: (period.label, f"f{f}", ALL_SERVICES))
+        monthly = sliced("month", lambda m: m[:7], lambda m: (m, scope, ALL_SERVICES))
+    else:
+        facts = _load(subject, period, stats)
+        label = facts.label
+        current = facts.total(scope)
+        loaded: dict[Period, dict] = {}
+        for other in (previous, last_year):
+            if other not in loaded:
+                loaded[other] = _load(subject, other, stats).total(scope)
+        figures_previous, figures_last_year = loaded[previous], loaded[last_year]
+        by_service = facts.slices(lambda fact: fact.service_type or None, lambda s: (label, scope, s))
+        by_child = facts.slices(lambda fact: subject.child_code(fact.division_code) or None, lambda c: (label, c, ALL_SERVICES))
+        by_facility = facts.slices(lambda fact: fact.facility_id, lambda f: (label, f"f{f}", ALL_SERVICES)) if subject.facility_id is None else {}
+        monthly = {}
+        if months:
+            span = Period("custom", months[0].start, months[-1].end)
+            monthly = Facts.load_calendar(subject, span, by_month=True, stats=stats).slices(
+                lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
+    trends = [(m.label, monthly.get(m.label, empty)) for m in months]
     states = snapshots(subject, [period, previous, last_year])
     return Report(
         subject=subject,
         period=period,
-        current=facts.total(scope),
-        previous=loaded[previous],
-        last_year=loaded[last_year],
-        by_service=facts.slices(lambda fact: fact.service_type or None, lambda s: (label, scope, s)),
-        by_child=facts.slices(lambda fact: subject.child_code(fact.division_code) or None, lambda c: (label, c, ALL_SERVICES)),
-        by_facility=facts.slices(lambda fact: fact.facility_id, lambda f: (label, f"f{f}", ALL_SERVICES)) if subject.facility_id is None else {},
+        current=current,
+        previous=figures_previous,
+        last_year=figures_last_year,
+        by_service=by_service,
+        by_child=by_child,
+        by_facility=by_facility,
         trends=trends,
         snapshot=states[0],
         previous_snapshot=states[1],
