@@ -1,11 +1,11 @@
 """The figures of a division or a facility for a period, read from the facts.
 
-Two queries load a period's facts: for a month, quarter or year the month rollups (grouped by
-facility × service type in the database) and the stored interval statistics of the slices shown;
-for custom days the daily counters and the intervals themselves. Every slice — the whole subject,
-each service type (JL-C1), each sub-division, each facility — is then cut from them with
-``definitions.derive``, so each figure is computed one way only and a page costs the same number
-of queries however much data there is, and for calendar periods the same time.
+A calendar period (month, quarter, year) costs two queries: the stored interval statistics of
+the slices shown, and the month rollups summed in the database per slice (``calendar_rollups``),
+so that its cost grows neither with the number of cases nor, in Python, with the rollup rows.
+Custom days read the daily counters and the intervals and cut every slice — the whole subject,
+each service type (JL-C1), each sub-division, each facility — from them (``Facts.slices``). Each
+figure of a slice comes from ``definitions.derive`` either way: computed one way only.
 """
 
 from __future__ import annotations
