@@ -230,47 +230,62 @@ class Report:
     last_year_snapshot: dict
 
 
-def _rollup_branch(subject: Subject, period: Period, part: str, key):
-    """One part of ``calendar_rollups``: the month rollups of ``period`` summed in the database per
-    ``key`` (an expression, text), with the active facilities as a distinct count of the facilities
-    having any activity counter above zero (a sum of counts is above zero when one of them is)."""
-    from django.db.models import CharField, Count, Value
-
-    from ..models import MetricMonth
-
-    where = subject.q() & Q(month__gte=period.start.replace(day=1), month__lte=period.end)
-    active = Q()
-    for name in ACTIVITY_KEYS:
-        active |= Q(**{f"{name}__gt": 0})
-    return (MetricMonth.objects.filter(where).order_by()
-            .annotate(part=Value(part, output_field=CharField()), key=key)
-            .values("part", "key")
-            # ``active`` first: its filter reads the columns, not the sums named like them below.
-            .annotate(active=Count("facility_id", distinct=True, filter=active))
-            .annotate(**{k: Sum(k) for k in COUNTER_KEYS})
-            .values_list("part", "key", *COUNTER_KEYS, "active"))
+_SUMS = ", ".join(f"SUM({k}) AS {k}" for k in COUNTER_KEYS)
+_RESUM = ", ".join(f"SUM({k})" for k in COUNTER_KEYS)
+_ACTIVE = "CASE WHEN " + " OR ".join(f"{k} > 0" for k in ACTIVITY_KEYS) + " THEN 1 ELSE 0 END"
 
 
-def calendar_rollups(subject: Subject, parts: dict[str, tuple[Period, str]]) -> dict[str, dict[str, tuple[dict, int]]]:
-    """Every slice a calendar page shows, summed in the database in ONE query (a ``UNION ALL`` of
-    one ``GROUP BY`` per part) instead of bringing the rollup rows into Python: ``parts`` maps a
-    part's name to its period and what it is grouped by (``all``, ``service``, ``child``,
-    ``facility``, ``month``). Returns part → key (text) → (counters, active facilities)."""
-    from django.db.models import CharField, F
-    from django.db.models.functions import Cast, Substr
+def _where(subject: Subject, period: Period) -> tuple[str, list]:
+    """The subject's month rollups of a period, as SQL (the same range on the code as ``Subject.q``)."""
+    months = "month >= %s AND month <= %s"
+    bounds = [period.start.replace(day=1), period.end]
+    if subject.facility_id is not None:
+        return f"facility_id = %s AND {months}", [subject.facility_id, *bounds]
+    upper = str(int(subject.prefix) + 1).zfill(len(subject.prefix))
+    return f"division_code >= %s AND division_code < %s AND {months}", [subject.prefix, upper, *bounds]
 
-    keys = {
-        "all": Substr("division_code", 1, 0),  # '' for every row: a column, not a constant, to group by
-        "service": F("service_type"),
-        "child": Substr("division_code", 1, 4) if len(subject.prefix) == 2 else F("division_code"),
-        "facility": Cast("facility_id", output_field=CharField()),
-        "month": Cast("month", output_field=CharField()),
-    }
-    branches = [_rollup_branch(subject, period, name, keys[by]) for name, (period, by) in parts.items()]
-    query = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
-    found: dict[str, dict[str, tuple[dict, int]]] = {name: {} for name in parts}
-    for part, key, *values in query:
-        found[part][key] = (dict(zip(COUNTER_KEYS, (v or 0 for v in values[:-1]), strict=True)), values[-1] or 0)
+
+def calendar_rollups(subject: Subject, period: Period, others: dict[str, Period], trends: Period | None) -> dict[str, dict[str, tuple[dict, int]]]:
+    """Every slice a calendar page shows, summed in the database in ONE query instead of bringing
+    the rollup rows into Python (docs/performance.md). The period's rollups are first summed per
+    facility × division × service type (a year's 84,000 rows at the province become 7,000), and
+    the subject's total, each service type, each sub-division and each facility are grouped from
+    those; ``others`` (the previous period, last year's) and the ``trends`` months are summed per
+    facility (and month) first, then per part. The active facilities are the distinct facilities
+    with any activity counter above zero (a sum of counts is above zero when one of them is).
+    Plain SQL, the same on PostgreSQL and SQLite: ``GROUP BY`` and ``UNION ALL`` only.
+    Returns part (``current``, ``service``, ``child``, ``facility``, the names of ``others``,
+    ``month``) → key (text) → (counters, active facilities)."""
+    from django.db import connection
+
+    table = "facilities_metricmonth"
+    where, params = _where(subject, period)
+    active = f"COUNT(DISTINCT CASE WHEN {_ACTIVE} = 1 THEN facility_id END)"
+    parts = [f"SELECT 'current', '', {_RESUM}, {active} FROM cur HAVING COUNT(*) > 0",  # noqa: S608 - fixed column names; every value is a parameter
+             f"SELECT 'service', service_type, {_RESUM}, {active} FROM cur GROUP BY service_type"]  # noqa: S608 - fixed column names; every value is a parameter
+    if subject.facility_id is None and len(subject.prefix) < 6:
+        child = "substr(division_code, 1, 4)" if len(subject.prefix) == 2 else "division_code"
+        parts.append(f"SELECT 'child', {child}, {_RESUM}, {active} FROM cur GROUP BY {child}")  # noqa: S608 - fixed column names; every value is a parameter
+    if subject.facility_id is None:
+        parts.append(f"SELECT 'facility', CAST(facility_id AS varchar(20)), {_RESUM}, {active} FROM cur GROUP BY facility_id")  # noqa: S608 - fixed column names; every value is a parameter
+    for name, other in others.items():
+        other_where, other_params = _where(subject, other)
+        parts.append(f"SELECT %s, '', {_RESUM}, SUM(active) FROM (SELECT {_SUMS}, MAX({_ACTIVE}) AS active FROM {table} "  # noqa: S608
+                     f"WHERE {other_where} GROUP BY facility_id) AS per_facility HAVING COUNT(*) > 0")  # noqa: S608 - fixed column names; every value is a parameter
+        params += [name, *other_params]
+    if trends is not None:
+        trend_where, trend_params = _where(subject, trends)
+        parts.append(f"SELECT 'month', CAST(month AS varchar(10)), {_RESUM}, SUM(active) FROM (SELECT month, {_SUMS}, "  # noqa: S608
+                     f"MAX({_ACTIVE}) AS active FROM {table} WHERE {trend_where} GROUP BY month, facility_id) AS per_month "
+                     "GROUP BY month")  # noqa: S608 - fixed column names; every value is a parameter
+        params += trend_params
+    sql = (f"WITH cur AS (SELECT facility_id, division_code, service_type, {_SUMS} FROM {table} WHERE {where} "  # noqa: S608
+           "GROUP BY facility_id, division_code, service_type) " + " UNION ALL ".join(parts))  # noqa: S608 - fixed column names; every value is a parameter
+    found: dict[str, dict[str, tuple[dict, int]]] = defaultdict(dict)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for part, key, *values in cursor.fetchall():
+            found[part][str(key)] = (dict(zip(COUNTER_KEYS, (int(v or 0) for v in values[:-1]), strict=True)), int(values[-1] or 0))
     return found
 
 
@@ -286,16 +301,10 @@ def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Rep
                        overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months])
     empty = derive({}, {}, facilities=0)
     if calendar:
-        parts = {"current": (period, "all"), "service": (period, "service"), "previous": (previous, "all")}
+        others = {"previous": previous}
         if last_year != previous:
-            parts["last_year"] = (last_year, "all")
-        if subject.facility_id is None and len(subject.prefix) < 6:
-            parts["child"] = (period, "child")
-        if subject.facility_id is None:
-            parts["facility"] = (period, "facility")
-        if months:
-            parts["month"] = (Period("custom", months[0].start, months[-1].end), "month")
-        found = calendar_rollups(subject, parts)
+            others["last_year"] = last_year
+        found = calendar_rollups(subject, period, others, Period("custom", months[0].start, months[-1].end) if months else None)
 
         def sliced(part, name, stat_key):
             return {name(key): derive(counters, stats.get(stat_key(name(key)), {}), facilities=active)
@@ -306,7 +315,7 @@ def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Rep
 
         current = total("current", period.label)
         figures_previous = total("previous", previous.label)
-        figures_last_year = total("last_year", last_year.label) if "last_year" in parts else figures_previous
+        figures_last_year = total("last_year", last_year.label) if "last_year" in others else figures_previous
         by_service = sliced("service", str, lambda s: (period.label, scope, s))
         by_service.pop("", None)
         by_child = sliced("child", lambda c: c + "00" if len(c) == 4 else c, lambda c: (period.label, c, ALL_SERVICES))
