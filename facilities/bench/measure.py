@@ -28,7 +28,7 @@ from audit.choices import EventType
 from audit.services import audit_chain_verify, audit_event_append
 from billing.services import statements_draft
 from consultations.choices import ConsultationState, ObligationState
-from consultations.models import Consultation, Obligation
+from consultations.models import VIOLATION_UPLOAD_MISSED, Consultation, Obligation
 from consultations.services.obligations import obligation_sweep
 from facilities.models import StaffMembership
 
@@ -213,9 +213,9 @@ class Paths:
         floor = sql(
             "WITH claimed AS (UPDATE consultations_obligation SET state = 'violated' WHERE id IN (SELECT id FROM consultations_obligation "
             "WHERE state = 'open' AND due_at < %(now)s ORDER BY due_at LIMIT 500) RETURNING id, facility_id, due_at) "
-            "INSERT INTO consultations_violation (facility_id, obligation_id, rule, due_at, recorded_at, description) "
-            "SELECT facility_id, id, 'JL-C2', due_at, %(now)s, 'JL-C2' FROM claimed",
-            params={"now": now})
+            "INSERT INTO consultations_violation (facility_id, obligation_id, rule, due_at, recorded_at, message_key, description) "
+            "SELECT facility_id, id, 'JL-C2', due_at, %(now)s, %(key)s, '' FROM claimed",
+            params={"now": now, "key": VIOLATION_UPLOAD_MISSED})  # the row the sweep writes (issue 12: text rendered when shown)
         return (lambda: obligation_sweep(now=timezone.now())), floor, self._due_obligations
 
     def sweep_idle(self):
