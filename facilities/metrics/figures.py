@@ -1,11 +1,11 @@
 """The figures of a division or a facility for a period, read from the facts.
 
-Two queries load a period's facts: for a month, quarter or year the month rollups (grouped by
-facility × service type in the database) and the stored interval statistics of the slices shown;
-for custom days the daily counters and the intervals themselves. Every slice — the whole subject,
-each service type (JL-C1), each sub-division, each facility — is then cut from them with
-``definitions.derive``, so each figure is computed one way only and a page costs the same number
-of queries however much data there is, and for calendar periods the same time.
+A calendar period (month, quarter, year) costs two queries: the stored interval statistics of
+the slices shown, and the month rollups summed in the database per slice (``calendar_rollups``),
+so that its cost grows neither with the number of cases nor, in Python, with the rollup rows.
+Custom days read the daily counters and the intervals and cut every slice — the whole subject,
+each service type (JL-C1), each sub-division, each facility — from them (``Facts.slices``). Each
+figure of a slice comes from ``definitions.derive`` either way: computed one way only.
 """
 
 from __future__ import annotations
@@ -230,39 +230,125 @@ class Report:
     last_year_snapshot: dict
 
 
+_SUMS = ", ".join(f"SUM({k}) AS {k}" for k in COUNTER_KEYS)
+_RESUM = ", ".join(f"SUM({k})" for k in COUNTER_KEYS)
+_ACTIVE = "CASE WHEN " + " OR ".join(f"{k} > 0" for k in ACTIVITY_KEYS) + " THEN 1 ELSE 0 END"
+
+
+def _where(subject: Subject, period: Period) -> tuple[str, list]:
+    """The subject's month rollups of a period, as SQL (the same range on the code as ``Subject.q``)."""
+    months = "month >= %s AND month <= %s"
+    bounds = [period.start.replace(day=1), period.end]
+    if subject.facility_id is not None:
+        return f"facility_id = %s AND {months}", [subject.facility_id, *bounds]
+    upper = str(int(subject.prefix) + 1).zfill(len(subject.prefix))
+    return f"division_code >= %s AND division_code < %s AND {months}", [subject.prefix, upper, *bounds]
+
+
+def calendar_rollups(subject: Subject, period: Period, others: dict[str, Period], trends: Period | None) -> dict[str, dict[str, tuple[dict, int]]]:
+    """Every slice a calendar page shows, summed in the database in ONE query instead of bringing
+    the rollup rows into Python (docs/performance.md). The period's rollups are first summed per
+    facility × division × service type (a year's 84,000 rows at the province become 7,000), and
+    the subject's total, each service type, each sub-division and each facility are grouped from
+    those; ``others`` (the previous period, last year's) and the ``trends`` months are summed per
+    facility (and month) first, then per part. The active facilities are the distinct facilities
+    with any activity counter above zero (a sum of counts is above zero when one of them is).
+    Plain SQL, the same on PostgreSQL and SQLite: ``GROUP BY`` and ``UNION ALL`` only.
+    Returns part (``current``, ``service``, ``child``, ``facility``, the names of ``others``,
+    ``month``) → key (text) → (counters, active facilities)."""
+    from django.db import connection
+
+    table = "facilities_metricmonth"
+    where, params = _where(subject, period)
+    active = f"COUNT(DISTINCT CASE WHEN {_ACTIVE} = 1 THEN facility_id END)"
+    parts = [f"SELECT 'current', '', {_RESUM}, {active} FROM cur HAVING COUNT(*) > 0",  # noqa: S608 - fixed column names; every value is a parameter
+             f"SELECT 'service', service_type, {_RESUM}, {active} FROM cur GROUP BY service_type"]  # noqa: S608 - fixed column names; every value is a parameter
+    if subject.facility_id is None and len(subject.prefix) < 6:
+        child = "substr(division_code, 1, 4)" if len(subject.prefix) == 2 else "division_code"
+        parts.append(f"SELECT 'child', {child}, {_RESUM}, {active} FROM cur GROUP BY {child}")  # noqa: S608 - fixed column names; every value is a parameter
+    if subject.facility_id is None:
+        parts.append(f"SELECT 'facility', CAST(facility_id AS varchar(20)), {_RESUM}, {active} FROM cur GROUP BY facility_id")  # noqa: S608 - fixed column names; every value is a parameter
+    for name, other in others.items():
+        other_where, other_params = _where(subject, other)
+        parts.append(f"SELECT %s, '', {_RESUM}, SUM(active) FROM (SELECT {_SUMS}, MAX({_ACTIVE}) AS active FROM {table} "  # noqa: S608
+                     f"WHERE {other_where} GROUP BY facility_id) AS per_facility HAVING COUNT(*) > 0")  # noqa: S608 - fixed column names; every value is a parameter
+        params += [name, *other_params]
+    if trends is not None:
+        trend_where, trend_params = _where(subject, trends)
+        parts.append(f"SELECT 'month', CAST(month AS varchar(10)), {_RESUM}, SUM(active) FROM (SELECT month, {_SUMS}, "  # noqa: S608
+                     f"MAX({_ACTIVE}) AS active FROM {table} WHERE {trend_where} GROUP BY month, facility_id) AS per_month "
+                     "GROUP BY month")  # noqa: S608 - fixed column names; every value is a parameter
+        params += trend_params
+    sql = (f"WITH cur AS (SELECT facility_id, division_code, service_type, {_SUMS} FROM {table} WHERE {where} "  # noqa: S608
+           "GROUP BY facility_id, division_code, service_type) " + " UNION ALL ".join(parts))  # noqa: S608 - fixed column names; every value is a parameter
+    found: dict[str, dict[str, tuple[dict, int]]] = defaultdict(dict)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for part, key, *values in cursor.fetchall():
+            found[part][str(key)] = (dict(zip(COUNTER_KEYS, (int(v or 0) for v in values[:-1]), strict=True)), int(values[-1] or 0))
+    return found
+
+
 def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Report:
-    """Current, previous and last year's figures, the slices and the 12-month trends: one query of
-    stored statistics and one of rollups per distinct period (a year's previous period is last
-    year's), whatever the data."""
+    """Current, previous and last year's figures, the slices and the 12-month trends. A calendar
+    period costs one query of stored statistics and one of rollups summed per slice in the
+    database, whatever the data and however many facilities (docs/performance.md)."""
     scope = subject.scope
     previous, last_year = period.previous(), period.last_year()
     months = trailing_months(period) if with_trends else []
     calendar = period.kind in CALENDAR
     stats = load_stats(subject, detailed=period.label if calendar else "",
                        overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months])
-    facts = _load(subject, period, stats)
-    label = facts.label
-    loaded: dict[Period, dict] = {}
-    for other in (previous, last_year):
-        if other not in loaded:
-            loaded[other] = _load(subject, other, stats).total(scope)
-    trends: list[tuple[str, dict]] = []
-    if months:
-        span = Period("custom", months[0].start, months[-1].end)
-        monthly = Facts.load_calendar(subject, span, by_month=True, stats=stats).slices(
-            lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
-        empty = derive({}, {}, facilities=0)
-        trends = [(m.label, monthly.get(m.label, empty)) for m in months]
+    empty = derive({}, {}, facilities=0)
+    if calendar:
+        others = {"previous": previous}
+        if last_year != previous:
+            others["last_year"] = last_year
+        found = calendar_rollups(subject, period, others, Period("custom", months[0].start, months[-1].end) if months else None)
+
+        def sliced(part, name, stat_key):
+            return {name(key): derive(counters, stats.get(stat_key(name(key)), {}), facilities=active)
+                    for key, (counters, active) in found.get(part, {}).items()}
+
+        def total(part, label):
+            return sliced(part, str, lambda _k: (label, scope, ALL_SERVICES)).get("", empty)
+
+        current = total("current", period.label)
+        figures_previous = total("previous", previous.label)
+        figures_last_year = total("last_year", last_year.label) if "last_year" in others else figures_previous
+        by_service = sliced("service", str, lambda s: (period.label, scope, s))
+        by_service.pop("", None)
+        by_child = sliced("child", lambda c: c + "00" if len(c) == 4 else c, lambda c: (period.label, c, ALL_SERVICES))
+        by_facility = sliced("facility", int, lambda f: (period.label, f"f{f}", ALL_SERVICES))
+        monthly = sliced("month", lambda m: m[:7], lambda m: (m, scope, ALL_SERVICES))
+    else:
+        facts = _load(subject, period, stats)
+        label = facts.label
+        current = facts.total(scope)
+        loaded: dict[Period, dict] = {}
+        for other in (previous, last_year):
+            if other not in loaded:
+                loaded[other] = _load(subject, other, stats).total(scope)
+        figures_previous, figures_last_year = loaded[previous], loaded[last_year]
+        by_service = facts.slices(lambda fact: fact.service_type or None, lambda s: (label, scope, s))
+        by_child = facts.slices(lambda fact: subject.child_code(fact.division_code) or None, lambda c: (label, c, ALL_SERVICES))
+        by_facility = facts.slices(lambda fact: fact.facility_id, lambda f: (label, f"f{f}", ALL_SERVICES)) if subject.facility_id is None else {}
+        monthly = {}
+        if months:
+            span = Period("custom", months[0].start, months[-1].end)
+            monthly = Facts.load_calendar(subject, span, by_month=True, stats=stats).slices(
+                lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
+    trends = [(m.label, monthly.get(m.label, empty)) for m in months]
     states = snapshots(subject, [period, previous, last_year])
     return Report(
         subject=subject,
         period=period,
-        current=facts.total(scope),
-        previous=loaded[previous],
-        last_year=loaded[last_year],
-        by_service=facts.slices(lambda fact: fact.service_type or None, lambda s: (label, scope, s)),
-        by_child=facts.slices(lambda fact: subject.child_code(fact.division_code) or None, lambda c: (label, c, ALL_SERVICES)),
-        by_facility=facts.slices(lambda fact: fact.facility_id, lambda f: (label, f"f{f}", ALL_SERVICES)) if subject.facility_id is None else {},
+        current=current,
+        previous=figures_previous,
+        last_year=figures_last_year,
+        by_service=by_service,
+        by_child=by_child,
+        by_facility=by_facility,
         trends=trends,
         snapshot=states[0],
         previous_snapshot=states[1],

@@ -2,9 +2,11 @@
 measures every path, writes the JSON in the issue's shape and leaves an audit chain that verifies."""
 
 import json
+import re
 
 import psycopg2
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -14,7 +16,9 @@ from facilities.management.commands.bench import Command as BenchCommand
 
 pytestmark = pytest.mark.django_db
 
-BENCH_DB = "telemed_bench_test"
+# One benchmark database per configured database, so that runs of the suite against different
+# databases on one server (parallel branches) do not drop each other's.
+BENCH_DB = "telemed_bench_test_" + re.sub(r"\W", "_", str(settings.DATABASES["default"]["NAME"]))[-30:]
 
 
 def test_bench_refuses_sqlite():

@@ -56,8 +56,9 @@ def test_every_figure_from_the_facts_equals_the_raw_computation_across_the_beiji
 
 
 def test_calendar_periods_read_from_the_month_rollups_show_exactly_the_figures_of_the_days(activity):
-    """Months, quarters and years (and the trends) read MetricMonth and MetricStat; every slice
-    equals the figures cut from the daily facts and the intervals themselves, and the raw rows."""
+    """Months, quarters and years (and the trends) read MetricMonth and MetricStat; every slice —
+    summed per slice in the database (one query) — and the previous and last year's period equal
+    the figures cut from the daily facts and the intervals themselves, and the raw rows."""
     from facilities.metrics.periods import quarter, year
 
     for name, (subject, facility_ids) in _subjects(activity).items():
@@ -69,6 +70,8 @@ def test_calendar_periods_read_from_the_month_rollups_show_exactly_the_figures_o
             assert got.by_child == days.slices(lambda fact, s=subject: s.child_code(fact.division_code) or None), (name, period)
             if subject.facility_id is None:
                 assert got.by_facility == days.slices(lambda fact: fact.facility_id), (name, period)
+            for shown, other in ((got.previous, period.previous()), (got.last_year, period.last_year())):
+                assert shown == Facts.load(subject, other.start, other.end).total(), (name, period, other)
             for label, values in got.trends[-2:]:
                 first = dt.date.fromisoformat(label + "-01")
                 assert values == Facts.load(subject, first, month(first).end).total(), (name, label)
