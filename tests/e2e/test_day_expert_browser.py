@@ -41,7 +41,9 @@ def test_an_experts_day(look, page: Page, login, shot):
     expect(next_panel.locator(".next-step").first).to_have_attribute("data-action", "sign")
     next_panel.locator(".next-step[data-action=sign] a").click()
     sign = page.locator("#form-sign")
-    sign.locator("textarea").first.fill(OPINION)
+    # The structured editor (JL-C11) also takes a free-text opinion, under its fold.
+    sign.locator("details.opinion-free-text summary").click()
+    sign.locator("textarea[name='sign-content']").fill(OPINION)
     shot(page, "04-case-signing")
     sign.locator("button[type=submit]").click()
     expect(flash(page)).to_be_visible()
