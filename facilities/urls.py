@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from telemed.dbrouter import replica_reads
+
 from . import assistance_views, equipment_views, signin_views, views
 from .metrics import views as metrics_views
 
@@ -11,11 +13,12 @@ urlpatterns = [
     path("lockouts/", signin_views.lockout_list, name="lockout-list"),
     path("lockouts/release/", signin_views.lockout_release, name="lockout-release"),
     path("", views.facility_list, name="facility-list"),
-    path("metrics/", metrics_views.dashboard, name="metrics"),
-    path("metrics/divisions/<str:code>/", metrics_views.division_dashboard, name="metrics-division"),
-    path("metrics/divisions/<str:code>/export/", metrics_views.division_export, name="metrics-division-export"),
-    path("metrics/facilities/<int:pk>/", metrics_views.facility_scorecard, name="metrics-facility"),
-    path("metrics/facilities/<int:pk>/export/", metrics_views.facility_export, name="metrics-facility-export"),
+    # Issue 11: the dashboard's rollups may be read from the replica (telemed/dbrouter.py).
+    path("metrics/", replica_reads(metrics_views.dashboard), name="metrics"),
+    path("metrics/divisions/<str:code>/", replica_reads(metrics_views.division_dashboard), name="metrics-division"),
+    path("metrics/divisions/<str:code>/export/", replica_reads(metrics_views.division_export), name="metrics-division-export"),
+    path("metrics/facilities/<int:pk>/", replica_reads(metrics_views.facility_scorecard), name="metrics-facility"),
+    path("metrics/facilities/<int:pk>/export/", replica_reads(metrics_views.facility_export), name="metrics-facility-export"),
     path("<int:pk>/", views.facility_detail, name="facility-detail"),
     path("<int:pk>/staff/", views.staff_list, name="staff-list"),
     path("<int:pk>/staff/<int:membership_pk>/revoke/", views.staff_revoke, name="staff-revoke"),

@@ -179,6 +179,22 @@ else:
 # A pooled connection the server dropped is checked and replaced before the request uses it,
 # rather than failing that request with a 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Issue 11 (docs/scaling.md): a PostgreSQL streaming replica for the dashboards' reads. Only the metric
+# rollups, and only on the dashboard routes, are read from it (telemed/dbrouter.py); unset, everything
+# reads the primary.
+_replica_url = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+TELEMED_REPLICA_ALIAS = None
+if _replica_url:
+    try:
+        DATABASES["replica"] = dj_database_url.parse(_replica_url, conn_max_age=60)
+    except Exception as exc:  # dj_database_url raises several types for a bad URL
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a valid database URL: {exc}") from exc
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must name the same kind of database as DATABASE_URL")
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    TELEMED_REPLICA_ALIAS = "replica"
+DATABASE_ROUTERS = ["telemed.dbrouter.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # JL-A2 (GB/T 22239-2019 8.1.4.1 b, c): axes refuses a locked-out account or address before any
@@ -262,6 +278,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise expects it even when serving from the apps
 STATICFILES_DIRS = [BASE_DIR / "telemed" / "static"]
+# Issue 11 (docs/scaling.md): web processes share nothing but the database and this cache. With more
+# than one web process, point it at Redis (redis://…) so that the public pages' rate limits
+# (telemed/ratelimit.py) count once per address, not once per process; unset, each process counts alone.
+_cache_url = os.environ.get("TELEMED_CACHE_URL", "").strip()
+if _cache_url:
+    if not _cache_url.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured("TELEMED_CACHE_URL must name Redis (redis://… or rediss://…)")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url,
+                          "KEY_PREFIX": "telemed"}}
+
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 # Uploaded patient material is never served from a public URL; views check access and stream it.
 STORAGES = {
@@ -269,6 +295,8 @@ STORAGES = {
         # JL-A2 (8.1.4.8): uploads are stored encrypted under the data keys (telemed/storage.py).
         "BACKEND": os.environ.get("TELEMED_FILE_STORAGE", "telemed.storage.EncryptedFileSystemStorage"),
     },
+    # Issue 11 (docs/scaling.md): TELEMED_FILE_STORAGE=telemed.s3storage.EncryptedS3Storage keeps the same
+    # encrypted files on S3-compatible object storage (MinIO, Ceph, a cloud's OSS), named by TELEMED_S3_*.
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -277,6 +305,21 @@ STORAGES = {
         ),
     },
 }
+if STORAGES["default"]["BACKEND"] == "telemed.s3storage.EncryptedS3Storage":
+    STORAGES["default"]["OPTIONS"] = {
+        "bucket_name": os.environ.get("TELEMED_S3_BUCKET", "").strip() or None,
+        "endpoint_url": os.environ.get("TELEMED_S3_ENDPOINT_URL", "").strip() or None,
+        "region_name": os.environ.get("TELEMED_S3_REGION", "").strip() or None,
+        "location": os.environ.get("TELEMED_S3_PREFIX", "documents").strip(),
+        # Credentials: TELEMED_S3_ACCESS_KEY/SECRET_KEY, else boto3's own chain (instance role, AWS_* env).
+        "access_key": os.environ.get("TELEMED_S3_ACCESS_KEY", "").strip() or None,
+        "secret_key": os.environ.get("TELEMED_S3_SECRET_KEY", "").strip() or None,
+        "file_overwrite": False,  # a second upload of 报告.pdf gets a new name, as on disk
+        "default_acl": None,
+        "querystring_auth": True,
+    }
+    if not STORAGES["default"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("TELEMED_S3_BUCKET must name the bucket when the files are kept on S3")
 
 # --- Security headers ------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -513,6 +556,24 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Issue 11 (docs/scaling.md): one queue per kind of work, so that a slow export or a long chain
+# verification never delays a deadline sweep. One worker may consume all of them (rundemo, a small
+# province); a large one runs a worker per queue. Every task is routed here by name, and a test
+# fails for a task that is not (tests/telemed/test_scaling.py).
+TELEMED_TASK_QUEUES: dict[str, tuple[str, ...]] = {
+    # JL-C2/JL-C4 deadlines: the sweeps must run on time whatever else is queued.
+    "deadlines": ("consultations.obligation_sweep", "consultations.response_reminder_sweep"),
+    # JL-A1: the audit log's own upkeep (daily signed checkpoint, QC grants running out).
+    "audit": ("audit.checkpoint_daily", "audit.qc_access_expire"),
+    "webhooks": ("telemed.webhook_deliver", "telemed.webhook_sweep"),
+    "notifications": ("notifications.deliver", "notifications.sweep"),
+    "metrics": ("facilities.metrics_catch_up", "facilities.metrics_refresh"),
+    # Long jobs a person asked for or a month closed: verifying the whole chain, monthly drafting.
+    "exports": ("audit.verify_chain", "billing.draft_statements", "billing.draft_payouts"),
+    "default": ("telemed.idempotency_purge",),
+}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {task: {"queue": queue} for queue, tasks in TELEMED_TASK_QUEUES.items() for task in tasks}
 
 # --- Domain settings (documented in docs/architecture.md) -----------------------------------
 # JL-C2 (art. 22 (1)): hours after admission before "more than 3 days without a diagnosis" is

@@ -196,59 +196,113 @@ class _Sealing:
             pending = following
 
 
-class EncryptedFileSystemStorage(FileSystemStorage):
+def _open_sealed(raw, name: str) -> File:
+    """The plain file behind ``raw`` (a binary handle on the stored bytes), every segment
+    authenticated first; a file written before encryption is read as it is. Closes ``raw`` on failure."""
+    try:
+        line = _read_header(raw)
+        if line is None:
+            return File(raw, name)  # written before encryption: read as it is until rotated
+        reader = DecryptingReader(raw, _Header(line))
+        reader.verify()
+    except BaseException:
+        raw.close()
+        raise
+    stored = File(io.BufferedReader(reader, SEGMENT_BYTES), name)
+    stored.size = reader.seek(0, os.SEEK_END)
+    reader.seek(0)
+    return stored
+
+
+def _header_key_id(line: bytes | None) -> str | None:
+    return None if line is None else line.split(b".")[2].decode("ascii", "replace")
+
+
+class EncryptedStorageMixin:
+    """What every encrypted storage shares; a backend supplies the raw bytes (``_raw_open``,
+    ``_raw_head``, ``_raw_replace``, ``_raw_names``) and keeps its own naming and ``_save``."""
+
+    def _open(self, name, mode="rb"):
+        if "w" in mode or "a" in mode or "+" in mode:
+            raise ValueError("JL-A2: stored files are written only through save()")
+        return _open_sealed(self._raw_open(name), name)
+
+    def size(self, name):
+        line, sealed_size = self._raw_head(name)
+        return sealed_size if line is None else plain_size(sealed_size, len(line))
+
+    def key_id_of(self, name) -> str | None:
+        """The key id a stored file is under; None for a file written before encryption."""
+        return _header_key_id(self._raw_head(name)[0])
+
+    def needs_rotation(self, name) -> bool:
+        """Is this stored file plain (written before encryption) or under a key or cipher that is not current?"""
+        keys, cipher = crypto.current()
+        line = self._raw_head(name)[0]
+        if line is None:
+            return True
+        parts = line.rstrip(b"\n").split(b".")
+        return len(parts) != 4 or parts[1].decode("ascii", "replace") != crypto.CIPHERS[cipher] or parts[2].decode("ascii", "replace") != keys[0].id
+
+    def rotate(self, name) -> None:
+        """Write ``name`` again under the current key and cipher; the old file stays whole until the new
+        one is complete."""
+        with self.open(name) as plain:
+            self._raw_replace(name, _Sealing(plain).chunks())
+
+    def stored_names(self):
+        """Every stored file's name (hidden working files aside), sorted."""
+        yield from sorted(self._raw_names())
+
+
+class EncryptedFileSystemStorage(EncryptedStorageMixin, FileSystemStorage):
     """The portal's default file storage: files on disk, encrypted (see the module's docstring)."""
 
     def _save(self, name, content):
         return super()._save(name, _Sealing(content))
 
-    def _open(self, name, mode="rb"):
-        if "w" in mode or "a" in mode or "+" in mode:
-            raise ValueError("JL-A2: stored files are written only through save()")
-        raw = open(self.path(name), "rb")  # noqa: SIM115 - handed to the reader, closed with it
-        try:
-            line = _read_header(raw)
-            if line is None:
-                return File(raw, name)  # written before encryption: read as it is until rotated
-            reader = DecryptingReader(raw, _Header(line))
-            reader.verify()
-        except BaseException:
-            raw.close()
-            raise
-        stored = File(io.BufferedReader(reader, SEGMENT_BYTES), name)
-        stored.size = reader.seek(0, os.SEEK_END)
-        reader.seek(0)
-        return stored
+    def _raw_open(self, name):
+        return open(self.path(name), "rb")  # noqa: SIM115 - handed to the reader, closed with it
 
-    def size(self, name):
+    def _raw_head(self, name) -> tuple[bytes | None, int]:
         with open(self.path(name), "rb") as raw:
             line = _read_header(raw)
             raw.seek(0, os.SEEK_END)
-            return raw.tell() if line is None else plain_size(raw.tell(), len(line))
+            return line, raw.tell()
+
+    def _raw_replace(self, name, chunks) -> None:
+        # Completed beside the old file and renamed over it: an interruption leaves the old file whole.
+        target = Path(self.path(name))
+        temporary = target.with_name(f".rotating-{secrets.token_hex(8)}")
+        try:
+            with open(temporary, "xb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _raw_names(self):
+        root = Path(self.location)
+        if not root.exists():
+            return
+        for path in root.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                yield path.relative_to(root).as_posix()
 
     @staticmethod
     def stored_key_id(path) -> str | None:
-        """The key id a stored file is under; None for a file written before encryption."""
+        """The key id of the stored file at ``path`` on disk; None for a file written before encryption."""
         with open(path, "rb") as raw:
-            line = _read_header(raw)
-        return None if line is None else line.split(b".")[2].decode("ascii", "replace")
+            return _header_key_id(_read_header(raw))
 
 
 # --- Key rotation (manage.py rotate_data_key) ------------------------------------------------------
 
 
-def needs_rotation(path) -> bool:
-    """Is this stored file plain (written before encryption) or under a key or cipher that is not current?"""
-    keys, cipher = crypto.current()
-    with open(path, "rb") as raw:
-        line = _read_header(raw)
-    if line is None:
-        return True
-    parts = line.rstrip(b"\n").split(b".")
-    return len(parts) != 4 or parts[1].decode("ascii", "replace") != crypto.CIPHERS[cipher] or parts[2].decode("ascii", "replace") != keys[0].id
-
-
-def readable(storage: EncryptedFileSystemStorage, name: str) -> bool:
+def readable(storage: EncryptedStorageMixin, name: str) -> bool:
     """Does this stored file authenticate under the configured keys (or is it plain)?"""
     try:
         storage.open(name).close()
@@ -257,40 +311,14 @@ def readable(storage: EncryptedFileSystemStorage, name: str) -> bool:
     return True
 
 
-def rotate_file(storage: EncryptedFileSystemStorage, name: str) -> None:
-    """Write ``name`` again under the current key and cipher, in place: the new file is completed beside it
-    and then renamed over it, so an interruption leaves the old file whole."""
-    target = Path(storage.path(name))
-    temporary = target.with_name(f".rotating-{secrets.token_hex(8)}")
-    try:
-        with storage.open(name) as plain, open(temporary, "xb") as out:
-            for chunk in _Sealing(plain).chunks():
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def stored_files(storage: EncryptedFileSystemStorage):
-    """Every stored file's name, relative to the storage root (hidden working files aside)."""
-    root = Path(storage.location)
-    if not root.exists():
-        return
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.name.startswith("."):
-            yield path.relative_to(root).as_posix()
-
-
-def files_rotate_batch(*, storage: EncryptedFileSystemStorage, names: list[str], actor=None) -> int:
+def files_rotate_batch(*, storage: EncryptedStorageMixin, names: list[str], actor=None) -> int:
     """JL-A2: rotate these stored files (each one whole or not at all) and put the batch on record,
     like the patients' rows (``security.data_key_rotate``)."""
     from audit.choices import EventType
     from audit.services import audit_event_append
 
     for name in names:
-        rotate_file(storage, name)
+        storage.rotate(name)
     if names:
         keys, cipher = crypto.current()
         audit_event_append(

@@ -13,3 +13,13 @@ from telemed.settings import *  # noqa: E402, F403
 
 # The webhook tests' receiver listens on 127.0.0.1 (tests/telemed/test_webhooks.py).
 TELEMED_WEBHOOK_ALLOW_PRIVATE = True
+
+# Issue 11 (docs/scaling.md): a second database standing in for the dashboards' read replica. It is
+# created only for the tests that ask for it (tests/telemed/test_scaling.py), never mirrored, so
+# those tests see which database each read really went to.
+DATABASES["replica"] = {  # noqa: F405
+    **DATABASES["default"],  # noqa: F405
+    # Tables straight from the models (no migrations): faster, and the rollups are all it needs.
+    "TEST": {"MIGRATE": False, "NAME": None if DATABASES["default"]["ENGINE"].endswith("sqlite3")  # noqa: F405
+             else f"test_{DATABASES['default']['NAME']}_replica"},  # noqa: F405
+}

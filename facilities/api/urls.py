@@ -3,6 +3,8 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from telemed.dbrouter import replica_reads
+
 from ..assistance_views import AssistanceCreditView
 from ..metrics import api as metrics_api
 from . import equipment, token, views
@@ -25,6 +27,6 @@ urlpatterns = [
     path("auth/token/", token.TokenObtainView.as_view(), name="auth-token"),  # JL-A2
     *router.urls,
     path("assistance-credit/", AssistanceCreditView.as_view(), name="assistance-credit"),  # JL-O4
-    path("metrics/divisions/<str:code>/", metrics_api.DivisionMetricsView.as_view(), name="metrics-division"),
-    path("metrics/facilities/<int:pk>/", metrics_api.FacilityMetricsView.as_view(), name="metrics-facility"),
+    path("metrics/divisions/<str:code>/", replica_reads(metrics_api.DivisionMetricsView.as_view()), name="metrics-division"),
+    path("metrics/facilities/<int:pk>/", replica_reads(metrics_api.FacilityMetricsView.as_view()), name="metrics-facility"),
 ]

@@ -256,7 +256,9 @@ def calendar_rollups(subject: Subject, period: Period, others: dict[str, Period]
     Plain SQL, the same on PostgreSQL and SQLite: ``GROUP BY`` and ``UNION ALL`` only.
     Returns part (``current``, ``service``, ``child``, ``facility``, the names of ``others``,
     ``month``) → key (text) → (counters, active facilities)."""
-    from django.db import connection
+    from telemed.dbrouter import read_connection
+
+    from ..models import MetricMonth
 
     table = "facilities_metricmonth"
     where, params = _where(subject, period)
@@ -282,7 +284,9 @@ def calendar_rollups(subject: Subject, period: Period, others: dict[str, Period]
     sql = (f"WITH cur AS (SELECT facility_id, division_code, service_type, {_SUMS} FROM {table} WHERE {where} "  # noqa: S608
            "GROUP BY facility_id, division_code, service_type) " + " UNION ALL ".join(parts))  # noqa: S608 - fixed column names; every value is a parameter
     found: dict[str, dict[str, tuple[dict, int]]] = defaultdict(dict)
-    with connection.cursor() as cursor:
+    # Plain SQL does not pass through the router: ask it where a rollup read goes (the replica on the
+    # dashboard routes when there is one, issue 11).
+    with read_connection(MetricMonth).cursor() as cursor:
         cursor.execute(sql, params)
         for part, key, *values in cursor.fetchall():
             found[part][str(key)] = (dict(zip(COUNTER_KEYS, (int(v or 0) for v in values[:-1]), strict=True)), int(values[-1] or 0))

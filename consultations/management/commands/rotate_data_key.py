@@ -73,15 +73,15 @@ class Command(BaseCommand):
     def rotate_files(self, *, batch_size: int) -> None:
         default_storage._setup()
         storage = default_storage._wrapped
-        if not isinstance(storage, stored.EncryptedFileSystemStorage):
+        if not isinstance(storage, stored.EncryptedStorageMixin):
             self.stdout.write("文件存储不是本平台的加密存储，文件未处理 the file storage is not the portal's encrypted one: files left as they are")
             return
         pending: list[str] = []
         unreadable: list[str] = []
         done = 0
         with use_context(channel="command"):
-            for name in stored.stored_files(storage):
-                if not stored.needs_rotation(storage.path(name)):
+            for name in storage.stored_names():
+                if not storage.needs_rotation(name):
                     continue
                 if not stored.readable(storage, name):
                     unreadable.append(name)  # its key is gone or it was damaged: left as it is, named below

@@ -41,6 +41,8 @@ class Command(BaseCommand):
         children = {
             "celery": subprocess.Popen(  # noqa: S603 - fixed argument list, our own interpreter
                 [python, "-m", "celery", "-A", "telemed", "worker", "--beat", "--loglevel=INFO", "--concurrency=2",
+                 # One worker for every queue here; a province runs one per queue (docs/scaling.md).
+                 "--queues", ",".join(settings.TELEMED_TASK_QUEUES),
                  "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME], env=env,
             ),
             "web": subprocess.Popen(  # noqa: S603
