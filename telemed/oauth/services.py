@@ -162,7 +162,10 @@ def partner_client_rotate(*, actor, client: PartnerClient, overlap_hours: int | 
 
 def partner_client_revoke(*, actor, client: PartnerClient, reason: str) -> None:
     """Revoke at once: every access token of the application is deleted, the secret (old and new)
-    obtains nothing more, and an identity made for the application is deactivated."""
+    obtains nothing more, an identity made for the application is deactivated, and its webhook
+    subscriptions are disabled."""
+    from telemed.webhooks.services import webhook_subscriptions_disable_for_client
+
     if not may_manage(actor, facility_id=client.facility_id, division_code=client.division_id):
         raise _denied(actor, EventType.OAUTH_CLIENT_REVOKE, client=client)
     reason = clean_text(reason or "", keep_lines=False).strip()[:REASON_MAX]
@@ -181,8 +184,11 @@ def partner_client_revoke(*, actor, client: PartnerClient, reason: str) -> None:
         if client.owns_user:
             get_user_model().objects.filter(pk=client.user_id).update(is_active=False)
         client.refresh_from_db()
+        # Issue 14: a revoked application receives no more events; each subscription's end is on record.
+        subscriptions = webhook_subscriptions_disable_for_client(
+            actor=actor, client=client, reason=_("对接应用已吊销：%(reason)s") % {"reason": reason})
         _event(actor=actor, event_type=EventType.OAUTH_CLIENT_REVOKE, client=client,
-               details={"reason": reason, "tokens_revoked": tokens})
+               details={"reason": reason, "tokens_revoked": tokens, "webhook_subscriptions_disabled": subscriptions})
 
 
 def partner_client_used(client: PartnerClient, *, now: dt.datetime) -> None:
