@@ -96,6 +96,9 @@ class PartnerApp:
     token_expires: float = 0.0
     retries: int = 3
 
+    def __post_init__(self):
+        require_http(self.base_url)
+
     # Tokens ---------------------------------------------------------------------------------------
 
     def authenticate(self) -> None:
@@ -103,7 +106,7 @@ class PartnerApp:
 
         No Idempotency-Key here: a token is a credential and must never be kept to be replayed."""
         basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        request = urllib.request.Request(
+        request = urllib.request.Request(  # noqa: S310 - base_url is http(s), checked in __post_init__
             self.base_url + "/api/v1/oauth/token/", method="POST",
             data=urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(),
             headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded",
@@ -126,7 +129,7 @@ class PartnerApp:
 
     def call(self, method: str, path: str, *, query: dict | None = None, body: dict | None = None,
              files: dict | None = None, etag: str | None = None, idempotency_key: str | None = None) -> Answer:
-        url = path if path.startswith("http") else self.base_url + path
+        url = require_http(path) if path.startswith("http") else self.base_url + path  # ``next`` links are absolute
         if query:
             url += ("&" if "?" in url else "?") + urllib.parse.urlencode(query)
         data, content_type = encode_body(body, files)
@@ -141,7 +144,7 @@ class PartnerApp:
             if etag:
                 headers["If-Match"] = etag  # refused with 412 if the case changed since we read it
             try:
-                return self._send(urllib.request.Request(url, data=data, method=method, headers=headers))
+                return self._send(urllib.request.Request(url, data=data, method=method, headers=headers))  # noqa: S310
             except ApiError as error:
                 if error.status == 401 and attempt < self.retries:
                     self.token = ""  # expired or revoked meanwhile: ask for a new one once
@@ -172,6 +175,13 @@ class PartnerApp:
                 return Answer(response.status, response.headers, decode(response.read()))
         except urllib.error.HTTPError as error:
             raise ApiError(error.code, decode(error.read())) from None
+
+
+def require_http(url: str) -> str:
+    """Only http(s) URLs are ever opened (never ``file:`` or another scheme urllib knows)."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return url
 
 
 def decode(raw: bytes):
