@@ -383,6 +383,40 @@ PARTNER_LOGIN = "partner_nongan"
 DEMO_CLIENT_ID = "demo-nongan-his"
 DEMO_CLIENT_SECRET = "demo-nongan-his-secret-2026"  # noqa: S105 - demonstration data only
 DEMO_CLIENT_NAME = "农安县人民医院 HIS（演示）"
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """A demo partner application (issue 14): fixed id and secret (demonstration only), the facility
+    that registers it, the demo login it acts as, and its scopes (empty: every scope)."""
+
+    client_id: str
+    secret: str
+    name: str
+    facility: str
+    acting_login: str
+    scopes: tuple[str, ...] = ()
+    note: str = ""
+
+
+# The invited side of the demo case run by examples/partner_client.py: the provincial-level 吉林大学第一医院
+# (licensed by the province). A coordination system cannot sign (JL-C6: only the assigned expert does),
+# so the hospital has two applications: its consultation centre's, acting as its coordinator (accept,
+# assign, schedule), and an expert's signing workstation, acting as the expert (every JL-P check runs on
+# him at each act).
+DEMO_CLIENTS: tuple[ClientSpec, ...] = (
+    ClientSpec(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CLIENT_NAME, "nongan", PARTNER_LOGIN,
+               note="邀请方 HIS：患者、住院、申请、知情同意、资料、发送、结束、收费"),
+    ClientSpec("demo-jdyy-coordination", "demo-jdyy-coordination-secret-2026",  # noqa: S106 - demonstration data only
+               "吉林大学第一医院 远程会诊中心（演示）", "jdyy", "coordinator_jdyy",
+               ("consultations:read", "consultations:write", "documents:read", "facilities:read", "patients:read",
+                "webhooks:manage"),
+               note="受邀方协调：受理、指定专家、排期、开始会诊"),
+    ClientSpec("demo-jdyy-expert", "demo-jdyy-expert-secret-2026",  # noqa: S106 - demonstration data only
+               "吉林大学第一医院 专家签发工作站·林沐川（演示）", "jdyy", "expert_jdyy",
+               ("consultations:read", "consultations:write", "documents:read"),
+               note="受邀方专家：签发会诊意见（JL-C6）"),
+)
 PROVINCIAL_REGULATOR_LOGIN = "reg_province"
 SYSTEM_ADMIN_LOGIN, SECURITY_ADMIN_LOGIN, AUDIT_ADMIN_LOGIN = "sysadmin", "secadmin", "auditadmin"
 DEMO_TOTP_DEVICE_NAME = "演示身份验证器"  # seed_demo enrols the privileged demo logins (JL-A2); demo_totp reads it

@@ -68,15 +68,30 @@ class WebhookSubscriptionQuerySet(models.QuerySet):
         from .scope import Scope
 
         scope = Scope.of(user)
-        return self.filter(facility_id__in=scope.facilities_with_role(StaffRole.FACILITY_ADMIN, StaffRole.PARTNER_SYSTEM))
+        admin_of = scope.facilities_with_role(StaffRole.FACILITY_ADMIN)
+        partner_of = scope.facilities_with_role(StaffRole.PARTNER_SYSTEM)
+        # A partner system (its old token, or a partner application acting as it) sees the
+        # facility-wide subscriptions and its own applications' ones, never another application's.
+        return self.filter(
+            models.Q(facility_id__in=admin_of)
+            | models.Q(facility_id__in=partner_of, client__isnull=True)
+            | models.Q(facility_id__in=partner_of, client__user=user)
+        )
 
 
 class WebhookSubscription(models.Model):
-    """Where one facility wants its events POSTed. ``secret`` signs every delivery (HMAC-SHA256);
-    it is kept as it is because signing needs it, and shown only once, in the answer that creates it."""
+    """Where one facility — or one partner application of it — wants its events POSTed. ``secret``
+    signs every delivery (HMAC-SHA256); it is kept as it is because signing needs it, and shown only
+    once, in the answer that creates it.
+
+    ``client`` (issue 14): the partner application that owns the subscription (made by it over the
+    API, or chosen by the facility administrator on the page); it receives only the events its scopes
+    let it read, and nothing once it is revoked or expired. Empty: facility-wide, as before."""
 
     facility = models.ForeignKey("facilities.Facility", on_delete=models.PROTECT, related_name="webhook_subscriptions",
                                  verbose_name=_("医疗机构"))
+    client = models.ForeignKey("telemed.PartnerClient", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="webhook_subscriptions", verbose_name=_("对接应用"))
     created_by = models.ForeignKey("auth.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("创建人"))
     created_at = models.DateTimeField(_("创建时间"))
     description = models.CharField(_("说明"), max_length=200, blank=True)

@@ -78,13 +78,29 @@ def _acting_user(*, client_id: str, name: str, facility, division):
     return user
 
 
+#: Whom an application may act as, besides an identity made for it (``acting_user``): the facility's
+#: partner-system account (the way off the old DRF tokens), or a person's own workstation — a
+#: coordinator's, or an expert's that signs as the expert (JL-C6: every JL-P check still runs at
+#: each act, on the person). Never a facility administrator or anyone the two-factor policy covers:
+#: client credentials have no second factor (JL-A2).
+ACTING_ROLES = (StaffRole.PARTNER_SYSTEM, StaffRole.COORDINATOR, StaffRole.CLINICIAN)
+
+
+def acting_user_allowed(user, *, facility) -> bool:
+    from facilities.twofactor import required_for
+
+    return (facility is not None and user.is_active and Scope.of(user).has_role(facility.pk, *ACTING_ROLES)
+            and not required_for(user))
+
+
 def partner_client_register(
     *, actor, name: str, scopes: list[str], facility=None, division=None, rate_per_minute: int | None = None,
     expires_at: dt.datetime | None = None, acting_user=None, client_id: str | None = None, secret: str | None = None,
 ) -> tuple[PartnerClient, str]:
     """Register an application for ``facility`` (or ``division``); returns it and its secret, shown
-    this once. ``acting_user`` (an existing partner-system account of the facility) moves a partner
-    from its old DRF token to this client with the same identity; ``client_id``/``secret`` only for
+    this once. ``acting_user`` (an existing account of the facility, ``ACTING_ROLES``) makes the
+    application act as it: a partner-system account moves from its old DRF token to this client with
+    the same identity, a coordinator's or an expert's workstation acts as that person; ``client_id``/``secret`` only for
     the demonstration data."""
     name = clean_text(name or "", keep_lines=False).strip()[:NAME_MAX]
     details = {"name": name, "scopes": sorted(scopes or [])}
@@ -104,10 +120,8 @@ def partner_client_register(
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
         raise ApplicationError("invalid", _("有效期须晚于现在。"))
-    if acting_user is not None and not (
-        facility is not None and Scope.of(acting_user).has_role(facility.pk, StaffRole.PARTNER_SYSTEM)
-    ):
-        raise ApplicationError("invalid", _("代表身份须为本机构的对接系统账号。"))
+    if acting_user is not None and not acting_user_allowed(acting_user, facility=facility):
+        raise ApplicationError("invalid", _("代表身份须为本机构的对接系统账号，或本机构无须双重认证的临床、协调人员账号（JL-A2）。"))
     secret = secret or generate_client_secret()
     client_id = client_id or generate_client_id()
     with service_transaction():
@@ -162,7 +176,10 @@ def partner_client_rotate(*, actor, client: PartnerClient, overlap_hours: int | 
 
 def partner_client_revoke(*, actor, client: PartnerClient, reason: str) -> None:
     """Revoke at once: every access token of the application is deleted, the secret (old and new)
-    obtains nothing more, and an identity made for the application is deactivated."""
+    obtains nothing more, an identity made for the application is deactivated, and its webhook
+    subscriptions are disabled."""
+    from telemed.webhooks.services import webhook_subscriptions_disable_for_client
+
     if not may_manage(actor, facility_id=client.facility_id, division_code=client.division_id):
         raise _denied(actor, EventType.OAUTH_CLIENT_REVOKE, client=client)
     reason = clean_text(reason or "", keep_lines=False).strip()[:REASON_MAX]
@@ -181,8 +198,11 @@ def partner_client_revoke(*, actor, client: PartnerClient, reason: str) -> None:
         if client.owns_user:
             get_user_model().objects.filter(pk=client.user_id).update(is_active=False)
         client.refresh_from_db()
+        # Issue 14: a revoked application receives no more events; each subscription's end is on record.
+        subscriptions = webhook_subscriptions_disable_for_client(
+            actor=actor, client=client, reason=_("对接应用已吊销：%(reason)s") % {"reason": reason})
         _event(actor=actor, event_type=EventType.OAUTH_CLIENT_REVOKE, client=client,
-               details={"reason": reason, "tokens_revoked": tokens})
+               details={"reason": reason, "tokens_revoked": tokens, "webhook_subscriptions_disabled": subscriptions})
 
 
 def partner_client_used(client: PartnerClient, *, now: dt.datetime) -> None:

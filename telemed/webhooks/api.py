@@ -1,7 +1,8 @@
 """Partner API for webhooks under /api/v1/ (issue 14): subscriptions and their delivery log.
 
 ``/webhooks/`` lists, creates (the answer carries the ``secret``, this once only), retrieves and
-(``POST /webhooks/<id>/disable/``) disables a facility's subscriptions; ``/webhook-deliveries/``
+(``POST /webhooks/<id>/disable/``) disables a facility's subscriptions — a partner application's
+own (it creates them for itself) or facility-wide; ``/webhook-deliveries/``
 lists (``?subscription=``), retrieves and (``POST …/<id>/redeliver/``) redelivers. Only the
 facility's administrators and partner systems see them (404 for anyone else's, STYLE 3).
 """
@@ -55,12 +56,23 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
     event_types = serializers.ListField(child=serializers.CharField(max_length=60), allow_empty=False,
                                         help_text="、".join(rules.WebhookEventType.values))
     target_url = serializers.CharField(max_length=500, help_text="接收地址：http/https，不得含用户名密码，不得为内网地址")
+    client = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=100,
+        help_text="所属对接应用的 client_id（issue 14）。对接应用自己创建的订阅归属于它（可省略）；机构管理员可指定本机构的应用；"
+                  "空为全机构订阅。应用只收到其授权范围可读取的事件，应用吊销后订阅自动停用。",
+    )
+    client_name = serializers.CharField(read_only=True, allow_null=True, source="client.name", default=None)
 
     class Meta:
         model = WebhookSubscription
-        fields = ["id", "facility", "description", "target_url", "event_types", "active", "created_at",
-                  "disabled_at", "disabled_reason", "failure_count"]
+        fields = ["id", "facility", "client", "client_name", "description", "target_url", "event_types", "active",
+                  "created_at", "disabled_at", "disabled_reason", "failure_count"]
         read_only_fields = ["id", "active", "created_at", "disabled_at", "disabled_reason", "failure_count"]
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        body["client"] = instance.client.client_id if instance.client_id else None
+        return body
 
 
 class WebhookSubscriptionCreatedSerializer(WebhookSubscriptionSerializer):
@@ -74,12 +86,34 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.UUIDField(read_only=True)
     event_type = serializers.CharField(source="event.event_type", read_only=True)
     payload = WebhookPayloadSerializer(source="event.payload", read_only=True)
+    client = serializers.CharField(read_only=True, allow_null=True, default=None,
+                                   source="subscription.client.application.client_id",
+                                   help_text="订阅所属对接应用的 client_id；全机构订阅为 null")
 
     class Meta:
         model = WebhookDelivery
-        fields = ["id", "subscription", "event_id", "event_type", "state", "attempts", "next_attempt_at",
+        fields = ["id", "subscription", "client", "event_id", "event_type", "state", "attempts", "next_attempt_at",
                   "last_attempt_at", "delivered_at", "last_status_code", "last_response", "last_error", "payload"]
         read_only_fields = fields
+
+
+def _client_for(request, facility: Facility, client_id: str | None):
+    """The owning application (issue 14): the calling application itself, or — for a person — the
+    facility's application named by ``client_id`` (none: facility-wide)."""
+    from telemed.models import PartnerClient
+
+    calling = getattr(request, "partner_client", None)
+    if calling is not None:
+        if client_id and client_id != calling.client_id:
+            raise ApplicationError("webhook_client_invalid", _("对接应用只能为自己订阅事件推送。"), {"field": "client"})
+        return calling
+    if not client_id:
+        return None
+    client = (PartnerClient.objects.select_related("application")
+              .filter(facility=facility, application__client_id=client_id).first())
+    if client is None:
+        raise ApplicationError("webhook_client_invalid", _("只能为本机构登记的对接应用订阅事件推送。"), {"field": "client"})
+    return client
 
 
 def _facility_for(request, facility_id: int | None) -> Facility:
@@ -101,7 +135,7 @@ def _facility_for(request, facility_id: int | None) -> Facility:
 class WebhookSubscriptionViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                                  mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = WebhookSubscriptionSerializer
-    queryset = WebhookSubscription.objects.order_by("facility_id", "-created_at", "-id")
+    queryset = WebhookSubscription.objects.select_related("client__application").order_by("facility_id", "-created_at", "-id")
     filter_backends: list = []
 
     def get_queryset(self):
@@ -113,9 +147,10 @@ class WebhookSubscriptionViewSet(VersionedResourceMixin, mixins.ListModelMixin, 
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        facility = _facility_for(request, data.get("facility_id"))
         subscription, secret = run_service(
             services.webhook_subscription_create, request=request,
-            facility=_facility_for(request, data.get("facility_id")), target_url=data["target_url"],
+            facility=facility, target_url=data["target_url"], client=_client_for(request, facility, data.get("client")),
             event_types=data["event_types"], description=data.get("description", ""),
         )
         body = WebhookSubscriptionCreatedSerializer(subscription).data
@@ -148,7 +183,7 @@ class DeliveryFilter(django_filters.FilterSet):
 class WebhookDeliveryViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                              viewsets.GenericViewSet):
     serializer_class = WebhookDeliverySerializer
-    queryset = WebhookDelivery.objects.select_related("event").order_by("subscription_id", "-id")
+    queryset = WebhookDelivery.objects.select_related("event", "subscription__client__application").order_by("subscription_id", "-id")
     filterset_class = DeliveryFilter
 
     @property

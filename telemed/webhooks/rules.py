@@ -29,6 +29,30 @@ class WebhookEventType(models.TextChoices):
     FACILITY_SUSPENSION_LIFTED = "facility.suspension_lifted", _("机构解除暂停")
 
 
+#: Issue 14: the scope a partner application needs to receive each event — the ``:read`` scope of
+#: the resource the event reports (the routes of ``telemed.oauth.rules.ROUTE_RESOURCES``), so that a
+#: subscription never tells an application what its own API calls could not read.
+EVENT_SCOPES: dict[str, str] = {
+    WebhookEventType.CONSULTATION_STATE_CHANGED: "consultations:read",
+    WebhookEventType.DOCUMENT_RETURNED: "consultations:read",
+    WebhookEventType.OPINION_SIGNED: "consultations:read",
+    WebhookEventType.OBLIGATION_DUE_SOON: "consultations:read",
+    WebhookEventType.OBLIGATION_VIOLATED: "consultations:read",
+    WebhookEventType.STATEMENT_DRAFTED: "billing:read",
+    WebhookEventType.STATEMENT_CONFIRMED: "billing:read",
+    WebhookEventType.STATEMENT_PAID: "billing:read",
+    WebhookEventType.FACILITY_SUSPENDED: "facilities:read",
+    WebhookEventType.FACILITY_SUSPENSION_LIFTED: "facilities:read",
+}
+
+
+def event_types_unreadable(event_types, scopes) -> list[str]:
+    """The event types among ``event_types`` that an application holding ``scopes`` may not
+    receive (empty when it may receive them all)."""
+    held = set(scopes or ())
+    return [t for t in event_types if EVENT_SCOPES.get(t) not in held]
+
+
 #: Emitted by the JL-C2 sweep's reminders themselves (no audit event marks a reminder).
 DIRECT = frozenset({WebhookEventType.OBLIGATION_DUE_SOON})
 

@@ -33,6 +33,7 @@ from telemed.errors import ApplicationError
 from telemed.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from telemed.scope import Scope
 from telemed.text import clean_text
+from telemed.transactions import service_transaction
 
 from . import rules
 
@@ -73,13 +74,37 @@ def target_url_check(url: str) -> None:
         raise ApplicationError("webhook_url_private", _("接收地址不得指向本机、内网或保留地址。"), {"field": "target_url"})
 
 
-@transaction.atomic
+def _client_refusal(client, *, facility, event_types: list[str], now: datetime) -> ApplicationError | None:
+    """Why ``client`` may not own a subscription of ``facility`` to ``event_types`` (issue 14), or None."""
+    from telemed.oauth.rules import client_refusal
+
+    if client.facility_id != facility.pk:
+        return ApplicationError("webhook_client_invalid", _("只能为本机构登记的对接应用订阅事件推送。"),
+                                {"field": "client"})
+    refusal = client_refusal(revoked_at=client.revoked_at, expires_at=client.expires_at, now=now)
+    if refusal:
+        return ApplicationError(refusal, _("该对接应用已吊销或已过期，不能订阅事件推送。"), {"field": "client"}, status=409)
+    unreadable = rules.event_types_unreadable(event_types, client.scopes)
+    if unreadable:
+        needed = sorted({rules.EVENT_SCOPES[t] for t in unreadable})
+        return ApplicationError(
+            "webhook_event_type_not_allowed",
+            _("JL-A2: 该对接应用的授权范围不能读取这些事件所涉及的数据（需要 %(scopes)s），不能订阅：%(types)s。")
+            % {"scopes": "、".join(needed), "types": "、".join(unreadable)},
+            {"field": "event_types", "unreadable": unreadable, "required_scopes": needed},
+        )
+    return None
+
+
+@service_transaction()
 def webhook_subscription_create(*, actor, facility, target_url: str, event_types: list[str],
-                                description: str = "") -> tuple[WebhookSubscription, str]:
-    """A facility administrator or partner system subscribes its facility; returns the subscription
-    and its secret, which is shown this once and never again (it is kept only to sign deliveries)."""
+                                description: str = "", client=None) -> tuple[WebhookSubscription, str]:
+    """A facility administrator or partner system subscribes its facility — or, with ``client``,
+    one of its partner applications (issue 14: a subscription made over the API by an application
+    is that application's); returns the subscription and its secret, which is shown this once and
+    never again (it is kept only to sign deliveries)."""
     from audit.choices import EventType
-    from audit.services import audit_event_append
+    from audit.services import audit_event_append, audit_refusal
 
     _require_manager(actor, facility.pk)
     target_url = (target_url or "").strip()
@@ -89,14 +114,22 @@ def webhook_subscription_create(*, actor, facility, target_url: str, event_types
     if not chosen or unknown:
         raise ApplicationError("webhook_event_type_invalid", _("请至少选择一种事件类型，且只能选择平台提供的事件类型。"),
                                {"field": "event_types", "unknown": unknown, "allowed": rules.WebhookEventType.values})
+    now = timezone.now()
+    if client is not None:
+        refusal = _client_refusal(client, facility=facility, event_types=chosen, now=now)
+        if refusal is not None:  # on record: an application reaching past its scopes (JL-A1)
+            raise audit_refusal(refusal, actor=actor, event_type=EventType.WEBHOOK_SUBSCRIPTION_CREATE,
+                                acting_facility_id=facility.pk, facility_ids=[facility.pk],
+                                details={"client_id": client.client_id, "event_types": chosen})
     secret = "whsec_" + secrets.token_urlsafe(32)
     subscription = WebhookSubscription.objects.create(
-        facility=facility, created_by=actor, created_at=timezone.now(), description=clean_text(description or "")[:200],
-        target_url=target_url, event_types=chosen, secret=secret,
+        facility=facility, client=client, created_by=actor, created_at=now,
+        description=clean_text(description or "")[:200], target_url=target_url, event_types=chosen, secret=secret,
     )
     audit_event_append(actor=actor, event_type=EventType.WEBHOOK_SUBSCRIPTION_CREATE, obj=subscription,
                        acting_facility_id=facility.pk, facility_ids=[facility.pk],
-                       details={"target_url": target_url, "event_types": chosen})
+                       details={"target_url": target_url, "event_types": chosen,
+                                "client_id": client.client_id if client is not None else None})
     return subscription, secret
 
 
@@ -117,9 +150,24 @@ def webhook_subscription_disable(*, actor, subscription: WebhookSubscription, re
         return subscription  # already disabled: nothing to record twice
     audit_event_append(actor=actor, event_type=EventType.WEBHOOK_SUBSCRIPTION_DISABLE, obj=subscription,
                        acting_facility_id=subscription.facility_id, facility_ids=[subscription.facility_id],
-                       details={"reason": reason, "automatic": actor is None, "failure_count": subscription.failure_count})
+                       details={"reason": reason, "automatic": actor is None, "failure_count": subscription.failure_count,
+                                "client_id": _client_id(subscription)})
     subscription.refresh_from_db()
     return subscription
+
+
+def _client_id(subscription: WebhookSubscription) -> str | None:
+    return subscription.client.client_id if subscription.client_id else None
+
+
+def webhook_subscriptions_disable_for_client(*, actor, client, reason: str) -> int:
+    """Issue 14: a revoked (or expired) application receives nothing more — each of its active
+    subscriptions is disabled, each on record, in the caller's transaction (the revocation's)."""
+    disabled = 0
+    for subscription in WebhookSubscription.objects.filter(client=client, active=True).select_related("client__application"):
+        webhook_subscription_disable(actor=actor, subscription=subscription, reason=reason)
+        disabled += 1
+    return disabled
 
 
 @transaction.atomic
@@ -175,6 +223,26 @@ def _summary(audit_event, obj, kind: str) -> dict:
     return data
 
 
+def _receives(subscription: WebhookSubscription, hook_type: str, *, now: datetime) -> bool:
+    """Does ``subscription`` get this event? It must have asked for it; an application's must
+    also still be usable and its scopes must let it read what the event reports (issue 14)."""
+    from telemed.oauth.rules import client_refusal
+
+    if hook_type not in subscription.event_types:
+        return False
+    client = subscription.client
+    if client is None:
+        return True
+    return (client_refusal(revoked_at=client.revoked_at, expires_at=client.expires_at, now=now) is None
+            and not rules.event_types_unreadable([hook_type], client.scopes))
+
+
+def _active_subscriptions(facility_ids):
+    return (WebhookSubscription.objects.filter(active=True, facility_id__in=list(facility_ids))
+            .select_related("client").only("pk", "facility_id", "event_types", "client__scopes",
+                                           "client__revoked_at", "client__expires_at"))
+
+
 def webhook_outbox_write(audit_event, obj=None) -> int:
     """In the audited change's transaction: one ``WebhookEvent`` and a delivery per interested,
     active subscription of the facilities concerned. Returns the deliveries written."""
@@ -197,11 +265,13 @@ def webhook_outbox_write_many(events) -> int:
         return 0
     facility_ids = sorted({f for _, audit_event, _ in wanted for f in audit_event.facility_ids})
     by_facility: dict[int, list[WebhookSubscription]] = {}
-    for s in WebhookSubscription.objects.filter(active=True, facility_id__in=facility_ids).only("pk", "facility_id", "event_types"):
+    for s in _active_subscriptions(facility_ids):
         by_facility.setdefault(s.facility_id, []).append(s)
     hook_events, deliveries = [], []
+    now = timezone.now()
     for hook_type, audit_event, obj in wanted:
-        subscriptions = [s for f in dict.fromkeys(audit_event.facility_ids) for s in by_facility.get(f, ()) if hook_type in s.event_types]
+        subscriptions = [s for f in dict.fromkeys(audit_event.facility_ids) for s in by_facility.get(f, ())
+                         if _receives(s, hook_type, now=now)]
         if not subscriptions:
             continue
         kind, pk, path = _resource(audit_event, obj)
@@ -234,8 +304,8 @@ def webhook_event_emit(*, hook_type: str, facility_ids, occurred_at: datetime, a
     """Write one event to the outbox for the facilities' interested subscriptions, in the caller's
     transaction: from an audit event (above), or directly (``resource``, ``data``) for news that
     has no audit event of its own (the JL-C2 reminders: ``obligation.due_soon``)."""
-    subscriptions = [s for s in WebhookSubscription.objects.filter(active=True, facility_id__in=list(facility_ids))
-                     .only("pk", "event_types") if hook_type in s.event_types]
+    now = timezone.now()
+    subscriptions = [s for s in _active_subscriptions(facility_ids) if _receives(s, hook_type, now=now)]
     if not subscriptions:
         return 0
     if audit_event is not None:
@@ -338,9 +408,11 @@ def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -
     """Try one due delivery once; returns its new state, or None when it was not this call's to send
     (not due, held back by an earlier one, claimed by another worker, or its subscription is off)."""
     now = now or timezone.now()
-    delivery = WebhookDelivery.objects.select_related("subscription", "event").filter(pk=delivery_id).first()
+    delivery = WebhookDelivery.objects.select_related("subscription__client__application", "event").filter(pk=delivery_id).first()
     if (delivery is None or delivery.state not in OPEN or not delivery.subscription.active
             or delivery.next_attempt_at > now or _held_back(delivery)):
+        return None
+    if _client_gone(delivery.subscription, now=now):
         return None
     # Claim: only the worker that moves ``attempts`` from the value it read sends; the lease pushes
     # ``next_attempt_at`` past the time limit, so a worker that dies mid-send is retried, not lost.
@@ -352,6 +424,22 @@ def webhook_delivery_attempt(*, delivery_id: int, now: datetime | None = None) -
         return None
     answer = _post(delivery.subscription, delivery.event)
     return _record(delivery, attempts=attempts, answer=answer)
+
+
+def _client_gone(subscription: WebhookSubscription, *, now: datetime) -> bool:
+    """Issue 14: an application revoked or expired since the event was written gets nothing; its
+    subscription is disabled (on record, no actor), so the sweep stops picking its deliveries."""
+    from telemed.oauth.rules import client_refusal
+
+    client = subscription.client
+    if client is None:
+        return False
+    refusal = client_refusal(revoked_at=client.revoked_at, expires_at=client.expires_at, now=now)
+    if refusal is None:
+        return False
+    reason = (_("对接应用已吊销，停止推送。") if refusal == "client_revoked" else _("对接应用已过期，停止推送。"))
+    webhook_subscription_disable(actor=None, subscription=subscription, reason=reason)
+    return True
 
 
 @transaction.atomic

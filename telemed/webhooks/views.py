@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from facilities.choices import StaffRole
 from facilities.models import Facility
 from telemed.errors import ApplicationError
-from telemed.models import WebhookDelivery, WebhookSubscription
+from telemed.models import PartnerClient, WebhookDelivery, WebhookSubscription
 from telemed.pages import paginate, raise_if_denied, submit
 from telemed.scope import Scope
 
@@ -28,6 +28,11 @@ from . import rules, services
 
 class SubscriptionForm(forms.Form):
     facility = forms.ModelChoiceField(label=gettext_lazy("医疗机构"), queryset=Facility.objects.none())
+    client = forms.ModelChoiceField(
+        label=gettext_lazy("对接应用"), queryset=PartnerClient.objects.none(), required=False,
+        empty_label=gettext_lazy("全机构（不限应用）"),
+        help_text=gettext_lazy("选定应用时，只推送其授权范围可读取的事件；应用吊销后订阅自动停用。"),
+    )
     target_url = forms.CharField(label=gettext_lazy("接收地址"), max_length=500,
                                  help_text=gettext_lazy("http 或 https；不得包含用户名密码，不得为内网地址。"))
     event_types = forms.MultipleChoiceField(label=gettext_lazy("事件类型"), choices=rules.WebhookEventType.choices,
@@ -37,6 +42,9 @@ class SubscriptionForm(forms.Form):
     def __init__(self, *args, facility_ids=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["facility"].queryset = Facility.objects.filter(pk__in=list(facility_ids)).order_by("name")
+        self.fields["client"].queryset = (PartnerClient.objects.filter(facility_id__in=list(facility_ids), revoked_at__isnull=True)
+                                          .select_related("application").order_by("name"))
+        self.fields["client"].label_from_instance = lambda c: f"{c.name}（{c.client_id}）"
 
 
 def _admin_facilities(request) -> list[int]:
@@ -52,7 +60,7 @@ def _admins_subscriptions(request):
 
 @login_required
 def subscription_list(request):
-    rows = _admins_subscriptions(request).select_related("facility").order_by("facility_id", "-created_at", "-id")
+    rows = _admins_subscriptions(request).select_related("facility", "client__application").order_by("facility_id", "-created_at", "-id")
     return render(request, "webhooks/subscription_list.html", {"page_obj": paginate(request, rows)})
 
 
@@ -82,7 +90,7 @@ def subscription_disable(request, pk: int):
 
 @login_required
 def delivery_list(request, pk: int):
-    subscription = get_object_or_404(_admins_subscriptions(request).select_related("facility"), pk=pk)
+    subscription = get_object_or_404(_admins_subscriptions(request).select_related("facility", "client__application"), pk=pk)
     rows = WebhookDelivery.objects.filter(subscription=subscription).select_related("event").order_by("-id")
     return render(request, "webhooks/delivery_list.html", {"subscription": subscription, "page_obj": paginate(request, rows)})
 

@@ -323,6 +323,39 @@ def test_the_demo_partner_application_is_registered_and_printed(output):
     assert AuditEvent.objects.filter(event_type="oauth.client.issue", object_id=str(client.pk), channel="command").exists()
 
 
+def test_the_invited_hospital_has_a_coordination_and_an_expert_application(output):
+    """Issue 14 (examples/partner_client.py): 吉林大学第一医院's coordination system acts as its coordinator,
+    the expert's signing workstation as the expert (JL-C6: only the assigned expert signs); both printed."""
+    from rest_framework.test import APIClient
+
+    by_id = {c.client_id: c for c in data.DEMO_CLIENTS}
+    assert {"demo-jdyy-coordination", "demo-jdyy-expert"} <= set(by_id)
+    for client_id, login in (("demo-jdyy-coordination", "coordinator_jdyy"), ("demo-jdyy-expert", "expert_jdyy")):
+        client = PartnerClient.objects.select_related("user", "facility").get(application__client_id=client_id)
+        assert client.user.username == login and not client.owns_user and client.facility.name == facility("jdyy").name
+        assert client.scopes == sorted(by_id[client_id].scopes)
+        assert client_id in output and by_id[client_id].secret in output
+        answer = APIClient().post("/api/v1/oauth/token/", {"grant_type": "client_credentials", "client_id": client_id,
+                                                          "client_secret": by_id[client_id].secret})
+        assert answer.status_code == 200, answer.content
+
+
+def test_an_application_may_not_act_as_someone_the_two_factor_policy_covers(output, settings):
+    """JL-A2: client credentials have no second factor, so no application acts as a facility
+    administrator (or any role TELEMED_2FA_REQUIRED_ROLES names)."""
+    from telemed.errors import ApplicationError
+    from telemed.oauth.services import partner_client_register
+
+    users = get_user_model().objects
+    with pytest.raises(ApplicationError, match="双重认证"):
+        partner_client_register(actor=users.get(username="admin_jdyy"), facility=facility("jdyy"), name="x",
+                                scopes=["consultations:read"], acting_user=users.get(username="admin_jdyy"))
+    settings.TELEMED_2FA_REQUIRED_ROLES = [*settings.TELEMED_2FA_REQUIRED_ROLES, "clinician"]
+    with pytest.raises(ApplicationError, match="双重认证"):
+        partner_client_register(actor=users.get(username="admin_jdyy"), facility=facility("jdyy"), name="x",
+                                scopes=["consultations:read"], acting_user=users.get(username="expert_jdyy"))
+
+
 def test_jl_a1_the_seed_writes_an_intact_audit_chain_on_the_command_channel(output):
     report = audit_chain_verify()
     assert report.intact, report.text

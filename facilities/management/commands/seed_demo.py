@@ -74,7 +74,7 @@ from facilities.services import (
 from telemed.context import use_context
 from telemed.models import PartnerClient
 from telemed.oauth.rules import SCOPES as OAUTH_SCOPES
-from telemed.oauth.services import partner_client_register
+from telemed.oauth.services import acting_user_allowed, partner_client_register
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STAND_IN_PREFIX = "seed_admin_"  # JL-A2: facilities without a demo administrator login
@@ -133,17 +133,25 @@ class DemoSeeder:
         self.seed_complaints()
 
     def seed_partner_client(self) -> None:
-        """Issue 14: the demo HIS as an OAuth2 partner application of 农安, acting as the existing
-        partner account (the migration path from its DRF token), every scope; through the service,
-        so its registration is audited like a real one."""
-        if PartnerClient.objects.filter(application__client_id=data.DEMO_CLIENT_ID).exists():
-            return
-        partner_client_register(
-            actor=self.admin_for("nongan"), facility=self.facilities["nongan"], name=data.DEMO_CLIENT_NAME,
-            scopes=sorted(OAUTH_SCOPES), acting_user=self.users[data.PARTNER_LOGIN],
-            client_id=data.DEMO_CLIENT_ID, secret=data.DEMO_CLIENT_SECRET,
-        )
-        self.created["partner applications"] += 1
+        """Issue 14: the demo partner applications, through the service so that each registration is
+        audited like a real one — the HIS of 农安 acting as the existing partner account (the migration
+        path from its DRF token), every scope; and the invited 吉林大学第一医院's coordination system and
+        expert's signing workstation (examples/partner_client.py runs a whole case with the three).
+        A client already there (by id) is left as it is."""
+        existing = set(PartnerClient.objects.filter(application__client_id__in=[c.client_id for c in data.DEMO_CLIENTS])
+                       .values_list("application__client_id", flat=True))
+        for spec in data.DEMO_CLIENTS:
+            if spec.client_id in existing:
+                continue
+            acting = get_user_model().objects.get(username=spec.acting_login)  # a fresh Scope
+            if not acting_user_allowed(acting, facility=self.facilities[spec.facility]):
+                continue  # e.g. TELEMED_2FA_REQUIRED_ROLES covers the role: no client may act as it (JL-A2)
+            partner_client_register(
+                actor=self.admin_for(spec.facility), facility=self.facilities[spec.facility], name=spec.name,
+                scopes=sorted(spec.scopes or OAUTH_SCOPES), acting_user=acting,
+                client_id=spec.client_id, secret=spec.secret,
+            )
+            self.created["partner applications"] += 1
 
     # --- who acts ---------------------------------------------------------------------------
 
@@ -554,9 +562,9 @@ class Command(BaseCommand):
         write(f"  密码 Password (all demo logins): {data.DEMO_PASSWORD}")
         write("  双重认证 Two-factor (三员、监管、机构管理员 the three administrators, regulators, facility admins): "
               "python manage.py demo_totp <username>  prints the current 6-digit code")
-        write(f"  对接应用 Partner application (OAuth2 client credentials, acting as {data.PARTNER_LOGIN}):")
-        write(f"    client_id:     {data.DEMO_CLIENT_ID}")
-        write(f"    client_secret: {data.DEMO_CLIENT_SECRET}")
+        write("  对接应用 Partner applications (OAuth2 client credentials; examples/partner_client.py uses all three):")
+        for spec in data.DEMO_CLIENTS:
+            write(f"    {_pad(spec.client_id, 24)} secret {_pad(spec.secret, 38)} acting as {spec.acting_login}  {spec.note}")
         write("    用法 Usage: POST /api/v1/oauth/token/ grant_type=client_credentials (HTTP Basic client_id:client_secret),")
         write("    then Authorization: Bearer <access_token>")
         if settings.TELEMED_API_LEGACY_TOKENS:

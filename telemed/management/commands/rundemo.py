@@ -66,9 +66,11 @@ class Command(BaseCommand):
                 "双重认证 Two-factor: regulators, facility admins and the three administrators (三员分立: sysadmin "
                 "系统管理员, secadmin 安全管理员, auditadmin 审计管理员) are asked for a code after the password; "
                 "get it with `python manage.py demo_totp <username>` (e.g. reg_province, secadmin).\n"
-                f"对接应用 Partner API (OAuth2 client credentials): client_id {demo_data.DEMO_CLIENT_ID}, "
-                f"client_secret {demo_data.DEMO_CLIENT_SECRET} → POST /api/v1/oauth/token/ "
-                "grant_type=client_credentials, then Authorization: Bearer <access_token>.\n"
+                "对接应用 Partner API (OAuth2 client credentials → POST /api/v1/oauth/token/ "
+                "grant_type=client_credentials, then Authorization: Bearer <access_token>):\n"
+                + "".join(f"  client_id {c.client_id}  client_secret {c.secret}  ({c.note})\n" for c in demo_data.DEMO_CLIENTS)
+                + "Example partner client: python examples/partner_client.py --base-url "
+                f"http://{host}:{port} (examples/README.md; its loopback receiver needs TELEMED_WEBHOOK_ALLOW_PRIVATE=1).\n"
             )
         )
         exit_code = 0
