@@ -70,6 +70,16 @@ ROUTE_RESOURCES: dict[str, str] = {
     "audit-api:qc-plan": "audit",  # JL-O2: quality-control plans, draws and reviews (read-only lists)
     "audit-api:qc-draw": "audit",
     "audit-api:qc-review": "audit",
+    # Issue 14: the FHIR R4 facade (read and search only: a write would need :write and finds no route).
+    "fhir-api:servicerequest": "consultations",
+    "fhir-api:task": "consultations",
+    "fhir-api:diagnosticreport": "consultations",
+    "fhir-api:consent": "consultations",
+    "fhir-api:documentreference": "documents",
+    "fhir-api:patient": "patients",
+    "fhir-api:organization": "facilities",
+    "fhir-api:practitioner": "facilities",
+    "fhir-api:practitionerrole": "facilities",
 }
 # Routes whose scope does not follow the method (exact names, or a prefix ending in ``*``).
 ROUTE_SCOPES: dict[str, str] = {
@@ -80,7 +90,10 @@ ROUTE_SCOPES: dict[str, str] = {
     "facilities-api:metrics-*": "metrics:read",
     "facilities-api:assistance-credit": "metrics:read",  # JL-O4
     "webhooks-api:*": "webhooks:manage",
+    "fhir-api:metadata": "any",  # the CapabilityStatement: any application, whatever its scopes (ANY)
 }
+# A route any application may call with a token of whatever scopes it holds.
+ANY = "any"
 # Routes no partner application may call, with the reason.
 NOT_FOR_CLIENTS: dict[str, str] = {
     "facilities-api:auth-token": "the old username/password door for per-user DRF tokens (deprecated)",
@@ -104,8 +117,9 @@ def _match(table: dict[str, str], route: str) -> str | None:
 
 
 def required_scope(route: str | None, method: str) -> str:
-    """The scope a partner application needs to call ``route`` with ``method``, or ``FORBIDDEN``
-    (no application may call it) or ``UNDECLARED`` (nobody declared it: refused, and a test fails)."""
+    """The scope a partner application needs to call ``route`` with ``method``, or ``ANY`` (any token
+    will do), ``FORBIDDEN`` (no application may call it) or ``UNDECLARED`` (nobody declared it:
+    refused, and a test fails)."""
     if not route:
         return UNDECLARED
     if _match(NOT_FOR_CLIENTS, route) is not None:
@@ -119,6 +133,11 @@ def required_scope(route: str | None, method: str) -> str:
             scope = f"{ROUTE_RESOURCES[prefix]}:{action}"
             return scope if scope in SCOPES else FORBIDDEN
     return UNDECLARED
+
+
+def scope_sufficient(needed: str, granted: list[str]) -> bool:
+    """Whether a token holding ``granted`` may call a route needing ``needed``."""
+    return bool(granted) if needed == ANY else needed in granted
 
 
 def scope_problems(scopes: list[str]) -> list[str]:
