@@ -79,6 +79,8 @@ def capability_statement(resource_classes, *, base_url: str) -> dict:
 
 
 class CapabilityStatementView(FhirResourceView):
+    """FHIR R4 CapabilityStatement：本平台实现的资源类型、交互与检索参数（由路由生成，与实际一致）。"""
+
     resource_type = "CapabilityStatement"
 
     @extend_schema(operation_id="fhir_metadata", tags=["fhir"],

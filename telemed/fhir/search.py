@@ -26,6 +26,7 @@ FHIR_VERSION = "4.0.1"
 # The portal's error codes (``telemed.errors.ApplicationError.code``) as OperationOutcome details.
 ERROR_SYSTEM = f"{NAMESPACE}/CodeSystem/error-code"
 DEFAULT_COUNT, MAX_COUNT = 50, 500
+MAX_ID = 2**63 - 1
 
 
 def instant(value: datetime | None) -> str | None:
@@ -124,7 +125,7 @@ def parse_date(value: str, *, local_zone: str) -> DateBound:
             else:
                 step = timedelta(seconds=1) if parts["second"] else timedelta(minutes=1)
             end = start + step
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # 2026-02-30; 9999-12-31 has no next day
         raise SearchError(_("无效的日期：%(value)s") % {"value": value}) from exc
     return DateBound(prefix, start, end)
 
@@ -158,7 +159,7 @@ def date_range_filter(bound: DateBound, field: str = "occurred_at"):
 def parse_id(name: str, value: str) -> int:
     """``patient=12`` or ``patient=Patient/12``; ``facility=5`` or ``facility=Organization/5``."""
     text = value.strip().rpartition("/")[2]
-    if not text.isdigit():
+    if not text.isdigit() or int(text) > MAX_ID:  # beyond a 64-bit key no row exists; the database would fail
         raise SearchError(_("%(name)s 参数须为编号：%(value)s") % {"name": name, "value": value})
     return int(text)
 

@@ -162,6 +162,8 @@ class FhirResourceView(APIView):
     def get(self, request, pk: int | None = None, version: int | None = None):
         if self.interaction == "search":
             return self.search(request)
+        if pk > search.MAX_ID or (version or 0) > search.MAX_ID:
+            raise Http404
         row = self.queryset(request).filter(**{self.lookup: pk}).first()
         if row is None:
             raise Http404

@@ -353,3 +353,28 @@ def test_a_bad_parameter_is_a_400_operation_outcome_in_chinese(his, params, code
 def test_anonymous_gets_a_401_operation_outcome(client):
     response = client.get(f"{BASE}/ServiceRequest")
     assert response.status_code == 401 and response.json()["resourceType"] == "OperationOutcome"
+
+
+# --- OAuth partner applications: which scope reads which resource ----------------------------------
+
+
+def test_an_application_reads_fhir_with_the_resources_read_scope_only(world, case):
+    """telemed/oauth/rules.py: ServiceRequest/Task/DiagnosticReport/Consent need consultations:read,
+    Patient patients:read, DocumentReference documents:read; the CapabilityStatement any token."""
+    from django.core.cache import cache
+
+    from telemed.oauth.services import partner_client_register
+    from tests.telemed.test_oauth_clients import bearer, token_for
+
+    cache.clear()
+    admin = staff(world.inviting, StaffRole.FACILITY_ADMIN)
+    client, secret = partner_client_register(actor=admin, facility=world.inviting, name="HIS", scopes=["consultations:read"])
+    api = bearer(token_for(client, secret))
+    assert api.get(f"{BASE}/ServiceRequest/{case.pk}").status_code == 200
+    assert api.get(f"{BASE}/DiagnosticReport/{case.pk}").status_code == 200
+    assert api.get(f"{BASE}/metadata").status_code == 200
+    refused = api.get(f"{BASE}/Patient/{case.patient_id}")
+    assert refused.status_code == 403 and outcome_code(refused.json()) == "scope_insufficient"
+    OperationOutcome.model_validate(refused.json())
+    assert api.get(f"{BASE}/DocumentReference", {"related": case.pk}).status_code == 403
+    cache.clear()
