@@ -86,8 +86,9 @@ class ServiceRequestView(ConsultationBound):
         reference_param("patient", "Patient", "patient_id", _("患者（Patient/id）")),
         reference_param("requester", "Organization", "inviting_id", _("邀请方机构（Organization/id）")),
         reference_param("performer", "Organization", "invited_id", _("受邀方机构（Organization/id）")),
-        token_param("status", "state", _("ServiceRequest.status（draft、active、on-hold、completed、revoked）"), fhir.states_for_request_status),
-        token_param("identifier", "number", _("申请编号")),
+        token_param("status", "state", _("ServiceRequest.status（draft、active、on-hold、completed、revoked）"), fhir.states_for_request_status,
+                    example="active"),
+        token_param("identifier", "number", _("申请编号"), example="JL20261207001"),
     )
 
     def queryset(self, request):
@@ -110,8 +111,9 @@ class TaskView(ServiceRequestView):
         reference_param("owner", "Organization", "invited_id", _("受邀方机构（Organization/id）")),
         reference_param("requester", "Organization", "inviting_id", _("邀请方机构（Organization/id）")),
         token_param("status", "state", _("Task.status（draft、requested、accepted、rejected、on-hold、ready、in-progress、completed、cancelled）"),
-                    fhir.states_for_task_status),
-        token_param("business-status", "state", _("门户状态（draft、sent、accepted、declined、returned、scheduled、in_session、signed、closed、cancelled）")),
+                    fhir.states_for_task_status, example="requested"),
+        token_param("business-status", "state", _("门户状态（draft、sent、accepted、declined、returned、scheduled、in_session、signed、closed、cancelled）"),
+                    example="sent"),
     )
 
     def resource(self, row, request) -> dict:
@@ -131,7 +133,7 @@ class DiagnosticReportView(ConsultationBound):
         reference_param("based-on", "ServiceRequest", "consultation_id", _("所属申请（ServiceRequest/id）")),
         reference_param("patient", "Patient", "consultation__patient_id", _("患者（Patient/id）")),
         reference_param("performer", "Practitioner", "signed_by_id", _("签发专家（Practitioner/id）")),
-        token_param("status", "version", _("final（首次签发）或 corrected（更正版本）"), lambda s: {"final": [1], "corrected": list(range(2, 1000))}.get(s, [])),
+        token_param("status", "version", _("final（首次签发）或 corrected（更正版本）"), lambda s: {"final": [1], "corrected": list(range(2, 1000))}.get(s, []), example="final"),
     )
 
     def _opinions(self, request):
@@ -165,7 +167,8 @@ class DocumentReferenceView(ConsultationBound):
     search_params = (
         reference_param("related", "ServiceRequest", "consultation_id", _("所属申请（ServiceRequest/id）")),
         reference_param("patient", "Patient", "consultation__patient_id", _("患者（Patient/id）")),
-        token_param("type", "kind", _("资料类别（condition_summary、medical_record、test_report、imaging、ecg、pathology、consent、other）")),
+        token_param("type", "kind", _("资料类别（condition_summary、medical_record、test_report、imaging、ecg、pathology、consent、other）"),
+                    example="test_report"),
     )
 
     def queryset(self, request):
@@ -212,7 +215,8 @@ class PatientView(FhirResourceView):
     search_params = (
         reference_param("organization", "Organization", "facility_id", _("就诊机构（Organization/id）")),
         SearchParam("identifier", "token", _("病案号/门诊号或对接系统患者编号（完整）；身份证件号码须完整（经检索码，JL-C9）"),
-                    lambda qs, v: qs.filter(Patient.objects.number_q(v.rpartition("|")[2].strip()) | _local_identifier(v))),
+                    lambda qs, v: qs.filter(Patient.objects.number_q(v.rpartition("|")[2].strip()) | _local_identifier(v)),
+                    example="MZ-2024-77"),
     )
 
     def queryset(self, request):

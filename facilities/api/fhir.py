@@ -23,9 +23,9 @@ class OrganizationView(FhirResourceView):
     resource_type = "Organization"
     capability_note = _("无 meta.lastUpdated：机构表未记录变更时间")
     search_params = (
-        token_param("identifier", "licence_number", _("执业许可证登记号")),
-        token_param("type", "level", _("机构级别（1、2、3）"), lambda code: [int(code)] if code in ("1", "2", "3") else []),
-        token_param("address-district", "division__code", _("所在区划代码（GB/T 2260，6 位）")),
+        token_param("identifier", "licence_number", _("执业许可证登记号"), example="PDY0000000122010211A1001"),
+        token_param("type", "level", _("机构级别（1、2、3）"), lambda code: [int(code)] if code in ("1", "2", "3") else [], example="2"),
+        token_param("address-district", "division__code", _("所在区划代码（GB/T 2260，6 位）"), example="220102"),
     )
 
     def queryset(self, request):
@@ -41,7 +41,7 @@ class PractitionerView(FhirResourceView):
     resource_type = "Practitioner"
     capability_note = _("无 meta.lastUpdated：医师表未记录变更时间")
     search_params = (
-        token_param("identifier", "certificate_number", _("医师执业证书编码")),
+        token_param("identifier", "certificate_number", _("医师执业证书编码"), example="110220000000001"),
     )
 
     def queryset(self, request):

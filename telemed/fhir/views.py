@@ -81,6 +81,7 @@ class SearchParam:
     documentation: str
     apply: Callable
     target: str = ""  # reference parameters: the resource type referred to
+    example: str = "1"  # a well-formed value (the tests ask every parameter with it)
 
 
 def reference_param(name: str, target: str, field: str, documentation: str) -> SearchParam:
@@ -92,10 +93,11 @@ def reference_param(name: str, target: str, field: str, documentation: str) -> S
             raise search.SearchError(_("%(name)s 参数只接受 %(target)s 引用：%(value)s") % {"name": name, "target": target, "value": value})
         return queryset.filter(**{field: search.parse_id(name, text)})
 
-    return SearchParam(name, "reference", documentation, apply, target)
+    return SearchParam(name, "reference", documentation, apply, target, example=f"{target}/1")
 
 
-def token_param(name: str, field: str, documentation: str, codes: Callable[[str], list[str]] | None = None) -> SearchParam:
+def token_param(name: str, field: str, documentation: str, codes: Callable[[str], list[str]] | None = None, *,
+                example: str = "1") -> SearchParam:
     """``name=code`` (comma = or): rows whose ``field`` is one of the codes (``codes`` maps a FHIR
     code to the stored values, e.g. a Task status to the portal's states)."""
 
@@ -109,7 +111,7 @@ def token_param(name: str, field: str, documentation: str, codes: Callable[[str]
             raise search.SearchError(_("%(name)s 参数的取值无法识别：%(value)s") % {"name": name, "value": value})
         return queryset.filter(**{f"{field}__in": wanted})
 
-    return SearchParam(name, "token", documentation, apply)
+    return SearchParam(name, "token", documentation, apply, example=example)
 
 
 RESULT_PARAMS = ("_count", "_cursor", "_format", "purpose")  # not search parameters, but accepted
@@ -185,7 +187,8 @@ class FhirResourceView(APIView):
                 bound = search.parse_date(value, local_zone=settings.TIME_ZONE)
                 return queryset.filter(search.date_range_filter(bound, field))
 
-            params.append(SearchParam("_lastUpdated", "date", _("meta.lastUpdated，前缀 ge/le/gt/lt/eq/ne，可重复（如 _lastUpdated=ge2026-12-01&_lastUpdated=lt2026-12-08）"), last_updated))
+            params.append(SearchParam("_lastUpdated", "date", _("meta.lastUpdated，前缀 ge/le/gt/lt/eq/ne，可重复（如 _lastUpdated=ge2026-12-01&_lastUpdated=lt2026-12-08）"),
+                                      last_updated, example="ge2026-12-01"))
         return [*params, *self.search_params]
 
     def search(self, request):

@@ -378,3 +378,22 @@ def test_an_application_reads_fhir_with_the_resources_read_scope_only(world, cas
     OperationOutcome.model_validate(refused.json())
     assert api.get(f"{BASE}/DocumentReference", {"related": case.pk}).status_code == 403
     cache.clear()
+
+
+def test_a_search_costs_the_same_queries_for_few_rows_as_for_many(world, his):
+    """STYLE 7: joined once per page, whatever its length (the access log's append included)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost(path: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert his.get(f"{BASE}/{path}").status_code == 200
+        return len(captured.captured_queries)
+
+    paths = ("ServiceRequest", "Task", "Patient", "DocumentReference", "Consent")
+    world.ready(world.draft())
+    few = {path: cost(path) for path in paths}
+    for _ in range(3):
+        world.ready(world.draft())
+    assert {path: cost(path) for path in paths} == few
+    assert max(few.values()) <= 20, few
