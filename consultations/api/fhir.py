@@ -15,7 +15,7 @@ from __future__ import annotations
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import Seal
 from audit.records import record_access, record_list_access, require_access_purpose

@@ -9,7 +9,7 @@ sees. No patient data: nothing is logged, as on the REST routes.
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from telemed.fhir.views import FhirResourceView, reference_param, token_param
 
