@@ -258,9 +258,11 @@ def patient(p, *, revealed: bool) -> dict:
 # --- Consent -------------------------------------------------------------------------------------
 
 
-def consent(record, consultation) -> dict:
+def consent(record, consultation, *, resource_id: int | None = None) -> dict:
     """JL-C3 (art. 20, 21, 23): who signed, their relation, when, the signed copy or e-signature; the
-    separate consent to share sensitive personal information as a nested provision (permit/deny)."""
+    separate consent to share sensitive personal information as a nested provision (permit/deny).
+    ``record`` is the ``Consent`` or one of its superseded ``ConsentVersion`` rows (same fields);
+    the resource's id is always the ``Consent``'s (``resource_id``)."""
     r, c = record, consultation
     signer = [{"url": "name", "valueString": r.signer_name},
               {"url": "relation", "valueCoding": _coding(f"{CONSENT_SYSTEM}-relation", r.relation, r.get_relation_display())}]
@@ -273,7 +275,7 @@ def consent(record, consultation) -> dict:
     }
     return compact({
         "resourceType": "Consent",
-        "id": str(r.pk),
+        "id": str(resource_id or r.pk),
         "meta": _meta(r.recorded_at or r.signed_at, r.version),
         "extension": [{"url": RELATION_EXTENSION, "extension": signer}],
         "status": "active",

@@ -22,7 +22,7 @@ from audit.records import record_access, record_list_access, require_access_purp
 from telemed.fhir.views import FhirResourceView, SearchParam, reference_param, token_param
 
 from .. import fhir, selectors
-from ..models import Consent, Consultation, Document, Opinion, Patient
+from ..models import Consent, ConsentVersion, Consultation, Document, Opinion, Patient
 from ..rules import mask_number
 
 CONSULTATION_JOINS = ("patient", "inviting", "invited", "service_type")
@@ -189,7 +189,9 @@ class ConsentView(ConsultationBound):
 
     resource_type = "Consent"
     last_updated = "last_updated"
+    versioned = True
     access_what = "consultations.consent"
+    capability_note = _("meta.versionId 为同意书版本；重新记录的同意书为新版本，旧版本可 vread")
     search_params = (
         reference_param("patient", "Patient", "consultation__patient_id", _("患者（Patient/id）")),
         reference_param("data", "ServiceRequest", "consultation_id", _("所涉申请（ServiceRequest/id）")),
@@ -202,7 +204,23 @@ class ConsentView(ConsultationBound):
                    inviting_id=F("consultation__inviting_id"), invited_id=F("consultation__invited_id"))
 
     def resource(self, row, request) -> dict:
+        if isinstance(row, ConsentVersion):
+            return fhir.consent(row, row.consultation, resource_id=row.consent_id)
         return fhir.consent(row, row.consultation)
+
+    def version_row(self, request, row, version):
+        """The current version is the ``Consent`` row; earlier ones are its ``ConsentVersion`` rows."""
+        if version == row.version:
+            return row
+        earlier = ConsentVersion.objects.filter(consultation_id=row.consultation_id, version=version).first()
+        if earlier is not None:
+            earlier.consultation, earlier.consent_id = row.consultation, row.pk
+        return earlier
+
+    def log_read(self, request, row) -> None:
+        record_access(actor=request.user, action="view", consultation=row.consultation, purpose=self.purpose(request),
+                      object_type=self.access_what, object_id=getattr(row, "consent_id", row.pk),
+                      details={"fhir": self.resource_type, "version": row.version})
 
 
 class PatientView(FhirResourceView):

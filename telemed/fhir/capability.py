@@ -42,7 +42,7 @@ def capability_statement(resource_classes, *, base_url: str) -> dict:
             "type": cls.resource_type,
             "interaction": interactions,
             "versioning": "versioned" if cls.versioned else "no-version",
-            "readHistory": False,
+            "readHistory": cls.versioned,  # vread returns past versions
             "searchParam": [_search_param(p.name, p.type, p.documentation) for p in cls().all_params()],
             **({"documentation": cls.capability_note} if getattr(cls, "capability_note", "") else {}),
         })

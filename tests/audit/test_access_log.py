@@ -95,6 +95,7 @@ PATIENT_DATA: dict[str, str] = {
     "fhir-api:documentreference-read": "FHIR DocumentReference: one document's metadata (its download is the REST route)",
     "fhir-api:consent-search": "FHIR Consent search: JL-C3 consents and their signers",
     "fhir-api:consent-read": "FHIR Consent: one JL-C3 consent",
+    "fhir-api:consent-vread": "FHIR Consent: one recorded version of a JL-C3 consent",
     "fhir-api:patient-search": "FHIR Patient search (masked numbers)",
     "fhir-api:patient-read": "FHIR Patient: masked, or revealed to the own hospital (record.reveal)",
 }
@@ -834,6 +835,13 @@ def _(r):
 def _(r):
     consent = r.consultation.consent
     return Case(r.partner, _api(r.partner, f"{FHIR}/Consent/{consent.pk}"), [view(consent, r.patient)], channel="api")
+
+
+@scenario("fhir-api:consent-vread")
+def _(r):
+    consent = r.consultation.consent
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Consent/{consent.pk}/_history/{consent.version}"), [view(consent, r.patient)],
+                channel="api")
 
 
 @scenario("fhir-api:patient-search")

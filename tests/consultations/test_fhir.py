@@ -180,7 +180,8 @@ def test_last_updated_filters_on_the_change_stamp(world, his):
 def test_outsider_gets_the_404_of_a_missing_id_jl_o1(world, outsider, his, case):
     for path in (f"ServiceRequest/{case.pk}", f"Task/{case.pk}", f"DiagnosticReport/{case.pk}",
                  f"Patient/{case.patient_id}", f"Consent/{case.consent.pk}",
-                 f"DocumentReference/{case.documents.first().pk}", f"DiagnosticReport/{case.pk}/_history/1"):
+                 f"DocumentReference/{case.documents.first().pk}", f"DiagnosticReport/{case.pk}/_history/1",
+                 f"Consent/{case.consent.pk}/_history/1"):
         mine = read(outsider, path, status=404)
         missing = read(his, path.replace(str(path.split("/")[1]), "999999", 1), status=404)
         assert mine == missing and outcome_code(mine) == "not_found", path
@@ -274,6 +275,28 @@ def test_consent_maps_jl_c3_and_the_separate_sensitive_information_consent(world
     assert sensitive["type"] == "permit"
     assert resource["provision"]["actor"][0]["reference"]["reference"] == f"Organization/{world.invited.pk}"
     assert ids(search(his, "Consent", patient=str(case.patient_id))) == [str(consent.pk)]
+
+
+def test_a_re_recorded_consent_is_a_new_version_and_the_old_one_stays_readable_jl_c3(world, his):
+    from tests.factories import pdf
+
+    draft = world.ready(world.draft())
+    services.consent_record(actor=world.clinician, consultation=draft, signer_name="王五", relation="child",
+                            signed_at=timezone.now() - dt.timedelta(minutes=1), sensitive_info_consent=False,
+                            signed_copy=pdf("consent2.pdf"))
+    consent = draft.consent
+    consent.refresh_from_db()
+    current = read(his, f"Consent/{consent.pk}")
+    assert current["meta"]["versionId"] == "2" and current["provision"]["provision"][0]["type"] == "deny"
+    assert "王五" in current["performer"][0]["display"]
+    before = last_sequence()
+    old = read(his, f"Consent/{consent.pk}/_history/1")
+    assert old["id"] == str(consent.pk) and old["meta"]["versionId"] == "1" and "李四" in old["performer"][0]["display"]
+    assert old["provision"]["provision"][0]["type"] == "permit"
+    [event] = new_events(before)
+    assert (event.object_type, event.object_id, event.details["version"]) == ("consultations.consent", str(consent.pk), 1)
+    assert read(his, f"Consent/{consent.pk}/_history/2") == current
+    read(his, f"Consent/{consent.pk}/_history/3", status=404)
 
 
 # --- Patient: masking (JL-C9) --------------------------------------------------------------------

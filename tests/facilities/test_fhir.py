@@ -140,7 +140,10 @@ def test_capability_statement_lists_exactly_the_routes_and_parameters_that_exist
     assert {t.lower() for t in listed} == routed | {"auditevent"}
     assert set(listed) == {"ServiceRequest", "Task", "DiagnosticReport", "DocumentReference", "Patient", "Consent",
                            "Organization", "Practitioner", "PractitionerRole", "AuditEvent"}
-    assert [i["code"] for i in listed["DiagnosticReport"]["interaction"]] == ["read", "vread", "search-type"]
+    for versioned in ("DiagnosticReport", "Consent"):
+        assert [i["code"] for i in listed[versioned]["interaction"]] == ["read", "vread", "search-type"]
+        assert listed[versioned]["versioning"] == "versioned" and listed[versioned]["readHistory"] is True
+    assert listed["ServiceRequest"]["versioning"] == "no-version"
     regulator_client = token_client(regulator("220000"))
     for cls in RESOURCES:
         params = [p["name"] for p in listed[cls.resource_type]["searchParam"]]

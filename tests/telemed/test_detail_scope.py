@@ -208,6 +208,7 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "fhir-api:diagnosticreport-vread": lambda o: {"pk": o.referral.consultation_id, "version": 1},
     "fhir-api:documentreference-read": lambda o: {"pk": o.document.pk},
     "fhir-api:consent-read": lambda o: {"pk": o.consultation.consent.pk},
+    "fhir-api:consent-vread": lambda o: {"pk": o.consultation.consent.pk, "version": 1},
     "fhir-api:patient-read": lambda o: {"pk": o.patient.pk},
     "fhir-api:organization-read": lambda o: {"pk": o.world.invited.pk},
     "fhir-api:practitioner-read": lambda o: {"pk": o.world.expert_physician.pk},
