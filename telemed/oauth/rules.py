@@ -17,13 +17,13 @@ import datetime as dt
 
 # The scope catalogue: value → description (published in the OpenAPI security scheme).
 SCOPES: dict[str, str] = {
-    "facilities:read": "读取机构、合作协议、医师与执业注册、值班、暂停、资质申请",
+    "facilities:read": "读取机构、合作协议、医师与执业注册、值班、暂停、资质申请（含 FHIR Organization、Practitioner、PractitionerRole）",
     "facilities:write": "登记或变更机构、合作协议、医师、值班、暂停、资质申请",
-    "patients:read": "读取患者与住院记录",
+    "patients:read": "读取患者与住院记录（含 FHIR Patient）",
     "patients:write": "登记患者、住院、诊断与出院",
-    "consultations:read": "读取会诊、转诊与 24 小时上传义务",
+    "consultations:read": "读取会诊、转诊与 24 小时上传义务（含 FHIR ServiceRequest、Task、DiagnosticReport、Consent）",
     "consultations:write": "发起与办理会诊、转诊与上传义务",
-    "documents:read": "下载会诊资料",
+    "documents:read": "下载会诊资料（含 FHIR DocumentReference）",
     "documents:write": "上传会诊资料与知情同意书",
     "billing:read": "读取价格、收费、结算单与分配",
     "billing:write": "登记价格、收费、付款、结算与分配",
