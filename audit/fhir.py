@@ -24,14 +24,23 @@ The host in our URLs is a namespace for our own code systems and identifiers; it
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC
+
+# The search and Bundle helpers moved to ``telemed.fhir.search`` (shared by every FHIR resource);
+# they are re-exported here for the AuditEvent views and tests.
+from telemed.fhir.search import (  # noqa: F401
+    FHIR_MEDIA_TYPE,
+    NAMESPACE,
+    DateBound,
+    SearchError,
+    date_range_filter,
+    parse_date,
+    parse_id,
+    searchset,
+)
 
 from .choices import EventType
 
-NAMESPACE = "https://telemed.jl.gov.cn/fhir"
 EVENT_TYPE_SYSTEM = f"{NAMESPACE}/CodeSystem/event-type"
 AUDIT_CHAIN_EXTENSION = f"{NAMESPACE}/StructureDefinition/audit-chain"
 USER_SYSTEM = f"{NAMESPACE}/NamingSystem/user"
@@ -50,7 +59,6 @@ ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 
 PATIENT_OBJECT = "consultations.patient"
-FHIR_MEDIA_TYPE = "application/fhir+json"
 
 # --- action ---------------------------------------------------------------------------------------
 
@@ -230,107 +238,7 @@ def audit_event_resource(event, *, facility_name: str = "", division_name: str =
     return resource
 
 
-def searchset(*, resources: list[dict], total: int | None, base_url: str, links: dict[str, str]) -> dict:
-    """A Bundle of type "searchset" with the page's resources and the paging links (``total`` None:
-    not counted — the cursor mode, where counting would cost what the keyset saves; FHIR allows it)."""
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": [{"relation": relation, "url": url} for relation, url in links.items()],
-        "entry": [
-            {"fullUrl": f"{base_url}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in resources
-        ],
-    }
-    if total is None:
-        del bundle["total"]
-    return bundle
-
-
 # --- search parameters ----------------------------------------------------------------------
-
-
-class SearchError(ValueError):
-    """A search parameter that cannot be understood; its text is shown to the caller."""
-
-
-_DATE = re.compile(
-    r"^(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb|ap)?"
-    r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
-    r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,6}))?)?"
-    r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
-)
-
-
-@dataclass(frozen=True)
-class DateBound:
-    """``recorded`` compared with one ``date`` parameter: [start, end) is the value's precision."""
-
-    prefix: str
-    start: datetime
-    end: datetime
-
-
-def parse_date(value: str, *, local_zone: str) -> DateBound:
-    """A FHIR date search value (``ge2026-11-01``, ``le2026-11-30``, ``2026-11``,
-    ``gt2026-11-24T08:00:00+08:00``). A value without a zone is in the portal's time zone."""
-    match = _DATE.match(value.strip())
-    if not match:
-        raise SearchError(f"无法识别的日期参数：{value}")
-    parts = match.groupdict()
-    prefix = parts["prefix"] or "eq"
-    if prefix in ("sa", "eb", "ap"):
-        raise SearchError(f"不支持的日期前缀：{prefix}")
-    tz = ZoneInfo(local_zone)
-    if parts["tz"]:
-        tz = UTC if parts["tz"] == "Z" else _offset(parts["tz"])
-    try:
-        year = int(parts["year"])
-        if parts["month"] is None:
-            start, end = datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
-        elif parts["day"] is None:
-            month = int(parts["month"])
-            start = datetime(year, month, 1, tzinfo=tz)
-            end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
-        elif parts["hour"] is None:
-            day = date(year, int(parts["month"]), int(parts["day"]))
-            start = datetime(day.year, day.month, day.day, tzinfo=tz)
-            end = start + timedelta(days=1)
-        else:
-            start = datetime(year, int(parts["month"]), int(parts["day"]), int(parts["hour"]), int(parts["minute"]),
-                             int(parts["second"] or 0), int((parts["fraction"] or "0").ljust(6, "0")), tzinfo=tz)
-            if parts["fraction"]:
-                step = timedelta(microseconds=10 ** (6 - len(parts["fraction"])))
-            else:
-                step = timedelta(seconds=1) if parts["second"] else timedelta(minutes=1)
-            end = start + step
-    except ValueError as exc:
-        raise SearchError(f"无效的日期：{value}") from exc
-    return DateBound(prefix, start, end)
-
-
-def _offset(text: str):
-    from datetime import timezone
-
-    sign = 1 if text[0] == "+" else -1
-    hours, minutes = int(text[1:3]), int(text[4:6])
-    return timezone(sign * timedelta(hours=hours, minutes=minutes))
-
-
-def date_range_filter(bound: DateBound, field: str = "occurred_at"):
-    """The ORM condition for one bound: edges inclusive at the value's precision
-    (``le2026-11-30`` takes the whole of 30 November)."""
-    from django.db.models import Q
-
-    start, end = bound.start, bound.end
-    return {
-        "eq": Q(**{f"{field}__gte": start, f"{field}__lt": end}),
-        "ne": ~Q(**{f"{field}__gte": start, f"{field}__lt": end}),
-        "ge": Q(**{f"{field}__gte": start}),
-        "gt": Q(**{f"{field}__gte": end}),
-        "le": Q(**{f"{field}__lt": end}),
-        "lt": Q(**{f"{field}__lt": start}),
-    }[bound.prefix]
 
 
 def parse_type(value: str) -> list[tuple[str, bool]]:
@@ -349,11 +257,3 @@ def parse_type(value: str) -> list[tuple[str, bool]]:
     if not codes:
         raise SearchError("type 参数为空")
     return codes
-
-
-def parse_id(name: str, value: str) -> int:
-    """``patient=12`` or ``patient=Patient/12``; ``facility=5`` or ``facility=Organization/5``."""
-    text = value.strip().rpartition("/")[2]
-    if not text.isdigit():
-        raise SearchError(f"{name} 参数须为编号：{value}")
-    return int(text)

@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/v1/", include("facilities.api.urls")),
     path("api/v1/", include("consultations.api.urls")),
     path("api/v1/", include("audit.api.urls")),
+    path("api/v1/", include("telemed.fhir.urls")),  # issue 14: the FHIR R4 facade (read, search)
     path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include("telemed.webhooks.api")),
     path("api/v1/", include("telemed.oauth.api")),  # issue 14: oauth/token/ and oauth/clients/

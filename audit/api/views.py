@@ -21,7 +21,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -32,6 +31,7 @@ from consultations.models import Consultation
 from facilities.choices import StaffRole
 from telemed.api import ActionRolePermission, Roles, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
+from telemed.fhir.views import FhirJSONRenderer, FhirNegotiation  # shared with the FHIR facade (issue 14)
 from telemed.pagination import cursor_invalid, decode_cursor, encode_cursor
 from telemed.scope import Scope
 
@@ -163,23 +163,6 @@ class SealViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixins.Retrieve
 
 
 # --- FHIR R4 AuditEvent (JL-A1) -----------------------------------------------------------------
-
-
-class FhirJSONRenderer(JSONRenderer):
-    media_type = fhir.FHIR_MEDIA_TYPE
-    format = "fhir"
-    charset = "utf-8"
-
-
-class FhirNegotiation(BaseContentNegotiation):
-    """A FHIR endpoint answers in FHIR JSON whatever the ``Accept`` header (``*/*``,
-    ``application/json`` and ``application/fhir+json`` all get it)."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 class FhirAuditEventView(APIView):

@@ -51,7 +51,7 @@ class PartnerClientAuthentication(OAuth2Authentication):
                 or rules.client_refusal(revoked_at=partner.revoked_at, expires_at=partner.expires_at, now=now)):
             raise exceptions.AuthenticationFailed()
         needed = rules.required_scope(route_of(request), request.method)
-        if needed not in token.scope.split():
+        if not rules.scope_sufficient(needed, token.scope.split()):
             raise ApplicationError(
                 "scope_insufficient",
                 _("JL-A2: 该对接应用未获授权执行此操作（需要授权范围 %(scope)s）。请机构管理员为其登记相应范围。")

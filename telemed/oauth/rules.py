@@ -17,13 +17,13 @@ import datetime as dt
 
 # The scope catalogue: value → description (published in the OpenAPI security scheme).
 SCOPES: dict[str, str] = {
-    "facilities:read": "读取机构、合作协议、医师与执业注册、值班、暂停、资质申请",
+    "facilities:read": "读取机构、合作协议、医师与执业注册、值班、暂停、资质申请（含 FHIR Organization、Practitioner、PractitionerRole）",
     "facilities:write": "登记或变更机构、合作协议、医师、值班、暂停、资质申请",
-    "patients:read": "读取患者与住院记录",
+    "patients:read": "读取患者与住院记录（含 FHIR Patient）",
     "patients:write": "登记患者、住院、诊断与出院",
-    "consultations:read": "读取会诊、转诊与 24 小时上传义务",
+    "consultations:read": "读取会诊、转诊与 24 小时上传义务（含 FHIR ServiceRequest、Task、DiagnosticReport、Consent）",
     "consultations:write": "发起与办理会诊、转诊与上传义务",
-    "documents:read": "下载会诊资料",
+    "documents:read": "下载会诊资料（含 FHIR DocumentReference）",
     "documents:write": "上传会诊资料与知情同意书",
     "billing:read": "读取价格、收费、结算单与分配",
     "billing:write": "登记价格、收费、付款、结算与分配",
@@ -70,6 +70,16 @@ ROUTE_RESOURCES: dict[str, str] = {
     "audit-api:qc-plan": "audit",  # JL-O2: quality-control plans, draws and reviews (read-only lists)
     "audit-api:qc-draw": "audit",
     "audit-api:qc-review": "audit",
+    # Issue 14: the FHIR R4 facade (read and search only: a write would need :write and finds no route).
+    "fhir-api:servicerequest": "consultations",
+    "fhir-api:task": "consultations",
+    "fhir-api:diagnosticreport": "consultations",
+    "fhir-api:consent": "consultations",
+    "fhir-api:documentreference": "documents",
+    "fhir-api:patient": "patients",
+    "fhir-api:organization": "facilities",
+    "fhir-api:practitioner": "facilities",
+    "fhir-api:practitionerrole": "facilities",
 }
 # Routes whose scope does not follow the method (exact names, or a prefix ending in ``*``).
 ROUTE_SCOPES: dict[str, str] = {
@@ -80,7 +90,10 @@ ROUTE_SCOPES: dict[str, str] = {
     "facilities-api:metrics-*": "metrics:read",
     "facilities-api:assistance-credit": "metrics:read",  # JL-O4
     "webhooks-api:*": "webhooks:manage",
+    "fhir-api:metadata": "any",  # the CapabilityStatement: any application, whatever its scopes (ANY)
 }
+# A route any application may call with a token of whatever scopes it holds.
+ANY = "any"
 # Routes no partner application may call, with the reason.
 NOT_FOR_CLIENTS: dict[str, str] = {
     "facilities-api:auth-token": "the old username/password door for per-user DRF tokens (deprecated)",
@@ -104,8 +117,9 @@ def _match(table: dict[str, str], route: str) -> str | None:
 
 
 def required_scope(route: str | None, method: str) -> str:
-    """The scope a partner application needs to call ``route`` with ``method``, or ``FORBIDDEN``
-    (no application may call it) or ``UNDECLARED`` (nobody declared it: refused, and a test fails)."""
+    """The scope a partner application needs to call ``route`` with ``method``, or ``ANY`` (any token
+    will do), ``FORBIDDEN`` (no application may call it) or ``UNDECLARED`` (nobody declared it:
+    refused, and a test fails)."""
     if not route:
         return UNDECLARED
     if _match(NOT_FOR_CLIENTS, route) is not None:
@@ -119,6 +133,11 @@ def required_scope(route: str | None, method: str) -> str:
             scope = f"{ROUTE_RESOURCES[prefix]}:{action}"
             return scope if scope in SCOPES else FORBIDDEN
     return UNDECLARED
+
+
+def scope_sufficient(needed: str, granted: list[str]) -> bool:
+    """Whether a token holding ``granted`` may call a route needing ``needed``."""
+    return bool(granted) if needed == ANY else needed in granted
 
 
 def scope_problems(scopes: list[str]) -> list[str]:

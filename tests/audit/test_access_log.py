@@ -83,6 +83,21 @@ PATIENT_DATA: dict[str, str] = {
     "consultations-api:violation-detail": "one JL-C2 violation with its patient's name (issue 14)",
     "audit-api:responsibility-list": "responsibility records per request (?consultation= for one)",
     "audit-api:seal-detail": "a seal and its comparison with the live record",
+    # The FHIR R4 facade (issue 14)
+    "fhir-api:servicerequest-search": "FHIR ServiceRequest search: requests with their patient's name",
+    "fhir-api:servicerequest-read": "FHIR ServiceRequest: one request (reason, purpose, case summary)",
+    "fhir-api:task-search": "FHIR Task search: workflow states with their patient's name",
+    "fhir-api:task-read": "FHIR Task: one request's workflow state, its patient",
+    "fhir-api:diagnosticreport-search": "FHIR DiagnosticReport search: signed opinions and reports",
+    "fhir-api:diagnosticreport-read": "FHIR DiagnosticReport: the latest signed version",
+    "fhir-api:diagnosticreport-vread": "FHIR DiagnosticReport: one signed version (JL-C6)",
+    "fhir-api:documentreference-search": "FHIR DocumentReference search: a case's documents",
+    "fhir-api:documentreference-read": "FHIR DocumentReference: one document's metadata (its download is the REST route)",
+    "fhir-api:consent-search": "FHIR Consent search: JL-C3 consents and their signers",
+    "fhir-api:consent-read": "FHIR Consent: one JL-C3 consent",
+    "fhir-api:consent-vread": "FHIR Consent: one recorded version of a JL-C3 consent",
+    "fhir-api:patient-search": "FHIR Patient search (masked numbers)",
+    "fhir-api:patient-read": "FHIR Patient: masked, or revealed to the own hospital (record.reveal)",
 }
 
 NOT_PATIENT_DATA: dict[str, str] = {
@@ -105,6 +120,13 @@ NOT_PATIENT_DATA: dict[str, str] = {
     "api-docs": "API documentation page, no data",
     "api-docs-script": "the API documentation's script, no data",
     "facilities-api:api-root": "links to the API's lists, no data",
+    "fhir-api:metadata": "the FHIR CapabilityStatement: resource types and search parameters, no data",
+    "fhir-api:organization-search": "FHIR Organization search: facilities",
+    "fhir-api:organization-read": "FHIR Organization: one facility",
+    "fhir-api:practitioner-search": "FHIR Practitioner search: physicians (staff, not patients)",
+    "fhir-api:practitioner-read": "FHIR Practitioner: one physician",
+    "fhir-api:practitionerrole-search": "FHIR PractitionerRole search: practice registrations",
+    "fhir-api:practitionerrole-read": "FHIR PractitionerRole: one practice registration",
     # Facilities and physicians: hospitals, agreements, physicians — no patient
     "facilities:facility-list": "facilities",
     "facilities:facility-detail": "one facility",
@@ -741,6 +763,96 @@ def _(r):
     referral = offer(r.world, signed(r.world))
     return Case(r.partner, _api(r.partner, f"{API}/referrals/{referral.pk}/"),
                 [view(referral, referral.consultation.patient)], channel="api")
+
+
+# The FHIR R4 facade (issue 14) ----------------------------------------------------------------------
+
+FHIR = "/api/v1/fhir"
+
+
+@scenario("fhir-api:servicerequest-search")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/ServiceRequest"),
+                [listed("consultations.consultation", [r.consultation], r.patient)], channel="api")
+
+
+@scenario("fhir-api:servicerequest-read")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/ServiceRequest/{r.consultation.pk}"),
+                [view(r.consultation, r.patient)], channel="api")
+
+
+@scenario("fhir-api:task-search")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Task", {"focus": r.consultation.pk}),
+                [listed("consultations.consultation", [r.consultation], r.patient)], channel="api")
+
+
+@scenario("fhir-api:task-read")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Task/{r.consultation.pk}"), [view(r.consultation, r.patient)], channel="api")
+
+
+@scenario("fhir-api:diagnosticreport-search")
+def _(r):
+    case = signed(r.world)
+    return Case(r.partner, _api(r.partner, f"{FHIR}/DiagnosticReport"),
+                [listed("consultations.opinion", [case.opinions.get()], case.patient)], channel="api")
+
+
+@scenario("fhir-api:diagnosticreport-read")
+def _(r):
+    case = signed(r.world)
+    return Case(r.partner, _api(r.partner, f"{FHIR}/DiagnosticReport/{case.pk}"), [view(case.opinions.get(), case.patient)],
+                channel="api")
+
+
+@scenario("fhir-api:diagnosticreport-vread")
+def _(r):
+    case = signed(r.world)
+    return Case(r.partner, _api(r.partner, f"{FHIR}/DiagnosticReport/{case.pk}/_history/1"),
+                [view(case.opinions.get(), case.patient)], channel="api")
+
+
+@scenario("fhir-api:documentreference-search")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/DocumentReference", {"related": r.consultation.pk}),
+                [listed("consultations.document", list(r.consultation.documents.all()), r.patient)], channel="api")
+
+
+@scenario("fhir-api:documentreference-read")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/DocumentReference/{r.document.pk}"), [view(r.document, r.patient)], channel="api")
+
+
+@scenario("fhir-api:consent-search")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Consent"),
+                [listed("consultations.consent", [r.consultation.consent], r.patient)], channel="api")
+
+
+@scenario("fhir-api:consent-read")
+def _(r):
+    consent = r.consultation.consent
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Consent/{consent.pk}"), [view(consent, r.patient)], channel="api")
+
+
+@scenario("fhir-api:consent-vread")
+def _(r):
+    consent = r.consultation.consent
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Consent/{consent.pk}/_history/{consent.version}"), [view(consent, r.patient)],
+                channel="api")
+
+
+@scenario("fhir-api:patient-search")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Patient"),
+                [listed("consultations.patient", [r.patient, r.other], r.patient, r.other)], channel="api")
+
+
+@scenario("fhir-api:patient-read")
+def _(r):
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Patient/{r.other.pk}"), [view(r.other, r.other)], channel="api")
 
 
 @scenario("consultations-api:consultation-download")

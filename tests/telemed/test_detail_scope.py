@@ -201,6 +201,18 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "oauth-api:client-detail": lambda o: {"pk": o.partner_client.pk},
     "oauth-api:client-rotate": lambda o: {"pk": o.partner_client.pk},
     "oauth-api:client-revoke": lambda o: {"pk": o.partner_client.pk},
+    # The FHIR R4 facade (issue 14)
+    "fhir-api:servicerequest-read": lambda o: {"pk": o.consultation.pk},
+    "fhir-api:task-read": lambda o: {"pk": o.consultation.pk},
+    "fhir-api:diagnosticreport-read": lambda o: {"pk": o.referral.consultation_id},
+    "fhir-api:diagnosticreport-vread": lambda o: {"pk": o.referral.consultation_id, "version": 1},
+    "fhir-api:documentreference-read": lambda o: {"pk": o.document.pk},
+    "fhir-api:consent-read": lambda o: {"pk": o.consultation.consent.pk},
+    "fhir-api:consent-vread": lambda o: {"pk": o.consultation.consent.pk, "version": 1},
+    "fhir-api:patient-read": lambda o: {"pk": o.patient.pk},
+    "fhir-api:organization-read": lambda o: {"pk": o.world.invited.pk},
+    "fhir-api:practitioner-read": lambda o: {"pk": o.world.expert_physician.pk},
+    "fhir-api:practitionerrole-read": lambda o: {"pk": o.registration.pk},
 }
 
 
