@@ -139,6 +139,39 @@ def fill_consultations(target: int) -> int:
     return Consultation.objects.count()
 
 
+EXPLAINED = ("regulator_home", "violations")  # the issue's other item: lists that must not grow with history
+BIG = ("consultations_consultation", "consultations_violation", "consultations_obligation", "audit_auditevent")
+
+
+def explain(names=EXPLAINED) -> dict:
+    """Each path's queries on the big tables, with their plans (``EXPLAIN ANALYZE``): a list
+    that stays flat reads them by an index in its sort order (or an index-only count), not by a
+    sequential scan and a sort of the whole history."""
+    from django.test.utils import CaptureQueriesContext
+
+    from .measure import Paths
+
+    found: dict = {}
+    paths = Paths()
+    for name in names:
+        project = getattr(paths, name)()[0]
+        project()  # warm: sessions, caches
+        with CaptureQueriesContext(connection) as captured:
+            project()
+        plans = []
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith("SELECT") or not any(table in sql for table in BIG):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql)
+                plan = [line for (line,) in cursor.fetchall()]
+            plans.append({"sql": sql[:300], "plan": plan,
+                          "seq_scans": sorted({t for line in plan for t in BIG if f"Seq Scan on {t}" in line})})
+        found[name] = plans
+    return found
+
+
 def province_fill_and_measure(*, wanted: list[str], runs: int, write) -> dict:
     """Fill, then measure ``wanted`` at each step of the consultations; returns the report."""
     from .measure import Paths, run_path
@@ -162,6 +195,9 @@ def province_fill_and_measure(*, wanted: list[str], runs: int, write) -> dict:
             results[name] = run_path(Paths(), name, runs=runs)
             write(f"    {results[name]}")
         report["steps"][have] = results
+    report["explain"] = explain()
+    for name, plans in report["explain"].items():
+        write(f"  {name}: {len(plans)} queries on the big tables; sequential scans: {[p['seq_scans'] for p in plans]}")
     sizes = list(report["steps"])
     report["growth"] = {
         name: round(report["steps"][sizes[-1]][name]["project_ms"] / report["steps"][sizes[0]][name]["project_ms"], 2)
