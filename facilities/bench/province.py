@@ -125,7 +125,7 @@ def fill_consultations(target: int) -> int:
     originals = Consultation.objects.exclude(number__startswith=COPY)
     count, last = originals.count(), originals.order_by("-pk").values_list("pk", flat=True).first()
     copies = Consultation.objects.filter(number__startswith=COPY).count()
-    first_round = copies // count + 2  # past every round used so far (the last one may be partial)
+    first_round = 1 + -(-copies // count)  # past every round used so far (the last one may be partial)
     rounds = (target - have) // count + 1
     columns = [f.column for f in Consultation._meta.concrete_fields if not f.primary_key]
     chosen = ", ".join(f"'{COPY}' || g || '-' || c.id" if column == "number" else f'c."{column}"' for column in columns)

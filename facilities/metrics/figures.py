@@ -256,28 +256,30 @@ def load_totals(subject: Subject, *, detailed: str, overall: list[str]) -> dict[
     at read time (docs/performance.md). Keyed (period, scope, service type)."""
     from django.db import connection
 
-    wanted, params = [], []
+    parts: list[tuple[str, list]] = []
     if detailed:
-        wanted.append("(t.period = %s AND t.scope = %s)")
-        params += [detailed, subject.scope]
+        parts.append(("t.period = %s AND t.scope = %s", [detailed, subject.scope]))
         if subject.facility_id is None:
             upper = str(int(subject.prefix) + 1).zfill(len(subject.prefix))
-            wanted.append("(t.period = %s AND t.service_type = %s AND t.division_code >= %s AND t.division_code < %s)")
-            params += [detailed, ALL_SERVICES, subject.prefix, upper]
+            parts.append(("t.period = %s AND t.service_type = %s AND t.division_code >= %s AND t.division_code < %s AND t.scope <> %s",
+                          [detailed, ALL_SERVICES, subject.prefix, upper, subject.scope]))
     overall = sorted(set(overall) - {detailed})
     if overall:
-        wanted.append(f"(t.period IN ({', '.join(['%s'] * len(overall))}) AND t.scope = %s AND t.service_type = %s)")
-        params += [*overall, subject.scope, ALL_SERVICES]
-    if not wanted:
+        parts.append((f"t.period IN ({', '.join(['%s'] * len(overall))}) AND t.scope = %s AND t.service_type = %s",
+                      [*overall, subject.scope, ALL_SERVICES]))
+    if not parts:
         return {}
     stat = "LEFT JOIN facilities_metricstat {0} ON {0}.period = t.period AND {0}.scope = t.scope AND {0}.service_type = t.service_type AND {0}.kind = %s"
-    sql = (f"SELECT t.period, t.scope, t.service_type, {', '.join('t.' + k for k in COUNTER_KEYS)}, t.active, "  # noqa: S608 - fixed names; values are parameters
-           f"{', '.join('r.' + c for c in _STAT_COLUMNS.split(', '))}, {', '.join('u.' + c for c in _STAT_COLUMNS.split(', '))} "
-           f"FROM facilities_metrictotal t {stat.format('r')} {stat.format('u')} WHERE {' OR '.join(wanted)}")
+    select = (f"SELECT t.period, t.scope, t.service_type, {', '.join('t.' + k for k in COUNTER_KEYS)}, t.active, "  # noqa: S608 - fixed names; values are parameters
+              f"{', '.join('r.' + c for c in _STAT_COLUMNS.split(', '))}, {', '.join('u.' + c for c in _STAT_COLUMNS.split(', '))} "
+              f"FROM facilities_metrictotal t {stat.format('r')} {stat.format('u')} WHERE ")
+    # UNION ALL, not OR: each part is one index range (an OR of them is read by a sequential scan).
+    sql = " UNION ALL ".join(select + where for where, _params in parts)
+    params = [value for _where, part_params in parts for value in (RESPONSE, TURNAROUND, *part_params)]
     found: dict[tuple[str, str, str], dict] = {}
     width = len(COUNTER_KEYS)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [RESPONSE, TURNAROUND, *params])
+        cursor.execute(sql, params)
         for row in cursor.fetchall():
             counters = dict(zip(COUNTER_KEYS, (int(v) for v in row[3:3 + width]), strict=True))
             response, turnaround = row[4 + width:8 + width], row[8 + width:12 + width]
