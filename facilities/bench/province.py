@@ -124,8 +124,10 @@ def fill_consultations(target: int) -> int:
         return have
     originals = Consultation.objects.exclude(number__startswith=COPY)
     count, last = originals.count(), originals.order_by("-pk").values_list("pk", flat=True).first()
-    copies = Consultation.objects.filter(number__startswith=COPY).count()
-    first_round = 1 + -(-copies // count)  # past every round used so far (the last one may be partial)
+    with connection.cursor() as cursor:  # past every round used so far (the last one may be partial)
+        cursor.execute("SELECT max(split_part(substr(number, %s), '-', 1)::int) FROM consultations_consultation WHERE number LIKE %s",
+                       [len(COPY) + 1, f"{COPY}%"])
+        first_round = (cursor.fetchone()[0] or 0) + 1
     rounds = (target - have) // count + 1
     columns = [f.column for f in Consultation._meta.concrete_fields if not f.primary_key]
     chosen = ", ".join(f"'{COPY}' || g || '-' || c.id" if column == "number" else f'c."{column}"' for column in columns)
