@@ -812,3 +812,32 @@ class MetricStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period} {self.scope} {self.service_type} {self.kind}"
+
+
+class MetricTotal(MetricCounters):
+    """What the dashboard shows for one calendar period (``2026-11``, ``2026-Q4``, ``2026``) ×
+    scope (the province, a city, a county, or ``f<facility id>``) × service type (``*`` for all):
+    the counters summed from ``MetricMonth`` and the number of facilities active in it, so that a
+    calendar page reads its slices by index instead of summing rollups (issue 9,
+    docs/performance.md). A facility's rows are its month rollups summed; a division's rows are
+    its facilities' rows summed (``facts.totals_refresh``), so they are exact sums, never
+    incremented, and equal ``MetricMonth`` summed over the same months and facilities."""
+
+    period = models.CharField(_("统计周期"), max_length=7)
+    scope = models.CharField(_("范围"), max_length=16)
+    division_code = models.CharField(_("区划代码"), max_length=6)
+    service_type = models.CharField(_("服务项目"), max_length=40, blank=True)
+    active = models.PositiveIntegerField(_("参与机构"), default=0)
+
+    class Meta:
+        verbose_name = _("统计周期汇总")
+        verbose_name_plural = _("统计周期汇总")
+        constraints = [models.UniqueConstraint(fields=["period", "scope", "service_type"], name="metric_total_once")]
+        indexes = [
+            # A division's page: every slice of all service types of the period in its code range
+            # (its facilities for the rankings, its sub-divisions, itself), one index range.
+            models.Index(fields=["period", "service_type", "division_code"], name="metric_total_division_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.scope} {self.service_type}"

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .definitions import ALL_SERVICES, COUNTER_KEYS, RESPONSE, TURNAROUND, duration_stat
+from .definitions import ACTIVITY_KEYS, ALL_SERVICES, COUNTER_KEYS, RESPONSE, TURNAROUND, duration_stat
 from .periods import month, quarter, year
 
 CASE = "consultations.consultation"
@@ -163,8 +163,13 @@ def calendar_periods(day: dt.date) -> list:
 def scopes_of(facility_id: int, division_code: str) -> list[tuple[str, str]]:
     """The scopes a facility's facts count in, with their division code: the province, its city,
     its county (JL-O1; GB/T 2260 codes, once each) and the facility itself (``f<pk>``)."""
-    codes = dict.fromkeys([division_code[:2] + "0000", division_code[:4] + "00", division_code])
-    return [(code, code) for code in codes] + [(f"f{facility_id}", division_code)]
+    return [(code, code) for code in division_scopes(division_code)] + [(f"f{facility_id}", division_code)]
+
+
+def division_scopes(division_code: str) -> list[str]:
+    """The divisions a facility of this division counts in: the province, its city, its county
+    (GB/T 2260 codes, once each: a facility may sit at a city's or the province's own code)."""
+    return list(dict.fromkeys([division_code[:2] + "0000", division_code[:4] + "00", division_code]))
 
 
 def _lock() -> None:
@@ -238,18 +243,107 @@ def stats_rebuild(periods) -> int:
     return written
 
 
+# The stored period totals (MetricTotal): plain SQL, the same on PostgreSQL and SQLite.
+_TOTAL = "facilities_metrictotal"
+_COLUMNS = ", ".join(COUNTER_KEYS)
+_SUMS = ", ".join(f"SUM({k})" for k in COUNTER_KEYS)
+_ACTIVE = "CASE WHEN " + " OR ".join(f"SUM({k}) > 0" for k in ACTIVITY_KEYS) + " THEN 1 ELSE 0 END"
+# A division's rows sum its facilities' rows: the province by the code's first two digits, the
+# city by four (unless the facility sits at the province itself), the county by the whole code
+# (unless at a city or the province) — once each, as ``scopes_of`` counts them.
+_LEVELS = (("substr(division_code, 1, 2) || '0000'", "1 = 1"),
+           ("substr(division_code, 1, 4) || '00'", "substr(division_code, 3, 4) <> '0000'"),
+           ("division_code", "substr(division_code, 5, 2) <> '00'"))
+
+
+def _marks(values) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def totals_refresh(period, facility_ids=None) -> None:
+    """Replace the stored totals of one calendar period (``MetricTotal``): the rows of these
+    facilities (all, when ``None``) summed from their month rollups, then the rows of every
+    division they count in (the province, their city and county) summed from the facilities'
+    rows. Replaced, never incremented: running it again changes nothing. Its own transaction,
+    under the facts writers' lock, after the month rollups it reads were written."""
+    from django.db import connection
+
+    from ..models import Facility, MetricTotal
+
+    label, first, last = period.label, period.start.replace(day=1), period.end
+    only, params = "", []
+    if facility_ids is not None:
+        facility_ids = sorted(set(facility_ids))
+        if not facility_ids:
+            return
+        only, params = f" AND facility_id IN ({_marks(facility_ids)})", facility_ids
+    with transaction.atomic():
+        _lock()
+        rows = MetricTotal.objects.filter(period=label)
+        scopes = None
+        if facility_ids is not None:
+            facility_scopes = [f"f{pk}" for pk in facility_ids]
+            # Every division the facilities count in, now and in the rows about to be replaced.
+            codes = set(Facility.objects.filter(pk__in=facility_ids).values_list("division_id", flat=True))
+            codes |= set(rows.filter(scope__in=facility_scopes).values_list("division_code", flat=True))
+            scopes = sorted({scope for code in codes for scope in division_scopes(code)})
+            rows.filter(scope__in=facility_scopes + scopes).delete()
+        else:
+            rows.delete()
+        facility = "'f' || CAST(facility_id AS varchar(20))"
+        where = f"month >= %s AND month <= %s{only}"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {_TOTAL} (period, scope, division_code, service_type, {_COLUMNS}, active) "  # noqa: S608 - fixed names; values are parameters
+                f"SELECT %s, {facility}, MAX(division_code), service_type, {_SUMS}, {_ACTIVE} FROM facilities_metricmonth "
+                f"WHERE {where} GROUP BY facility_id, service_type UNION ALL "
+                f"SELECT %s, {facility}, MAX(division_code), %s, {_SUMS}, {_ACTIVE} FROM facilities_metricmonth "
+                f"WHERE {where} GROUP BY facility_id",
+                [label, first, last, *params, label, ALL_SERVICES, first, last, *params])
+            parts, part_params = [], []
+            for code, level in _LEVELS:
+                parts.append(f"SELECT {code} AS code, service_type, {_COLUMNS}, active FROM {_TOTAL} "  # noqa: S608
+                             f"WHERE period = %s AND scope LIKE %s AND {level}")
+                part_params += [label, "f%"]
+            if scopes == []:
+                return
+            which = f" WHERE code IN ({_marks(scopes)})" if scopes else ""
+            cursor.execute(
+                f"INSERT INTO {_TOTAL} (period, scope, division_code, service_type, {_COLUMNS}, active) "  # noqa: S608 - fixed names; values are parameters
+                f"SELECT %s, code, code, service_type, {_SUMS}, SUM(active) FROM ({' UNION ALL '.join(parts)}) AS facilities"
+                f"{which} GROUP BY code, service_type",
+                [label, *part_params, *(scopes or [])])
+
+
+def totals_rebuild(periods, stale: dict | None = None) -> None:
+    """The stored totals of these calendar periods: every row (``stale`` None), or only those of
+    the facilities ``stale[label]`` names and their divisions."""
+    for period in {p.label: p for p in periods}.values():
+        totals_refresh(period, None if stale is None else stale.get(period.label, set()))
+
+
 def _duration_keys(durations) -> set:
     return {(d.kind, d.source, d.day, d.facility_id, d.service_type, d.seconds, d.physician_id) for d in durations}
+
+
+_DAY_FIELDS = ("day", "facility_id", "division_code", "service_type", *COUNTER_KEYS)
+
+
+def _day_keys(rows) -> set:
+    return {tuple(getattr(row, name) for name in _DAY_FIELDS) for row in rows}
 
 
 def facts_rebuild(start: dt.date, end: dt.date, *, batch_days: int = BATCH_DAYS, all_stats: bool = False) -> int:
     """Replace the facts of ``start``..``end``, one transaction per batch of days, and the month
     rollups of their months; then the interval statistics of the calendar periods whose intervals
-    changed (``all_stats``: of every period the days touch). Returns rows written."""
+    changed and the stored totals of the facilities whose counters changed (``all_stats``: both
+    of every period the days touch, every facility). Returns rows written."""
     from ..models import MetricDay, MetricDuration
 
     written = 0
     stale: dict[str, object] = {}
+    periods: dict[str, object] = {}
+    stale_totals: dict[str, set] = defaultdict(set)
     first = start
     while first <= end:
         last = min(end, first + dt.timedelta(days=batch_days - 1))
@@ -258,6 +352,12 @@ def facts_rebuild(start: dt.date, end: dt.date, *, batch_days: int = BATCH_DAYS,
             days, durations = compute_facts(first, last)
             old = MetricDuration.objects.filter(day__gte=first, day__lte=last)
             changed = _duration_keys(old) ^ _duration_keys(durations)
+            if not all_stats:
+                old_days = MetricDay.objects.filter(day__gte=first, day__lte=last).only(*_DAY_FIELDS)
+                for day, facility_id, *_rest in _day_keys(old_days) ^ _day_keys(days):
+                    for period in calendar_periods(day):
+                        periods[period.label] = period
+                        stale_totals[period.label].add(facility_id)
             MetricDay.objects.filter(day__gte=first, day__lte=last).delete()
             old.delete()
             MetricDay.objects.bulk_create(days, batch_size=1000)
@@ -268,14 +368,19 @@ def facts_rebuild(start: dt.date, end: dt.date, *, batch_days: int = BATCH_DAYS,
             stale.update({p.label: p for p in calendar_periods(day)})
         written += len(days) + len(durations)
         first = last + dt.timedelta(days=1)
+    if all_stats:
+        totals_rebuild(stale.values())
+    else:
+        totals_rebuild(periods.values(), stale_totals)
     return written + stats_rebuild(stale.values())
 
 
 def facts_refresh(slices) -> int:
     """Recompute the facts of some (Beijing day, facility, service type) slices from the raw rows
     — the per-event update (docs/metrics.md). Each slice is replaced, never incremented, so running
-    it twice changes nothing; the month rollups of the slices follow, and the interval statistics
-    of the day's month, quarter and year only when its intervals changed. Returns rows written."""
+    it twice changes nothing; the month rollups of the slices follow, the stored totals of the
+    day's month, quarter and year when its counters changed, and their interval statistics only
+    when its intervals changed. Returns rows written."""
     from django.db.models import Q
 
     from ..models import MetricDay, MetricDuration
@@ -284,6 +389,8 @@ def facts_refresh(slices) -> int:
     for day, facility_id, service_type in slices:
         by_day[day].add((facility_id, service_type or ""))
     written, stale = 0, {}
+    periods: dict[str, object] = {}
+    stale_totals: dict[str, set] = defaultdict(set)
     for day, pairs in sorted(by_day.items()):
         which = Q()
         for facility_id, service_type in pairs:
@@ -295,6 +402,7 @@ def facts_refresh(slices) -> int:
             durations = [d for d in durations if (d.facility_id, d.service_type) in pairs]
             old = MetricDuration.objects.filter(day=day).filter(which)
             changed = _duration_keys(old) != _duration_keys(durations)
+            counted = {row[1] for row in _day_keys(MetricDay.objects.filter(day=day).filter(which).only(*_DAY_FIELDS)) ^ _day_keys(days)}
             MetricDay.objects.filter(day=day).filter(which).delete()
             old.delete()
             MetricDay.objects.bulk_create(days)
@@ -302,7 +410,13 @@ def facts_refresh(slices) -> int:
             months_rebuild([day.replace(day=1)], only=pairs)
         if changed:
             stale.update({p.label: p for p in calendar_periods(day)})
+        for period in calendar_periods(day) if counted else ():
+            periods[period.label] = period
+            stale_totals[period.label] |= counted
         written += len(days) + len(durations)
+    # The stored totals of the day's month, quarter and year, for the facilities whose counters
+    # changed and their divisions: batched per period over all the slices.
+    totals_rebuild(periods.values(), stale_totals)
     return written + stats_rebuild(stale.values())
 
 

@@ -1,10 +1,11 @@
 """The figures of a division or a facility for a period, read from the facts.
 
-A calendar period (month, quarter, year) costs two queries: the stored interval statistics of
-the slices shown, and the month rollups summed in the database per slice (``calendar_rollups``),
-so that its cost grows neither with the number of cases nor, in Python, with the rollup rows.
-Custom days read the daily counters and the intervals and cut every slice — the whole subject,
-each service type (JL-C1), each sub-division, each facility — from them (``Facts.slices``). Each
+A calendar period (month, quarter, year) costs one query: every slice it shows — the subject's
+total and each service type (JL-C1), each sub-division, each facility, the previous period, last
+year's, the trend months — is stored in ``MetricTotal`` with its interval statistics in
+``MetricStat`` and read by index (``load_totals``), nothing summed at read time, so that its cost
+grows neither with the number of cases nor with the months (docs/performance.md). Custom days
+read the daily counters and the intervals and cut every slice from them (``Facts.slices``). Each
 figure of a slice comes from ``definitions.derive`` either way: computed one way only.
 """
 
@@ -18,7 +19,16 @@ from dataclasses import dataclass, field
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from .definitions import ACTIVITY_KEYS, ALL_SERVICES, COUNTER_KEYS, TURNAROUND, Stat, derive, duration_stat
+from .definitions import (
+    ACTIVITY_KEYS,
+    ALL_SERVICES,
+    COUNTER_KEYS,
+    RESPONSE,
+    TURNAROUND,
+    Stat,
+    derive,
+    duration_stat,
+)
 from .periods import Period, trailing_months
 
 CALENDAR = ("month", "quarter", "year")  # the periods whose interval statistics are stored
@@ -124,7 +134,8 @@ class Facts:
     def load_calendar(cls, subject: Subject, period: Period, *, by_month: bool = False, stats: dict | None = None) -> Facts:
         """A calendar period (or, ``by_month``, the months from its first to its last day): the
         month rollups summed in the database, and the stored statistics of the slices shown (one
-        query more unless ``stats`` were loaded already, see ``load_stats``)."""
+        query more unless ``stats`` were loaded already, see ``load_stats``). The page reads the
+        stored totals instead (``load_totals``); this is their yardstick (the tests)."""
         from ..models import MetricMonth
 
         where = subject.q() & Q(month__gte=period.start.replace(day=1), month__lte=period.end)
@@ -208,8 +219,11 @@ def _load(subject: Subject, period: Period, stats: dict | None = None) -> Facts:
 
 
 def figures(subject: Subject, period: Period) -> dict:
-    """The headline figures of a subject for a period (two queries)."""
-    return _load(subject, period).total(subject.scope)
+    """The headline figures of a subject for a period: a calendar period's stored total (one
+    query), or custom days' daily facts (two)."""
+    if period.kind in CALENDAR:
+        return load_totals(subject, detailed="", overall=[period.label]).get((period.label, subject.scope, ALL_SERVICES)) or derive({}, {}, facilities=0)
+    return Facts.load(subject, period.start, period.end).total(subject.scope)
 
 
 @dataclass
@@ -230,118 +244,93 @@ class Report:
     last_year_snapshot: dict
 
 
-_SUMS = ", ".join(f"SUM({k}) AS {k}" for k in COUNTER_KEYS)
-_RESUM = ", ".join(f"SUM({k})" for k in COUNTER_KEYS)
-_ACTIVE = "CASE WHEN " + " OR ".join(f"{k} > 0" for k in ACTIVITY_KEYS) + " THEN 1 ELSE 0 END"
+_STAT_COLUMNS = "count, median, p90, experts"
 
 
-def _where(subject: Subject, period: Period) -> tuple[str, list]:
-    """The subject's month rollups of a period, as SQL (the same range on the code as ``Subject.q``)."""
-    months = "month >= %s AND month <= %s"
-    bounds = [period.start.replace(day=1), period.end]
-    if subject.facility_id is not None:
-        return f"facility_id = %s AND {months}", [subject.facility_id, *bounds]
-    upper = str(int(subject.prefix) + 1).zfill(len(subject.prefix))
-    return f"division_code >= %s AND division_code < %s AND {months}", [subject.prefix, upper, *bounds]
-
-
-def calendar_rollups(subject: Subject, period: Period, others: dict[str, Period], trends: Period | None) -> dict[str, dict[str, tuple[dict, int]]]:
-    """Every slice a calendar page shows, summed in the database in ONE query instead of bringing
-    the rollup rows into Python (docs/performance.md). The period's rollups are first summed per
-    facility × division × service type (a year's 84,000 rows at the province become 7,000), and
-    the subject's total, each service type, each sub-division and each facility are grouped from
-    those; ``others`` (the previous period, last year's) and the ``trends`` months are summed per
-    facility (and month) first, then per part. The active facilities are the distinct facilities
-    with any activity counter above zero (a sum of counts is above zero when one of them is).
-    Plain SQL, the same on PostgreSQL and SQLite: ``GROUP BY`` and ``UNION ALL`` only.
-    Returns part (``current``, ``service``, ``child``, ``facility``, the names of ``others``,
-    ``month``) → key (text) → (counters, active facilities)."""
+def load_totals(subject: Subject, *, detailed: str, overall: list[str]) -> dict[tuple[str, str, str], dict]:
+    """The stored totals (``MetricTotal``) and interval statistics (``MetricStat``) a page shows,
+    in ONE query by index, already turned into figures by ``derive``: for the period ``detailed``,
+    the subject's own by service type (and ``*``) and, for a division, every stored slice of all
+    service types in its code range (its facilities, its sub-divisions); for the periods
+    ``overall`` (previous, last year's, the trend months), the subject's total. Nothing is summed
+    at read time (docs/performance.md). Keyed (period, scope, service type)."""
     from telemed.dbrouter import read_connection
 
-    from ..models import MetricMonth
+    from ..models import MetricTotal
 
-    table = "facilities_metricmonth"
-    where, params = _where(subject, period)
-    active = f"COUNT(DISTINCT CASE WHEN {_ACTIVE} = 1 THEN facility_id END)"
-    parts = [f"SELECT 'current', '', {_RESUM}, {active} FROM cur HAVING COUNT(*) > 0",  # noqa: S608 - fixed column names; every value is a parameter
-             f"SELECT 'service', service_type, {_RESUM}, {active} FROM cur GROUP BY service_type"]  # noqa: S608 - fixed column names; every value is a parameter
-    if subject.facility_id is None and len(subject.prefix) < 6:
-        child = "substr(division_code, 1, 4)" if len(subject.prefix) == 2 else "division_code"
-        parts.append(f"SELECT 'child', {child}, {_RESUM}, {active} FROM cur GROUP BY {child}")  # noqa: S608 - fixed column names; every value is a parameter
-    if subject.facility_id is None:
-        parts.append(f"SELECT 'facility', CAST(facility_id AS varchar(20)), {_RESUM}, {active} FROM cur GROUP BY facility_id")  # noqa: S608 - fixed column names; every value is a parameter
-    for name, other in others.items():
-        other_where, other_params = _where(subject, other)
-        parts.append(f"SELECT %s, '', {_RESUM}, SUM(active) FROM (SELECT {_SUMS}, MAX({_ACTIVE}) AS active FROM {table} "  # noqa: S608
-                     f"WHERE {other_where} GROUP BY facility_id) AS per_facility HAVING COUNT(*) > 0")  # noqa: S608 - fixed column names; every value is a parameter
-        params += [name, *other_params]
-    if trends is not None:
-        trend_where, trend_params = _where(subject, trends)
-        parts.append(f"SELECT 'month', CAST(month AS varchar(10)), {_RESUM}, SUM(active) FROM (SELECT month, {_SUMS}, "  # noqa: S608
-                     f"MAX({_ACTIVE}) AS active FROM {table} WHERE {trend_where} GROUP BY month, facility_id) AS per_month "
-                     "GROUP BY month")  # noqa: S608 - fixed column names; every value is a parameter
-        params += trend_params
-    sql = (f"WITH cur AS (SELECT facility_id, division_code, service_type, {_SUMS} FROM {table} WHERE {where} "  # noqa: S608
-           "GROUP BY facility_id, division_code, service_type) " + " UNION ALL ".join(parts))  # noqa: S608 - fixed column names; every value is a parameter
-    found: dict[str, dict[str, tuple[dict, int]]] = defaultdict(dict)
+    parts: list[tuple[str, list]] = []
+    if detailed:
+        parts.append(("t.period = %s AND t.scope = %s", [detailed, subject.scope]))
+        if subject.facility_id is None:
+            upper = str(int(subject.prefix) + 1).zfill(len(subject.prefix))
+            parts.append(("t.period = %s AND t.service_type = %s AND t.division_code >= %s AND t.division_code < %s AND t.scope <> %s",
+                          [detailed, ALL_SERVICES, subject.prefix, upper, subject.scope]))
+    overall = sorted(set(overall) - {detailed})
+    if overall:
+        parts.append((f"t.period IN ({', '.join(['%s'] * len(overall))}) AND t.scope = %s AND t.service_type = %s",
+                      [*overall, subject.scope, ALL_SERVICES]))
+    if not parts:
+        return {}
+    stat = "LEFT JOIN facilities_metricstat {0} ON {0}.period = t.period AND {0}.scope = t.scope AND {0}.service_type = t.service_type AND {0}.kind = %s"
+    select = (f"SELECT t.period, t.scope, t.service_type, {', '.join('t.' + k for k in COUNTER_KEYS)}, t.active, "  # noqa: S608 - fixed names; values are parameters
+              f"{', '.join('r.' + c for c in _STAT_COLUMNS.split(', '))}, {', '.join('u.' + c for c in _STAT_COLUMNS.split(', '))} "
+              f"FROM facilities_metrictotal t {stat.format('r')} {stat.format('u')} WHERE ")
+    # UNION ALL, not OR: each part is one index range (an OR of them is read by a sequential scan).
+    sql = " UNION ALL ".join(select + where for where, _params in parts)
+    params = [value for _where, part_params in parts for value in (RESPONSE, TURNAROUND, *part_params)]
+    found: dict[tuple[str, str, str], dict] = {}
+    width = len(COUNTER_KEYS)
     # Plain SQL does not pass through the router: ask it where a rollup read goes (the replica on the
     # dashboard routes when there is one, issue 11).
-    with read_connection(MetricMonth).cursor() as cursor:
+    with read_connection(MetricTotal).cursor() as cursor:
         cursor.execute(sql, params)
-        for part, key, *values in cursor.fetchall():
-            found[part][str(key)] = (dict(zip(COUNTER_KEYS, (int(v or 0) for v in values[:-1]), strict=True)), int(values[-1] or 0))
+        for row in cursor.fetchall():
+            counters = dict(zip(COUNTER_KEYS, (int(v) for v in row[3:3 + width]), strict=True))
+            response, turnaround = row[4 + width:8 + width], row[8 + width:12 + width]
+            stats = {kind: Stat(*values) for kind, values in ((RESPONSE, response), (TURNAROUND, turnaround)) if values[0] is not None}
+            found[(row[0], row[1], row[2])] = derive(counters, stats, facilities=int(row[3 + width]))
     return found
 
 
 def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Report:
     """Current, previous and last year's figures, the slices and the 12-month trends. A calendar
-    period costs one query of stored statistics and one of rollups summed per slice in the
-    database, whatever the data and however many facilities (docs/performance.md)."""
+    period reads every slice it shows from the stored totals and statistics in one query
+    (``load_totals``), whatever the data and however many facilities (docs/performance.md);
+    custom days read the daily facts (exact, the one path that grows with the cases)."""
     scope = subject.scope
     previous, last_year = period.previous(), period.last_year()
     months = trailing_months(period) if with_trends else []
     calendar = period.kind in CALENDAR
-    stats = load_stats(subject, detailed=period.label if calendar else "",
-                       overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months])
     empty = derive({}, {}, facilities=0)
+    stored = load_totals(subject, detailed=period.label if calendar else "",
+                         overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months])
     if calendar:
-        others = {"previous": previous}
-        if last_year != previous:
-            others["last_year"] = last_year
-        found = calendar_rollups(subject, period, others, Period("custom", months[0].start, months[-1].end) if months else None)
-
-        def sliced(part, name, stat_key):
-            return {name(key): derive(counters, stats.get(stat_key(name(key)), {}), facilities=active)
-                    for key, (counters, active) in found.get(part, {}).items()}
-
-        def total(part, label):
-            return sliced(part, str, lambda _k: (label, scope, ALL_SERVICES)).get("", empty)
-
-        current = total("current", period.label)
-        figures_previous = total("previous", previous.label)
-        figures_last_year = total("last_year", last_year.label) if "last_year" in others else figures_previous
-        by_service = sliced("service", str, lambda s: (period.label, scope, s))
-        by_service.pop("", None)
-        by_child = sliced("child", lambda c: c + "00" if len(c) == 4 else c, lambda c: (period.label, c, ALL_SERVICES))
-        by_facility = sliced("facility", int, lambda f: (period.label, f"f{f}", ALL_SERVICES))
-        monthly = sliced("month", lambda m: m[:7], lambda m: (m, scope, ALL_SERVICES))
+        label = period.label
+        current = stored.get((label, scope, ALL_SERVICES), empty)
+        figures_previous = stored.get((previous.label, scope, ALL_SERVICES), empty)
+        figures_last_year = stored.get((last_year.label, scope, ALL_SERVICES), empty)
+        by_service = {s: v for (p, sc, s), v in stored.items() if p == label and sc == scope and s not in (ALL_SERVICES, "")}
+        by_child, by_facility = {}, {}
+        if subject.facility_id is None:
+            for (p, sc, s), values in stored.items():
+                if p != label or s != ALL_SERVICES or sc == scope:
+                    continue
+                if sc.startswith("f"):
+                    by_facility[int(sc[1:])] = values
+                elif subject.child_code(sc) == sc:
+                    by_child[sc] = values
     else:
-        facts = _load(subject, period, stats)
-        label = facts.label
+        facts = _load(subject, period)
         current = facts.total(scope)
         loaded: dict[Period, dict] = {}
         for other in (previous, last_year):
             if other not in loaded:
-                loaded[other] = _load(subject, other, stats).total(scope)
+                loaded[other] = _load(subject, other).total(scope)
         figures_previous, figures_last_year = loaded[previous], loaded[last_year]
-        by_service = facts.slices(lambda fact: fact.service_type or None, lambda s: (label, scope, s))
-        by_child = facts.slices(lambda fact: subject.child_code(fact.division_code) or None, lambda c: (label, c, ALL_SERVICES))
-        by_facility = facts.slices(lambda fact: fact.facility_id, lambda f: (label, f"f{f}", ALL_SERVICES)) if subject.facility_id is None else {}
-        monthly = {}
-        if months:
-            span = Period("custom", months[0].start, months[-1].end)
-            monthly = Facts.load_calendar(subject, span, by_month=True, stats=stats).slices(
-                lambda fact: fact.month, lambda m: (m, scope, ALL_SERVICES))
+        by_service = facts.slices(lambda fact: fact.service_type or None)
+        by_child = facts.slices(lambda fact: subject.child_code(fact.division_code) or None)
+        by_facility = facts.slices(lambda fact: fact.facility_id) if subject.facility_id is None else {}
+    monthly = {m.label: stored.get((m.label, scope, ALL_SERVICES), empty) for m in months}
     trends = [(m.label, monthly.get(m.label, empty)) for m in months]
     states = snapshots(subject, [period, previous, last_year])
     return Report(
@@ -374,17 +363,18 @@ def snapshots(subject: Subject, periods: list[Period]) -> list[dict]:
     approved facility without an application on record from its ``accredited_on`` day, or always
     when that is unknown too), and as suspended while a suspension reported by then was not yet
     lifted."""
-    from django.db.models import Count, Min, OuterRef, Subquery
+    from django.db.models import Count, Min
 
     from ..choices import AccreditationStatus
-    from ..models import AccreditationApplication, Facility, Suspension
+    from ..models import Facility, Suspension
 
     now = timezone.now()
     moments = [snapshot_moment(p, now) for p in periods]
-    first_approval = (AccreditationApplication.objects.filter(facility=OuterRef("pk"), status=AccreditationStatus.APPROVED)
-                      .order_by().values("facility").annotate(first=Min("decided_at")).values("first"))
+    # The first approval per facility by one grouped join (a correlated subquery would run once
+    # per facility and moment: 3,000 probes at the province).
     facilities = Facility.objects.filter(subject.q(facility="pk", division="division_id"))
-    accredited = facilities.annotate(first_approval=Subquery(first_approval)).aggregate(**{
+    first_approval = Min("applications__decided_at", filter=Q(applications__status=AccreditationStatus.APPROVED))
+    accredited = facilities.annotate(first_approval=first_approval).aggregate(**{
         f"m{n}": Count("pk", filter=Q(first_approval__lt=moment) | (
             Q(first_approval__isnull=True, accreditation_status=AccreditationStatus.APPROVED)
             & (Q(accredited_on__isnull=True) | Q(accredited_on__lte=timezone.localtime(moment).date()))))

@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from consultations import services
 from facilities.metrics.figures import Subject, figures, report
 from facilities.metrics.periods import month
-from facilities.models import Division, MetricDay, MetricDuration, MetricMonth, MetricStat
+from facilities.models import Division, MetricDay, MetricDuration, MetricMonth, MetricStat, MetricTotal
 from facilities.tasks import metrics_refresh_task
 from tests.facilities.metrics_data import NOW, price
 
@@ -38,7 +38,7 @@ def _facts():
         names = [f.attname for f in model._meta.concrete_fields if f.name not in ("id", *exclude)]
         return sorted(model.objects.values_list(*names))
 
-    return rows(MetricDay), rows(MetricDuration), rows(MetricMonth), rows(MetricStat)
+    return rows(MetricDay), rows(MetricDuration), rows(MetricMonth), rows(MetricStat), rows(MetricTotal)
 
 
 def _province():

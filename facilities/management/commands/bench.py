@@ -35,10 +35,14 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
         parser.add_argument("--runs", type=int, default=5, help="runs per path (the median is kept)")
         parser.add_argument("--paths", default="", help="comma-separated subset of the paths (default: all)")
+        parser.add_argument("--province-fill", action="store_true", help=
+                            "fill the kept --database (an earlier run's, with --keep) to the province's size where the dashboard "
+                            "reads (1,000 facilities, 24 months of rollups, every period's totals, 100,000 then 1,000,000 "
+                            "consultations) and measure --paths at both sizes (issue 9; facilities/bench/province.py)")
         parser.add_argument("--inner", action="store_true", help=  # the child process; not for people
                             "internal: run inside the prepared database")
 
-    def handle(self, *args, scale, database, json_path, keep, runs, paths, inner, **options):
+    def handle(self, *args, scale, database, json_path, keep, runs, paths, inner, province_fill, **options):
         if connection.vendor != "postgresql":
             raise CommandError(
                 "bench needs PostgreSQL: SQLite cannot show how the portal behaves at the province's size. "
@@ -55,18 +59,23 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown paths: {', '.join(unknown)}; known: {', '.join(PATHS)}")
         if inner:
+            if province_fill:
+                return self._inner_province(json_path=json_path, runs=runs, wanted=wanted)
             return self._inner(scale=scale, json_path=json_path, runs=runs, wanted=wanted)
         if not NAME.match(database):
             raise CommandError("--database must start with telemed_bench (it is dropped afterwards)")
         if database == connection.settings_dict["NAME"]:
             raise CommandError("--database must not be the configured database")
-        self._server(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        self._server(f'CREATE DATABASE "{database}"')
+        if province_fill:
+            keep = True  # it fills an earlier run's database; never drop it
+        else:
+            self._server(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            self._server(f'CREATE DATABASE "{database}"')
         try:
             out = Path(json_path) if json_path else Path(tempfile.mkstemp(suffix=".json")[1])
             env = {**os.environ, "DATABASE_URL": self._url(database), "TELEMED_ALLOW_HTTP": "1", "PYTHONUNBUFFERED": "1"}
             command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "bench", "--inner", f"--scale={scale}",
-                       f"--runs={runs}", f"--json={out}", f"--paths={','.join(wanted)}"]
+                       f"--runs={runs}", f"--json={out}", f"--paths={','.join(wanted)}", *(["--province-fill"] if province_fill else [])]
             result = subprocess.run(command, env=env, cwd=settings.BASE_DIR, check=False)  # noqa: S603 - our own interpreter and manage.py
             if result.returncode != 0:
                 raise CommandError(f"the benchmark failed (exit status {result.returncode}); see above")
@@ -105,6 +114,25 @@ class Command(BaseCommand):
         return f"postgres://{auth + '@' if auth else ''}{host}{port}/{database}"
 
     # --- the child -------------------------------------------------------------------------------
+
+    def _inner_province(self, *, json_path, runs, wanted) -> None:
+        from facilities.bench.province import province_fill_and_measure
+
+        write = self.stdout.write
+        write(f"bench --province-fill on {connection.settings_dict['NAME']}")
+        if not connection.introspection.table_names():
+            raise CommandError("the database is empty: run bench with --keep on it first")
+        call_command("migrate", verbosity=0)
+        report = province_fill_and_measure(wanted=wanted, runs=runs, write=write)
+        write("")
+        write(f"{'path':<16}{'consultations':>14}{'project ms':>12}{'floor ms':>12}{'ratio':>8}{'queries':>9}")
+        for size, results in report["steps"].items():
+            for name, row in results.items():
+                write(f"{name:<16}{size:>14}{row['project_ms']:>12.2f}{row['floor_ms']:>12.2f}{row['ratio'] or 0:>8.2f}{row['queries']:>9}")
+        write(f"growth (largest ÷ smallest): {report['growth']}")
+        if json_path:
+            Path(json_path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            write(f"written {json_path}")
 
     def _inner(self, *, scale, json_path, runs, wanted) -> None:
         from facilities.bench.generate import Generator, Plan
