@@ -33,22 +33,24 @@ class EvaluationFormula(models.Model):
 
 class EvaluationRoundQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """JL-O1: a regulator sees the rounds of their own division, of the divisions above it (the
-        results of their facilities in them) and of the divisions below it; facility staff see the
-        published rounds their facility is in; nobody else sees any."""
+        """JL-O1: a regulator sees the rounds of their own division and below, and a round above
+        it (the province's, their city's) only when it grades a facility of theirs; facility staff
+        see the published rounds their facility is in; nobody else sees any. The results inside
+        are narrowed again (``EvaluationResult.objects.visible_to``)."""
         from telemed.scope import Scope
 
         scope = Scope.of(user)
         if scope.is_provincial_regulator:
             return self.all()
+        if not scope.regulated and not scope.facility_ids:
+            return self.none()
         condition = Q(pk__in=[])
-        for code, prefix in scope.regulated:
-            condition |= Q(division__code__startswith=prefix) | Q(division__code__in={code[:2] + "0000", code[:4] + "00"})
+        for prefix in scope.prefixes:
+            condition |= Q(division__code__startswith=prefix) | Q(pk__in=EvaluationResult.objects.filter(
+                facility__division__code__startswith=prefix).values("round_id"))
         if scope.facility_ids:
             condition |= Q(published_at__isnull=False, pk__in=EvaluationResult.objects.filter(
                 facility_id__in=scope.facility_ids).values("round_id"))
-        if not scope.regulated and not scope.facility_ids:
-            return self.none()
         return self.filter(condition)
 
 

@@ -154,7 +154,8 @@ class EvaluationResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
     @action(detail=True, methods=["post"])
     def adjust(self, request, pk=None):
+        result = self.get_object()  # out of scope: 404 before the body is looked at (JL-O1)
         data = EvaluationAdjustSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = run_service(ev.evaluation_adjust, request=request, result=self.get_object(), **data.validated_data)
+        result = run_service(ev.evaluation_adjust, request=request, result=result, **data.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=result.pk)).data)
