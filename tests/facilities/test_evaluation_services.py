@@ -17,10 +17,10 @@ from consultations import services as consultation_services
 from consultations.choices import TriggerKind
 from facilities import evaluation as ev
 from facilities.choices import EvaluationGrade, FacilityKind, FacilityLevel, StaffRole
+from facilities.equipment import asset_register, asset_status_change
 from facilities.metrics.figures import Subject, report
 from facilities.metrics.periods import year
 from facilities.models import EvaluationResult, EvaluationRound
-from facilities.equipment import asset_register, asset_status_change
 from telemed.errors import ApplicationError
 from tests.consultations import signed
 from tests.facilities.evaluation_data import publish_formula
