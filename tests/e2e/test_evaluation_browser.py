@@ -19,7 +19,7 @@ JDYY = "吉林大学第一医院"
 def test_jl_o3_province_runs_adjusts_and_publishes_and_the_facility_sees_its_grade(page: Page, login, shot):
     year = timezone.localdate().year - 3
     login(page, "reg_province")
-    page.get_by_role("link", name="年度评价", exact=True).click()
+    page.get_by_role("link", name="年度评价", exact=True).first.click()
     expect(page.locator("h1")).to_contain_text("远程医疗服务年度评价考核")
     page.locator("select[name=division]").select_option("220000")
     page.locator("input[name=year]").fill(str(year))
@@ -49,7 +49,7 @@ def test_jl_o3_province_runs_adjusts_and_publishes_and_the_facility_sees_its_gra
     page.context.clear_cookies()
 
     login(page, "admin_jdyy")
-    page.get_by_role("link", name="年度评价", exact=True).click()
+    page.get_by_role("link", name="年度评价", exact=True).first.click()
     page.get_by_role("link", name=str(year), exact=True).click()
     rows = page.locator("main table tbody tr")
     expect(rows).to_have_count(1)  # its own result only
