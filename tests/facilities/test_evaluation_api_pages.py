@@ -180,3 +180,28 @@ def test_jl_o3_excel_and_pdf_carry_the_numbers_of_the_results_and_are_on_record(
     assert "2026 年度远程医疗服务评价考核结果" in text and str(invited.score) in text
     assert re.search("第 1 页", text)
     assert AuditEvent.objects.filter(event_type="evaluation.export").count() == 2
+
+
+def test_jl_o3_round_page_and_api_query_counts_do_not_grow_with_the_facilities(client, world, province):
+    """A list needs constant queries (STYLE 7): 2 facilities or 12, the same number."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import FacilityFactory
+
+    publish_formula(province)
+    small = ev.evaluation_start(actor=province, division=division("220000"), year=2024)
+    for n in range(10):
+        FacilityFactory(name=f"评价测试医院{n}")
+    large = ev.evaluation_start(actor=province, division=division("220000"), year=2025)
+    assert large.results.count() == small.results.count() + 10
+    client.force_login(province)
+    api = token_client(province)
+    counts = []
+    for round_ in (small, large):
+        with CaptureQueriesContext(connection) as page_queries:
+            assert client.get(reverse("facilities:evaluation-round", args=[round_.pk])).status_code == 200
+        with CaptureQueriesContext(connection) as api_queries:
+            assert api.get(f"{API}/rounds/{round_.pk}/").status_code == 200
+        counts.append((len(page_queries), len(api_queries)))
+    assert counts[0] == counts[1], counts
