@@ -484,7 +484,12 @@ class DemoSeeder:
     def seed_evaluation(self) -> None:
         """Principals, a formula and the province's published evaluations of the two years before
         this one (one batch each), with the demo's adjustments; each step skipped when done."""
-        from facilities.evaluation import evaluation_adjust, evaluation_formula_publish, evaluation_publish, evaluation_start
+        from facilities.evaluation import (
+            evaluation_adjust,
+            evaluation_formula_publish,
+            evaluation_publish,
+            evaluation_start,
+        )
         from facilities.models import EvaluationFormula, EvaluationRound
 
         for key, name in data.PRINCIPALS.items():
