@@ -191,3 +191,11 @@ class AdminRole(models.TextChoices):
     SYSTEM = "system_admin", _("系统管理员")
     SECURITY = "security_admin", _("安全管理员")
     AUDIT = "audit_admin", _("审计管理员")
+
+
+class EvaluationGrade(models.TextChoices):
+    """JL-O3 (art. 47): the three grades of the yearly evaluation."""
+
+    EXCELLENT = "excellent", _("优秀")
+    PASS = "pass", _("合格")
+    FAIL = "fail", _("不合格")

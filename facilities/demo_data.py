@@ -420,3 +420,24 @@ DEMO_CLIENTS: tuple[ClientSpec, ...] = (
 PROVINCIAL_REGULATOR_LOGIN = "reg_province"
 SYSTEM_ADMIN_LOGIN, SECURITY_ADMIN_LOGIN, AUDIT_ADMIN_LOGIN = "sysadmin", "secadmin", "auditadmin"
 DEMO_TOTP_DEVICE_NAME = "演示身份验证器"  # seed_demo enrols the privileged demo logins (JL-A2); demo_totp reads it
+
+
+# --- The yearly evaluation (JL-O3, art. 45-47) -------------------------------------------------
+# Each facility's principal (主要负责人), a demo formula, and the province's evaluation of the two
+# years before this one: published, 农安县人民医院 不合格 both years (so flagged for accountability,
+# its principal barred), 吉林大学第一医院 raised to 优秀 on review. All names are invented.
+PRINCIPALS = {
+    "jdyy": "韩志远", "jlsrmyy": "于佳明", "zryy": "陶文博", "ybdx": "金成浩", "jlszx": "魏立群",
+    "nongan": "白振华", "dunhua": "崔永吉", "lishu": "孔祥宇", "fusong": "段清源",
+    "helong": "鲁红梅", "shuguang": "冯晓丽", "dashitou": "朴美善", "beiji": "邹国庆",
+}
+EVALUATION_WEIGHTS = {"volume": 20, "compliance": 15, "response": 10, "turnaround": 10, "satisfaction": 15, "qc": 10,
+                      "violations": 10, "suspensions": 10}
+EVALUATION_THRESHOLDS = {"excellent": 85, "pass": 50, "volume_target": 200, "response_target_hours": 2,
+                         "turnaround_target_hours": 48, "violation_penalty": 10, "suspension_penalty": 30}
+EVALUATION_DOCUMENT = "吉卫医发〔2025〕12号（演示）"
+EVALUATION_ADJUSTMENTS = {  # years ago → facility key → (grade, reason)
+    2: {"nongan": ("fail", "（演示）现场复核：远程医疗管理制度未落实，24小时上传多次超时，评为不合格。")},
+    1: {"nongan": ("fail", "（演示）现场复核：整改未到位，仍评为不合格。"),
+        "jdyy": ("excellent", "（演示）全年承担全省远程会诊任务最多，现场复核评为优秀。")},
+}

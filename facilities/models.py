@@ -211,6 +211,8 @@ class Facility(models.Model):
     division = models.ForeignKey(Division, verbose_name=_("所在区划"), on_delete=models.PROTECT, related_name="facilities")
     address = models.CharField(_("地址"), max_length=200, blank=True)
     phone = models.CharField(_("联系电话"), max_length=30, blank=True)
+    # JL-O3 (art. 47): the facility's principal, barred from the year's awards after a 不合格 year.
+    principal_name = models.CharField(_("主要负责人"), max_length=50, blank=True)
     accreditation_status = models.CharField(
         _("远程医疗评估验收"), max_length=10, choices=AccreditationStatus.choices, default=AccreditationStatus.NONE
     )
@@ -841,3 +843,6 @@ class MetricTotal(MetricCounters):
 
     def __str__(self) -> str:
         return f"{self.period} {self.scope} {self.service_type}"
+
+
+from .evaluation_models import EvaluationFormula, EvaluationResult, EvaluationRound  # noqa: E402, F401  JL-O3

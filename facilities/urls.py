@@ -4,7 +4,7 @@ from django.urls import path
 
 from telemed.dbrouter import replica_reads
 
-from . import assistance_views, equipment_views, signin_views, views
+from . import assistance_views, equipment_views, evaluation_views, signin_views, views
 from .metrics import views as metrics_views
 
 app_name = "facilities"
@@ -80,4 +80,11 @@ urlpatterns = [
     path("equipment/", equipment_views.asset_list, name="asset-list"),
     path("equipment/new/", equipment_views.asset_create, name="asset-create"),
     path("equipment/<int:pk>/", equipment_views.asset_detail, name="asset-detail"),
+    # JL-O3 (art. 45-47): the yearly evaluation
+    path("evaluation/", evaluation_views.evaluation_list, name="evaluation-list"),
+    path("evaluation/formulas/", evaluation_views.evaluation_formulas, name="evaluation-formulas"),
+    path("evaluation/<int:pk>/", evaluation_views.evaluation_round, name="evaluation-round"),
+    path("evaluation/<int:pk>/publish/", evaluation_views.evaluation_publish, name="evaluation-publish"),
+    path("evaluation/<int:pk>/export/<str:fmt>/", evaluation_views.evaluation_export, name="evaluation-export"),
+    path("evaluation/results/<int:pk>/", evaluation_views.evaluation_result, name="evaluation-result"),
 ]

@@ -35,6 +35,7 @@ from telemed.scope import Scope
 
 from . import rules, selectors, services
 from .choices import AccreditationStatus, AgreementStatus, StaffRole
+from .evaluation import facility_results
 from .forms import (
     AccreditationApplicationForm,
     AccreditationDecisionForm,
@@ -130,6 +131,8 @@ def facility_detail(request, pk: int):
         "suspension": suspension,
         "is_admin": is_admin,
         "can_see_metrics": is_admin or scope.regulates(facility.division_id),  # its scorecard (docs/metrics.md)
+        # JL-O3 (art. 47): its yearly grades, the accountability flag and the barred principal
+        "evaluations": facility_results(user=request.user, facility=facility),
         "can_suspend": suspension is None and may_suspend,
         "can_lift": suspension is not None and scope.is_division(suspension.issuing_division_id),
         # JL-O6: substantiated complaints per year, for those who handle or oversee them.

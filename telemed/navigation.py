@@ -79,6 +79,9 @@ def navigation(request):
     if scope.is_regulator:
         add(GROUP_SUPERVISION, _("违规记录"), reverse("consultations:violation-list"))
         add(GROUP_SUPERVISION, _("质量控制"), reverse("audit:qc-plan-list"))  # JL-O2 (art. 26, 27)
+        add(GROUP_SUPERVISION, _("年度评价"), reverse("facilities:evaluation-list"))  # JL-O3 (art. 45-47)
+    elif scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
+        add(GROUP_START, _("年度评价"), reverse("facilities:evaluation-list"))  # JL-O3: its published results
     if scope.facilities_with_role(StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN):
         # JL-O2: the reviewer's cases to score, the facility's scores and feedback to answer.
         add(GROUP_START, _("质控评审"), reverse("audit:qc-review-list"))

@@ -524,6 +524,7 @@ SPECTACULAR_SETTINGS = {
         "ComplaintChannelEnum": "audit.choices.ComplaintChannel",
         "ConsentRelationEnum": "consultations.choices.ConsentRelation",  # beside ComplainantRelation
         "QCPeriodEnum": "audit.choices.QCPeriod",  # JL-O2: quality-control plans
+        "EvaluationGradeEnum": "facilities.choices.EvaluationGrade",  # JL-O3: the yearly evaluation
     },
 }
 

@@ -7,7 +7,7 @@ from telemed.dbrouter import replica_reads
 
 from ..assistance_views import AssistanceCreditView
 from ..metrics import api as metrics_api
-from . import equipment, token, views
+from . import equipment, evaluation, token, views
 
 app_name = "facilities-api"
 
@@ -21,6 +21,9 @@ router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("duty", views.DutyShiftViewSet, basename="duty")
 router.register("suspensions", views.SuspensionViewSet, basename="suspension")
 router.register("equipment", equipment.AssetViewSet, basename="asset")  # JL-O7
+router.register("evaluation/formulas", evaluation.EvaluationFormulaViewSet, basename="evaluation-formula")  # JL-O3
+router.register("evaluation/rounds", evaluation.EvaluationRoundViewSet, basename="evaluation-round")
+router.register("evaluation/results", evaluation.EvaluationResultViewSet, basename="evaluation-result")
 router.register("accreditation-applications", views.AccreditationApplicationViewSet, basename="application")
 
 urlpatterns = [

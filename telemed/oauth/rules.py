@@ -30,6 +30,8 @@ SCOPES: dict[str, str] = {
     "audit:read": "读取责任记录、封存与审计事件（FHIR AuditEvent）",
     "audit:write": "封存与解封病历",
     "metrics:read": "读取监管统计",
+    "evaluation:read": "读取年度评价考核办法与结果（JL-O3）",
+    "evaluation:write": "启动、调整与公布年度评价考核，发布考核办法（JL-O3，监管部门）",
     "webhooks:manage": "管理事件推送订阅与推送记录",
 }
 SCOPE_CHOICES = sorted(SCOPES)  # the API's enum (OpenAPI component PartnerScopeEnum)
@@ -48,6 +50,7 @@ ROUTE_RESOURCES: dict[str, str] = {
     "facilities-api:suspension": "facilities",
     "facilities-api:application": "facilities",
     "facilities-api:asset": "facilities",  # JL-O7: the equipment register
+    "facilities-api:evaluation": "evaluation",  # JL-O3: formulas, rounds and results of the yearly evaluation
     "consultations-api:patient": "patients",
     "consultations-api:admission": "patients",
     "consultations-api:consultation": "consultations",

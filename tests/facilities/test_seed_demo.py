@@ -523,3 +523,19 @@ def test_jl_o6_demo_complaints_one_answered_one_overdue(output):
     assert answered.state == "answered" and answered.substantiated is True and "（演示）" in answered.answer
     assert overdue.state == "received"
     assert complaint_rules.answer_overdue(answer_due_at=overdue.answer_due_at, answered_at=None, now=timezone.now())
+
+
+def test_jl_o3_demo_evaluations_published_for_two_past_years_with_the_accountability_flag(output):
+    """JL-O3 (art. 45–47): a formula, the province's two past years published; 农安 不合格 twice."""
+    from facilities.models import EvaluationFormula, EvaluationResult, EvaluationRound
+
+    today = timezone.localdate()
+    assert EvaluationFormula.objects.get().version == 1
+    rounds = EvaluationRound.objects.filter(division_id="220000").order_by("year")
+    assert [(r.year, r.published) for r in rounds] == [(today.year - 2, True), (today.year - 1, True)]
+    last = EvaluationResult.objects.get(year=today.year - 1, facility=facility("nongan"))
+    assert last.grade == "fail" and last.accountability and last.principal_barred and last.principal_name == "白振华"
+    assert last.provisional_grade != "" and last.adjust_reason
+    assert EvaluationResult.objects.get(year=today.year - 1, facility=facility("jdyy")).grade == "excellent"
+    # Art. 45: the province grades county level and above only; primary care is the cities'.
+    assert not EvaluationResult.objects.filter(facility=facility("helong")).exists()

@@ -35,12 +35,15 @@ from consultations.models import Notification
 from facilities import services as facility_services
 from facilities.choices import AccreditationCondition, StaffRole, SuspensionCause
 from facilities.equipment import asset_register
+from facilities.evaluation import evaluation_formula_publish, evaluation_start
 from facilities.models import CooperationAgreement, RegulatorMembership, StaffMembership
 from telemed.oauth.services import partner_client_register
 from telemed.webhooks.services import webhook_subscription_create
 from tests.api_cases import token_client
 from tests.billing import complete, priced, register_account, statement_with_lines
 from tests.consultations import offer, signed
+from tests.facilities.evaluation_data import THRESHOLDS as EVALUATION_THRESHOLDS
+from tests.facilities.evaluation_data import WEIGHTS as EVALUATION_WEIGHTS
 from tests.factories import FacilityFactory, division, pdf, regulator, staff
 from tests.routes import MISSING, id_like, keywords, walk
 
@@ -163,6 +166,15 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "audit-api:complaint-steps": lambda o: {"pk": o.complaint.pk},
     "audit:qc-draw-detail": lambda o: {"pk": o.qc_draw.pk},  # JL-O2
     "audit:qc-review-detail": lambda o: {"pk": o.qc_review.pk},
+    # JL-O3: the province's 2025 evaluation; the result of the world's invited facility
+    "facilities:evaluation-round": lambda o: {"pk": o.evaluation_round.pk},
+    "facilities:evaluation-publish": lambda o: {"pk": o.evaluation_round.pk},
+    "facilities:evaluation-export": lambda o: {"pk": o.evaluation_round.pk, "fmt": "xlsx"},
+    "facilities:evaluation-result": lambda o: {"pk": o.evaluation_result.pk},
+    "facilities-api:evaluation-round-detail": lambda o: {"pk": o.evaluation_round.pk},
+    "facilities-api:evaluation-round-publish": lambda o: {"pk": o.evaluation_round.pk},
+    "facilities-api:evaluation-result-detail": lambda o: {"pk": o.evaluation_result.pk},
+    "facilities-api:evaluation-result-adjust": lambda o: {"pk": o.evaluation_result.pk},
     # Billing (pages)
     "billing:charge-payment": lambda o: {"pk": o.charge.pk},
     "billing:charge-reverse": lambda o: {"pk": o.charge.pk},
@@ -299,6 +311,10 @@ class Objects:
         with time_machine.travel("2026-12-02T09:00:00+08:00", tick=False):
             self.qc_draw = qc_draw(actor=county, plan=plan, period_start=dt.date(2026, 11, 1))
         self.qc_review = self.qc_draw.reviews.order_by("pk").first()
+        # JL-O3: the province's evaluation of 2025 (the world's facilities are of county level and above).
+        evaluation_formula_publish(actor=billing.province, weights=dict(EVALUATION_WEIGHTS), thresholds=dict(EVALUATION_THRESHOLDS))
+        self.evaluation_round = evaluation_start(actor=billing.province, division=division("220000"), year=2025)
+        self.evaluation_result = self.evaluation_round.results.get(facility=world.invited)
         self.partner_client, _secret = partner_client_register(
             actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited, name="HIS",
             scopes=["consultations:read"])

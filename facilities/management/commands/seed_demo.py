@@ -487,6 +487,40 @@ class DemoSeeder:
             self.created["complaints"] += 1
 
 
+    # --- the yearly evaluation (JL-O3) ------------------------------------------------------------
+
+    def seed_evaluation(self) -> None:
+        """Principals, a formula and the province's published evaluations of the two years before
+        this one (one batch each), with the demo's adjustments; each step skipped when done."""
+        from facilities.evaluation import (
+            evaluation_adjust,
+            evaluation_formula_publish,
+            evaluation_publish,
+            evaluation_start,
+        )
+        from facilities.models import EvaluationFormula, EvaluationRound
+
+        for key, name in data.PRINCIPALS.items():
+            facility = self.facilities[key]
+            if not facility.principal_name:
+                facility.principal_name = name
+                facility.save(update_fields=["principal_name"])
+        province = self.users[data.PROVINCIAL_REGULATOR_LOGIN]
+        if not EvaluationFormula.objects.exists():
+            evaluation_formula_publish(actor=province, weights=data.EVALUATION_WEIGHTS, thresholds=data.EVALUATION_THRESHOLDS,
+                                       document_number=data.EVALUATION_DOCUMENT)
+            self.created["evaluation formulas"] += 1
+        for years_ago in (2, 1):
+            year = self.today.year - years_ago
+            if EvaluationRound.objects.filter(year=year, division_id="220000").exists():
+                continue
+            round_ = evaluation_start(actor=province, division=Division.objects.get(code="220000"), year=year)
+            for key, (grade, reason) in data.EVALUATION_ADJUSTMENTS[years_ago].items():
+                evaluation_adjust(actor=province, result=round_.results.get(facility=self.facilities[key]), grade=grade, reason=reason)
+            evaluation_publish(actor=province, round_=round_)
+            self.created["evaluations"] += 1
+
+
 # --- the summary --------------------------------------------------------------------------------
 
 
@@ -520,6 +554,8 @@ class Command(BaseCommand):
         # The regulators' dashboard reads daily facts that beat brings up to date every few minutes;
         # the demo's regulators see their figures at once (idempotent, docs/metrics.md).
         facts_rebuild(earliest_day(), timezone.localdate(), all_stats=True)
+        with use_context(channel="command"), transaction.atomic():
+            seeder.seed_evaluation()  # JL-O3: reads the dashboard's figures, so after the facts
         self.print_summary(seeder)
 
     def print_summary(self, seeder: DemoSeeder) -> None:
