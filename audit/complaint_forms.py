@@ -50,11 +50,27 @@ class ComplaintStatusForm(PortalForm):
     phone_tail = forms.CharField(label=_("联系电话后4位"), min_length=4, max_length=4)
 
 
+# What each step's text is, and who reads it (issue 10: one label "内容" for all of them left the
+# handler guessing whether the complainant would read an investigation note).
+STEP_TEXT = {
+    "investigate": (_("调查情况"), _("机构内部记录，投诉人看不到；监管部门可以查看")),
+    "answer": (_("给投诉人的答复"), _("投诉人凭投诉编号查询时看到这段答复")),
+    "note": (_("监管意见"), _("记入办理记录，被投诉机构可以看到，投诉人看不到")),
+    "override": (_("变更认定的理由"), _("记入办理记录，被投诉机构可以看到")),
+}
+
+
 class ComplaintStepForm(PortalForm):
-    """One step: the text it needs and, for an answer or an override, the finding."""
+    """One step: the text it needs and, for an answer or an override, the finding. The form's prefix
+    is the act (``acknowledge``, ``answer``, ...), which names the text (JL-O6)."""
 
     text = forms.CharField(label=_("内容"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
     finding = forms.ChoiceField(label=_("认定"), choices=FINDING_CHOICES, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.prefix in STEP_TEXT:
+            self.fields["text"].label, self.fields["text"].help_text = STEP_TEXT[self.prefix]
 
     def cleaned_for(self, act: str) -> dict:
         data = {} if act == "acknowledge" else {"text": self.cleaned_data.get("text", "")}
