@@ -65,7 +65,7 @@ def complaint_list(request):
         _flags(complaint, now)
     # Issue 10: the facility page links here with ?facility=; the filter names it and keeps it across
     # the state filter and the pages (it was dropped at the first click).
-    facility = (facility_selectors.facility_list(user=request.user).filter(pk=int(facility_id)).only("pk", "name").first()
+    facility = (facility_selectors.facility_list(user=request.user).filter(pk=int(facility_id)).first()
                 if facility_id.isdigit() else None)
     return render(request, "audit/complaint_list.html", {
         "page": page, "states": ComplaintState.choices, "state": state, "order": request.GET.get("order", ""),

@@ -282,6 +282,20 @@ def test_jl_o6_scope_other_facility_and_other_division_get_404(client, world, dj
         assert client.get(url).status_code == 200
 
 
+def test_jl_o6_the_list_keeps_the_facility_it_was_opened_for(client, world):
+    """Issue 10: the facility page links to its complaints (?facility=); the list names the facility and
+    keeps it in the state filter and the pages (it raised a 500 once: a deferred field traversed)."""
+    mine = _public(world)
+    other = complaints.complaint_receive(actor=None, facility=FacilityFactory(name="长春市中医院", division=division("220104")),
+                                         complainant_name="赵", complainant_phone=PHONE, relation="patient", text="另一家")
+    client.force_login(regulator("220100"))
+    page = client.get(reverse("audit:complaint-list") + f"?facility={world.invited.pk}&state=received")
+    text = page.content.decode()
+    assert page.status_code == 200 and f"机构：{world.invited.name}" in text
+    assert f'name="facility" value="{world.invited.pk}"' in text
+    assert mine.tracking_number in text and other.tracking_number not in text
+
+
 # --- Counts against the facility and the API ------------------------------------------------------
 
 
