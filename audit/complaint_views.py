@@ -30,7 +30,7 @@ from . import complaint_rules as rules
 from . import complaint_selectors as selectors
 from . import complaints
 from .choices import ComplaintState
-from .complaint_forms import ComplaintForm, ComplaintStatusForm, ComplaintStepForm
+from .complaint_forms import ComplaintForm, ComplaintStatusForm, ComplaintStepForm, StaffComplaintForm
 from .complaint_models import HANDLERS
 
 GET_POST = require_http_methods(["GET", "POST"])
@@ -80,7 +80,7 @@ def complaint_create(request):
     facilities = _entry_facilities(request.user)
     if not facilities.exists():
         raise PermissionDenied(_("JL-O6: 只有被投诉机构的管理员、远程医疗专职管理人员或其监管部门可以登记投诉。"))
-    form = ComplaintForm(request.POST or None, facilities=facilities)
+    form = StaffComplaintForm(request.POST or None, facilities=facilities)
     complaint = submit(form, partial(complaints.complaint_receive, actor=request.user))
     if complaint is not None:
         messages.success(request, _("已登记投诉，编号 %(number)s。") % {"number": complaint.tracking_number})

@@ -261,6 +261,24 @@ def test_jl_o6_staff_entry_by_phone(client, world):
     assert client.get(reverse("audit:complaint-create")).status_code == 403
 
 
+def test_jl_o6_the_staff_entry_page_asks_when_the_complaint_came_in(client, world):
+    """Issue 10: a complaint taken by phone yesterday and entered today runs its deadlines from
+    yesterday; the page asks (the service allowed it, the form did not), and a time in the future is
+    refused on the form in Chinese, the input kept."""
+    client.force_login(world.invited_coordinator)
+    fields = {"facility": world.invited.pk, "complainant_name": "李先生", "complainant_phone": "0431-88888888",
+              "relation": "patient", "text": "电话投诉：候诊时间长"}
+    page = client.get(reverse("audit:complaint-create")).content.decode()
+    assert 'name="received_at"' in page and "受理时间（选填）" in page
+    refused = client.post(reverse("audit:complaint-create"), {**fields, "received_at": "2026-12-08T09:00"})
+    assert refused.status_code == 400 and "JL-O6: 受理时间不能晚于现在。" in refused.content.decode()
+    assert "电话投诉：候诊时间长" in refused.content.decode() and not Complaint.objects.exists()
+    assert client.post(reverse("audit:complaint-create"), {**fields, "received_at": "2026-12-06T15:30"}).status_code == 302
+    complaint = Complaint.objects.get()
+    yesterday = dt.datetime(2026, 12, 6, 7, 30, tzinfo=dt.UTC)  # 15:30 in Beijing
+    assert complaint.received_at == yesterday and complaint.ack_due_at == yesterday + dt.timedelta(days=2)
+
+
 # --- Scope -------------------------------------------------------------------------------------
 
 

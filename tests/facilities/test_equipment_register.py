@@ -258,5 +258,6 @@ def test_jl_o7_suspension_page_takes_follow_up_from_the_regulator_and_shows_clos
     facility_services.suspension_lift(actor=licensing, suspension=suspension, reason="已恢复")
     page = client.get(url).content.decode()
     assert "已解除（办结）" in page and 'name="text"' not in page
+    assert "解除人" in page and licensing.get_full_name() in page  # issue 10: who lifted it, not only when
     client.force_login(regulator("222400"))  # 延边州: not over this facility
     assert client.get(url).status_code == 404
