@@ -5,7 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from facilities.forms import PortalForm
+from facilities.forms import DateTimeInput, PortalForm
+from telemed.dates import DateTimeFormField
 
 from .choices import ComplainantRelation
 
@@ -45,16 +46,43 @@ class ComplaintForm(PortalForm):
         self.fields["facility"].queryset = facilities
 
 
+class StaffComplaintForm(ComplaintForm):
+    """JL-O6: the staff entry of a complaint received by phone or in person — it may be entered later,
+    so it says when it came in; the deadlines run from then (issue 10: the service took it, the page
+    did not ask, so a complaint entered a day late got a day more)."""
+
+    received_at = DateTimeFormField(
+        label=_("受理时间（选填）"), required=False, widget=DateTimeInput(),
+        help_text=_("电话或来访的时间；不填为现在。确认收到和答复期限从这一时间起算"),
+    )
+
+
 class ComplaintStatusForm(PortalForm):
     tracking_number = forms.CharField(label=_("投诉编号"), max_length=30)
     phone_tail = forms.CharField(label=_("联系电话后4位"), min_length=4, max_length=4)
 
 
+# What each step's text is, and who reads it (issue 10: one label "内容" for all of them left the
+# handler guessing whether the complainant would read an investigation note).
+STEP_TEXT = {
+    "investigate": (_("调查情况"), _("机构内部记录，投诉人看不到；监管部门可以查看")),
+    "answer": (_("给投诉人的答复"), _("投诉人凭投诉编号查询时看到这段答复")),
+    "note": (_("监管意见"), _("记入办理记录，被投诉机构可以看到，投诉人看不到")),
+    "override": (_("变更认定的理由"), _("记入办理记录，被投诉机构可以看到")),
+}
+
+
 class ComplaintStepForm(PortalForm):
-    """One step: the text it needs and, for an answer or an override, the finding."""
+    """One step: the text it needs and, for an answer or an override, the finding. The form's prefix
+    is the act (``acknowledge``, ``answer``, ...), which names the text (JL-O6)."""
 
     text = forms.CharField(label=_("内容"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
     finding = forms.ChoiceField(label=_("认定"), choices=FINDING_CHOICES, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.prefix in STEP_TEXT:
+            self.fields["text"].label, self.fields["text"].help_text = STEP_TEXT[self.prefix]
 
     def cleaned_for(self, act: str) -> dict:
         data = {} if act == "acknowledge" else {"text": self.cleaned_data.get("text", "")}

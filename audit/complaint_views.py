@@ -30,7 +30,7 @@ from . import complaint_rules as rules
 from . import complaint_selectors as selectors
 from . import complaints
 from .choices import ComplaintState
-from .complaint_forms import ComplaintForm, ComplaintStatusForm, ComplaintStepForm
+from .complaint_forms import ComplaintForm, ComplaintStatusForm, ComplaintStepForm, StaffComplaintForm
 from .complaint_models import HANDLERS
 
 GET_POST = require_http_methods(["GET", "POST"])
@@ -57,13 +57,19 @@ def complaint_list(request):
     if not (scope.is_regulator or scope.facilities_with_role(*HANDLERS)):
         raise PermissionDenied(_("JL-O6: 投诉由被投诉机构的管理员、远程医疗专职管理人员及其监管部门办理。"))
     state = request.GET.get("state", "")
+    facility_id = request.GET.get("facility", "")
     page = paginate(request, selectors.complaint_list(
-        user=request.user, facility_id=request.GET.get("facility", ""), state=state, order=request.GET.get("order", "")))
+        user=request.user, facility_id=facility_id, state=state, order=request.GET.get("order", "")))
     now = timezone.now()
     for complaint in page:
         _flags(complaint, now)
+    # Issue 10: the facility page links here with ?facility=; the filter names it and keeps it across
+    # the state filter and the pages (it was dropped at the first click).
+    facility = (facility_selectors.facility_list(user=request.user).filter(pk=int(facility_id)).first()
+                if facility_id.isdigit() else None)
     return render(request, "audit/complaint_list.html", {
         "page": page, "states": ComplaintState.choices, "state": state, "order": request.GET.get("order", ""),
+        "facility": facility,
     })
 
 
@@ -74,7 +80,7 @@ def complaint_create(request):
     facilities = _entry_facilities(request.user)
     if not facilities.exists():
         raise PermissionDenied(_("JL-O6: 只有被投诉机构的管理员、远程医疗专职管理人员或其监管部门可以登记投诉。"))
-    form = ComplaintForm(request.POST or None, facilities=facilities)
+    form = StaffComplaintForm(request.POST or None, facilities=facilities)
     complaint = submit(form, partial(complaints.complaint_receive, actor=request.user))
     if complaint is not None:
         messages.success(request, _("已登记投诉，编号 %(number)s。") % {"number": complaint.tracking_number})

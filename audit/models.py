@@ -320,6 +320,14 @@ class QCDraw(models.Model):
     def __str__(self) -> str:
         return f"{self.plan} {self.period_start:%Y-%m}"
 
+    @property
+    def period_last_day(self):
+        """The period's last day, for people: ``period_end`` is exclusive (issue 10: "12-01 — 01-01"
+        read as if New Year's Day were in December's sample)."""
+        import datetime as dt
+
+        return self.period_end - dt.timedelta(days=1)
+
 
 class QCReviewQuerySet(models.QuerySet):
     def visible_to(self, user):

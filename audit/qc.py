@@ -57,6 +57,21 @@ def _checked(checks, *, actor, obj=None) -> None:
         raise _refuse(ApplicationError.from_reasons(bad), actor=actor, obj=obj)
 
 
+def _beijing(moment: dt.datetime) -> str:
+    return timezone.localtime(moment, BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def _notify(*, message_key: str, review: QCReview, params: dict, dedupe: str, facility_id=None, roles=(), user_ids=()) -> None:
+    """JL-O2: the two sides learn of their next step in-app (and by their chosen channels) — no
+    patient data in the notice, the request number and a link to the review."""
+    from django.urls import reverse
+
+    from notifications.services import notify
+
+    notify(message_key=message_key, params=params, facility_id=facility_id, roles=roles, user_ids=user_ids,
+           link=reverse("audit:qc-review-detail", args=[review.pk]), dedupe_key=dedupe)
+
+
 def _require_regulator_of(actor, division_code: str, *, obj=None) -> None:
     if not Scope.of(actor).is_division(division_code):
         raise _refuse(
@@ -232,6 +247,8 @@ def qc_reviewer_assign(*, actor, review: QCReview, reviewer) -> QCReview:
         facility_ids=[case.inviting_id, case.invited_id],
         details={"consultation": str(case.pk), "reviewer": reviewer.pk, "until": review.draw.review_until.isoformat()},
     )
+    _notify(user_ids=[reviewer.pk], message_key="qc.review_assigned", review=review,
+            params={"n": case.number, "d": _beijing(review.draw.review_until)}, dedupe=f"qc-assign:{review.pk}:{reviewer.pk}")
     return review
 
 
@@ -267,6 +284,10 @@ def qc_review_submit(*, actor, review: QCReview, scores: dict, feedback: str) ->
         details={"consultation": str(review.consultation_id), "total": review.total,
                  "checklist": review.draw.checklist.version, "answer_due": review.answer_due.isoformat()},
     )
+    # The feedback reaches the facility (art. 27): its administrators and coordinators, who answer.
+    _notify(facility_id=review.facility_id, roles=ANSWERERS, message_key="qc.feedback_received", review=review,
+            params={"n": review.consultation.number, "t": review.total, "d": _beijing(review.answer_due)},
+            dedupe=f"qc-feedback:{review.pk}")
     return review
 
 

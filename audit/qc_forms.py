@@ -55,7 +55,10 @@ class QCChecklistForm(PortalForm):
 
 class QCAssignForm(PortalForm):
     review = forms.ModelChoiceField(label=_lazy("抽中病例"), queryset=None)
-    reviewer = forms.CharField(label=_lazy("质控专家（用户名）"), max_length=150)
+    reviewer = forms.CharField(
+        label=_lazy("质控专家（用户名）"), max_length=150,
+        help_text=_lazy("填写专家的登录用户名；专家只能调阅指定给他的病例，不能是该病例双方机构的人员"),
+    )
 
     def __init__(self, *args, reviews, **kwargs):
         super().__init__(*args, **kwargs)

@@ -17,9 +17,16 @@ from telemed.pages import found, submit
 from telemed.scope import Scope
 
 from . import equipment, rules, selectors
+from .choices import AssetStatus
 from .forms import AssetForm, AssetStatusForm, FollowUpForm, MaintenanceForm
+from .models import Suspension
 
 GET_POST = require_http_methods(["GET", "POST"])
+
+
+def _open_suspension(facility_id: int):
+    """The facility's suspension in force, if any (JL-F5): the register links the two sides' report."""
+    return Suspension.objects.filter(facility_id=facility_id, lifted_at__isnull=True).select_related("issuing_division").first()
 
 
 def _may_keep(user, facility_id: int) -> bool:
@@ -67,8 +74,17 @@ def asset_detail(request, pk: int):
     if submit(maintenance_form, partial(equipment.asset_maintenance_record, actor=request.user, asset=asset)):
         messages.success(request, _("维护记录已登记。"))
         return redirect("facilities:asset-detail", pk=pk)
-    if submit(status_form, partial(equipment.asset_status_change, actor=request.user, asset=asset)):
-        messages.success(request, _("状态已变更。"))
+    changed = submit(status_form, partial(equipment.asset_status_change, actor=request.user, asset=asset))
+    if changed is not None:
+        stopped = _open_suspension(asset.facility_id) if changed.essential and changed.status != AssetStatus.IN_SERVICE else None
+        if stopped is not None:
+            # JL-O7 (art. 34): say what the change did — the facility's telemedicine stopped and was reported.
+            messages.warning(request, _(
+                "%(facility)s 的远程医疗服务已立即暂停，并已报告%(division)s（发证机关）及辖区卫生健康行政部门"
+                "（JL-O7 第三十四条）。只有发证机关可以解除暂停。"
+            ) % {"facility": asset.facility.name, "division": stopped.issuing_division.name})
+        else:
+            messages.success(request, _("状态已变更。"))
         return redirect("facilities:asset-detail", pk=pk)
     context = {
         "asset": asset,
@@ -77,6 +93,7 @@ def asset_detail(request, pk: int):
             next_due=asset.next_maintenance_due, status=asset.status, today=timezone.localdate()
         ),
         "keeper": keeper,
+        "open_suspension": _open_suspension(asset.facility_id),
         "maintenance_form": maintenance_form,
         "status_form": status_form,
     }

@@ -18,11 +18,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from audit.choices import EventType, Outcome
-from audit.services import audit_event_append
+from audit.services import audit_event_append, audit_refusal
 from telemed.checks import Check, failing
 from telemed.errors import ApplicationError
 from telemed.files import require_file
 from telemed.scope import Scope
+from telemed.transactions import service_transaction
 
 from . import rules
 from .choices import (
@@ -601,21 +602,27 @@ def _tell_regulators(suspension: Suspension) -> None:
     )
 
 
-@transaction.atomic
+@service_transaction()
 def suspension_lift(*, actor, suspension: Suspension, reason: str) -> Suspension:
-    """Only the regulator that issued the licence lifts a suspension (JL-F5, art. 34)."""
+    """Only the regulator that issued the licence lifts a suspension (JL-F5, art. 34). A refused lift
+    (another regulator, the facility itself, no reason, already lifted) is on record (JL-A1, issue 10)."""
     scope = Scope.of(actor)
+
+    def refused(error: ApplicationError) -> ApplicationError:
+        return audit_refusal(error, actor=actor, event_type=EventType.FACILITY_SUSPENSION_LIFT, obj=suspension,
+                             facility_ids=[suspension.facility_id])
+
     check = rules.suspension_lift_check(
         issuing_division_code=suspension.issuing_division_id,
         regulator_division_codes=[code for code, _prefix in scope.regulated],
     )
     if not check.passed:
-        raise ApplicationError(check.rule, check.text, {"reasons": [check.as_dict()]}, status=403)
+        raise refused(ApplicationError(check.rule, check.text, {"reasons": [check.as_dict()]}, status=403))
     if not reason.strip():
-        raise ApplicationError("JL-F5", _("JL-F5 第三十四条: 解除暂停须写明理由。"))
+        raise refused(ApplicationError("JL-F5", _("JL-F5 第三十四条: 解除暂停须写明理由。")))
     suspension = Suspension.objects.select_for_update().get(pk=suspension.pk)
     if suspension.lifted_at is not None:
-        raise ApplicationError("invalid_state", _("该暂停已解除。"))
+        raise refused(ApplicationError("invalid_state", _("该暂停已解除。")))
     suspension.lifted_at = timezone.now()
     suspension.lifted_by = actor
     suspension.lift_reason = reason.strip()
@@ -628,7 +635,23 @@ def suspension_lift(*, actor, suspension: Suspension, reason: str) -> Suspension
         facility_ids=[suspension.facility_id],
         details={"reason": suspension.lift_reason},
     )
+    _tell_facility_lifted(suspension)
     return suspension
+
+
+def _tell_facility_lifted(suspension: Suspension) -> None:
+    """JL-F5/JL-O7 (art. 34): the facility's administrators and coordinators learn at once that they
+    may resume (the stop-and-report's other side: the regulators learnt of it in ``_tell_regulators``)."""
+    from django.urls import reverse
+
+    from consultations.services._common import notify
+
+    notify(
+        facility_id=suspension.facility_id, roles=(StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR),
+        message_key="facility.suspension_lifted",
+        params={"f": suspension.facility.name, "g": suspension.issuing_division.name, "r": suspension.lift_reason},
+        link=reverse("facilities:suspension-detail", args=[suspension.pk]), dedupe_key=f"suspension-lifted:{suspension.pk}",
+    )
 
 
 # --- Facilities (system administrator) and roles (security administrator) — JL-A2 三员分立 -------

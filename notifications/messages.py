@@ -82,6 +82,17 @@ MESSAGES: dict[str, Message] = {
     "facility.suspension_reported": Message(
         K.SYSTEM, _("%(f)s 已暂停远程医疗服务并报告（%(c)s）"), (_("情况说明：%(d)s"),), {"c": SuspensionCause},
     ),
+    # JL-F5/JL-O7 (art. 34): the facility learns at once that its licensing regulator lifted the suspension.
+    "facility.suspension_lifted": Message(
+        K.SYSTEM, _("%(f)s 的远程医疗服务暂停已由 %(g)s 解除，可以恢复服务"), (_("解除理由：%(r)s"),),
+    ),
+    # JL-O2 (art. 26, 27): the reviewer learns of a sampled case to score; the facility of its scores.
+    "qc.review_assigned": Message(
+        K.SYSTEM, _("质控评审：请在 %(d)s 前对抽中病例 %(n)s 评分（JL-O2）"),
+    ),
+    "qc.feedback_received": Message(
+        K.SYSTEM, _("质控反馈：病例 %(n)s 得分 %(t)s，请在 %(d)s 前答复整改情况（JL-O2）"),
+    ),
     # Webhooks (issue 14)
     "webhook.disabled": Message(
         K.SYSTEM, _("事件推送订阅已自动停用：%(url)s"),

@@ -261,6 +261,24 @@ def test_jl_o6_staff_entry_by_phone(client, world):
     assert client.get(reverse("audit:complaint-create")).status_code == 403
 
 
+def test_jl_o6_the_staff_entry_page_asks_when_the_complaint_came_in(client, world):
+    """Issue 10: a complaint taken by phone yesterday and entered today runs its deadlines from
+    yesterday; the page asks (the service allowed it, the form did not), and a time in the future is
+    refused on the form in Chinese, the input kept."""
+    client.force_login(world.invited_coordinator)
+    fields = {"facility": world.invited.pk, "complainant_name": "李先生", "complainant_phone": "0431-88888888",
+              "relation": "patient", "text": "电话投诉：候诊时间长"}
+    page = client.get(reverse("audit:complaint-create")).content.decode()
+    assert 'name="received_at"' in page and "受理时间（选填）" in page
+    refused = client.post(reverse("audit:complaint-create"), {**fields, "received_at": "2026-12-08T09:00"})
+    assert refused.status_code == 400 and "JL-O6: 受理时间不能晚于现在。" in refused.content.decode()
+    assert "电话投诉：候诊时间长" in refused.content.decode() and not Complaint.objects.exists()
+    assert client.post(reverse("audit:complaint-create"), {**fields, "received_at": "2026-12-06T15:30"}).status_code == 302
+    complaint = Complaint.objects.get()
+    yesterday = dt.datetime(2026, 12, 6, 7, 30, tzinfo=dt.UTC)  # 15:30 in Beijing
+    assert complaint.received_at == yesterday and complaint.ack_due_at == yesterday + dt.timedelta(days=2)
+
+
 # --- Scope -------------------------------------------------------------------------------------
 
 
@@ -280,6 +298,20 @@ def test_jl_o6_scope_other_facility_and_other_division_get_404(client, world, dj
     assert page.status_code == 200 and page.content.decode().count("/records/complaints/") >= 5
     with django_assert_max_num_queries(12):
         assert client.get(url).status_code == 200
+
+
+def test_jl_o6_the_list_keeps_the_facility_it_was_opened_for(client, world):
+    """Issue 10: the facility page links to its complaints (?facility=); the list names the facility and
+    keeps it in the state filter and the pages (it raised a 500 once: a deferred field traversed)."""
+    mine = _public(world)
+    other = complaints.complaint_receive(actor=None, facility=FacilityFactory(name="长春市中医院", division=division("220104")),
+                                         complainant_name="赵", complainant_phone=PHONE, relation="patient", text="另一家")
+    client.force_login(regulator("220100"))
+    page = client.get(reverse("audit:complaint-list") + f"?facility={world.invited.pk}&state=received")
+    text = page.content.decode()
+    assert page.status_code == 200 and f"机构：{world.invited.name}" in text
+    assert f'name="facility" value="{world.invited.pk}"' in text
+    assert mine.tracking_number in text and other.tracking_number not in text
 
 
 # --- Counts against the facility and the API ------------------------------------------------------

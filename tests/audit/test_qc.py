@@ -222,6 +222,25 @@ def test_jl_o2_the_facility_answers_and_a_missed_deadline_is_flagged(q, world):
     assert rules.qc_answer_overdue(answer_due=answered.answer_due, answered_at=answered.answered_at, now=answered.answered_at)
 
 
+def test_jl_o2_each_side_is_told_its_next_step_reviewer_on_assignment_facility_on_scoring(q, world):
+    """Issue 10: the feedback reaches the facility (art. 27) — a notification with the score and the
+    answer deadline to its administrators and coordinators; the named expert is told of the case to
+    score. No patient data in either: the request number and a link."""
+    from consultations.models import Notification
+
+    admin = staff(world.inviting, StaffRole.FACILITY_ADMIN)
+    _draw, review = q.assigned()
+    link = reverse("audit:qc-review-detail", args=[review.pk])
+    told = Notification.objects.get(user=q.reviewer, message_key="qc.review_assigned")
+    assert told.link == link and told.params["n"] == review.consultation.number
+    assert not Notification.objects.filter(message_key="qc.feedback_received").exists()
+    with time_machine.travel(DECEMBER, tick=False):
+        qc.qc_review_submit(actor=q.reviewer, review=review, scores=FULL, feedback="补充鉴别诊断。")
+    feedback = Notification.objects.filter(message_key="qc.feedback_received", link=link)
+    assert set(feedback.values_list("user_id", flat=True)) == {admin.pk, world.coordinator.pk}
+    assert feedback.first().params["t"] == 91 and "JL-O2" in feedback.first().title
+
+
 # --- Pages and API (scope) ---------------------------------------------------------------------------
 
 

@@ -141,6 +141,49 @@ def test_jl_o7_follow_up_until_the_licensing_regulator_lifts_it(world):
     assert suspension.follow_ups.count() == 2
 
 
+def test_jl_f5_lifting_tells_the_facility_at_once(world):
+    """JL-F5/JL-O7 (art. 34), issue 10: the stop-and-report's other side — when the licensing regulator
+    lifts the suspension, the facility's administrators and coordinators are notified."""
+    licensing = regulator("220000", username="province")
+    suspension = facility_services.suspension_report(
+        actor=world.invited_coordinator, facility=world.invited, cause=SuspensionCause.ADVERSE_OUTCOME, description="严重不良后果")
+    assert not Notification.objects.filter(message_key="facility.suspension_lifted").exists()
+    facility_services.suspension_lift(actor=licensing, suspension=suspension, reason="整改完成")
+    told = Notification.objects.get(message_key="facility.suspension_lifted")
+    assert told.user == world.invited_coordinator and told.link == reverse("facilities:suspension-detail", args=[suspension.pk])
+    assert "整改完成" in told.text and "可以恢复服务" in told.title
+
+
+def test_jl_f5_a_refused_lift_is_on_record(world):
+    """JL-F5 (art. 34), JL-A1: a regulator who did not issue the licence, or the facility itself, trying to
+    lift a suspension is refused — and the refusal is an audit event, not only an error."""
+    county = regulator("220122", username="nong_an")
+    suspension = facility_services.suspension_report(
+        actor=world.invited_coordinator, facility=world.invited, cause=SuspensionCause.ADVERSE_OUTCOME, description="严重不良后果")
+    for actor in (county, world.invited_coordinator):
+        with pytest.raises(ApplicationError) as refused:
+            facility_services.suspension_lift(actor=actor, suspension=suspension, reason="整改完成")
+        assert refused.value.status == 403 and refused.value.code == "JL-F5"
+    events = AuditEvent.objects.filter(event_type="facility.suspension.lift", outcome="failure").order_by("sequence")
+    assert [e.actor_id for e in events] == [county.pk, world.invited_coordinator.pk]
+    assert events[0].details["code"] == "JL-F5" and events[0].object_id == str(suspension.pk)
+    suspension.refresh_from_db()
+    assert suspension.lifted_at is None
+
+
+def test_jl_o7_the_register_page_says_an_essential_stop_suspended_and_reported_and_links_the_report(client, world):
+    """JL-O7 (art. 34), issue 10: "状态已变更" hid that the facility had just stopped — the page now says
+    it is suspended and reported, and links the report while the suspension lasts."""
+    asset = _terminal(world, essential=True)
+    client.force_login(world.invited_coordinator)
+    response = client.post(reverse("facilities:asset-detail", args=[asset.pk]), {
+        "form": "status", "status-status": "faulty", "status-report": "主机板损坏，送修"}, follow=True)
+    suspension = Suspension.objects.get(facility=world.invited, lifted_at__isnull=True)
+    page = response.content.decode()
+    assert "的远程医疗服务已立即暂停，并已报告" in page and "JL-O7 第三十四条" in page
+    assert reverse("facilities:suspension-detail", args=[suspension.pk]) in page and "查看暂停报告" in page
+
+
 # --- Pages and API ---------------------------------------------------------------------------
 
 
@@ -215,5 +258,6 @@ def test_jl_o7_suspension_page_takes_follow_up_from_the_regulator_and_shows_clos
     facility_services.suspension_lift(actor=licensing, suspension=suspension, reason="已恢复")
     page = client.get(url).content.decode()
     assert "已解除（办结）" in page and 'name="text"' not in page
+    assert "解除人" in page and licensing.get_full_name() in page  # issue 10: who lifted it, not only when
     client.force_login(regulator("222400"))  # 延边州: not over this facility
     assert client.get(url).status_code == 404
