@@ -13,3 +13,7 @@ from telemed.settings import *  # noqa: E402, F403
 
 # The webhook tests' receiver listens on 127.0.0.1 (tests/telemed/test_webhooks.py).
 TELEMED_WEBHOOK_ALLOW_PRIVATE = True
+
+# JL-A1, issue 11: a test's transaction never commits, so events are chained inside the writer's
+# transaction; the sequencer's own tests switch to "worker" (tests/audit/test_sequencer.py).
+TELEMED_AUDIT_SEQUENCER = "inline"
