@@ -111,10 +111,6 @@ class AuditEvent(models.Model):
         place = f"#{self.sequence}" if self.sequence is not None else "待入链"
         return f"{place} {self.event_type} {self.object_type}:{self.object_id} {self.outcome}"
 
-    @property
-    def is_sequenced(self) -> bool:
-        return self.sequence is not None
-
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise AppendOnlyError("JL-A1: 审计日志只能追加，不能修改")

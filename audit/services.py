@@ -236,13 +236,15 @@ def _write_links(links: list[rules.Link], sequenced_at) -> int:
     if connection.vendor == "postgresql":
         # Untyped parameters in VALUES would be text: the numbers are cast.
         values = ", ".join(["(%s::bigint, %s::bigint, %s, %s)"] * len(links))
-        sql = (f"UPDATE {table} AS e SET sequence = v.seq, prev_hash = v.prev, hash = v.h, sequenced_at = %s "
+        sql = (f"UPDATE {table} AS e SET"  # noqa: S608 - the model's own table; every value a parameter
+               f" sequence = v.seq, prev_hash = v.prev, hash = v.h, sequenced_at = %s "
                f"FROM (VALUES {values}) AS v(id, seq, prev, h) WHERE e.id = v.id AND e.sequence IS NULL")
         params = [connection.ops.adapt_datetimefield_value(sequenced_at), *params]
     else:
         # SQLite names a VALUES list's columns column1…; a leading WITH would hide the row count.
         values = ", ".join(["(%s, %s, %s, %s)"] * len(links))
-        sql = (f"UPDATE {table} SET sequence = v.column2, prev_hash = v.column3, hash = v.column4, sequenced_at = %s "
+        sql = (f"UPDATE {table} SET"  # noqa: S608 - the model's own table; every value a parameter
+               f" sequence = v.column2, prev_hash = v.column3, hash = v.column4, sequenced_at = %s "
                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 AND {table}.sequence IS NULL")
         params = [connection.ops.adapt_datetimefield_value(sequenced_at), *params]
     with connection.cursor() as cursor:

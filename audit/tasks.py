@@ -10,7 +10,13 @@ from audit import rules
 from audit.choices import Outcome
 from audit.models import VerificationRun
 from audit.selectors import chain_length
-from audit.services import audit_chain_sequence, audit_checkpoint_daily, audit_event_append, chained_rows, pending_rows
+from audit.services import (
+    audit_chain_sequence,
+    audit_checkpoint_daily,
+    audit_event_append,
+    chained_rows,
+    pending_rows,
+)
 
 from .choices import EventType
 

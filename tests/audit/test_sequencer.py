@@ -21,7 +21,12 @@ from audit import fhir, rules, services
 from audit.choices import EventType
 from audit.models import AuditEvent
 from audit.selectors import chain_length, pending_count
-from audit.services import audit_chain_sequence, audit_chain_verify, audit_event_append, audit_events_append_many
+from audit.services import (
+    audit_chain_sequence,
+    audit_chain_verify,
+    audit_event_append,
+    audit_events_append_many,
+)
 
 
 @pytest.fixture
