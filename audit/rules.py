@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
+import operator
 import random
 import re
 from collections.abc import Iterable, Mapping
@@ -59,15 +60,22 @@ def json_normal(value):
 
 
 def timestamp_text(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC. ``isoformat`` gives the same text as the
+    ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` it replaced at a fraction of the cost (issue 11: the verifier
+    formats one per event)."""
     if moment.tzinfo is None:
         raise ValueError("audit timestamps must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# One encoder for every canonical text: ``json.dumps`` with options builds a new one per call.
+_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def canonical_content(fields: Mapping) -> bytes:
     data = {name: fields[name] for name in HASHED_FIELDS}
     data["occurred_at"] = timestamp_text(data["occurred_at"])
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return _CANONICAL_JSON.encode(data).encode("utf-8")
 
 
 def event_hash(fields: Mapping, prev_hash: str, algorithm: str = DEFAULT_HASH_ALGORITHM) -> str:
@@ -109,11 +117,14 @@ class _CryptographyDigest:
         return self._hash.finalize().hex()
 
 
+_leaf_values = operator.itemgetter(*LEAF_FIELDS)
+
+
 def leaf_content(fields: Mapping) -> bytes:
     """The canonical JSON of an event's content without its sequence (sorted keys, no spaces, UTF-8)."""
-    data = {name: fields[name] for name in LEAF_FIELDS}
+    data = dict(zip(LEAF_FIELDS, _leaf_values(fields), strict=True))
     data["occurred_at"] = timestamp_text(data["occurred_at"])
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return _CANONICAL_JSON.encode(data).encode("utf-8")
 
 
 def leaf_hash(fields: Mapping, algorithm: str = DEFAULT_HASH_ALGORITHM) -> str:

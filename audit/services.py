@@ -121,7 +121,8 @@ def audit_event_append(
                            acting_division_code=acting_division_code, facility_ids=facility_ids, details=details)
     # Issue 13 (密评): SM3 under sm4-gcm, else SHA-256 — recorded, so a later change still verifies.
     event = _unsequenced(fields, chain_hash_algorithm(settings.TELEMED_DATA_CIPHER))
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction: if the event cannot be written, the act cannot commit.
+    with transaction.atomic(savepoint=False):
         event.save(force_insert=True)
         # Issue 14: the webhook outbox row commits or vanishes with the change and its event.
         webhook_outbox_write(event, obj)
@@ -162,7 +163,7 @@ def audit_events_append_many(events: list[dict]) -> list[AuditEvent]:
             details=item.get("details"))
         built.append(_unsequenced(fields, algorithm))
         objects.append(obj)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         created = AuditEvent.objects.bulk_create(built)
         # Issue 14: the outbox rows commit or vanish with the changes and their events.
         webhook_outbox_write_many(list(zip(created, objects, strict=True)))

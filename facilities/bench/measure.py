@@ -283,14 +283,14 @@ class Paths:
         with connection.cursor() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS bench_bare_events (LIKE audit_auditevent INCLUDING ALL)")
 
-        def threads(work):
+        def threads(work, writers=APPEND_THREADS, each=APPEND_EACH):
             def body(n):
                 try:
-                    for i in range(APPEND_EACH):
+                    for i in range(each):
                         work(n, i)
                 finally:
                     connections.close_all()
-            pool = [threading.Thread(target=body, args=(n,)) for n in range(APPEND_THREADS)]
+            pool = [threading.Thread(target=body, args=(n,)) for n in range(writers)]
             for t in pool:
                 t.start()
             for t in pool:
@@ -315,7 +315,10 @@ class Paths:
                     "md5(%s::text) || md5(%s::text))",
                     [k, f"{n}-{i}", f"l{k}", f"m{k}", f"p{k}", f"q{k}", f"h{k}", f"j{k}"])
 
-        return (lambda: threads(append)), (lambda: threads(bare)), ChainWorker()
+        worker = ChainWorker()
+        # Issue 11: more writers must never be slower than fewer — the same events by one writer.
+        worker.one_writer = lambda: threads(append, writers=1, each=APPEND_THREADS * APPEND_EACH)
+        return (lambda: threads(append)), (lambda: threads(bare)), worker
 
 
 class ChainWorker:
@@ -392,8 +395,11 @@ def run_path(paths: Paths, name: str, *, runs: int = RUNS) -> dict:
         worker.start()  # issue 11: the sequencer runs beside the writers, as the Celery worker does
         try:
             project_ms, queries = measure(project, rollback=rollback, runs=runs)
+            one_writer_ms, _ = measure(worker.one_writer, runs=runs)
         finally:
             extra = worker.stop()
+        extra["one_writer_ms"] = round(one_writer_ms, 2)  # 1 thread × the same 400 events
+        extra["writers_speedup"] = round(one_writer_ms / project_ms, 2) if project_ms else None
     else:
         project_ms, queries = measure(project, rollback=rollback, setup=setup, runs=runs)
     if name == "audit_append_8":  # the threads use connections of their own: count one append here

@@ -164,7 +164,8 @@ class Command(BaseCommand):
             if "chain_delay_p99_ms" in row:  # issue 11: from commit to chained, under this path's load
                 write(f"{'':<16}sequencer {row['sequencer']}: chain delay p50 {row['chain_delay_p50_ms']} ms, "
                       f"p99 {row['chain_delay_p99_ms']} ms, max {row['chain_delay_max_ms']} ms "
-                      f"({row['chained_events']}/{row['appended_events']} events chained)")
+                      f"({row['chained_events']}/{row['appended_events']} events chained); one writer "
+                      f"{row['one_writer_ms']} ms for the same events ({row['writers_speedup']}× slower than 8)")
         write("")
         write(f"{'growth':<16}{'10 % ms':>12}{'100 % ms':>12}{'x':>8}{'queries':>9}")
         for name, row in growth.items():
