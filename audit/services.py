@@ -215,7 +215,8 @@ def _nudge_worker() -> None:
     try:
         from .tasks import audit_chain_sequence_task
 
-        audit_chain_sequence_task.apply_async(expires=float(settings.TELEMED_AUDIT_SEQUENCER_SECONDS) * 5)
+        # No publish retries: a nudge is worth one attempt, never a request waiting on a broker that is down.
+        audit_chain_sequence_task.apply_async(expires=float(settings.TELEMED_AUDIT_SEQUENCER_SECONDS) * 5, retry=False)
     except Exception:  # noqa: BLE001 - the beat's run is the source of truth
         import logging
 
