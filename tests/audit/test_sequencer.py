@@ -353,3 +353,29 @@ def test_jl_a1_two_sequencers_at_once_never_fork_the_chain(on_postgresql, worker
     assert sequences == list(range(1, total + 1))
     report = audit_chain_verify()
     assert report.intact and report.checked == total and report.pending == 0
+
+
+def test_jl_a1_the_written_out_insert_fills_every_column_but_the_chain_s():
+    """``audit_event_append`` writes its INSERT out (issue 11); a field added to the model must be added
+    there too, or the event would lose it silently."""
+    from audit.models import AuditEvent
+
+    columns = {f.name for f in AuditEvent._meta.concrete_fields}
+    chain_only = {"id", "sequence", "prev_hash", "hash", "sequenced_at"}
+    assert set(services._INSERTED) == columns - chain_only
+
+
+@pytest.mark.django_db
+def test_jl_a1_an_appended_event_reads_back_as_it_was_hashed(worker_mode):
+    from django.contrib.auth import get_user_model
+
+    from telemed.context import use_context
+
+    user = get_user_model().objects.create(username="读者")
+    with use_context(request_id="req-1", ip_address="10.1.2.3", channel="web"):
+        event = audit_event_append(actor=user, event_type=EventType.RECORD_VIEW, object_type="t", object_id=7,
+                                   acting_facility_id=3, facility_ids=[5, 3], details={"名": "值", "n": [1, {"a": None}]})
+    stored = AuditEvent.objects.values(*rules.VERIFIED_FIELDS).get(pk=event.pk)
+    assert stored["details"] == {"名": "值", "n": [1, {"a": None}]} and stored["facility_ids"] == [3, 5]
+    assert stored["ip_address"] == "10.1.2.3" and stored["actor_id"] == user.pk and stored["occurred_at"] == event.occurred_at
+    assert rules.leaf_hash(stored) == stored["leaf_hash"] == event.leaf_hash
