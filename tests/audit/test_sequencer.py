@@ -381,3 +381,15 @@ def test_jl_a1_an_appended_event_reads_back_as_it_was_hashed(worker_mode):
     assert stored["details"] == {"名": "值", "n": [1, {"a": None}]} and stored["facility_ids"] == [3, 5]
     assert stored["ip_address"] == "10.1.2.3" and stored["actor_id"] == user.pk and stored["occurred_at"] == event.occurred_at
     assert rules.leaf_hash(stored) == stored["leaf_hash"] == event.leaf_hash
+
+
+@pytest.mark.django_db
+def test_jl_a1_the_beat_runs_the_sequencer_every_second_and_the_task_chains(worker_mode):
+    from audit.tasks import audit_chain_sequence_task
+    from telemed.celery import _beat_schedule
+
+    entry = _beat_schedule()["jl-a1-audit-sequencer"]
+    assert entry["task"] == audit_chain_sequence_task.name == "audit.sequence_chain" and entry["schedule"] == 1.0
+    append(2)
+    assert audit_chain_sequence_task() == {"chained": 2}
+    assert audit_chain_sequence_task() == {"chained": 0}
