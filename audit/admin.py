@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import F
 
 from telemed.admin import ReadOnlyRecordAdmin
 
@@ -13,7 +14,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("sequence", "occurred_at", "event_type", "outcome", "actor_label", "object_type", "object_id")
     list_filter = ("outcome", "event_type")
     search_fields = ("request_id", "object_id", "actor_label", "event_type")
-    ordering = ("-sequence",)
+    ordering = (F("sequence").desc(nulls_first=True), "-id")  # issue 11: not yet chained first
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

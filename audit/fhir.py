@@ -182,11 +182,16 @@ def _agents(event, facility_name: str, division_name: str, details: dict) -> lis
 
 
 def _chain_extension(event) -> dict:
-    parts = [
-        {"url": "sequence", "valueDecimal": int(event.sequence)},  # R4 integers stop at 2^31
-        {"url": "hash", "valueString": event.hash},
-        {"url": "prevHash", "valueString": event.prev_hash},
-    ]
+    if event.sequence is None:  # issue 11: committed, not yet chained — its content hash only
+        parts = [{"url": "pending", "valueBoolean": True}]
+    else:
+        parts = [
+            {"url": "sequence", "valueDecimal": int(event.sequence)},  # R4 integers stop at 2^31
+            {"url": "hash", "valueString": event.hash},
+            {"url": "prevHash", "valueString": event.prev_hash},
+        ]
+    if getattr(event, "leaf_hash", ""):
+        parts.append({"url": "leafHash", "valueString": event.leaf_hash})
     if event.request_id:
         parts.append({"url": "requestId", "valueString": event.request_id})
     if event.channel:

@@ -48,11 +48,20 @@ class AuditEventQuerySet(models.QuerySet):
     def _raw_delete(self, using):
         raise AppendOnlyError("JL-A1: 审计日志只能追加，不能删除")
 
+    # Issue 11: events not yet chained have no sequence; they come after the chained ones (by id, the
+    # order the sequencer will give them), and first when the newest come first.
+    def chain_order(self):
+        return self.order_by(models.F("sequence").asc(nulls_last=True), "id")
+
+    def newest_first(self):
+        return self.order_by(models.F("sequence").desc(nulls_first=True), "-id")
+
 
 class AuditEvent(models.Model):
     GENESIS_HASH = "0" * 64
 
-    sequence = models.BigIntegerField(_("序号"), unique=True, editable=False)
+    # Issue 11: empty until the sequencer chains the event (``audit.services.audit_chain_sequence``).
+    sequence = models.BigIntegerField(_("序号"), unique=True, null=True, blank=True, editable=False)
     occurred_at = models.DateTimeField(_("时间"), db_index=True, editable=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -78,19 +87,29 @@ class AuditEvent(models.Model):
     hash_algorithm = models.CharField(
         _("哈希算法"), max_length=10, choices=HashAlgorithm.choices, default=HashAlgorithm.SHA256, editable=False
     )
-    prev_hash = models.CharField(_("前一事件哈希"), max_length=64, unique=True, editable=False)
-    hash = models.CharField(_("哈希"), max_length=64, unique=True, editable=False)
+    # Issue 11: the writer's hash of the content (without the sequence); "" for events written before.
+    leaf_hash = models.CharField(_("内容哈希"), max_length=64, blank=True, default="", editable=False)
+    prev_hash = models.CharField(_("前一事件哈希"), max_length=64, unique=True, null=True, blank=True, editable=False)
+    hash = models.CharField(_("哈希"), max_length=64, unique=True, null=True, blank=True, editable=False)
+    # When the sequencer chained it (not hashed: the delay is measured with it, docs/performance.md).
+    sequenced_at = models.DateTimeField(_("入链时间"), null=True, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("审计事件")
         verbose_name_plural = _("审计事件")
-        ordering = ["-sequence"]
-        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+        # Newest first; events not yet chained (no sequence) are the newest of all.
+        ordering = [models.F("sequence").desc(nulls_first=True), "-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+            # Issue 11: the sequencer's queue — only the few committed events not yet chained.
+            models.Index(fields=["id"], condition=models.Q(sequence__isnull=True), name="audit_unsequenced_idx"),
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.sequence} {self.event_type} {self.object_type}:{self.object_id} {self.outcome}"
+        place = f"#{self.sequence}" if self.sequence is not None else "待入链"
+        return f"{place} {self.event_type} {self.object_type}:{self.object_id} {self.outcome}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

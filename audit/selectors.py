@@ -230,9 +230,11 @@ def responsibility_timelines(consultations: Iterable[Consultation]) -> dict[int,
         AuditEvent.objects.alias(case_number=DetailText("consultation")).filter(
             Q(case_number__in=list(by_number))
             | Q(object_type=CONSULTATION_OBJECT, object_id__in=[str(pk) for pk in consultations])
-        ).order_by("sequence")
+        ).chain_order()  # issue 11: events not yet chained after the chained ones
     )
     facilities, divisions = event_labels(events)
+    # Positions in chain order stand for sequences, which events not yet chained do not have.
+    position = {e.pk: n for n, e in enumerate(events)}
 
     def owner(event: AuditEvent) -> int | None:
         if event.object_type == CONSULTATION_OBJECT and event.object_id.isdigit() and int(event.object_id) in consultations:
@@ -241,7 +243,7 @@ def responsibility_timelines(consultations: Iterable[Consultation]) -> dict[int,
         return by_number.get(number)
 
     record_sequence = {
-        int(e.object_id): e.sequence
+        int(e.object_id): position[e.pk]
         for e in events
         if e.event_type == RESPONSIBILITY_EVENT and e.object_type == RESPONSIBILITY_OBJECT and e.object_id.isdigit()
     }
@@ -250,15 +252,15 @@ def responsibility_timelines(consultations: Iterable[Consultation]) -> dict[int,
     for record in records:
         start = record_sequence.get(record.pk)
         if start is None:  # a record without its event (never expected): place it by time
-            start = next((e.sequence for e in events if owner(e) == record.consultation_id and e.occurred_at >= record.recorded_at),
-                         (events[-1].sequence + 1) if events else 0)
+            start = next((position[e.pk] for e in events if owner(e) == record.consultation_id and e.occurred_at >= record.recorded_at),
+                         len(events))
         timelines[record.consultation_id].append(ResponsibilityPeriod(record))
         starts[record.consultation_id].append(start)
     for event in events:
         consultation_id = owner(event)
         if consultation_id is None or event.event_type == RESPONSIBILITY_EVENT:
             continue  # the record's own event is the record shown above its acts
-        period = bisect_right(starts[consultation_id], event.sequence)
+        period = bisect_right(starts[consultation_id], position[event.pk])
         timelines[consultation_id][period].acts.append(Act(event, _acting_for(event, facilities, divisions)))
     return timelines
 
@@ -319,16 +321,24 @@ def sealed_access_needed(*, session, consultation_id: int) -> bool:
 
 def chain_length() -> int:
     """How many events the chain holds: its last sequence number (sequences start at 1 and are
-    contiguous, JL-A1), read from the unique index instead of counting every row."""
-    return AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    contiguous, JL-A1), read from the unique index instead of counting every row. Events committed
+    but not yet chained (issue 11) are not counted: ``pending_count``."""
+    return (AuditEvent.objects.filter(sequence__isnull=False).order_by("-sequence")
+            .values_list("sequence", flat=True).first() or 0)
+
+
+def pending_count() -> int:
+    """Events committed but not yet chained (issue 11), read from the partial index of the sequencer's queue."""
+    return AuditEvent.objects.filter(sequence__isnull=True).count()
 
 
 def chain_status() -> dict:
     """The last background verification and the last recorded verification result."""
     return {
         "run": VerificationRun.objects.select_related("requested_by").order_by("-requested_at", "-id").first(),
-        "event": AuditEvent.objects.filter(event_type=CHAIN_VERIFY_EVENT).order_by("-sequence").first(),
+        "event": AuditEvent.objects.filter(event_type=CHAIN_VERIFY_EVENT).newest_first().first(),
         "total": chain_length(),
+        "pending": pending_count(),
     }
 
 

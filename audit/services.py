@@ -1,16 +1,26 @@
-"""The one writer of the audit log (JL-A1).
+"""The one writer of the audit log (JL-A1), and its sequencer (issue 11).
 
 Every domain service calls ``audit_event_append`` inside its own transaction, so the event and
 the change it records commit or vanish together. So does the webhook outbox row an audited change produces
-(``telemed.webhooks.services.webhook_outbox_write``, issue 14). Appends are serialised so that concurrent
-writers never fork the chain: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by
-the database write lock that an IMMEDIATE transaction takes. ``prev_hash`` is also unique, so a
-fork would be refused by the database even if the lock were bypassed.
+(``telemed.webhooks.services.webhook_outbox_write``, issue 14).
+
+Appending takes no lock (issue 11). The writer inserts its event with the hash of its content
+(``leaf_hash``) but without a place in the chain (``sequence``, ``prev_hash``, ``hash`` empty); the event
+is durable when the writer's transaction commits. The sequencer (``audit_chain_sequence``; one at a
+time, under the chain's advisory lock on PostgreSQL and the database write lock on SQLite) takes the
+committed, not yet chained events by id, gives them the next sequences and links in one UPDATE per
+batch, and commits. Who runs it is ``TELEMED_AUDIT_SEQUENCER``: the Celery worker (beat every second
+and a nudge after each commit), the writer's process after its commit, or — in the tests — the writer's
+own transaction. ``sequence`` and ``prev_hash`` stay unique, so a fork would be refused by the database
+even if the lock were bypassed.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import threading
+import time
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -31,12 +41,23 @@ from .models import AuditEvent
 
 # An arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
 _CHAIN_LOCK_KEY = 2202_2018
+# The catalogue, read once: ``EventType.values`` rebuilds its list on every read (a fifth of an append's
+# time in a profile, issue 11).
+_KNOWN_EVENT_TYPES = frozenset(EventType.values)
 
 
-def _lock_chain() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+def _lock_chain(*, wait: bool = True) -> bool:
+    """The sequencer's lock, held to the end of the transaction (JL-A1): one sequencer at a time.
+    ``wait=False`` gives up at once when another holds it. On SQLite the IMMEDIATE transaction already
+    holds the database's one write lock."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
 
 
 def _actor_label(actor) -> str:
@@ -44,6 +65,58 @@ def _actor_label(actor) -> str:
         return ""
     full = actor.get_full_name() if hasattr(actor, "get_full_name") else ""
     return f"{full}（{actor.get_username()}）" if full else actor.get_username()
+
+
+def _event_fields(ctx, *, actor, event_type, outcome, object_type, object_id, acting_facility_id,
+                  acting_division_code, facility_ids, details) -> dict:
+    return {
+        "occurred_at": timezone.now(),
+        "actor_id": actor.pk if actor is not None and getattr(actor, "pk", None) else None,
+        "actor_label": _actor_label(actor),
+        "acting_facility_id": acting_facility_id,
+        "acting_division_code": acting_division_code or "",
+        "ip_address": ctx.ip_address,
+        "request_id": ctx.request_id,
+        "channel": ctx.channel,
+        "event_type": str(event_type),
+        "object_type": object_type,
+        "object_id": str(object_id) if object_id != "" else "",
+        "facility_ids": sorted({int(f) for f in facility_ids if f is not None}),
+        "outcome": str(outcome),
+        "details": rules.json_normal(clean_data(details or {})),
+    }
+
+
+_INSERTED = ("occurred_at", "actor_id", "actor_label", "acting_facility_id", "acting_division_code", "ip_address",
+             "request_id", "channel", "event_type", "object_type", "object_id", "facility_ids", "outcome", "details",
+             "hash_algorithm", "leaf_hash")
+_JSON_COLUMNS = frozenset({"facility_ids", "details"})
+
+
+def _insert(event: AuditEvent) -> None:
+    """One INSERT of an unchained event, written out (issue 11): the ORM's ``save`` spent more time
+    compiling the statement than the database spent running it, and an append runs on every page.
+    The columns are the model's (``tests/audit/test_sequencer.py`` checks that every one is filled)."""
+    values = []
+    for name in _INSERTED:
+        value = getattr(event, name)
+        if name in _JSON_COLUMNS:
+            value = json.dumps(value, ensure_ascii=False)
+        elif name == "occurred_at":
+            value = connection.ops.adapt_datetimefield_value(value)
+        values.append(value)
+    table = AuditEvent._meta.db_table
+    columns = ", ".join(AuditEvent._meta.get_field(name).column for name in _INSERTED)
+    placeholders = ", ".join(["%s"] * len(_INSERTED))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id", values)  # noqa: S608 - fixed names
+        event.pk = cursor.fetchone()[0]
+    event._state.adding, event._state.db = False, connection.alias
+
+
+def _unsequenced(fields: dict, algorithm: str) -> AuditEvent:
+    """The row a writer inserts (issue 11): its content and the hash of it, no place in the chain yet."""
+    return AuditEvent(**fields, hash_algorithm=algorithm, leaf_hash=rules.leaf_hash(fields, algorithm))
 
 
 def audit_event_append(
@@ -59,108 +132,195 @@ def audit_event_append(
     facility_ids: Iterable[int] = (),
     details: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction (or its own).
+    """Append one event, in the caller's transaction (or its own), without any lock (JL-A1; issue 11).
 
-    ``details`` often carries what a request sent (query parameters, a purpose, a file name): its
-    strings lose control, direction-override and zero-width characters first (``clean_data``),
+    The event commits or vanishes with the caller's transaction; the sequencer chains it after the
+    commit (``TELEMED_AUDIT_SEQUENCER``), so its ``sequence`` and ``hash`` may still be empty when this
+    returns. ``details`` often carries what a request sent (query parameters, a purpose, a file name):
+    its strings lose control, direction-override and zero-width characters first (``clean_data``),
     so that PostgreSQL's jsonb accepts them (it refuses NUL) and a reader sees what is there.
     ``event_type`` must be in the catalogue (``audit.choices.EventType``); anything else is a bug
     and raises ``ValueError`` before anything is written.
     """
-    if event_type not in EventType.values:
+    if event_type not in _KNOWN_EVENT_TYPES:
         raise ValueError(f"unknown audit event type {event_type!r}: add it to audit.choices.EventType")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
-    ctx = current()
-    with transaction.atomic():
-        _lock_chain()
-        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
-        sequence = last["sequence"] + 1 if last else 1
-        prev_hash = last["hash"] if last else rules.GENESIS_HASH
-        fields = {
-            "sequence": sequence,
-            "occurred_at": timezone.now(),
-            "actor_id": actor.pk if actor is not None and getattr(actor, "pk", None) else None,
-            "actor_label": _actor_label(actor),
-            "acting_facility_id": acting_facility_id,
-            "acting_division_code": acting_division_code or "",
-            "ip_address": ctx.ip_address,
-            "request_id": ctx.request_id,
-            "channel": ctx.channel,
-            "event_type": str(event_type),
-            "object_type": object_type,
-            "object_id": str(object_id) if object_id != "" else "",
-            "facility_ids": sorted({int(f) for f in facility_ids if f is not None}),
-            "outcome": str(outcome),
-            "details": rules.json_normal(clean_data(details or {})),
-        }
-        # Issue 13 (密评): SM3 under sm4-gcm, else SHA-256 — recorded, so a later change still verifies.
-        algorithm = chain_hash_algorithm(settings.TELEMED_DATA_CIPHER)
-        event = AuditEvent(**fields, hash_algorithm=algorithm, prev_hash=prev_hash,
-                           hash=rules.event_hash(fields, prev_hash, algorithm))
-        event.save(force_insert=True)
+    fields = _event_fields(current(), actor=actor, event_type=event_type, outcome=outcome, object_type=object_type,
+                           object_id=object_id, acting_facility_id=acting_facility_id,
+                           acting_division_code=acting_division_code, facility_ids=facility_ids, details=details)
+    # Issue 13 (密评): SM3 under sm4-gcm, else SHA-256 — recorded, so a later change still verifies.
+    event = _unsequenced(fields, chain_hash_algorithm(settings.TELEMED_DATA_CIPHER))
+    # No savepoint inside the caller's transaction: if the event cannot be written, the act cannot commit.
+    with transaction.atomic(savepoint=False):
+        _insert(event)
         # Issue 14: the webhook outbox row commits or vanishes with the change and its event.
         webhook_outbox_write(event, obj)
+        _after_append([event])
     return event
 
 
 def audit_events_append_many(events: list[dict]) -> list[AuditEvent]:
-    """Append several events, in order, under ONE acquisition of the chain's lock (JL-A1; issue 11).
+    """Append several events, in order, with one INSERT and no lock (JL-A1; issue 11).
 
     Each item takes the keyword arguments of ``audit_event_append`` (``actor``, ``event_type``,
     ``outcome``, ``obj``, ``object_type``, ``object_id``, ``acting_facility_id``,
     ``acting_division_code``, ``facility_ids``, ``details``) and gets exactly what a call of it would
-    write: a checked type, cleaned details, consecutive sequences, each hash over its own fields and
-    the previous event's hash with the recorded ``hash_algorithm``, and its webhook outbox rows in the
-    same transaction. A batch of N events costs a constant number of queries, not N appends.
+    write: a checked type, cleaned details, the hash of its content with the recorded
+    ``hash_algorithm``, and its webhook outbox rows in the same transaction. The rows get increasing
+    ids, so the sequencer chains them in this order (and consecutively unless another writer's events
+    commit in between). A batch of N events costs a constant number of queries, not N appends.
     """
     if not events:
         return []
-    known = set(EventType.values)  # once per batch: ``.values`` rebuilds the catalogue's list on every read
     for item in events:
-        if item["event_type"] not in known:
+        if item["event_type"] not in _KNOWN_EVENT_TYPES:
             raise ValueError(f"unknown audit event type {item['event_type']!r}: add it to audit.choices.EventType")
     ctx = current()
     algorithm = chain_hash_algorithm(settings.TELEMED_DATA_CIPHER)
-    with transaction.atomic():
-        _lock_chain()
-        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
-        sequence = last["sequence"] if last else 0
-        prev_hash = last["hash"] if last else rules.GENESIS_HASH
-        built, objects = [], []
-        for item in events:
-            obj, actor = item.get("obj"), item.get("actor")
-            object_type, object_id = item.get("object_type", ""), item.get("object_id", "")
-            if obj is not None:
-                object_type = object_type or obj._meta.label_lower
-                object_id = object_id or obj.pk
-            sequence += 1
-            fields = {
-                "sequence": sequence,
-                "occurred_at": timezone.now(),
-                "actor_id": actor.pk if actor is not None and getattr(actor, "pk", None) else None,
-                "actor_label": _actor_label(actor),
-                "acting_facility_id": item.get("acting_facility_id"),
-                "acting_division_code": item.get("acting_division_code") or "",
-                "ip_address": ctx.ip_address,
-                "request_id": ctx.request_id,
-                "channel": ctx.channel,
-                "event_type": str(item["event_type"]),
-                "object_type": object_type,
-                "object_id": str(object_id) if object_id != "" else "",
-                "facility_ids": sorted({int(f) for f in item.get("facility_ids", ()) if f is not None}),
-                "outcome": str(item.get("outcome", Outcome.SUCCESS)),
-                "details": rules.json_normal(clean_data(item.get("details") or {})),
-            }
-            event_hash = rules.event_hash(fields, prev_hash, algorithm)
-            built.append(AuditEvent(**fields, hash_algorithm=algorithm, prev_hash=prev_hash, hash=event_hash))
-            objects.append(obj)
-            prev_hash = event_hash
+    built, objects = [], []
+    for item in events:
+        obj = item.get("obj")
+        object_type, object_id = item.get("object_type", ""), item.get("object_id", "")
+        if obj is not None:
+            object_type = object_type or obj._meta.label_lower
+            object_id = object_id or obj.pk
+        fields = _event_fields(
+            ctx, actor=item.get("actor"), event_type=item["event_type"], outcome=item.get("outcome", Outcome.SUCCESS),
+            object_type=object_type, object_id=object_id, acting_facility_id=item.get("acting_facility_id"),
+            acting_division_code=item.get("acting_division_code"), facility_ids=item.get("facility_ids", ()),
+            details=item.get("details"))
+        built.append(_unsequenced(fields, algorithm))
+        objects.append(obj)
+    with transaction.atomic(savepoint=False):
         created = AuditEvent.objects.bulk_create(built)
         # Issue 14: the outbox rows commit or vanish with the changes and their events.
         webhook_outbox_write_many(list(zip(created, objects, strict=True)))
+        _after_append(created)
     return created
+
+
+# --- The sequencer (JL-A1; issue 11) --------------------------------------------------------------
+
+_nudge_lock = threading.Lock()
+_last_nudge = 0.0
+NUDGE_EVERY_SECONDS = 0.2  # at most five nudges a second per process; the beat catches the rest
+
+
+def _after_append(events: list[AuditEvent]) -> None:
+    mode = settings.TELEMED_AUDIT_SEQUENCER
+    if mode == "inline":
+        links = {link.id: link for link in audit_chain_sequence()}
+        for event in events:
+            link = links.get(event.pk)
+            if link is not None:
+                event.sequence, event.prev_hash, event.hash = link.sequence, link.prev_hash, link.hash
+    elif mode == "on_commit":
+        transaction.on_commit(_sequence_after_commit)
+    else:
+        transaction.on_commit(_nudge_worker)
+
+
+def _sequence_after_commit() -> None:
+    """``on_commit`` mode: chain what has committed, now, in the writer's process. A failure here must
+    not turn a committed act into an error: the beat's run chains the event later."""
+    try:
+        audit_chain_sequence()
+    except Exception:  # noqa: BLE001 - the event is committed; the beat retries
+        import logging
+
+        logging.getLogger(__name__).exception("JL-A1: sequencing after commit failed; the beat will retry")
+
+
+def _nudge_worker() -> None:
+    """``worker`` mode: ask the worker to chain soon (at most every ``NUDGE_EVERY_SECONDS`` per process).
+    A lost nudge or a broker outage only delays the chaining until the beat's next run."""
+    global _last_nudge
+    now = time.monotonic()
+    with _nudge_lock:
+        if now - _last_nudge < NUDGE_EVERY_SECONDS:
+            return
+        _last_nudge = now
+    try:
+        from .tasks import audit_chain_sequence_task
+
+        # No publish retries: a nudge is worth one attempt, never a request waiting on a broker that is down.
+        audit_chain_sequence_task.apply_async(expires=float(settings.TELEMED_AUDIT_SEQUENCER_SECONDS) * 5, retry=False)
+    except Exception:  # noqa: BLE001 - the beat's run is the source of truth
+        import logging
+
+        logging.getLogger(__name__).warning("JL-A1: could not nudge the audit sequencer; the beat will chain", exc_info=True)
+
+
+def _chain_head() -> tuple[int, str]:
+    head = (AuditEvent.objects.filter(sequence__isnull=False).order_by("-sequence")
+            .values_list("sequence", "hash").first())
+    return head if head else (0, rules.GENESIS_HASH)
+
+
+def _write_links(links: list[rules.Link], sequenced_at) -> int:
+    """One UPDATE for the whole batch (``UPDATE … FROM (VALUES …)``), only of events still unchained."""
+    params: list = []
+    for link in links:
+        params += [link.id, link.sequence, link.prev_hash, link.hash]
+    table = AuditEvent._meta.db_table
+    if connection.vendor == "postgresql":
+        # Untyped parameters in VALUES would be text: the numbers are cast.
+        values = ", ".join(["(%s::bigint, %s::bigint, %s, %s)"] * len(links))
+        sql = (f"UPDATE {table} AS e SET"  # noqa: S608 - the model's own table; every value a parameter
+               f" sequence = v.seq, prev_hash = v.prev, hash = v.h, sequenced_at = %s "
+               f"FROM (VALUES {values}) AS v(id, seq, prev, h) WHERE e.id = v.id AND e.sequence IS NULL")
+        params = [connection.ops.adapt_datetimefield_value(sequenced_at), *params]
+    else:
+        # SQLite names a VALUES list's columns column1…; a leading WITH would hide the row count.
+        values = ", ".join(["(%s, %s, %s, %s)"] * len(links))
+        sql = (f"UPDATE {table} SET"  # noqa: S608 - the model's own table; every value a parameter
+               f" sequence = v.column2, prev_hash = v.column3, hash = v.column4, sequenced_at = %s "
+               f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 AND {table}.sequence IS NULL")
+        params = [connection.ops.adapt_datetimefield_value(sequenced_at), *params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+class SequencerConflict(Exception):
+    """The batch's UPDATE did not chain every event it read: someone else did (never expected under the
+    lock). The batch's transaction rolls back and nothing is chained twice (JL-A1)."""
+
+
+def audit_chain_sequence(*, batch_size: int | None = None, wait: bool = True, max_batches: int | None = None) -> list[rules.Link]:
+    """Chain the committed events that have no place yet, in batches (JL-A1; issue 11).
+
+    One sequencer at a time: each batch is its own transaction holding the chain's lock (``wait=False``:
+    give up when another sequencer holds it — it will take these events too, or the next run will).
+    In it: the head (the last sequence and its hash), the next ``batch_size`` unchained events by id,
+    their sequences and links (``rules.chain_links``), one UPDATE, commit. A crash before the commit
+    leaves the batch unchained and nothing lost; the next run starts from the same head. Returns the
+    links written, in order. Writes no audit event of its own (it would feed itself).
+    """
+    batch_size = batch_size or settings.TELEMED_AUDIT_SEQUENCER_BATCH
+    written: list[rules.Link] = []
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        # Its own transaction per batch; inside a writer's (``inline``) no savepoint: a batch that
+        # cannot be chained fails the writer's transaction with it.
+        with transaction.atomic(savepoint=False):
+            if not _lock_chain(wait=wait):
+                break
+            head_sequence, head_hash = _chain_head()
+            pending = list(AuditEvent.objects.filter(sequence__isnull=True).order_by("id")
+                           .values_list("id", "leaf_hash", "hash_algorithm")[:batch_size])
+            if not pending:
+                break
+            links = rules.chain_links(pending, head_sequence=head_sequence, head_hash=head_hash)
+            if _write_links(links, timezone.now()) != len(links):
+                raise SequencerConflict(f"JL-A1: {len(links)} events read, fewer chained")
+        written += links
+        batches += 1
+        if len(pending) < batch_size:
+            break
+    return written
 
 
 def audit_refusal(
@@ -201,10 +361,23 @@ def audit_refusal(
     return error
 
 
+def chained_rows(*, chunk_size: int = 5000):
+    """The chained events in sequence order, as the verifier reads them (streamed)."""
+    return (AuditEvent.objects.filter(sequence__isnull=False).order_by("sequence")
+            .values(*rules.VERIFIED_FIELDS).iterator(chunk_size=chunk_size))
+
+
+def pending_rows(*, chunk_size: int = 5000):
+    """The committed events not yet chained, by id (issue 11), as the verifier reads them."""
+    return (AuditEvent.objects.filter(sequence__isnull=True).order_by("id")
+            .values("id", *rules.VERIFIED_FIELDS).iterator(chunk_size=chunk_size))
+
+
 def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:
-    """Walk the whole chain in sequence order (streamed, constant memory)."""
-    rows = AuditEvent.objects.order_by("sequence").values(*rules.VERIFIED_FIELDS).iterator(chunk_size=chunk_size)
-    return rules.verify_chain(rows)
+    """Walk the whole chain in sequence order (streamed, constant memory), then check the content of
+    the events not yet chained against their leaf hashes (issue 11)."""
+    report = rules.verify_chain(chained_rows(chunk_size=chunk_size))
+    return rules.verify_pending(report, pending_rows(chunk_size=chunk_size))
 
 
 def verification_request(*, actor):
@@ -277,17 +450,18 @@ def _checkpoint_document(checkpoint) -> dict:
 def audit_checkpoint_sign(*, actor=None):
     """Sign a checkpoint of the log as it stands: its size and its last event's hash (JL-A1; issue 11),
     with the current key of ``TELEMED_AUDIT_SIGNING_KEYS`` (never in the database), Ed25519 or SM2 under
-    ``sm4-gcm``. Idempotent: a log already checkpointed at this size returns that checkpoint. The head is
-    read under the chain's lock, so no append slips in between; the signing is itself audited
-    (``audit.checkpoint.sign``), as the next event after the checkpointed head."""
+    ``sm4-gcm``. Idempotent: a log already checkpointed at this size returns that checkpoint. Only the
+    chained prefix is signed (issue 11: events not yet sequenced are not part of it); the head is read
+    under the sequencer's lock, so the chain cannot move in between; the signing is itself audited
+    (``audit.checkpoint.sign``), an event chained after the checkpointed head."""
     from telemed import signing
 
     from .models import AuditCheckpoint
 
     with transaction.atomic():
+        # Issue 11: only the chained prefix is signed; the lock keeps the sequencer from moving the head.
         _lock_chain()
-        head = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
-        size, head_hash = (head["sequence"], head["hash"]) if head else (0, rules.GENESIS_HASH)
+        size, head_hash = _chain_head()
         existing = AuditCheckpoint.objects.filter(size=size).first()
         if existing is not None:
             return existing

@@ -8,9 +8,15 @@ from django.utils import timezone
 
 from audit import rules
 from audit.choices import Outcome
-from audit.models import AuditEvent, VerificationRun
+from audit.models import VerificationRun
 from audit.selectors import chain_length
-from audit.services import audit_checkpoint_daily, audit_event_append
+from audit.services import (
+    audit_chain_sequence,
+    audit_checkpoint_daily,
+    audit_event_append,
+    chained_rows,
+    pending_rows,
+)
 
 from .choices import EventType
 
@@ -30,7 +36,7 @@ def _progress(run: VerificationRun, checked: int) -> None:
 
 def _run_verification(run: VerificationRun | None, actor, *, taken_over: bool = False) -> rules.ChainReport:
     """Walk the chain (streamed) and, when a run is given, store progress as it goes."""
-    rows = AuditEvent.objects.order_by("sequence").values(*rules.VERIFIED_FIELDS).iterator(chunk_size=5000)
+    rows = chained_rows()
 
     def counted():
         for n, row in enumerate(rows, start=1):
@@ -38,7 +44,8 @@ def _run_verification(run: VerificationRun | None, actor, *, taken_over: bool = 
                 _progress(run, n)
             yield row
 
-    report = rules.verify_chain(counted())
+    # Issue 11: the chain, then the events not yet chained (their content against their leaf hashes).
+    report = rules.verify_pending(rules.verify_chain(counted()), pending_rows())
     details = {"checked": report.checked, "intact": report.intact, "broken_sequence": report.broken_sequence, "problem": report.problem}
     if taken_over:
         details["taken_over"] = True
@@ -102,6 +109,15 @@ def audit_verify_chain_task(run_id: int | None = None, requested_by_id: int | No
             intact=report.intact, broken_sequence=report.broken_sequence, problem=report.problem,
         )
     return {"checked": report.checked, "intact": report.intact, "broken_sequence": report.broken_sequence}
+
+
+@shared_task(name="audit.sequence_chain")
+def audit_chain_sequence_task() -> dict:
+    """Chain the committed events not yet in the chain (JL-A1; issue 11). The beat sends it every
+    ``TELEMED_AUDIT_SEQUENCER_SECONDS`` and writers nudge it after their commits; one sequencer works at
+    a time (the others give up at once: the one working takes their events too), so any number of
+    copies of the message is harmless."""
+    return {"chained": len(audit_chain_sequence(wait=False))}
 
 
 @shared_task(name="audit.checkpoint_daily")

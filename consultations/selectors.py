@@ -318,7 +318,7 @@ def consultation_timeline(*, consultation: Consultation):
             Q(case_number=consultation.number)
             | Q(object_type="consultations.consultation", object_id=str(consultation.pk))
         )
-        .order_by("sequence")
+        .chain_order()  # issue 11: events not yet chained last
     )
 
 
@@ -516,7 +516,7 @@ def sealed_access_purpose(*, user, consultation: Consultation, seal) -> str:
             details__page="sealed-access",
             details__seal=seal.pk,
         )
-        .order_by("-sequence")
+        .newest_first()
         .values_list("details__purpose", flat=True)
         .first()
     )

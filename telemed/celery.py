@@ -40,6 +40,12 @@ def _beat_schedule() -> dict:
             # A sweep that could not start in time is replaced by the next one, not queued up.
             "options": {"expires": float(settings.TELEMED_SWEEP_SECONDS)},
         },
+        "jl-a1-audit-sequencer": {
+            # Issue 11: chain the committed audit events (writers also nudge it after each commit).
+            "task": "audit.sequence_chain",
+            "schedule": float(settings.TELEMED_AUDIT_SEQUENCER_SECONDS),
+            "options": {"expires": float(settings.TELEMED_AUDIT_SEQUENCER_SECONDS)},
+        },
         "jl-a1-audit-checkpoint": {
             "task": "audit.checkpoint_daily",
             # Hourly; the task signs at most one checkpoint a Beijing day (audit.services.audit_checkpoint_daily).

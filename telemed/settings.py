@@ -565,7 +565,8 @@ TELEMED_TASK_QUEUES: dict[str, tuple[str, ...]] = {
     # JL-C2/JL-C4 deadlines: the sweeps must run on time whatever else is queued.
     "deadlines": ("consultations.obligation_sweep", "consultations.response_reminder_sweep"),
     # JL-A1: the audit log's own upkeep (daily signed checkpoint, QC grants running out).
-    "audit": ("audit.checkpoint_daily", "audit.qc_access_expire"),
+    # The sequencer chains committed events every second (p99 delay ≤ 5 s, docs/architecture.md).
+    "audit": ("audit.sequence_chain", "audit.checkpoint_daily", "audit.qc_access_expire"),
     "webhooks": ("telemed.webhook_deliver", "telemed.webhook_sweep"),
     "notifications": ("notifications.deliver", "notifications.sweep"),
     "metrics": ("facilities.metrics_catch_up", "facilities.metrics_refresh"),
@@ -657,6 +658,22 @@ TELEMED_QC_ANSWER_DAYS = env_int("TELEMED_QC_ANSWER_DAYS", 15, minimum=1)
 # JL-A1: a chain verification whose heartbeat is older than this is stale (its worker died or its
 # message was lost): a redelivered task may take it over, and a user may start a new one.
 TELEMED_VERIFY_TIMEOUT_SECONDS = env_int("TELEMED_VERIFY_TIMEOUT_SECONDS", 900, minimum=60)
+# JL-A1, issue 11: who chains appended audit events (docs/architecture.md "The audit log").
+#   worker    — writers insert unsequenced rows without any lock; the sequencer (Celery beat every
+#               TELEMED_AUDIT_SEQUENCER_SECONDS, and nudged after each commit) chains them in batches.
+#               The default on PostgreSQL.
+#   on_commit — the writer's process runs the sequencer right after its transaction commits. The
+#               default on SQLite (one writer at a time, in-process Celery).
+#   inline    — the sequencer runs inside the writer's transaction (the event has its sequence and
+#               hash at once, as before issue 11): the test suite, whose transactions never commit.
+TELEMED_AUDIT_SEQUENCER_MODES = ("worker", "on_commit", "inline")
+TELEMED_AUDIT_SEQUENCER = os.environ.get("TELEMED_AUDIT_SEQUENCER", "").strip() or (
+    "worker" if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else "on_commit")
+if TELEMED_AUDIT_SEQUENCER not in TELEMED_AUDIT_SEQUENCER_MODES:
+    raise ImproperlyConfigured(f"TELEMED_AUDIT_SEQUENCER={TELEMED_AUDIT_SEQUENCER!r}: expected one of "
+                               f"{', '.join(TELEMED_AUDIT_SEQUENCER_MODES)}")
+TELEMED_AUDIT_SEQUENCER_SECONDS = env_int("TELEMED_AUDIT_SEQUENCER_SECONDS", 1, minimum=1)
+TELEMED_AUDIT_SEQUENCER_BATCH = env_int("TELEMED_AUDIT_SEQUENCER_BATCH", 1000, minimum=1)
 # Serve static files straight from the apps unless collectstatic has built the manifest (compose).
 WHITENOISE_USE_FINDERS = not env_bool("TELEMED_MANIFEST_STATIC", False)
 # Webhooks (issue 14, docs/architecture.md "Webhooks"): the receiver's time limit per POST

@@ -23,3 +23,7 @@ DATABASES["replica"] = {  # noqa: F405
     "TEST": {"MIGRATE": False, "NAME": None if DATABASES["default"]["ENGINE"].endswith("sqlite3")  # noqa: F405
              else f"test_{DATABASES['default']['NAME']}_replica"},  # noqa: F405
 }
+
+# JL-A1, issue 11: a test's transaction never commits, so events are chained inside the writer's
+# transaction; the sequencer's own tests switch to "worker" (tests/audit/test_sequencer.py).
+TELEMED_AUDIT_SEQUENCER = "inline"

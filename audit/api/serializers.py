@@ -32,7 +32,7 @@ class FacilityNameSerializer(serializers.Serializer):
 class ActSerializer(serializers.Serializer):
     """One audit event done under a responsibility record (``audit.selectors.Act``)."""
 
-    sequence = serializers.IntegerField(source="event.sequence")
+    sequence = serializers.IntegerField(source="event.sequence", allow_null=True)  # issue 11: null until chained
     occurred_at = serializers.DateTimeField(source="event.occurred_at")
     event_type = serializers.CharField(source="event.event_type")
     event_label = serializers.CharField(source="label")

@@ -241,7 +241,7 @@ class FhirAuditEventSearch(FhirAuditEventView):
         if request.query_params.get("pagination") == "cursor" or request.query_params.get("_cursor"):
             return self._cursor_page(request, queryset, count)
         total = queryset.count()
-        events = list(queryset.order_by("-sequence")[(page - 1) * count: page * count])
+        events = list(queryset.newest_first()[(page - 1) * count: page * count])  # issue 11: not yet chained first
         last_page = max(1, -(-total // count))
         links = {"self": self._page_url(request, page, count)}
         links["first"] = self._page_url(request, 1, count)
@@ -257,7 +257,8 @@ class FhirAuditEventSearch(FhirAuditEventView):
 
     def _cursor_page(self, request, queryset, count: int) -> Response:
         """Issue 14: the sync mode — oldest first by ``sequence``, read after the cursor's last
-        sequence. The chain is appended under a lock (``audit_event_append``), so sequences commit
+        sequence. Only chained events are served (issue 11): the sequencer gives sequences in order under
+        its lock, one batch per transaction, so sequences commit in order
         in order: a partner that pages to the end and keeps the last cursor misses no event and
         sees none twice. No ``total``: a deep page costs the same queries as the first."""
         after = 0

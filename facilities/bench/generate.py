@@ -226,8 +226,13 @@ class Generator:
         ), "violations", len(violated))
 
     def _audit_events(self, count: int) -> None:
-        """Record-access events extending the chain, hashed exactly as ``audit_event_append`` does."""
-        last = AuditEvent.objects.order_by("-sequence").values("sequence", "hash", "occurred_at").first()
+        """Record-access events extending the chain, hashed exactly as ``audit_event_append`` (the leaf)
+        and the sequencer (the link) do (issue 11). What the demonstration appended is chained first."""
+        from audit.services import audit_chain_sequence
+
+        audit_chain_sequence()
+        last = (AuditEvent.objects.filter(sequence__isnull=False).order_by("-sequence")
+                .values("sequence", "hash", "occurred_at").first())
         sequence, prev_hash = (last["sequence"], last["hash"]) if last else (0, audit_rules.GENESIS_HASH)
         moment = last["occurred_at"] if last else self.now
         rng = self.rng
@@ -249,8 +254,10 @@ class Generator:
                     "details": audit_rules.json_normal({"consultation": str(pk), "patient_id": str(consultation["patient_id"]),
                                                         "purpose": "benchmark"}),
                 }
-                digest = audit_rules.event_hash(fields, prev_hash, algorithm)
-                yield {**fields, "hash_algorithm": algorithm, "prev_hash": prev_hash, "hash": digest}
+                leaf = audit_rules.leaf_hash(fields, algorithm)
+                digest = audit_rules.link_hash(prev_hash, sequence, leaf, algorithm)
+                yield {**fields, "hash_algorithm": algorithm, "leaf_hash": leaf, "prev_hash": prev_hash, "hash": digest,
+                       "sequenced_at": moment}
                 prev_hash = digest
 
         _bulk(AuditEvent, rows(), "audit events", count)

@@ -14,7 +14,9 @@ import statistics
 import threading
 import time
 from collections.abc import Callable
+from unittest import mock
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, connections, reset_queries, transaction
 from django.test import Client
@@ -25,7 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from audit.choices import EventType
-from audit.services import audit_chain_verify, audit_event_append
+from audit.services import audit_chain_sequence, audit_chain_verify, audit_event_append
 from billing.services import statements_draft
 from consultations.choices import ConsultationState, ObligationState
 from consultations.models import Consultation, Obligation
@@ -211,7 +213,7 @@ class Paths:
     def sweep_due(self):
         now = timezone.now()
         # The floor performs the same writes in bulk SQL (issue 11, h31): the claim, the violations, one
-        # audit event each (sequence and hashes computed in SQL, not chained) and the notices to the
+        # audit event each (not yet chained, as the sweep now writes them: its leaf hash by SQL) and the notices to the
         # facility's coordinators and administrators. Channel deliveries and webhooks are left out.
         floor = sql(
             "WITH claimed AS (UPDATE consultations_obligation SET state = 'violated' WHERE id IN (SELECT id FROM consultations_obligation "
@@ -219,14 +221,12 @@ class Paths:
             "RETURNING id, facility_id, due_at, patient_id), "
             "v AS (INSERT INTO consultations_violation (facility_id, obligation_id, rule, due_at, recorded_at, message_key, description) "
             "SELECT facility_id, id, 'JL-C2', due_at, %(now)s, 'jl_c2.upload_missed', '' FROM claimed RETURNING id, facility_id, obligation_id, due_at), "
-            "head AS (SELECT coalesce(max(sequence), 0) AS s FROM audit_auditevent), "
-            "a AS (INSERT INTO audit_auditevent (sequence, occurred_at, actor_label, acting_facility_id, acting_division_code, request_id, "
-            "channel, event_type, object_type, object_id, facility_ids, outcome, details, hash_algorithm, prev_hash, hash) "
-            "SELECT head.s + row_number() OVER (ORDER BY v.id), %(now)s, '', v.facility_id, '', '', 'sweep', 'obligation.violated', "
+            "a AS (INSERT INTO audit_auditevent (occurred_at, actor_label, acting_facility_id, acting_division_code, request_id, "
+            "channel, event_type, object_type, object_id, facility_ids, outcome, details, hash_algorithm, leaf_hash) "
+            "SELECT %(now)s, '', v.facility_id, '', '', 'sweep', 'obligation.violated', "
             "'consultations.violation', v.id::text, jsonb_build_array(v.facility_id), 'failure', "
             "jsonb_build_object('rule', 'JL-C2', 'obligation_id', v.obligation_id, 'due_at', v.due_at, 'recorded_at', %(now)s), "
-            "'sha256', encode(sha256(convert_to('p' || v.id || clock_timestamp(), 'UTF8')), 'hex'), "
-            "encode(sha256(convert_to('h' || v.id || clock_timestamp(), 'UTF8')), 'hex') FROM v, head RETURNING id) "
+            "'sha256', encode(sha256(convert_to('l' || v.id || clock_timestamp(), 'UTF8')), 'hex') FROM v RETURNING id) "
             "INSERT INTO consultations_notification (user_id, created_at, kind, message_key, params, subject, body, link, dedupe_key) "
             "SELECT DISTINCT m.user_id, %(now)s, 'deadline', 'obligation.violated', jsonb_build_object('name', p.name), '', '', "
             "'/consultations/obligations/', 'obligation:' || c.id || ':violated' FROM claimed c "
@@ -262,9 +262,11 @@ class Paths:
         return (lambda: statements_draft(period_start=period)), floor
 
     def audit_verify(self):
+        audit_chain_sequence()  # issue 11: what the other paths appended is chained first (untimed)
+
         def floor():
             with transaction.atomic(), connection.chunked_cursor() as cursor:
-                cursor.execute("SELECT * FROM audit_auditevent ORDER BY sequence")
+                cursor.execute("SELECT * FROM audit_auditevent WHERE sequence IS NOT NULL ORDER BY sequence")
                 while cursor.fetchmany(5000):
                     pass
         def project():
@@ -275,18 +277,20 @@ class Paths:
 
     def audit_append_8(self):
         """8 threads × ``APPEND_EACH`` events through ``audit_event_append`` vs the same number of bare
-        INSERTs of the same rows into a copy of the table (its unique indexes included)."""
+        INSERTs of the same rows into a copy of the table (its unique indexes included). The third item
+        is the sequencer standing in for the Celery worker (``ChainWorker``), which ``run_path`` runs
+        beside the writers and stops before the floor."""
         with connection.cursor() as cursor:
             cursor.execute("CREATE TABLE IF NOT EXISTS bench_bare_events (LIKE audit_auditevent INCLUDING ALL)")
 
-        def threads(work):
+        def threads(work, writers=APPEND_THREADS, each=APPEND_EACH):
             def body(n):
                 try:
-                    for i in range(APPEND_EACH):
+                    for i in range(each):
                         work(n, i)
                 finally:
                     connections.close_all()
-            pool = [threading.Thread(target=body, args=(n,)) for n in range(APPEND_THREADS)]
+            pool = [threading.Thread(target=body, args=(n,)) for n in range(writers)]
             for t in pool:
                 t.start()
             for t in pool:
@@ -305,13 +309,72 @@ class Paths:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO bench_bare_events (sequence, occurred_at, actor_label, acting_division_code, request_id, channel, "
-                    "event_type, object_type, object_id, facility_ids, outcome, details, hash_algorithm, prev_hash, hash) VALUES "
-                    "(%s, now(), '', '', '', '', 'record.view', 'bench', %s, '[]', 'success', '{}', 'sha256', "
-                    "md5(%s::text) || md5(%s::text), "
+                    "event_type, object_type, object_id, facility_ids, outcome, details, hash_algorithm, leaf_hash, prev_hash, hash) "
+                    "VALUES (%s, now(), '', '', '', '', 'record.view', 'bench', %s, '[]', 'success', '{}', 'sha256', "
+                    "md5(%s::text) || md5(%s::text), md5(%s::text) || md5(%s::text), "
                     "md5(%s::text) || md5(%s::text))",
-                    [k, f"{n}-{i}", f"p{k}", f"q{k}", f"h{k}", f"j{k}"])
+                    [k, f"{n}-{i}", f"l{k}", f"m{k}", f"p{k}", f"q{k}", f"h{k}", f"j{k}"])
 
-        return (lambda: threads(append)), (lambda: threads(bare))
+        worker = ChainWorker()
+        # Issue 11: more writers must never be slower than fewer — the same events by one writer.
+        worker.one_writer = lambda: threads(append, writers=1, each=APPEND_THREADS * APPEND_EACH)
+        return (lambda: threads(append)), (lambda: threads(bare)), worker
+
+
+class ChainWorker:
+    """The Celery worker's sequencer, as a thread beside the benchmark's writers (JL-A1; issue 11): it
+    chains when nudged (the writers' ``audit.sequence_chain`` messages, throttled as in production, are
+    delivered to it instead of the broker) and at least every ``TELEMED_AUDIT_SEQUENCER_SECONDS`` (the
+    beat). ``stop`` drains what is left and returns the delays between an event's append and its chaining."""
+
+    def __init__(self):
+        self.wake, self.stopping = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.started_at = None
+        self.batches = 0
+        self.errors: list[BaseException] = []
+
+    def _loop(self):
+        try:
+            while not self.stopping.is_set():
+                self.wake.wait(timeout=float(settings.TELEMED_AUDIT_SEQUENCER_SECONDS))
+                self.wake.clear()
+                if audit_chain_sequence():
+                    self.batches += 1
+            audit_chain_sequence()
+        except BaseException as exc:  # noqa: BLE001 - reported by stop()
+            self.errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def start(self):
+        from audit.tasks import audit_chain_sequence_task
+
+        self.started_at = timezone.now()
+        self.patch = mock.patch.object(audit_chain_sequence_task, "apply_async", side_effect=lambda *a, **k: self.wake.set())
+        self.patch.start()
+        self.thread.start()
+
+    def stop(self) -> dict:
+        self.stopping.set()
+        self.wake.set()
+        self.thread.join()
+        self.patch.stop()
+        if self.errors:
+            raise self.errors[0]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), count(sequenced_at), "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sequenced_at - occurred_at)), "
+                "percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sequenced_at - occurred_at)), "
+                "max(extract(epoch FROM sequenced_at - occurred_at)) "
+                "FROM audit_auditevent WHERE object_type = 'bench' AND occurred_at >= %s", [self.started_at])
+            events, chained, p50, p99, worst = cursor.fetchone()
+        def ms(seconds):
+            return round(float(seconds) * 1000, 1) if seconds is not None else None
+
+        return {"sequencer": settings.TELEMED_AUDIT_SEQUENCER, "chained_events": chained, "appended_events": events,
+                "chain_delay_p50_ms": ms(p50), "chain_delay_p99_ms": ms(p99), "chain_delay_max_ms": ms(worst)}
 
 
 PATHS = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations", "sweep_due", "sweep_idle",
@@ -323,15 +386,26 @@ WRITES = {"sweep_due", "sweep_idle", "statements"}
 def run_path(paths: Paths, name: str, *, runs: int = RUNS) -> dict:
     spec = getattr(paths, name)()
     project, floor = spec[0], spec[1]
-    setup = spec[2] if len(spec) > 2 else None
+    setup = spec[2] if len(spec) > 2 and name != "audit_append_8" else None
     rollback = name in WRITES
+    extra = {}
     if name == "audit_append_8":
         runs = max(1, min(runs, 3))
-    project_ms, queries = measure(project, rollback=rollback, setup=setup, runs=runs)
+        worker = spec[2]
+        worker.start()  # issue 11: the sequencer runs beside the writers, as the Celery worker does
+        try:
+            project_ms, queries = measure(project, rollback=rollback, runs=runs)
+            one_writer_ms, _ = measure(worker.one_writer, runs=runs)
+        finally:
+            extra = worker.stop()
+        extra["one_writer_ms"] = round(one_writer_ms, 2)  # 1 thread × the same 400 events
+        extra["writers_speedup"] = round(one_writer_ms / project_ms, 2) if project_ms else None
+    else:
+        project_ms, queries = measure(project, rollback=rollback, setup=setup, runs=runs)
     if name == "audit_append_8":  # the threads use connections of their own: count one append here
         _, queries = measure(lambda: audit_event_append(actor=None, event_type=EventType.RECORD_VIEW, object_type="bench",
                                                         object_id="count", details={"purpose": "benchmark"}),
                              rollback=True, runs=1)
     floor_ms, _ = measure(floor, rollback=rollback, setup=setup, runs=runs)
     return {"project_ms": round(project_ms, 2), "floor_ms": round(floor_ms, 2),
-            "ratio": round(project_ms / floor_ms, 2) if floor_ms else None, "queries": queries}
+            "ratio": round(project_ms / floor_ms, 2) if floor_ms else None, "queries": queries, **extra}

@@ -86,7 +86,9 @@ def test_jl_a1_events_record_sm3_under_sm4_and_the_chain_verifies_across_the_cha
     assert back[0].hash_algorithm == "sha256"
     stored = AuditEvent.objects.get(pk=after[0].pk)
     assert stored.hash_algorithm == "sm3"
-    assert stored.hash == rules.event_hash({f: getattr(stored, f) for f in rules.HASHED_FIELDS}, stored.prev_hash, "sm3")
+    # Issue 11: the writer's leaf hash of the content and the sequencer's link, both SM3.
+    assert stored.leaf_hash == rules.leaf_hash({f: getattr(stored, f) for f in rules.HASHED_FIELDS}, "sm3")
+    assert stored.hash == rules.link_hash(stored.prev_hash, stored.sequence, stored.leaf_hash, "sm3")
     assert after[0].prev_hash == before[-1].hash and back[0].prev_hash == after[-1].hash
     report = audit_chain_verify()
     assert report.intact and report.checked == AuditEvent.objects.count()

@@ -59,9 +59,11 @@ def _rewrite_whole_table(changed_sequence: int) -> None:
     for row in rows:
         if row["sequence"] == changed_sequence:
             row["details"] = {**row["details"], "n": "已被改写"}
-        digest = rules.event_hash(row, prev, row["hash_algorithm"])
-        _raw("UPDATE audit_auditevent SET details = %s, prev_hash = %s, hash = %s WHERE id = %s",
-             [json.dumps(row["details"], ensure_ascii=False), prev, digest, row["pk"]])
+        # Issue 11: the content's leaf hash, then the link, both recomputed.
+        leaf = rules.leaf_hash(row, row["hash_algorithm"])
+        digest = rules.link_hash(prev, row["sequence"], leaf, row["hash_algorithm"])
+        _raw("UPDATE audit_auditevent SET details = %s, leaf_hash = %s, prev_hash = %s, hash = %s WHERE id = %s",
+             [json.dumps(row["details"], ensure_ascii=False), leaf, prev, digest, row["pk"]])
         prev = digest
 
 

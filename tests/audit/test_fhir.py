@@ -129,6 +129,7 @@ def _hashed_fields(resource) -> dict:
         "facility_ids": json.loads(link["facilityIds"]),
         "outcome": "success" if resource["outcome"] == "0" else "failure",
         "details": json.loads(link.get("details", "{}")),
+        "leaf_hash": link.get("leafHash", ""),  # issue 11: the content's hash, then the link over it
         "prev_hash": link["prevHash"],
         "hash": link["hash"],
     }

@@ -58,9 +58,15 @@ def test_bench_writes_every_path_and_its_chain_verifies(on_postgresql, tmp_path)
         assert set(report) == {"scale", "paths", "growth"}
         assert report["scale"] == 0.00001
         assert set(report["paths"]) == set(PATHS)
-        for row in report["paths"].values():
-            assert set(row) == {"project_ms", "floor_ms", "ratio", "queries"}
+        for name, row in report["paths"].items():
+            extra = set()
+            if name == "audit_append_8":  # issue 11: the sequencer's delay and one writer against eight
+                extra = {"sequencer", "chained_events", "appended_events", "chain_delay_p50_ms", "chain_delay_p99_ms",
+                         "chain_delay_max_ms", "one_writer_ms", "writers_speedup"}
+            assert set(row) == {"project_ms", "floor_ms", "ratio", "queries"} | extra
             assert row["project_ms"] > 0 and row["floor_ms"] > 0
+        append = report["paths"]["audit_append_8"]
+        assert append["chained_events"] == append["appended_events"] > 0 and append["chain_delay_p99_ms"] >= 0
         assert report["paths"]["worklist"]["queries"] > 0
         assert {"worklist", "inbox", "sweep_idle"} <= set(report["growth"])
         chain = _chain_of(BENCH_DB)

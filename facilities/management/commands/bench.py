@@ -174,8 +174,9 @@ class Command(BaseCommand):
         for name in wanted:
             write(f"  measuring {name} …")
             results[name] = run_path(Paths(), name, runs=runs)
-        from audit.services import audit_chain_verify
+        from audit.services import audit_chain_sequence, audit_chain_verify
 
+        audit_chain_sequence()  # issue 11: the pages' access records, chained before the final walk
         chain = audit_chain_verify()
         growth = {
             name: {"small_ms": small[name]["project_ms"], "full_ms": results[name]["project_ms"],
@@ -188,6 +189,11 @@ class Command(BaseCommand):
         write(f"{'path':<16}{'project ms':>12}{'floor ms':>12}{'ratio':>8}{'queries':>9}")
         for name, row in results.items():
             write(f"{name:<16}{row['project_ms']:>12.2f}{row['floor_ms']:>12.2f}{row['ratio'] or 0:>8.2f}{row['queries']:>9}")
+            if "chain_delay_p99_ms" in row:  # issue 11: from commit to chained, under this path's load
+                write(f"{'':<16}sequencer {row['sequencer']}: chain delay p50 {row['chain_delay_p50_ms']} ms, "
+                      f"p99 {row['chain_delay_p99_ms']} ms, max {row['chain_delay_max_ms']} ms "
+                      f"({row['chained_events']}/{row['appended_events']} events chained); one writer "
+                      f"{row['one_writer_ms']} ms for the same events ({row['writers_speedup']}× slower than 8)")
         write("")
         write(f"{'growth':<16}{'10 % ms':>12}{'100 % ms':>12}{'x':>8}{'queries':>9}")
         for name, row in growth.items():
