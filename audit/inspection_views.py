@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from facilities.models import Division, Facility
+from telemed.errors import ApplicationError
 from telemed.pages import found, paginate, submit
 from telemed.ratelimit import over_limit
 from telemed.scope import Scope
@@ -84,11 +85,12 @@ def inspection_roster(request):
         messages.success(request, _("已列入检查人员名录。"))
         return redirect("audit:inspection-roster")
     if request.POST.get("form") == "remove":
-        inspector = found(lambda user: selectors.inspector_list(user=user).get(pk=int(request.POST.get("inspector") or 0)),
+        chosen = request.POST.get("inspector", "")
+        inspector = found(lambda user: selectors.inspector_list(user=user).get(pk=int(chosen) if chosen.isdigit() else 0),
                           user=request.user)
         try:
             inspections.inspector_remove(actor=request.user, inspector=inspector)
-        except inspections.ApplicationError as error:
+        except ApplicationError as error:
             messages.error(request, error.message)
         else:
             messages.success(request, _("已移出检查人员名录。"))
@@ -112,7 +114,7 @@ def inspection_plan(request, pk: int):
         service = inspections.inspection_draw if act == "draw" else inspections.inspection_publish
         try:
             service(actor=request.user, plan=plan)
-        except inspections.ApplicationError as error:
+        except ApplicationError as error:
             messages.error(request, error.message)
         else:
             messages.success(request, _("已完成随机抽取。") if act == "draw" else _("抽查结果已公开。"))

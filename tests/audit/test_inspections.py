@@ -329,3 +329,17 @@ def test_jl_o6_api_plan_draw_verify_findings_rectify_and_credit(world):
     assert {row["facility"] for row in credit_rows} == {world.inviting.pk, world.invited.pk}
     detail = api.get(f"/api/v1/facility-credit/{world.invited.pk}/").json()
     assert detail["grade"] == "A" and detail["entries"] == []  # unpublished inspections do not count
+
+
+def test_jl_o6_docs_state_every_deduction_of_the_formula():
+    """docs/supervision.md's table is the formula's: each kind with its points, the window and the bands."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    text = (Path(settings.BASE_DIR) / "docs" / "supervision.md").read_text(encoding="utf-8")
+    for kind, points in credit_rules.DEDUCTIONS.items():
+        assert f"| `{kind}` |" in text and any(
+            line.startswith(f"| `{kind}` |") and f"| {points} |" in line for line in text.splitlines()), kind
+    assert f"**{credit_rules.LOOKBACK_DAYS}**" in text
+    assert all(f"**{grade}** ≥ {floor}" in text for grade, floor in credit_rules.BANDS)
