@@ -29,6 +29,15 @@ class InspectionPlanForm(PortalForm):
     def __init__(self, *args, divisions, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["division"].queryset = divisions
+        _only_choice(self.fields["division"], divisions)
+
+
+def _only_choice(field, queryset) -> None:
+    """A regulator of one division need not pick it."""
+    only = list(queryset[:2])
+    if len(only) == 1:
+        field.initial = only[0].pk
+        field.empty_label = None
 
 
 class InspectorForm(PortalForm):
@@ -41,6 +50,7 @@ class InspectorForm(PortalForm):
         super().__init__(*args, **kwargs)
         self.fields["division"].queryset = divisions
         self.fields["workplace"].queryset = facilities
+        _only_choice(self.fields["division"], divisions)
 
     def clean(self):
         data = super().clean()
