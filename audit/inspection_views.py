@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from facilities.models import Division, Facility
 from telemed.errors import ApplicationError
-from telemed.pages import found, paginate, submit
+from telemed.pages import found, paginate, raise_if_denied, submit
 from telemed.ratelimit import over_limit
 from telemed.scope import Scope
 
@@ -108,13 +108,12 @@ def inspection_plan(request, pk: int):
     plan = found(selectors.inspection_plan_detail, user=request.user, pk=pk)
     may_act = Scope.of(request.user).is_division(plan.division_id)
     act = request.POST.get("act") if request.method == "POST" else None
-    if act and not may_act:
-        raise PermissionDenied(_("JL-O6 双随机一公开: 只有本区划的卫生健康行政部门可以抽取或公开。"))
     if act in ("draw", "publish"):
         service = inspections.inspection_draw if act == "draw" else inspections.inspection_publish
         try:
-            service(actor=request.user, plan=plan)
+            service(actor=request.user, plan=plan)  # a refusal, of the role too, is on record (JL-A1)
         except ApplicationError as error:
+            raise_if_denied(error)
             messages.error(request, error.message)
         else:
             messages.success(request, _("已完成随机抽取。") if act == "draw" else _("抽查结果已公开。"))
@@ -129,6 +128,19 @@ def inspection_plan(request, pk: int):
     })
 
 
+def _refused_on_record(user, result, posted: str):
+    """An act the page did not offer: the service refuses it (the role or the state) and puts the
+    refusal on record; the user sees the 403 page with its reason."""
+    try:
+        if posted == "findings":
+            inspections.inspection_findings_enter(actor=user, result=result, severity="", summary="")
+        elif posted == "rectify":
+            inspections.inspection_rectify(actor=user, result=result, report="")
+    except ApplicationError as error:
+        raise PermissionDenied(error.message) from error
+    raise PermissionDenied(_("JL-O6 双随机一公开: 当前状态下您不能办理此项。"))
+
+
 @login_required
 @GET_POST
 def inspection_result(request, pk: int):
@@ -141,7 +153,7 @@ def inspection_result(request, pk: int):
     may_rectify = result.state == InspectionResultState.RECTIFYING and scope.has_role(result.facility_id, *HANDLERS)
     posted = request.POST.get("form") if request.method == "POST" else None
     if posted and not ((posted == "findings" and may_enter) or (posted == "rectify" and may_rectify)):
-        raise PermissionDenied(_("JL-O6 双随机一公开: 当前状态下您不能办理此项。"))
+        _refused_on_record(request.user, result, posted)
     findings_form = FindingsForm(request.POST if posted == "findings" else None, prefix="findings")
     rectify_form = RectifyForm(request.POST if posted == "rectify" else None, prefix="rectify")
     if submit(findings_form, partial(inspections.inspection_findings_enter, actor=request.user, result=result)):

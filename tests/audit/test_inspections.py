@@ -343,3 +343,22 @@ def test_jl_o6_docs_state_every_deduction_of_the_formula():
             line.startswith(f"| `{kind}` |") and f"| {points} |" in line for line in text.splitlines()), kind
     assert f"**{credit_rules.LOOKBACK_DAYS}**" in text
     assert all(f"**{grade}** ≥ {floor}" in text for grade, floor in credit_rules.BANDS)
+
+
+def test_jl_o6_a_refused_act_on_the_pages_is_a_403_on_record(world):
+    city = City(world)
+    city.draw()
+    result = city.result(world.invited)
+    facility = Client()
+    facility.force_login(world.invited_coordinator)
+    refused = facility.post(reverse("audit:inspection-result", args=[result.pk]),
+                            {"form": "findings", "findings-severity": "none", "findings-summary": "自评无问题"})
+    assert refused.status_code == 403 and "JL-O6" in refused.content.decode()
+    county = Client()
+    county.force_login(regulator("220122", username="county"))  # sees the city's plan, does not publish it
+    assert county.post(reverse("audit:inspection-plan", args=[city.plan.pk]), {"act": "publish"}).status_code == 403
+    events = AuditEvent.objects.filter(event_type="inspection.refuse").order_by("sequence")
+    assert events.count() == 2 and events.first().actor_id == world.invited_coordinator.pk
+    assert all(e.outcome == "failure" for e in events)
+    result.refresh_from_db()
+    assert result.state == "pending"
