@@ -155,7 +155,7 @@ def test_jl_o6_not_enough_eligible_inspectors_is_a_chinese_refusal_on_record(wor
 
 def test_jl_o6_jl_o1_only_the_plans_own_division_plans_draws_and_publishes(world):
     city = City(world)
-    county = regulator("220122", username="county")  # below the city: sees, but does not act for it
+    county = regulator("220122", username="county")  # a county below the city: neither sees nor acts for it
     other_city = regulator("220200", username="jilin_city")
     for actor in (county, other_city):
         with pytest.raises(ApplicationError) as refused:
@@ -355,10 +355,19 @@ def test_jl_o6_a_refused_act_on_the_pages_is_a_403_on_record(world):
                             {"form": "findings", "findings-severity": "none", "findings-summary": "自评无问题"})
     assert refused.status_code == 403 and "JL-O6" in refused.content.decode()
     county = Client()
-    county.force_login(regulator("220122", username="county"))  # sees the city's plan, does not publish it
+    county.force_login(regulator("220000", username="province"))  # sees the city's plan, does not publish it
     assert county.post(reverse("audit:inspection-plan", args=[city.plan.pk]), {"act": "publish"}).status_code == 403
     events = AuditEvent.objects.filter(event_type="inspection.refuse").order_by("sequence")
     assert events.count() == 2 and events.first().actor_id == world.invited_coordinator.pk
     assert all(e.outcome == "failure" for e in events)
     result.refresh_from_db()
     assert result.state == "pending"
+
+
+def test_jl_o6_the_credit_list_api_costs_the_same_for_3_facilities_as_for_20(world, django_assert_max_num_queries):
+    from tests.api_cases import assert_list_queries_constant
+
+    client = token_client(regulator("220102", username="nanguan"))  # FacilityFactory's district; the world is elsewhere
+    assert_list_queries_constant(
+        client, "/api/v1/facility-credit/", add_rows=lambda n: [FacilityFactory() for _ in range(n)],
+        assert_max_num_queries=django_assert_max_num_queries, max_queries=12)
