@@ -184,6 +184,15 @@ class EventType(models.TextChoices):
     EVALUATION_PUBLISH = "evaluation.publish", _("公布年度评价考核结果")
     EVALUATION_EXPORT = "evaluation.export", _("导出年度评价考核结果")
     EVALUATION_REFUSE = "evaluation.refuse", _("拒绝年度评价考核操作")
+    # Random inspections, 双随机一公开 (JL-O6): the roster, the plan, the draw, results, publication
+    INSPECTION_INSPECTOR_ADD = "inspection.inspector.add", _("将人员列入检查人员名录")
+    INSPECTION_INSPECTOR_REMOVE = "inspection.inspector.remove", _("将人员移出检查人员名录")
+    INSPECTION_PLAN_CREATE = "inspection.plan.create", _("制定随机抽查计划")
+    INSPECTION_DRAW = "inspection.draw", _("随机抽取检查对象和检查人员")
+    INSPECTION_FINDINGS = "inspection.findings", _("登记抽查结果与整改要求")
+    INSPECTION_RECTIFY = "inspection.rectify", _("机构报告整改完成")
+    INSPECTION_PUBLISH = "inspection.publish", _("公开抽查结果")
+    INSPECTION_REFUSE = "inspection.refuse", _("拒绝随机抽查操作")
     # The audit log itself (JL-A1)
     AUDIT_CHAIN_VERIFY = "audit.chain.verify", _("审计链校验")
     AUDIT_CHAIN_VERIFY_REQUEST = "audit.chain.verify_request", _("发起审计链校验")
@@ -219,3 +228,20 @@ class ComplaintStepKind(models.TextChoices):
     ANSWER = "answer", _("答复")
     NOTE = "note", _("监管意见")
     OVERRIDE = "override", _("变更认定")
+
+
+class InspectionResultState(models.TextChoices):
+    """JL-O6: where the result of one drawn facility stands."""
+
+    PENDING = "pending", _("待检查")
+    CLEAN = "clean", _("未发现问题")
+    RECTIFYING = "rectifying", _("整改中")
+    RECTIFIED = "rectified", _("已整改")
+
+
+class FindingSeverity(models.TextChoices):
+    """JL-O6: how serious an inspection's findings are (the credit record deducts by it)."""
+
+    NONE = "none", _("未发现问题")
+    MINOR = "minor", _("一般问题")
+    SERIOUS = "serious", _("严重问题")

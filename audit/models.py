@@ -402,3 +402,4 @@ class QCReview(models.Model):
 
 
 from .complaint_models import Complaint, ComplaintStep  # noqa: E402, F401  JL-O6: the complaints' tables
+from .inspection_models import InspectionPlan, InspectionResult, Inspector  # noqa: E402, F401  JL-O6: 双随机一公开

@@ -399,12 +399,20 @@ def qc_sample_size(population: int, share_per_mille: int) -> int:
     return min(population, -(-population * share_per_mille // 1000))
 
 
+def seeded_sample(population_ids: Iterable[int], size: int, *, seed: str, salt: str) -> list[int]:
+    """``size`` ids drawn from ``population_ids``, deterministic from the recorded ``seed`` and the
+    ``salt`` that names the draw (the population is ordered here, so the caller's order does not
+    matter); the result is sorted. The one random draw of oversight: QC's cases (JL-O2) and the
+    random inspections' facilities and inspectors (JL-O6) both go through it."""
+    ordered = sorted(set(int(pk) for pk in population_ids))
+    return sorted(random.Random(f"{salt}:{seed}").sample(ordered, min(size, len(ordered))))
+
+
 def draw_sample(population_ids: Iterable[int], share_per_mille: int, seed: str) -> list[int]:
     """JL-O2 (art. 26): the cases drawn from ``population_ids`` — deterministic from the seed and the
     population (ordered here, so the caller's order does not matter); the result is sorted."""
-    ordered = sorted(set(int(pk) for pk in population_ids))
-    size = qc_sample_size(len(ordered), share_per_mille)
-    return sorted(random.Random(f"JL-O2:{seed}").sample(ordered, size))
+    population = set(int(pk) for pk in population_ids)
+    return seeded_sample(population, qc_sample_size(len(population), share_per_mille), seed=seed, salt="JL-O2")
 
 
 def qc_period_bounds(kind: str, day) -> tuple:

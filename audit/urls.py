@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import complaint_views, qc_views, views
+from . import complaint_views, inspection_views, qc_views, views
 
 app_name = "audit"
 
@@ -21,6 +21,13 @@ urlpatterns = [
     path("complaints/", complaint_views.complaint_list, name="complaint-list"),
     path("complaints/new/", complaint_views.complaint_create, name="complaint-create"),
     path("complaints/<int:pk>/", complaint_views.complaint_detail, name="complaint-detail"),
+    # JL-O6: random inspections (双随机一公开) and credit records
+    path("inspections/", inspection_views.inspection_list, name="inspection-list"),
+    path("inspections/roster/", inspection_views.inspection_roster, name="inspection-roster"),
+    path("inspections/<int:pk>/", inspection_views.inspection_plan, name="inspection-plan"),
+    path("inspections/results/<int:pk>/", inspection_views.inspection_result, name="inspection-result"),
+    path("credit/", inspection_views.credit_list, name="credit-list"),
+    path("credit/<int:pk>/", inspection_views.credit_detail, name="credit-detail"),
     # Quality control (JL-O2, art. 26, 27)
     path("qc/", qc_views.qc_plan_list, name="qc-plan-list"),
     path("qc/draws/<int:pk>/", qc_views.qc_draw_detail, name="qc-draw-detail"),

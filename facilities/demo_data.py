@@ -210,6 +210,14 @@ COMPLAINTS: tuple[ComplaintSpec, ...] = (
     ComplaintSpec("jdyy", "（演示）李先生", "13900000002", "patient", "（演示）远程影像诊断报告与复查结果不一致，希望说明。", 12),
 )
 
+# JL-O6 双随机一公开: 长春市's roster (username, the facility they work at) and one published plan.
+INSPECTORS: tuple[tuple[str, str], ...] = (("expert_jdyy", "jdyy"), ("clinician_nongan", "nongan"), ("reg_nongan", ""))
+INSPECTION_PLAN_TITLE = "（演示）长春市2026年远程医疗服务双随机抽查"
+INSPECTION_FINDINGS: tuple[tuple[str, str], ...] = (
+    ("（演示）远程会诊设备维护记录不完整，部分会诊未在24小时内归档。", "（演示）补齐设备维护台账，完善会诊资料归档制度，30日内报告整改情况。"),
+    ("（演示）未发现问题。", ""),
+)
+
 # JL-O4 (art. 46.4): the standard time one diagnosis report counts as. Invented for the demonstration;
 # the provincial commission sets the real figures on the service types page.
 REPORT_STANDARD_MINUTES = {"imaging": 30, "pathology": 40, "laboratory": 15}

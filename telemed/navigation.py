@@ -98,6 +98,11 @@ def navigation(request):
         add(GROUP_FACILITIES, _("设备与软件"), reverse("facilities:asset-list"))  # JL-O7 (art. 33)
         # JL-O6: complaints about the facility, handled by its administrators and coordinators
         add(GROUP_SUPERVISION if scope.is_regulator else GROUP_START, _("投诉办理"), reverse("audit:complaint-list"))
+    if scope.is_regulator or scope.facilities_with_role(StaffRole.FACILITY_ADMIN, StaffRole.COORDINATOR):
+        # JL-O6: 双随机一公开 random inspections and the facilities' credit records
+        group = GROUP_SUPERVISION if scope.is_regulator else GROUP_START
+        add(group, _("随机抽查"), reverse("audit:inspection-list"))
+        add(group, _("信用记录"), reverse("audit:credit-list"))
     if scope.facilities_with_role(StaffRole.FACILITY_ADMIN):
         add(GROUP_FACILITIES, _("事件推送"), reverse("webhooks:list"))  # issue 14
     if scope.facilities_with_role(StaffRole.FACILITY_ADMIN) or scope.is_regulator:

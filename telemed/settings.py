@@ -715,5 +715,9 @@ TELEMED_COMPLAINT_ANSWER_DAYS = env_int("TELEMED_COMPLAINT_ANSWER_DAYS", 10, min
 TELEMED_COMPLAINT_RATE = os.environ.get("TELEMED_COMPLAINT_RATE", "") or "5/hour"
 if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*(minute|hour|day)\s*", TELEMED_COMPLAINT_RATE):
     raise ImproperlyConfigured(f"TELEMED_COMPLAINT_RATE={TELEMED_COMPLAINT_RATE!r}: expected e.g. 5/hour (per minute, hour or day)")
+# JL-O6: the public read pages of random inspections and credit records, per client address.
+TELEMED_PUBLIC_READ_RATE = os.environ.get("TELEMED_PUBLIC_READ_RATE", "") or "300/minute"
+if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*(minute|hour|day)\s*", TELEMED_PUBLIC_READ_RATE):
+    raise ImproperlyConfigured(f"TELEMED_PUBLIC_READ_RATE={TELEMED_PUBLIC_READ_RATE!r}: expected e.g. 300/minute")
 if TELEMED_COMPLAINT_ANSWER_DAYS < TELEMED_COMPLAINT_ACK_DAYS:
     raise ImproperlyConfigured("TELEMED_COMPLAINT_ANSWER_DAYS must be at least TELEMED_COMPLAINT_ACK_DAYS")

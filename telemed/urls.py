@@ -28,7 +28,7 @@ urlpatterns = [
     path("facilities/", include("facilities.urls")),
     path("consultations/", include("consultations.urls")),
     path("records/", include("audit.urls")),
-    path("public/complaints/", include("audit.public_urls")),  # JL-O6: no login (namespace "public")
+    path("public/", include("audit.public_urls")),  # JL-O6: complaints, inspections, credit; no login (namespace "public")
     path("billing/", include("billing.urls")),
     path("webhooks/", include("telemed.webhooks.urls")),
     path("partner-clients/", include("telemed.oauth.urls")),  # issue 14: OAuth2 partner applications

@@ -27,8 +27,8 @@ SCOPES: dict[str, str] = {
     "documents:write": "上传会诊资料与知情同意书",
     "billing:read": "读取价格、收费、结算单与分配",
     "billing:write": "登记价格、收费、付款、结算与分配",
-    "audit:read": "读取责任记录、封存与审计事件（FHIR AuditEvent）",
-    "audit:write": "封存与解封病历",
+    "audit:read": "读取责任记录、封存与审计事件（FHIR AuditEvent）、随机抽查与信用记录",
+    "audit:write": "封存与解封病历；随机抽查的计划、抽取、结果、整改与公开",
     "metrics:read": "读取监管统计",
     "evaluation:read": "读取年度评价考核办法与结果（JL-O3）",
     "evaluation:write": "启动、调整与公布年度评价考核，发布考核办法（JL-O3，监管部门）",
@@ -70,6 +70,10 @@ ROUTE_RESOURCES: dict[str, str] = {
     "audit-api:fhir-auditevent": "audit",
     "audit-api:complaint": "audit",  # JL-O6: complaints about the client's facility
     "audit-api:audit-checkpoint": "audit",  # JL-A1: signed checkpoints a regulator's system keeps and verifies
+    "audit-api:inspector": "audit",  # JL-O6: 双随机一公开 rosters, plans, draws, results; credit records
+    "audit-api:inspection-plan": "audit",
+    "audit-api:inspection-result": "audit",
+    "audit-api:facility-credit": "audit",
     "audit-api:qc-plan": "audit",  # JL-O2: quality-control plans, draws and reviews (read-only lists)
     "audit-api:qc-draw": "audit",
     "audit-api:qc-review": "audit",

@@ -216,3 +216,26 @@ def test_jl_o3_credit_entries_are_the_published_grades_dated_and_sourced(world, 
     assert (entry.year, entry.grade, entry.source) == (2025, result.grade, "JL-O3")
     assert entry.published_at == EvaluationRound.objects.get().published_at
     assert entry.link == f"/facilities/evaluation/results/{result.pk}/"
+
+
+def test_jl_o3_a_published_fail_grade_lowers_the_facilitys_jl_o6_credit_grade(world, province):
+    """JL-O3 → JL-O6: the credit record counts the published grade (不合格 deducts, 合格/优秀 not),
+    dated the day of publication, and shows it on the public credit page; unpublished grades do not count."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from audit import credit
+
+    publish_formula(province)
+    round_ = _start(province, year_=2025)
+    result = round_.results.get(facility=world.invited)
+    ev.evaluation_adjust(actor=province, result=result, grade=EvaluationGrade.FAIL, reason="抽查发现病历资料不完整")
+    before = credit.credit_grades([world.invited.pk])[world.invited.pk]
+    assert [e.kind for e in credit.credit_entries([world.invited.pk])[world.invited.pk] if e.kind.startswith("evaluation")] == []
+    ev.evaluation_publish(actor=province, round_=round_)
+    (entry,) = [e for e in credit.credit_entries([world.invited.pk])[world.invited.pk] if e.kind.startswith("evaluation")]
+    assert (entry.kind, entry.on, entry.source_id, entry.public) == ("evaluation_fail", dt.date(2026, 12, 20), result.pk, True)
+    after = credit.credit_grades([world.invited.pk])[world.invited.pk]
+    assert before.score - after.score == entry.deduction == 20
+    page = Client().get(reverse("public:credit-detail", args=[world.invited.pk]))
+    assert page.status_code == 200 and "2025年度评价考核“不合格”" in page.content.decode()

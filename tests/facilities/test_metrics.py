@@ -368,8 +368,10 @@ def test_the_regulators_menu_is_grouped_and_leads_to_the_dashboard(world):
     page = _client(regulator("220100", username="city_regulator")).get(reverse("facilities:facility-list"))
     groups = {str(group): [str(label) for label, _url in members] for group, members in page.context["nav_groups"]}
     assert list(groups) == ["常用", "监管统计", "机构与人员", "费用", "病历与审计"]
-    # JL-C10 referrals count here too; JL-O2 quality control, JL-O6 complaints, JL-O4 the assistance-time report
-    assert groups["监管统计"] == ["监管统计", "双向转诊", "违规记录", "质量控制", "年度评价", "投诉办理", "结算统计", "帮扶时间"]
+    # JL-C10 referrals count here too; JL-O2 quality control, JL-O3 the yearly evaluation, JL-O6 complaints,
+    # random inspections and credit records, JL-O4 the assistance-time report
+    assert groups["监管统计"] == ["监管统计", "双向转诊", "违规记录", "质量控制", "年度评价", "投诉办理", "随机抽查", "信用记录",
+                              "结算统计", "帮扶时间"]
     html = page.content.decode()
     assert 'class="nav-group-label"' in html and reverse("facilities:metrics") in html
     admin = staff(world.invited, StaffRole.FACILITY_ADMIN, username="invited_admin")

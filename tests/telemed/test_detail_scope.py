@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from audit import records
 from audit.complaints import complaint_receive
+from audit.inspections import inspection_draw, inspection_plan_create, inspector_add
 from audit.models import AuditEvent
 from audit.qc import qc_checklist_define, qc_draw, qc_plan_create
 from billing import services as billing_services
@@ -44,7 +45,7 @@ from tests.billing import complete, priced, register_account, statement_with_lin
 from tests.consultations import offer, signed
 from tests.facilities.evaluation_data import THRESHOLDS as EVALUATION_THRESHOLDS
 from tests.facilities.evaluation_data import WEIGHTS as EVALUATION_WEIGHTS
-from tests.factories import FacilityFactory, division, pdf, regulator, staff
+from tests.factories import FacilityFactory, UserFactory, division, pdf, regulator, staff
 from tests.routes import MISSING, id_like, keywords, walk
 
 pytestmark = [pytest.mark.django_db, pytest.mark.frozen_at("2026-11-20T10:00:00+08:00")]
@@ -64,6 +65,10 @@ NOT_OBJECT_SCOPED: dict[str, str] = {
     "audit:checkpoint-download": "JL-A1: the audit log's signed checkpoints are one for the whole province, the same for "
     "every operator and regulator (anyone else 403, tests/audit/test_checkpoints.py)",
     "audit-api:audit-checkpoint-detail": "JL-A1: as audit:checkpoint-download",
+    "public:inspection-detail": "JL-O6 一公开: a published inspection plan is public to everyone; an unpublished one is "
+    "a 404 to everyone here (tests/audit/test_inspections.py)",
+    "public:credit-detail": "JL-O6: the public part of an accredited facility's credit record (grade, published entries) "
+    "is public to everyone (tests/audit/test_inspections.py)",
 }
 
 
@@ -164,6 +169,14 @@ OBJECT_ROUTES: dict[str, Callable] = {
     "audit:complaint-detail": lambda o: {"pk": o.complaint.pk},  # JL-O6
     "audit-api:complaint-detail": lambda o: {"pk": o.complaint.pk},
     "audit-api:complaint-steps": lambda o: {"pk": o.complaint.pk},
+    "audit:inspection-plan": lambda o: {"pk": o.inspection_plan.pk},  # JL-O6 双随机一公开
+    "audit:inspection-result": lambda o: {"pk": o.inspection_result.pk},
+    "audit:credit-detail": lambda o: {"pk": o.world.invited.pk},
+    **{f"audit-api:inspection-plan-{name}": (lambda o: {"pk": o.inspection_plan.pk}) for name in (
+        "detail", "draw", "verify", "publish")},
+    **{f"audit-api:inspection-result-{name}": (lambda o: {"pk": o.inspection_result.pk}) for name in (
+        "detail", "findings", "rectify")},
+    "audit-api:facility-credit-detail": lambda o: {"pk": o.world.invited.pk},
     "audit:qc-draw-detail": lambda o: {"pk": o.qc_draw.pk},  # JL-O2
     "audit:qc-review-detail": lambda o: {"pk": o.qc_review.pk},
     # JL-O3: the province's 2025 evaluation; the result of the world's invited facility
@@ -315,6 +328,17 @@ class Objects:
         evaluation_formula_publish(actor=billing.province, weights=dict(EVALUATION_WEIGHTS), thresholds=dict(EVALUATION_THRESHOLDS))
         self.evaluation_round = evaluation_start(actor=billing.province, division=division("220000"), year=2025)
         self.evaluation_result = self.evaluation_round.results.get(facility=world.invited)
+        # JL-O6: 长春市's random inspection of its general hospitals, drawn (two inspectors on the roster, one
+        # of them working at the invited hospital and so never sent there).
+        city = regulator("220100")
+        inspector_add(actor=city, division=division("220100"), user=UserFactory(username="inspector_a"))
+        inspector_add(actor=city, division=division("220100"), user=UserFactory(username="inspector_b"),
+                      workplace=world.invited)
+        self.inspection_plan = inspection_draw(actor=city, plan=inspection_plan_create(
+            actor=city, division=division("220100"), title="长春市远程医疗随机抽查", facility_kinds=["general"],
+            facility_levels=[2, 3], facility_count=2, inspectors_per_facility=1, period_start=timezone.localdate(),
+            period_end=timezone.localdate() + dt.timedelta(days=30)))
+        self.inspection_result = self.inspection_plan.results.get(facility=world.invited)
         self.partner_client, _secret = partner_client_register(
             actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited, name="HIS",
             scopes=["consultations:read"])

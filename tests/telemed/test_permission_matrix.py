@@ -64,6 +64,10 @@ OPEN_TO_ANONYMOUS: dict[str, str] = {
     "oauth-api:token": "partner applications obtain tokens here with their client id and secret (issue 14)",
     "public:complaint-new": "JL-O6: patients file a complaint without an account (rate-limited)",
     "public:complaint-status": "JL-O6: a complainant follows their complaint by tracking number and phone digits",
+    "public:inspection-list": "JL-O6 一公开: published random-inspection results are public",
+    "public:inspection-detail": "JL-O6 一公开: one published plan, its draw and results",
+    "public:credit-list": "JL-O6: the credit grades of accredited facilities are public",
+    "public:credit-detail": "JL-O6: the public part of a facility's credit record",
 }
 
 # Routes that refuse anonymous callers without a redirect: called by the pages' scripts, not opened.
@@ -85,6 +89,8 @@ UNSCOPED_OBJECTS = {
     "facilities-api:service-type-report-template": lambda o: {"pk": o.consultation.service_type_id},
     "facilities:service-type-standard": lambda o: {"code": "imaging"},  # JL-O4: a diagnosis type
     "audit:checkpoint-download": _checkpoint_pk,
+    "public:inspection-detail": lambda o: {"pk": o.inspection_plan.pk},
+    "public:credit-detail": lambda o: {"pk": o.world.invited.pk},
     "audit-api:audit-checkpoint-detail": _checkpoint_pk,
 }
 

@@ -37,6 +37,7 @@ from facilities.choices import (
     AccreditationStatus,
     AdminRole,
     AgreementStatus,
+    FacilityKind,
     StaffRole,
 )
 from facilities.equipment import asset_maintenance_record, asset_register
@@ -131,6 +132,7 @@ class DemoSeeder:
         self.seed_equipment()
         self.seed_report_standards()
         self.seed_complaints()
+        self.seed_inspections()
 
     def seed_partner_client(self) -> None:
         """Issue 14: the demo partner applications, through the service so that each registration is
@@ -520,6 +522,38 @@ class DemoSeeder:
             evaluation_publish(actor=province, round_=round_)
             self.created["evaluations"] += 1
 
+    # --- random inspections, 双随机一公开 (JL-O6) ----------------------------------------------------
+
+    def seed_inspections(self) -> None:
+        """长春市's roster of three inspectors (two work at facilities of the city), one plan drawn with a
+        recorded seed, its results entered and published: the public pages and the credit records show
+        something at once. Through the services, so every step is on the audit record."""
+        from audit import inspections
+        from audit.inspection_models import InspectionPlan, Inspector
+
+        if InspectionPlan.objects.filter(title=data.INSPECTION_PLAN_TITLE).exists():
+            return
+        regulator = self.users["reg_changchun"]
+        city = Division.objects.get(code="220100")
+        for username, facility_key in data.INSPECTORS:
+            user = self.users[username]
+            if not Inspector.objects.filter(division=city, user=user, active=True).exists():
+                inspections.inspector_add(actor=regulator, division=city, user=user,
+                                          workplace=self.facilities[facility_key] if facility_key else None)
+                self.created["inspectors"] += 1
+        plan = inspections.inspection_plan_create(
+            actor=regulator, division=city, title=data.INSPECTION_PLAN_TITLE, facility_kinds=[FacilityKind.GENERAL_HOSPITAL],
+            facility_levels=[2, 3], facility_count=2, inspectors_per_facility=2,
+            period_start=self.today - timedelta(days=20), period_end=self.today + timedelta(days=10))
+        plan = inspections.inspection_draw(actor=regulator, plan=plan)
+        for index, result in enumerate(plan.results.order_by("facility_id")):
+            summary, rectification = data.INSPECTION_FINDINGS[min(index, len(data.INSPECTION_FINDINGS) - 1)]
+            inspections.inspection_findings_enter(
+                actor=regulator, result=result, severity="minor" if rectification else "none", summary=summary,
+                rectification=rectification, deadline=self.today + timedelta(days=30) if rectification else None,
+                inspected_on=self.today - timedelta(days=3))
+        inspections.inspection_publish(actor=regulator, plan=plan)
+        self.created["inspection plans"] += 1
 
 # --- the summary --------------------------------------------------------------------------------
 
