@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0009_quality_control'),
+        ('audit', '0010_lock_free_append'),
         ('facilities', '0013_assessment_entry_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
