@@ -521,6 +521,11 @@ class AssessmentEntry(models.Model):
     occurred_at = models.DateTimeField(_("时间"))
     rule = models.CharField(_("依据"), max_length=10)
     description = models.TextField(_("情况"))
+    # The audit event of the attempt. Its chain position is assigned by the sequencer after commit
+    # (JL-A1, issue 11), so the entry points at the event and reads the position from it; entries
+    # written before the sequencer kept the position itself in ``audit_sequence``.
+    audit_event = models.ForeignKey("audit.AuditEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("审计事件"))
     audit_sequence = models.BigIntegerField(_("审计事件序号"), null=True, blank=True)
 
     class Meta:
@@ -531,6 +536,13 @@ class AssessmentEntry(models.Model):
             # JL-P6: a physician's file, newest first (the physician page and the API's assessment-entries).
             models.Index(fields=["physician", "-occurred_at"], name="assessment_physician_idx"),
         ]
+
+    @property
+    def log_sequence(self) -> int | None:
+        """The attempt's position in the audit chain; None while the event waits for the sequencer."""
+        if self.audit_sequence is not None:
+            return self.audit_sequence
+        return self.audit_event.sequence if self.audit_event_id else None
 
     def __str__(self) -> str:
         return f"{self.physician.name} {self.rule} {self.occurred_at:%Y-%m-%d}"

@@ -107,7 +107,7 @@ def physician_detail(*, user, pk: int) -> Physician:
 
 def assessment_entries(*, physician: Physician):
     """JL-P6 (art. 31): a (visible) physician's assessment file, newest first, with the facility."""
-    return AssessmentEntry.objects.filter(physician=physician).select_related("facility").order_by("-occurred_at", "-id")
+    return AssessmentEntry.objects.filter(physician=physician).select_related("facility", "audit_event").order_by("-occurred_at", "-id")
 
 
 def physician_qualification_table(physician: Physician, *, on: date, scope: str | None = None) -> list[dict]:

@@ -509,7 +509,7 @@ def physician_require_qualified(
                 rule="JL-P6",
                 description=_("未经所在机构授权，试图以%(role)s身份开展远程医疗服务（%(act)s）。")
                 % {"role": ActingRole(acting_role).label, "act": act},
-                audit_sequence=event.sequence,
+                audit_event=event,  # its chain position is read from the event (sequenced after commit)
             )
     if bad:
         raise ApplicationError.from_reasons(bad)

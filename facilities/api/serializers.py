@@ -430,6 +430,8 @@ class AssessmentEntrySerializer(serializers.ModelSerializer):
     """An entry of a physician's assessment file (考核档案, JL-P6 art. 31)."""
 
     facility_name = serializers.CharField(source="facility.name", read_only=True)
+    audit_sequence = serializers.IntegerField(source="log_sequence", read_only=True, allow_null=True,
+                                              help_text="The attempt's position in the audit chain (null until chained, JL-A1)")
 
     class Meta:
         model = AssessmentEntry

@@ -177,7 +177,8 @@ def test_jl_p6_unauthorised_attempt_goes_into_the_assessment_file():
         )
     assert refused.value.code == "JL-P6"
     (entry,) = AssessmentEntry.objects.all()
-    event = AuditEvent.objects.get(sequence=entry.audit_sequence)
+    event = AuditEvent.objects.get(sequence=entry.log_sequence)
+    assert entry.audit_event == event and entry.audit_sequence is None
     assert entry.rule == "JL-P6" and entry.physician == registration.physician and event.outcome == "failure"
 
 
@@ -288,3 +289,23 @@ def test_jl_f3_terminate_needs_a_reason_and_a_party_admin():
     services.agreement_terminate(actor=staff(agreement.invited, StaffRole.FACILITY_ADMIN), agreement=agreement, reason="合作到期不再续签")
     agreement.refresh_from_db()
     assert agreement.status == "terminated"
+
+
+def test_jl_p6_the_assessment_entry_shows_the_attempts_chain_position_once_the_sequencer_chained_it(settings):
+    """JL-P6 with the lock-free audit log (JL-A1, issue 11): the entry is written before its event is
+    chained, so it points at the event and shows the position the sequencer gives it."""
+    from audit.services import audit_chain_sequence
+
+    settings.TELEMED_AUDIT_SEQUENCER = "worker"
+    hospital = FacilityFactory()
+    registration = RegistrationFactory(facility=hospital, authorised_at=None)
+    with pytest.raises(ApplicationError):
+        services.physician_require_qualified(
+            actor=staff(hospital, StaffRole.COORDINATOR), physician=registration.physician, facility=hospital,
+            acting_role=ActingRole.EXPERT, scope="internal", act="sign",
+        )
+    (entry,) = AssessmentEntry.objects.all()
+    assert entry.audit_event.sequence is None and entry.log_sequence is None
+    audit_chain_sequence()
+    entry = AssessmentEntry.objects.select_related("audit_event").get()
+    assert entry.log_sequence == entry.audit_event.sequence is not None
