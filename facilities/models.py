@@ -537,15 +537,15 @@ class AssessmentEntry(models.Model):
             models.Index(fields=["physician", "-occurred_at"], name="assessment_physician_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.physician.name} {self.rule} {self.occurred_at:%Y-%m-%d}"
+
     @property
     def log_sequence(self) -> int | None:
         """The attempt's position in the audit chain; None while the event waits for the sequencer."""
         if self.audit_sequence is not None:
             return self.audit_sequence
         return self.audit_event.sequence if self.audit_event_id else None
-
-    def __str__(self) -> str:
-        return f"{self.physician.name} {self.rule} {self.occurred_at:%Y-%m-%d}"
 
 
 class DutyShiftQuerySet(ScopedQuerySet):
