@@ -402,7 +402,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"partner_client": f"{TELEMED_OAUTH_RATE_PER_MINUTE}/min"},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "telemed.filters.FilterBackend",  # django-filter, numbers bounded (issue 14: never a 500)
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
@@ -450,6 +450,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "telemed.idempotency.document_idempotency_key",
+        "telemed.openapi.document_errors",  # issue 14: every operation's error answers, with examples
     ],
     "ENUM_NAME_OVERRIDES": {
         "AccreditationStatusEnum": "facilities.choices.AccreditationStatus",

@@ -21,7 +21,6 @@ import django_filters
 from django.db.models import Q
 from django.http import FileResponse
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, filters, mixins, status, viewsets
@@ -43,6 +42,7 @@ from telemed.api import (
     run_service,
 )
 from telemed.errors import ApplicationError
+from telemed.filters import FilterBackend
 from telemed.pagination import SyncPagination, cursor_mode_requested
 from telemed.scope import Scope
 
@@ -172,7 +172,7 @@ class PatientViewSet(
     serializer_class = s.PatientSerializer
     filterset_class = PatientFilter
     # Identity and phone numbers match only in full: a partial number must not find anyone (JL-C9).
-    filter_backends = [DjangoFilterBackend, PatientSearchFilter, filters.OrderingFilter]
+    filter_backends = [FilterBackend, PatientSearchFilter, filters.OrderingFilter]
     search_fields = ["name"]
     ordering_fields = ["name", "created_at"]
     ordering = ["name", "id"]

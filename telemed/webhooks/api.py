@@ -153,9 +153,9 @@ class WebhookDeliveryViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixi
 
     @property
     def filter_backends(self):
-        from django_filters.rest_framework import DjangoFilterBackend
+        from telemed.filters import FilterBackend
 
-        return [DjangoFilterBackend]
+        return [FilterBackend]
 
     def get_queryset(self):
         return super().get_queryset().visible_to(self.request.user)

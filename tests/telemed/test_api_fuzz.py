@@ -1,0 +1,102 @@
+"""The contract itself (issue 14): schemathesis against the live portal finds nothing.
+
+The portal runs under pytest-django's ``live_server`` with a small network built by the factories
+(two facilities under an agreement, a consultation sent and accepted, its obligations); a partner
+application of the inviting facility holds every scope. The schema is read from ``/api/schema/`` of
+that server, and schemathesis' own command line runs every check it has (``--checks all``) against
+every operation: the coverage phase (boundary and missing values, wrong types, every documented
+example) and the fuzzing phase, deterministic (no random variation between runs), a few examples per
+operation, with a hard time bound. Any failure — a 5xx, a status code, content type, header or body
+the schema does not promise, a schema-valid request refused, a schema-invalid one accepted — fails
+the test, listing operation, check and the request to reproduce it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from django.core.cache import cache
+
+from facilities.choices import StaffRole
+from telemed.oauth import services as oauth_services
+from telemed.oauth.rules import SCOPES
+from tests.factories import staff
+
+#: Examples per operation and phase. Enough to reach every parameter's boundaries; small enough that
+#: the whole run stays well inside CI's budget on two cores.
+MAX_EXAMPLES = 3
+#: Hard bound on the whole run (seconds): a hang is a failure, not a stuck CI.
+TIME_BOUND = 420
+
+
+@pytest.fixture
+def partner_token(world, live_server):
+    """A bearer token of a partner application of the inviting facility with every scope."""
+    cache.clear()  # the rate counters
+    world.accepted_with_expert()
+    admin = staff(world.inviting, StaffRole.FACILITY_ADMIN, username="fuzz_admin")
+    client, secret = oauth_services.partner_client_register(
+        actor=admin, facility=world.inviting, name="fuzz", scopes=sorted(SCOPES), rate_per_minute=1_000_000,
+    )
+    answer = requests.post(f"{live_server.url}/api/v1/oauth/token/", auth=(client.client_id, secret),
+                           data={"grant_type": "client_credentials"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
+
+
+def _failures(ndjson: Path) -> list[str]:
+    """One line per failure from schemathesis' event stream: operation, check, status, message, request."""
+    lines = set()
+    for raw in ndjson.read_text().splitlines():
+        scenario = json.loads(raw).get("ScenarioFinished")
+        if not scenario:
+            continue
+        recorder = scenario.get("recorder", {})
+        for case_id, checks in recorder.get("checks", {}).items():
+            for check in checks:
+                if check.get("status") == "success":
+                    continue
+                case = recorder.get("cases", {}).get(case_id, {}).get("value", {})
+                response = (recorder.get("interactions", {}).get(case_id) or {}).get("response") or {}
+                failure = (check.get("failure_info") or {}).get("failure", {})
+                request = {key: case.get(key) for key in ("path_parameters", "query", "body") if case.get(key)}
+                lines.add(
+                    f"{recorder.get('label')} | {check.get('name')} | {response.get('status_code')} | "
+                    f"{failure.get('title', '')}: {' '.join(str(failure.get('message', '')).split())[:300]} | "
+                    f"{json.dumps(request, ensure_ascii=False, default=str)[:400]}"
+                )
+    return sorted(lines)
+
+
+def test_schemathesis_finds_no_failure_on_the_live_portal(partner_token, live_server, tmp_path):
+    """Issue 14: 0 server errors, 0 schema violations, 0 undocumented status codes, valid requests
+    accepted and invalid ones refused, on every operation of the published schema."""
+    # Read anonymously, as the reference pages do; the partner's token then goes on every operation.
+    schema = requests.get(f"{live_server.url}/api/schema/", params={"format": "json"}, timeout=120)
+    assert schema.status_code == 200
+    (tmp_path / "openapi.json").write_bytes(schema.content)
+    report = tmp_path / "events.ndjson"
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "run", str(tmp_path / "openapi.json"), "--url", live_server.url,
+        "--header", f"Authorization: Bearer {partner_token}",
+        "--checks", "all",
+        "--phases", "examples,coverage,fuzzing",
+        "--generation-deterministic", "--seed", "14",
+        "--max-examples", str(MAX_EXAMPLES),
+        "--workers", "1",
+        "--request-timeout", "30",
+        "--generation-database", "none",
+        "--no-color", "--report", "ndjson", "--report-ndjson-path", str(report),
+    ]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.telemed.fuzz_hooks"}
+    run = subprocess.run(command, capture_output=True, text=True, timeout=TIME_BOUND, check=False,  # noqa: S603
+                         cwd=Path(__file__).resolve().parents[2], env=env)
+    failures = _failures(report) if report.exists() else []
+    summary = run.stdout[-6000:]
+    assert run.returncode == 0 and not failures, "\n".join([f"{len(failures)} failures:", *failures, summary, run.stderr[-2000:]])
