@@ -440,6 +440,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Partner API for hospital information systems. Errors: {code, message, extra}.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Issue 14: a text field that may not be blank says so (minLength 1), so the schema is what is accepted.
+    "ENFORCE_NON_BLANK_FIELDS": True,
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

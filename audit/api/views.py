@@ -32,6 +32,7 @@ from consultations.models import Consultation
 from facilities.choices import StaffRole
 from telemed.api import ActionRolePermission, Roles, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
+from telemed.filters import IdFilter
 from telemed.pagination import cursor_invalid, decode_cursor, encode_cursor
 from telemed.scope import Scope
 
@@ -105,7 +106,7 @@ class ResponsibilityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class SealFilter(django_filters.FilterSet):
-    consultation = django_filters.NumberFilter(field_name="consultation")
+    consultation = IdFilter(field_name="consultation")
     open = django_filters.BooleanFilter(field_name="unsealed_at", lookup_expr="isnull", label="封存中")
 
     class Meta:

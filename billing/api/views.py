@@ -29,6 +29,7 @@ from telemed.api import (
     require_roles,
     run_service,
 )
+from telemed.filters import IdFilter
 
 from .. import exports, selectors, services
 from ..choices import PayoutState, StatementState
@@ -83,7 +84,7 @@ class PriceStandardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bil
 
 
 class FacilityPriceFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
+    facility = IdFilter(field_name="facility")
     service_type = django_filters.CharFilter(field_name="service_type")
 
     class Meta:
@@ -117,7 +118,7 @@ class ChargeFilter(django_filters.FilterSet):
     """The charges page's filters, applied by ``selectors.filter_charges``."""
 
     period = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="完成月份 YYYY-MM（北京时间）")
-    counterpart = django_filters.NumberFilter(method="by_selector", label="对方机构 id")
+    counterpart = IdFilter(method="by_selector", label="对方机构 id")
     service_type = django_filters.CharFilter(method="by_selector", label="服务项目编码")
     status = django_filters.ChoiceFilter(choices=selectors.CHARGE_STATUSES, method="by_selector", label="结算状态")
     paid = django_filters.BooleanFilter(method="by_selector", label="是否已登记患者缴费")
@@ -183,7 +184,7 @@ class ChargeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingVie
 
 class StatementFilter(django_filters.FilterSet):
     period = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="结算月份 YYYY-MM")
-    counterpart = django_filters.NumberFilter(method="by_selector", label="对方机构 id")
+    counterpart = IdFilter(method="by_selector", label="对方机构 id")
     state = django_filters.ChoiceFilter(choices=StatementState.choices, method="by_selector")
 
     class Meta:

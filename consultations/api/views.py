@@ -42,7 +42,7 @@ from telemed.api import (
     run_service,
 )
 from telemed.errors import ApplicationError
-from telemed.filters import FilterBackend
+from telemed.filters import FilterBackend, IdFilter
 from telemed.pagination import SyncPagination, cursor_mode_requested
 from telemed.scope import Scope
 
@@ -223,7 +223,7 @@ def _only_facility(user, roles: Roles) -> Facility:
 
 
 class AdmissionFilter(django_filters.FilterSet):
-    patient = django_filters.NumberFilter(field_name="patient")
+    patient = IdFilter(field_name="patient")
     discharged = django_filters.BooleanFilter(field_name="discharged_at", lookup_expr="isnull", exclude=True, label="已出院")
     diagnosed = django_filters.BooleanFilter(
         field_name="diagnosis_confirmed_at", lookup_expr="isnull", exclude=True, label="已明确诊断"
@@ -283,7 +283,7 @@ class ObligationFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(
         choices=[*ObligationState.choices, ("all", "全部")], method="filter_state", label="状态（默认 open；all 为全部）"
     )
-    patient = django_filters.NumberFilter(field_name="patient")
+    patient = IdFilter(field_name="patient")
     trigger = django_filters.ChoiceFilter(choices=TriggerKind.choices)
 
     class Meta:

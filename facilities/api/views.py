@@ -28,6 +28,7 @@ from telemed.api import (
 )
 from telemed.checks import failing
 from telemed.dates import IsoDateTimeFilter
+from telemed.filters import IdFilter
 
 from .. import rules, selectors, services
 from ..choices import (
@@ -102,7 +103,7 @@ class FacilityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facility
 
 
 class AgreementFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(method="filter_facility", label="协议任一方机构 id")
+    facility = IdFilter(method="filter_facility", label="协议任一方机构 id")
     status = django_filters.ChoiceFilter(choices=AgreementStatus.choices)
 
     class Meta:
@@ -152,7 +153,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
 
 
 class PhysicianFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="registrations__facility", distinct=True, label="执业机构 id")
+    facility = IdFilter(field_name="registrations__facility", distinct=True, label="执业机构 id")
     title = django_filters.TypedChoiceFilter(choices=Title.choices, coerce=int)
     scope = django_filters.ChoiceFilter(choices=PracticeScope.choices, method="filter_scope", label="执业范围")
 
@@ -371,8 +372,8 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facili
 
 
 class DutyShiftFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
-    physician = django_filters.NumberFilter(field_name="physician")
+    facility = IdFilter(field_name="facility")
+    physician = IdFilter(field_name="physician")
     scope = django_filters.ChoiceFilter(choices=PracticeScope.choices)
 
     class Meta:
@@ -413,7 +414,7 @@ class DutyShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
 
 
 class SuspensionFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
+    facility = IdFilter(field_name="facility")
     open = django_filters.BooleanFilter(field_name="lifted_at", lookup_expr="isnull", label="仅未解除")
 
     class Meta:
@@ -486,7 +487,7 @@ class SuspensionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facili
 
 
 class AccreditationApplicationFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
+    facility = IdFilter(field_name="facility")
     status = django_filters.ChoiceFilter(choices=AccreditationStatus.choices)
 
     class Meta:

@@ -19,6 +19,7 @@ from rest_framework.routers import SimpleRouter
 from facilities.models import Facility
 from telemed.api import ReasonSerializer, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
+from telemed.filters import IdFilter
 from telemed.models import WebhookDelivery, WebhookSubscription
 from telemed.scope import Scope
 
@@ -134,7 +135,7 @@ class WebhookSubscriptionViewSet(VersionedResourceMixin, mixins.ListModelMixin, 
 
 
 class DeliveryFilter(django_filters.FilterSet):
-    subscription = django_filters.NumberFilter(field_name="subscription_id")
+    subscription = IdFilter(field_name="subscription_id")
 
     class Meta:
         model = WebhookDelivery

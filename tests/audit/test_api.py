@@ -119,8 +119,8 @@ def test_responsibility_list_queries_do_not_grow_with_rows(world, django_assert_
 class TestSealCreate(EndpointAccessCases):
     event_type = "record.seal"
     success_status = 201
-    wrong_facility_status = 400  # the consultation in the body resolves only within scope
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404  # the consultation in the body resolves only within scope
+    wrong_facility_code = "not_found"
 
     @pytest.fixture(autouse=True)
     def _world(self, world):

@@ -332,14 +332,14 @@ def test_jl_p2_clinician_cannot_register_a_physician_but_facility_admin_can(db):
 class TestJlP2PhysicianRegister(EndpointAccessCases):
     """JL-P2 (art. 14.2): a facility administrator records a practice registration at their facility.
 
-    A facility outside the user's scope in the body is refused like a missing one (400), so a
+    A facility outside the user's scope in the body is refused like a missing one (404 not_found, issue 14), so a
     request body cannot probe for facilities.
     """
 
     event_type = "physician.register"
     success_status = 201
-    wrong_facility_status = 400
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404
+    wrong_facility_code = "not_found"
 
     def arrange(self) -> Access:
         facility = FacilityFactory()
@@ -493,8 +493,8 @@ class TestJlF4DutyShiftAdd(EndpointAccessCases):
 
     event_type = "facility.duty.add"
     success_status = 201
-    wrong_facility_status = 400
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404
+    wrong_facility_code = "not_found"
 
     def arrange(self) -> Access:
         facility = FacilityFactory()
@@ -600,8 +600,8 @@ class TestJlF5SuspensionReport(EndpointAccessCases):
 
     event_type = "facility.suspension.report"
     success_status = 201
-    wrong_facility_status = 400
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404
+    wrong_facility_code = "not_found"
 
     def arrange(self) -> Access:
         facility = FacilityFactory()
