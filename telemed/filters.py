@@ -52,9 +52,10 @@ class FilterBackend(DjangoFilterBackend):
             values = request.query_params.getlist(name)
             if isinstance(item, NumberFilter):
                 field = item.field
-                if not any(isinstance(v, DecimalValidator) for v in field.validators):
+                if not getattr(field, "_whole_and_bounded", False):
                     field.validators.extend([DecimalValidator(max_digits=19, decimal_places=0),
                                              MinValueValidator(-BIGINT_MAX - 1), MaxValueValidator(BIGINT_MAX)])
+                    field._whole_and_bounded = True
             if not values or isinstance(item, CharFilter):
                 continue
             if any(value == "" for value in values):

@@ -87,6 +87,7 @@ DETAIL_WRITES = {
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "等待的秒数"}}
 
 METHODS = ("get", "put", "post", "patch", "delete")
+NO_NUL = "^[^\\u0000]*$"
 
 
 def _add(responses: dict, status: str, description: str, examples: dict, shared: dict) -> None:
@@ -119,6 +120,12 @@ def document_errors(result, generator, request, public):
             operation = path_item.get(method)
             if operation is None:
                 continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and schema.get("type") == "string" and not (
+                        {"pattern", "enum", "format"} & set(schema)):
+                    # telemed.middleware: a NUL in any query parameter is 400 invalid_query.
+                    schema["pattern"] = NO_NUL
             responses = operation.setdefault("responses", {})
             table = dict(COMMON)
             if method != "get":

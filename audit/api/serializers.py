@@ -40,7 +40,7 @@ class ActSerializer(serializers.Serializer):
     actor_id = serializers.IntegerField(source="event.actor_id", allow_null=True)
     actor = serializers.CharField(source="event.actor_label", help_text="操作人（记录时的姓名和用户名）")
     acting_facility_id = serializers.IntegerField(source="event.acting_facility_id", allow_null=True)
-    acting_division_code = serializers.CharField(source="event.acting_division_code")
+    acting_division_code = serializers.CharField(source="event.acting_division_code", allow_blank=True)  # "" for staff
     acting_for = serializers.CharField(help_text="所代表的机构或卫生健康行政部门")
     object_type = serializers.CharField(source="event.object_type")
     object_id = serializers.CharField(source="event.object_id")

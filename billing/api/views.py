@@ -272,7 +272,7 @@ class StatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Billing
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         statement = self.get_object()
-        query = s.ExportQuerySerializer(data=request.query_params)
+        query = s.ExportQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         content, content_type, name = exports.render(
             statement, query.validated_data["format"],
@@ -408,7 +408,7 @@ class PayoutReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bill
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         report = self.get_object()
-        query = s.PayoutExportQuerySerializer(data=request.query_params)
+        query = s.PayoutExportQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         fmt = query.validated_data["format"]
         lines = list(selectors.payout_lines(user=request.user, report=report))

@@ -418,7 +418,7 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Consultation.objects.none()
-        query = s.ConsultationQuerySerializer(data=self.request.query_params)
+        query = s.ConsultationQuerySerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         params = query.validated_data
         return selectors.consultation_list(

@@ -231,7 +231,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
     @action(detail=True, methods=["get"])
     def qualification(self, request, pk=None):
         physician = self.get_object()
-        query = s.QualificationQuerySerializer(data=request.query_params, context=self.get_serializer_context())
+        query = s.QualificationQuerySerializer(data=request.query_params.dict(), context=self.get_serializer_context())
         query.is_valid(raise_exception=True)
         params = query.validated_data
         facility = params["facility"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import django_filters
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -50,12 +50,22 @@ class WebhookPayloadSerializer(serializers.Serializer):
     data = serializers.DictField(help_text="摘要：action（审计事件类型）、facility_ids、consultation_number、state；不含患者身份信息（JL-C9）")
 
 
+@extend_schema_field({"type": "string", "enum": list(rules.WebhookEventType.values)})
+class EventTypeField(serializers.CharField):
+    """Issue 14: the schema lists the event types; the service still refuses others (webhook_event_type_invalid)."""
+
+
+@extend_schema_field({"type": "string", "format": "uri", "pattern": "^https?://[^/@:]+(:[0-9]+)?(/.*)?$", "maxLength": 500})
+class WebhookUrlField(serializers.CharField):
+    """Issue 14: the schema says http(s) without credentials; the service checks the rest (webhook_url_*)."""
+
+
 class WebhookSubscriptionSerializer(serializers.ModelSerializer):
     facility = serializers.IntegerField(source="facility_id", required=False,
                                         help_text="订阅机构；本人只管理一个机构时可省略")
-    event_types = serializers.ListField(child=serializers.CharField(max_length=60), allow_empty=False,
+    event_types = serializers.ListField(child=EventTypeField(max_length=60), allow_empty=False, min_length=1,
                                         help_text="、".join(rules.WebhookEventType.values))
-    target_url = serializers.CharField(max_length=500, help_text="接收地址：http/https，不得含用户名密码，不得为内网地址")
+    target_url = WebhookUrlField(max_length=500, help_text="接收地址：http/https，不得含用户名密码，不得为内网地址")
 
     class Meta:
         model = WebhookSubscription

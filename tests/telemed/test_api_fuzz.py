@@ -13,8 +13,10 @@ the test, listing operation, check and the request to reproduce it.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,11 +52,40 @@ def partner_token(world, live_server):
     return answer.json()["access_token"]
 
 
-def _failures(ndjson: Path) -> list[str]:
-    """One line per failure from schemathesis' event stream: operation, check, status, message, request."""
-    lines = set()
+#: Answers to schema-valid requests that no OpenAPI schema can foresee, so not failures of
+#: ``positive_data_acceptance``: a refusal under the rulebook (``code`` is a rule ID such as ``JL-C2``:
+#: whether a case may start depends on its state, not on the shape of the request), a cursor not issued
+#: by the server (an opaque signed token: any string is well formed, only ours verify), and a webhook
+#: address that does not resolve or resolves to a private network (DNS, at request time). Each is still
+#: a documented 400 with the ErrorBody; every other refusal of a schema-valid request counts.
+OUTSIDE_THE_SCHEMA = re.compile(r"^(JL-[A-Z]+[0-9]+|cursor_invalid|webhook_url_unresolvable|webhook_url_private)$")
+
+
+def _body(response: dict) -> str:
+    body = response.get("body") or response.get("content") or ""
+    if isinstance(body, dict) and "$base64" in body:
+        body = base64.b64decode(body["$base64"]).decode("utf-8", "replace")
+    return body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+
+
+def _code(body: str) -> str:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    return str(answer.get("code", "")) if isinstance(answer, dict) else ""
+
+
+def _failures(ndjson: Path) -> tuple[list[str], list[str]]:
+    """From schemathesis' event stream: one line per failure (operation, check, status, message, the
+    request and the answer), and one per refusal outside the schema (``OUTSIDE_THE_SCHEMA``)."""
+    lines, outside = set(), set()
     for raw in ndjson.read_text().splitlines():
-        scenario = json.loads(raw).get("ScenarioFinished")
+        event = json.loads(raw)
+        for name in ("NonFatalError", "FatalError"):  # schemathesis could not run a case at all
+            if name in event:
+                lines.add(f"{name} | {json.dumps(event[name], ensure_ascii=False, default=str)[:600]}")
+        scenario = event.get("ScenarioFinished")
         if not scenario:
             continue
         recorder = scenario.get("recorder", {})
@@ -65,13 +96,19 @@ def _failures(ndjson: Path) -> list[str]:
                 case = recorder.get("cases", {}).get(case_id, {}).get("value", {})
                 response = (recorder.get("interactions", {}).get(case_id) or {}).get("response") or {}
                 failure = (check.get("failure_info") or {}).get("failure", {})
+                body = _body(response)
                 request = {key: case.get(key) for key in ("path_parameters", "query", "body") if case.get(key)}
-                lines.add(
+                line = (
                     f"{recorder.get('label')} | {check.get('name')} | {response.get('status_code')} | "
                     f"{failure.get('title', '')}: {' '.join(str(failure.get('message', '')).split())[:300]} | "
-                    f"{json.dumps(request, ensure_ascii=False, default=str)[:400]}"
+                    f"{json.dumps(request, ensure_ascii=False, default=str)[:400]} | {' '.join(body.split())[:300]}"
                 )
-    return sorted(lines)
+                if (check.get("name") == "positive_data_acceptance" and response.get("status_code") == 400
+                        and OUTSIDE_THE_SCHEMA.match(_code(body))):
+                    outside.add(f"{recorder.get('label')} | {_code(body)}")
+                else:
+                    lines.add(line)
+    return sorted(lines), sorted(outside)
 
 
 def test_schemathesis_finds_no_failure_on_the_live_portal(partner_token, live_server, tmp_path):
@@ -86,6 +123,9 @@ def test_schemathesis_finds_no_failure_on_the_live_portal(partner_token, live_se
         sys.executable, "-m", "schemathesis.cli", "run", str(tmp_path / "openapi.json"), "--url", live_server.url,
         "--header", f"Authorization: Bearer {partner_token}",
         "--checks", "all",
+        # The deprecated username/password door (POST /api/v1/auth/token/) is frozen as it is until it goes
+        # (docs/architecture.md, "Partner applications"): its 400 for wrong credentials is not changed now.
+        "--exclude-deprecated",
         "--phases", "examples,fuzzing",
         "--generation-deterministic", "--seed", "14",
         "--max-examples", str(MAX_EXAMPLES),
@@ -96,6 +136,10 @@ def test_schemathesis_finds_no_failure_on_the_live_portal(partner_token, live_se
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.telemed.fuzz_hooks"}
     run = subprocess.run(command, capture_output=True, text=True, timeout=TIME_BOUND, check=False,  # noqa: S603
                          cwd=Path(__file__).resolve().parents[2], env=env)
-    failures = _failures(report) if report.exists() else []
+    failures, outside = _failures(report) if report.exists() else ([], [])
+    print(f"refusals outside the schema (not failures): {len(outside)}", *outside, sep="\n")
     summary = run.stdout[-6000:]
-    assert run.returncode == 0 and not failures, "\n".join([f"{len(failures)} failures:", *failures, summary, run.stderr[-2000:]])
+    report_text = "\n".join([f"{len(failures)} failures:", *failures, summary, run.stderr[-2000:]])
+    # Exit 1 is "found something": only the refusals outside the schema may explain it.
+    assert run.returncode in (0, 1) and report.exists(), report_text
+    assert not failures and (run.returncode == 0 or outside), report_text
