@@ -87,6 +87,20 @@ DETAIL_WRITES = {
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "等待的秒数"}}
 
 METHODS = ("get", "put", "post", "patch", "delete")
+#: telemed.dates: a UTC offset of 16 hours or more cannot be true and is refused (400 invalid).
+DATE_TIME_OFFSET = "(Z|z|[+-](0[0-9]|1[0-5]):?[0-5][0-9])$"
+
+
+def _date_times(node) -> None:
+    """Every ``date-time`` string of the schema states the offsets the portal takes."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "date-time" and "pattern" not in node:
+            node["pattern"] = DATE_TIME_OFFSET
+        for value in node.values():
+            _date_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _date_times(value)
 NO_NUL = "^[^\\u0000]*$"
 
 
@@ -113,6 +127,7 @@ def document_errors(result, generator, request, public):
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ErrorBody", ERROR_SCHEMA)
     shared = result["components"].setdefault("examples", {})
+    _date_times(result)
     for path, path_item in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue

@@ -100,6 +100,7 @@ class SyncPagination(PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.cursor_mode = cursor_mode_requested(request.query_params)
         if not self.cursor_mode:
+            cursor_page_size(request.query_params)  # issue 14: a page_size the schema refuses is 400 here too
             return super().paginate_queryset(queryset, request, view)
         self.request = request
         params = request.query_params

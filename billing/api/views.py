@@ -13,7 +13,7 @@ from django.core.validators import RegexValidator
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.negotiation import BaseContentNegotiation
@@ -50,6 +50,11 @@ class BillingViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
 
 
 PERIOD = RegexValidator(r"^\d{4}-(0[1-9]|1[0-2])$", "须为 YYYY-MM，例如 2026-11。")
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"})
+class MonthFilter(django_filters.CharFilter):
+    """Issue 14: ``?month=YYYY-MM`` — the schema states the form that PERIOD checks."""
 
 
 # --- Prices (JL-B1) ---------------------------------------------------------------------------
@@ -338,7 +343,7 @@ class AllocationPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
 
 class PayoutReportFilter(django_filters.FilterSet):
-    month = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="月份 YYYY-MM")
+    month = MonthFilter(method="by_selector", validators=[PERIOD], label="月份 YYYY-MM")
     state = django_filters.ChoiceFilter(choices=PayoutState.choices, method="by_selector")
 
     class Meta:
@@ -420,7 +425,7 @@ class PayoutReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bill
 
 
 class MyPayoutFilter(django_filters.FilterSet):
-    month = django_filters.CharFilter(method="by_month", validators=[PERIOD], label="月份 YYYY-MM")
+    month = MonthFilter(method="by_month", validators=[PERIOD], label="月份 YYYY-MM")
 
     class Meta:
         model = PayoutLine

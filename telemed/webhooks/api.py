@@ -98,8 +98,8 @@ def _facility_for(request, facility_id: int | None) -> Facility:
     if facility_id is None and len(managed) == 1:
         facility_id = managed[0]
     if facility_id is None or facility_id not in managed:
-        raise ApplicationError("invalid", _("提交的数据有误，请按提示修改。"),
-                               {"fields": {"facility": [_("请选择您所管理的机构。")]}})
+        raise ApplicationError("not_found", _("引用的对象不存在，或它不在您的管辖范围内。"),  # JL-O1, issue 14
+                               {"fields": {"facility": [_("请选择您所管理的机构。")]}}, status=404)
     return Facility.objects.get(pk=facility_id)
 
 

@@ -53,12 +53,15 @@ def partner_token(world, live_server):
 
 
 #: Answers to schema-valid requests that no OpenAPI schema can foresee, so not failures of
-#: ``positive_data_acceptance``: a refusal under the rulebook (``code`` is a rule ID such as ``JL-C2``:
-#: whether a case may start depends on its state, not on the shape of the request), a cursor not issued
+#: ``positive_data_acceptance``: a refusal under the rulebook (``code`` is a rule ID such as ``JL-C2``, or
+#: ``invalid_transition`` from the state graph ``consultations.rules.EDGES``: whether a case may start
+#: depends on its state, not on the shape of the request), a cursor not issued
 #: by the server (an opaque signed token: any string is well formed, only ours verify), and a webhook
 #: address that does not resolve or resolves to a private network (DNS, at request time). Each is still
 #: a documented 400 with the ErrorBody; every other refusal of a schema-valid request counts.
-OUTSIDE_THE_SCHEMA = re.compile(r"^(JL-[A-Z]+[0-9]+|cursor_invalid|webhook_url_unresolvable|webhook_url_private)$")
+OUTSIDE_THE_SCHEMA = re.compile(
+    r"^(JL-[A-Z]+[0-9]+|invalid_transition|cursor_invalid|webhook_url_unresolvable|webhook_url_private)$"
+)
 
 
 def _body(response: dict) -> str:
