@@ -29,7 +29,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from rest_framework.pagination import PageNumberPagination
+from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from .errors import ApplicationError
@@ -90,6 +91,16 @@ def _parse_time(value: str) -> dt.datetime:
 
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat()
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """The API's page numbers (``DEFAULT_PAGINATION_CLASS``): ``?page=`` sent empty is 400 ``invalid``
+    (issue 14: the schema says an integer; it used to be read as page 1). A page past the end stays 404."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if self.page_query_param in request.query_params and not request.query_params[self.page_query_param].strip():
+            raise ValidationError({self.page_query_param: [_("请提供页码，或不带该参数。")]})
+        return super().paginate_queryset(queryset, request, view)
 
 
 class SyncPagination(PageNumberPagination):

@@ -122,7 +122,7 @@ class FacilityPriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bil
 class ChargeFilter(django_filters.FilterSet):
     """The charges page's filters, applied by ``selectors.filter_charges``."""
 
-    period = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="完成月份 YYYY-MM（北京时间）")
+    period = MonthFilter(method="by_selector", validators=[PERIOD], label="完成月份 YYYY-MM（北京时间）")
     counterpart = IdFilter(method="by_selector", label="对方机构 id")
     service_type = django_filters.CharFilter(method="by_selector", label="服务项目编码")
     status = django_filters.ChoiceFilter(choices=selectors.CHARGE_STATUSES, method="by_selector", label="结算状态")
@@ -188,7 +188,7 @@ class ChargeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingVie
 
 
 class StatementFilter(django_filters.FilterSet):
-    period = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="结算月份 YYYY-MM")
+    period = MonthFilter(method="by_selector", validators=[PERIOD], label="结算月份 YYYY-MM")
     counterpart = IdFilter(method="by_selector", label="对方机构 id")
     state = django_filters.ChoiceFilter(choices=StatementState.choices, method="by_selector")
 

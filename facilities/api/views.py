@@ -11,7 +11,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Prefetch, Q
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -71,8 +71,13 @@ class FacilityScopedViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
 # --- Facilities -------------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "string", "pattern": "^[0-9]{6}$"})
+class DivisionFilter(django_filters.CharFilter):
+    """Issue 14: a GB/T 2260 code is six digits; a code not on the register lists nothing."""
+
+
 class FacilityFilter(django_filters.FilterSet):
-    division = django_filters.CharFilter(method="filter_division", label="行政区划代码（含下级）")
+    division = DivisionFilter(method="filter_division", label="行政区划代码（含下级）")
     level = django_filters.TypedChoiceFilter(choices=FacilityLevel.choices, coerce=int)
     accreditation_status = django_filters.ChoiceFilter(choices=AccreditationStatus.choices)
 
@@ -84,7 +89,9 @@ class FacilityFilter(django_filters.FilterSet):
         """JL-O1's prefix rule: 220000 → the province, 220100 → the city and its counties."""
         division = Division.objects.filter(code=value.strip()).first()
         if division is None:
-            raise serializers.ValidationError({"division": "须为已登记的6位行政区划代码（GB/T 2260）。"})
+            if not (len(value.strip()) == 6 and value.strip().isdigit()):
+                raise serializers.ValidationError({"division": "须为已登记的6位行政区划代码（GB/T 2260）。"})
+            return queryset.none()  # issue 14: well formed but not on the register: nothing is there
         return queryset.filter(division__code__startswith=division.prefix)
 
 

@@ -56,11 +56,12 @@ def partner_token(world, live_server):
 #: ``positive_data_acceptance``: a refusal under the rulebook (``code`` is a rule ID such as ``JL-C2``, or
 #: ``invalid_transition`` from the state graph ``consultations.rules.EDGES``: whether a case may start
 #: depends on its state, not on the shape of the request), a cursor not issued
-#: by the server (an opaque signed token: any string is well formed, only ours verify), and a webhook
+#: by the server (an opaque signed token: any string is well formed, only ours verify), an ``If-Match``
+#: that is not the object's current ETag (412, RFC 9110: the ETag is opaque too), and a webhook
 #: address that does not resolve or resolves to a private network (DNS, at request time). Each is still
 #: a documented 400 with the ErrorBody; every other refusal of a schema-valid request counts.
 OUTSIDE_THE_SCHEMA = re.compile(
-    r"^(JL-[A-Z]+[0-9]+|invalid_transition|cursor_invalid|webhook_url_unresolvable|webhook_url_private)$"
+    r"^(JL-[A-Z]+[0-9]+|invalid_transition|cursor_invalid|precondition_failed|webhook_url_unresolvable|webhook_url_private)$"
 )
 
 
@@ -106,7 +107,7 @@ def _failures(ndjson: Path) -> tuple[list[str], list[str]]:
                     f"{failure.get('title', '')}: {' '.join(str(failure.get('message', '')).split())[:300]} | "
                     f"{json.dumps(request, ensure_ascii=False, default=str)[:400]} | {' '.join(body.split())[:300]}"
                 )
-                if (check.get("name") == "positive_data_acceptance" and response.get("status_code") == 400
+                if (check.get("name") == "positive_data_acceptance" and response.get("status_code") in (400, 412)
                         and OUTSIDE_THE_SCHEMA.match(_code(body))):
                     outside.add(f"{recorder.get('label')} | {_code(body)}")
                 else:
