@@ -8,7 +8,8 @@
 - A filter by a related object (``filterset_fields = ["facility"]``) matches nothing for an id that does
   not exist, as a number filter does, instead of 400 — which also told an outsider which ids exist
   outside their scope (JL-O1).
-- A filter given with an empty value (``?facility=``) is refused, except free text: an empty value
+- A filter given with an empty value (``?facility=``) is refused, except free text (a text filter with a
+  pattern in the schema sets ``refuse_empty``): an empty value
   used to be read as "no filter", which the schema (integer, boolean, date-time, an enumeration) does
   not allow. Leave the parameter out instead.
 
@@ -56,7 +57,7 @@ class FilterBackend(DjangoFilterBackend):
                     field.validators.extend([DecimalValidator(max_digits=19, decimal_places=0),
                                              MinValueValidator(-BIGINT_MAX - 1), MaxValueValidator(BIGINT_MAX)])
                     field._whole_and_bounded = True
-            if not values or isinstance(item, CharFilter):
+            if not values or (isinstance(item, CharFilter) and not getattr(item, "refuse_empty", False)):
                 continue
             if any(value == "" for value in values):
                 problems[name] = [_("请提供一个值，或不带该参数。")]

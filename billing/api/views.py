@@ -56,6 +56,8 @@ PERIOD = RegexValidator(r"^\d{4}-(0[1-9]|1[0-2])$", "须为 YYYY-MM，例如 202
 class MonthFilter(django_filters.CharFilter):
     """Issue 14: ``?month=YYYY-MM`` — the schema states the form that PERIOD checks."""
 
+    refuse_empty = True  # telemed.filters
+
 
 # --- Prices (JL-B1) ---------------------------------------------------------------------------
 

@@ -75,6 +75,8 @@ class FacilityScopedViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
 class DivisionFilter(django_filters.CharFilter):
     """Issue 14: a GB/T 2260 code is six digits; a code not on the register lists nothing."""
 
+    refuse_empty = True  # telemed.filters
+
 
 class FacilityFilter(django_filters.FilterSet):
     division = DivisionFilter(method="filter_division", label="行政区划代码（含下级）")

@@ -35,6 +35,9 @@ def api(admin):
     "/suspensions/?open=1",
     "/duty/?to=",  # an empty filter is not "no filter"
     "/prices/?facility=",
+    "/statements/?period=",  # a text filter with a pattern
+    "/statements/?period=2026-13",
+    "/complaints/?page=",  # an empty page number is not page 1
     "/referrals/?state=",  # query serializers read the same way
     "/obligations/?page_size=0",  # page mode checks page_size too
     "/responsibility/?consultation=99999999999999999999999",
