@@ -37,7 +37,7 @@ def api(admin):
     "/prices/?facility=",
     "/statements/?period=",  # a text filter with a pattern
     "/statements/?period=2026-13",
-    "/complaints/?page=",  # an empty page number is not page 1
+    "/facilities/?page=",  # an empty page number is not page 1
     "/referrals/?state=",  # query serializers read the same way
     "/obligations/?page_size=0",  # page mode checks page_size too
     "/responsibility/?consultation=99999999999999999999999",
