@@ -137,9 +137,13 @@ def test_schemathesis_finds_no_failure_on_the_live_portal(partner_token, live_se
         "--request-timeout", "30",
         "--no-color", "--report", "ndjson", "--report-ndjson-path", str(report),
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.telemed.fuzz_hooks"}
+    # Run from the test's own folder: schemathesis keeps a cache of past failures (.schemathesis/) in
+    # its working directory, which must neither land in the checkout nor steer the next run.
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.telemed.fuzz_hooks",
+           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH", "")]))}
     run = subprocess.run(command, capture_output=True, text=True, timeout=TIME_BOUND, check=False,  # noqa: S603
-                         cwd=Path(__file__).resolve().parents[2], env=env)
+                         cwd=tmp_path, env=env)
     failures, outside = _failures(report) if report.exists() else ([], [])
     print(f"refusals outside the schema (not failures): {len(outside)}", *outside, sep="\n")
     summary = run.stdout[-6000:]
