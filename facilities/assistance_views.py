@@ -28,15 +28,16 @@ from .models import Facility, ServiceType
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FIRST_YEAR = 2018  # the measures took effect in 2018
+LAST_YEAR = 2099  # issue 14: a fixed bound the schema can state; a year not yet begun simply has no work
 
 
 def _query(request) -> tuple[int, int | None]:
     """The year (this Beijing year by default) and the facility filter, both checked."""
     this_year = timezone.localdate().year
     raw_year, raw_facility = request.GET.get("year", "").strip(), request.GET.get("facility", "").strip()
-    if raw_year and not (raw_year.isdigit() and FIRST_YEAR <= int(raw_year) <= this_year):
-        raise ApplicationError("year_invalid", _("JL-O4: 年度须为 %(first)s 至 %(last)s 之间的整数。") % {"first": FIRST_YEAR, "last": this_year})
-    if raw_facility and not raw_facility.isdigit():
+    if raw_year and not (raw_year.isdigit() and FIRST_YEAR <= int(raw_year) <= LAST_YEAR):
+        raise ApplicationError("year_invalid", _("JL-O4: 年度须为 %(first)s 至 %(last)s 之间的整数。") % {"first": FIRST_YEAR, "last": LAST_YEAR})
+    if raw_facility and not (raw_facility.isdigit() and int(raw_facility) < 2**63):
         raise ApplicationError("facility_invalid", _("机构须以编号指定。"))
     return (int(raw_year) if raw_year else this_year), (int(raw_facility) if raw_facility else None)
 
@@ -91,6 +92,14 @@ class CreditLineSerializer(serializers.Serializer):
     credited_minutes = serializers.IntegerField(help_text="按 25% 计入对口帮扶驻点时间的分钟数")
 
 
+class AssistanceCreditSerializer(serializers.Serializer):
+    """Issue 14: the answer as it is sent — the year, the credited percentage and the lines."""
+
+    year = serializers.IntegerField()
+    percent = serializers.IntegerField(help_text="计入对口帮扶驻点时间的比例（%）")
+    results = CreditLineSerializer(many=True)
+
+
 class AssistanceCreditView(APIView):
     """JL-O4 (art. 46.4): telemedicine work credited at 25 % toward on-site assistance time, per physician."""
 
@@ -98,10 +107,12 @@ class AssistanceCreditView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("year", int, description="北京时间年度（默认今年）"),
-            OpenApiParameter("facility", int, description="只看一个机构"),
+            OpenApiParameter("year", {"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR},
+                             description="北京时间年度（默认今年）；超出范围为 400 year_invalid"),
+            OpenApiParameter("facility", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                             description="只看一个机构；非整数为 400 facility_invalid"),
         ],
-        responses=CreditLineSerializer(many=True),
+        responses=AssistanceCreditSerializer,
     )
     def get(self, request):
         year, facility_id = _query(request)

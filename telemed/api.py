@@ -25,6 +25,7 @@ from django.db import IntegrityError
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.renderers import JSONRenderer
+from rest_framework.utils import html
 
 from .errors import ApplicationError
 from .scope import Scope
@@ -122,6 +123,13 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         queryset = super().get_queryset()
         request = self.context.get("request")
         return queryset.visible_to(getattr(request, "user", None))
+
+    def get_value(self, dictionary):
+        value = super().get_value(dictionary)
+        # Issue 14: a form field cannot carry JSON null; there "null" means none (it is never an id).
+        if self.allow_null and html.is_html_input(dictionary) and value == "null":
+            return None
+        return value
 
 
 # --- Shared request bodies ---------------------------------------------------------------------

@@ -72,6 +72,30 @@ def body_too_large() -> ApplicationError:
     )
 
 
+#: DRF's error code for a reference in a body that resolves to no row (``PrimaryKeyRelatedField``,
+#: ``SlugRelatedField``; ``telemed.api.ScopedPrimaryKeyRelatedField`` for a row out of scope).
+MISSING_REFERENCE = "does_not_exist"
+
+
+def _codes(detail):
+    if isinstance(detail, dict):
+        for value in detail.values():
+            yield from _codes(value)
+    elif isinstance(detail, list):
+        for value in detail:
+            yield from _codes(value)
+    else:
+        yield getattr(detail, "code", None)
+
+
+def only_missing_references(exc: drf_exceptions.ValidationError) -> bool:
+    """Issue 14: every error of the body is "that id does not exist (for you)": the request is well formed
+    and names something missing, so the answer is 404 ``not_found`` (naming the fields), as a missing id in
+    the path is (JL-O1: out of scope and missing look the same). Any other error keeps it a 400."""
+    codes = list(_codes(exc.detail))
+    return bool(codes) and all(code == MISSING_REFERENCE for code in codes)
+
+
 def _body(code: str, message: str, extra: dict | None = None) -> dict:
     return {"code": code, "message": message, "extra": extra or {}}
 
@@ -94,7 +118,10 @@ def api_exception_handler(exc, context):
     response = drf_default_handler(exc, context)
     if response is None:
         return None  # a real bug: let Django log it and return 500
-    if isinstance(exc, drf_exceptions.ValidationError):
+    if isinstance(exc, drf_exceptions.ValidationError) and only_missing_references(exc):
+        response.status_code = 404
+        response.data = _body("not_found", _("引用的对象不存在，或它不在您的管辖范围内。"), {"fields": exc.detail})
+    elif isinstance(exc, drf_exceptions.ValidationError):
         response.data = _body("invalid", _("提交的数据有误，请按提示修改。"), {"fields": exc.detail})
     elif isinstance(exc, drf_exceptions.APIException):
         codes = {

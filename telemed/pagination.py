@@ -29,7 +29,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from rest_framework.pagination import PageNumberPagination
+from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from .errors import ApplicationError
@@ -92,6 +93,16 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat()
 
 
+class PageNumberPagination(pagination.PageNumberPagination):
+    """The API's page numbers (``DEFAULT_PAGINATION_CLASS``): ``?page=`` sent empty is 400 ``invalid``
+    (issue 14: the schema says an integer; it used to be read as page 1). A page past the end stays 404."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if self.page_query_param in request.query_params and not request.query_params[self.page_query_param].strip():
+            raise ValidationError({self.page_query_param: [_("请提供页码，或不带该参数。")]})
+        return super().paginate_queryset(queryset, request, view)
+
+
 class SyncPagination(PageNumberPagination):
     """Page numbers by default; the keyset sync mode on request (module docstring)."""
 
@@ -100,6 +111,7 @@ class SyncPagination(PageNumberPagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.cursor_mode = cursor_mode_requested(request.query_params)
         if not self.cursor_mode:
+            cursor_page_size(request.query_params)  # issue 14: a page_size the schema refuses is 400 here too
             return super().paginate_queryset(queryset, request, view)
         self.request = request
         params = request.query_params

@@ -445,11 +445,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"partner_client": f"{TELEMED_OAUTH_RATE_PER_MINUTE}/min"},
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "telemed.filters.FilterBackend",  # django-filter, numbers bounded (issue 14: never a 500)
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "telemed.pagination.PageNumberPagination",  # issue 14: ?page= empty is 400
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "telemed.errors.api_exception_handler",
@@ -483,6 +483,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Partner API for hospital information systems. Errors: {code, message, extra}.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Issue 14: a text field that may not be blank says so (minLength 1), so the schema is what is accepted.
+    "ENFORCE_NON_BLANK_FIELDS": True,
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -493,6 +495,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "telemed.idempotency.document_idempotency_key",
+        "telemed.openapi.document_errors",  # issue 14: every operation's error answers, with examples
     ],
     "ENUM_NAME_OVERRIDES": {
         "AccreditationStatusEnum": "facilities.choices.AccreditationStatus",

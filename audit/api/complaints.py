@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from consultations.rules import mask_number
 from telemed.api import ScopedViewSetMixin, run_service
+from telemed.filters import IdFilter
 
 from .. import complaint_rules as rules
 from .. import complaints
@@ -71,7 +72,7 @@ class ComplaintStepInputSerializer(serializers.Serializer):
 
 
 class ComplaintFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
+    facility = IdFilter(field_name="facility")
     state = django_filters.ChoiceFilter(choices=ComplaintState.choices)
     substantiated = django_filters.BooleanFilter()
 

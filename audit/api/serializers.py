@@ -34,16 +34,16 @@ class ActSerializer(serializers.Serializer):
 
     sequence = serializers.IntegerField(source="event.sequence", allow_null=True)  # issue 11: null until chained
     occurred_at = serializers.DateTimeField(source="event.occurred_at")
-    event_type = serializers.CharField(source="event.event_type")
-    event_label = serializers.CharField(source="label")
-    outcome = serializers.CharField(source="event.outcome")
+    event_type = serializers.CharField(source="event.event_type", allow_blank=True)
+    event_label = serializers.CharField(source="label", allow_blank=True)
+    outcome = serializers.CharField(source="event.outcome", allow_blank=True)
     actor_id = serializers.IntegerField(source="event.actor_id", allow_null=True)
-    actor = serializers.CharField(source="event.actor_label", help_text="操作人（记录时的姓名和用户名）")
+    actor = serializers.CharField(source="event.actor_label", help_text="操作人（记录时的姓名和用户名）", allow_blank=True)
     acting_facility_id = serializers.IntegerField(source="event.acting_facility_id", allow_null=True)
-    acting_division_code = serializers.CharField(source="event.acting_division_code")
-    acting_for = serializers.CharField(help_text="所代表的机构或卫生健康行政部门")
-    object_type = serializers.CharField(source="event.object_type")
-    object_id = serializers.CharField(source="event.object_id")
+    acting_division_code = serializers.CharField(source="event.acting_division_code", allow_blank=True)  # "" for staff
+    acting_for = serializers.CharField(help_text="所代表的机构或卫生健康行政部门", allow_blank=True)
+    object_type = serializers.CharField(source="event.object_type", allow_blank=True)
+    object_id = serializers.CharField(source="event.object_id", allow_blank=True)
     details = serializers.JSONField(source="event.details")
 
 

@@ -32,6 +32,7 @@ from facilities.choices import StaffRole
 from telemed.api import ActionRolePermission, Roles, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
 from telemed.fhir.views import FhirJSONRenderer, FhirNegotiation  # shared with the FHIR facade (issue 14)
+from telemed.filters import IdFilter
 from telemed.pagination import cursor_invalid, decode_cursor, encode_cursor
 from telemed.scope import Scope
 
@@ -43,11 +44,15 @@ from . import serializers as s
 SEAL_ROLES = Roles(staff=(StaffRole.COORDINATOR,), regulator=True)
 
 
+ID_MAX = 2**63 - 1
+ID = {"type": "integer", "minimum": 0, "maximum": ID_MAX}
+
+
 def _int_param(request, name: str) -> int | None:
     value = request.query_params.get(name, "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isdigit() and int(value) <= ID_MAX):  # issue 14: beyond 64 bits was a 500
         raise exceptions.ValidationError({name: ["须为整数编号。"]})
     return int(value)
 
@@ -58,8 +63,8 @@ def _int_param(request, name: str) -> int | None:
 @extend_schema_view(
     list=extend_schema(
         parameters=[
-            OpenApiParameter("consultation", int, description="申请 id：该申请的全部责任认定记录，按记录顺序"),
-            OpenApiParameter("facility", int, description="机构 id：该机构作为邀请方或受邀方的记录，最新在前"),
+            OpenApiParameter("consultation", ID, description="申请 id：该申请的全部责任认定记录，按记录顺序"),
+            OpenApiParameter("facility", ID, description="机构 id：该机构作为邀请方或受邀方的记录，最新在前"),
             OpenApiParameter("purpose", str, description="JL-C8: 调阅封存病历的目的（封存期间必填）"),
         ],
         description="JL-C7 第二十八、二十九条：责任认定记录及在每条记录下完成的操作（审计事件）。查看即记入调阅日志。",
@@ -105,7 +110,7 @@ class ResponsibilityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class SealFilter(django_filters.FilterSet):
-    consultation = django_filters.NumberFilter(field_name="consultation")
+    consultation = IdFilter(field_name="consultation")
     open = django_filters.BooleanFilter(field_name="unsealed_at", lookup_expr="isnull", label="封存中")
 
     class Meta:

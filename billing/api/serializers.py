@@ -46,6 +46,8 @@ class PriceStandardSerializer(serializers.ModelSerializer):
     service_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
     service_type_name = serializers.CharField(source="service_type.name", read_only=True)
     facility_level_label = serializers.CharField(source="get_facility_level_display", read_only=True, allow_null=True)
+    # Issue 14: no level means every level; the schema's enum says "" and null too.
+    facility_level = serializers.ChoiceField(choices=FacilityLevel.choices, allow_blank=True, allow_null=True, read_only=True)
 
     class Meta:
         model = PriceStandard

@@ -13,7 +13,7 @@ from django.core.validators import RegexValidator
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.negotiation import BaseContentNegotiation
@@ -29,6 +29,7 @@ from telemed.api import (
     require_roles,
     run_service,
 )
+from telemed.filters import IdFilter
 
 from .. import exports, selectors, services
 from ..choices import PayoutState, StatementState
@@ -49,6 +50,13 @@ class BillingViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
 
 
 PERIOD = RegexValidator(r"^\d{4}-(0[1-9]|1[0-2])$", "须为 YYYY-MM，例如 2026-11。")
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"})
+class MonthFilter(django_filters.CharFilter):
+    """Issue 14: ``?month=YYYY-MM`` — the schema states the form that PERIOD checks."""
+
+    refuse_empty = True  # telemed.filters
 
 
 # --- Prices (JL-B1) ---------------------------------------------------------------------------
@@ -83,7 +91,7 @@ class PriceStandardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bil
 
 
 class FacilityPriceFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
+    facility = IdFilter(field_name="facility")
     service_type = django_filters.CharFilter(field_name="service_type")
 
     class Meta:
@@ -116,8 +124,8 @@ class FacilityPriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bil
 class ChargeFilter(django_filters.FilterSet):
     """The charges page's filters, applied by ``selectors.filter_charges``."""
 
-    period = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="完成月份 YYYY-MM（北京时间）")
-    counterpart = django_filters.NumberFilter(method="by_selector", label="对方机构 id")
+    period = MonthFilter(method="by_selector", validators=[PERIOD], label="完成月份 YYYY-MM（北京时间）")
+    counterpart = IdFilter(method="by_selector", label="对方机构 id")
     service_type = django_filters.CharFilter(method="by_selector", label="服务项目编码")
     status = django_filters.ChoiceFilter(choices=selectors.CHARGE_STATUSES, method="by_selector", label="结算状态")
     paid = django_filters.BooleanFilter(method="by_selector", label="是否已登记患者缴费")
@@ -182,8 +190,8 @@ class ChargeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingVie
 
 
 class StatementFilter(django_filters.FilterSet):
-    period = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="结算月份 YYYY-MM")
-    counterpart = django_filters.NumberFilter(method="by_selector", label="对方机构 id")
+    period = MonthFilter(method="by_selector", validators=[PERIOD], label="结算月份 YYYY-MM")
+    counterpart = IdFilter(method="by_selector", label="对方机构 id")
     state = django_filters.ChoiceFilter(choices=StatementState.choices, method="by_selector")
 
     class Meta:
@@ -271,7 +279,7 @@ class StatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Billing
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         statement = self.get_object()
-        query = s.ExportQuerySerializer(data=request.query_params)
+        query = s.ExportQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         content, content_type, name = exports.render(
             statement, query.validated_data["format"],
@@ -337,7 +345,7 @@ class AllocationPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
 
 
 class PayoutReportFilter(django_filters.FilterSet):
-    month = django_filters.CharFilter(method="by_selector", validators=[PERIOD], label="月份 YYYY-MM")
+    month = MonthFilter(method="by_selector", validators=[PERIOD], label="月份 YYYY-MM")
     state = django_filters.ChoiceFilter(choices=PayoutState.choices, method="by_selector")
 
     class Meta:
@@ -407,7 +415,7 @@ class PayoutReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bill
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         report = self.get_object()
-        query = s.PayoutExportQuerySerializer(data=request.query_params)
+        query = s.PayoutExportQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         fmt = query.validated_data["format"]
         lines = list(selectors.payout_lines(user=request.user, report=report))
@@ -419,7 +427,7 @@ class PayoutReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Bill
 
 
 class MyPayoutFilter(django_filters.FilterSet):
-    month = django_filters.CharFilter(method="by_month", validators=[PERIOD], label="月份 YYYY-MM")
+    month = MonthFilter(method="by_month", validators=[PERIOD], label="月份 YYYY-MM")
 
     class Meta:
         model = PayoutLine

@@ -59,7 +59,7 @@ class ReferralViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.Retr
             return Referral.objects.none()
         if self.detail:
             return selectors.referral_list(user=self.request.user)
-        query = s.ReferralQuerySerializer(data=self.request.query_params)
+        query = s.ReferralQuerySerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         params = query.validated_data
         return selectors.referral_list(

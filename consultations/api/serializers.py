@@ -164,7 +164,7 @@ class ObligationSerializer(serializers.ModelSerializer):
     patient_name = serializers.CharField(source="patient.name", read_only=True)
     trigger_label = serializers.CharField(source="get_trigger_display", read_only=True)
     state_label = serializers.CharField(source="get_state_display", read_only=True)
-    consultation_number = serializers.CharField(source="consultation.number", read_only=True, default=None)
+    consultation_number = serializers.CharField(source="consultation.number", read_only=True, default=None, allow_null=True)
     seconds_remaining = serializers.SerializerMethodField(
         help_text="JL-C2: 距上传截止的秒数（已超时为负数）；非待上传状态为 null"
     )
@@ -237,6 +237,8 @@ class ConsultationListSerializer(serializers.ModelSerializer):
     service_type_name = serializers.CharField(source="service_type.name", read_only=True)
     category = serializers.CharField(source="service_type.category", read_only=True)
     urgency_label = serializers.CharField(source="get_urgency_display", read_only=True)
+    # Issue 14: blank for a service without a modality, so the schema's enum says "" too.
+    modality = serializers.ChoiceField(choices=ImagingModality.choices, allow_blank=True, read_only=True)
     inviting = FacilityRefSerializer(read_only=True)
     invited = FacilityRefSerializer(read_only=True)
     patient = PatientRefSerializer(read_only=True)

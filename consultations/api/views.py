@@ -21,7 +21,6 @@ import django_filters
 from django.db.models import Q
 from django.http import FileResponse
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, filters, mixins, status, viewsets
@@ -43,6 +42,7 @@ from telemed.api import (
     run_service,
 )
 from telemed.errors import ApplicationError
+from telemed.filters import FilterBackend, IdFilter
 from telemed.pagination import SyncPagination, cursor_mode_requested
 from telemed.scope import Scope
 
@@ -172,7 +172,7 @@ class PatientViewSet(
     serializer_class = s.PatientSerializer
     filterset_class = PatientFilter
     # Identity and phone numbers match only in full: a partial number must not find anyone (JL-C9).
-    filter_backends = [DjangoFilterBackend, PatientSearchFilter, filters.OrderingFilter]
+    filter_backends = [FilterBackend, PatientSearchFilter, filters.OrderingFilter]
     search_fields = ["name"]
     ordering_fields = ["name", "created_at"]
     ordering = ["name", "id"]
@@ -223,7 +223,7 @@ def _only_facility(user, roles: Roles) -> Facility:
 
 
 class AdmissionFilter(django_filters.FilterSet):
-    patient = django_filters.NumberFilter(field_name="patient")
+    patient = IdFilter(field_name="patient")
     discharged = django_filters.BooleanFilter(field_name="discharged_at", lookup_expr="isnull", exclude=True, label="已出院")
     diagnosed = django_filters.BooleanFilter(
         field_name="diagnosis_confirmed_at", lookup_expr="isnull", exclude=True, label="已明确诊断"
@@ -283,7 +283,7 @@ class ObligationFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(
         choices=[*ObligationState.choices, ("all", "全部")], method="filter_state", label="状态（默认 open；all 为全部）"
     )
-    patient = django_filters.NumberFilter(field_name="patient")
+    patient = IdFilter(field_name="patient")
     trigger = django_filters.ChoiceFilter(choices=TriggerKind.choices)
 
     class Meta:
@@ -418,7 +418,7 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Consultation.objects.none()
-        query = s.ConsultationQuerySerializer(data=self.request.query_params)
+        query = s.ConsultationQuerySerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         params = query.validated_data
         return selectors.consultation_list(

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from telemed.api import Roles, ScopedPrimaryKeyRelatedField, require_roles, run_service
+from telemed.filters import IdFilter
 
 from .. import equipment
 from ..choices import AssetKind, AssetStatus, MaintenanceKind, StaffRole
@@ -69,7 +70,7 @@ class AssetStatusSerializer(serializers.Serializer):
 
 
 class AssetFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
+    facility = IdFilter(field_name="facility")
     status = django_filters.ChoiceFilter(choices=AssetStatus.choices)
 
     class Meta:

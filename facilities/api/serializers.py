@@ -395,6 +395,8 @@ class ServiceTypeSerializer(serializers.ModelSerializer):
     """JL-C1 (art. 3): a service type; ``required_scope`` is what a diagnosis report needs (JL-P5)."""
 
     category_label = serializers.CharField(source="get_category_display", read_only=True)
+    # Issue 14: blank when no scope is required, so the schema's enum says "" too.
+    required_scope = serializers.ChoiceField(choices=PracticeScope.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = ServiceType

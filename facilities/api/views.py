@@ -11,7 +11,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Prefetch, Q
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -28,6 +28,7 @@ from telemed.api import (
 )
 from telemed.checks import failing
 from telemed.dates import IsoDateTimeFilter
+from telemed.filters import IdFilter
 
 from .. import rules, selectors, services
 from ..choices import (
@@ -70,8 +71,15 @@ class FacilityScopedViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
 # --- Facilities -------------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "string", "pattern": "^[0-9]{6}$"})
+class DivisionFilter(django_filters.CharFilter):
+    """Issue 14: a GB/T 2260 code is six digits; a code not on the register lists nothing."""
+
+    refuse_empty = True  # telemed.filters
+
+
 class FacilityFilter(django_filters.FilterSet):
-    division = django_filters.CharFilter(method="filter_division", label="行政区划代码（含下级）")
+    division = DivisionFilter(method="filter_division", label="行政区划代码（含下级）")
     level = django_filters.TypedChoiceFilter(choices=FacilityLevel.choices, coerce=int)
     accreditation_status = django_filters.ChoiceFilter(choices=AccreditationStatus.choices)
 
@@ -83,7 +91,9 @@ class FacilityFilter(django_filters.FilterSet):
         """JL-O1's prefix rule: 220000 → the province, 220100 → the city and its counties."""
         division = Division.objects.filter(code=value.strip()).first()
         if division is None:
-            raise serializers.ValidationError({"division": "须为已登记的6位行政区划代码（GB/T 2260）。"})
+            if not (len(value.strip()) == 6 and value.strip().isdigit()):
+                raise serializers.ValidationError({"division": "须为已登记的6位行政区划代码（GB/T 2260）。"})
+            return queryset.none()  # issue 14: well formed but not on the register: nothing is there
         return queryset.filter(division__code__startswith=division.prefix)
 
 
@@ -102,7 +112,7 @@ class FacilityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facility
 
 
 class AgreementFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(method="filter_facility", label="协议任一方机构 id")
+    facility = IdFilter(method="filter_facility", label="协议任一方机构 id")
     status = django_filters.ChoiceFilter(choices=AgreementStatus.choices)
 
     class Meta:
@@ -152,7 +162,7 @@ class AgreementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
 
 
 class PhysicianFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="registrations__facility", distinct=True, label="执业机构 id")
+    facility = IdFilter(field_name="registrations__facility", distinct=True, label="执业机构 id")
     title = django_filters.TypedChoiceFilter(choices=Title.choices, coerce=int)
     scope = django_filters.ChoiceFilter(choices=PracticeScope.choices, method="filter_scope", label="执业范围")
 
@@ -230,7 +240,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
     @action(detail=True, methods=["get"])
     def qualification(self, request, pk=None):
         physician = self.get_object()
-        query = s.QualificationQuerySerializer(data=request.query_params, context=self.get_serializer_context())
+        query = s.QualificationQuerySerializer(data=request.query_params.dict(), context=self.get_serializer_context())
         query.is_valid(raise_exception=True)
         params = query.validated_data
         facility = params["facility"]
@@ -371,8 +381,8 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facili
 
 
 class DutyShiftFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
-    physician = django_filters.NumberFilter(field_name="physician")
+    facility = IdFilter(field_name="facility")
+    physician = IdFilter(field_name="physician")
     scope = django_filters.ChoiceFilter(choices=PracticeScope.choices)
 
     class Meta:
@@ -413,7 +423,7 @@ class DutyShiftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
 
 
 class SuspensionFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
+    facility = IdFilter(field_name="facility")
     open = django_filters.BooleanFilter(field_name="lifted_at", lookup_expr="isnull", label="仅未解除")
 
     class Meta:
@@ -486,7 +496,7 @@ class SuspensionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facili
 
 
 class AccreditationApplicationFilter(django_filters.FilterSet):
-    facility = django_filters.NumberFilter(field_name="facility")
+    facility = IdFilter(field_name="facility")
     status = django_filters.ChoiceFilter(choices=AccreditationStatus.choices)
 
     class Meta:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import django_filters
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from rest_framework.routers import SimpleRouter
 from facilities.models import Facility
 from telemed.api import ReasonSerializer, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
+from telemed.filters import IdFilter
 from telemed.models import WebhookDelivery, WebhookSubscription
 from telemed.scope import Scope
 
@@ -50,12 +51,22 @@ class WebhookPayloadSerializer(serializers.Serializer):
     data = serializers.DictField(help_text="摘要：action（审计事件类型）、facility_ids、consultation_number、state；不含患者身份信息（JL-C9）")
 
 
+@extend_schema_field({"type": "string", "enum": list(rules.WebhookEventType.values)})
+class EventTypeField(serializers.CharField):
+    """Issue 14: the schema lists the event types; the service still refuses others (webhook_event_type_invalid)."""
+
+
+@extend_schema_field({"type": "string", "format": "uri", "pattern": "^https?://[^/@:]+(:[0-9]+)?(/.*)?$", "maxLength": 500})
+class WebhookUrlField(serializers.CharField):
+    """Issue 14: the schema says http(s) without credentials; the service checks the rest (webhook_url_*)."""
+
+
 class WebhookSubscriptionSerializer(serializers.ModelSerializer):
     facility = serializers.IntegerField(source="facility_id", required=False,
                                         help_text="订阅机构；本人只管理一个机构时可省略")
-    event_types = serializers.ListField(child=serializers.CharField(max_length=60), allow_empty=False,
+    event_types = serializers.ListField(child=EventTypeField(max_length=60), allow_empty=False, min_length=1,
                                         help_text="、".join(rules.WebhookEventType.values))
-    target_url = serializers.CharField(max_length=500, help_text="接收地址：http/https，不得含用户名密码，不得为内网地址")
+    target_url = WebhookUrlField(max_length=500, help_text="接收地址：http/https，不得含用户名密码，不得为内网地址")
     client = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, max_length=100,
         help_text="所属对接应用的 client_id（issue 14）。对接应用自己创建的订阅归属于它（可省略）；机构管理员可指定本机构的应用；"
@@ -121,8 +132,8 @@ def _facility_for(request, facility_id: int | None) -> Facility:
     if facility_id is None and len(managed) == 1:
         facility_id = managed[0]
     if facility_id is None or facility_id not in managed:
-        raise ApplicationError("invalid", _("提交的数据有误，请按提示修改。"),
-                               {"fields": {"facility": [_("请选择您所管理的机构。")]}})
+        raise ApplicationError("not_found", _("引用的对象不存在，或它不在您的管辖范围内。"),  # JL-O1, issue 14
+                               {"fields": {"facility": [_("请选择您所管理的机构。")]}}, status=404)
     return Facility.objects.get(pk=facility_id)
 
 
@@ -169,7 +180,7 @@ class WebhookSubscriptionViewSet(VersionedResourceMixin, mixins.ListModelMixin, 
 
 
 class DeliveryFilter(django_filters.FilterSet):
-    subscription = django_filters.NumberFilter(field_name="subscription_id")
+    subscription = IdFilter(field_name="subscription_id")
 
     class Meta:
         model = WebhookDelivery
@@ -188,9 +199,9 @@ class WebhookDeliveryViewSet(VersionedResourceMixin, mixins.ListModelMixin, mixi
 
     @property
     def filter_backends(self):
-        from django_filters.rest_framework import DjangoFilterBackend
+        from telemed.filters import FilterBackend
 
-        return [DjangoFilterBackend]
+        return [FilterBackend]
 
     def get_queryset(self):
         return super().get_queryset().visible_to(self.request.user)

@@ -119,8 +119,8 @@ def test_responsibility_list_queries_do_not_grow_with_rows(world, django_assert_
 class TestSealCreate(EndpointAccessCases):
     event_type = "record.seal"
     success_status = 201
-    wrong_facility_status = 400  # the consultation in the body resolves only within scope
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404  # the consultation in the body resolves only within scope
+    wrong_facility_code = "not_found"
 
     @pytest.fixture(autouse=True)
     def _world(self, world):
@@ -155,8 +155,8 @@ def test_jl_c8_seal_refusals_keep_the_rule_id(world):
     assert client.post(f"{API}/seals/", {"consultation": consultation.pk, "reason": "争议", **PARTIES}, format="json").status_code == 201
     body = assert_error(client.post(f"{API}/seals/", {"consultation": consultation.pk, "reason": "再次", **PARTIES}, format="json"), 400, "JL-C8")
     assert "已处于封存状态" in body["message"]
-    # A regulator of another division cannot even name the consultation.
-    assert_error(token_client(regulator("220200")).post(f"{API}/seals/", {"consultation": consultation.pk, "reason": "x", **PARTIES}, format="json"), 400, "invalid")
+    # A regulator of another division cannot even name the consultation: 404, as a missing one (issue 14).
+    assert_error(token_client(regulator("220200")).post(f"{API}/seals/", {"consultation": consultation.pk, "reason": "x", **PARTIES}, format="json"), 404, "not_found")
 
 
 class TestSealRelease(EndpointAccessCases):

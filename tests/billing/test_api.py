@@ -180,8 +180,8 @@ class TestSettlementAccountRegisterAccess(_BillingCases):
 
     event_type = "billing.account.register"
     success_status = 201
-    wrong_facility_status = 400
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404
+    wrong_facility_code = "not_found"
 
     def arrange(self) -> Access:
         data = {"facility": self.billing.invited.pk, "account_name": self.billing.invited.name, "bank_name": "中国银行",

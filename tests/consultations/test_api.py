@@ -560,9 +560,9 @@ def test_scope_partner_of_another_facility_does_not_see_patients_or_obligations(
     assert_error(client.get(f"{API}/patients/{patient.pk}/"), 404, "not_found")
     assert_error(client.get(f"{API}/obligations/{obligation.pk}/"), 404, "not_found")
     assert rows(client.get(f"{API}/patients/")) == []
-    # Naming another facility's patient in a body is refused like a missing id.
+    # Naming another facility's patient in a body is refused like a missing id: 404 (issue 14, JL-O1).
     response = client.post(f"{API}/admissions/", {"patient": patient.pk, "inpatient_number": "X1", "admitted_at": iso(timezone.now())}, format="json")
-    assert_error(response, 400, "invalid")
+    assert_error(response, 404, "not_found")
 
 
 def test_consultation_list_filters_by_side_state_and_search(world, inviting_partner):
@@ -701,16 +701,21 @@ def test_bad_input_is_400_invalid_never_500(world, inviting_partner):
         (client, f"{API}/patients/", {"sex": "9"}, "json"),
         (client, f"{API}/admissions/", {"patient": patient.pk, "inpatient_number": "Z", "admitted_at": "yesterday"}, "json"),
         (client, f"{API}/consultations/", {"patient": "abc", "invited": world.invited.pk, "service_type": "consultation"}, "json"),
-        (client, f"{API}/consultations/", {"patient": patient.pk, "invited": world.invited.pk, "service_type": "nope"}, "json"),
         (client, f"{API}/consultations/", ["not", "an", "object"], "json"),
         (client, f"{API}/obligations/", {"trigger": "patient_request", "patient": patient.pk, "event_at": iso(timezone.now()), "details": "x"}, "json"),
         (coordinator, url(consultation, "schedule"), {"scheduled_for": "not-a-date", "video_link": "https://m.example.cn"}, "json"),
         (coordinator, url(consultation, "schedule"), {"scheduled_for": iso(timezone.now())}, "json"),
         (coordinator, url(consultation, "return"), {"reason": "x", "document_ids": "all"}, "json"),
-        (coordinator, url(consultation, "assign"), {"physician": 10**9}, "json"),
     ]
     for who, target, data, fmt in cases:
         assert_error(who.post(target, data, format=fmt), 400, "invalid")
+    # A body whose only fault is a reference that resolves to nothing is 404, as a missing id in the path (issue 14).
+    missing = [
+        (client, f"{API}/consultations/", {"patient": patient.pk, "invited": world.invited.pk, "service_type": "nope"}, "json"),
+        (coordinator, url(consultation, "assign"), {"physician": 10**9}, "json"),
+    ]
+    for who, target, data, fmt in missing:
+        assert_error(who.post(target, data, format=fmt), 404, "not_found")
     draft = world.draft()
     assert_error(client.post(url(draft, "documents"), {"kind": "medical_record"}, format="multipart"), 400, "invalid")
     assert_error(

@@ -332,14 +332,14 @@ def test_jl_p2_clinician_cannot_register_a_physician_but_facility_admin_can(db):
 class TestJlP2PhysicianRegister(EndpointAccessCases):
     """JL-P2 (art. 14.2): a facility administrator records a practice registration at their facility.
 
-    A facility outside the user's scope in the body is refused like a missing one (400), so a
+    A facility outside the user's scope in the body is refused like a missing one (404 not_found, issue 14), so a
     request body cannot probe for facilities.
     """
 
     event_type = "physician.register"
     success_status = 201
-    wrong_facility_status = 400
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404
+    wrong_facility_code = "not_found"
 
     def arrange(self) -> Access:
         facility = FacilityFactory()
@@ -493,8 +493,8 @@ class TestJlF4DutyShiftAdd(EndpointAccessCases):
 
     event_type = "facility.duty.add"
     success_status = 201
-    wrong_facility_status = 400
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404
+    wrong_facility_code = "not_found"
 
     def arrange(self) -> Access:
         facility = FacilityFactory()
@@ -530,7 +530,8 @@ def test_jl_p2_duty_for_a_physician_not_registered_here_is_refused(db):
     assert "未在本机构注册执业" in body["message"]
 
 
-def test_jl_p2_duty_for_a_physician_out_of_scope_is_invalid(db):
+def test_jl_p2_duty_for_a_physician_out_of_scope_is_not_found(db):
+    """JL-O1, issue 14: a physician out of scope in the body is what a missing one is: 404 naming the field."""
     facility = FacilityFactory()
     outsider = RegistrationFactory(facility=jilin_city_facility()).physician
     start = timezone.now()
@@ -538,7 +539,7 @@ def test_jl_p2_duty_for_a_physician_out_of_scope_is_invalid(db):
         "facility": facility.pk, "physician": outsider.pk, "scope": "internal",
         "starts_at": start.isoformat(), "ends_at": (start + dt.timedelta(hours=8)).isoformat(),
     }
-    body = assert_error(token_client(staff(facility, StaffRole.COORDINATOR)).post(f"{API}/duty/", form, format="json"), 400, "invalid")
+    body = assert_error(token_client(staff(facility, StaffRole.COORDINATOR)).post(f"{API}/duty/", form, format="json"), 404, "not_found")
     assert "physician" in body["extra"]["fields"]
 
 
@@ -600,8 +601,8 @@ class TestJlF5SuspensionReport(EndpointAccessCases):
 
     event_type = "facility.suspension.report"
     success_status = 201
-    wrong_facility_status = 400
-    wrong_facility_code = "invalid"
+    wrong_facility_status = 404
+    wrong_facility_code = "not_found"
 
     def arrange(self) -> Access:
         facility = FacilityFactory()
