@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from telemed.context import current
@@ -112,6 +113,8 @@ def _insert(event: AuditEvent) -> None:
         cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id", values)  # noqa: S608 - fixed names
         event.pk = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, connection.alias
+    # What ``save`` would have told its listeners (the dashboard's per-event refresh, issue 9, listens).
+    post_save.send(sender=AuditEvent, instance=event, created=True, update_fields=None, raw=False, using=connection.alias)
 
 
 def _unsequenced(fields: dict, algorithm: str) -> AuditEvent:

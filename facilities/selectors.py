@@ -100,6 +100,7 @@ def physician_detail(*, user, pk: int) -> Physician:
         .prefetch_related(
             Prefetch("registrations", queryset=PracticeRegistration.objects.select_related("facility", "verified_by", "authorised_by")),
             "assessment_entries__facility",
+            "assessment_entries__audit_event",  # JL-A1: the chain position the sequencer gave the attempt
         )
         .get(pk=pk)
     )

@@ -281,7 +281,7 @@ def physician_detail(request, pk: int):
     context = {
         "physician": physician,
         "table": table,
-        "entries": physician.assessment_entries.select_related("audit_event"),
+        "entries": physician.assessment_entries.all(),
         "can_platform_register": physician.platform_registered_at is None
         and (is_self or any(row["can_manage"] for row in table)),
     }

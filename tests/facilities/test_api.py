@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from facilities import services
 from facilities.choices import (
     AccreditationCondition,
@@ -572,12 +573,14 @@ def test_jl_f5_suspension_lift_by_the_wrong_regulator_is_refused(db):
         body = assert_error(token_client(regulator(wrong)).post(url, {"reason": "整改完成"}), 403, "JL-F5")
         assert "只有核发执业许可证的卫生健康行政部门可以解除暂停" in body["message"]
         assert [r["rule"] for r in body["extra"]["reasons"]] == ["JL-F5"]
-    assert audit_count("facility.suspension.lift") == 0
+    # Both refusals are on record as failures; nothing was lifted.
+    assert list(AuditEvent.objects.filter(event_type="facility.suspension.lift").values_list("outcome", flat=True)) == [
+        "failure", "failure"]
 
     response = token_client(regulator("220100")).post(url, {"reason": "整改完成，经现场核查"})
     assert response.status_code == 200, response.data
     assert response.json()["is_open"] is False
-    assert audit_count("facility.suspension.lift") == 1
+    assert AuditEvent.objects.filter(event_type="facility.suspension.lift", outcome="success").count() == 1
 
 
 class TestJlF5SuspensionLift(EndpointAccessCases):

@@ -250,8 +250,8 @@ def _agreement_detail(n):
 
 SERVICE_CODES = ["consultation", "outpatient", "case_discussion", "pathology", "imaging", "laboratory"]
 DETAILS = {
-    "facility-detail": (_facility_detail, 11 + OTP),  # +1: JL-O6 substantiated complaints per year
-    "physician-detail": (_physician_detail, 8 + OTP),
+    "facility-detail": (_facility_detail, 12 + OTP),  # +1: JL-O6 substantiated complaints per year; +1: JL-O3 its grades
+    "physician-detail": (_physician_detail, 9 + OTP),  # +1: JL-P6 entries' audit events (their chain position, JL-A1)
     "agreement-detail": (_agreement_detail, 6),
 }
 

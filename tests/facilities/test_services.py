@@ -270,7 +270,10 @@ def test_jl_f5_suspension_is_immediate_and_lifted_only_by_the_licensing_regulato
         assert refused.value.code == "JL-F5" and refused.value.status == 403
     services.suspension_lift(actor=regulator("220100"), suspension=suspension, reason="设备已修复并复核")
     assert not Facility.objects.with_suspension().get(pk=hospital.pk).is_suspended
-    assert [e.event_type for e in AuditEvent.objects.order_by("sequence")] == ["facility.suspension.report", "facility.suspension.lift"]
+    assert [e.event_type for e in AuditEvent.objects.filter(outcome="success").order_by("sequence")] == [
+        "facility.suspension.report", "facility.suspension.lift"]
+    # The three refused lifts are on record too, as failures (a regulator wants the attempts).
+    assert AuditEvent.objects.filter(event_type="facility.suspension.lift", outcome="failure").count() == 3
 
 
 def test_jl_f5_regulator_orders_a_suspension_within_their_division_only():

@@ -578,18 +578,20 @@ class Command(BaseCommand):
     help = "Load an idempotent demonstration network of Jilin facilities, physicians, agreements and logins."
 
     def handle(self, *args, **options):
-        with use_context(channel="command"), transaction.atomic():
-            seeder = DemoSeeder(today=timezone.localdate())
-            seeder.run()
-            # Prices before the cases (a closed case is charged at the price in force), statements after.
-            seeder.created.update(billing_demo.seed_billing(facilities=seeder.facilities))
-            seeder.created.update(consultations_demo.seed_consultations(facilities=seeder.facilities))
-            seeder.created.update(billing_demo.seed_statements(facilities=seeder.facilities))
-        # The regulators' dashboard reads daily facts that beat brings up to date every few minutes;
-        # the demo's regulators see their figures at once (idempotent, docs/metrics.md).
-        facts_rebuild(earliest_day(), timezone.localdate(), all_stats=True)
-        with use_context(channel="command"), transaction.atomic():
-            seeder.seed_evaluation()  # JL-O3: reads the dashboard's figures, so after the facts
+        # One command, one request id on every event it writes (JL-A1), across its two transactions.
+        with use_context(channel="command"):
+            with transaction.atomic():
+                seeder = DemoSeeder(today=timezone.localdate())
+                seeder.run()
+                # Prices before the cases (a closed case is charged at the price in force), statements after.
+                seeder.created.update(billing_demo.seed_billing(facilities=seeder.facilities))
+                seeder.created.update(consultations_demo.seed_consultations(facilities=seeder.facilities))
+                seeder.created.update(billing_demo.seed_statements(facilities=seeder.facilities))
+            # The regulators' dashboard reads daily facts that beat brings up to date every few minutes;
+            # the demo's regulators see their figures at once (idempotent, docs/metrics.md).
+            facts_rebuild(earliest_day(), timezone.localdate(), all_stats=True)
+            with transaction.atomic():
+                seeder.seed_evaluation()  # JL-O3: reads the dashboard's figures, so after the facts
         self.print_summary(seeder)
 
     def print_summary(self, seeder: DemoSeeder) -> None:
