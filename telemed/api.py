@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from django.db import IntegrityError
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils import html
@@ -220,3 +221,25 @@ def run_service(service: Callable[..., T], *, request, **kwargs: Any) -> T:
         return service(actor=request.user, **kwargs)
     except IntegrityError as exc:
         raise ApplicationError("conflict", _("该记录已被其他请求修改，请刷新后重试。"), status=409) from exc
+
+
+# --- Fields whose schema says what they accept (issue 14) -----------------------------------------
+
+#: A text with something to read once trimmed and cleaned (``telemed.text``): one character that is not
+#: white space, a control, a direction override or a zero-width character. As a schema ``pattern`` it makes
+#: a required text of only spaces (which DRF trims to blank: 400) negative data, as it is.
+VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+
+
+def visible_text(**kwargs) -> serializers.CharField:
+    """A required text field that must not be blank: ``pattern`` in the schema, the same check on input."""
+    from django.core.validators import RegexValidator
+    from django.utils.translation import gettext_lazy
+
+    return serializers.CharField(validators=[RegexValidator(VISIBLE_TEXT, message=gettext_lazy("该字段不能为空。"))], **kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": "^[0-9]{6}$", "description": "GB/T 2260 行政区划代码（6 位）"})
+class DivisionCodeField(serializers.PrimaryKeyRelatedField):
+    """A division named by its six-digit code (the ``Division`` key): a code not on the register is DRF's
+    ``does_not_exist``, so a body whose only fault it is gets 404 ``not_found`` (telemed.errors)."""

@@ -103,6 +103,29 @@ def _date_times(node) -> None:
             _date_times(value)
 NO_NUL = "^[^\\u0000]*$"
 
+#: The FHIR facade (telemed.fhir) answers its own errors as an OperationOutcome (application/fhir+json);
+#: the plumbing in front of its views answers as everywhere else (ErrorBody, application/json): a NUL in
+#: the query (400 invalid_query, telemed.middleware) and a path id that is not a number (404 not_found,
+#: Django's URL resolver). Both are documented for those two statuses (issue 14). The operations of the
+#: facade carry the tag ``fhir``; ``/api/v1/fhir/AuditEvent`` (audit.api) answers ErrorBody throughout.
+FHIR_PREFIX = "/api/v1/fhir/"
+FHIR_MEDIA_TYPE = "application/fhir+json"
+FHIR_PLUMBING = {
+    "400": "查询参数含 NUL 时由门户中间件以 ErrorBody（application/json，invalid_query）应答。",
+    "404": "路径中的 id 不是数字时由门户以 ErrorBody（application/json，not_found）应答。",
+}
+
+
+def _fhir(responses: dict, table: dict) -> None:
+    """A FHIR operation: OperationOutcome for every error status, plus ErrorBody where the plumbing answers."""
+    for status, (description, _examples) in table.items():
+        response = responses.setdefault(status, {"description": description})
+        content = response.setdefault("content", {})
+        content.setdefault(FHIR_MEDIA_TYPE, {"schema": {"type": "object", "description": "FHIR R4 OperationOutcome"}})
+        if status in FHIR_PLUMBING:
+            content.setdefault("application/json", {"schema": ERROR_REF})
+            response["description"] = f"{response.get('description', description)} {FHIR_PLUMBING[status]}"
+
 
 def _add(responses: dict, status: str, description: str, examples: dict, shared: dict) -> None:
     response = responses.get(status)
@@ -151,6 +174,8 @@ def document_errors(result, generator, request, public):
                     table[status] = (description, {**common, **examples})
             if method != "get" and "{" in path:
                 table.update(DETAIL_WRITES)
+            if path.startswith(FHIR_PREFIX) and "fhir" in operation.get("tags", []):  # not AuditEvent (ErrorBody)
+                _fhir(responses, table)
             for status, (description, examples) in sorted(table.items()):
                 _add(responses, status, description, examples, shared)
             responses["429"].setdefault("headers", RETRY_AFTER)

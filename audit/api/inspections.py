@@ -16,7 +16,13 @@ from rest_framework.response import Response
 
 from facilities.choices import FacilityKind, FacilityLevel
 from facilities.models import Division, Facility
-from telemed.api import ScopedViewSetMixin, VersionedResourceMixin, run_service
+from telemed.api import (
+    DivisionCodeField,
+    ScopedViewSetMixin,
+    VersionedResourceMixin,
+    run_service,
+    visible_text,
+)
 
 from .. import credit, credit_rules, inspection_rules, inspections
 from .. import inspection_selectors as selectors
@@ -27,7 +33,7 @@ from ..inspection_models import InspectionPlan, InspectionResult, Inspector
 class InspectorSerializer(serializers.ModelSerializer):
     name = serializers.SerializerMethodField()
     user = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.filter(is_active=True))
-    division = serializers.PrimaryKeyRelatedField(queryset=Division.objects.all())
+    division = DivisionCodeField(queryset=Division.objects.all())
     workplace = serializers.PrimaryKeyRelatedField(queryset=Facility.objects.all(), allow_null=True, required=False)
 
     class Meta:
@@ -40,7 +46,8 @@ class InspectorSerializer(serializers.ModelSerializer):
 
 
 class InspectionPlanSerializer(serializers.ModelSerializer):
-    division = serializers.PrimaryKeyRelatedField(queryset=Division.objects.all())
+    division = DivisionCodeField(queryset=Division.objects.all())
+    title = visible_text(max_length=InspectionPlan._meta.get_field("title").max_length)
     facility_kinds = serializers.ListField(child=serializers.ChoiceField(choices=FacilityKind.choices), min_length=1)
     facility_levels = serializers.ListField(child=serializers.ChoiceField(choices=FacilityLevel.choices), min_length=1)
     drawn = serializers.BooleanField(read_only=True)
@@ -84,7 +91,7 @@ class InspectionResultSerializer(serializers.ModelSerializer):
 
 class FindingsInputSerializer(serializers.Serializer):
     severity = serializers.ChoiceField(choices=FindingSeverity.choices)
-    summary = serializers.CharField(max_length=2000)
+    summary = visible_text(max_length=2000)
     findings = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     rectification = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     deadline = serializers.DateField(required=False, allow_null=True, default=None)
@@ -92,7 +99,7 @@ class FindingsInputSerializer(serializers.Serializer):
 
 
 class RectifyInputSerializer(serializers.Serializer):
-    report = serializers.CharField(max_length=5000)
+    report = visible_text(max_length=5000)
 
 
 class DrawVerificationSerializer(serializers.Serializer):

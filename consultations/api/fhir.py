@@ -87,7 +87,7 @@ class ServiceRequestView(ConsultationBound):
         reference_param("requester", "Organization", "inviting_id", _("邀请方机构（Organization/id）")),
         reference_param("performer", "Organization", "invited_id", _("受邀方机构（Organization/id）")),
         token_param("status", "state", _("ServiceRequest.status（draft、active、on-hold、completed、revoked）"), fhir.states_for_request_status,
-                    example="active"),
+                    example="active", values=tuple(sorted(set(fhir.SERVICE_REQUEST_STATUS.values())))),
         token_param("identifier", "number", _("申请编号"), example="JL20261207001"),
     )
 
@@ -111,7 +111,7 @@ class TaskView(ServiceRequestView):
         reference_param("owner", "Organization", "invited_id", _("受邀方机构（Organization/id）")),
         reference_param("requester", "Organization", "inviting_id", _("邀请方机构（Organization/id）")),
         token_param("status", "state", _("Task.status（draft、requested、accepted、rejected、on-hold、ready、in-progress、completed、cancelled）"),
-                    fhir.states_for_task_status, example="requested"),
+                    fhir.states_for_task_status, example="requested", values=tuple(sorted(set(fhir.TASK_STATUS.values())))),
         token_param("business-status", "state", _("门户状态（draft、sent、accepted、declined、returned、scheduled、in_session、signed、closed、cancelled）"),
                     example="sent"),
     )
@@ -133,7 +133,8 @@ class DiagnosticReportView(ConsultationBound):
         reference_param("based-on", "ServiceRequest", "consultation_id", _("所属申请（ServiceRequest/id）")),
         reference_param("patient", "Patient", "consultation__patient_id", _("患者（Patient/id）")),
         reference_param("performer", "Practitioner", "signed_by_id", _("签发专家（Practitioner/id）")),
-        token_param("status", "version", _("final（首次签发）或 corrected（更正版本）"), lambda s: {"final": [1], "corrected": list(range(2, 1000))}.get(s, []), example="final"),
+        token_param("status", "version", _("final（首次签发）或 corrected（更正版本）"), lambda s: {"final": [1], "corrected": list(range(2, 1000))}.get(s, []), example="final",
+                    values=("final", "corrected")),
     )
 
     def _opinions(self, request):

@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from telemed.api import ScopedViewSetMixin, run_service
+from telemed.api import DivisionCodeField, ScopedViewSetMixin, run_service
 from telemed.scope import Scope
 
 from .. import evaluation as ev
@@ -71,14 +71,9 @@ class EvaluationRoundSerializer(serializers.ModelSerializer):
 
 
 class EvaluationStartSerializer(serializers.Serializer):
-    division = serializers.CharField(max_length=6, help_text="评价部门所在区划代码（省 220000 或市州）")
+    # Issue 14: a code not on the register is a missing reference (404 not_found), as a missing id is.
+    division = DivisionCodeField(queryset=Division.objects.all(), help_text="评价部门所在区划代码（省 220000 或市州）")
     year = serializers.IntegerField(min_value=2000, max_value=2999)
-
-    def validate_division(self, value: str) -> Division:
-        division = Division.objects.filter(code=value).first()
-        if division is None:
-            raise serializers.ValidationError("没有该区划代码。")
-        return division
 
 
 class EvaluationAdjustSerializer(serializers.Serializer):

@@ -24,7 +24,8 @@ class OrganizationView(FhirResourceView):
     capability_note = _("无 meta.lastUpdated：机构表未记录变更时间")
     search_params = (
         token_param("identifier", "licence_number", _("执业许可证登记号"), example="PDY0000000122010211A1001"),
-        token_param("type", "level", _("机构级别（1、2、3）"), lambda code: [int(code)] if code in ("1", "2", "3") else [], example="2"),
+        token_param("type", "level", _("机构级别（1、2、3）"), lambda code: [int(code)] if code in ("1", "2", "3") else [], example="2",
+                    values=("1", "2", "3")),
         token_param("address-district", "division__code", _("所在区划代码（GB/T 2260，6 位）"), example="220102"),
     )
 

@@ -24,6 +24,7 @@ out-of-scope id 404 ``not_found`` (the two identical), no credentials 401, a mis
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,6 +83,7 @@ class SearchParam:
     apply: Callable
     target: str = ""  # reference parameters: the resource type referred to
     example: str = "1"  # a well-formed value (the tests ask every parameter with it)
+    pattern: str = ""  # what ``apply`` takes, for the OpenAPI schema (issue 14); "" when it takes anything
 
 
 def reference_param(name: str, target: str, field: str, documentation: str) -> SearchParam:
@@ -96,10 +98,19 @@ def reference_param(name: str, target: str, field: str, documentation: str) -> S
     return SearchParam(name, "reference", documentation, apply, target, example=f"{target}/1")
 
 
+#: A token value ``apply`` reads (issue 14): blank (no filter), or one whose last code, after its last
+#: ``|`` (the system), is not blank; with ``values``, one of those codes (a subset: ``a,b`` is taken too).
+CODE_PATTERN = "^(\\s*|[^\\u0000]*[^\\s,|\\u0000][^,|\\u0000]*)$"
+KNOWN_CODE_PATTERN = "^\\s*(([^,|\\u0000]*\\|)?({codes}))?\\s*$"
+
+
 def token_param(name: str, field: str, documentation: str, codes: Callable[[str], list[str]] | None = None, *,
-                example: str = "1") -> SearchParam:
+                example: str = "1", values: tuple[str, ...] = ()) -> SearchParam:
     """``name=code`` (comma = or): rows whose ``field`` is one of the codes (``codes`` maps a FHIR
-    code to the stored values, e.g. a Task status to the portal's states)."""
+    code to the stored values, e.g. a Task status to the portal's states; ``values`` lists the codes it
+    knows, for the schema)."""
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", v) for v in values), values
+    pattern = KNOWN_CODE_PATTERN.format(codes="|".join(values)) if values else CODE_PATTERN
 
     def apply(queryset, value):
         wanted = []
@@ -111,7 +122,8 @@ def token_param(name: str, field: str, documentation: str, codes: Callable[[str]
             raise search.SearchError(_("%(name)s 参数的取值无法识别：%(value)s") % {"name": name, "value": value})
         return queryset.filter(**{f"{field}__in": wanted})
 
-    return SearchParam(name, "token", documentation, apply, example=example)
+    return SearchParam(name, "token", documentation, apply, example=example,
+                       pattern=pattern if values or not codes else "")
 
 
 RESULT_PARAMS = ("_count", "_cursor", "_format", "purpose")  # not search parameters, but accepted
@@ -270,16 +282,34 @@ ERRORS = {
     404: OpenApiResponse(OpenApiTypes.OBJECT, description="OperationOutcome：not_found（不存在或不在管辖范围内，两者相同）"),
 }
 PARAM_TYPES = {"number": int}
+#: What the parsers of ``telemed.fhir.search`` accept, stated in the schema (issue 14: a value the server
+#: refuses with 400 fhir_parameter_invalid must be outside the schema). A subset where the rule is wider:
+#: ids of at most 18 digits (``parse_id`` takes up to 2**63-1), dates of the years 1000–2999 without a
+#: 29th–31st day (``parse_date`` refuses 2026-02-30 only once it reads the calendar).
+DATE_PATTERN = (
+    "^(eq|ne|gt|lt|ge|le)?[12][0-9]{3}(-(0[1-9]|1[0-2])(-(0[1-9]|1[0-9]|2[0-8])"
+    "(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)?)?)?$"
+)
+
+
+def _param_schema(param: SearchParam):
+    if param.pattern:
+        return {"type": "string", "pattern": param.pattern}
+    if param.type == "reference":
+        return {"type": "string", "pattern": f"^({re.escape(param.target)}/)?[0-9]{{1,18}}$"}
+    if param.type == "date":  # repeatable
+        return {"type": "array", "items": {"type": "string", "pattern": DATE_PATTERN}}
+    return PARAM_TYPES.get(param.type, str)
 
 
 def _view(resource_cls: type[FhirResourceView], interaction: str):
     name = resource_cls.resource_type
     if interaction == "search":
         parameters = [
-            OpenApiParameter(p.name, PARAM_TYPES.get(p.type, str), many=p.type == "date", description=p.documentation)
+            OpenApiParameter(p.name, _param_schema(p), description=p.documentation)
             for p in resource_cls().all_params()
         ] + [
-            OpenApiParameter("_count", int, description=_("每页条数（默认 %(d)d，最多 %(m)d）") % {"d": search.DEFAULT_COUNT, "m": search.MAX_COUNT}),
+            OpenApiParameter("_count", {"type": "integer", "minimum": 1}, description=_("每页条数（默认 %(d)d，最多 %(m)d）") % {"d": search.DEFAULT_COUNT, "m": search.MAX_COUNT}),
             OpenApiParameter("_cursor", str, description=_("Bundle.link next 中的游标（不透明）；无效为 400 cursor_invalid")),
         ]
         ok = OpenApiResponse(OpenApiTypes.OBJECT, description=f"FHIR R4 Bundle (searchset) of {name}")

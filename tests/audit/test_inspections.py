@@ -371,3 +371,17 @@ def test_jl_o6_the_credit_list_api_costs_the_same_for_3_facilities_as_for_20(wor
     assert_list_queries_constant(
         client, "/api/v1/facility-credit/", add_rows=lambda n: [FacilityFactory() for _ in range(n)],
         assert_max_num_queries=django_assert_max_num_queries, max_queries=12)
+
+
+def test_jl_o6_api_plan_body_blank_title_is_400_and_unknown_division_is_404(world):
+    """Issue 14 (JL-O6 plans over the API): a title of only spaces is refused as the schema's pattern says
+    (400 invalid); a well-formed body whose only fault is a division code not on the register is 404."""
+    api = token_client(regulator("220100", username="city_regulator"))
+    body = {"division": "220100", "title": "  ", "facility_kinds": [FacilityKind.GENERAL_HOSPITAL],
+            "facility_levels": [2], "facility_count": 1, "inspectors_per_facility": 1,
+            "period_start": TODAY.isoformat(), "period_end": (TODAY + dt.timedelta(days=30)).isoformat()}
+    refused = api.post("/api/v1/inspection-plans/", body, format="json")
+    assert_error(refused, 400, "invalid")
+    assert set(refused.json()["extra"]["fields"]) == {"title"}
+    assert_error(api.post("/api/v1/inspection-plans/", {**body, "title": "抽查", "division": "229999"}, format="json"),
+                 404, "not_found")

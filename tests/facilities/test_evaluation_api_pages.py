@@ -50,6 +50,8 @@ def test_jl_o3_api_formula_start_adjust_publish_with_stable_codes(world, provinc
     assert created.status_code == 201 and created.json()["version"] == 1
     assert_error(token_client(regulator("220100")).post(f"{API}/formulas/", body, format="json"), 403, "evaluation_not_your_division")
     assert_error(client.post(f"{API}/rounds/", {"division": "220000", "year": 2026}, format="json"), 409, "evaluation_year_not_ended")
+    # Issue 14: a division code not on the register is a missing reference (404), not a malformed body.
+    assert_error(client.post(f"{API}/rounds/", {"division": "229999", "year": 2025}, format="json"), 404, "not_found")
     started = client.post(f"{API}/rounds/", {"division": "220000", "year": 2025}, format="json")
     assert started.status_code == 201, started.json()
     round_id = started.json()["id"]

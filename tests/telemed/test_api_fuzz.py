@@ -77,6 +77,12 @@ def _code(body: str) -> str:
         answer = json.loads(body)
     except ValueError:
         return ""
+    if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
+        # The FHIR facade carries the same stable code in the OperationOutcome (telemed.fhir.search).
+        try:
+            return str(answer["issue"][0]["details"]["coding"][0]["code"])
+        except (KeyError, IndexError, TypeError):
+            return ""
     return str(answer.get("code", "")) if isinstance(answer, dict) else ""
 
 
