@@ -241,13 +241,24 @@ class PatientView(FhirResourceView):
     def queryset(self, request):
         return Patient.objects.visible_to(request.user).select_related("facility")
 
+    @staticmethod
+    def _reveals(request, row) -> bool:
+        """JL-C9 (issue 14): the full numbers go to the patient's own hospital — its clinicians and
+        coordinators, and its own systems (a partner application acting for that facility, which sent
+        the numbers in the first place). Every other reader gets them masked."""
+        from facilities.choices import StaffRole
+        from telemed.scope import Scope
+
+        return selectors.may_reveal_identity(user=request.user, patient=row) or Scope.of(request.user).has_role(
+            row.facility_id, StaffRole.PARTNER_SYSTEM)
+
     def resource(self, row, request) -> dict:
         # JL-C9: a list masks; a read shows the full numbers only to the patient's own hospital.
-        revealed = self.interaction == "read" and selectors.may_reveal_identity(user=request.user, patient=row)
+        revealed = self.interaction == "read" and self._reveals(request, row)
         return fhir.patient(row, revealed=revealed)
 
     def log_read(self, request, row) -> None:
-        revealed = selectors.may_reveal_identity(user=request.user, patient=row)
+        revealed = self._reveals(request, row)
         record_access(actor=request.user, action="reveal" if revealed else "view", patient=row,
                       purpose=request.query_params.get("purpose", ""), object_type="consultations.patient", object_id=row.pk,
                       details={"fhir": self.resource_type})

@@ -302,16 +302,31 @@ def test_a_re_recorded_consent_is_a_new_version_and_the_old_one_stays_readable_j
 # --- Patient: masking (JL-C9) --------------------------------------------------------------------
 
 
-def test_patient_is_masked_for_the_partner_system_and_the_read_is_a_view(world, his, case):
+def test_patient_is_masked_for_a_regulator_and_the_read_is_a_view_jl_c9(world, case):
+    """A reader outside the patient's own hospital (here its regulator) gets the numbers masked (JL-C9)."""
+    from tests.factories import regulator
+
     patient = case.patient
+    assert patient.facility_id == world.inviting.pk
     before = last_sequence()
-    resource = read(his, f"Patient/{patient.pk}")
+    resource = read(token_client(regulator("220000")), f"Patient/{patient.pk}")
     text = str(resource)
     assert patient.id_number not in text and patient.phone not in text
     assert resource["identifier"][0]["value"] == "220***********1234"
     assert resource["meta"]["security"][0]["code"] == "MASKED"
     [event] = new_events(before)
     assert event.event_type == "record.view" and event.object_id == str(patient.pk)
+
+
+def test_patient_read_by_the_patients_own_hospital_system_is_revealed_and_logged_as_reveal_jl_c9(world, his, case):
+    """Issue 14: masked unless the client's facility is the patient's — its HIS sent the numbers."""
+    patient = case.patient
+    before = last_sequence()
+    resource = read(his, f"Patient/{patient.pk}")
+    assert resource["identifier"][0]["value"] == patient.id_number and "security" not in resource["meta"]
+    [event] = new_events(before)
+    assert event.event_type == "record.reveal"
+    assert patient.id_number not in str(search(his, "Patient", _id=str(patient.pk)))  # a list masks
 
 
 def test_patient_read_by_own_clinician_is_revealed_and_logged_as_reveal_jl_c9(world, case):
