@@ -51,5 +51,6 @@ def test_jl_b1_bad_values_are_refused_with_stable_codes(db):
     assert_error(client.post(URL, {**BODY, "valid_until": "2026-12-01"}, format="json"), 400, "invalid")
     assert_error(client.post(URL, {**BODY, "max_price_fen": 0}, format="json"), 400, "JL-B1")
     assert_error(client.post(URL, {**BODY, "max_price_fen": "12.5"}, format="json"), 400, "invalid")
-    assert_error(client.post(URL, {**BODY, "service_type": "massage"}, format="json"), 400, "invalid")
+    # A reference that does not resolve is 404, as the same id in a path (issue 14, docs/api-changelog.md).
+    assert_error(client.post(URL, {**BODY, "service_type": "massage"}, format="json"), 404, "not_found")
     assert not PriceStandard.objects.filter(document_number=BODY["document_number"]).exists()
