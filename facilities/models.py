@@ -524,8 +524,10 @@ class AssessmentEntry(models.Model):
     # The audit event of the attempt. Its chain position is assigned by the sequencer after commit
     # (JL-A1, issue 11), so the entry points at the event and reads the position from it; entries
     # written before the sequencer kept the position itself in ``audit_sequence``.
-    audit_event = models.ForeignKey("audit.AuditEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                    verbose_name=_("审计事件"))
+    # No database constraint: the audit table is append-only by its own trigger (JL-A1), which must stay the
+    # one that answers a TRUNCATE or DELETE of it; a foreign key would answer first.
+    audit_event = models.ForeignKey("audit.AuditEvent", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+                                    db_constraint=False, verbose_name=_("审计事件"))
     audit_sequence = models.BigIntegerField(_("审计事件序号"), null=True, blank=True)
 
     class Meta:

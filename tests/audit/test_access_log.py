@@ -517,6 +517,7 @@ class Case:
     channel: str = "web"
     status: int = 200
     full_numbers_shown: bool = False
+    revealed_patient: object = None  # whose full numbers a reveal shows (default: the record's patient)
 
 
 def _last_sequence() -> int:
@@ -890,7 +891,10 @@ def _(r):
 
 @scenario("fhir-api:patient-read")
 def _(r):
-    return Case(r.partner, _api(r.partner, f"{FHIR}/Patient/{r.other.pk}"), [view(r.other, r.other)], channel="api")
+    # The partner system of the patient's own hospital reads the full numbers (JL-C9, issue 14): a reveal.
+    return Case(r.partner, _api(r.partner, f"{FHIR}/Patient/{r.other.pk}"),
+                [view(r.other, r.other, event_type="record.reveal")], channel="api", full_numbers_shown=True,
+                revealed_patient=r.other)
 
 
 @scenario("consultations-api:consultation-download")
@@ -922,7 +926,9 @@ def test_jl_c8_every_patient_data_route_logs_exactly_its_access(key, rec):
     # JL-C9: no full identity or phone number anywhere, unless this is the reveal itself.
     shown = [number for number in rec.full_numbers if number in body]
     if case.full_numbers_shown:
-        assert rec.patient.id_number in body and rec.patient.phone in body
+        patient = case.revealed_patient or rec.patient
+        assert patient.id_number in body and patient.phone in body
+        assert set(shown) <= {patient.id_number, patient.phone}, (key, shown)
     else:
         assert shown == [], (key, shown)
 
