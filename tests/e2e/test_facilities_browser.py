@@ -60,7 +60,9 @@ def test_facility_admin_walks_facilities_agreements_and_physicians(page: Page, l
         expect(check(page, rule).locator(".visually-hidden")).to_have_text("符合")
     expect(check(page, "JL-F1")).to_contain_text("第十条、第十三条")
     expect(check(page, "JL-F5")).to_contain_text("第三十四条")
-    expect(page.locator(".alert-error")).to_have_count(0)
+    # Not suspended (JL-F5); the one alert is the demo's JL-O3 accountability flag (不合格 two years running).
+    expect(page.locator(".alert-error")).to_have_count(1)
+    expect(page.locator("#evaluation-accountability")).to_contain_text("JL-O3")
     shot(page, "03-facility-detail")
 
     # 医务人员: only people registered here. Another hospital's physician is out of scope.

@@ -30,6 +30,10 @@ from telemed.oauth import services as oauth_services
 from telemed.oauth.rules import SCOPES
 from tests.factories import staff
 
+# The live server answers from its own thread and connection: the data must be committed (PostgreSQL), and
+# the divisions a flush removed come back from the serialized copy.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
 #: Examples per operation and phase. Enough to reach every parameter's boundaries; small enough that
 #: the whole run stays well inside CI's budget on two cores.
 MAX_EXAMPLES = 3
