@@ -153,13 +153,11 @@ def evaluation_entries(facility_ids: Sequence[int], since: dt.datetime) -> list[
     ]
 
 
-EVALUATION_SOURCE: Source | None = evaluation_entries
-
-SOURCES: list[Source] = [violation_entries, suspension_entries, inspection_entries, complaint_entries]
+SOURCES: list[Source] = [violation_entries, suspension_entries, inspection_entries, complaint_entries, evaluation_entries]
 
 
 def sources() -> list[Source]:
-    return [*SOURCES, *([EVALUATION_SOURCE] if EVALUATION_SOURCE is not None else [])]
+    return list(SOURCES)
 
 
 def credit_entries(facility_ids: Sequence[int], *, today: dt.date | None = None,

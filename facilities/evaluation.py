@@ -23,11 +23,9 @@ Refusal codes (``extra.rule`` is ``JL-O3``): ``evaluation_not_your_division`` (4
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
 from django.db.models import Count
 from django.http import Http404
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -322,31 +320,3 @@ def facility_results(*, user, facility: Facility) -> list[EvaluationResult]:
 
 
 # --- The credit record's source (JL-O6) ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreditEntry:
-    """One dated, sourced entry for a facility's credit record: a published yearly grade."""
-
-    year: int
-    grade: str
-    grade_label: str
-    published_at: object
-    link: str
-    accountability: bool
-    principal_barred: bool
-    source: str = "JL-O3"
-
-
-def evaluation_grades_for_credit(facility: Facility | int) -> list[CreditEntry]:
-    """JL-O3 → JL-O6: the facility's published yearly grades, newest first, for its credit record.
-    Unpublished results are not facts yet and are left out. ``link`` is the result's page."""
-    facility_id = facility if isinstance(facility, int) else facility.pk
-    rows = (EvaluationResult.objects.filter(facility_id=facility_id, round__published_at__isnull=False)
-            .select_related("round").order_by("-year"))
-    return [
-        CreditEntry(year=r.year, grade=r.grade, grade_label=str(r.get_grade_display()), published_at=r.round.published_at,
-                    link=reverse("facilities:evaluation-result", args=[r.pk]), accountability=r.accountability,
-                    principal_barred=r.principal_barred)
-        for r in rows
-    ]

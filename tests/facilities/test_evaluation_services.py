@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.qc import qc_checklist_define, qc_draw, qc_plan_create, qc_review_submit, qc_reviewer_assign
@@ -207,15 +208,22 @@ def test_jl_o3_qc_scores_and_suspensions_including_equipment_stops_feed_the_inpu
 
 
 def test_jl_o3_credit_entries_are_the_published_grades_dated_and_sourced(world, province):
+    """JL-O3 → JL-O6: the credit record's evaluation source lists published grades only, dated the day of
+    publication, public, and linking to the result's page."""
+    from audit import credit
+
     publish_formula(province)
     round_ = _start(province, year_=2025)
-    assert ev.evaluation_grades_for_credit(world.invited) == []
+    since = timezone.now() - dt.timedelta(days=400)
+    assert credit.evaluation_entries([world.invited.pk], since) == []
     ev.evaluation_publish(actor=province, round_=round_)
-    (entry,) = ev.evaluation_grades_for_credit(world.invited)
+    (entry,) = credit.evaluation_entries([world.invited.pk], since)
     result = round_.results.get(facility=world.invited)
-    assert (entry.year, entry.grade, entry.source) == (2025, result.grade, "JL-O3")
-    assert entry.published_at == EvaluationRound.objects.get().published_at
-    assert entry.link == f"/facilities/evaluation/results/{result.pk}/"
+    assert (entry.facility_id, entry.kind, entry.source, entry.source_id) == (
+        world.invited.pk, f"evaluation_{result.grade}", "facilities.evaluationresult", result.pk)
+    assert entry.on == timezone.localtime(EvaluationRound.objects.get().published_at).date()
+    assert entry.public and entry.url == f"/facilities/evaluation/results/{result.pk}/"
+    assert "JL-O3" in str(entry.label) and "2025" in str(entry.label)
 
 
 def test_jl_o3_a_published_fail_grade_lowers_the_facilitys_jl_o6_credit_grade(world, province):
