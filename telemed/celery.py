@@ -1,9 +1,16 @@
 """The Celery app. The beat schedule lives here so that one file shows every periodic job."""
 
+import logging
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    before_task_publish,
+    task_postrun,
+    task_prerun,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "telemed.settings")
 
@@ -11,6 +18,27 @@ app = Celery("telemed")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+#: Periodic tasks that run every few seconds. Their routine INFO lines ("Sending due task", "received",
+#: "succeeded") would fill a worker's log at one line a second each; failures (WARNING and above) stay.
+CHATTY_TASKS = ("audit.sequence_chain",)
+
+
+class RoutineTaskLogFilter(logging.Filter):
+    """Drops INFO and lower records that only say a chatty periodic task was sent, received or succeeded."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        message = record.getMessage()
+        return not any(name in message for name in CHATTY_TASKS)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _quiet_routine_tasks(logger=None, **_kwargs):
+    for handler in getattr(logger, "handlers", ()):
+        if not any(isinstance(f, RoutineTaskLogFilter) for f in handler.filters):
+            handler.addFilter(RoutineTaskLogFilter())
 
 
 def _beat_schedule() -> dict:

@@ -159,3 +159,29 @@ def test_a_shared_cache_is_redis_or_refused(monkeypatch):
         importlib.reload(portal_settings)
     monkeypatch.delenv("TELEMED_CACHE_URL")
     importlib.reload(portal_settings)
+
+
+def test_the_sequencers_routine_log_lines_are_dropped_and_its_failures_kept():
+    """The sequencer runs every second: its "sent / received / succeeded" INFO lines would flood the worker's
+    log (one line a second each), so a handler filter drops them; anything at WARNING or above stays, and
+    other tasks' INFO lines stay."""
+    import logging
+
+    from telemed.celery import RoutineTaskLogFilter, _quiet_routine_tasks
+
+    def record(level, msg, *args):
+        return logging.LogRecord("celery.app.trace", level, __file__, 1, msg, args, None)
+
+    logger = logging.getLogger("test.quiet")
+    handler = logging.StreamHandler()
+    logger.addHandler(handler)
+    try:
+        _quiet_routine_tasks(logger=logger)
+        _quiet_routine_tasks(logger=logger)  # idempotent: Celery may call both signals for one logger
+        assert sum(isinstance(f, RoutineTaskLogFilter) for f in handler.filters) == 1
+        assert not handler.filter(record(logging.INFO, "Task %s[%s] succeeded in 0.01s: None", "audit.sequence_chain", "1"))
+        assert not handler.filter(record(logging.INFO, "Scheduler: Sending due task jl-a1-audit-sequencer (audit.sequence_chain)"))
+        assert handler.filter(record(logging.ERROR, "Task %s[%s] raised unexpected: OperationalError", "audit.sequence_chain", "2"))
+        assert handler.filter(record(logging.INFO, "Task %s[%s] succeeded in 0.2s: 3", "consultations.obligation_sweep", "3"))
+    finally:
+        logger.removeHandler(handler)
