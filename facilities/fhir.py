@@ -7,8 +7,10 @@
 - ``PractitionerRole`` (id = the practice registration's id): the physician at one facility (JL-P2),
   verification (JL-P3) and telemedicine authorisation (JL-P6), and the scopes of practice (JL-P5).
 
-Registrations, levels and accreditation are not change-stamped tables, so these three types have no
-``meta.lastUpdated`` and no ``_lastUpdated`` search (docs/fhir.md).
+``meta.lastUpdated`` is the row's ``updated_at`` (``telemed.changes``): every change to the row moves it,
+and so do what the resource shows from elsewhere — a suspension reported or lifted (Organization
+``active``), a physician's scopes or a facility's name (PractitionerRole); ``_lastUpdated`` searches it
+(docs/fhir.md).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def organization(facility, *, suspended: bool) -> dict:
     return compact({
         "resourceType": "Organization",
         "id": str(f.pk),
+        "meta": {"lastUpdated": instant(f.updated_at)},
         "extension": [{"url": ACCREDITATION_EXTENSION, "extension": accreditation}],
         "identifier": [{"system": LICENCE_SYSTEM, "value": f.licence_number}],
         "active": not suspended,
@@ -79,6 +82,7 @@ def practitioner(physician) -> dict:
     return compact({
         "resourceType": "Practitioner",
         "id": str(p.pk),
+        "meta": {"lastUpdated": instant(p.updated_at)},
         "extension": extensions,
         "identifier": [
             {"system": QUALIFICATION_SYSTEM, "value": p.qualification_number},
@@ -116,6 +120,7 @@ def practitioner_role(registration) -> dict:
     return compact({
         "resourceType": "PractitionerRole",
         "id": str(r.pk),
+        "meta": {"lastUpdated": instant(r.updated_at)},
         "extension": [{"url": REGISTRATION_EXTENSION, "extension": details}],
         "active": authorised,
         "period": {"start": r.registered_on.isoformat(), "end": r.valid_until.isoformat() if r.valid_until else None},

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 
+from telemed.changes import ChangeStampedModel, ChangeStampedQuerySet
 from telemed.scope import ScopedQuerySet
 
 from .choices import (
@@ -174,7 +175,7 @@ def service_label(name: str) -> str:
     return pgettext("service name", name) if name in BUILT_IN_SERVICE_NAMES.values() else name
 
 
-class FacilityQuerySet(ScopedQuerySet):
+class FacilityQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
     scope_facility_field = "id"
     scope_division_field = "division__code"
 
@@ -190,7 +191,10 @@ class FacilityQuerySet(ScopedQuerySet):
         )
 
 
-class Facility(models.Model):
+class Facility(ChangeStampedModel):
+    """A facility (JL-F1, JL-F2, JL-F5). ``updated_at`` (``telemed.changes``) moves with every change to the row
+    and with every suspension report or lift (FHIR Organization ``active``; issue 14)."""
+
     name = models.CharField(_("机构名称"), max_length=100, unique=True)
     licence_number = models.CharField(_("执业许可证登记号"), max_length=50, unique=True)
     licence_expires_on = models.DateField(_("执业许可证有效期至"))
@@ -225,6 +229,10 @@ class Facility(models.Model):
         verbose_name = _("医疗机构")
         verbose_name_plural = _("医疗机构")
         ordering = ["division_id", "name"]
+        indexes = [
+            # Issue 14: FHIR ``_lastUpdated`` and the REST sync read by (updated_at, id).
+            models.Index(fields=["updated_at", "id"], name="facility_updated_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -433,14 +441,15 @@ class CooperationAgreement(models.Model):
         return f"{self.number} {self.inviting} → {self.invited}"
 
 
-class PhysicianQuerySet(ScopedQuerySet):
+class PhysicianQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
     scope_facility_field = "registrations__facility_id"
     scope_division_field = "registrations__facility__division__code"
     scope_needs_distinct = True
 
 
-class Physician(models.Model):
-    """A medical professional as the portal knows them (JL-P1..P5)."""
+class Physician(ChangeStampedModel):
+    """A medical professional as the portal knows them (JL-P1..P5); ``updated_at`` (``telemed.changes``)
+    moves with every change to the row (issue 14)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="physician"
@@ -464,6 +473,10 @@ class Physician(models.Model):
         verbose_name = _("医务人员")
         verbose_name_plural = _("医务人员")
         ordering = ["name", "id"]
+        indexes = [
+            # Issue 14: FHIR ``_lastUpdated`` and the REST sync read by (updated_at, id).
+            models.Index(fields=["updated_at", "id"], name="physician_updated_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.get_title_display()}）"
@@ -473,7 +486,7 @@ class Physician(models.Model):
         return [str(labels.get(code, code)) for code in self.scopes]
 
 
-class RegistrationQuerySet(ScopedQuerySet):
+class RegistrationQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
     """A registration is seen by its own facility and the regulators above it — not by the facility's
     agreement counterparts, who see the facility but not its staff (as for ``Physician``)."""
 
@@ -481,8 +494,12 @@ class RegistrationQuerySet(ScopedQuerySet):
     scope_division_field = "facility__division__code"
 
 
-class PracticeRegistration(models.Model):
-    """JL-P2 registration at a facility, JL-P3 platform verification by it, JL-P6 its authorisation."""
+class PracticeRegistration(ChangeStampedModel):
+    """JL-P2 registration at a facility, JL-P3 platform verification by it, JL-P6 its authorisation.
+
+    ``updated_at`` (``telemed.changes``) moves with every change to the row, and with a change of
+    what FHIR PractitionerRole shows of its physician (name, scopes) or its facility (name) —
+    ``services.physician_update_qualifications`` and ``services.facility_save`` (issue 14)."""
 
     physician = models.ForeignKey(Physician, on_delete=models.PROTECT, related_name="registrations")
     facility = models.ForeignKey(Facility, verbose_name=_("执业机构"), on_delete=models.PROTECT, related_name="registrations")
@@ -500,6 +517,10 @@ class PracticeRegistration(models.Model):
     class Meta:
         verbose_name = _("执业注册")
         verbose_name_plural = _("执业注册")
+        indexes = [
+            # Issue 14: FHIR ``_lastUpdated`` reads by (updated_at, id).
+            models.Index(fields=["updated_at", "id"], name="registration_updated_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["physician", "facility"], name="one_registration_per_facility"),
             # JL-P2: a registration does not end before it starts.

@@ -327,6 +327,8 @@ def physician_register(
         registered_on=registered_on,
         valid_until=registration_valid_until,
     )
+    if not created:  # issue 14: a further registration (多点执业) changes what the REST physician shows
+        Physician.objects.filter(pk=physician.pk).update(updated_at=registration.updated_at)
     audit_event_append(
         actor=actor,
         event_type=EventType.PHYSICIAN_REGISTER,
@@ -369,8 +371,11 @@ def physician_update_qualifications(
     physician.certificate_revoked = certificate_revoked
     physician.title = title
     physician.scopes = sorted(set(scopes))
-    physician.save(update_fields=fields)
+    physician.save(update_fields=fields)  # moves updated_at (telemed.changes, issue 14)
     after = {k: getattr(physician, k) for k in fields}
+    if before["scopes"] != after["scopes"]:
+        # Issue 14: FHIR PractitionerRole shows the physician's scopes as its specialty.
+        PracticeRegistration.objects.filter(physician=physician).update(updated_at=physician.updated_at)
     audit_event_append(
         actor=actor,
         event_type=EventType.PHYSICIAN_QUALIFICATIONS_UPDATE,
@@ -408,6 +413,8 @@ def _registration_change(*, actor, registration: PracticeRegistration, event_typ
     for field, value in changes.items():
         setattr(registration, field, value)
     registration.save(update_fields=list(changes))
+    # Issue 14: the REST physician shows its registrations; its sync stamp moves with them.
+    Physician.objects.filter(pk=registration.physician_id).update(updated_at=registration.updated_at)
     audit_event_append(
         actor=actor,
         event_type=event_type,
@@ -570,6 +577,8 @@ def suspension_report(*, actor, facility: Facility, cause: str, description: str
         reported_at=timezone.now(),
         issuing_division=facility.licence_issuer,
     )
+    # Issue 14: the suspension is the facility's FHIR Organization ``active``; its change stamp moves.
+    Facility.objects.filter(pk=facility.pk).update(updated_at=suspension.reported_at)
     audit_event_append(
         actor=actor,
         event_type=EventType.FACILITY_SUSPENSION_REPORT,
@@ -627,6 +636,8 @@ def suspension_lift(*, actor, suspension: Suspension, reason: str) -> Suspension
     suspension.lifted_by = actor
     suspension.lift_reason = reason.strip()
     suspension.save(update_fields=["lifted_at", "lifted_by", "lift_reason"])
+    # Issue 14: the facility's FHIR Organization is ``active`` again; its change stamp moves.
+    Facility.objects.filter(pk=suspension.facility_id).update(updated_at=suspension.lifted_at)
     audit_event_append(
         actor=actor,
         event_type=EventType.FACILITY_SUSPENSION_LIFT,
@@ -685,7 +696,11 @@ def facility_save(*, actor, facility: Facility, changed: list[str] | None = None
         facility.accreditation_status = AccreditationStatus.NONE
         facility.save()
     else:
-        facility.save(update_fields=[f for f in FACILITY_FIELDS])
+        facility.save(update_fields=[f for f in FACILITY_FIELDS])  # moves updated_at (telemed.changes, issue 14)
+        if before["name"] != facility.name:
+            # Issue 14: FHIR PractitionerRole and the REST physician show the facility's name.
+            PracticeRegistration.objects.filter(facility=facility).update(updated_at=facility.updated_at)
+            Physician.objects.filter(registrations__facility=facility).update(updated_at=facility.updated_at)
     audit_event_append(
         actor=actor, event_type=EventType.FACILITY_REGISTER if creating else EventType.FACILITY_UPDATE, obj=facility, facility_ids=[facility.pk],
         details={"before": before, "changed": changed or []},

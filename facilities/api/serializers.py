@@ -92,6 +92,7 @@ class FacilitySerializer(serializers.ModelSerializer):
             "accredited_on",
             "is_suspended",
             "participation",
+            "updated_at",  # issue 14: the last change (sync order; a suspension reported or lifted counts)
         ]
         read_only_fields = fields
 
@@ -212,7 +213,8 @@ class PhysicianSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Physician
-        fields = ["id", "name", "title", "title_label", "scopes", "scope_labels", "platform_registered", "registrations"]
+        # updated_at (issue 14): the last change, its registrations' included (sync order).
+        fields = ["id", "name", "title", "title_label", "scopes", "scope_labels", "platform_registered", "registrations", "updated_at"]
         read_only_fields = fields
 
     def get_platform_registered(self, physician: Physician) -> bool:

@@ -29,6 +29,7 @@ from telemed.api import (
 from telemed.checks import failing
 from telemed.dates import IsoDateTimeFilter
 from telemed.filters import IdFilter
+from telemed.pagination import PageNumberPagination, SyncPagination
 
 from .. import rules, selectors, services
 from ..choices import (
@@ -103,6 +104,7 @@ class FacilityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facility
     queryset = Facility.objects.select_related("division").with_suspension()
     serializer_class = s.FacilitySerializer
     filterset_class = FacilityFilter
+    pagination_class = SyncPagination  # issue 14: ?updated_since= / ?pagination=cursor, by (updated_at, id)
     search_fields = ["name"]
     ordering_fields = ["name", "division", "level"]
     ordering = ["division_id", "name"]
@@ -202,6 +204,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
     queryset = Physician.objects.all()
     serializer_class = s.PhysicianSerializer
     filterset_class = PhysicianFilter
+    pagination_class = SyncPagination  # issue 14: ?updated_since= / ?pagination=cursor, by (updated_at, id)
     search_fields = ["name", "=certificate_number"]
     ordering_fields = ["name", "title"]
     ordering = ["name", "id"]
@@ -220,7 +223,7 @@ class PhysicianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Facilit
         physician = self.get_queryset().get(pk=registration.physician_id)
         return Response(self.get_serializer(physician).data, status=status.HTTP_201_CREATED)
 
-    @action(detail=True, methods=["get"], url_path="assessment-entries")
+    @action(detail=True, methods=["get"], url_path="assessment-entries", pagination_class=PageNumberPagination)
     def assessment_entries(self, request, pk=None):
         """JL-P6 (art. 31): the physician's assessment file, as the physician page shows it."""
         physician = self.get_object()

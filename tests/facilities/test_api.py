@@ -410,7 +410,8 @@ def test_jl_p2_physician_shows_only_registrations_in_scope_and_no_certificate_nu
     RegistrationFactory(physician=physician, facility=elsewhere, is_primary=False)
     body = partner(home).get(f"{API}/physicians/{physician.pk}/").json()
     assert [r["facility"] for r in body["registrations"]] == [home.pk]
-    assert set(body) == {"id", "name", "title", "title_label", "scopes", "scope_labels", "platform_registered", "registrations"}
+    assert set(body) == {"id", "name", "title", "title_label", "scopes", "scope_labels", "platform_registered", "registrations",
+                         "updated_at"}  # issue 14: the sync stamp (additive)
     assert physician.certificate_number not in str(body)
     # The province sees both registrations.
     province = token_client(regulator("220000")).get(f"{API}/physicians/{physician.pk}/").json()

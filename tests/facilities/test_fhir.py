@@ -6,8 +6,12 @@ Every resource is validated with the R4B models of ``fhir.resources`` (8.x defau
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.urls import reverse
+from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -17,11 +21,13 @@ from fhir.resources.R4B.practitionerrole import PractitionerRole
 
 from audit.models import AuditEvent
 from facilities import services
-from facilities.choices import StaffRole, SuspensionCause
+from facilities.choices import AdminRole, StaffRole, SuspensionCause
+from facilities.models import Facility, Physician, PracticeRegistration
+from telemed.fhir.search import instant
 from telemed.fhir.urls import RESOURCES
 from telemed.oauth import rules as oauth_rules
 from tests.api_cases import token_client
-from tests.factories import FacilityFactory, division, regulator, staff
+from tests.factories import FacilityFactory, administrator, division, regulator, staff
 from tests.routes import walk
 
 pytestmark = pytest.mark.django_db
@@ -120,11 +126,139 @@ def test_the_agreement_counterpart_sees_the_hospital_not_its_physicians_jl_o1(wo
     assert str(physician.pk) not in ids(get(counterpart, "Practitioner"))
 
 
-def test_no_last_updated_where_no_change_is_stamped(world):
-    """Facilities, physicians and registrations keep no change time: ``_lastUpdated`` is not offered
-    (an unknown parameter, 400), rather than answered from a creation date."""
-    body = get(token_client(world.invited_coordinator), "Organization", status=400, _lastUpdated="ge2026-01-01")
-    assert body["issue"][0]["details"]["coding"][0]["code"] == "fhir_parameter_unknown"
+# --- meta.lastUpdated and _lastUpdated: the change stamp (issue 14) -------------------------------
+
+
+def _after(moment) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_last_updated_moves_with_each_service_and_filters_the_search_jl_f5_p5_p6(world):
+    """A change made through a service moves ``meta.lastUpdated``; ``_lastUpdated=gt`` then finds only
+    the rows changed after — including what a resource shows from elsewhere: a suspension (JL-F5,
+    Organization ``active``) and a physician's scopes (JL-P5, PractitionerRole ``specialty``)."""
+    client = token_client(regulator("220100"))
+    physician = world.expert_physician
+    registration = physician.registrations.get(facility=world.invited)
+    admin = staff(world.invited, StaffRole.FACILITY_ADMIN)
+    cut = timezone.now() + dt.timedelta(days=1)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=2), tick=False):
+        later = timezone.now()
+        services.suspension_report(actor=admin, facility=world.invited, cause=SuspensionCause.QUALITY_RISK, description="CT 设备故障")
+        services.physician_update_qualifications(
+            actor=admin, physician=physician, facility=world.invited, certificate_valid_until=None,
+            certificate_revoked=False, title=physician.title, scopes=["internal"],
+        )
+    organization = get(client, f"Organization/{world.invited.pk}")
+    assert organization["meta"]["lastUpdated"] == instant(later) and organization["active"] is False
+    assert get(client, f"Practitioner/{physician.pk}")["meta"]["lastUpdated"] == instant(later)
+    role = get(client, f"PractitionerRole/{registration.pk}")
+    assert role["meta"]["lastUpdated"] == instant(later) and [s["coding"][0]["code"] for s in role["specialty"]] == ["internal"]
+    assert ids(get(client, "Organization", _lastUpdated=f"gt{_after(cut)}")) == [str(world.invited.pk)]
+    assert ids(get(client, "Organization", _lastUpdated=f"le{_after(cut)}")) == [str(world.inviting.pk)]
+    assert ids(get(client, "Practitioner", _lastUpdated=f"gt{_after(cut)}")) == [str(physician.pk)]
+    assert ids(get(client, "Practitioner", _lastUpdated=f"lt{_after(cut)}")) == [str(world.attending.pk)]
+    assert ids(get(client, "PractitionerRole", _lastUpdated=f"gt{_after(cut)}")) == [str(registration.pk)]
+    # Lifting the suspension (its licensing regulator, JL-F5) moves the stamp again.
+    with time_machine.travel(later + dt.timedelta(days=1), tick=False):
+        lifted = timezone.now()
+        services.suspension_lift(actor=regulator(world.invited.licence_issuer_id), suspension=world.invited.suspensions.get(),
+                                 reason="设备已修复")
+    assert get(client, f"Organization/{world.invited.pk}")["meta"]["lastUpdated"] == instant(lifted)
+    assert ids(get(client, "Organization", _lastUpdated=f"gt{_after(later + dt.timedelta(hours=1))}")) == [str(world.invited.pk)]
+
+
+def test_registration_changes_move_the_role_and_the_physician_jl_p3_p6(world):
+    """Verification, authorisation and revocation move the PractitionerRole's stamp (and the
+    physician's, whose REST answer lists its registrations); the search orders by the stamp."""
+    client = token_client(world.invited_coordinator)
+    physician = world.expert_physician
+    registration = physician.registrations.get(facility=world.invited)
+    admin = staff(world.invited, StaffRole.FACILITY_ADMIN)
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=3), tick=False):
+        services.registration_revoke_authorisation(actor=admin, registration=registration)
+        revoked = timezone.now()
+    role = get(client, f"PractitionerRole/{registration.pk}")
+    assert role["meta"]["lastUpdated"] == instant(revoked) and role["active"] is False
+    assert get(client, f"Practitioner/{physician.pk}")["meta"]["lastUpdated"] == instant(revoked)
+    physician.refresh_from_db()
+    assert physician.updated_at == revoked
+
+
+def test_a_facility_renamed_moves_its_roles(world):
+    """JL-A2: the system administrator renames a facility (``facility_save``); its PractitionerRoles show the name."""
+    registration = world.expert_physician.registrations.get(facility=world.invited)
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1), tick=False):
+        world.invited.name = "吉林大学第二医院（新院区）"
+        services.facility_save(actor=administrator(AdminRole.SYSTEM), facility=world.invited, changed=["name"])
+        renamed = timezone.now()
+    registration.refresh_from_db()
+    world.invited.refresh_from_db()
+    assert registration.updated_at == world.invited.updated_at == renamed
+    world.inviting.refresh_from_db()
+    assert world.inviting.updated_at < renamed
+
+
+def test_last_updated_pages_with_the_keyset_on_equal_stamps(world):
+    """Rows with the same stamp page by id behind it: every facility once, none twice."""
+    with time_machine.travel(timezone.now(), tick=False):
+        for n in range(5):
+            FacilityFactory(name=f"长春同刻医院{n}", division=division("220102"))
+    client = token_client(regulator("220100"))
+    seen, url = [], f"{BASE}/Organization?_count=2&_lastUpdated=ge2000-01-01"
+    while url:
+        bundle = client.get(url).json()
+        Bundle.model_validate(bundle)
+        seen += ids(bundle)
+        url = next((link["url"] for link in bundle["link"] if link["relation"] == "next"), None)
+    assert len(seen) == 7 == len(set(seen))
+
+
+def test_backfill_takes_the_latest_known_change_time(world):
+    """Migration facilities.0017: existing rows get their latest known change (an audit event about
+    the row, a suspension), not the migration's time, and never one before their creation."""
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module("facilities.migrations.0017_updated_at").backfill
+    registration = world.expert_physician.registrations.get(facility=world.invited)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=1), tick=False):
+        suspension = services.suspension_report(actor=staff(world.invited, StaffRole.FACILITY_ADMIN), facility=world.invited,
+                                                cause=SuspensionCause.QUALITY_RISK, description="CT 设备故障")
+    with time_machine.travel(timezone.now() + dt.timedelta(days=2), tick=False):
+        services.registration_verify(actor=staff(world.invited, StaffRole.FACILITY_ADMIN), registration=registration)
+        verified = timezone.now()
+    future = timezone.now() + dt.timedelta(days=9)
+    for model in (Facility, Physician, PracticeRegistration):
+        model.objects.update(updated_at=future)
+    backfill(apps, None)
+    for row in (world.invited, world.inviting, world.attending, registration):
+        row.refresh_from_db()
+    assert world.invited.updated_at == suspension.reported_at
+    assert world.inviting.updated_at == world.inviting.created_at
+    assert registration.updated_at == verified  # its verified_at and its audit event
+    assert world.attending.updated_at == max(world.attending.created_at, world.attending.platform_registered_at)
+
+
+def test_no_writer_bypasses_the_facility_stamps():
+    """``telemed.changes`` stamps ``update()`` and ``save()``; ``bulk_update`` and raw SQL would not,
+    so no writer of facilities, physicians or registrations uses them (the benchmark copies rows with
+    their stamps into a database of its own)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for app in ("consultations", "billing", "facilities", "audit", "notifications", "telemed"):
+        for path in (root / app).rglob("*.py"):
+            if "migrations" in path.parts or path.parent.name == "bench":
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                ours = any(name in line for name in ("Facility.", "Physician.", "PracticeRegistration.", "facilities_facility",
+                                                      "facilities_physician", "facilities_practiceregistration"))
+                if ours and ("bulk_update(" in line or "execute(" in line or ".raw(" in line):
+                    offenders.append(f"{path.relative_to(root)}:{number}")
+    assert offenders == [], offenders
 
 
 # --- CapabilityStatement ---------------------------------------------------------------------------

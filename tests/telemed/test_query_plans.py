@@ -80,3 +80,20 @@ def test_unread_notifications_are_counted_from_the_partial_index(world, no_seqsc
 def test_jl_a1_the_chain_length_is_the_last_sequence_not_a_count(world):
     world.sent()
     assert chain_length() == AuditEvent.objects.count() == AuditEvent.objects.order_by("-sequence").first().sequence
+
+
+@pytest.mark.parametrize("model", ["Facility", "Physician", "PracticeRegistration"])
+def test_issue14_fhir_last_updated_searches_read_the_change_stamp_index(world, no_seqscan, model):
+    """FHIR Organization, Practitioner, PractitionerRole: ``_lastUpdated=gt…`` in ``(updated_at, id)``
+    order, as ``telemed.fhir.views`` asks it, is served by the ``(updated_at, id)`` index."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from facilities import models
+
+    index = {"Facility": "facility_updated_idx", "Physician": "physician_updated_idx",
+             "PracticeRegistration": "registration_updated_idx"}[model]
+    since = timezone.now() - dt.timedelta(days=1)
+    rows = getattr(models, model).objects.filter(updated_at__gte=since).order_by("updated_at", "pk")[:51]
+    assert index in _plan(rows)
