@@ -72,10 +72,37 @@ def timestamp_text(moment: datetime) -> str:
 _CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _chunked_encoder():
+    """The C encoder that ``_CANONICAL_JSON.encode`` builds anew on every call (with its closures),
+    built once (issue 11: the verifier encodes one text per event). Same arguments, so the same text;
+    only the circular-reference check is off (``markers``): what is encoded is decoded JSON or built
+    of it, never circular. ``None`` on a Python without the C encoder."""
+    from json.encoder import c_make_encoder, encode_basestring
+
+    if c_make_encoder is None:
+        return None
+    c = _CANONICAL_JSON
+    return c_make_encoder(None, c.default, encode_basestring, c.indent, c.key_separator, c.item_separator, c.sort_keys,
+                          c.skipkeys, c.allow_nan)
+
+
+_ENCODE_CHUNKS = _chunked_encoder()
+# A text as JSON, as the canonical encoder writes it (not ASCII-escaped); ``TypeError`` for anything else.
+_ENCODE_TEXT = json.encoder.encode_basestring
+
+
+def canonical_text(value) -> str:
+    """``value`` as canonical JSON text (sorted keys, no spaces, not ASCII-escaped): exactly
+    ``_CANONICAL_JSON.encode(value)`` (tests/audit/test_verify_rows.py compares them)."""
+    if _ENCODE_CHUNKS is None or isinstance(value, str):
+        return _CANONICAL_JSON.encode(value)
+    return "".join(_ENCODE_CHUNKS(value, 0))
+
+
 def canonical_content(fields: Mapping) -> bytes:
     data = {name: fields[name] for name in HASHED_FIELDS}
     data["occurred_at"] = timestamp_text(data["occurred_at"])
-    return _CANONICAL_JSON.encode(data).encode("utf-8")
+    return canonical_text(data).encode("utf-8")
 
 
 def event_hash(fields: Mapping, prev_hash: str, algorithm: str = DEFAULT_HASH_ALGORITHM) -> str:
@@ -124,7 +151,7 @@ def leaf_content(fields: Mapping) -> bytes:
     """The canonical JSON of an event's content without its sequence (sorted keys, no spaces, UTF-8)."""
     data = dict(zip(LEAF_FIELDS, _leaf_values(fields), strict=True))
     data["occurred_at"] = timestamp_text(data["occurred_at"])
-    return _CANONICAL_JSON.encode(data).encode("utf-8")
+    return canonical_text(data).encode("utf-8")
 
 
 def leaf_hash(fields: Mapping, algorithm: str = DEFAULT_HASH_ALGORITHM) -> str:
@@ -253,6 +280,11 @@ def _unknown_algorithm(algorithm) -> str:
     return f"哈希算法“{algorithm}”不可识别（算法记录被改动）"
 
 
+# ``leaf_content``'s text with a ``%s`` for each value's JSON, its keys in the encoder's (sorted) order;
+# ``verify_chain_rows`` fills it in that order (tests/audit/test_verify_rows.py compares the two).
+_LEAF_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in sorted(LEAF_FIELDS)) + "}"
+
+
 def row_content(row, *, json_text: bool = True, timestamp=None) -> dict:
     """The content of one verifier row (``VERIFIED_FIELDS`` order) as the dict whose canonical JSON is
     hashed, without the sequence: the JSON columns decoded when ``json_text``, the timestamp as text."""
@@ -283,9 +315,9 @@ def verify_chain_rows(rows: Iterable, *, json_text: bool = True, timestamp=None)
     expected_prev = GENESIS_HASH
     expected_sequence = 1
     checked = 0
-    encode = _CANONICAL_JSON.encode
+    chunks, join, text = _ENCODE_CHUNKS, "".join, _ENCODE_TEXT
     one_shot = _ONE_SHOT
-    json_fast = _json_fast
+    scan, problems, slow = _SCAN_JSON, _ROW_PROBLEMS, json_column
     leaf_prefix, link_prefix = LEAF_PREFIX, LINK_PREFIX
     for row in rows:
         (sequence, occurred_at, actor_id, actor_label, acting_facility_id, acting_division_code, ip_address, request_id,
@@ -298,23 +330,50 @@ def verify_chain_rows(rows: Iterable, *, json_text: bool = True, timestamp=None)
         new = one_shot.get(algorithm)
         if new is None:
             return ChainReport(checked, False, sequence, _unknown_algorithm(algorithm))
-        if json_text:
-            facility_ids, details = json_fast(facility_ids), json_fast(details)
-        # The dict of ``leaf_content`` (``canonical_content`` adds the sequence); its encoder sorts the keys.
-        data = {"occurred_at": timestamp(occurred_at) if timestamp is not None else occurred_at, "actor_id": actor_id,
-                "actor_label": actor_label, "acting_facility_id": acting_facility_id,
-                "acting_division_code": acting_division_code, "ip_address": ip_address, "request_id": request_id,
-                "channel": channel, "event_type": event_type, "object_type": object_type, "object_id": object_id,
-                "facility_ids": facility_ids, "outcome": outcome, "details": details}
+        if json_text:  # ``_json_fast`` of each, written out
+            try:
+                value, end = scan(facility_ids, 0)
+                facility_ids = value if end == len(facility_ids) else slow(facility_ids)
+            except problems:
+                facility_ids = slow(facility_ids)
+            try:
+                value, end = scan(details, 0)
+                details = value if end == len(details) else slow(details)
+            except problems:
+                details = slow(details)
+        if timestamp is not None:
+            occurred_at = timestamp(occurred_at)
+        content = None
+        if leaf and chunks is not None:
+            # ``leaf_content`` written out (``_LEAF_TEMPLATE``): each value encoded as the canonical encoder
+            # encodes it. Only for the types the columns hold; anything else goes the generic way below.
+            try:
+                if (type(actor_id) is int or actor_id is None) and (
+                        type(acting_facility_id) is int or acting_facility_id is None):
+                    content = _LEAF_TEMPLATE % (
+                        text(acting_division_code), "null" if acting_facility_id is None else acting_facility_id,
+                        "null" if actor_id is None else actor_id, text(actor_label), text(channel), join(chunks(details, 0)),
+                        text(event_type), join(chunks(facility_ids, 0)), "null" if ip_address is None else text(ip_address),
+                        text(object_id), text(object_type), text(occurred_at), text(outcome), text(request_id))
+            except TypeError:  # a value that is not text where text is kept
+                content = None
+        if content is None:
+            # The dict of ``leaf_content`` (``canonical_content`` adds the sequence); its encoder sorts the keys.
+            data = {"occurred_at": occurred_at, "actor_id": actor_id, "actor_label": actor_label,
+                    "acting_facility_id": acting_facility_id, "acting_division_code": acting_division_code,
+                    "ip_address": ip_address, "request_id": request_id, "channel": channel, "event_type": event_type,
+                    "object_type": object_type, "object_id": object_id, "facility_ids": facility_ids, "outcome": outcome,
+                    "details": details}
+            if not leaf:
+                data["sequence"] = sequence
+            content = canonical_text(data)
         if leaf:
-            if new(leaf_prefix + encode(data).encode("utf-8")).hexdigest() != leaf:
+            if new(leaf_prefix + content.encode("utf-8")).hexdigest() != leaf:
                 return ChainReport(checked, False, sequence, CONTENT_CHANGED)
             if new(link_prefix + f"{prev}\n{expected_sequence}\n{leaf}".encode("ascii")).hexdigest() != stored:
                 return ChainReport(checked, False, sequence, POSITION_CHANGED)
-        else:
-            data["sequence"] = sequence
-            if new(prev.encode("ascii") + b"\n" + encode(data).encode("utf-8")).hexdigest() != stored:
-                return ChainReport(checked, False, sequence, CONTENT_CHANGED)
+        elif new(prev.encode("ascii") + b"\n" + content.encode("utf-8")).hexdigest() != stored:
+            return ChainReport(checked, False, sequence, CONTENT_CHANGED)
         checked += 1
         expected_prev = stored
         expected_sequence += 1
@@ -335,7 +394,7 @@ def verify_pending_rows(report: ChainReport, rows: Iterable, *, json_text: bool 
             return ChainReport(report.checked, False, None, "待入链事件缺少内容哈希或已带链接（记录被改动）", pending, pk)
         if algorithm not in HASH_ALGORITHMS:
             return ChainReport(report.checked, False, None, _unknown_algorithm(algorithm), pending, pk)
-        content = _CANONICAL_JSON.encode(row_content(row, json_text=json_text, timestamp=timestamp)).encode("utf-8")
+        content = canonical_text(row_content(row, json_text=json_text, timestamp=timestamp)).encode("utf-8")
         if _ONE_SHOT[algorithm](LEAF_PREFIX + content).hexdigest() != leaf:
             return ChainReport(report.checked, False, None, CONTENT_CHANGED, pending, pk)
         pending += 1

@@ -22,6 +22,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -391,29 +392,38 @@ def _stored_timestamp():
     return lambda value: rules.timestamp_text(convert(value, None, connection))
 
 
-def _rows(sql: str, chunk_size: int):
+def _rows(sql: str, chunk_size: int, *, read_ahead: bool = False):
     """The rows of ``sql`` streamed ``chunk_size`` at a time: a server-side (named) cursor on
-    PostgreSQL, a plain cursor elsewhere."""
+    PostgreSQL, a plain cursor elsewhere. ``read_ahead`` (PostgreSQL): one thread fetches the next
+    chunk while the caller checks this one, so that the server's work and the hashing overlap (issue 11);
+    the caller must not use the connection meanwhile. The thread is waited for before the cursor closes."""
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql)
-        while rows := cursor.fetchmany(chunk_size):
-            yield from rows
+        if not (read_ahead and connection.vendor == "postgresql"):
+            while rows := cursor.fetchmany(chunk_size):
+                yield from rows
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-read") as reader:
+            coming = reader.submit(cursor.fetchmany, chunk_size)
+            while rows := coming.result():
+                coming = reader.submit(cursor.fetchmany, chunk_size)
+                yield from rows
 
 
-def chained_rows(*, chunk_size: int = 5000):
+def chained_rows(*, chunk_size: int = 5000, read_ahead: bool = False):
     """The chained events in sequence order, as the verifier reads them (streamed): raw rows for
     ``rules.verify_chain_rows(rows, timestamp=_stored_timestamp())`` — issue 11, no ORM per row."""
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     return _rows(f"SELECT {_verified_columns(with_id=False)} FROM {table} "  # noqa: S608 - the model's own names
-                 "WHERE sequence IS NOT NULL ORDER BY sequence", chunk_size)
+                 "WHERE sequence IS NOT NULL ORDER BY sequence", chunk_size, read_ahead=read_ahead)
 
 
-def pending_rows(*, chunk_size: int = 5000):
+def pending_rows(*, chunk_size: int = 5000, read_ahead: bool = False):
     """The committed events not yet chained, by id (issue 11), as the verifier reads them: ``id`` and
     the ``chained_rows`` columns."""
     table = connection.ops.quote_name(AuditEvent._meta.db_table)
     return _rows(f"SELECT {_verified_columns(with_id=True)} FROM {table} "  # noqa: S608 - the model's own names
-                 "WHERE sequence IS NULL ORDER BY id", chunk_size)
+                 "WHERE sequence IS NULL ORDER BY id", chunk_size, read_ahead=read_ahead)
 
 
 def audit_chain_verify(*, chunk_size: int = 5000, progress=None, progress_every: int = 2000) -> rules.ChainReport:
@@ -424,7 +434,8 @@ def audit_chain_verify(*, chunk_size: int = 5000, progress=None, progress_every:
     with streaming the same rows (issue 11, ratio ≤ 2). ``progress(checked)`` is called every
     ``progress_every`` events (the background run's heartbeat, ``audit.tasks``): its writes must be seen
     by others as it goes, so with it the walk reads outside a transaction (a holdable cursor); without
-    it the walk is one read-only transaction, whose server-side cursor need not be held past it.
+    it the walk is one read-only transaction, whose server-side cursor need not be held past it, and
+    the next chunk is read while this one is checked (``_rows``: nothing else uses the connection then).
     """
     timestamp = _stored_timestamp()
     if progress is None:
@@ -434,13 +445,14 @@ def audit_chain_verify(*, chunk_size: int = 5000, progress=None, progress_every:
 
 
 def _walk(chunk_size: int, timestamp, progress, progress_every: int) -> rules.ChainReport:
-    chained = chained_rows(chunk_size=chunk_size)
+    read_ahead = progress is None  # the heartbeat writes on the same connection
+    chained = chained_rows(chunk_size=chunk_size, read_ahead=read_ahead)
     try:
         rows = chained if progress is None else _counted(chained, progress, progress_every)
         report = rules.verify_chain_rows(rows, timestamp=timestamp)
     finally:
         chained.close()  # a broken chain stops the walk early: its cursor is closed now, not when collected
-    pending = pending_rows(chunk_size=chunk_size)
+    pending = pending_rows(chunk_size=chunk_size, read_ahead=read_ahead)
     try:
         return rules.verify_pending_rows(report, pending, timestamp=timestamp)
     finally:
