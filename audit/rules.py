@@ -280,6 +280,8 @@ def _unknown_algorithm(algorithm) -> str:
     return f"哈希算法“{algorithm}”不可识别（算法记录被改动）"
 
 
+_FIDS_KEPT = 4096
+
 # ``leaf_content``'s text with a ``%s`` for each value's JSON, its keys in the encoder's (sorted) order;
 # ``verify_chain_rows`` fills it in that order (tests/audit/test_verify_rows.py compares the two).
 _LEAF_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in sorted(LEAF_FIELDS)) + "}"
@@ -319,6 +321,7 @@ def verify_chain_rows(rows: Iterable, *, json_text: bool = True, timestamp=None)
     one_shot = _ONE_SHOT
     scan, problems, slow = _SCAN_JSON, _ROW_PROBLEMS, json_column
     leaf_prefix, link_prefix = LEAF_PREFIX, LINK_PREFIX
+    fids_seen: dict = {}  # stored text of ``facility_ids`` → its canonical JSON (few distinct values)
     for row in rows:
         (sequence, occurred_at, actor_id, actor_label, acting_facility_id, acting_division_code, ip_address, request_id,
          channel, event_type, object_type, object_id, facility_ids, outcome, details, algorithm, leaf, prev, stored) = row
@@ -330,12 +333,13 @@ def verify_chain_rows(rows: Iterable, *, json_text: bool = True, timestamp=None)
         new = one_shot.get(algorithm)
         if new is None:
             return ChainReport(checked, False, sequence, _unknown_algorithm(algorithm))
-        if json_text:  # ``_json_fast`` of each, written out
-            try:
-                value, end = scan(facility_ids, 0)
-                facility_ids = value if end == len(facility_ids) else slow(facility_ids)
-            except problems:
-                facility_ids = slow(facility_ids)
+        fids_json = None
+        if json_text:  # ``_json_fast`` of ``details`` written out; ``facility_ids`` repeat, their text is kept
+            fids_json = fids_seen.get(facility_ids)
+            if fids_json is None:
+                fids_json = canonical_text(_json_fast(facility_ids))
+                if len(fids_seen) < _FIDS_KEPT:
+                    fids_seen[facility_ids] = fids_json
             try:
                 value, end = scan(details, 0)
                 details = value if end == len(details) else slow(details)
@@ -353,11 +357,14 @@ def verify_chain_rows(rows: Iterable, *, json_text: bool = True, timestamp=None)
                     content = _LEAF_TEMPLATE % (
                         text(acting_division_code), "null" if acting_facility_id is None else acting_facility_id,
                         "null" if actor_id is None else actor_id, text(actor_label), text(channel), join(chunks(details, 0)),
-                        text(event_type), join(chunks(facility_ids, 0)), "null" if ip_address is None else text(ip_address),
+                        text(event_type), join(chunks(facility_ids, 0)) if fids_json is None else fids_json,
+                        "null" if ip_address is None else text(ip_address),
                         text(object_id), text(object_type), text(occurred_at), text(outcome), text(request_id))
             except TypeError:  # a value that is not text where text is kept
                 content = None
         if content is None:
+            if json_text:
+                facility_ids = _json_fast(facility_ids)
             # The dict of ``leaf_content`` (``canonical_content`` adds the sequence); its encoder sorts the keys.
             data = {"occurred_at": occurred_at, "actor_id": actor_id, "actor_label": actor_label,
                     "acting_facility_id": acting_facility_id, "acting_division_code": acting_division_code,

@@ -426,7 +426,7 @@ def pending_rows(*, chunk_size: int = 5000, read_ahead: bool = False):
                  "WHERE sequence IS NULL ORDER BY id", chunk_size, read_ahead=read_ahead)
 
 
-def audit_chain_verify(*, chunk_size: int = 5000, progress=None, progress_every: int = 2000) -> rules.ChainReport:
+def audit_chain_verify(*, chunk_size: int = 2000, progress=None, progress_every: int = 2000) -> rules.ChainReport:
     """Walk the whole chain in sequence order (streamed, constant memory), then check the content of
     the events not yet chained against their leaf hashes (JL-A1; issue 11).
 
