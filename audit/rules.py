@@ -82,8 +82,11 @@ def _chunked_encoder():
     if c_make_encoder is None:
         return None
     c = _CANONICAL_JSON
-    return c_make_encoder(None, c.default, encode_basestring, c.indent, c.key_separator, c.item_separator, c.sort_keys,
-                          c.skipkeys, c.allow_nan)
+    try:
+        return c_make_encoder(None, c.default, encode_basestring, c.indent, c.key_separator, c.item_separator,
+                              c.sort_keys, c.skipkeys, c.allow_nan)
+    except TypeError:  # another Python's signature: the encoder's own way, per call
+        return None
 
 
 _ENCODE_CHUNKS = _chunked_encoder()
