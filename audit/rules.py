@@ -72,10 +72,40 @@ def timestamp_text(moment: datetime) -> str:
 _CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _chunked_encoder():
+    """The C encoder that ``_CANONICAL_JSON.encode`` builds anew on every call (with its closures),
+    built once (issue 11: the verifier encodes one text per event). Same arguments, so the same text;
+    only the circular-reference check is off (``markers``): what is encoded is decoded JSON or built
+    of it, never circular. ``None`` on a Python without the C encoder."""
+    from json.encoder import c_make_encoder, encode_basestring
+
+    if c_make_encoder is None:
+        return None
+    c = _CANONICAL_JSON
+    try:
+        return c_make_encoder(None, c.default, encode_basestring, c.indent, c.key_separator, c.item_separator,
+                              c.sort_keys, c.skipkeys, c.allow_nan)
+    except TypeError:  # another Python's signature: the encoder's own way, per call
+        return None
+
+
+_ENCODE_CHUNKS = _chunked_encoder()
+# A text as JSON, as the canonical encoder writes it (not ASCII-escaped); ``TypeError`` for anything else.
+_ENCODE_TEXT = json.encoder.encode_basestring
+
+
+def canonical_text(value) -> str:
+    """``value`` as canonical JSON text (sorted keys, no spaces, not ASCII-escaped): exactly
+    ``_CANONICAL_JSON.encode(value)`` (tests/audit/test_verify_rows.py compares them)."""
+    if _ENCODE_CHUNKS is None or isinstance(value, str):
+        return _CANONICAL_JSON.encode(value)
+    return "".join(_ENCODE_CHUNKS(value, 0))
+
+
 def canonical_content(fields: Mapping) -> bytes:
     data = {name: fields[name] for name in HASHED_FIELDS}
     data["occurred_at"] = timestamp_text(data["occurred_at"])
-    return _CANONICAL_JSON.encode(data).encode("utf-8")
+    return canonical_text(data).encode("utf-8")
 
 
 def event_hash(fields: Mapping, prev_hash: str, algorithm: str = DEFAULT_HASH_ALGORITHM) -> str:
@@ -124,7 +154,7 @@ def leaf_content(fields: Mapping) -> bytes:
     """The canonical JSON of an event's content without its sequence (sorted keys, no spaces, UTF-8)."""
     data = dict(zip(LEAF_FIELDS, _leaf_values(fields), strict=True))
     data["occurred_at"] = timestamp_text(data["occurred_at"])
-    return _CANONICAL_JSON.encode(data).encode("utf-8")
+    return canonical_text(data).encode("utf-8")
 
 
 def leaf_hash(fields: Mapping, algorithm: str = DEFAULT_HASH_ALGORITHM) -> str:
@@ -187,68 +217,216 @@ class ChainReport:
         return f"JL-A1 审计链在第 {self.broken_sequence} 号事件处断开：{self.problem}（已校验 {self.checked} 条）。"
 
 
-def _content_problem(event: Mapping, algorithm: str) -> str:
-    """Why an event's content does not match its leaf hash ("" when it does); issue-11 events only."""
-    if leaf_hash(event, algorithm) != event["leaf_hash"]:
-        return "事件内容与其哈希不符（内容被改动，或哈希算法记录被改动）"
-    return ""
+# --- The verifier's walk (JL-A1; issue 11: at least half the rate of streaming the rows) -----------
+# The verifier reads each event as a row in ``VERIFIED_FIELDS`` order, straight from the database
+# (``audit.services.chained_rows``): no model instances, no per-row dict from the ORM. What it hashes is
+# byte for byte what ``leaf_content`` and ``canonical_content`` give for the same event: the same dict,
+# encoded by the same encoder (``_CANONICAL_JSON``); only the way to it is shorter. The JSON columns
+# arrive as their text and are decoded here exactly as Django's ``JSONField`` decodes them, the
+# timestamp as the canonical text itself (or through ``timestamp``, a function of the stored value).
+
+# The C scanner behind ``json.loads``, without its two whitespace regexes: the database's JSON text
+# never starts or ends with whitespace; anything else goes the long way (``json_column``).
+_SCAN_JSON = json.JSONDecoder().scan_once
+_ROW_PROBLEMS = (TypeError, ValueError, StopIteration)
 
 
-def verify_chain(events: Iterable[Mapping]) -> ChainReport:
-    """Walk events in sequence order; report the first link that does not hold.
+def json_column(text):
+    """A JSON column's stored text → its value, as Django's ``JSONField.from_db_value`` gives it:
+    ``json.loads``, and text that is not JSON stays text (it can only be there by tampering)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
-    A changed row fails its own hash; a deleted row leaves a gap in the sequence and a
-    ``prev_hash`` that no longer matches; an inserted row fails the next row's link; two events
-    swapped keep their content but not their links (the sequence is in the link). Each event is
-    hashed with the algorithm it names (SHA-256 when it names none); a changed or unknown algorithm
-    name fails like changed content, since the stored hash is the output of the one recorded. An
-    event with a leaf hash (issue 11) is checked in two steps, content against leaf, then link;
-    one without (written before issue 11) with its one-step ``event_hash``.
+
+def _json_fast(text):
+    try:
+        value, end = _SCAN_JSON(text, 0)
+        if end == len(text):
+            return value
+    except _ROW_PROBLEMS:
+        pass
+    return json_column(text)
+
+
+def _sm3_from_cryptography(data: bytes):
+    digest = _CryptographyDigest(hashes.SM3())
+    digest.update(data)
+    return digest
+
+
+def _sm3_constructor():
+    """SM3 as one call on the data. OpenSSL's through ``hashlib`` when it has SM3 and gives the
+    standard's answer (GB/T 32905 A.1, "abc"), else ``cryptography``'s — the same function."""
+    known = "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+    try:
+        if hashlib.new("sm3", b"abc").hexdigest() == known:
+            return lambda data: hashlib.new("sm3", data)
+    except ValueError:
+        pass
+    return _sm3_from_cryptography
+
+
+# algorithm name → a function of the data giving an object with ``hexdigest()``.
+# Every name in ``HASH_ALGORITHMS`` is here (tests/audit/test_verify_rows.py checks it).
+_ONE_SHOT = {"sha256": hashlib.sha256, "sm3": _sm3_constructor()}
+
+CONTENT_CHANGED = "事件内容与其哈希不符（内容被改动，或哈希算法记录被改动）"
+POSITION_CHANGED = "事件哈希与其位置不符（序号、链接或哈希被改动）"
+LINK_CHANGED = "前一事件哈希不符（链接被改动）"
+
+
+def _unknown_algorithm(algorithm) -> str:
+    return f"哈希算法“{algorithm}”不可识别（算法记录被改动）"
+
+
+_FIDS_KEPT = 4096
+
+# ``leaf_content``'s text with a ``%s`` for each value's JSON, its keys in the encoder's (sorted) order;
+# ``verify_chain_rows`` fills it in that order (tests/audit/test_verify_rows.py compares the two).
+_LEAF_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in sorted(LEAF_FIELDS)) + "}"
+
+
+def row_content(row, *, json_text: bool = True, timestamp=None) -> dict:
+    """The content of one verifier row (``VERIFIED_FIELDS`` order) as the dict whose canonical JSON is
+    hashed, without the sequence: the JSON columns decoded when ``json_text``, the timestamp as text."""
+    (_, occurred_at, actor_id, actor_label, acting_facility_id, acting_division_code, ip_address, request_id, channel,
+     event_type, object_type, object_id, facility_ids, outcome, details) = row[:15]
+    if json_text:
+        facility_ids, details = _json_fast(facility_ids), _json_fast(details)
+    return {"occurred_at": timestamp(occurred_at) if timestamp is not None else occurred_at, "actor_id": actor_id,
+            "actor_label": actor_label, "acting_facility_id": acting_facility_id,
+            "acting_division_code": acting_division_code, "ip_address": ip_address, "request_id": request_id,
+            "channel": channel, "event_type": event_type, "object_type": object_type, "object_id": object_id,
+            "facility_ids": facility_ids, "outcome": outcome, "details": details}
+
+
+def verify_chain_rows(rows: Iterable, *, json_text: bool = True, timestamp=None) -> ChainReport:
+    """Walk rows in sequence order (``VERIFIED_FIELDS`` order each); report the first link that does not
+    hold (JL-A1). ``json_text``: ``facility_ids`` and ``details`` are their stored JSON text;
+    ``timestamp``: turns the stored ``occurred_at`` into its canonical text (``None``: it is already).
+
+    A changed row fails its own hash; a deleted row leaves a gap in the sequence and a ``prev_hash`` that
+    no longer matches; an inserted row fails the next row's link; two events swapped keep their content
+    but not their links (the sequence is in the link). Each event is hashed with the algorithm it names
+    (SHA-256 when it names none); a changed or unknown algorithm name fails like changed content, since
+    the stored hash is the output of the one recorded. An event with a leaf hash (issue 11) is checked in
+    two steps, content against leaf, then link; one without (written before issue 11) with its one-step
+    ``event_hash``. The loop is written out (no call per field) because it runs once per event.
     """
     expected_prev = GENESIS_HASH
     expected_sequence = 1
     checked = 0
-    for event in events:
-        sequence = event["sequence"]
+    chunks, join, text = _ENCODE_CHUNKS, "".join, _ENCODE_TEXT
+    one_shot = _ONE_SHOT
+    scan, problems, slow = _SCAN_JSON, _ROW_PROBLEMS, json_column
+    leaf_prefix, link_prefix = LEAF_PREFIX, LINK_PREFIX
+    fids_seen: dict = {}  # stored text of ``facility_ids`` → its canonical JSON (few distinct values)
+    for row in rows:
+        (sequence, occurred_at, actor_id, actor_label, acting_facility_id, acting_division_code, ip_address, request_id,
+         channel, event_type, object_type, object_id, facility_ids, outcome, details, algorithm, leaf, prev, stored) = row
         if sequence != expected_sequence:
             return ChainReport(checked, False, sequence, f"序号应为 {expected_sequence}，实为 {sequence}（有事件缺失或插入）")
-        if event["prev_hash"] != expected_prev:
-            return ChainReport(checked, False, sequence, "前一事件哈希不符（链接被改动）")
-        algorithm = event.get("hash_algorithm") or DEFAULT_HASH_ALGORITHM
-        if algorithm not in HASH_ALGORITHMS:
-            return ChainReport(checked, False, sequence, f"哈希算法“{algorithm}”不可识别（算法记录被改动）")
-        if event.get("leaf_hash"):
-            problem = _content_problem(event, algorithm)
-            if problem:
-                return ChainReport(checked, False, sequence, problem)
-            if link_hash(event["prev_hash"], sequence, event["leaf_hash"], algorithm) != event["hash"]:
-                return ChainReport(checked, False, sequence, "事件哈希与其位置不符（序号、链接或哈希被改动）")
-        elif event_hash(event, event["prev_hash"], algorithm) != event["hash"]:
-            return ChainReport(checked, False, sequence, "事件内容与其哈希不符（内容被改动，或哈希算法记录被改动）")
+        if prev != expected_prev:
+            return ChainReport(checked, False, sequence, LINK_CHANGED)
+        algorithm = algorithm or DEFAULT_HASH_ALGORITHM
+        new = one_shot.get(algorithm)
+        if new is None:
+            return ChainReport(checked, False, sequence, _unknown_algorithm(algorithm))
+        fids_json = None
+        if json_text:  # ``_json_fast`` of ``details`` written out; ``facility_ids`` repeat, their text is kept
+            fids_json = fids_seen.get(facility_ids)
+            if fids_json is None:
+                fids_json = canonical_text(_json_fast(facility_ids))
+                if len(fids_seen) < _FIDS_KEPT:
+                    fids_seen[facility_ids] = fids_json
+            try:
+                value, end = scan(details, 0)
+                details = value if end == len(details) else slow(details)
+            except problems:
+                details = slow(details)
+        if timestamp is not None:
+            occurred_at = timestamp(occurred_at)
+        content = None
+        if leaf and chunks is not None:
+            # ``leaf_content`` written out (``_LEAF_TEMPLATE``): each value encoded as the canonical encoder
+            # encodes it. Only for the types the columns hold; anything else goes the generic way below.
+            try:
+                if (type(actor_id) is int or actor_id is None) and (
+                        type(acting_facility_id) is int or acting_facility_id is None):
+                    content = _LEAF_TEMPLATE % (
+                        text(acting_division_code), "null" if acting_facility_id is None else acting_facility_id,
+                        "null" if actor_id is None else actor_id, text(actor_label), text(channel), join(chunks(details, 0)),
+                        text(event_type), join(chunks(facility_ids, 0)) if fids_json is None else fids_json,
+                        "null" if ip_address is None else text(ip_address),
+                        text(object_id), text(object_type), text(occurred_at), text(outcome), text(request_id))
+            except TypeError:  # a value that is not text where text is kept
+                content = None
+        if content is None:
+            if json_text:
+                facility_ids = _json_fast(facility_ids)
+            # The dict of ``leaf_content`` (``canonical_content`` adds the sequence); its encoder sorts the keys.
+            data = {"occurred_at": occurred_at, "actor_id": actor_id, "actor_label": actor_label,
+                    "acting_facility_id": acting_facility_id, "acting_division_code": acting_division_code,
+                    "ip_address": ip_address, "request_id": request_id, "channel": channel, "event_type": event_type,
+                    "object_type": object_type, "object_id": object_id, "facility_ids": facility_ids, "outcome": outcome,
+                    "details": details}
+            if not leaf:
+                data["sequence"] = sequence
+            content = canonical_text(data)
+        if leaf:
+            if new(leaf_prefix + content.encode("utf-8")).hexdigest() != leaf:
+                return ChainReport(checked, False, sequence, CONTENT_CHANGED)
+            if new(link_prefix + f"{prev}\n{expected_sequence}\n{leaf}".encode("ascii")).hexdigest() != stored:
+                return ChainReport(checked, False, sequence, POSITION_CHANGED)
+        elif new(prev.encode("ascii") + b"\n" + content.encode("utf-8")).hexdigest() != stored:
+            return ChainReport(checked, False, sequence, CONTENT_CHANGED)
         checked += 1
-        expected_prev = event["hash"]
+        expected_prev = stored
         expected_sequence += 1
     return ChainReport(checked, True)
 
 
-def verify_pending(report: ChainReport, events: Iterable[Mapping]) -> ChainReport:
-    """Issue 11: after the chain, the events committed but not yet chained (by id). Each must carry a
-    leaf hash that matches its content and no link yet; the first that does not is named by its id.
-    A chain already broken is returned as it is."""
+def verify_pending_rows(report: ChainReport, rows: Iterable, *, json_text: bool = True, timestamp=None) -> ChainReport:
+    """Issue 11: after the chain, the events committed but not yet chained, by id (each row ``id``
+    then ``VERIFIED_FIELDS``). Each must carry a leaf hash that matches its content and no link yet;
+    the first that does not is named by its id. A chain already broken is returned as it is."""
     if not report.intact:
         return report
     pending = 0
-    for event in events:
-        algorithm = event.get("hash_algorithm") or DEFAULT_HASH_ALGORITHM
-        if not event.get("leaf_hash") or event.get("prev_hash") or event.get("hash"):
-            return ChainReport(report.checked, False, None, "待入链事件缺少内容哈希或已带链接（记录被改动）", pending, event["id"])
+    for pk, *row in rows:
+        algorithm, leaf, prev, stored = row[15:]
+        algorithm = algorithm or DEFAULT_HASH_ALGORITHM
+        if not leaf or prev or stored:
+            return ChainReport(report.checked, False, None, "待入链事件缺少内容哈希或已带链接（记录被改动）", pending, pk)
         if algorithm not in HASH_ALGORITHMS:
-            return ChainReport(report.checked, False, None, f"哈希算法“{algorithm}”不可识别（算法记录被改动）", pending, event["id"])
-        problem = _content_problem(event, algorithm)
-        if problem:
-            return ChainReport(report.checked, False, None, problem, pending, event["id"])
+            return ChainReport(report.checked, False, None, _unknown_algorithm(algorithm), pending, pk)
+        content = canonical_text(row_content(row, json_text=json_text, timestamp=timestamp)).encode("utf-8")
+        if _ONE_SHOT[algorithm](LEAF_PREFIX + content).hexdigest() != leaf:
+            return ChainReport(report.checked, False, None, CONTENT_CHANGED, pending, pk)
         pending += 1
     return ChainReport(report.checked, True, pending=pending)
+
+
+def _mapping_row(event: Mapping) -> tuple:
+    """An event given as a mapping (an export, the ORM's ``values``, a test's dict) as a verifier row."""
+    return (*(event[name] for name in HASHED_FIELDS), event.get("hash_algorithm"), event.get("leaf_hash"),
+            event.get("prev_hash"), event.get("hash"))
+
+
+def verify_chain(events: Iterable[Mapping]) -> ChainReport:
+    """``verify_chain_rows`` for events given as mappings with the decoded values (``occurred_at`` a
+    timezone-aware datetime, the JSON columns decoded): an export, a test's chain."""
+    return verify_chain_rows(map(_mapping_row, events), json_text=False, timestamp=timestamp_text)
+
+
+def verify_pending(report: ChainReport, events: Iterable[Mapping]) -> ChainReport:
+    """``verify_pending_rows`` for events given as mappings (with their ``id``)."""
+    return verify_pending_rows(report, ((event["id"], *_mapping_row(event)) for event in events),
+                               json_text=False, timestamp=timestamp_text)
 
 
 # --- JL-C8: sealed snapshots --------------------------------------------------------------------

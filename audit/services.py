@@ -22,6 +22,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -364,23 +365,105 @@ def audit_refusal(
     return error
 
 
-def chained_rows(*, chunk_size: int = 5000):
-    """The chained events in sequence order, as the verifier reads them (streamed)."""
-    return (AuditEvent.objects.filter(sequence__isnull=False).order_by("sequence")
-            .values(*rules.VERIFIED_FIELDS).iterator(chunk_size=chunk_size))
+def _verified_columns(*, with_id: bool) -> str:
+    """The SELECT list of the verifier's rows (``rules.VERIFIED_FIELDS`` order). On PostgreSQL the JSON
+    columns come as their text (decoded once, in ``rules``) and the time as its canonical text,
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC: ``to_char`` gives exactly ``rules.timestamp_text`` of the
+    stored microsecond (tests/audit/test_verify_rows.py compares them), without a datetime per row."""
+    postgresql = connection.vendor == "postgresql"
+    columns = []
+    for name in ("id", *rules.VERIFIED_FIELDS) if with_id else rules.VERIFIED_FIELDS:
+        column = connection.ops.quote_name(AuditEvent._meta.get_field(name).column)
+        if postgresql and name == "occurred_at":
+            column = f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+        elif postgresql and name in _JSON_COLUMNS:
+            column = f"{column}::text"
+        columns.append(column)
+    return ", ".join(columns)
 
 
-def pending_rows(*, chunk_size: int = 5000):
-    """The committed events not yet chained, by id (issue 11), as the verifier reads them."""
-    return (AuditEvent.objects.filter(sequence__isnull=True).order_by("id")
-            .values("id", *rules.VERIFIED_FIELDS).iterator(chunk_size=chunk_size))
+def _stored_timestamp():
+    """How the verifier turns the ``occurred_at`` it reads into the canonical text: nothing to do on
+    PostgreSQL (``_verified_columns``); elsewhere the backend's own conversion (as the ORM reads it),
+    then ``rules.timestamp_text``."""
+    if connection.vendor == "postgresql":
+        return None
+    convert = connection.ops.convert_datetimefield_value
+    return lambda value: rules.timestamp_text(convert(value, None, connection))
 
 
-def audit_chain_verify(*, chunk_size: int = 5000) -> rules.ChainReport:
+def _rows(sql: str, chunk_size: int, *, read_ahead: bool = False):
+    """The rows of ``sql`` streamed ``chunk_size`` at a time: a server-side (named) cursor on
+    PostgreSQL, a plain cursor elsewhere. ``read_ahead`` (PostgreSQL): one thread fetches the next
+    chunk while the caller checks this one, so that the server's work and the hashing overlap (issue 11);
+    the caller must not use the connection meanwhile. The thread is waited for before the cursor closes."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql)
+        if not (read_ahead and connection.vendor == "postgresql"):
+            while rows := cursor.fetchmany(chunk_size):
+                yield from rows
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-read") as reader:
+            coming = reader.submit(cursor.fetchmany, chunk_size)
+            while rows := coming.result():
+                coming = reader.submit(cursor.fetchmany, chunk_size)
+                yield from rows
+
+
+def chained_rows(*, chunk_size: int = 5000, read_ahead: bool = False):
+    """The chained events in sequence order, as the verifier reads them (streamed): raw rows for
+    ``rules.verify_chain_rows(rows, timestamp=_stored_timestamp())`` — issue 11, no ORM per row."""
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    return _rows(f"SELECT {_verified_columns(with_id=False)} FROM {table} "  # noqa: S608 - the model's own names
+                 "WHERE sequence IS NOT NULL ORDER BY sequence", chunk_size, read_ahead=read_ahead)
+
+
+def pending_rows(*, chunk_size: int = 5000, read_ahead: bool = False):
+    """The committed events not yet chained, by id (issue 11), as the verifier reads them: ``id`` and
+    the ``chained_rows`` columns."""
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    return _rows(f"SELECT {_verified_columns(with_id=True)} FROM {table} "  # noqa: S608 - the model's own names
+                 "WHERE sequence IS NULL ORDER BY id", chunk_size, read_ahead=read_ahead)
+
+
+def audit_chain_verify(*, chunk_size: int = 2000, progress=None, progress_every: int = 2000) -> rules.ChainReport:
     """Walk the whole chain in sequence order (streamed, constant memory), then check the content of
-    the events not yet chained against their leaf hashes (issue 11)."""
-    report = rules.verify_chain(chained_rows(chunk_size=chunk_size))
-    return rules.verify_pending(report, pending_rows(chunk_size=chunk_size))
+    the events not yet chained against their leaf hashes (JL-A1; issue 11).
+
+    Read straight from the database and checked by ``rules.verify_chain_rows``: the walk must keep up
+    with streaming the same rows (issue 11, ratio ≤ 2). ``progress(checked)`` is called every
+    ``progress_every`` events (the background run's heartbeat, ``audit.tasks``): its writes must be seen
+    by others as it goes, so with it the walk reads outside a transaction (a holdable cursor); without
+    it the walk is one read-only transaction, whose server-side cursor need not be held past it, and
+    the next chunk is read while this one is checked (``_rows``: nothing else uses the connection then).
+    """
+    timestamp = _stored_timestamp()
+    if progress is None:
+        with transaction.atomic():
+            return _walk(chunk_size, timestamp, None, progress_every)
+    return _walk(chunk_size, timestamp, progress, progress_every)
+
+
+def _walk(chunk_size: int, timestamp, progress, progress_every: int) -> rules.ChainReport:
+    read_ahead = progress is None  # the heartbeat writes on the same connection
+    chained = chained_rows(chunk_size=chunk_size, read_ahead=read_ahead)
+    try:
+        rows = chained if progress is None else _counted(chained, progress, progress_every)
+        report = rules.verify_chain_rows(rows, timestamp=timestamp)
+    finally:
+        chained.close()  # a broken chain stops the walk early: its cursor is closed now, not when collected
+    pending = pending_rows(chunk_size=chunk_size, read_ahead=read_ahead)
+    try:
+        return rules.verify_pending_rows(report, pending, timestamp=timestamp)
+    finally:
+        pending.close()
+
+
+def _counted(rows, progress, every: int):
+    for n, row in enumerate(rows, start=1):
+        if n % every == 0:
+            progress(n)
+        yield row
 
 
 def verification_request(*, actor):

@@ -12,10 +12,9 @@ from audit.models import VerificationRun
 from audit.selectors import chain_length
 from audit.services import (
     audit_chain_sequence,
+    audit_chain_verify,
     audit_checkpoint_daily,
     audit_event_append,
-    chained_rows,
-    pending_rows,
 )
 
 from .choices import EventType
@@ -36,16 +35,11 @@ def _progress(run: VerificationRun, checked: int) -> None:
 
 def _run_verification(run: VerificationRun | None, actor, *, taken_over: bool = False) -> rules.ChainReport:
     """Walk the chain (streamed) and, when a run is given, store progress as it goes."""
-    rows = chained_rows()
-
-    def counted():
-        for n, row in enumerate(rows, start=1):
-            if run is not None and n % PROGRESS_EVERY == 0:
-                _progress(run, n)
-            yield row
-
     # Issue 11: the chain, then the events not yet chained (their content against their leaf hashes).
-    report = rules.verify_pending(rules.verify_chain(counted()), pending_rows())
+    if run is None:
+        report = audit_chain_verify()
+    else:
+        report = audit_chain_verify(progress=lambda checked: _progress(run, checked), progress_every=PROGRESS_EVERY)
     details = {"checked": report.checked, "intact": report.intact, "broken_sequence": report.broken_sequence, "problem": report.problem}
     if taken_over:
         details["taken_over"] = True
