@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 METHODS = ("get", "put", "post", "patch", "delete")
+FHIR_MEDIA_TYPE = "application/fhir+json"
 NOW = "2026-12-07T09:30:00+08:00"
 TODAY = "2026-12-07"
 
@@ -338,6 +339,13 @@ def document_success_examples(result, generator, request, public):
                     if "example" in media or media.get("examples"):
                         continue
                     schema = media.get("schema", {})
+                    if media_type == FHIR_MEDIA_TYPE:  # the facade's own mappings make its examples
+                        from telemed.fhir.examples import example
+
+                        value = example(operation.get("operationId", ""))
+                        if value is not None:
+                            media["examples"] = {"ok": {"summary": "FHIR R4 应答示例", "value": value}}
+                            continue
                     if not _json(media_type):
                         if media_type in FILE_EXAMPLES:
                             media["examples"] = {"file": {"summary": "文件内容（开头）", "value": FILE_EXAMPLES[media_type]}}

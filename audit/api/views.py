@@ -18,7 +18,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -36,7 +42,7 @@ from telemed.filters import IdFilter
 from telemed.pagination import cursor_invalid, decode_cursor, encode_cursor
 from telemed.scope import Scope
 
-from .. import fhir, records, selectors, services
+from .. import fhir, records, rules, selectors, services
 from ..models import Seal
 from ..services import audit_event_append
 from . import serializers as s
@@ -335,11 +341,21 @@ class FhirAuditEventRead(FhirAuditEventView):
 
 # --- Signed checkpoints (JL-A1; issue 11) ---------------------------------------------------------
 
+#: Issue 14: what the download answers, made by the same ``rules.checkpoint_document`` as the download.
+CHECKPOINT_EXAMPLE = rules.checkpoint_document(
+    size=40213, head_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    signed_at="2026-12-07T00:05:00.000000Z", signature_algorithm="ed25519", key_id="checkpoint-2026",
+    public_key_b64="2k9b2xqS0pUuM0cXr0u0cQm1f6l6lWk2b3hVdXJ5Yk0=",
+    public_key_sha256="3b1f0c4e8a2d6f9e7c5b3a1d0e8f6c4b2a0d9e7f5c3b1a0e8d6f4c2b0a9e7d5c",
+    signature_b64="b3JpZ2luYWwgc2lnbmF0dXJlIG9mIHRoZSBjaGVja3BvaW50IHN0YXRlbWVudA==",
+)
+
 
 @extend_schema_view(
     list=extend_schema(description="JL-A1: 已签署的审计日志检查点（最新在前），仅运维人员和卫生健康行政部门。"),
     retrieve=extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="检查点文件：签名字段、签名、公钥及其 SHA-256 指纹")},
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="检查点文件：签名字段、签名、公钥及其 SHA-256 指纹",
+                                        examples=[OpenApiExample("checkpoint", summary="Ed25519 签署的检查点", value=CHECKPOINT_EXAMPLE)])},
         description="JL-A1: 下载一份检查点以便保存（记入审计日志），日后用 manage.py audit_verify --checkpoint 核对。",
     ),
 )

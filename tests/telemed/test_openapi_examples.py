@@ -137,7 +137,7 @@ def test_a_wrong_example_is_caught(schema):
     fen = next(key for key in value if key.endswith("_fen"))
     stamp = next(key for key, prop in schema["components"]["schemas"][component]["properties"].items()
                  if prop.get("format") == "date-time" and not prop.get("nullable"))
-    required = schema["components"]["schemas"][component]["required"][0]
+    required = next(key for key in schema["components"]["schemas"][component]["required"] if key not in (fen, stamp))
     wrong = {**value, fen: 300.5, stamp: "2026-12-07T09:30:00"}
     del wrong[required]
     problems = _problems(schema, wrong, answer_schema)
