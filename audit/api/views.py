@@ -37,7 +37,11 @@ from consultations.models import Consultation
 from facilities.choices import StaffRole
 from telemed.api import ActionRolePermission, Roles, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
-from telemed.fhir.views import FhirJSONRenderer, FhirNegotiation  # shared with the FHIR facade (issue 14)
+from telemed.fhir.views import (  # shared with the FHIR facade (issue 14)
+    DATE_PATTERN,
+    FhirJSONRenderer,
+    FhirNegotiation,
+)
 from telemed.filters import IdFilter
 from telemed.pagination import cursor_invalid, decode_cursor, encode_cursor
 from telemed.scope import Scope
@@ -221,13 +225,20 @@ class FhirAuditEventView(APIView):
         ]
 
 
+def _reference(target: str) -> dict:
+    """Issue 14 (found by the regulator's fuzz run): what ``fhir.parse_id`` takes — an id of at most 18
+    digits, or ``<target>/<id>`` (as the facade's reference parameters); empty is no filter."""
+    return {"type": "string", "pattern": f"^(({target}/)?[0-9]{{1,18}})?$"}
+
+
 SEARCH_PARAMETERS = [
-    OpenApiParameter("patient", str, description="患者 id（或 Patient/id）：涉及该患者的事件"),
-    OpenApiParameter("facility", str, description="机构 id：涉及该机构或代表该机构所做的事件"),
-    OpenApiParameter("date", str, many=True, description="recorded 日期，可带前缀 eq/ne/gt/lt/ge/le，可重复：date=ge2026-11-01&date=le2026-11-30（含两端）"),
+    OpenApiParameter("patient", _reference("Patient"), description="患者 id（或 Patient/id）：涉及该患者的事件"),
+    OpenApiParameter("facility", _reference("Organization"), description="机构 id（或 Organization/id）：涉及该机构或代表该机构所做的事件"),
+    OpenApiParameter("date", {"type": "array", "items": {"type": "string", "pattern": DATE_PATTERN}},
+                     description="recorded 日期，可带前缀 eq/ne/gt/lt/ge/le，可重复：date=ge2026-11-01&date=le2026-11-30（含两端）"),
     OpenApiParameter("type", str, description="事件类型，精确或以“.”结尾的前缀（如 record.），逗号分隔为“或”"),
-    OpenApiParameter("_count", int, description="每页条数（默认 50，最多 500）"),
-    OpenApiParameter("_page", int, description="页码（从 1 开始）；翻页请使用 Bundle.link"),
+    OpenApiParameter("_count", {"type": "integer", "minimum": 1}, description="每页条数（默认 50，最多 500）"),
+    OpenApiParameter("_page", {"type": "integer", "minimum": 1}, description="页码（从 1 开始）；翻页请使用 Bundle.link"),
     OpenApiParameter("pagination", str, enum=["cursor"], description="cursor：按事件序号升序的游标翻页（同步模式，深页与首页同价；无 total）"),
     OpenApiParameter("_cursor", str, description="上一页 Bundle.link next 中的游标（不透明）；无效为 400 cursor_invalid"),
 ]

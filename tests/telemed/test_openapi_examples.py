@@ -145,3 +145,26 @@ def test_a_wrong_example_is_caught(schema):
     assert any(p.startswith(f"{stamp}:") for p in problems), problems
     assert any(required in p for p in problems), problems
     assert _problems(schema, {**value, "id": None}, answer_schema) != []
+
+
+def test_the_fhir_examples_are_valid_fhir_r4_resources(schema):
+    """The FHIR facade's examples (``telemed.fhir.examples``) parse as FHIR R4 (R4B models) of the type the
+    operation answers: a Bundle of that type for a search, the resource for a read."""
+    import importlib
+
+    def model(resource_type: str):
+        return getattr(importlib.import_module(f"fhir.resources.R4B.{resource_type.lower()}"), resource_type)
+
+    checked = 0
+    for operation, status, media_type, _name, value, _schema in _examples(schema):
+        if media_type != "application/fhir+json" or not status.startswith("2"):
+            continue
+        path = operation.split(" ", 1)[1]
+        name = path.removeprefix("/api/v1/fhir/").split("/")[0]
+        expected = "CapabilityStatement" if name == "metadata" else ("Bundle" if path.endswith(name) else name)
+        assert value["resourceType"] == expected, operation
+        model(value["resourceType"]).model_validate(value)
+        for entry in value.get("entry", []):
+            assert entry["resource"]["resourceType"] == name, operation
+        checked += 1
+    assert checked >= 23
