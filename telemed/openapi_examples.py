@@ -112,6 +112,7 @@ STRINGS = (
     (r"last_error|last_response", "HTTP 200"),
     (r"relation", "配偶"),
     (r"occasion", "会诊"),
+    (r"split_basis", "会诊类项目 2:8（JL-B3）"),
     (r"(reason|comment|note|feedback|findings|rectification|answer|message|text|content|description|"
      r"statement|conditions|process|rights_obligations|liability_sharing|split_basis|report|detail)", "已核实，情况属实。"),
     (r"title$", "入院三天诊断不明"),
@@ -136,6 +137,8 @@ DATE_TIMES = (
 )
 DATES = (
     (re.compile(r"birth"), "1960-05-01"),
+    (re.compile(r"period_start"), "2026-11-01"),
+    (re.compile(r"period_end"), "2026-11-30"),
     (re.compile(r"until|expires|end"), "2030-12-31"),
     (re.compile(r"from|start|on$|obtained"), "2026-01-01"),
 )
@@ -147,6 +150,8 @@ INTEGERS = (
     (re.compile(r"(staff|payout).*_fen$"), 14400),
     (re.compile(r"min.*_fen$"), 20000),
     (re.compile(r"max.*_fen$"), 50000),
+    (re.compile(r"insurance.*_fen$"), 18000),
+    (re.compile(r"self_pay.*_fen$"), 12000),
     (re.compile(r"_fen$"), 30000),
     (re.compile(r"percent|ratio"), 80),
     (re.compile(r"year"), 2026),
