@@ -496,6 +496,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "telemed.idempotency.document_idempotency_key",
         "telemed.openapi.document_errors",  # issue 14: every operation's error answers, with examples
+        "telemed.openapi_examples.document_success_examples",  # issue 14: every success answer, with an example
     ],
     "ENUM_NAME_OVERRIDES": {
         "AccreditationStatusEnum": "facilities.choices.AccreditationStatus",

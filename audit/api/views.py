@@ -18,7 +18,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -31,12 +37,16 @@ from consultations.models import Consultation
 from facilities.choices import StaffRole
 from telemed.api import ActionRolePermission, Roles, VersionedResourceMixin, run_service
 from telemed.errors import ApplicationError
-from telemed.fhir.views import FhirJSONRenderer, FhirNegotiation  # shared with the FHIR facade (issue 14)
+from telemed.fhir.views import (  # shared with the FHIR facade (issue 14)
+    DATE_PATTERN,
+    FhirJSONRenderer,
+    FhirNegotiation,
+)
 from telemed.filters import IdFilter
 from telemed.pagination import cursor_invalid, decode_cursor, encode_cursor
 from telemed.scope import Scope
 
-from .. import fhir, records, selectors, services
+from .. import fhir, records, rules, selectors, services
 from ..models import Seal
 from ..services import audit_event_append
 from . import serializers as s
@@ -215,13 +225,20 @@ class FhirAuditEventView(APIView):
         ]
 
 
+def _reference(target: str) -> dict:
+    """Issue 14 (found by the regulator's fuzz run): what ``fhir.parse_id`` takes — an id of at most 18
+    digits, or ``<target>/<id>`` (as the facade's reference parameters); empty is no filter."""
+    return {"type": "string", "pattern": f"^(({target}/)?[0-9]{{1,18}})?$"}
+
+
 SEARCH_PARAMETERS = [
-    OpenApiParameter("patient", str, description="患者 id（或 Patient/id）：涉及该患者的事件"),
-    OpenApiParameter("facility", str, description="机构 id：涉及该机构或代表该机构所做的事件"),
-    OpenApiParameter("date", str, many=True, description="recorded 日期，可带前缀 eq/ne/gt/lt/ge/le，可重复：date=ge2026-11-01&date=le2026-11-30（含两端）"),
+    OpenApiParameter("patient", _reference("Patient"), description="患者 id（或 Patient/id）：涉及该患者的事件"),
+    OpenApiParameter("facility", _reference("Organization"), description="机构 id（或 Organization/id）：涉及该机构或代表该机构所做的事件"),
+    OpenApiParameter("date", {"type": "array", "items": {"type": "string", "pattern": DATE_PATTERN}},
+                     description="recorded 日期，可带前缀 eq/ne/gt/lt/ge/le，可重复：date=ge2026-11-01&date=le2026-11-30（含两端）"),
     OpenApiParameter("type", str, description="事件类型，精确或以“.”结尾的前缀（如 record.），逗号分隔为“或”"),
-    OpenApiParameter("_count", int, description="每页条数（默认 50，最多 500）"),
-    OpenApiParameter("_page", int, description="页码（从 1 开始）；翻页请使用 Bundle.link"),
+    OpenApiParameter("_count", {"type": "integer", "minimum": 1}, description="每页条数（默认 50，最多 500）"),
+    OpenApiParameter("_page", {"type": "integer", "minimum": 1}, description="页码（从 1 开始）；翻页请使用 Bundle.link"),
     OpenApiParameter("pagination", str, enum=["cursor"], description="cursor：按事件序号升序的游标翻页（同步模式，深页与首页同价；无 total）"),
     OpenApiParameter("_cursor", str, description="上一页 Bundle.link next 中的游标（不透明）；无效为 400 cursor_invalid"),
 ]
@@ -335,11 +352,21 @@ class FhirAuditEventRead(FhirAuditEventView):
 
 # --- Signed checkpoints (JL-A1; issue 11) ---------------------------------------------------------
 
+#: Issue 14: what the download answers, made by the same ``rules.checkpoint_document`` as the download.
+CHECKPOINT_EXAMPLE = rules.checkpoint_document(
+    size=40213, head_hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    signed_at="2026-12-07T00:05:00.000000Z", signature_algorithm="ed25519", key_id="checkpoint-2026",
+    public_key_b64="2k9b2xqS0pUuM0cXr0u0cQm1f6l6lWk2b3hVdXJ5Yk0=",
+    public_key_sha256="3b1f0c4e8a2d6f9e7c5b3a1d0e8f6c4b2a0d9e7f5c3b1a0e8d6f4c2b0a9e7d5c",
+    signature_b64="b3JpZ2luYWwgc2lnbmF0dXJlIG9mIHRoZSBjaGVja3BvaW50IHN0YXRlbWVudA==",
+)
+
 
 @extend_schema_view(
     list=extend_schema(description="JL-A1: 已签署的审计日志检查点（最新在前），仅运维人员和卫生健康行政部门。"),
     retrieve=extend_schema(
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="检查点文件：签名字段、签名、公钥及其 SHA-256 指纹")},
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="检查点文件：签名字段、签名、公钥及其 SHA-256 指纹",
+                                        examples=[OpenApiExample("checkpoint", summary="Ed25519 签署的检查点", value=CHECKPOINT_EXAMPLE)])},
         description="JL-A1: 下载一份检查点以便保存（记入审计日志），日后用 manage.py audit_verify --checkpoint 核对。",
     ),
 )

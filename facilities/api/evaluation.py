@@ -27,11 +27,29 @@ class EvaluationFormulaSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _every_key(keys, value_schema: dict) -> dict:
+    """Issue 14: a JL-O3 formula names every part (every threshold) and nothing else; the schema says so,
+    so a body that leaves one out is schema-invalid, as the service refuses it (evaluation_formula_invalid).
+    What no schema can state (weights adding up to 100, pass below excellent) stays the rule's refusal."""
+    return {"type": "object", "properties": {key: value_schema for key in keys}, "required": list(keys),
+            "additionalProperties": False}
+
+
+@extend_schema_field(_every_key(rules.PARTS, {"type": "integer", "minimum": 0, "maximum": 100}))
+class FormulaWeightsField(serializers.DictField):
+    """JL-O3 (art. 45): a whole-number weight for every part of the score."""
+
+
+@extend_schema_field(_every_key(rules.THRESHOLDS, {"type": "string", "format": "decimal", "pattern": r"^([0-9]{1,7}(\.[0-9]?)?|\.[0-9])$"}))
+class FormulaThresholdsField(serializers.DictField):
+    """JL-O3 (art. 47): every threshold, a decimal ≥ 0 with at most one decimal place."""
+
+
 class EvaluationFormulaPublishSerializer(serializers.Serializer):
-    weights = serializers.DictField(child=serializers.IntegerField(min_value=0, max_value=100),
-                                    help_text="每个指标的权重（整数，合计 100）：" + "、".join(rules.PARTS))
-    thresholds = serializers.DictField(child=serializers.DecimalField(max_digits=8, decimal_places=1, min_value=0),
-                                       help_text="标准：" + "、".join(rules.THRESHOLDS))
+    weights = FormulaWeightsField(child=serializers.IntegerField(min_value=0, max_value=100),
+                                  help_text="每个指标的权重（整数，合计 100）：" + "、".join(rules.PARTS))
+    thresholds = FormulaThresholdsField(child=serializers.DecimalField(max_digits=8, decimal_places=1, min_value=0),
+                                        help_text="标准：" + "、".join(rules.THRESHOLDS))
     document_number = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
 
 

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from .definitions import FIGURES
 from .figures import Subject, report
-from .periods import parse_period
+from .periods import parse_period, refuse_malformed_dates
 from .views import division_for, facility_for
 
 PERIOD_PARAMETERS = [
@@ -90,6 +90,7 @@ class _MetricsView(APIView):
     permission_classes = [IsAuthenticated]
 
     def respond(self, request, subject: Subject):
+        refuse_malformed_dates(request.query_params)
         period = parse_period(request.query_params, today=timezone.localdate())
         return Response(MetricsReportSerializer(render_report(report(subject, period))).data)
 

@@ -113,6 +113,18 @@ def _date(text: str, field: str) -> dt.date:
         raise _refuse(_("日期格式应为 YYYY-MM-DD（例如 2026-10-01）：%(v)s") % {"v": text[:20]}, field) from None
 
 
+def refuse_malformed_dates(params) -> None:
+    """Issue 14 (the API): ``start`` and ``end`` are dates (``format: date``) whatever ``period`` is; one that
+    is given but is not a YYYY-MM-DD date is refused, even where the period does not read it. (The pages'
+    form sends them empty with every period, and keeps ignoring them.)"""
+    for field in ("start", "end"):
+        if field in params:
+            text = params[field]
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                raise _refuse(_("日期格式应为 YYYY-MM-DD（例如 2026-10-01）：%(v)s") % {"v": text[:20]}, field)
+            _date(text, field)
+
+
 def parse_period(params, *, today: dt.date) -> Period:
     """The period named by ``period`` and its companion parameter; the current month by default."""
     kind = (params.get("period") or "month").strip()

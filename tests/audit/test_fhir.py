@@ -322,3 +322,19 @@ def test_jl_a1_failure_without_patient_and_system_events_validate(auditor):
     kinds = by_type(search(auditor))
     assert kinds["billing.account.register"]["outcome"] == "4" and kinds["billing.account.register"]["outcomeDesc"] == "账户信息不全"
     assert "entity" not in kinds["billing.charge.missing_price"] and kinds["billing.charge.missing_price"]["action"] == "E"
+
+
+def test_jl_a1_search_parameters_in_the_schema_are_what_the_search_takes(auditor):
+    """Issue 14 (found by the regulator's fuzz run): ``patient=<text>`` was schema-valid but 400; the schema now
+    states what the search parses (an id, or Patient/id; an Organization id; FHIR dates; counts from 1), and a
+    value outside it is still refused."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    operation = SchemaGenerator().get_schema(request=None, public=True)["paths"][URL]["get"]
+    params = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert params["patient"]["pattern"] == "^((Patient/)?[0-9]{1,18})?$"
+    assert params["facility"]["pattern"] == "^((Organization/)?[0-9]{1,18})?$"
+    assert params["_count"]["minimum"] == params["_page"]["minimum"] == 1 and "pattern" in params["date"]["items"]
+    assert auditor.get(URL, {"patient": "à@G"}).status_code == 400
+    assert auditor.get(URL, {"_page": "0"}).status_code == 400
+    assert search(auditor, patient="")["resourceType"] == "Bundle"

@@ -207,3 +207,19 @@ def test_jl_o3_round_page_and_api_query_counts_do_not_grow_with_the_facilities(c
             assert api.get(f"{API}/rounds/{round_.pk}/").status_code == 200
         counts.append((len(page_queries), len(api_queries)))
     assert counts[0] == counts[1], counts
+
+
+def test_jl_o3_the_formula_body_in_the_schema_names_every_part_and_threshold(world, province):
+    """Issue 14 (found by the regulator's fuzz run): ``{"weights": {}, "thresholds": {}}`` was schema-valid but
+    refused; the schema now requires every part and every threshold and nothing else, as the rule does."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from facilities import evaluation_rules as rules
+
+    body = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]["EvaluationFormulaPublish"]
+    weights, thresholds = body["properties"]["weights"], body["properties"]["thresholds"]
+    assert set(weights["required"]) == set(rules.PARTS) and weights["additionalProperties"] is False
+    assert set(thresholds["required"]) == set(rules.THRESHOLDS) and thresholds["additionalProperties"] is False
+    refused = token_client(province).post(f"{API}/formulas/", {"weights": {}, "thresholds": {}}, format="json")
+    assert_error(refused, 400, "evaluation_formula_invalid")
+    assert refused.json()["extra"]["rule"] == "JL-O3"

@@ -268,6 +268,26 @@ def test_bad_period_is_a_400_with_the_chinese_message_on_the_page_and_the_api(ac
     assert api.status_code == 400 and api.json()["code"] == "period_invalid" and api.json()["extra"]["field"] == "period"
 
 
+def test_the_api_refuses_a_malformed_start_or_end_whatever_the_period(activity):
+    """Issue 14 (found by the regulator's fuzz run): ``start``/``end`` are ``format: date`` in the schema; one
+    that is not a YYYY-MM-DD date is 400 period_invalid even with a period that does not read it. The page
+    (whose form sends them empty with every period) still ignores them."""
+    from django.urls import reverse
+
+    from tests.factories import regulator
+
+    client = _client(regulator("220100", username="city_regulator"))
+    api = reverse("facilities-api:metrics-division", args=["220100"])
+    for params in ({"start": "\x07$Cb"}, {"period": "month", "end": ""}, {"period": "year", "start": "20261001"},
+                   {"start": "2026-02-30"}):
+        answer = client.get(api, params)
+        assert answer.status_code == 400 and answer.json()["code"] == "period_invalid", params
+        assert answer.json()["extra"]["field"] in ("start", "end")
+    assert client.get(api, {"period": "month", "start": "2026-10-01", "end": "2026-10-31"}).status_code == 200
+    page = client.get(reverse("facilities:metrics-division", args=["220100"]), {"period": "month", "start": "", "end": ""})
+    assert page.status_code == 200
+
+
 def test_the_api_shows_the_numbers_of_the_page(activity):
     from django.urls import reverse
 
