@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import django_filters
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -81,13 +81,6 @@ class ComplaintFilter(django_filters.FilterSet):
         fields = ["facility", "state", "substantiated"]
 
 
-@extend_schema_view(
-    steps=extend_schema(
-        request=ComplaintStepInputSerializer, responses={200: ComplaintStepSerializer(many=True), 201: ComplaintSerializer},
-        description="JL-O6: GET the steps; POST one act (acknowledge, investigate, answer, note, override) — "
-                    "the facility's handlers answer with a finding, the regulators over it note and override.",
-    ),
-)
 class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSetMixin, viewsets.GenericViewSet):
     """投诉 (JL-O6): the facility's administrators and coordinators, and regulators over it (JL-O1)."""
 
@@ -98,7 +91,13 @@ class ComplaintViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     ordering_fields = ["received_at", "answer_due_at"]
     ordering = ["-received_at", "-id"]
 
-    @action(detail=True, methods=["get", "post"])
+    # One route, two operations: each method documents only its own answer.
+    @extend_schema(methods=["GET"], responses={200: ComplaintStepSerializer(many=True)}, filters=False,
+                   description="JL-O6: the complaint's steps, oldest first.")
+    @extend_schema(methods=["POST"], request=ComplaintStepInputSerializer, responses={201: ComplaintSerializer},
+                   description="JL-O6: one act (acknowledge, investigate, answer, note, override) — the facility's "
+                               "handlers answer with a finding, the regulators over it note and override.")
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def steps(self, request, pk=None):
         complaint = self.get_object()
         if request.method == "GET":
