@@ -14,12 +14,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .definitions import FIGURES, PERIOD_KEYS
-from .figures import Report
+from .figures import Report, rankings
 
 # The columns of the comparison tables (service types, sub-divisions, facilities, trends).
 COMPARED = ("sent", "accepted", "declined", "returned", "completed", "compliance_percent", "violations",
             "response_median", "response_p90", "turnaround_median", "satisfaction_mean", "fee_fen")
-RANK_LIMIT = 10
 # The 12-month trends: every figure of a period, in two tables so that each stays readable.
 TRENDS = (
     ("trend-activity", gettext_lazy("近12个月趋势：申请与响应"),
@@ -113,13 +112,12 @@ def build(report: Report, *, names: dict) -> list[Table]:
         def facility_link(pk):
             return reverse("facilities:metrics-facility", args=[pk]) + "?" + query
 
+        # The order is ``figures.rankings``'s; a page's report comes with it, chosen in SQL.
+        order = report.ranked if report.ranked is not None else rankings(report.by_facility, names)
         ranked = report.by_facility
-        worst = sorted((k for k in ranked if ranked[k]["compliance_percent"] is not None), key=lambda k: (ranked[k]["compliance_percent"], str(names.get(k))))
-        slowest = sorted((k for k in ranked if ranked[k]["response_median"] is not None), key=lambda k: (-ranked[k]["response_median"], str(names.get(k))))
-        declines = sorted((k for k in ranked if ranked[k]["declined"]), key=lambda k: (-ranked[k]["declined"], str(names.get(k))))
-        tables.append(compare("rank-compliance", _("机构排名：24小时规则按时率最低"), _("机构"), ranked, facility_link, worst[:RANK_LIMIT]))
-        tables.append(compare("rank-response", _("机构排名：受邀方响应最慢（中位数）"), _("机构"), ranked, facility_link, slowest[:RANK_LIMIT]))
-        tables.append(compare("rank-declines", _("机构排名：拒绝最多"), _("机构"), ranked, facility_link, declines[:RANK_LIMIT]))
+        tables.append(compare("rank-compliance", _("机构排名：24小时规则按时率最低"), _("机构"), ranked, facility_link, order["compliance"]))
+        tables.append(compare("rank-response", _("机构排名：受邀方响应最慢（中位数）"), _("机构"), ranked, facility_link, order["response"]))
+        tables.append(compare("rank-declines", _("机构排名：拒绝最多"), _("机构"), ranked, facility_link, order["declines"]))
     if report.trends:
         for key, caption, columns in TRENDS:
             trend = Table(key, str(caption), [_("月份")] + [_label(k) for k in columns])
