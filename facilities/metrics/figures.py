@@ -33,6 +33,28 @@ from .periods import Period, trailing_months
 
 CALENDAR = ("month", "quarter", "year")  # the periods whose interval statistics are stored
 
+# The facility rankings of a division's page, worst first: the figure ranked, its direction (1:
+# lowest first, -1: highest first) and whether a facility is ranked at all. Ties go by the
+# facility's name (code-point order), then its id, so that the order never depends on the data's
+# storage (tables.py shows them; ``load_ranked`` chooses them in SQL for calendar periods).
+RANK_LIMIT = 10
+RANKINGS: dict[str, tuple[str, int, Callable[[object], bool]]] = {
+    "compliance": ("compliance_percent", 1, lambda value: value is not None),  # JL-C2, lowest first
+    "response": ("response_median", -1, lambda value: value is not None),  # JL-C4, slowest first
+    "declines": ("declined", -1, bool),  # JL-C4, most first
+}
+
+
+def rankings(by_facility: dict[int, dict], names: dict) -> dict[str, list[int]]:
+    """The facilities each ranking shows (at most ``RANK_LIMIT``), in order, out of every
+    facility's figures: the one definition of the order, whichever rows it is given."""
+    found = {}
+    for kind, (key, direction, ranked) in RANKINGS.items():
+        chosen = [pk for pk, values in by_facility.items() if ranked(values[key])]
+        chosen.sort(key=lambda pk, key=key, direction=direction: (direction * by_facility[pk][key], str(names.get(pk)), pk))
+        found[kind] = chosen[:RANK_LIMIT]
+    return found
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -55,8 +77,7 @@ class Subject:
             return Q(**{facility: self.facility_id})
         # A range on the code instead of LIKE 'prefix%': the (division_code, day) index serves it
         # under any collation, and GB/T 2260 codes are digits of one length.
-        upper = str(int(self.prefix) + 1).zfill(len(self.prefix))
-        return Q(**{f"{division}__gte": self.prefix, f"{division}__lt": upper})
+        return Q(**{f"{division}__gte": self.prefix, f"{division}__lt": _upper(self.prefix)})
 
     @property
     def scope(self) -> str:
@@ -242,18 +263,40 @@ class Report:
     snapshot: dict  # JL-F1 / JL-F5 at the end of the period (now, if it has not ended)
     previous_snapshot: dict
     last_year_snapshot: dict
+    # With ``ranked=True`` (the pages): the facilities each ranking shows, in order; ``by_facility``
+    # then holds only those, and ``names`` their names. None: ``by_facility`` holds every facility.
+    ranked: dict[str, list[int]] | None = None
+    names: dict[int, str] = field(default_factory=dict)
 
 
 _STAT_COLUMNS = "count, median, p90, experts"
+_STAT_JOIN = ("LEFT JOIN facilities_metricstat {0} ON {0}.period = t.period AND {0}.scope = t.scope "
+              "AND {0}.service_type = t.service_type AND {0}.kind = %s")
+# The columns ``_derived`` reads: the counters, the active facilities, both kinds' statistics.
+_FIGURE_COLUMNS = (f"{', '.join('t.' + k for k in COUNTER_KEYS)}, t.active, "
+                   f"{', '.join('r.' + c for c in _STAT_COLUMNS.split(', '))}, {', '.join('u.' + c for c in _STAT_COLUMNS.split(', '))}")
 
 
-def load_totals(subject: Subject, *, detailed: str, overall: list[str]) -> dict[tuple[str, str, str], dict]:
+def _derived(row) -> dict:
+    """The figures of one stored slice out of the ``_FIGURE_COLUMNS`` of a row."""
+    width = len(COUNTER_KEYS)
+    counters = dict(zip(COUNTER_KEYS, (int(v) for v in row[:width]), strict=True))
+    response, turnaround = row[1 + width:5 + width], row[5 + width:9 + width]
+    stats = {kind: Stat(*values) for kind, values in ((RESPONSE, response), (TURNAROUND, turnaround)) if values[0] is not None}
+    return derive(counters, stats, facilities=int(row[width]))
+
+
+def _upper(prefix: str) -> str:
+    return str(int(prefix) + 1).zfill(len(prefix))
+
+
+def load_totals(subject: Subject, *, detailed: str, overall: list[str], facilities: bool = True) -> dict[tuple[str, str, str], dict]:
     """The stored totals (``MetricTotal``) and interval statistics (``MetricStat``) a page shows,
     in ONE query by index, already turned into figures by ``derive``: for the period ``detailed``,
-    the subject's own by service type (and ``*``) and, for a division, every stored slice of all
-    service types in its code range (its facilities, its sub-divisions); for the periods
-    ``overall`` (previous, last year's, the trend months), the subject's total. Nothing is summed
-    at read time (docs/performance.md). Keyed (period, scope, service type)."""
+    the subject's own by service type (and ``*``) and, for a division, its sub-divisions' and
+    (``facilities``) its facilities' stored slices of all service types in its code range; for the
+    periods ``overall`` (previous, last year's, the trend months), the subject's total. Nothing is
+    summed at read time (docs/performance.md). Keyed (period, scope, service type)."""
     from telemed.dbrouter import read_connection
 
     from ..models import MetricTotal
@@ -262,48 +305,98 @@ def load_totals(subject: Subject, *, detailed: str, overall: list[str]) -> dict[
     if detailed:
         parts.append(("t.period = %s AND t.scope = %s", [detailed, subject.scope]))
         if subject.facility_id is None:
-            upper = str(int(subject.prefix) + 1).zfill(len(subject.prefix))
-            parts.append(("t.period = %s AND t.service_type = %s AND t.division_code >= %s AND t.division_code < %s AND t.scope <> %s",
-                          [detailed, ALL_SERVICES, subject.prefix, upper, subject.scope]))
+            # A facility's scope is f<id>, a division's its code (digits): ``< 'f'`` leaves the facilities out.
+            # Under the province only the cities ('xxyy00') are shown, not the counties.
+            children = "" if facilities else " AND t.scope < 'f'" + (" AND SUBSTR(t.scope, 5, 2) = '00'" if len(subject.prefix) == 2 else "")
+            parts.append(("t.period = %s AND t.service_type = %s AND t.division_code >= %s AND t.division_code < %s AND t.scope <> %s"
+                          + children, [detailed, ALL_SERVICES, subject.prefix, _upper(subject.prefix), subject.scope]))
     overall = sorted(set(overall) - {detailed})
     if overall:
         parts.append((f"t.period IN ({', '.join(['%s'] * len(overall))}) AND t.scope = %s AND t.service_type = %s",
                       [*overall, subject.scope, ALL_SERVICES]))
     if not parts:
         return {}
-    stat = "LEFT JOIN facilities_metricstat {0} ON {0}.period = t.period AND {0}.scope = t.scope AND {0}.service_type = t.service_type AND {0}.kind = %s"
-    select = (f"SELECT t.period, t.scope, t.service_type, {', '.join('t.' + k for k in COUNTER_KEYS)}, t.active, "  # noqa: S608 - fixed names; values are parameters
-              f"{', '.join('r.' + c for c in _STAT_COLUMNS.split(', '))}, {', '.join('u.' + c for c in _STAT_COLUMNS.split(', '))} "
-              f"FROM facilities_metrictotal t {stat.format('r')} {stat.format('u')} WHERE ")
+    select = (f"SELECT t.period, t.scope, t.service_type, {_FIGURE_COLUMNS} "  # noqa: S608 - fixed names; values are parameters
+              f"FROM facilities_metrictotal t {_STAT_JOIN.format('r')} {_STAT_JOIN.format('u')} WHERE ")
     # UNION ALL, not OR: each part is one index range (an OR of them is read by a sequential scan).
     sql = " UNION ALL ".join(select + where for where, _params in parts)
     params = [value for _where, part_params in parts for value in (RESPONSE, TURNAROUND, *part_params)]
-    found: dict[tuple[str, str, str], dict] = {}
-    width = len(COUNTER_KEYS)
     # Plain SQL does not pass through the router: ask it where a rollup read goes (the replica on the
     # dashboard routes when there is one, issue 11).
     with read_connection(MetricTotal).cursor() as cursor:
         cursor.execute(sql, params)
+        return {(row[0], row[1], row[2]): _derived(row[3:]) for row in cursor.fetchall()}
+
+
+def _ranked_sql(collate: str) -> str:
+    """The candidates of the three rankings among a division's facilities of one period, chosen in
+    SQL (``load_ranked``). ``fac``: each facility's stored ``*`` row of the period with its name and
+    median response. Slowest response and most declines: the first ``RANK_LIMIT`` in the exact
+    order of ``rankings`` (value, name in code-point order, id). Compliance is ranked by the
+    *rounded* percent (``definitions.percent``, one decimal, Python's float rounding), which SQL
+    does not reproduce at exact halves; in tenths of a percent it is 1000·met/due rounded, which
+    is ``hi`` = (2000·met + due) div (2·due) except when 1000·met/due is exactly k + ½, where it is
+    ``hi`` or ``lo`` = ``hi`` − 1. So the first ``RANK_LIMIT`` by (``hi``, name, id) are taken, and
+    with them every exact-half facility whose ``lo`` is not above the tenth one's ``hi``: a
+    superset of the true first ten, which ``rankings`` then orders exactly."""
+    name = f"name{collate}"
+    hi = "(2000 * met + due) / (2 * due)"
+    return (
+        "WITH fac AS (SELECT t.id AS tid, f.id AS fid, f.name AS name, t.declined AS declined, r.median AS median, "  # noqa: S608 - fixed names and numbers; the values are parameters
+        "CAST(t.obligations_met AS BIGINT) AS met, CAST(t.obligations_due AS BIGINT) AS due "
+        "FROM facilities_metrictotal t JOIN facilities_facility f ON f.id = CAST(SUBSTR(t.scope, 2) AS INTEGER) "
+        f"{_STAT_JOIN.format('r')} "
+        "WHERE t.period = %s AND t.service_type = %s AND t.division_code >= %s AND t.division_code < %s "
+        "AND t.scope >= 'f' AND t.scope < 'g'), "
+        "chosen AS ("
+        f"SELECT tid FROM (SELECT tid FROM fac WHERE median IS NOT NULL ORDER BY median DESC, {name}, fid LIMIT {RANK_LIMIT}) a "
+        f"UNION SELECT tid FROM (SELECT tid FROM fac WHERE declined > 0 ORDER BY declined DESC, {name}, fid LIMIT {RANK_LIMIT}) b "
+        f"UNION SELECT tid FROM (SELECT tid FROM fac WHERE due > 0 ORDER BY {hi}, {name}, fid LIMIT {RANK_LIMIT}) c "
+        f"UNION SELECT tid FROM fac WHERE due > 0 AND (2000 * met + due) %% (2 * due) = 0 AND {hi} - 1 <= "
+        f"(SELECT {hi} FROM fac WHERE due > 0 ORDER BY {hi}, {name}, fid LIMIT 1 OFFSET {RANK_LIMIT - 1})) "
+        f"SELECT f.id, f.name, {_FIGURE_COLUMNS} FROM chosen JOIN facilities_metrictotal t ON t.id = chosen.tid "
+        "JOIN facilities_facility f ON f.id = CAST(SUBSTR(t.scope, 2) AS INTEGER) "
+        f"{_STAT_JOIN.format('r')} {_STAT_JOIN.format('u')}"
+    )
+
+
+def load_ranked(subject: Subject, label: str) -> tuple[dict[int, dict], dict[int, str]]:
+    """The facilities a division's rankings may show for the calendar period ``label``, chosen in
+    SQL in ONE query out of the stored totals (``_ranked_sql``): their figures (``derive``) and
+    names — about thirty, not every facility of the division (docs/performance.md)."""
+    from telemed.dbrouter import read_connection
+
+    from ..models import MetricTotal
+
+    connection = read_connection(MetricTotal)
+    # Python compares names by code point; so do PostgreSQL's "C" collation (UTF-8 bytes) and SQLite's default.
+    sql = _ranked_sql(' COLLATE "C"' if connection.vendor == "postgresql" else "")
+    params = [RESPONSE, label, ALL_SERVICES, subject.prefix, _upper(subject.prefix), RESPONSE, TURNAROUND]
+    figures_of, names = {}, {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         for row in cursor.fetchall():
-            counters = dict(zip(COUNTER_KEYS, (int(v) for v in row[3:3 + width]), strict=True))
-            response, turnaround = row[4 + width:8 + width], row[8 + width:12 + width]
-            stats = {kind: Stat(*values) for kind, values in ((RESPONSE, response), (TURNAROUND, turnaround)) if values[0] is not None}
-            found[(row[0], row[1], row[2])] = derive(counters, stats, facilities=int(row[3 + width]))
-    return found
+            figures_of[row[0]], names[row[0]] = _derived(row[2:]), row[1]
+    return figures_of, names
 
 
-def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Report:
+def report(subject: Subject, period: Period, *, with_trends: bool = True, ranked: bool = False) -> Report:
     """Current, previous and last year's figures, the slices and the 12-month trends. A calendar
     period reads every slice it shows from the stored totals and statistics in one query
-    (``load_totals``), whatever the data and however many facilities (docs/performance.md);
-    custom days read the daily facts (exact, the one path that grows with the cases)."""
+    (``load_totals``), whatever the data (docs/performance.md); custom days read the daily facts
+    (exact, the one path that grows with the cases). ``ranked`` (the pages): of the facilities
+    only those the rankings show, chosen in SQL for a calendar period (``load_ranked``, one query
+    more, the names with them) — the API keeps every facility."""
     scope = subject.scope
     previous, last_year = period.previous(), period.last_year()
     months = trailing_months(period) if with_trends else []
     calendar = period.kind in CALENDAR
+    division = subject.facility_id is None
     empty = derive({}, {}, facilities=0)
     stored = load_totals(subject, detailed=period.label if calendar else "",
-                         overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months])
+                         overall=([previous.label, last_year.label] if calendar else []) + [m.label for m in months],
+                         facilities=not ranked)
+    names: dict[int, str] = {}
     if calendar:
         label = period.label
         current = stored.get((label, scope, ALL_SERVICES), empty)
@@ -311,7 +404,7 @@ def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Rep
         figures_last_year = stored.get((last_year.label, scope, ALL_SERVICES), empty)
         by_service = {s: v for (p, sc, s), v in stored.items() if p == label and sc == scope and s not in (ALL_SERVICES, "")}
         by_child, by_facility = {}, {}
-        if subject.facility_id is None:
+        if division:
             for (p, sc, s), values in stored.items():
                 if p != label or s != ALL_SERVICES or sc == scope:
                     continue
@@ -319,6 +412,8 @@ def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Rep
                     by_facility[int(sc[1:])] = values
                 elif subject.child_code(sc) == sc:
                     by_child[sc] = values
+            if ranked:
+                by_facility, names = load_ranked(subject, label)
     else:
         facts = _load(subject, period)
         current = facts.total(scope)
@@ -329,7 +424,17 @@ def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Rep
         figures_previous, figures_last_year = loaded[previous], loaded[last_year]
         by_service = facts.slices(lambda fact: fact.service_type or None)
         by_child = facts.slices(lambda fact: subject.child_code(fact.division_code) or None)
-        by_facility = facts.slices(lambda fact: fact.facility_id) if subject.facility_id is None else {}
+        by_facility = facts.slices(lambda fact: fact.facility_id) if division else {}
+        if ranked and division:
+            from ..models import Facility
+
+            names = dict(Facility.objects.filter(pk__in=list(by_facility)).values_list("pk", "name"))
+    chosen = None
+    if ranked:
+        chosen = rankings(by_facility, names) if division else {kind: [] for kind in RANKINGS}
+        shown = {pk for pks in chosen.values() for pk in pks}
+        by_facility = {pk: values for pk, values in by_facility.items() if pk in shown}
+        names = {pk: name for pk, name in names.items() if pk in shown}
     monthly = {m.label: stored.get((m.label, scope, ALL_SERVICES), empty) for m in months}
     trends = [(m.label, monthly.get(m.label, empty)) for m in months]
     states = snapshots(subject, [period, previous, last_year])
@@ -346,6 +451,8 @@ def report(subject: Subject, period: Period, *, with_trends: bool = True) -> Rep
         snapshot=states[0],
         previous_snapshot=states[1],
         last_year_snapshot=states[2],
+        ranked=chosen,
+        names=names,
     )
 
 

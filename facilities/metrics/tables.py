@@ -5,21 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from html import escape
 
 from django.urls import reverse
-from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .definitions import FIGURES, PERIOD_KEYS
-from .figures import Report
+from .figures import Report, rankings
 
 # The columns of the comparison tables (service types, sub-divisions, facilities, trends).
 COMPARED = ("sent", "accepted", "declined", "returned", "completed", "compliance_percent", "violations",
             "response_median", "response_p90", "turnaround_median", "satisfaction_mean", "fee_fen")
-RANK_LIMIT = 10
 # The 12-month trends: every figure of a period, in two tables so that each stays readable.
 TRENDS = (
     ("trend-activity", gettext_lazy("近12个月趋势：申请与响应"),
@@ -40,13 +39,19 @@ class Table:
 
     def body_html(self) -> str:
         """The rows as escaped HTML (a row header, then the figures): built here rather than by
-        template loops, which cost the page more than reading its figures (docs/performance.md)."""
+        template loops, which cost the page more than reading its figures, and with the standard
+        library's ``html.escape`` (the same five characters as Django's ``escape``, without its
+        lazy-string wrapper, which cost ~20 ms a page for ~1,000 cells; docs/performance.md)."""
         lines = []
         for (text, href, _value), *cells in self.rows:
-            first = format_html('<a href="{}">{}</a>', href, text) if href else conditional_escape(text)
-            lines.append(format_html('<tr><th scope="row">{}</th>{}</tr>', first,
-                                     format_html_join("", '<td class="num">{}</td>', ((c[0],) for c in cells))))
-        return mark_safe("\n".join(lines))  # noqa: S308 - every part escaped by format_html above
+            first = f'<a href="{_escaped(href)}">{_escaped(text)}</a>' if href else _escaped(text)
+            lines.append(f'<tr><th scope="row">{first}</th>' + "".join(f'<td class="num">{_escaped(c[0])}</td>' for c in cells) + "</tr>")
+        return mark_safe("\n".join(lines))  # noqa: S308 - every part escaped above
+
+
+def _escaped(text) -> str:
+    """Django's ``conditional_escape``, for the plain strings of a table: as is if already safe."""
+    return text if hasattr(text, "__html__") else escape(str(text))
 
 
 def show(key: str, value) -> str:
@@ -82,7 +87,7 @@ def head(text: str, href: str = "") -> tuple[str, str, object]:
     return str(text), href, str(text)
 
 
-def _label(key: str) -> str:
+def _figure_label(key: str) -> str:
     figure = FIGURES[key]
     suffix = {"fen": _("（元）")}.get(figure.unit, "")
     return f"{figure.label}{suffix}（{figure.rule}）"
@@ -91,6 +96,13 @@ def _label(key: str) -> str:
 def build(report: Report, *, names: dict) -> list[Table]:
     """Every table of the page; ``names`` maps service codes, division codes and facility ids to names."""
     query = urlencode(report.period.query())
+    labels: dict[str, str] = {}
+
+    def _label(key: str) -> str:  # each column's label once per page, not once per table
+        if key not in labels:
+            labels[key] = _figure_label(key)
+        return labels[key]
+
     headline = Table("headline", _("主要指标"), [_("指标（依据）"), _("本期"), _("上期"), _("去年同期")])
     for key in PERIOD_KEYS:
         headline.rows.append([head(_label(key))] + [cell(key, values[key]) for values in (report.current, report.previous, report.last_year)])
@@ -113,13 +125,12 @@ def build(report: Report, *, names: dict) -> list[Table]:
         def facility_link(pk):
             return reverse("facilities:metrics-facility", args=[pk]) + "?" + query
 
+        # The order is ``figures.rankings``'s; a page's report comes with it, chosen in SQL.
+        order = report.ranked if report.ranked is not None else rankings(report.by_facility, names)
         ranked = report.by_facility
-        worst = sorted((k for k in ranked if ranked[k]["compliance_percent"] is not None), key=lambda k: (ranked[k]["compliance_percent"], str(names.get(k))))
-        slowest = sorted((k for k in ranked if ranked[k]["response_median"] is not None), key=lambda k: (-ranked[k]["response_median"], str(names.get(k))))
-        declines = sorted((k for k in ranked if ranked[k]["declined"]), key=lambda k: (-ranked[k]["declined"], str(names.get(k))))
-        tables.append(compare("rank-compliance", _("机构排名：24小时规则按时率最低"), _("机构"), ranked, facility_link, worst[:RANK_LIMIT]))
-        tables.append(compare("rank-response", _("机构排名：受邀方响应最慢（中位数）"), _("机构"), ranked, facility_link, slowest[:RANK_LIMIT]))
-        tables.append(compare("rank-declines", _("机构排名：拒绝最多"), _("机构"), ranked, facility_link, declines[:RANK_LIMIT]))
+        tables.append(compare("rank-compliance", _("机构排名：24小时规则按时率最低"), _("机构"), ranked, facility_link, order["compliance"]))
+        tables.append(compare("rank-response", _("机构排名：受邀方响应最慢（中位数）"), _("机构"), ranked, facility_link, order["response"]))
+        tables.append(compare("rank-declines", _("机构排名：拒绝最多"), _("机构"), ranked, facility_link, order["declines"]))
     if report.trends:
         for key, caption, columns in TRENDS:
             trend = Table(key, str(caption), [_("月份")] + [_label(k) for k in columns])

@@ -50,10 +50,14 @@ def facility_for(user, pk: int) -> Facility:
 
 
 def names_for(result) -> dict:
-    """Names of the service types, sub-divisions and facilities shown (three queries, always)."""
+    """Names of the service types, sub-divisions and facilities shown: two queries, the facilities'
+    names coming with a ranked report (``report(..., ranked=True)``), or a third otherwise."""
     names: dict = dict(ServiceType.objects.values_list("code", "name"))
     names.update(Division.objects.filter(code__in=list(result.by_child)).values_list("code", "name"))
-    names.update(Facility.objects.filter(pk__in=list(result.by_facility)).values_list("pk", "name"))
+    if result.ranked is not None:
+        names.update(result.names)
+    else:
+        names.update(Facility.objects.filter(pk__in=list(result.by_facility)).values_list("pk", "name"))
     return names
 
 
@@ -66,7 +70,7 @@ def _page(request, subject: Subject, title: str, template_context: dict, export_
         period = parse_period(request.GET, today=timezone.localdate())
     except ApplicationError as error:
         return render(request, "facilities/metrics.html", {"title": title, "error": error.message, **template_context}, status=400)
-    result = report(subject, period)
+    result = report(subject, period, ranked=True)  # only the facilities the rankings show (docs/performance.md)
     built = tables.build(result, names=names_for(result))
     query = urlencode(period.query())
     for table in built:
@@ -92,7 +96,7 @@ def _charts(result) -> dict:
 def _export(request, subject: Subject, title: str):
     """One table of the page as Excel, for the same period; on record."""
     period = parse_period(request.GET, today=timezone.localdate())
-    result = report(subject, period)
+    result = report(subject, period, ranked=True)
     wanted = request.GET.get("table", "")
     table = next((t for t in tables.build(result, names=names_for(result)) if t.key == wanted), None)
     if table is None:
