@@ -43,17 +43,26 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         raise ValueError(f"insert_rows({meta.label}): no value for {', '.join(sorted(missing))}")
     if not rows:
         return []
+    quote = connection.ops.quote_name
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - the model's own names
+    tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+    if returning:
+        tail += " RETURNING " + ", ".join(quote(meta.get_field(name).column) for name in returning)
+    if connection.vendor == "postgresql":
+        # One array per column, each sent as one text literal: the server parses 9 parameters, not
+        # 2,000 rows of them — half the time of a VALUES list (and Django's UNNEST of adapted lists).
+        # ``unnest`` yields the rows in order, and so does ``RETURNING``.
+        arrays = [_array_literal(f, column) for f, column in zip(fields, zip(*rows, strict=True), strict=True)]
+        casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+        with connection.cursor() as cursor:
+            cursor.execute(f"{head}SELECT * FROM unnest({casts}){tail}", arrays)  # noqa: S608 - names and types from the model
+            return cursor.fetchall() if returning else []
     adapters = [
         connection.ops.adapt_datetimefield_value if isinstance(f, models.DateTimeField)
         else _json if isinstance(f, models.JSONField) else None
         for f in fields
     ]
     adapted = [i for i, adapt in enumerate(adapters) if adapt is not None]
-    quote = connection.ops.quote_name
-    head = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES ")  # noqa: S608 - the model's own names; every value a parameter
-    tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
-    if returning:
-        tail += " RETURNING " + ", ".join(quote(meta.get_field(name).column) for name in returning)
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     per_statement = max(1, MAX_PARAMETERS // len(fields))
     result: list[tuple] = []
@@ -68,10 +77,28 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
                         if row[i] is not None:
                             row[i] = adapters[i](row[i])
                 params.extend(row)
-            cursor.execute(head + ", ".join([one] * len(chunk)) + tail, params)
+            cursor.execute(head + "VALUES " + ", ".join([one] * len(chunk)) + tail, params)  # noqa: S608 - placeholders only
             if returning:
                 result.extend(cursor.fetchall())
     return result
+
+
+def _array_literal(field, values) -> str:
+    r"""PostgreSQL's text form of a one-dimensional array of ``field``'s values: ``{"a","b",NULL}``,
+    every element quoted (numbers and booleans read the same quoted), ``"`` and ``\`` escaped."""
+    if isinstance(field, models.JSONField):
+        text = _json
+    elif isinstance(field, (models.DateTimeField, models.DateField, models.TimeField)):
+        text = _isoformat
+    else:
+        text = str
+    return "{" + ",".join(
+        "NULL" if v is None else '"' + text(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
+    ) + "}"
+
+
+def _isoformat(value) -> str:
+    return value.isoformat()
 
 
 def instances(model: type[models.Model], rows: Sequence[dict]) -> list[models.Model]:
