@@ -1,10 +1,12 @@
 """Bulk data for the benchmark: clones of the demonstration network's rows, in batches.
 
 The demonstration data (``seed_demo``) is made through the services, so its rows satisfy every
-rule; the benchmark copies them (new unique numbers, spread over the past year) with
-``bulk_create`` in batches, which respects every database constraint, and extends the audit chain
-with events hashed by ``audit.rules.event_hash`` — the function ``audit_event_append`` uses — so
-that ``audit_verify`` holds afterwards.
+rule; the benchmark copies them (new unique numbers, spread over the past year) as tuples through
+``telemed.bulk.insert_rows`` in batches (issue 11: ``bulk_create`` of model instances made the 0.1
+province take most of an hour), which respects every database constraint, and extends the audit chain
+with events hashed by ``audit.rules.leaf_hash`` and ``link_hash`` — the functions
+``audit_event_append`` and the sequencer use — so that ``audit_verify`` holds afterwards. Each phase
+is timed (``TIMINGS``; ``manage.py bench`` prints and records them).
 """
 
 from __future__ import annotations
