@@ -30,6 +30,7 @@ from django.db.models import Model
 from django.db.models.signals import post_save
 from django.utils import timezone
 
+from telemed.bulk import insert_rows, instances
 from telemed.context import current
 from telemed.crypto import chain_hash_algorithm
 from telemed.errors import ApplicationError
@@ -93,6 +94,10 @@ _INSERTED = ("occurred_at", "actor_id", "actor_label", "acting_facility_id", "ac
              "request_id", "channel", "event_type", "object_type", "object_id", "facility_ids", "outcome", "details",
              "hash_algorithm", "leaf_hash")
 _JSON_COLUMNS = frozenset({"facility_ids", "details"})
+# The columns only the sequencer fills: empty when a writer inserts (issue 11).
+_CHAIN_ONLY = ("sequence", "prev_hash", "hash", "sequenced_at")
+_UNCHAINED = (None,) * len(_CHAIN_ONLY)
+_UNCHAINED_FIELDS = dict.fromkeys(_CHAIN_ONLY)
 
 
 def _insert(event: AuditEvent) -> None:
@@ -172,9 +177,11 @@ def audit_events_append_many(events: list[dict]) -> list[AuditEvent]:
     ``outcome``, ``obj``, ``object_type``, ``object_id``, ``acting_facility_id``,
     ``acting_division_code``, ``facility_ids``, ``details``) and gets exactly what a call of it would
     write: a checked type, cleaned details, the hash of its content with the recorded
-    ``hash_algorithm``, and its webhook outbox rows in the same transaction. The rows get increasing
-    ids, so the sequencer chains them in this order (and consecutively unless another writer's events
-    commit in between). A batch of N events costs a constant number of queries, not N appends.
+    ``hash_algorithm``, its webhook outbox rows in the same transaction, and the ``post_save`` its
+    listeners hear. The rows get increasing ids, so the sequencer chains them in this order (and
+    consecutively unless another writer's events commit in between). A batch of N events costs a
+    constant number of queries, not N appends; the rows are written as tuples (``telemed.bulk``): no
+    model instance is built before the INSERT, each leaf hash is computed once, from the same dict.
     """
     if not events:
         return []
@@ -195,10 +202,15 @@ def audit_events_append_many(events: list[dict]) -> list[AuditEvent]:
             object_type=object_type, object_id=object_id, acting_facility_id=item.get("acting_facility_id"),
             acting_division_code=item.get("acting_division_code"), facility_ids=item.get("facility_ids", ()),
             details=item.get("details"))
-        built.append(_unsequenced(fields, algorithm))
+        fields["hash_algorithm"] = algorithm
+        fields["leaf_hash"] = rules.leaf_hash(fields, algorithm)
+        built.append(fields)
         objects.append(obj)
     with transaction.atomic(savepoint=False):
-        created = AuditEvent.objects.bulk_create(built)
+        ids = insert_rows(AuditEvent, _INSERTED + _CHAIN_ONLY, [(*map(fields.__getitem__, _INSERTED), *_UNCHAINED) for fields in built])
+        created = instances(AuditEvent, [{**fields, "id": pk, **_UNCHAINED_FIELDS} for fields, (pk,) in zip(built, ids, strict=True)])
+        for event in created:  # what ``save`` would have told its listeners, as ``_insert`` does
+            post_save.send(sender=AuditEvent, instance=event, created=True, update_fields=None, raw=False, using=connection.alias)
         # Issue 14: the outbox rows commit or vanish with the changes and their events.
         webhook_outbox_write_many(list(zip(created, objects, strict=True)))
         _after_append(created)

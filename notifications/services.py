@@ -27,6 +27,7 @@ from audit.services import audit_event_append
 from consultations.models import Notification
 from facilities.models import DutyShift, StaffMembership
 from telemed import crypto
+from telemed.bulk import insert_rows
 from telemed.errors import ApplicationError
 
 from . import rules
@@ -109,34 +110,35 @@ def notify_many(items: list[dict]) -> int:
         if item.get("facility_id") is not None:
             recipients |= staff.get((item["facility_id"], tuple(sorted(item.get("roles", ())))), set())
         recipients_of.append(recipients)
-    keys = {item["dedupe_key"] for item in items if item.get("dedupe_key")}
-    users = set().union(*recipients_of)
-    seen = set(Notification.objects.filter(user_id__in=users, dedupe_key__in=keys).values_list("user_id", "dedupe_key")) if keys and users else set()
     now = timezone.now()
     rows = []
     for item, recipients in zip(items, recipients_of, strict=True):
         message_key = item["message_key"]
-        dedupe_key = item.get("dedupe_key", "")
-        rows += [
-            Notification(user_id=user_id, created_at=now, kind=item.get("kind") or kind_of(message_key), message_key=message_key,
-                         params=item.get("params") or {}, subject="", body="", link=item.get("link", ""), dedupe_key=dedupe_key)
-            for user_id in sorted(recipients) if not (dedupe_key and (user_id, dedupe_key) in seen)
-        ]
+        kind = item.get("kind") or kind_of(message_key)
+        params, link, dedupe_key = item.get("params") or {}, item.get("link", ""), item.get("dedupe_key", "")
+        rows += [(user_id, now, kind, message_key, params, "", "", link, None, dedupe_key) for user_id in sorted(recipients)]
     if not rows:
         return 0
-    created = _create(rows)
+    # Issue 11: one multi-row INSERT of tuples (``telemed.bulk``); a notice a user already has under
+    # its dedupe key (a re-run, a concurrent writer) is skipped by the unique constraint, as
+    # ``_create`` skips it, without a savepoint or a read of the keys first.
+    created = insert_rows(Notification, _NOTIFICATION_COLUMNS, rows, returning=("id", "user_id", "kind"), skip_conflicts=True)
     if not created:
         return 0
-    choices = dict(NotificationPreference.objects.filter(user_id__in={n.user_id for n in created}).values_list("user_id", "channels"))
+    choices = dict(NotificationPreference.objects.filter(user_id__in={user_id for _, user_id, _ in created}).values_list("user_id", "channels"))
     deliveries = [
-        NotificationDelivery(notification=n, channel=channel, created_at=now, next_attempt_at=now)
-        for n in created
-        for channel in sorted(rules.channels_for(n.kind, choices.get(n.user_id)) - rules.ALWAYS)
+        (pk, channel, DeliveryStatus.PENDING, 0, "", now, now, None, None)
+        for pk, user_id, kind in created
+        for channel in sorted(rules.channels_for(kind, choices.get(user_id)) - rules.ALWAYS)
     ]
     if deliveries:
-        NotificationDelivery.objects.bulk_create(deliveries)
-        enqueue([d.pk for d in deliveries])
+        enqueue([pk for (pk,) in insert_rows(NotificationDelivery, _DELIVERY_COLUMNS, deliveries)])
     return len(created)
+
+
+_NOTIFICATION_COLUMNS = ("user_id", "created_at", "kind", "message_key", "params", "subject", "body", "link", "read_at", "dedupe_key")
+_DELIVERY_COLUMNS = ("notification_id", "channel", "status", "attempts", "error", "created_at", "next_attempt_at", "claimed_at",
+                     "sent_at")
 
 
 def _create(rows: list[Notification]) -> list[Notification]:

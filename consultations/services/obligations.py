@@ -21,6 +21,7 @@ from audit.choices import EventType, Outcome
 from audit.rules import json_normal
 from audit.services import audit_event_append, audit_events_append_many
 from facilities.choices import StaffRole
+from telemed.bulk import insert_rows, instances
 from telemed.errors import ApplicationError
 from telemed.webhooks.rules import WebhookEventType
 from telemed.webhooks.services import webhook_event_emit
@@ -32,6 +33,7 @@ from ._common import notify
 from .patients import require_clinical_role
 
 SWEEP_BATCH = 500
+_VIOLATION_COLUMNS = ("facility_id", "obligation_id", "rule", "due_at", "recorded_at", "message_key", "description")
 
 
 def _open(*, actor, patient: Patient, trigger: str, trigger_at: datetime, due_at: datetime, admission=None, details=None) -> Obligation:
@@ -203,41 +205,46 @@ def _violations_batch(now: datetime, size: int) -> int:
     rows then move open → violated in one compare-and-swap UPDATE (on SQLite the IMMEDIATE transaction
     serialises writers). Then, for the whole batch: the violations (bulk), their audit events under
     one chain lock (``audit_events_append_many``, with their webhook outbox rows) and the notices
-    (``notify_many``) — the same rows, texts and events the one-by-one sweep wrote. Returns the number
-    of obligations claimed (0: nothing left)."""
+    (``notify_many``) — the same rows, texts and events the one-by-one sweep wrote, the violations and
+    notices as hand-written multi-row INSERTs (``telemed.bulk``). Nothing listens for a violation's
+    ``post_save`` (``bulk_create`` never sent one); the audit events' is sent. Returns the number of
+    obligations claimed (0: nothing left)."""
     from notifications.services import notify_many
 
     overdue = Obligation.objects.filter(state=ObligationState.OPEN, due_at__lt=now)
     if not overdue.exists():  # the idle sweep: one indexed probe, no transaction
         return 0
     with transaction.atomic():
+        # Plain values, not instances: the patient's name is all the notice needs (no decryption of
+        # the patient's numbers, no model building for 500 rows; issue 11).
         due = list(
-            overdue.select_related("patient").select_for_update(skip_locked=True, of=("self",))
-            .order_by("due_at", "pk")[:size]
+            overdue.select_for_update(skip_locked=True, of=("self",)).order_by("due_at", "pk")
+            .values_list("pk", "facility_id", "due_at", "patient__name")[:size]
         )
         if not due:
             return 0
-        ids = [o.pk for o in due]
+        ids = [pk for pk, *_ in due]
         claimed = Obligation.objects.filter(pk__in=ids, state=ObligationState.OPEN).update(state=ObligationState.VIOLATED)
         if claimed != len(ids):  # cannot happen under the row locks; refuse rather than record twice
             raise RuntimeError("JL-C2 sweep: claimed obligations changed under their locks")
-        violations = Violation.objects.bulk_create([
-            Violation(facility_id=o.facility_id, obligation=o, rule="JL-C2", due_at=o.due_at, recorded_at=now,
-                      message_key=VIOLATION_UPLOAD_MISSED)  # the text is rendered when shown (issue 12)
-            for o in due
+        # The text is rendered when shown (issue 12); one multi-row INSERT (telemed.bulk).
+        rows = [(facility_id, pk, "JL-C2", due_at, now, VIOLATION_UPLOAD_MISSED, "") for pk, facility_id, due_at, _ in due]
+        violation_ids = insert_rows(Violation, _VIOLATION_COLUMNS, rows)
+        violations = instances(Violation, [
+            {"id": vid, **dict(zip(_VIOLATION_COLUMNS, row, strict=True))} for (vid,), row in zip(violation_ids, rows, strict=True)
         ])
         audit_events_append_many([
             {"actor": None, "event_type": EventType.OBLIGATION_VIOLATED, "outcome": Outcome.FAILURE, "obj": v,
-             "acting_facility_id": o.facility_id, "facility_ids": [o.facility_id],
-             "details": {"rule": "JL-C2", "obligation_id": o.pk, "due_at": o.due_at, "recorded_at": now}}
-            for o, v in zip(due, violations, strict=True)
+             "acting_facility_id": facility_id, "facility_ids": [facility_id],
+             "details": {"rule": "JL-C2", "obligation_id": pk, "due_at": due_at, "recorded_at": now}}
+            for (pk, facility_id, due_at, _), v in zip(due, violations, strict=True)
         ])
         link = reverse("consultations:obligation-list")
         notify_many([
-            {"facility_id": o.facility_id, "roles": (StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN),
-             "message_key": "obligation.violated", "params": {"name": o.patient.name}, "link": link,
-             "dedupe_key": f"obligation:{o.pk}:violated"}
-            for o in due
+            {"facility_id": facility_id, "roles": (StaffRole.COORDINATOR, StaffRole.FACILITY_ADMIN),
+             "message_key": "obligation.violated", "params": {"name": name}, "link": link,
+             "dedupe_key": f"obligation:{pk}:violated"}
+            for pk, facility_id, _, name in due
         ])
     return len(due)
 

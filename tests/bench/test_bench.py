@@ -55,7 +55,8 @@ def test_bench_writes_every_path_and_its_chain_verifies(on_postgresql, tmp_path)
     try:
         call_command("bench", "--scale", "0.00001", "--runs", "1", "--database", BENCH_DB, "--json", str(out), "--keep")
         report = json.loads(out.read_text(encoding="utf-8"))
-        assert set(report) == {"scale", "paths", "growth"}
+        assert set(report) == {"scale", "paths", "growth", "generation"}
+        assert report["generation"]["phases"]["audit events"]["rows"] >= 400
         assert report["scale"] == 0.00001
         assert set(report["paths"]) == set(PATHS)
         for name, row in report["paths"].items():

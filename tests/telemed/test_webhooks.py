@@ -231,6 +231,24 @@ def test_a_jl_c2_reminder_emits_obligation_due_soon(world, admin, receiver):
     assert subscription.deliveries.count() == 0
 
 
+def test_a_missed_jl_c2_deadline_emits_obligation_violated_from_the_batched_sweep(world, admin, receiver):
+    """Issue 11: the sweep writes its violations and events as tuples; the outbox still reports the
+    violation as its obligation, to the inviting facility's subscription only, without the patient."""
+    inviting_admin = staff(world.inviting, StaffRole.FACILITY_ADMIN)
+    subscription, _secret = webhook_subscription_create(actor=inviting_admin, facility=world.inviting,
+                                                        target_url=receiver.url, event_types=["obligation.violated"])
+    obligation = consultation_services.obligation_open(actor=world.clinician, patient=world.patient(), trigger=TriggerKind.PATIENT_REQUEST,
+                                                       event_at=timezone.now() - dt.timedelta(hours=1))
+    with time_machine.travel(timezone.now() + dt.timedelta(days=2), tick=False):
+        assert consultation_services.obligation_sweep().violated == 1
+    event = WebhookEvent.objects.get()
+    assert event.payload["type"] == "obligation.violated"
+    assert event.payload["resource"]["type"] == "obligation" and event.payload["resource"]["id"] == str(obligation.pk)
+    assert event.payload["resource"]["url"].endswith(f"/{obligation.pk}/")
+    assert "张三" not in json.dumps(event.payload, ensure_ascii=False)
+    assert [d.subscription_id for d in event.deliveries.all()] == [subscription.pk]
+
+
 # --- Delivery to the real receiver ---------------------------------------------------------------
 
 

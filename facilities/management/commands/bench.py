@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -135,16 +136,17 @@ class Command(BaseCommand):
             write(f"written {json_path}")
 
     def _inner(self, *, scale, json_path, runs, wanted) -> None:
-        from facilities.bench.generate import Generator, Plan
+        from facilities.bench.generate import TIMINGS, Generator, Plan
         from facilities.bench.measure import GROWTH, Paths, run_path
         from facilities.metrics.facts import earliest_day, facts_rebuild
 
         write = self.stdout.write
         write(f"bench: scale {scale} on {connection.settings_dict['NAME']}")
         write("migrating …")
-        call_command("migrate", verbosity=0)
+        with TIMINGS.phase("migrate"):
+            call_command("migrate", verbosity=0)
         write("demonstration network (seed_demo) …")
-        with open(os.devnull, "w") as sink:
+        with open(os.devnull, "w") as sink, TIMINGS.phase("seed_demo"):
             call_command("seed_demo", stdout=sink)
         plan = Plan.of(scale)
         write(f"plan: {plan.facilities} facilities, {plan.physicians} physicians, {plan.consultations} consultations, "
@@ -155,7 +157,8 @@ class Command(BaseCommand):
 
         def rebuild_facts():
             from django.utils import timezone
-            facts_rebuild(earliest_day(), timezone.localdate(), all_stats=True)
+            with TIMINGS.phase("dashboard facts"):
+                facts_rebuild(earliest_day(), timezone.localdate(), all_stats=True)
 
         write("history: 10 % …")
         generator.grow_to(0.1)
@@ -168,8 +171,15 @@ class Command(BaseCommand):
         generator.grow_to(1.0)
         write("dashboard facts …")
         rebuild_facts()
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor, TIMINGS.phase("analyze"):
             cursor.execute("ANALYZE")
+        generation = TIMINGS.report()  # issue 11: where the generation's time goes
+        write("")
+        write(f"{'generation':<16}{'rows':>10}{'seconds':>10}{'cpu s':>10}{'rows/s':>10}")
+        for name, row in generation["phases"].items():
+            write(f"{name:<16}{row['rows']:>10}{row['seconds']:>10.2f}{row['cpu_seconds']:>10.2f}{row['rows_per_second'] or 0:>10}")
+        write(f"{'total':<16}{'':>10}{generation['total_seconds']:>10.2f}")
+        write("")
         results = {}
         for name in wanted:
             write(f"  measuring {name} …")
@@ -177,14 +187,16 @@ class Command(BaseCommand):
         from audit.services import audit_chain_sequence, audit_chain_verify
 
         audit_chain_sequence()  # issue 11: the pages' access records, chained before the final walk
+        verify_started = time.perf_counter()
         chain = audit_chain_verify()
+        generation["verify_seconds"] = round(time.perf_counter() - verify_started, 2)
         growth = {
             name: {"small_ms": small[name]["project_ms"], "full_ms": results[name]["project_ms"],
                    "growth": round(results[name]["project_ms"] / small[name]["project_ms"], 2) if small[name]["project_ms"] else None,
                    "small_queries": small[name]["queries"], "full_queries": results[name]["queries"]}
             for name in growth_paths
         }
-        report = {"scale": scale, "paths": results, "growth": growth}
+        report = {"scale": scale, "paths": results, "growth": growth, "generation": generation}
         write("")
         write(f"{'path':<16}{'project ms':>12}{'floor ms':>12}{'ratio':>8}{'queries':>9}")
         for name, row in results.items():
@@ -199,7 +211,7 @@ class Command(BaseCommand):
         for name, row in growth.items():
             write(f"{name:<16}{row['small_ms']:>12.2f}{row['full_ms']:>12.2f}{row['growth'] or 0:>8.2f}"
                   f"{row['small_queries']:>4}→{row['full_queries']}")
-        write(chain.text)
+        write(f"{chain.text}（{generation['verify_seconds']} s）")
         if not chain.intact:
             raise CommandError("the audit chain does not verify after the benchmark")
         if json_path:
