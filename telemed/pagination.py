@@ -102,6 +102,15 @@ class PageNumberPagination(pagination.PageNumberPagination):
             raise ValidationError({self.page_query_param: [_("请提供页码，或不带该参数。")]})
         return super().paginate_queryset(queryset, request, view)
 
+    def get_paginated_response_schema(self, schema):
+        """The links' examples are this portal's addresses, not the library's ``api.example.org``."""
+        answer = super().get_paginated_response_schema(schema)
+        props = answer["properties"]
+        props["count"]["example"] = 123
+        props["next"]["example"] = "https://telemed.jl.gov.cn/api/v1/consultations/?page=4"
+        props["previous"]["example"] = "https://telemed.jl.gov.cn/api/v1/consultations/?page=2"
+        return answer
+
 
 class SyncPagination(PageNumberPagination):
     """Page numbers by default; the keyset sync mode on request (module docstring)."""
