@@ -290,7 +290,7 @@ def test_jl_c8_a_case_view_appends_its_access_record_without_the_chain_lock(work
     assert "待入链" in response.content.decode()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # as its PostgreSQL neighbours: no reloaded content types
 def test_jl_a1_outside_a_transaction_an_access_record_is_its_insert_alone(worker_mode, django_assert_num_queries):
     """Issue 11: a page's access record with no webhook row, outside any transaction (autocommit, as a
     page runs), is one INSERT — durable at once, no BEGIN/COMMIT around it — and the worker is nudged
