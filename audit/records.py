@@ -39,8 +39,10 @@ def _acting(scope: Scope, facility_ids) -> tuple[int | None, str]:
 
 
 def record_access(*, actor, action: str, consultation=None, patient=None, purpose: str = "", object_type: str = "",
-                  object_id="", details: dict | None = None):
-    """Log one access (调阅) to patient data. Call it from every view and API read that returns it."""
+                  object_id="", details: dict | None = None, sealed: bool | None = None):
+    """Log one access (调阅) to patient data. Call it from every view and API read that returns it.
+    ``sealed``: whether the case is sealed, when the caller has just read its open seal (the case
+    page); otherwise it is read here."""
     if action not in ACCESS_ACTIONS:
         raise ValueError(f"unknown access action {action!r}")
     scope = Scope.of(actor)
@@ -48,7 +50,10 @@ def record_access(*, actor, action: str, consultation=None, patient=None, purpos
         [patient.facility_id] if patient is not None else []
     )
     acting_facility_id, acting_division = _acting(scope, facility_ids)
-    sealed = consultation is not None and is_sealed(consultation.pk)
+    if consultation is None:
+        sealed = False
+    elif sealed is None:
+        sealed = is_sealed(consultation.pk)
     data = {
         "purpose": purpose.strip(),
         "patient_id": (consultation.patient_id if consultation is not None else getattr(patient, "pk", None)),
@@ -56,18 +61,18 @@ def record_access(*, actor, action: str, consultation=None, patient=None, purpos
         "sealed": sealed,
         **(details or {}),
     }
-    with transaction.atomic():
-        return audit_event_append(
-            actor=actor,
-            event_type=ACCESS_EVENTS[action],
-            obj=None if object_type else (consultation or patient),
-            object_type=object_type,
-            object_id=object_id,
-            acting_facility_id=acting_facility_id,
-            acting_division_code=acting_division,
-            facility_ids=facility_ids,
-            details=data,
-        )
+    # Its own transaction when none is open (audit_event_append; issue 11: a lone INSERT when it writes nothing else).
+    return audit_event_append(
+        actor=actor,
+        event_type=ACCESS_EVENTS[action],
+        obj=None if object_type else (consultation or patient),
+        object_type=object_type,
+        object_id=object_id,
+        acting_facility_id=acting_facility_id,
+        acting_division_code=acting_division,
+        facility_ids=facility_ids,
+        details=data,
+    )
 
 
 def require_access_purpose(*, actor, consultation, purpose: str, action: str = "view") -> str:
@@ -94,21 +99,21 @@ def record_list_access(*, actor, what: str, rows: list, filters: dict | None = N
     scope = Scope.of(actor)
     facility_ids = sorted({fid for row in rows for fid in _row_facilities(row)})
     acting_facility_id, acting_division = _acting(scope, facility_ids or scope.facility_ids)
-    with transaction.atomic():
-        return audit_event_append(
-            actor=actor,
-            event_type=EventType.RECORD_LIST,
-            object_type=what,
-            acting_facility_id=acting_facility_id,
-            acting_division_code=acting_division,
-            facility_ids=facility_ids,
-            details={
-                "count": len(rows),
-                "object_ids": [row.pk for row in rows],
-                "patient_ids": sorted({pid for pid in (_row_patient(row) for row in rows) if pid}),
-                "filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")},
-            },
-        )
+    # Its own transaction when none is open (audit_event_append; issue 11: a lone INSERT when it writes nothing else).
+    return audit_event_append(
+        actor=actor,
+        event_type=EventType.RECORD_LIST,
+        object_type=what,
+        acting_facility_id=acting_facility_id,
+        acting_division_code=acting_division,
+        facility_ids=facility_ids,
+        details={
+            "count": len(rows),
+            "object_ids": [row.pk for row in rows],
+            "patient_ids": sorted({pid for pid in (_row_patient(row) for row in rows) if pid}),
+            "filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")},
+        },
+    )
 
 
 def _row_facilities(row) -> list[int]:

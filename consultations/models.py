@@ -180,7 +180,32 @@ class ConsultationQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
             content_type__app_label="consultations", content_type__model="consultation",
         ).annotate(granted_pk=Cast("object_pk", BigIntegerField())).values("granted_pk")
         current = QCReview.objects.filter(reviewer_id=user.pk, draw__review_until__gt=timezone.now()).values("consultation_id")
-        return Q(pk__in=granted) & Q(pk__in=current)
+        return Q(PkAmong(granted)) & Q(PkAmong(current))
+
+
+class PkAmong(models.Func):
+    """``pk IN (subquery)``, written on PostgreSQL as ``id = ANY(ARRAY(subquery))`` (issue 11).
+
+    Same rows. The subquery then runs once, before the scan, as an array parameter, so the ``OR``
+    that ``visible_to`` builds with a facility's own cases stays an index condition (a ``BitmapOr``
+    of the facility indexes and the primary key); a plain ``IN (subquery)`` is a hashed subplan
+    evaluated per row, and it turned every unfiltered list and its ``COUNT(*)`` into a scan of all
+    the cases (the partner API's list grew with history)."""
+
+    output_field = models.BooleanField()
+
+    def __init__(self, queryset):
+        super().__init__(models.F("pk"), models.Subquery(queryset))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        pk, pk_params = compiler.compile(self.source_expressions[0])
+        sub, sub_params = compiler.compile(self.source_expressions[1])
+        return f"{pk} IN {sub}", (*pk_params, *sub_params)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        pk, pk_params = compiler.compile(self.source_expressions[0])
+        sub, sub_params = compiler.compile(self.source_expressions[1])
+        return f"{pk} = ANY(ARRAY{sub})", (*pk_params, *sub_params)
 
 
 class Consultation(ChangeStampedModel):
@@ -328,6 +353,13 @@ class Violation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility} {self.rule} {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def patient_id(self) -> int:
+        """The patient the violation names, through its obligation (JL-C8: the access log records it).
+        A property, not an annotation: an annotated join stays in the paginator's ``COUNT(*)``, which
+        then reads every obligation (issue 11); ``violation_list`` already joins the obligation."""
+        return self.obligation.patient_id
 
     @property
     def text(self) -> str:

@@ -97,7 +97,8 @@ def consultation_detail(*, user, pk: int, with_referrals: bool = False) -> Consu
     """One case, joined; ``with_referrals`` also prefetches its JL-C10 referrals (the case page)."""
     queryset = (
         _with_suspension_flags(Consultation.objects.visible_to(user))
-        .select_related("inviting__division", "invited__division", "service_type", "patient", "admission", "agreement", "created_by")
+        .select_related("inviting__division", "invited__division", "service_type", "patient", "admission", "agreement", "created_by",
+                        "consent")  # issue 11: the case page shows it; a join, not a query of its own
         .prefetch_related(
             Prefetch("participants", queryset=Participant.objects.select_related("physician")),
             Prefetch("documents", queryset=Document.objects.select_related("uploaded_by")),
@@ -134,12 +135,13 @@ def obligation_list(*, user, state: str = ObligationState.OPEN):
 
 
 def violation_list(*, user):
-    """Violations the user may see; each row carries its patient's id (``patient_id``) for the
-    access log (JL-C8), since a violation names the patient only through its obligation."""
+    """Violations the user may see; each row carries its patient's id (``Violation.patient_id``,
+    through the joined obligation) for the access log (JL-C8), since a violation names the patient
+    only through its obligation. No annotation: Django would keep its join in the paginator's
+    ``COUNT(*)``, a scan of every obligation (issue 11); the count reads the violations alone."""
     return (
         Violation.objects.visible_to(user)
         .select_related("facility__division", "obligation__patient")
-        .annotate(patient_id=F("obligation__patient_id"))
         .order_by("-due_at")
     )
 

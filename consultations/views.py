@@ -194,7 +194,10 @@ def consultation_list(request):
             return render(request, "consultations/list.html", context)
     states = next(tab.states for tab in tabs if tab.key == current)
     queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search)
-    context["page_obj"] = _paginate(request, queryset)
+    # Issue 11: without a search the tab's count is the list's count (the same visible rows on the
+    # same side in the tab's states), so the paginator does not read the facility's cases again.
+    known = None if search else next(n for tab, n in tab_counts if tab.key == current)
+    context["page_obj"] = _paginate(request, queryset, count=known)
     if side == Side.INVITED:  # JL-C4: how long each request awaiting acceptance has waited
         context["now"] = timezone.now()
         context["page_obj"].object_list = selectors.with_response_clocks(context["page_obj"].object_list, now=context["now"])
@@ -527,10 +530,12 @@ def _case_page(
         record_access(
             actor=request.user, action="reveal", consultation=consultation,
             purpose=purpose or _("核对患者身份：查看完整证件号码和电话"), details={"fields": ["id_number", "phone"]},
+            sealed=seal is not None,
         )
     else:
         record_access(
-            actor=request.user, action="view", consultation=consultation, purpose=purpose or _("查看远程医疗病例")
+            actor=request.user, action="view", consultation=consultation, purpose=purpose or _("查看远程医疗病例"),
+            sealed=seal is not None,
         )
     offered = _offered(request.user, consultation, sealed=seal is not None)
     bound = bound or {}

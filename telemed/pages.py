@@ -25,8 +25,13 @@ def found(selector, **kwargs):
         raise Http404(_("未找到该对象，或它不在您的管辖范围内。")) from None
 
 
-def paginate(request, queryset, per_page: int = PAGE_SIZE):
-    return Paginator(queryset, per_page).get_page(request.GET.get("page"))
+def paginate(request, queryset, per_page: int = PAGE_SIZE, *, count: int | None = None):
+    """One page of ``queryset``. ``count``: the number of rows when the caller already knows it (a
+    work list's tab counts), so that the paginator does not count them again (issue 11)."""
+    paginator = Paginator(queryset, per_page)
+    if count is not None:
+        paginator.count = count  # the cached property's value, known already
+    return paginator.get_page(request.GET.get("page"))
 
 
 def filter_values(form) -> dict:

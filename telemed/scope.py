@@ -39,25 +39,33 @@ class Scope:
         cached = getattr(user, "_telemed_scope", None)
         if cached is not None:
             return cached
-        from facilities.models import AdminAssignment, RegulatorMembership, StaffMembership
+        from facilities.models import AdminAssignment, Division, RegulatorMembership, StaffMembership
 
-        # One query for facility roles and platform administrator roles (a None facility): the
-        # scope's cost on every page stays two queries.
-        staff_rows = StaffMembership.objects.filter(user=user, active=True).order_by().values_list("facility_id", "role")
+        # One query for facility roles, platform administrator roles (no facility) and the divisions
+        # regulated (issue 11: one round trip on every request instead of two).
+        text, nothing = models.CharField(), models.Value(None, output_field=models.IntegerField())
+        staff_rows = StaffMembership.objects.filter(user=user, active=True).order_by().annotate(
+            kind=models.Value("staff", output_field=text), level=models.Value("", output_field=text), row=models.F("id"),
+        ).values_list("kind", "facility_id", "role", "level", "row")
         admin_rows = AdminAssignment.objects.filter(user=user, active=True).order_by().annotate(
-            no_facility=models.Value(None, output_field=models.IntegerField())
-        ).values_list("no_facility", "role")
+            kind=models.Value("admin", output_field=text), no_facility=nothing, level=models.Value("", output_field=text),
+            row=models.F("id"),
+        ).values_list("kind", "no_facility", "role", "level", "row")
+        regulator_rows = RegulatorMembership.objects.filter(user=user, active=True).order_by().annotate(
+            kind=models.Value("regulator", output_field=text), no_facility=nothing, code=models.F("division_id"),
+            level=models.F("division__level"), row=models.F("id"),
+        ).values_list("kind", "no_facility", "code", "level", "row")
         roles: dict[int, set[str]] = {}
         admin_roles: set[str] = set()
-        for facility_id, role in staff_rows.union(admin_rows, all=True):
-            if facility_id is None:
+        divisions = []
+        for kind, facility_id, role, level, row in staff_rows.union(admin_rows, regulator_rows, all=True):
+            if kind == "regulator":
+                divisions.append((row, Division(code=role, level=level)))
+            elif facility_id is None:
                 admin_roles.add(role)
             else:
                 roles.setdefault(facility_id, set()).add(role)
-        regulated = tuple(
-            (m.division.code, m.division.prefix)
-            for m in RegulatorMembership.objects.filter(user=user, active=True).select_related("division")
-        )
+        regulated = tuple((d.code, d.prefix) for _row, d in sorted(divisions, key=lambda pair: pair[0]))
         scope = cls(
             admin_roles=frozenset(admin_roles),
             facility_roles={k: frozenset(v) for k, v in roles.items()},

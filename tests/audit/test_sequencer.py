@@ -290,6 +290,24 @@ def test_jl_c8_a_case_view_appends_its_access_record_without_the_chain_lock(work
     assert "待入链" in response.content.decode()
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # as its PostgreSQL neighbours: no reloaded content types
+def test_jl_a1_outside_a_transaction_an_access_record_is_its_insert_alone(worker_mode, django_assert_num_queries):
+    """Issue 11: a page's access record with no webhook row, outside any transaction (autocommit, as a
+    page runs), is one INSERT — durable at once, no BEGIN/COMMIT around it — and the worker is nudged
+    right away. Inside a transaction it stays in the caller's transaction (rolled back with it)."""
+    services._last_nudge = 0.0
+    with django_assert_num_queries(1) as captured:
+        event = audit_event_append(actor=None, event_type=EventType.RECORD_VIEW, object_type="consultations.consultation",
+                                   object_id="1", details={"purpose": "t"})
+    assert captured.captured_queries[0]["sql"].startswith("INSERT INTO")
+    assert worker_mode.call_count == 1
+    assert AuditEvent.objects.get(pk=event.pk).sequence is None
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_event_append(actor=None, event_type=EventType.RECORD_VIEW, details={"purpose": "rolled back"})
+        raise RuntimeError
+    assert list(AuditEvent.objects.values_list("pk", flat=True)) == [event.pk]
+
+
 # --- PostgreSQL: the trigger, and two sequencers at once ---------------------------------------
 
 
