@@ -65,9 +65,9 @@ def decode_cursor(value: str, *, kind: str) -> dict:
 
 
 def cursor_page_size(params) -> int:
-    value = (params.get("page_size") or "").strip()
-    if not value:
+    if "page_size" not in params:
         return DEFAULT_PAGE_SIZE
+    value = (params.get("page_size") or "").strip()  # sent empty is refused like any non-integer (issue 14)
     if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
         raise ApplicationError(
             "page_size_invalid", _("每页条数须为 1 至 %(max)d 的整数。") % {"max": MAX_PAGE_SIZE}, {"parameter": "page_size"}

@@ -64,10 +64,11 @@ def _rows():
 
 
 def _audit_event(rows) -> dict:
+    from audit.choices import EventType
     from audit.fhir import audit_event_resource
     from audit.models import AuditEvent
 
-    event = AuditEvent(pk=40213, event_type="consultation.send", outcome="success", occurred_at=_at(8, 40),
+    event = AuditEvent(pk=40213, event_type=EventType.CONSULTATION_SEND, outcome="success", occurred_at=_at(8, 40),
                        actor_id=1024, actor_label="协调员 刘洋", acting_facility_id=7, acting_division_code="220122",
                        object_type="consultations.consultation", object_id="305", details={"patient_id": 4411},
                        sequence=40213, facility_ids=[7, 12], prev_hash="0" * 64, hash="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")

@@ -217,7 +217,7 @@ def test_issue14_bad_cursor_updated_since_and_page_size_are_400_with_stable_code
         assert_error(his.get(f"{API}/consultations/", {"cursor": cursor}), 400, "cursor_invalid")
         assert_error(his.get(f"{API}/obligations/", {"updated_since": "yesterday"}), 400, "updated_since_invalid")
         assert_error(his.get(f"{API}/obligations/", {"updated_since": "2026-12-01T08:00:00"}), 400, "updated_since_invalid")
-        for bad in ("0", "501", "x"):
+        for bad in ("0", "501", "x", ""):  # sent empty is refused too (the schema says an integer)
             assert_error(his.get(f"{API}/obligations/", {"pagination": "cursor", "page_size": bad}), 400, "page_size_invalid")
 
 
