@@ -28,18 +28,18 @@ def _rows():
     inviting = Facility(pk=7, name="农安县人民医院", division=nongan, level=2, grade="A", kind="general",
                         licence_number="PDY00002X22012215A1001", licence_expires_on=dt.date(2030, 12, 31),
                         accreditation_status="approved", accredited_on=dt.date(2026, 3, 1),
-                        address="吉林省长春市农安县黄龙路 1 号", phone="0431-83222222")
+                        address="吉林省长春市农安县黄龙路 1 号", phone="0431-83222222", updated_at=_at(8, day=1))
     invited = Facility(pk=12, name="吉林大学第一医院", division=changchun, level=3, grade="A", kind="general",
                        licence_number="PDY00001X22010215A1001", licence_expires_on=dt.date(2030, 12, 31),
                        accreditation_status="approved", accredited_on=dt.date(2026, 1, 15),
-                       address="吉林省长春市朝阳区新民大街 71 号", phone="0431-88782222")
+                       address="吉林省长春市朝阳区新民大街 71 号", phone="0431-88782222", updated_at=_at(8, day=1))
     expert = Physician(pk=56, name="王建国", qualification_number="202022110220102196501011234",
                        qualification_obtained_on=dt.date(1990, 7, 1), certificate_number="110220100012345",
                        certificate_valid_until=dt.date(2030, 12, 31), title=231, scopes=["internal"],
-                       platform_registered_at=_at(9, day=1))
+                       platform_registered_at=_at(9, day=1), updated_at=_at(10, 30, day=2))
     registration = PracticeRegistration(pk=88, physician=expert, facility=invited, is_primary=True,
                                         registered_on=dt.date(2020, 1, 1), verified_at=_at(10, day=2),
-                                        authorised_at=_at(10, 30, day=2))
+                                        authorised_at=_at(10, 30, day=2), updated_at=_at(10, 30, day=2))
     service = ServiceType(code="consultation", name="远程会诊", category="opinion")
     patient = Patient(pk=4411, facility=inviting, name="张三", sex="1", birth_date=dt.date(1960, 5, 1),
                       id_number="220122196005011234", phone="13812341234", medical_record_number="BA2026120701",

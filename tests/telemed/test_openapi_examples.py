@@ -168,3 +168,13 @@ def test_the_fhir_examples_are_valid_fhir_r4_resources(schema):
             assert entry["resource"]["resourceType"] == name, operation
         checked += 1
     assert checked >= 23
+
+
+def test_the_schema_is_the_same_whatever_the_time_it_is_generated(schema):
+    """Issue 14: partners diff and cache the published schema; an example must not carry the moment the
+    schema was built (the FHIR examples' rows once took their change stamp from the clock)."""
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2031, 5, 17, 3, 4, 5, tzinfo=dt.UTC), tick=False):
+        later = SchemaGenerator().get_schema(request=None, public=True)
+    assert json.dumps(later, sort_keys=True, default=str) == json.dumps(schema, sort_keys=True, default=str)
