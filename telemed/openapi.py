@@ -87,6 +87,17 @@ DETAIL_WRITES = {
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "等待的秒数"}}
 
 METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def api_operations(result: dict):
+    """Every operation of ``/api/v1/`` in a generated schema: ``(path, method, operation)``, for the hooks."""
+    for path, path_item in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method in METHODS:
+            operation = path_item.get(method)
+            if operation is not None:
+                yield path, method, operation
 #: telemed.dates: a UTC offset of 16 hours or more cannot be true and is refused (400 invalid).
 DATE_TIME_OFFSET = "(Z|z|[+-](0[0-9]|1[0-5]):?[0-5][0-9])$"
 
@@ -151,32 +162,26 @@ def document_errors(result, generator, request, public):
     schemas.setdefault("ErrorBody", ERROR_SCHEMA)
     shared = result["components"].setdefault("examples", {})
     _date_times(result)
-    for path, path_item in result.get("paths", {}).items():
-        if not path.startswith("/api/v1/"):
-            continue
-        for method in METHODS:
-            operation = path_item.get(method)
-            if operation is None:
-                continue
-            for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                if parameter.get("in") == "query" and schema.get("type") == "string" and not (
-                        {"pattern", "enum", "format"} & set(schema)):
-                    # telemed.middleware: a NUL in any query parameter is 400 invalid_query.
-                    schema["pattern"] = NO_NUL
-            responses = operation.setdefault("responses", {})
-            table = dict(COMMON)
-            if method != "get":
-                table.update(WRITES)
-            if method == "post":
-                for status, (description, examples) in POSTS.items():
-                    _, common = table.get(status, ("", {}))
-                    table[status] = (description, {**common, **examples})
-            if method != "get" and "{" in path:
-                table.update(DETAIL_WRITES)
-            if path.startswith(FHIR_PREFIX) and "fhir" in operation.get("tags", []):  # not AuditEvent (ErrorBody)
-                _fhir(responses, table)
-            for status, (description, examples) in sorted(table.items()):
-                _add(responses, status, description, examples, shared)
-            responses["429"].setdefault("headers", RETRY_AFTER)
+    for path, method, operation in api_operations(result):
+        for parameter in operation.get("parameters", []):
+            schema = parameter.get("schema", {})
+            if parameter.get("in") == "query" and schema.get("type") == "string" and not (
+                    {"pattern", "enum", "format"} & set(schema)):
+                # telemed.middleware: a NUL in any query parameter is 400 invalid_query.
+                schema["pattern"] = NO_NUL
+        responses = operation.setdefault("responses", {})
+        table = dict(COMMON)
+        if method != "get":
+            table.update(WRITES)
+        if method == "post":
+            for status, (description, examples) in POSTS.items():
+                _, common = table.get(status, ("", {}))
+                table[status] = (description, {**common, **examples})
+        if method != "get" and "{" in path:
+            table.update(DETAIL_WRITES)
+        if path.startswith(FHIR_PREFIX) and "fhir" in operation.get("tags", []):  # not AuditEvent (ErrorBody)
+            _fhir(responses, table)
+        for status, (description, examples) in sorted(table.items()):
+            _add(responses, status, description, examples, shared)
+        responses["429"].setdefault("headers", RETRY_AFTER)
     return result

@@ -17,7 +17,8 @@ import copy
 import re
 from typing import Any
 
-METHODS = ("get", "put", "post", "patch", "delete")
+from telemed.openapi import api_operations
+
 FHIR_MEDIA_TYPE = "application/fhir+json"
 NOW = "2026-12-07T09:30:00+08:00"
 TODAY = "2026-12-07"
@@ -330,37 +331,31 @@ def document_success_examples(result, generator, request, public):
     components = result.setdefault("components", {})
     shared = components.setdefault("examples", {})
     builder = Builder(components)
-    for path, path_item in result.get("paths", {}).items():
-        if not path.startswith("/api/v1/"):
-            continue
-        for method in METHODS:
-            operation = path_item.get(method)
-            if operation is None:
+    for _path, _method, operation in api_operations(result):
+        for status, response in operation.get("responses", {}).items():
+            if not status.startswith("2"):
                 continue
-            for status, response in operation.get("responses", {}).items():
-                if not status.startswith("2"):
+            for media_type, media in (response.get("content") or {}).items():
+                if "example" in media or media.get("examples"):
                     continue
-                for media_type, media in (response.get("content") or {}).items():
-                    if "example" in media or media.get("examples"):
-                        continue
-                    schema = media.get("schema", {})
-                    if media_type == FHIR_MEDIA_TYPE:  # the facade's own mappings make its examples
-                        from telemed.fhir.examples import example
+                schema = media.get("schema", {})
+                if media_type == FHIR_MEDIA_TYPE:  # the facade's own mappings make its examples
+                    from telemed.fhir.examples import example
 
-                        value = example(operation.get("operationId", ""))
-                        if value is not None:
-                            media["examples"] = {"ok": {"summary": "FHIR R4 应答示例", "value": value}}
-                            continue
-                    if not _json(media_type):
-                        if media_type in FILE_EXAMPLES:
-                            media["examples"] = {"file": {"summary": "文件内容（开头）", "value": FILE_EXAMPLES[media_type]}}
+                    value = example(operation.get("operationId", ""))
+                    if value is not None:
+                        media["examples"] = {"ok": {"summary": "FHIR R4 应答示例", "value": value}}
                         continue
-                    ref = schema.get("$ref", "")
-                    if ref.startswith("#/components/schemas/"):
-                        key = f"Ok_{ref.rsplit('/', 1)[1]}"
-                        if key not in shared:
-                            shared[key] = {"summary": "成功应答示例", "value": builder.value(schema)}
-                        media["examples"] = {"ok": {"$ref": f"#/components/examples/{key}"}}
-                    else:
-                        media["examples"] = {"ok": {"summary": "成功应答示例", "value": builder.value(schema)}}
+                if not _json(media_type):
+                    if media_type in FILE_EXAMPLES:
+                        media["examples"] = {"file": {"summary": "文件内容（开头）", "value": FILE_EXAMPLES[media_type]}}
+                    continue
+                ref = schema.get("$ref", "")
+                if ref.startswith("#/components/schemas/"):
+                    key = f"Ok_{ref.rsplit('/', 1)[1]}"
+                    if key not in shared:
+                        shared[key] = {"summary": "成功应答示例", "value": builder.value(schema)}
+                    media["examples"] = {"ok": {"$ref": f"#/components/examples/{key}"}}
+                else:
+                    media["examples"] = {"ok": {"summary": "成功应答示例", "value": builder.value(schema)}}
     return result
