@@ -61,7 +61,7 @@ class Scope:
         for kind, facility_id, role, level, row in staff_rows.union(admin_rows, regulator_rows, all=True):
             if kind == "regulator":
                 divisions.append((row, Division(code=role, level=level)))
-            elif facility_id is None:
+            elif kind == "admin":
                 admin_roles.add(role)
             else:
                 roles.setdefault(facility_id, set()).add(role)
