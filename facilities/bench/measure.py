@@ -106,6 +106,7 @@ class Paths:
         self.case = (Consultation.objects.filter(inviting_id=self.inviting, state=ConsultationState.CLOSED, opinions__isnull=False)
                      .order_by("-pk").first() or Consultation.objects.filter(inviting_id=self.inviting).order_by("-pk").first())
         self.clients = {}
+        self.data_floors: dict[str, Callable[[], None]] = {}
 
     def client(self, username: str) -> Client:
         if username not in self.clients:
@@ -131,60 +132,117 @@ class Paths:
                 raise RuntimeError(f"{url} answered {response.status_code}")
         return run
 
+    # --- the pages' floors ---------------------------------------------------------------------
+    #
+    # A page's floor is every statement its answer needs, written by hand (issue 11): who is asking (the
+    # session or the API token, the user, the second factor's device for a privileged user, their
+    # memberships), the data it shows, the JL-C8 access record it must write (an INSERT, committed, into a
+    # copy of the audit table with its indexes) and the header's unread count. Before 2026-12-07 the floor
+    # was the data statements alone; those are still timed, as ``data_floor_ms`` and ``data_ratio``.
+
+    def _who(self, username: str, *, token: bool = False) -> list[str]:
+        user = self.users[username]
+        if token:
+            statements = ["SELECT t.*, u.* FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.key = %(token)s"]
+        else:
+            statements = ["SELECT session_data FROM django_session WHERE session_key = %(session)s AND expire_date > now()",
+                          "SELECT * FROM auth_user WHERE id = %(user)s"]
+            if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                statements.append("SELECT * FROM otp_totp_totpdevice WHERE user_id = %(user)s AND confirmed")
+        statements.append(
+            "SELECT facility_id, role, NULL FROM facilities_staffmembership WHERE user_id = %(user)s AND active "
+            "UNION ALL SELECT NULL, role, NULL FROM facilities_adminassignment WHERE user_id = %(user)s AND active "
+            "UNION ALL SELECT NULL, r.division_id, d.level FROM facilities_regulatormembership r "
+            "JOIN facilities_division d ON d.code = r.division_id WHERE r.user_id = %(user)s AND r.active")
+        return statements
+
+    def _page_floor(self, name: str, username: str, data: tuple[str, ...], params: dict, *, token: bool = False,
+                    unread: bool = True):
+        """The whole floor of a page, and (kept on ``self.data_floors``) the floor of its data alone."""
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor_access (LIKE audit_auditevent INCLUDING ALL)")
+        user = self.users[username]
+        session = "" if token else self.client(username).session.session_key
+        record = (
+            "INSERT INTO bench_floor_access (occurred_at, actor_id, actor_label, acting_division_code, ip_address, request_id, "
+            "channel, event_type, object_type, object_id, facility_ids, outcome, details, hash_algorithm, leaf_hash) "
+            "VALUES (now(), %(user)s, %(label)s, '', '127.0.0.1', md5(random()::text), 'web', 'record.list', %(what)s, '', "
+            "'[1]', 'success', %(details)s, 'sha256', md5(random()::text) || md5(random()::text)) RETURNING id")
+        tail = [record] + (["SELECT count(*) FROM consultations_notification WHERE user_id = %(user)s AND read_at IS NULL"]
+                           if unread else [])
+        params = {**params, "user": user.pk, "session": session, "token": self.token, "label": user.username,
+                  "what": f"bench.{name}", "details": '{"count": 25, "object_ids": [' + ", ".join(str(n) for n in range(25)) + "]}"}
+        self.data_floors[name] = sql(*data, params=params)
+        return sql(*self._who(username, token=token), *data, *tail, params=params)
+
     # --- lists and pages -----------------------------------------------------------------------
 
     def worklist(self):
-        floor = sql(
+        floor = self._page_floor("worklist", "coordinator_nongan", (
             "SELECT c.*, p.name, s.name FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
             "JOIN facilities_servicetype s ON s.code = c.service_type_id WHERE c.inviting_id = %(f)s AND c.state IN ('draft', 'returned') "
             "ORDER BY c.created_at DESC LIMIT 25",
             "SELECT state, count(*) FROM consultations_consultation WHERE inviting_id = %(f)s GROUP BY state",
-            params={"f": self.inviting})
+            "SELECT count(*) FROM consultations_obligation WHERE facility_id = %(f)s AND state = 'open'"),
+            {"f": self.inviting})
         return self._get("coordinator_nongan", "/consultations/?side=inviting&tab=drafts"), floor
 
     def inbox(self):
-        floor = sql(
+        floor = self._page_floor("inbox", "coordinator_jdyy", (
             "SELECT c.*, p.name, s.name, f.name FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
             "JOIN facilities_servicetype s ON s.code = c.service_type_id JOIN facilities_facility f ON f.id = c.inviting_id "
             "WHERE c.invited_id = %(f)s AND c.state = 'sent' ORDER BY c.created_at DESC LIMIT 25",
-            "SELECT state, count(*) FROM consultations_consultation WHERE invited_id = %(f)s GROUP BY state",
-            params={"f": self.invited})
+            "SELECT state, count(*) FROM consultations_consultation WHERE invited_id = %(f)s GROUP BY state"),
+            {"f": self.invited})
         return self._get("coordinator_jdyy", "/consultations/?side=invited"), floor
 
     def api_list(self):
-        floor = sql(
+        floor = self._page_floor("api_list", "partner_nongan", (
             "SELECT c.*, p.*, s.name, fi.name, fd.name FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
             "JOIN facilities_servicetype s ON s.code = c.service_type_id JOIN facilities_facility fi ON fi.id = c.inviting_id "
             "JOIN facilities_facility fd ON fd.id = c.invited_id WHERE c.inviting_id = %(f)s OR c.invited_id = %(f)s "
             "ORDER BY c.created_at DESC LIMIT 50",
-            "SELECT count(*) FROM consultations_consultation WHERE inviting_id = %(f)s OR invited_id = %(f)s",
-            params={"f": self.inviting})
+            "SELECT count(*) FROM consultations_consultation WHERE inviting_id = %(f)s OR invited_id = %(f)s"),
+            {"f": self.inviting}, token=True, unread=False)
         return self._get("", "/api/v1/consultations/", HTTP_AUTHORIZATION=f"Token {self.token}"), floor
 
     def case_page(self):
-        floor = sql(
+        floor = self._page_floor("case_page", "coordinator_nongan", (
             "SELECT c.*, p.*, s.*, fi.*, fd.* FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
             "JOIN facilities_servicetype s ON s.code = c.service_type_id JOIN facilities_facility fi ON fi.id = c.inviting_id "
             "JOIN facilities_facility fd ON fd.id = c.invited_id WHERE c.id = %(c)s",
             "SELECT * FROM consultations_participant WHERE consultation_id = %(c)s",
             "SELECT * FROM consultations_document WHERE consultation_id = %(c)s",
             "SELECT * FROM consultations_opinion WHERE consultation_id = %(c)s",
-            params={"c": self.case.pk})
+            # what the page shows beside them (issue 11, 2026-12-07): responsibility, consent, ratings, referrals, the
+            # seal, and the case's timeline from the audit log (its own index)
+            "SELECT * FROM consultations_responsibilityrecord WHERE consultation_id = %(c)s",
+            "SELECT * FROM consultations_consentversion WHERE consultation_id = %(c)s",
+            "SELECT * FROM consultations_rating WHERE consultation_id = %(c)s",
+            "SELECT * FROM consultations_referral WHERE consultation_id = %(c)s",
+            "SELECT * FROM audit_seal WHERE consultation_id = %(c)s",
+            "SELECT * FROM audit_auditevent WHERE details ->> 'consultation' = %(number)s "
+            "OR (object_type = 'consultations.consultation' AND object_id = %(cs)s) ORDER BY sequence NULLS LAST, id"),
+            {"c": self.case.pk, "cs": str(self.case.pk), "number": self.case.number})
         return self._get("coordinator_nongan", f"/consultations/{self.case.pk}/"), floor
 
     def regulator_home(self):
-        floor = sql(
+        floor = self._page_floor("regulator_home", "reg_province", (
             "SELECT state, count(*) FROM consultations_consultation GROUP BY state",
             "SELECT v.*, f.name FROM consultations_violation v JOIN facilities_facility f ON f.id = v.facility_id ORDER BY v.due_at DESC LIMIT 10",
-            "SELECT count(*) FROM consultations_violation")
+            "SELECT count(*) FROM consultations_violation",
+            "SELECT count(*) FROM facilities_accreditationapplication WHERE status = 'pending'",
+            "SELECT count(*) FROM facilities_suspension WHERE lifted_at IS NULL"),
+            {})
         return self._get("reg_province", "/"), floor
 
     def violations(self):
-        floor = sql(
+        floor = self._page_floor("violations", "reg_province", (
             "SELECT v.*, f.name, d.name, p.name FROM consultations_violation v JOIN facilities_facility f ON f.id = v.facility_id "
             "JOIN facilities_division d ON d.code = f.division_id JOIN consultations_obligation o ON o.id = v.obligation_id "
             "JOIN consultations_patient p ON p.id = o.patient_id ORDER BY v.due_at DESC LIMIT 25",
-            "SELECT count(*) FROM consultations_violation")
+            "SELECT count(*) FROM consultations_violation"),
+            {})
         return self._get("reg_province", "/consultations/violations/"), floor
 
     def dashboard(self):
@@ -379,6 +437,7 @@ class ChainWorker:
 
 PATHS = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations", "sweep_due", "sweep_idle",
          "statements", "audit_append_8", "audit_verify", "dashboard")
+PAGES = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations")  # floors of the whole answer
 GROWTH = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "violations", "sweep_due", "sweep_idle", "dashboard")
 WRITES = {"sweep_due", "sweep_idle", "statements"}
 
@@ -407,5 +466,9 @@ def run_path(paths: Paths, name: str, *, runs: int = RUNS) -> dict:
                                                         object_id="count", details={"purpose": "benchmark"}),
                              rollback=True, runs=1)
     floor_ms, _ = measure(floor, rollback=rollback, setup=setup, runs=runs)
+    if name in PAGES:  # a page: its data statements alone, as the floor was before 2026-12-07
+        data_ms, _ = measure(paths.data_floors[name], runs=runs)
+        extra["data_floor_ms"] = round(data_ms, 2)
+        extra["data_ratio"] = round(project_ms / data_ms, 2) if data_ms else None
     return {"project_ms": round(project_ms, 2), "floor_ms": round(floor_ms, 2),
             "ratio": round(project_ms / floor_ms, 2) if floor_ms else None, "queries": queries, **extra}

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from audit import rules as audit_rules
-from facilities.bench.measure import PATHS
+from facilities.bench.measure import PAGES, PATHS
 from facilities.management.commands.bench import Command as BenchCommand
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +64,9 @@ def test_bench_writes_every_path_and_its_chain_verifies(on_postgresql, tmp_path)
             if name == "audit_append_8":  # issue 11: the sequencer's delay and one writer against eight
                 extra = {"sequencer", "chained_events", "appended_events", "chain_delay_p50_ms", "chain_delay_p99_ms",
                          "chain_delay_max_ms", "one_writer_ms", "writers_speedup"}
+            if name in PAGES:  # issue 11: the whole page's floor, and its data statements alone as before
+                extra = {"data_floor_ms", "data_ratio"}
+                assert row["data_floor_ms"] > 0
             assert set(row) == {"project_ms", "floor_ms", "ratio", "queries"} | extra
             assert row["project_ms"] > 0 and row["floor_ms"] > 0
         append = report["paths"]["audit_append_8"]
