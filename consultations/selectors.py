@@ -63,12 +63,15 @@ def _with_suspension_flags(queryset):
     )
 
 
-def consultation_list(*, user, side: str = "", state: str = "", search: str = "", open_only: bool = False):
-    """Requests the user may see; ``side`` = "inviting" (sent by my facilities) or "invited" (my inbox)."""
+def consultation_list(*, user, side: str = "", state: str = "", search: str = "", open_only: bool = False,
+                      suspension_flags: bool = True):
+    """Requests the user may see; ``side`` = "inviting" (sent by my facilities) or "invited" (my inbox).
+    ``suspension_flags``: annotate each row's JL-F5 flags (``inviting_suspended``, ``invited_suspended``)
+    for the pages' actions; the partner API's list does not show them (issue 11: two subqueries fewer)."""
     scope = Scope.of(user)
-    queryset = _with_suspension_flags(
-        Consultation.objects.visible_to(user).select_related("inviting", "invited", "service_type", "patient")
-    )
+    queryset = Consultation.objects.visible_to(user).select_related("inviting", "invited", "service_type", "patient")
+    if suspension_flags:
+        queryset = _with_suspension_flags(queryset)
     if side == "inviting":
         queryset = queryset.filter(inviting_id__in=scope.facility_ids)
     elif side == "invited":

@@ -10,10 +10,16 @@ score), the field is optional here so that the service answers with the rule's I
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from consultations.rules import mask_number
 from facilities.api.serializers import FacilityRefSerializer
@@ -232,6 +238,103 @@ class PatientRefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _labels(model, name: str) -> dict:
+    """``get_FIELD_display`` for every value at once (the labels are lazy: read them once per request)."""
+    return {value: str(label) for value, label in model._meta.get_field(name).flatchoices}
+
+
+def _not_none(represent):
+    return lambda value: None if value is None else represent(value)
+
+
+class ConsultationListRows(serializers.ListSerializer):
+    """Issue 11: ``GET /consultations/`` from plain rows, without model instances or DRF's per-field work.
+
+    ``rows(queryset)`` reads exactly the columns the list shows as named tuples (one query, the same
+    joins; not the patient's encrypted numbers, the case text or the service's report template). The
+    dicts built from them are the plain serializer's — same keys in the same order, same values and
+    formats (``tests/consultations/test_api_list_rows.py`` compares them): labels are read once per
+    request in the request's language, date-times are DRF's ISO 8601 in the current time zone.
+    Model instances (or a subclass of the list serializer, such as the detail serializer) take DRF's
+    plain path. A field added to ``ConsultationListSerializer.Meta.fields`` must be added here (the
+    test fails until it is).
+    """
+
+    #: The columns of a row, the joined ones by their lookups (``service_type__name``).
+    columns = (
+        "pk", "number", "state", "service_type_id", "service_type__name", "service_type__category", "modality",
+        "inviting_id", "inviting__name", "invited_id", "invited__name", "patient_id", "patient__name", "patient__sex",
+        "patient__birth_date", "urgency", "requested_time", "created_at", "sent_at", "accepted_at", "scheduled_for",
+        "signed_at", "closed_at", "duty_gap_flag", "updated_at",
+    )
+
+    @classmethod
+    def rows(cls, queryset):
+        """Named tuples with ``pk``, the foreign keys (``inviting_id``, ``patient_id``… for the JL-C8 access
+        record) and what the list shows; ``updated_at`` and ``pk`` for the sync cursor."""
+        rows = queryset.values_list(*cls.columns, named=True)
+        # The joins only read columns (every foreign key here is required): the page's COUNT needs none of
+        # them, and PostgreSQL cannot drop an inner join by itself. A clone (a filter, a slice) counts as usual.
+        rows.count = queryset.count
+        return rows
+
+    def to_representation(self, data):
+        rows = list(data.all() if isinstance(data, models.manager.BaseManager) else data)
+        if type(self.child) is not ConsultationListSerializer or (rows and isinstance(rows[0], models.Model)):
+            return super().to_representation(rows)
+        states, urgencies = _labels(Consultation, "state"), _labels(Consultation, "urgency")
+        if _iso_formats():
+            tz = timezone.get_current_timezone()
+
+            def moment(value):
+                if value is None:
+                    return None
+                if type(value) is not dt.datetime or value.tzinfo is None:
+                    return _DATETIME.to_representation(value)
+                text = value.astimezone(tz).isoformat()
+                return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+            day = _not_none(lambda value: value.isoformat() if type(value) is dt.date else _DATE.to_representation(value))
+        else:
+            moment, day = _not_none(_DATETIME.to_representation), _not_none(_DATE.to_representation)
+        return [
+            {
+                "id": r.pk,
+                "number": r.number,
+                "state": r.state,
+                "state_label": states.get(r.state, r.state),
+                "service_type": r.service_type_id,
+                "service_type_name": r.service_type__name,
+                "category": r.service_type__category,
+                "modality": r.modality,
+                "inviting": {"id": r.inviting_id, "name": r.inviting__name},
+                "invited": {"id": r.invited_id, "name": r.invited__name},
+                "patient": {"id": r.patient_id, "name": r.patient__name, "sex": r.patient__sex, "birth_date": day(r.patient__birth_date)},
+                "urgency": r.urgency,
+                "urgency_label": urgencies.get(r.urgency, r.urgency),
+                "requested_time": moment(r.requested_time),
+                "created_at": moment(r.created_at),
+                "sent_at": moment(r.sent_at),
+                "accepted_at": moment(r.accepted_at),
+                "scheduled_for": moment(r.scheduled_for),
+                "signed_at": moment(r.signed_at),
+                "closed_at": moment(r.closed_at),
+                "duty_gap_flag": r.duty_gap_flag,
+                "updated_at": moment(r.updated_at),
+            }
+            for r in rows
+        ]
+
+
+_DATETIME, _DATE = serializers.DateTimeField(), serializers.DateField()
+
+
+def _iso_formats() -> bool:
+    return settings.USE_TZ and all(
+        isinstance(value, str) and value.lower() == ISO_8601 for value in (api_settings.DATETIME_FORMAT, api_settings.DATE_FORMAT)
+    )
+
+
 class ConsultationListSerializer(serializers.ModelSerializer):
     state_label = serializers.CharField(source="get_state_display", read_only=True)
     service_type_name = serializers.CharField(source="service_type.name", read_only=True)
@@ -270,6 +373,7 @@ class ConsultationListSerializer(serializers.ModelSerializer):
             "updated_at",  # issue 14: the last change (sync order)
         ]
         read_only_fields = fields
+        list_serializer_class = ConsultationListRows  # issue 11: the same rows, built directly
 
 
 # What the consent and each of its kept versions show (JL-C3).

@@ -421,13 +421,16 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
         query = s.ConsultationQuerySerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        return selectors.consultation_list(
+        queryset = selectors.consultation_list(
             user=self.request.user,
             side=params.get("side", ""),
             state=params.get("state", ""),
             search=params.get("search", ""),
             open_only=params.get("open", False),
+            suspension_flags=False,
         )
+        # Issue 11: the list reads plain rows of the columns it shows (no model instances, nothing to decrypt).
+        return s.ConsultationListRows.rows(queryset) if self.action == "list" else queryset
 
     def get_object(self) -> Consultation:
         consultation = self._detail(int(self.kwargs["pk"]))
