@@ -174,10 +174,23 @@ _URGENCY_RANK = Case(
 )
 
 
-def consultation_work_list(*, user, side: str = "", states=(), search: str = ""):
+def consultations_on_side(*, user, side: str = ""):
+    """The requests ``user`` may see on ``side`` (all sides when ""), bare: a work list builds this
+    once for its tab counts and its page (issue 11: ``visible_to`` is costly to build)."""
+    return _on_side(Consultation.objects.visible_to(user), user=user, side=side)
+
+
+def consultation_work_list(*, user, side: str = "", states=(), search: str = "", visible=None):
     """A work list: the inviting side newest first; the invited inbox puts requests awaiting
-    acceptance first (most urgent, earliest requested time), then the ones under way (JL-C4)."""
-    queryset = consultation_list(user=user, side=side, search=search)
+    acceptance first (most urgent, earliest requested time), then the ones under way (JL-C4).
+    ``visible``: ``consultations_on_side(user=user, side=side)`` when the caller has it already."""
+    if visible is None:
+        visible = consultations_on_side(user=user, side=side)
+    queryset = _with_suspension_flags(visible.select_related("inviting", "invited", "service_type", "patient"))
+    if search:
+        term = search.strip()
+        queryset = queryset.filter(number__icontains=term) | queryset.filter(patient__name__icontains=term)
+    queryset = queryset.order_by("-created_at")
     if states:
         queryset = queryset.filter(state__in=list(states))
     if side == Side.INVITED:
@@ -266,9 +279,10 @@ def with_response_clocks(rows, *, now: datetime) -> list:
     return rows
 
 
-def consultation_state_counts(*, user, side: str = "") -> dict[str, int]:
-    """How many visible requests are in each state on ``side`` (one query, for the tabs)."""
-    queryset = _on_side(Consultation.objects.visible_to(user), user=user, side=side)
+def consultation_state_counts(*, user, side: str = "", visible=None) -> dict[str, int]:
+    """How many visible requests are in each state on ``side`` (one query, for the tabs).
+    ``visible``: ``consultations_on_side(user=user, side=side)`` when the caller has it already."""
+    queryset = visible if visible is not None else consultations_on_side(user=user, side=side)
     return dict(queryset.order_by().values_list("state").annotate(n=Count("pk")))
 
 
