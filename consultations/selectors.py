@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
@@ -57,9 +58,17 @@ from .models import (
 
 
 def _with_suspension_flags(queryset):
-    return queryset.annotate(
-        inviting_suspended=Exists(Suspension.objects.filter(facility=OuterRef("inviting_id"), lifted_at__isnull=True)),
-        invited_suspended=Exists(Suspension.objects.filter(facility=OuterRef("invited_id"), lifted_at__isnull=True)),
+    inviting_suspended, invited_suspended = _suspension_flags()
+    return queryset.annotate(inviting_suspended=inviting_suspended, invited_suspended=invited_suspended)
+
+
+@functools.cache
+def _suspension_flags():
+    """JL-F5: whether each party of a request is suspended now, as two ``Exists`` built once a
+    process (issue 11: ~0.3 ms a list to build; ``annotate`` resolves a copy)."""
+    return (
+        Exists(Suspension.objects.filter(facility=OuterRef("inviting_id"), lifted_at__isnull=True)),
+        Exists(Suspension.objects.filter(facility=OuterRef("invited_id"), lifted_at__isnull=True)),
     )
 
 
