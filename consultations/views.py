@@ -50,7 +50,7 @@ from telemed.pages import stream as _stream
 from telemed.pages import submit as _submit
 from telemed.scope import Scope
 
-from . import report_rules, rules, selectors, services
+from . import list_rows, report_rules, rules, selectors, services
 from .case_steps import next_steps
 from .choices import ConsultationState, ObligationState, RaterKind, Side, TriggerKind
 from .forms import (
@@ -173,7 +173,8 @@ def consultation_list(request):
         else INVITING_TABS[-1:]
     )
     search = request.GET.get("q", "").strip()[:50]
-    counts = selectors.consultation_state_counts(user=request.user, side=side)
+    visible = selectors.consultations_on_side(user=request.user, side=side)  # built once: counts and page
+    counts = selectors.consultation_state_counts(user=request.user, side=side, visible=visible)
     tab_counts = [
         (tab, sum(counts.get(s, 0) for s in tab.states) if tab.states else sum(counts.values()))
         for tab in tabs
@@ -193,14 +194,18 @@ def consultation_list(request):
             _log_list(request, "consultations.obligation", context["page_obj"], {"side": side, "tab": current})
             return render(request, "consultations/list.html", context)
     states = next(tab.states for tab in tabs if tab.key == current)
-    queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search)
+    queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search, visible=visible)
     # Issue 11: without a search the tab's count is the list's count (the same visible rows on the
     # same side in the tab's states), so the paginator does not read the facility's cases again.
-    known = None if search else next(n for tab, n in tab_counts if tab.key == current)
-    context["page_obj"] = _paginate(request, queryset, count=known)
+    # A search counts the model's rows (joining the patient only, not every table the page reads).
+    known = queryset.count() if search else next(n for tab, n in tab_counts if tab.key == current)
+    # Issue 11: the page's rows as plain values, written by list_rows (no model instances).
+    page_obj = context["page_obj"] = _paginate(request, queryset.values_list(*list_rows.FIELDS), count=known)
+    page_obj.object_list = list_rows.rows(page_obj.object_list)
     if side == Side.INVITED:  # JL-C4: how long each request awaiting acceptance has waited
         context["now"] = timezone.now()
-        context["page_obj"].object_list = selectors.with_response_clocks(context["page_obj"].object_list, now=context["now"])
+        page_obj.object_list = selectors.with_response_clocks(page_obj.object_list, now=context["now"])
+    context["rows_html"] = list_rows.rows_html(page_obj.object_list, side=side)
     _log_list(
         request, "consultations.consultation", context["page_obj"], {"side": side, "tab": current, "q": search},
         searched=bool(search),

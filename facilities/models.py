@@ -116,10 +116,7 @@ class ServiceType(models.Model):
     def label(self) -> str:
         """The name to show: a built-in (art. 3) service under its stored Chinese name is translated
         (English mode, issue 12); a name the regulator gave or changed is shown as entered (data)."""
-        built_in = BUILT_IN_SERVICE_NAMES.get(self.code)
-        if self.built_in and built_in is not None and str(built_in) == self.name:
-            return service_label(self.name)
-        return self.name
+        return service_type_label(self.code, self.built_in, self.name)
 
 
 # Art. 3's services as loaded by migration 0002, marked for translation (makemessages finds them here).
@@ -167,6 +164,14 @@ def section_label(label: str) -> str:
     """A report section's name to show: a built-in one is translated, any other is data."""
     shown = BUILT_IN_SECTION_LABELS.get(label)
     return str(shown) if shown is not None else label
+
+
+def service_type_label(code: str, built_in: bool, name: str) -> str:
+    """``ServiceType.label`` from the row's values (the work lists read no ServiceType, issue 11)."""
+    stored = BUILT_IN_SERVICE_NAMES.get(code)
+    if built_in and stored is not None and str(stored) == name:
+        return service_label(name)
+    return name
 
 
 def service_label(name: str) -> str:

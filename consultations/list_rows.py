@@ -1,0 +1,154 @@
+"""The rows of the work lists (远程会诊 and 收件箱, ``views.consultation_list``) as HTML, built in Python.
+
+Issue 11: the template's row loop (a dozen variable lookups, three translated labels and two includes
+per row) was most of the page's time. The rows are read as plain values (``WorkRow``: no model
+instances, no decryption of identity and phone numbers the list never shows) and written here with
+the standard library's ``html.escape`` — the same five characters as Django's ``escape`` — every
+label made once per page. The HTML is the template's, byte for byte
+(``tests/consultations/test_list_rows.py`` renders both). ``WorkRow`` carries what the JL-C8 list
+access record reads of a row (``pk``, ``patient_id``, ``inviting_id``, ``invited_id``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+from facilities.models import service_type_label
+
+from .choices import ConsultationState, Side, Urgency
+from .models import Consultation
+
+# The values a row is read with (``QuerySet.values_list``), in ``WorkRow``'s order.
+FIELDS = (
+    "pk", "number", "patient_id", "patient__name", "inviting_id", "inviting__name", "inviting_suspended",
+    "invited_id", "invited__name", "invited_suspended", "service_type_id", "service_type__built_in",
+    "service_type__name", "modality", "urgency", "state", "requested_time", "sent_at", "created_at", "duty_gap_flag",
+)
+
+# The state badge's colour (``_state_badge.html``); any other state is "badge-info".
+_STATE_BADGE = {
+    ConsultationState.SIGNED: "badge-ok", ConsultationState.CLOSED: "badge-ok",
+    ConsultationState.SENT: "badge-warn", ConsultationState.RETURNED: "badge-warn",
+    ConsultationState.DECLINED: "badge-danger",
+    ConsultationState.DRAFT: "badge-none", ConsultationState.CANCELLED: "badge-none",
+}
+_PK = 918273645  # a stand-in primary key: the detail URL is reversed once a page, not once a row
+
+
+class WorkRow:
+    """One request on a work list, as read by ``FIELDS``; ``response`` is its JL-C4 clock on the
+    inbox (``selectors.with_response_clocks``)."""
+
+    __slots__ = (*(name.replace("__", "_") for name in FIELDS), "response")
+
+    def __init__(self, values):
+        for name, value in zip(self.__slots__, values, strict=False):
+            setattr(self, name, value)
+        self.response = None
+
+
+def rows(values) -> list[WorkRow]:
+    return [WorkRow(v) for v in values]
+
+
+def _display(field: str) -> dict[str, str]:
+    """A field's labels in the active language, escaped (``get_FIELD_display``), once a page."""
+    return {value: escape(str(label)) for value, label in Consultation._meta.get_field(field).flatchoices}
+
+
+def _time(value: datetime | None, tz) -> str:
+    """``{{ value|date:"Y-m-d H:i" }}``: in the current time zone ``tz``; nothing when there is none."""
+    if value is None:
+        return ""
+    if tz is not None and value.utcoffset() is not None:
+        value = value.astimezone(tz)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+
+
+def rows_html(rows: list[WorkRow], *, side: str) -> str:
+    """The ``<tbody>`` rows of ``consultations/list.html`` for ``side``; "" when there is none."""
+    if not rows:
+        return ""
+    head, tail = (escape(part) for part in reverse("consultations:detail", args=[_PK]).rsplit(str(_PK), 1))
+    urgency, modality, state = _display("urgency"), _display("modality"), _display("state")
+    suspended_badge = f' <span class="badge badge-danger">{_("暂停中")}</span>'
+    jl_f5 = f'<span class="badge badge-danger" title="{_("JL-F5 第三十四条：暂停期间仅可取消")}">{_("JL-F5 暂停")}</span>'
+    jl_f4 = f'<span class="badge badge-warn" title="{_("JL-F4 第二十四条：申请到达时无该专业值班人员")}">{_("JL-F4 无值班")}</span>'
+    tz = timezone.get_current_timezone() if settings.USE_TZ else None
+    response_badge = _ResponseBadge() if side == Side.INVITED else None
+    services: dict[tuple, str] = {}
+    out = []
+    for row in rows:
+        service_key = (row.service_type_id, row.service_type_built_in, row.service_type_name)
+        service = services.get(service_key)
+        if service is None:
+            service = services[service_key] = escape(str(service_type_label(*service_key)))
+        if row.modality:
+            service += f' <span class="muted small">{modality.get(row.modality) or escape(row.modality)}</span>'
+        inviting = (
+            f"<td>{escape(row.inviting_name)}{suspended_badge if row.inviting_suspended else ''}</td>"
+            if side != Side.INVITING else ""
+        )
+        invited = (
+            f"<td>{escape(row.invited_name)}{suspended_badge if row.invited_suspended else ''}</td>"
+            if side != Side.INVITED else ""
+        )
+        label = urgency.get(row.urgency) or escape(row.urgency)
+        if row.urgency == Urgency.EMERGENCY:
+            urgency_badge = f'<span class="badge badge-danger">{label}</span>'
+        elif row.urgency == Urgency.URGENT:
+            urgency_badge = f'<span class="badge badge-warn">{label}</span>'
+        else:
+            urgency_badge = f'<span class="muted">{label}</span>'
+        if side == Side.INVITED:
+            received = f"{_time(row.sent_at, tz) or '—'} {response_badge(row.response)}\n"
+        else:
+            received = _time(row.created_at, tz)
+        state_badge = f'<span class="badge {_STATE_BADGE.get(row.state, "badge-info")}">{state.get(row.state) or escape(row.state)}</span>'
+        out.append(
+            "\n      <tr>"
+            f'\n        <td class="nowrap"><a href="{head}{row.pk}{tail}" class="mono">{escape(row.number)}</a></td>'
+            f"\n        <td>{escape(row.patient_name)}</td>"
+            f"\n        <td>{service}</td>"
+            f"\n        {inviting}"
+            f"\n        {invited}"
+            f"\n        <td>{urgency_badge}</td>"
+            f'\n        <td class="nowrap">{_time(row.requested_time, tz) or "—"}</td>'
+            f'\n        <td class="nowrap">{received}</td>'
+            "\n        <td>"
+            f"\n          {state_badge}\n"
+            f"\n          {jl_f5 if row.inviting_suspended or row.invited_suspended else ''}"
+            f"\n          {jl_f4 if row.duty_gap_flag else ''}"
+            "\n        </td>"
+            "\n      </tr>\n    "
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value escaped above; the labels are the template's own
+
+
+def _number(value: int) -> str:
+    """An integer as ``{{ value }}`` shows it (grouped only under USE_THOUSAND_SEPARATOR)."""
+    return escape(str(localize(value))) if settings.USE_THOUSAND_SEPARATOR else str(value)
+
+
+class _ResponseBadge:
+    """``_response_badge.html``: how long a request awaiting acceptance has waited (JL-C4); its
+    texts translated once a page."""
+
+    def __init__(self):
+        self.overdue, self.waiting = _("已等待 %(waited)s 分钟，已超时"), _("已等待 %(waited)s 分钟")
+        self.title = _("JL-C4 及时受理：目标 %(target)s 分钟")
+
+    def __call__(self, clock) -> str:
+        if not clock:
+            return ""
+        text = (self.overdue if clock.passed else self.waiting) % {"waited": _number(clock.waited_minutes)}
+        title = self.title % {"target": _number(clock.target_minutes)}
+        return f'<span class="badge {"badge-danger" if clock.passed else "badge-ok"}" title="{title}">{text}</span>'
