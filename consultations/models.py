@@ -374,14 +374,11 @@ class Violation(models.Model):
     @property
     def text(self) -> str:
         """What happened, in the active language (``violation_list`` joins the obligation and patient)."""
-        template = VIOLATION_MESSAGES.get(self.message_key)
-        if template is None:
-            return self.description
         obligation = self.obligation
-        return str(template) % {
-            "trigger": obligation.get_trigger_display(), "name": obligation.patient.name,
-            "due": f"{timezone.localtime(self.due_at):%Y-%m-%d %H:%M}",
-        }
+        return violation_text(
+            message_key=self.message_key, description=self.description, due_at=self.due_at,
+            trigger=obligation.get_trigger_display(), patient_name=obligation.patient.name,
+        )
 
 
 # Issue 12: violation texts by message key, rendered when shown (``Violation.text``).
@@ -389,6 +386,15 @@ VIOLATION_UPLOAD_MISSED = "jl_c2.upload_missed"
 VIOLATION_MESSAGES = {
     VIOLATION_UPLOAD_MISSED: _("JL-C2 第二十二条: %(trigger)s，患者 %(name)s 的资料未在 %(due)s 前上传受邀方。"),
 }
+
+
+def violation_text(*, message_key: str, description: str, due_at, trigger, patient_name: str) -> str:
+    """A violation's text in the active language (``Violation.text``; the violation pages build it
+    from the values they read, ``consultations.violation_rows``). ``trigger``: the trigger's label."""
+    template = VIOLATION_MESSAGES.get(message_key)
+    if template is None:
+        return description
+    return str(template) % {"trigger": trigger, "name": patient_name, "due": f"{timezone.localtime(due_at):%Y-%m-%d %H:%M}"}
 
 
 class Consent(models.Model):

@@ -55,6 +55,7 @@ from .models import (
     ResponsibilityRecord,
     Violation,
 )
+from .violation_rows import violation_rows
 
 
 def _with_suspension_flags(queryset):
@@ -511,8 +512,8 @@ def home_work_summary(*, user, now: datetime | None = None, obligations: int = 1
         summary["assigned"] = list(expert_assigned_list(user=user)[:rows])
         if scope.facilities_with_role(*rules.INVITED_COORDINATION):
             summary["waiting"] = with_response_clocks(invited_waiting_list(user=user, now=now)[:rows], now=now)
-    if scope.is_regulator:
-        summary["violations"] = list(violation_list(user=user)[:violations])
+    if scope.is_regulator:  # plain rows, no model instances (issue 11, ``violation_rows``)
+        summary["violations"] = violation_rows(violation_list(user=user)[:violations])
     # JL-C10: the dashboard counts referrals (one query).
     summary["referrals"] = referral_counts(user=user) if scope.facility_roles or scope.is_regulator else None
     return summary
@@ -681,6 +682,17 @@ def referral_counts(*, user) -> dict:
     the transfer) and, for regulators, their division's referrals by direction — one query."""
     scope = Scope.of(user)
     ids = scope.facility_ids
+    if not ids:  # a regulator only: counted by direction and state (issue 11: five filtered counts cost more to build)
+        counts: dict[tuple[str, str], int] = {
+            (direction, state): n for direction, state, n in
+            Referral.objects.visible_to(user).order_by().values_list("direction", "state").annotate(n=Count("pk"))
+        }
+        return {
+            "awaiting": 0, "offered_by_us": 0,
+            "up": counts.get((ReferralDirection.UP, ReferralState.TRANSFERRED), 0),
+            "down": counts.get((ReferralDirection.DOWN, ReferralState.TRANSFERRED), 0),
+            "open": sum(n for (_direction, state), n in counts.items() if state in OPEN_REFERRAL_STATES),
+        }
     return Referral.objects.visible_to(user).aggregate(
         awaiting=Count("pk", filter=Q(sending_id__in=ids, state__in=list(OPEN_REFERRAL_STATES))),
         offered_by_us=Count("pk", filter=Q(receiving_id__in=ids, state__in=list(OPEN_REFERRAL_STATES))),

@@ -867,10 +867,14 @@ def admission_diagnosis(request, pk: int):
 
 @login_required
 def violation_list(request):
-    """JL-C2 violations: regulators see their division's (JL-O1), staff their facilities'."""
+    """JL-C2 violations: regulators see their division's (JL-O1), staff their facilities'. The page's
+    rows are read as values and rendered in Python (issue 11, ``consultations.violation_rows``)."""
+    from .violation_rows import register_html, violation_rows
+
     page_obj = _paginate(request, selectors.violation_list(user=request.user))
+    page_obj.object_list = violation_rows(page_obj.object_list)
     _log_list(request, "consultations.violation", page_obj, {})
-    return render(request, "consultations/violation_list.html", {"page_obj": page_obj})
+    return render(request, "consultations/violation_list.html", {"page_obj": page_obj, "rows": register_html(page_obj.object_list)})
 
 
 # --- Notifications ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from drf_spectacular.views import SpectacularRedocView
 
 from audit.records import record_list_access
 from consultations.selectors import home_work_summary
+from consultations.violation_rows import home_panel_html
 from facilities.selectors import home_summary
 
 from .scope import Scope
@@ -38,6 +39,7 @@ def home(request):
     for what, rows in listed.items():
         if rows:
             record_list_access(actor=request.user, what=what, rows=rows, filters={"panel": "home"})
+    work["violation_rows"] = home_panel_html(work["violations"])
     context = {**home_summary(user=request.user, scope=Scope.of(request.user)), "work": work}
     return render(request, "home.html", context)
 
