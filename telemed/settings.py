@@ -323,6 +323,8 @@ if STORAGES["default"]["BACKEND"] == "telemed.s3storage.EncryptedS3Storage":
 
 # --- Security headers ------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read with a statement compiled once (issue 11).
+SESSION_ENGINE = "telemed.session_store"
 # JL-A2 (GB/T 22239 8.1.4.1 d): a session ends after 30 idle minutes or 12 hours after signing in
 # (telemed.sessions); the cookie itself lives as long as the absolute limit.
 TELEMED_SESSION_IDLE_MINUTES = env_int("TELEMED_SESSION_IDLE_MINUTES", 30, minimum=1)

@@ -1,0 +1,60 @@
+"""The page frame's tags (issue 11: what ``base.html`` does on every page, done once where it can be).
+
+``{% nav_links links %}`` writes the menu's links in Python: one ``{% include %}`` per link cost more
+than the rest of the frame. The HTML is what the former ``_nav_link.html`` wrote, byte for byte
+(``tests/telemed/test_navigation.py``). ``{% fixed_url name %}`` is ``{% url name %}`` for a route
+without arguments, reversed once per process.
+"""
+
+import html
+
+from django import template
+from django.utils.functional import Promise
+from django.utils.safestring import mark_safe
+
+from telemed import navigation
+
+register = template.Library()
+
+CURRENT_PAGE = ' class="current" aria-current="page"'
+CURRENT_SECTION = ' class="current"'
+
+
+@register.simple_tag
+def fixed_url(name: str) -> str:
+    return navigation.fixed_url(name)
+
+
+def current_mark(url: str, *, path: str, url_name: str | None, home: str, facility_list: str) -> str:
+    """The entry of the page shown is current; so is the entry of the section the page belongs to
+    (its URL a prefix of the path, the start page excepted), and 医疗机构 for every facility page."""
+    if url == path:
+        return CURRENT_PAGE
+    if url == facility_list:
+        return CURRENT_SECTION if url_name and "facility-" in url_name else ""
+    if url != home and url in path:
+        return CURRENT_SECTION
+    return ""
+
+
+def _escaped(value) -> str:
+    """``conditional_escape`` without its lazy-argument wrapper (a label may be a lazy translation)."""
+    if isinstance(value, Promise):
+        value = str(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
+@register.simple_tag(takes_context=True)
+def nav_links(context, links) -> str:
+    request = context["request"]
+    match = request.resolver_match
+    home, facility_list = navigation.fixed_url("home"), navigation.fixed_url("facilities:facility-list")
+    path, url_name = request.path, match.url_name if match is not None else None
+    return mark_safe("".join(  # noqa: S308 - every part is escaped here
+        f'<li><a href="{_escaped(url)}"'
+        f'{current_mark(url, path=path, url_name=url_name, home=home, facility_list=facility_list)}>'
+        f"{_escaped(label)}</a></li>\n"
+        for label, url in links
+    ))

@@ -1,0 +1,96 @@
+"""The menu (telemed.navigation): built once per kind of user and language, the user's own parts per
+request; its links written in Python exactly as the former ``_nav_link.html`` include wrote them."""
+
+import pytest
+from django.template import Context, Template
+from django.urls import resolve, reverse
+from django.utils import translation
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
+
+from facilities.choices import StaffRole
+from telemed import navigation as nav
+from tests.factories import FacilityFactory, regulator, staff
+
+pytestmark = pytest.mark.django_db
+
+# What base.html did before ``{% nav_links %}``: the two URLs, then one include per link.
+FORMER = (
+    "{% url 'home' as home_url %}{% url 'facilities:facility-list' as facility_list_url %}"
+    "{% for label, url in links %}"
+    '<li><a href="{{ url }}"{% if request.path == url %} class="current" aria-current="page"{% elif url == facility_list_url %}'
+    '{% if "facility-" in request.resolver_match.url_name %} class="current"{% endif %}{% elif url != home_url and url in request.path %}'
+    ' class="current"{% endif %}>{{ label }}</a></li>\n'
+    "{% endfor %}"
+)
+
+
+def _links():
+    return [
+        ("首页", reverse("home")),
+        ("远程会诊", reverse("consultations:list") + "?side=inviting"),
+        ("医疗机构", reverse("facilities:facility-list")),
+        ("监管统计", reverse("facilities:metrics")),
+        ("违规记录", reverse("consultations:violation-list")),
+        (gettext_lazy("价格标准"), reverse("billing:standard-list")),
+        (format_html('{} <span class="nav-count" aria-label="{}">{}</span>', "通知", "未读", 3),
+         reverse("consultations:notification-list")),
+        ('<script>alert("x")</script> & \'引号\'', '/x/?a=1&b="2"'),
+    ]
+
+
+@pytest.mark.parametrize("path", [
+    "/", "/facilities/", "/facilities/7/", "/facilities/metrics/", "/facilities/metrics/facilities/7/",
+    "/consultations/violations/", "/billing/standards/", "/consultations/notifications/", None,
+])
+def test_nav_links_write_what_the_former_include_wrote(rf, path):
+    request = rf.get(path or "/not-a-route/")
+    request.resolver_match = resolve(path) if path else None
+    context = {"request": request, "links": _links()}
+    former = Template(FORMER).render(Context(context))
+    now = Template("{% load navigation %}{% nav_links links %}").render(Context(context))
+    assert now == former
+    assert "<script>" not in now and "&lt;script&gt;alert(&quot;x&quot;)" in now and "&#x27;引号&#x27;" in now
+    assert '<span class="nav-count" aria-label="未读">3</span>' in now
+
+
+def _menu(user, *, remembered=None, language="zh-hans"):
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/facilities/")
+    request.user = user
+    request.session = {} if remembered is None else {nav.UNREAD_SESSION_KEY: remembered}
+    with translation.override(language):
+        context = nav.navigation(request)
+        return [(str(label), url) for label, url in context["nav_items"]], context
+
+
+def test_the_menu_is_built_once_per_kind_of_user_and_language_and_the_count_is_each_users_own():
+    first, second = FacilityFactory(), FacilityFactory()
+    one, other = staff(first, StaffRole.COORDINATOR), staff(second, StaffRole.COORDINATOR)
+    nav._menu.cache_clear()
+    mine, _context = _menu(one, remembered=4)
+    theirs, _context = _menu(other)
+    assert nav._menu.cache_info().misses == 1 and nav._menu.cache_info().hits == 1
+    notifications = reverse("consultations:notification-list")
+    assert ('通知 <span class="nav-count" aria-label="未读">4</span>', notifications) in mine
+    assert ("通知", notifications) in theirs
+    assert [entry for entry in mine if entry[1] != notifications] == [entry for entry in theirs if entry[1] != notifications]
+    english, _context = _menu(other, language="en")
+    assert nav._menu.cache_info().misses == 2
+    assert ("Notifications", notifications) in english and ("Home", reverse("home")) in english
+
+
+def test_each_facility_administrator_keeps_the_statistics_of_their_own_facility():
+    first, second = FacilityFactory(), FacilityFactory()
+    for facility in (first, second):
+        items, _context = _menu(staff(facility, StaffRole.FACILITY_ADMIN))
+        assert ("本机构统计", reverse("facilities:metrics-facility", args=[facility.pk])) in items
+
+
+def test_the_regulators_menu_keeps_its_groups_and_the_count():
+    items, context = _menu(regulator("220000"), remembered=2)
+    groups = {group: [label for label, _url in members] for group, members in context["nav_groups"]}
+    assert list(groups) == ["常用", "监管统计", "机构与人员", "费用", "病历与审计"]
+    assert groups["常用"] == ["首页", '通知 <span class="nav-count" aria-label="未读">2</span>']
+    assert sum(len(members) for members in groups.values()) == len(items)
