@@ -88,6 +88,8 @@ INVITED_COORDINATION = (StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM)
 PREPARE_STATES = (S.DRAFT, S.RETURNED)  # consent and attending physician (services._require_open_draft)
 UPLOAD_STATES = (S.DRAFT, S.RETURNED, S.SENT, S.ACCEPTED, S.SCHEDULED)  # as services.document_upload
 ASSIGN_STATES = (S.ACCEPTED, S.SCHEDULED, S.IN_SESSION)  # as services.expert_assign
+# What the case page's timeline and access record show of each audit event (_case_timeline.html).
+TIMELINE_FIELDS = ("occurred_at", "event_type", "outcome", "actor_label", "details", "sequence")
 
 
 # --- Plumbing -------------------------------------------------------------------------------
@@ -566,7 +568,8 @@ def _case_page(
         ),
         "",
     )
-    events = list(selectors.consultation_timeline(consultation=consultation))
+    # Issue 11: only what the timeline shows, as named rows (the template tags build them).
+    events = list(selectors.consultation_timeline(consultation=consultation).values_list(*TIMELINE_FIELDS, named=True))
     referrals, referral_refused = _referrals(request.user, consultation, sealed=seal is not None, bound=referral_bound or {})
     context = {
         "consultation": consultation,
