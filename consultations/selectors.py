@@ -120,15 +120,19 @@ def consultation_case_page(*, user, pk: int) -> Consultation:
     PostgreSQL longer to plan (5–14 ms) than all the page's other queries to run, so the agreement
     comes as its number (``agreement_number``, a subquery) and an admission, which few cases have,
     is read when the page shows it. Its rows follow, one query each: participants, documents,
-    opinions, responsibility records, ratings, referrals (JL-C10) and, only when the consent was
-    recorded again (its ``version`` counts them, ``services.consent_record``), the consent's kept
-    versions. A responsibility record and a referral name the case's own two facilities, and a
-    referral's JL-F5 flags are theirs: they are taken from the case, not joined again.
+    opinions, responsibility records, ratings; its referrals (JL-C10) only when an ``Exists`` in the
+    case's query found one (most cases have none); the consent's kept versions (JL-C3) only once it
+    was recorded again (its ``version`` counts them, ``services.consent_record``). A responsibility
+    record and a referral name the case's own two facilities, and a referral's JL-F5 flags are
+    theirs: they are taken from the case, not joined again.
     """
     consultation = (
         _with_suspension_flags(Consultation.objects.visible_to(user))
         .select_related("inviting", "invited", "service_type", "patient", "consent")
-        .annotate(agreement_number=Subquery(CooperationAgreement.objects.filter(pk=OuterRef("agreement_id")).values("number")))
+        .annotate(
+            agreement_number=Subquery(CooperationAgreement.objects.filter(pk=OuterRef("agreement_id")).values("number")),
+            has_referrals=Exists(Referral.objects.filter(consultation=OuterRef("pk"))),
+        )
         .get(pk=pk)
     )
     lookups = [
@@ -137,11 +141,14 @@ def consultation_case_page(*, user, pk: int) -> Consultation:
         Prefetch("opinions", queryset=Opinion.objects.select_related("signed_by").order_by("version")),
         "responsibilities",
         "ratings",
-        Prefetch("referrals", queryset=Referral.objects.order_by("-offered_at", "-pk")),
     ]
+    if consultation.has_referrals:
+        lookups.append(Prefetch("referrals", queryset=Referral.objects.order_by("-offered_at", "-pk")))
     if _has_kept_consent_versions(consultation):
         lookups.append(Prefetch("consent_versions", queryset=ConsentVersion.objects.select_related("recorded_by", "superseded_by").order_by("-version")))
     prefetch_related_objects([consultation], *lookups)
+    if not consultation.has_referrals:
+        _read_as_empty(consultation, "referrals")
     facilities = {consultation.inviting_id: consultation.inviting, consultation.invited_id: consultation.invited}
     suspended = {consultation.inviting_id: consultation.inviting_suspended, consultation.invited_id: consultation.invited_suspended}
     for record in consultation.responsibilities.all():
@@ -172,6 +179,14 @@ def kept_consent_versions(consultation: Consultation) -> list[ConsentVersion]:
     time the consent is recorded again, numbering the current one after them: at version 1 there
     is none to read."""
     return list(consultation.consent_versions.all()) if _has_kept_consent_versions(consultation) else []
+
+
+def _read_as_empty(instance, relation: str) -> None:
+    """Mark ``instance.<relation>`` as read and empty, as ``prefetch_related`` marks a relation it
+    read, so that ``.all()`` asks no query (the case's ``Exists`` annotation said there is no row)."""
+    queryset = getattr(instance, relation).none()
+    queryset._result_cache, queryset._prefetch_done = [], True
+    instance._prefetched_objects_cache[relation] = queryset
 
 
 def _share(row, field: str, facilities: dict) -> None:

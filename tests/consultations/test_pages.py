@@ -562,11 +562,12 @@ def test_case_page_queries_do_not_grow_with_documents_3_vs_15(client, world, dja
                 actor=world.clinician, consultation=consultation, kind="other", title="补充", upload=pdf()
             )
         client.get(url("detail", consultation.pk))
-        # 11 (18 before issue 11): the session, the user, one scope query, the case (its consent
+        # 10 (18 before issue 11): the session, the user, one scope query, the case (its consent
         # joined, its agreement's number a subquery), its participants, documents, opinions,
-        # responsibility records, ratings and referrals (JL-C10), the seal, the timeline and the
-        # unread count. A consent recorded once has no kept versions to read (JL-C3).
-        with django_assert_max_num_queries(11 + ACCESS_LOG_WRITE) as captured:
+        # responsibility records and ratings, the seal, the timeline and the unread count. A case
+        # without referrals (JL-C10) does not read them, a consent recorded once has no kept
+        # versions to read (JL-C3).
+        with django_assert_max_num_queries(10 + ACCESS_LOG_WRITE) as captured:
             response = client.get(url("detail", consultation.pk))
         assert response.status_code == 200 and len(response.context["documents"]) == total
         counts.append(len(captured))
@@ -587,7 +588,7 @@ def test_case_page_shows_the_agreement_and_the_admission_reading_an_admission_on
     counts = {}
     for consultation in (plain, admitted):
         client.get(url("detail", consultation.pk))
-        with django_assert_max_num_queries(12 + ACCESS_LOG_WRITE) as captured:
+        with django_assert_max_num_queries(11 + ACCESS_LOG_WRITE) as captured:
             page = html(client.get(url("detail", consultation.pk)))
         counts[consultation.pk] = len(captured)
         agreement = consultation.agreement
