@@ -88,6 +88,8 @@ INVITED_COORDINATION = (StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM)
 PREPARE_STATES = (S.DRAFT, S.RETURNED)  # consent and attending physician (services._require_open_draft)
 UPLOAD_STATES = (S.DRAFT, S.RETURNED, S.SENT, S.ACCEPTED, S.SCHEDULED)  # as services.document_upload
 ASSIGN_STATES = (S.ACCEPTED, S.SCHEDULED, S.IN_SESSION)  # as services.expert_assign
+# What the case page's timeline and access record show of each audit event (_case_timeline.html).
+TIMELINE_FIELDS = ("occurred_at", "event_type", "outcome", "actor_label", "details", "sequence")
 
 
 # --- Plumbing -------------------------------------------------------------------------------
@@ -422,9 +424,12 @@ def _form_options(action: str, consultation: Consultation, user) -> dict:
 
 
 def _initial(action: str, user) -> dict:
-    """The attending physician is most often the user themself."""
+    """The attending physician is most often the user themself (the user's physician is read only
+    for that form: it is a query)."""
+    if action != "participant":
+        return {}
     physician_id = getattr(getattr(user, "physician", None), "pk", None)
-    return {"physician": physician_id} if action == "participant" and physician_id else {}
+    return {"physician": physician_id} if physician_id else {}
 
 
 def _offered(user, consultation: Consultation, sealed: bool) -> list[str]:
@@ -520,7 +525,7 @@ def _case_page(
 ):
     """The case; JL-C8: a sealed case asks for the purpose first and is read-only. Each response
     writes one access: ``record.view``, or ``record.reveal`` when the full numbers are shown."""
-    consultation = _found(selectors.consultation_detail, user=request.user, pk=pk, with_referrals=True)
+    consultation = _found(selectors.consultation_case_page, user=request.user, pk=pk)
     record_panel = case_record_panel(user=request.user, consultation=consultation)
     seal = record_panel["seal"]
     purpose = _sealed_purpose(request, consultation, seal)
@@ -571,11 +576,13 @@ def _case_page(
         ),
         "",
     )
-    events = list(selectors.consultation_timeline(consultation=consultation))
+    # Issue 11: only what the timeline shows, as named rows (the template tags build them).
+    events = list(selectors.consultation_timeline(consultation=consultation).values_list(*TIMELINE_FIELDS, named=True))
     referrals, referral_refused = _referrals(request.user, consultation, sealed=seal is not None, bound=referral_bound or {})
     context = {
         "consultation": consultation,
         "consent": consent,
+        "consent_versions": selectors.kept_consent_versions(consultation),
         "seal": seal,
         "record_panel": record_panel,
         # JL-C9: the full numbers for this one response only (never kept in the session).

@@ -562,13 +562,44 @@ def test_case_page_queries_do_not_grow_with_documents_3_vs_15(client, world, dja
                 actor=world.clinician, consultation=consultation, kind="other", title="补充", upload=pdf()
             )
         client.get(url("detail", consultation.pk))
-        # 13 (18 before issue 11): the case with its consent's kept versions (JL-C3) and its referrals
-        # (JL-C10), each prefetched once; the consent joined, the seal read once, one scope query.
-        with django_assert_max_num_queries(13 + ACCESS_LOG_WRITE) as captured:
+        # 10 (18 before issue 11): the session, the user, one scope query, the case (its consent
+        # joined, its agreement's number a subquery), its participants, documents, opinions,
+        # responsibility records and ratings, the seal, the timeline and the unread count. A case
+        # without referrals (JL-C10) does not read them, a consent recorded once has no kept
+        # versions to read (JL-C3).
+        with django_assert_max_num_queries(10 + ACCESS_LOG_WRITE) as captured:
             response = client.get(url("detail", consultation.pk))
         assert response.status_code == 200 and len(response.context["documents"]) == total
         counts.append(len(captured))
     assert counts[0] == counts[1]
+
+
+def test_case_page_shows_the_agreement_and_the_admission_reading_an_admission_only_when_there_is_one(
+    client, world, django_assert_max_num_queries
+):
+    """Issue 11: the agreement comes as its number, the admission is read when the case has one."""
+    patient = world.patient()
+    admission = services.admission_record(
+        actor=world.clinician, patient=patient, inpatient_number="ZY2026<118>", ward="呼吸科",
+        admitted_at=timezone.now() - dt.timedelta(days=4),
+    )
+    plain, admitted = world.sent(), world.sent(patient=patient, admission=admission)
+    client.force_login(world.invited_coordinator)
+    counts = {}
+    for consultation in (plain, admitted):
+        client.get(url("detail", consultation.pk))
+        with django_assert_max_num_queries(11 + ACCESS_LOG_WRITE) as captured:
+            page = html(client.get(url("detail", consultation.pk)))
+        counts[consultation.pk] = len(captured)
+        agreement = consultation.agreement
+        link = reverse("facilities:agreement-detail", args=[agreement.pk])
+        assert f'<dt>合作协议</dt><dd><a href="{link}">{agreement.number}</a></dd>' in page
+        assert ("ZY2026&lt;118&gt; 呼吸科 · 入院" in page) == (consultation == admitted)
+        assert "ZY2026<118>" not in page
+    assert counts[admitted.pk] == counts[plain.pk] + 1
+    draft = world.draft()  # the agreement is chosen when it is sent
+    client.force_login(world.clinician)
+    assert '<dt>合作协议</dt><dd><span class="muted">发送时确定</span></dd>' in html(client.get(url("detail", draft.pk)))
 
 
 # --- The case page: the invited side and the expert (JL-C4..C6, JL-P) -------------------------------

@@ -393,6 +393,39 @@ def test_jl_c10_case_page_offers_each_side_its_steps(world, case):
     assert reverse("consultations:referral-offer", args=[case.pk]) in _client(world.coordinator).get(url).content.decode()
 
 
+def reads_referrals(captured) -> bool:
+    return any(q["sql"].startswith('SELECT "consultations_referral"') for q in captured)
+
+
+def test_jl_c10_case_page_rows_name_the_facilities_and_follow_their_jl_f5_flags(world, up, django_assert_max_num_queries):
+    """Issue 11: the case page takes a referral's facilities and JL-F5 flags from the case itself; a
+    case without a referral does not read referrals at all."""
+    url = reverse("consultations:detail", args=[up.consultation_id])
+    client = _client(world.coordinator)
+    client.get(url)
+    with django_assert_max_num_queries(40) as captured:
+        response = client.get(url)
+    assert reads_referrals(captured.captured_queries)  # read before the next request resets the log
+    (row,) = response.context["referrals"]
+    assert (row.sending, row.receiving) == (world.inviting, world.invited)
+    assert (row.sending_suspended, row.receiving_suspended, row.patient_id) == (False, False, up.consultation.patient_id)
+    page = response.content.decode()
+    assert f"{world.inviting.name} <span aria-hidden=\"true\">→</span> {world.invited.name}" in page
+    assert reverse("consultations:referral-confirm", args=[up.pk]) in page
+    other = world.sent()
+    client.get(reverse("consultations:detail", args=[other.pk]))
+    with django_assert_max_num_queries(40) as captured:
+        assert client.get(reverse("consultations:detail", args=[other.pk])).context["referrals"] == []
+    assert not reads_referrals(captured.captured_queries)
+    facility_services.suspension_report(
+        actor=world.coordinator, facility=world.inviting, cause=SuspensionCause.QUALITY_RISK, description="停电",
+    )
+    response = client.get(url)
+    (row,) = response.context["referrals"]
+    assert row.sending_suspended is True and row.receiving_suspended is False  # up: from the inviting side
+    assert reverse("consultations:referral-confirm", args=[up.pk]) not in response.content.decode()
+
+
 def test_jl_c10_page_refusals_keep_the_form_and_show_the_reason(world, case):
     client = _client(world.invited_coordinator)
     past = timezone.localtime(timezone.now() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
