@@ -97,7 +97,7 @@ def require_access_purpose(*, actor, consultation, purpose: str, action: str = "
 def record_list_access(*, actor, what: str, rows: list, filters: dict | None = None):
     """Log a list or search result that shows patient data: which records appeared on the page."""
     scope = Scope.of(actor)
-    facility_ids = sorted({fid for row in rows for fid in _row_facilities(row)})
+    facility_ids = sorted({fid for row in rows for name in _ROW_FACILITY_FIELDS if (fid := getattr(row, name, None))})
     acting_facility_id, acting_division = _acting(scope, facility_ids or scope.facility_ids)
     # Its own transaction when none is open (audit_event_append; issue 11: a lone INSERT when it writes nothing else).
     return audit_event_append(
@@ -116,9 +116,8 @@ def record_list_access(*, actor, what: str, rows: list, filters: dict | None = N
     )
 
 
-def _row_facilities(row) -> list[int]:
-    ids = [getattr(row, name, None) for name in ("inviting_id", "invited_id", "facility_id", "sending_id", "receiving_id")]
-    return [i for i in ids if i]
+# The attributes of a listed row that name a facility (a model instance or a row object, JL-C8).
+_ROW_FACILITY_FIELDS = ("inviting_id", "invited_id", "facility_id", "sending_id", "receiving_id")
 
 
 def _row_patient(row):

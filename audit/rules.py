@@ -54,9 +54,13 @@ HASHED_FIELDS = (
 )
 
 
+# ``json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)``, without an encoder built per call.
+_NORMAL_JSON = json.JSONEncoder(ensure_ascii=False, default=str, sort_keys=True).encode
+
+
 def json_normal(value):
     """Round-trip through JSON so that what is hashed is exactly what the database gives back."""
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str, sort_keys=True))
+    return json.loads(_NORMAL_JSON(value))
 
 
 def timestamp_text(moment: datetime) -> str:

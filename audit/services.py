@@ -18,6 +18,7 @@ even if the lock were bypassed.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import time
@@ -25,8 +26,9 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
+from django.db.models.base import ModelState
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -99,34 +101,51 @@ _JSON_COLUMNS = frozenset({"facility_ids", "details"})
 _CHAIN_ONLY = ("sequence", "prev_hash", "hash", "sequenced_at")
 _UNCHAINED = (None,) * len(_CHAIN_ONLY)
 _UNCHAINED_FIELDS = dict.fromkeys(_CHAIN_ONLY)
+_OCCURRED_AT = _INSERTED.index("occurred_at")
+_JSON_AT = tuple(at for at, name in enumerate(_INSERTED) if name in _JSON_COLUMNS)
 
 
-def _insert(event: AuditEvent) -> None:
-    """One INSERT of an unchained event, written out (issue 11): the ORM's ``save`` spent more time
-    compiling the statement than the database spent running it, and an append runs on every page.
-    The columns are the model's (``tests/audit/test_sequencer.py`` checks that every one is filled)."""
-    values = []
-    for name in _INSERTED:
-        value = getattr(event, name)
-        if name in _JSON_COLUMNS:
-            value = json.dumps(value, ensure_ascii=False)
-        elif name == "occurred_at":
-            value = connection.ops.adapt_datetimefield_value(value)
-        values.append(value)
+@functools.cache
+def _insert_sql() -> str:
+    """The INSERT of one unchained event, written once (issue 11: every page view writes one)."""
     table = AuditEvent._meta.db_table
     columns = ", ".join(AuditEvent._meta.get_field(name).column for name in _INSERTED)
     placeholders = ", ".join(["%s"] * len(_INSERTED))
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id", values)  # noqa: S608 - fixed names
-        event.pk = cursor.fetchone()[0]
-    event._state.adding, event._state.db = False, connection.alias
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id"  # noqa: S608 - fixed names
+
+
+# ``json.dumps(value, ensure_ascii=False)``'s text, without building an encoder per call.
+_COLUMN_JSON = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _insert(fields: dict) -> AuditEvent:
+    """One INSERT of an unchained event (``fields``: every ``_INSERTED`` column's value), written out
+    (issue 11): the ORM's ``save`` spent more time compiling the statement than the database spent
+    running it, and an append runs on every page. The columns are the model's
+    (``tests/audit/test_sequencer.py`` checks that every one is filled). Returns the event as loaded
+    from the database (as ``telemed.bulk.instances`` makes it), after telling ``post_save``'s listeners."""
+    db = connections[DEFAULT_DB_ALIAS]  # the ``connection`` proxy looks it up again on every attribute
+    values = [fields[name] for name in _INSERTED]
+    values[_OCCURRED_AT] = db.ops.adapt_datetimefield_value(values[_OCCURRED_AT])
+    for at in _JSON_AT:
+        values[at] = _COLUMN_JSON(values[at])
+    with db.cursor() as cursor:
+        cursor.execute(_insert_sql(), values)
+        pk = cursor.fetchone()[0]
+    event = AuditEvent.__new__(AuditEvent)
+    event._state = ModelState()
+    event._state.adding, event._state.db = False, db.alias
+    event.__dict__.update(fields, id=pk, **_UNCHAINED_FIELDS)
     # What ``save`` would have told its listeners (the dashboard's per-event refresh, issue 9, listens).
-    post_save.send(sender=AuditEvent, instance=event, created=True, update_fields=None, raw=False, using=connection.alias)
+    post_save.send(sender=AuditEvent, instance=event, created=True, update_fields=None, raw=False, using=db.alias)
+    return event
 
 
-def _unsequenced(fields: dict, algorithm: str) -> AuditEvent:
+def _unsequenced(fields: dict, algorithm: str) -> dict:
     """The row a writer inserts (issue 11): its content and the hash of it, no place in the chain yet."""
-    return AuditEvent(**fields, hash_algorithm=algorithm, leaf_hash=rules.leaf_hash(fields, algorithm))
+    fields["hash_algorithm"] = algorithm
+    fields["leaf_hash"] = rules.leaf_hash(fields, algorithm)  # of the content alone (``rules.LEAF_FIELDS``)
+    return fields
 
 
 def audit_event_append(
@@ -161,17 +180,17 @@ def audit_event_append(
                            object_id=object_id, acting_facility_id=acting_facility_id,
                            acting_division_code=acting_division_code, facility_ids=facility_ids, details=details)
     # Issue 13 (密评): SM3 under sm4-gcm, else SHA-256 — recorded, so a later change still verifies.
-    event = _unsequenced(fields, chain_hash_algorithm(settings.TELEMED_DATA_CIPHER))
-    if _lone_insert(event):
+    fields = _unsequenced(fields, chain_hash_algorithm(settings.TELEMED_DATA_CIPHER))
+    if _lone_insert(fields):
         # Issue 11: outside any transaction an event that writes nothing else (no webhook, chained
         # later) is one INSERT, atomic by itself: no BEGIN/COMMIT round trips around it (each page
         # view's JL-C8 access record). The worker's nudge runs at once (no transaction to wait for).
-        _insert(event)
+        event = _insert(fields)
         _after_append([event])
         return event
     # No savepoint inside the caller's transaction: if the event cannot be written, the act cannot commit.
     with transaction.atomic(savepoint=False):
-        _insert(event)
+        event = _insert(fields)
         # Issue 14: the webhook outbox row commits or vanishes with the change and its event.
         webhook_outbox_write(event, obj)
         _after_append([event])
@@ -232,13 +251,13 @@ _last_nudge = 0.0
 NUDGE_EVERY_SECONDS = 0.2  # at most five nudges a second per process; the beat catches the rest
 
 
-def _lone_insert(event: AuditEvent) -> bool:
-    """True when ``event`` can be written by its INSERT alone, in autocommit: no transaction is open,
-    the sequencer does not chain inside the writer's transaction, and the event has no webhook row."""
+def _lone_insert(fields: dict) -> bool:
+    """True when the event of ``fields`` can be written by its INSERT alone, in autocommit: no transaction
+    is open, the sequencer does not chain inside the writer's transaction, and the event has no webhook row."""
     return (
-        not transaction.get_connection().in_atomic_block
+        not connection.in_atomic_block
         and settings.TELEMED_AUDIT_SEQUENCER != "inline"
-        and webhook_type_for(event.event_type, event.outcome) is None
+        and webhook_type_for(fields["event_type"], fields["outcome"]) is None
     )
 
 

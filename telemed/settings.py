@@ -119,7 +119,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",  # JL-A2: request.user.is_verified() (second factor passed)
+    "facilities.otp_middleware.OTPMiddleware",  # JL-A2: request.user.is_verified() (django-otp's, device read compiled once)
     "django.contrib.messages.middleware.MessageMiddleware",
     "telemed.sessions.SessionTimeoutMiddleware",  # JL-A2: idle and absolute session ends
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -38,14 +38,20 @@ def clean_text(value: str, *, keep_lines: bool = True) -> str:
     return "".join(ch for ch in value if not _unsafe(ch, keep))
 
 
+# Values ``clean_data`` returns as they are, known by their exact type without a call (issue 11: an
+# access record's details list the ids on the page, cleaned on every page view).
+_KEPT_TYPES = frozenset({int, float, bool, type(None)})
+
+
 def clean_data(value):
     """``clean_text`` applied to every string in nested dicts, lists and tuples (keys too)."""
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        return {clean_data(k) if isinstance(k, str) else k: clean_data(v) for k, v in value.items()}
+        return {clean_text(k) if isinstance(k, str) else k: v if type(v) in _KEPT_TYPES else clean_data(v)
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [clean_data(v) for v in value]
+        return [v if type(v) in _KEPT_TYPES else clean_data(v) for v in value]
     return value
 
 
