@@ -200,7 +200,7 @@ def consultation_list(request):
     # A search counts the model's rows (joining the patient only, not every table the page reads).
     known = queryset.count() if search else next(n for tab, n in tab_counts if tab.key == current)
     # Issue 11: the page's rows as plain values, written by list_rows (no model instances).
-    page_obj = context["page_obj"] = _paginate(request, queryset.values_list(*list_rows.FIELDS), count=known)
+    page_obj = context["page_obj"] = _paginate(request, list_rows.values(queryset), count=known)
     page_obj.object_list = list_rows.rows(page_obj.object_list)
     if side == Side.INVITED:  # JL-C4: how long each request awaiting acceptance has waited
         context["now"] = timezone.now()

@@ -48,7 +48,7 @@ def _both(user, side, now):
     """The rows as the template wrote them and as ``list_rows`` writes them, for ``user`` on ``side``."""
     queryset = selectors.consultation_work_list(user=user, side=side)
     models = selectors.with_response_clocks(list(queryset), now=now)
-    values = selectors.with_response_clocks(list_rows.rows(queryset.values_list(*list_rows.FIELDS)), now=now)
+    values = selectors.with_response_clocks(list_rows.rows(list_rows.values(queryset)), now=now)
     assert [row.pk for row in values] == [row.pk for row in models]
     expected = engines["django"].from_string(TEMPLATE_ROWS).render({"rows": models, "side": side})
     return expected, list_rows.rows_html(values, side=side)
@@ -111,7 +111,7 @@ def test_a_state_or_label_the_choices_do_not_know_is_shown_as_stored(world):
     Consultation.objects.filter(pk=consultation.pk).update(state="legacy<x>", urgency="later")
     queryset = Consultation.objects.filter(pk=consultation.pk)
     models = selectors.with_response_clocks(list(selectors._with_suspension_flags(queryset)), now=timezone.now())
-    values = list_rows.rows(selectors._with_suspension_flags(queryset).values_list(*list_rows.FIELDS))
+    values = list_rows.rows(list_rows.values(selectors._with_suspension_flags(queryset)))
     expected = engines["django"].from_string(TEMPLATE_ROWS).render({"rows": models, "side": "inviting"})
     assert list_rows.rows_html(values, side="inviting") == expected
     assert ConsultationState.SENT not in expected and "legacy&lt;x&gt;" in expected
