@@ -183,7 +183,10 @@ def consultation_list(request):
     current = request.GET.get("tab", "")
     current = current if current in keys else tabs[0].key
     can_create = bool(Scope.of(request.user).facilities_with_role(*CLINICAL))
-    context = {"side": side, "tabs": tab_counts, "current": current, "q": search, "can_create": can_create}
+    context = {
+        "side": side, "tabs": tab_counts, "current": current, "q": search, "can_create": can_create,
+        "tabs_html": list_rows.tabs_html(tab_counts, side=side, current=current, q=search),
+    }
     if side == Side.INVITING:
         obligations = selectors.obligation_list(user=request.user).filter(
             facility_id__in=Scope.of(request.user).facility_ids
