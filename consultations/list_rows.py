@@ -11,10 +11,13 @@ access record reads of a row (``pk``, ``patient_id``, ``inviting_id``, ``invited
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from html import escape
+from urllib.parse import quote
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
@@ -24,14 +27,40 @@ from django.utils.translation import gettext as _
 from facilities.models import service_type_label
 
 from .choices import ConsultationState, Side, Urgency
-from .models import Consultation
+from .models import Consultation, Patient
 
-# The values a row is read with (``QuerySet.values_list``), in ``WorkRow``'s order.
+# The values a row is read with (``values``), in ``WorkRow``'s order.
 FIELDS = (
-    "pk", "number", "patient_id", "patient__name", "inviting_id", "inviting__name", "inviting_suspended",
-    "invited_id", "invited__name", "invited_suspended", "service_type_id", "service_type__built_in",
-    "service_type__name", "modality", "urgency", "state", "requested_time", "sent_at", "created_at", "duty_gap_flag",
+    "pk", "number", "patient_id", "patient_name", "inviting_id", "inviting_name", "inviting_suspended",
+    "invited_id", "invited_name", "invited_suspended", "service_type_id", "service_type_built_in",
+    "service_type_name", "modality", "urgency", "state", "requested_time", "sent_at", "created_at", "duty_gap_flag",
 )
+
+
+@functools.cache
+def _related_names() -> dict[str, Subquery]:
+    """The names a row shows of its patient, parties and service, each a subquery on its primary key
+    (built once a process; ``annotate`` resolves a copy). Issue 11: with joins PostgreSQL joined the
+    patients (a scan of them all) before sorting the facility's cases; as subqueries of the select
+    list they are read after the sort, for the page's 25 rows only. Same values: every one of these
+    foreign keys is required and protected."""
+    from facilities.models import Facility, ServiceType
+
+    def of(model, key: str, field: str, name: str = "name") -> Subquery:
+        return Subquery(model.objects.filter(**{key: OuterRef(field)}).order_by().values(name))
+
+    return {
+        "patient_name": of(Patient, "pk", "patient_id"),
+        "inviting_name": of(Facility, "pk", "inviting_id"),
+        "invited_name": of(Facility, "pk", "invited_id"),
+        "service_type_built_in": of(ServiceType, "pk", "service_type_id", "built_in"),
+        "service_type_name": of(ServiceType, "pk", "service_type_id"),
+    }
+
+
+def values(queryset):
+    """``queryset`` (a work list, with ``selectors._with_suspension_flags``) read as ``FIELDS``."""
+    return queryset.annotate(**_related_names()).values_list(*FIELDS)
 
 # The state badge's colour (``_state_badge.html``); any other state is "badge-info".
 _STATE_BADGE = {
@@ -152,3 +181,17 @@ class _ResponseBadge:
         text = (self.overdue if clock.passed else self.waiting) % {"waited": _number(clock.waited_minutes)}
         title = self.title % {"target": _number(clock.target_minutes)}
         return f'<span class="badge {"badge-danger" if clock.passed else "badge-ok"}" title="{title}">{text}</span>'
+
+
+def tabs_html(tabs, *, side: str, current: str, q: str) -> str:
+    """The tab links of ``consultations/list.html`` (its ``{% for tab, count in tabs %}`` loop), byte
+    for byte: ``tabs`` are (``views.Tab``, count) pairs. Issue 11: one of the page's costlier loops."""
+    query = f"&amp;q={escape(quote(q, safe='/'))}" if q else ""
+    out = []
+    for tab, count in tabs:
+        on = ' current" aria-current="page"' if current == tab.key else '"'
+        out.append(
+            f'\n    <a href="?side={escape(side)}&amp;tab={escape(tab.key)}{query}" class="tab{on}>'
+            f'{escape(str(tab.label))} <span class="tab-count">{_number(count)}</span></a>\n  '
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every value escaped above

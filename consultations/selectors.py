@@ -271,9 +271,36 @@ _URGENCY_RANK = Case(
 )
 
 
+def _staff_on_side(*, user, side: str, states=()):
+    """``visible_to(user)`` on one ``side`` (in ``states`` when given), written as the short condition
+    it reduces to when ``user`` is facility staff and nothing else (no regulated division); None
+    otherwise. Issue 11: PostgreSQL took longer to plan the general ``OR`` (with the JL-O2 grant
+    subqueries) than to run it, and Django to build it. For facilities F, ``visible_to`` is
+    ``inviting ∈ F ∨ (invited ∈ F ∧ state ≠ draft) ∨ qc_granted``, so
+      - the inviting side (∧ inviting ∈ F) is ``inviting ∈ F``;
+      - the invited side (∧ invited ∈ F) is ``invited ∈ F ∧ (inviting ∈ F ∨ state ≠ draft ∨ qc_granted)``,
+        and only ``invited ∈ F`` when none of ``states`` is a draft (drafts stay home)."""
+    scope = Scope.of(user)
+    if not scope.facility_roles or scope.regulated or side not in (Side.INVITING, Side.INVITED):
+        return None
+    ids = scope.facility_ids
+    if side == Side.INVITING:
+        queryset = Consultation.objects.filter(inviting_id__in=ids)
+    else:
+        queryset = Consultation.objects.filter(invited_id__in=ids)
+        if not states or ConsultationState.DRAFT in states:
+            queryset = queryset.filter(
+                Q(inviting_id__in=ids) | ~Q(state=ConsultationState.DRAFT) | Consultation.objects.qc_granted(user)
+            )
+    return queryset.filter(state__in=list(states)) if states else queryset
+
+
 def consultations_on_side(*, user, side: str = ""):
     """The requests ``user`` may see on ``side`` (all sides when ""), bare: a work list builds this
     once for its tab counts and its page (issue 11: ``visible_to`` is costly to build)."""
+    staff = _staff_on_side(user=user, side=side)
+    if staff is not None:
+        return staff
     return _on_side(Consultation.objects.visible_to(user), user=user, side=side)
 
 
@@ -281,15 +308,16 @@ def consultation_work_list(*, user, side: str = "", states=(), search: str = "",
     """A work list: the inviting side newest first; the invited inbox puts requests awaiting
     acceptance first (most urgent, earliest requested time), then the ones under way (JL-C4).
     ``visible``: ``consultations_on_side(user=user, side=side)`` when the caller has it already."""
-    if visible is None:
-        visible = consultations_on_side(user=user, side=side)
-    queryset = _with_suspension_flags(visible.select_related("inviting", "invited", "service_type", "patient"))
+    queryset = _staff_on_side(user=user, side=side, states=states)  # the tab's states in the short condition
+    if queryset is None:
+        if visible is None:
+            visible = consultations_on_side(user=user, side=side)
+        queryset = visible.filter(state__in=list(states)) if states else visible
+    queryset = _with_suspension_flags(queryset.select_related("inviting", "invited", "service_type", "patient"))
     if search:
         term = search.strip()
         queryset = queryset.filter(number__icontains=term) | queryset.filter(patient__name__icontains=term)
     queryset = queryset.order_by("-created_at")
-    if states:
-        queryset = queryset.filter(state__in=list(states))
     if side == Side.INVITED:
         awaiting_acceptance = Case(
             When(state=ConsultationState.SENT, then=Value(0)), default=Value(1), output_field=IntegerField()

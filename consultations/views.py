@@ -185,7 +185,10 @@ def consultation_list(request):
     current = request.GET.get("tab", "")
     current = current if current in keys else tabs[0].key
     can_create = bool(Scope.of(request.user).facilities_with_role(*CLINICAL))
-    context = {"side": side, "tabs": tab_counts, "current": current, "q": search, "can_create": can_create}
+    context = {
+        "side": side, "tabs": tab_counts, "current": current, "q": search, "can_create": can_create,
+        "tabs_html": list_rows.tabs_html(tab_counts, side=side, current=current, q=search),
+    }
     if side == Side.INVITING:
         obligations = selectors.obligation_list(user=request.user).filter(
             facility_id__in=Scope.of(request.user).facility_ids
@@ -202,7 +205,7 @@ def consultation_list(request):
     # A search counts the model's rows (joining the patient only, not every table the page reads).
     known = queryset.count() if search else next(n for tab, n in tab_counts if tab.key == current)
     # Issue 11: the page's rows as plain values, written by list_rows (no model instances).
-    page_obj = context["page_obj"] = _paginate(request, queryset.values_list(*list_rows.FIELDS), count=known)
+    page_obj = context["page_obj"] = _paginate(request, list_rows.values(queryset), count=known)
     page_obj.object_list = list_rows.rows(page_obj.object_list)
     if side == Side.INVITED:  # JL-C4: how long each request awaiting acceptance has waited
         context["now"] = timezone.now()

@@ -48,7 +48,7 @@ def _both(user, side, now):
     """The rows as the template wrote them and as ``list_rows`` writes them, for ``user`` on ``side``."""
     queryset = selectors.consultation_work_list(user=user, side=side)
     models = selectors.with_response_clocks(list(queryset), now=now)
-    values = selectors.with_response_clocks(list_rows.rows(queryset.values_list(*list_rows.FIELDS)), now=now)
+    values = selectors.with_response_clocks(list_rows.rows(list_rows.values(queryset)), now=now)
     assert [row.pk for row in values] == [row.pk for row in models]
     expected = engines["django"].from_string(TEMPLATE_ROWS).render({"rows": models, "side": side})
     return expected, list_rows.rows_html(values, side=side)
@@ -111,7 +111,28 @@ def test_a_state_or_label_the_choices_do_not_know_is_shown_as_stored(world):
     Consultation.objects.filter(pk=consultation.pk).update(state="legacy<x>", urgency="later")
     queryset = Consultation.objects.filter(pk=consultation.pk)
     models = selectors.with_response_clocks(list(selectors._with_suspension_flags(queryset)), now=timezone.now())
-    values = list_rows.rows(selectors._with_suspension_flags(queryset).values_list(*list_rows.FIELDS))
+    values = list_rows.rows(list_rows.values(selectors._with_suspension_flags(queryset)))
     expected = engines["django"].from_string(TEMPLATE_ROWS).render({"rows": models, "side": "inviting"})
     assert list_rows.rows_html(values, side="inviting") == expected
     assert ConsultationState.SENT not in expected and "legacy&lt;x&gt;" in expected
+
+
+TEMPLATE_TABS = """{% for tab, count in tabs %}
+    <a href="?side={{ side }}&amp;tab={{ tab.key }}{% if q %}&amp;q={{ q|urlencode }}{% endif %}" class="tab{% if current == tab.key %} current{% endif %}"{% if current == tab.key %} aria-current="page"{% endif %}>{{ tab.label }} <span class="tab-count">{{ count }}</span></a>
+  {% endfor %}"""
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("q", ["", "JL-2026 王", HOSTILE, "a/b?c=d&e#f%20"])
+def test_tabs_are_the_templates_tabs_byte_for_byte(language, q):
+    from consultations.views import INVITED_TABS, INVITING_TABS
+
+    for side, tabs in (("inviting", INVITING_TABS), ("invited", INVITED_TABS), ("", INVITING_TABS[-1:])):
+        counts = [(tab, n * 1234) for n, tab in enumerate(tabs)]
+        for current in [tab.key for tab in tabs] + ["obligations"]:
+            context = {"tabs": counts, "side": side, "current": current, "q": q}
+            with translation.override(language):
+                expected = engines["django"].from_string(TEMPLATE_TABS).render(context)
+                written = list_rows.tabs_html(counts, side=side, current=current, q=q)
+            assert written == expected
+    assert "<script>" not in list_rows.tabs_html(counts, side="", current="all", q=HOSTILE)

@@ -12,17 +12,21 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from consultations import rules, selectors, services
-from consultations.choices import Urgency
-from consultations.models import Notification
+from consultations.choices import ConsultationState, Side, Urgency
+from consultations.models import Consultation, ConsultationQuerySet, Notification
+from consultations.views import INVITED_TABS, INVITING_TABS
 from facilities.choices import StaffRole
+from facilities.models import StaffMembership
+from telemed.scope import Scope
 from telemed.settings import RESPONSE_TARGET_DEFAULT, env_response_targets
 from tests.api_cases import audit_write_queries
-from tests.factories import FacilityFactory, PhysicianFactory, RegistrationFactory, staff
+from tests.factories import FacilityFactory, PhysicianFactory, RegistrationFactory, regulator, staff
 
 pytestmark = pytest.mark.django_db
 ACCESS_LOG_WRITE = audit_write_queries()
@@ -368,3 +372,40 @@ def test_search_queries_do_not_grow_with_rows_2_vs_8(client, world, django_asser
 def test_search_is_in_the_navigation(client, world):
     client.force_login(world.clinician)
     assert reverse("consultations:search") in client.get(reverse("home")).content.decode()
+
+
+
+# --- The work lists' short visibility condition (issue 11) ------------------------------------
+
+
+def _side_ids(queryset) -> set[int]:
+    return set(queryset.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("granted", [False, True])
+def test_the_staff_side_condition_is_visible_to_on_that_side_in_every_tab(world, monkeypatch, granted):
+    """``selectors._staff_on_side`` is ``visible_to`` ∩ side ∩ states, exactly: drafts stay home unless
+    a JL-O2 grant names one (here the inviting side's draft, granted to the invited coordinator); a
+    user of both facilities; regulators take the general path."""
+    draft, sent, accepted = world.draft(), _case(world, "李四"), _accepted(world, "王五")
+    both = staff(world.invited, StaffRole.COORDINATOR, username="both")
+    StaffMembership.objects.create(user=both, facility=world.inviting, role=StaffRole.CLINICIAN)
+    if granted:
+        monkeypatch.setattr(ConsultationQuerySet, "qc_granted", staticmethod(
+            lambda user: Q(pk=draft.pk) if user.pk == world.invited_coordinator.pk else Q(pk__in=[])
+        ))
+    sides = {Side.INVITING: ("inviting_id", INVITING_TABS), Side.INVITED: ("invited_id", INVITED_TABS)}
+    for user in (world.coordinator, world.clinician, world.invited_coordinator, world.expert, both):
+        ids = Scope.of(user).facility_ids
+        for side, (field, tabs) in sides.items():
+            for states in [tab.states for tab in tabs] + [(ConsultationState.DRAFT,)]:
+                expected = Consultation.objects.visible_to(user).filter(**{f"{field}__in": ids})
+                expected = expected.filter(state__in=states) if states else expected
+                short = selectors._staff_on_side(user=user, side=side, states=states)
+                assert _side_ids(short) == _side_ids(expected), (user.username, side, states)
+            assert _side_ids(selectors.consultations_on_side(user=user, side=side)) == _side_ids(
+                Consultation.objects.visible_to(user).filter(**{f"{field}__in": ids})
+            )
+    inbox = _side_ids(selectors.consultations_on_side(user=world.invited_coordinator, side=Side.INVITED))
+    assert inbox == ({draft.pk, sent.pk, accepted.pk} if granted else {sent.pk, accepted.pk})
+    assert selectors._staff_on_side(user=regulator("220122"), side=Side.INVITING) is None
