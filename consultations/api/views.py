@@ -50,6 +50,7 @@ from .. import rules, selectors, services
 from ..choices import ObligationState, TriggerKind
 from ..models import Admission, Consultation, Obligation, Patient
 from . import serializers as s
+from .list_statements import CompiledRows
 
 # Who may record clinical data for their facility (as consultations.services.patients).
 CLINICAL = Roles(staff=(StaffRole.CLINICIAN, StaffRole.COORDINATOR, StaffRole.PARTNER_SYSTEM))
@@ -418,9 +419,13 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Consultation.objects.none()
-        query = s.ConsultationQuerySerializer(data=self.request.query_params.dict())
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        query_params = self.request.query_params
+        if any(name in query_params for name in s.ConsultationQuerySerializer._declared_fields):
+            query = s.ConsultationQuerySerializer(data=query_params.dict())
+            query.is_valid(raise_exception=True)
+            params = query.validated_data
+        else:
+            params = {}  # issue 11: nothing to validate (every parameter is optional, ``open`` defaults to False)
         queryset = selectors.consultation_list(
             user=self.request.user,
             side=params.get("side", ""),
@@ -429,8 +434,13 @@ class ConsultationViewSet(AccessLoggedReadsMixin, mixins.ListModelMixin, mixins.
             open_only=params.get("open", False),
             suspension_flags=False,
         )
-        # Issue 11: the list reads plain rows of the columns it shows (no model instances, nothing to decrypt).
-        return s.ConsultationListRows.rows(queryset) if self.action == "list" else queryset
+        if self.action != "list":
+            return queryset
+        # Issue 11: the list reads plain rows of the columns it shows (no model instances, nothing to decrypt);
+        # the page numbers' COUNT and page compile the scope once (list_statements; the sync cursor filters further).
+        if not cursor_mode_requested(query_params) and CompiledRows.applies_to(queryset):
+            return CompiledRows(queryset, s.ConsultationListRows.columns)
+        return s.ConsultationListRows.rows(queryset)
 
     def get_object(self) -> Consultation:
         consultation = self._detail(int(self.kwargs["pk"]))
