@@ -8,6 +8,7 @@ case pages 404), its access event (JL-C8) and a query count that does not grow w
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import pytest
 import time_machine
@@ -406,6 +407,9 @@ def test_the_staff_side_condition_is_visible_to_on_that_side_in_every_tab(world,
             assert _side_ids(selectors.consultations_on_side(user=user, side=side)) == _side_ids(
                 Consultation.objects.visible_to(user).filter(**{f"{field}__in": ids})
             )
+            # issue 11: the tabs' counts (the invited side's drafts counted apart) are visible_to's
+            expected_counts = Counter(Consultation.objects.visible_to(user).filter(**{f"{field}__in": ids}).values_list("state", flat=True))
+            assert selectors.consultation_state_counts(user=user, side=side) == dict(expected_counts), (user.username, side)
     inbox = _side_ids(selectors.consultations_on_side(user=world.invited_coordinator, side=Side.INVITED))
     assert inbox == ({draft.pk, sent.pk, accepted.pk} if granted else {sent.pk, accepted.pk})
     assert selectors._staff_on_side(user=regulator("220122"), side=Side.INVITING) is None
