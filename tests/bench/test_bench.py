@@ -73,6 +73,9 @@ def test_bench_writes_every_path_and_its_chain_verifies(on_postgresql, tmp_path)
         assert append["chained_events"] == append["appended_events"] > 0 and append["chain_delay_p99_ms"] >= 0
         assert report["paths"]["worklist"]["queries"] > 0
         assert {"worklist", "inbox", "sweep_idle"} <= set(report["growth"])
+        # issue 11: each size's floor beside the page's time, so that growth can be told from the data's
+        assert {"small_ms", "full_ms", "small_floor_ms", "full_floor_ms"} <= set(report["growth"]["worklist"])
+        assert report["growth"]["worklist"]["small_floor_ms"] > 0
         chain = _chain_of(BENCH_DB)
         assert chain.intact, chain.text
         assert chain.checked > 400
