@@ -166,16 +166,64 @@ class ConsultationQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
         return queryset | self.filter(self.qc_granted(user))
 
     @staticmethod
-    def qc_granted(user) -> Q:
+    def staff_only(user, side: str) -> bool:
+        """Whether ``visible_to(user)`` on ``side`` is ``staff_on_side``'s short condition: ``user`` is
+        facility staff and nothing else (no regulated division) and ``side`` is one of the two."""
+        from telemed.scope import Scope
+
+        scope = Scope.of(user)
+        return bool(scope.facility_roles) and not scope.regulated and side in (Side.INVITING, Side.INVITED)
+
+    def on_side(self, user, side: str, states=()):
+        """``visible_to(user)`` on one ``side`` ("inviting": sent by the user's facilities, "invited":
+        their inbox, "": both) in ``states`` (all when empty): what a work list shows. For facility
+        staff the short condition of ``staff_on_side``, else ``visible_to`` filtered."""
+        from telemed.scope import Scope
+
+        scope = Scope.of(user)
+        if self.staff_only(user, side):
+            return self.staff_on_side(scope.facility_ids, user=user, side=side, states=states)
+        queryset = self.visible_to(user)
+        if side == Side.INVITING:
+            queryset = queryset.filter(inviting_id__in=scope.facility_ids)
+        elif side == Side.INVITED:
+            queryset = queryset.filter(invited_id__in=scope.facility_ids)
+        return queryset.filter(state__in=list(states)) if states else queryset
+
+    def staff_on_side(self, facility_ids, *, user, side: str, states=(), now=None):
+        """``visible_to(user)`` on one ``side`` (in ``states`` when given) for ``user``, facility staff
+        of ``facility_ids`` and nothing else (``staff_only``), written as the short condition it
+        reduces to. Issue 11: PostgreSQL took longer to plan the general ``OR`` (with the JL-O2 grant
+        subqueries) than to run it, and Django to build it. For facilities F, ``visible_to`` is
+        ``inviting ∈ F ∨ (invited ∈ F ∧ state ≠ draft) ∨ qc_granted``, so
+          - the inviting side (∧ inviting ∈ F) is ``inviting ∈ F``;
+          - the invited side (∧ invited ∈ F) is ``invited ∈ F ∧ (inviting ∈ F ∨ state ≠ draft ∨ qc_granted)``,
+            and only ``invited ∈ F`` when none of ``states`` is a draft (drafts stay home).
+        ``now``: the time of the JL-O2 review period (``qc_granted``)."""
+        ids = list(facility_ids)
+        if side == Side.INVITING:
+            queryset = self.filter(inviting_id__in=ids)
+        else:
+            queryset = self.filter(invited_id__in=ids)
+            if not states or ConsultationState.DRAFT in states:
+                queryset = queryset.filter(
+                    Q(inviting_id__in=ids) | ~Q(state=ConsultationState.DRAFT) | self.qc_granted(user, now=now)
+                )
+        return queryset.filter(state__in=list(states)) if states else queryset
+
+    @staticmethod
+    def qc_granted(user, *, now=None) -> Q:
         """JL-O2 (art. 26): the cases a quality-control reviewer was granted (a django-guardian object
         permission, ``view_consultation``, given by ``audit.qc.qc_reviewer_assign``) — while the draw's
-        review period lasts and never beyond it. No extra query: two subqueries in the same SQL."""
+        review period lasts (at ``now``, the current time when None) and never beyond it. No extra
+        query: two subqueries in the same SQL."""
         from django.utils import timezone
 
         from audit.models import QCReview
 
+        now = timezone.now() if now is None else now
         granted = _view_grants().filter(user_id=user.pk)
-        current = QCReview.objects.filter(reviewer_id=user.pk, draw__review_until__gt=timezone.now()).values("consultation_id")
+        current = QCReview.objects.filter(reviewer_id=user.pk, draw__review_until__gt=now).values("consultation_id")
         return Q(PkAmong(granted)) & Q(PkAmong(current))
 
 
@@ -264,7 +312,9 @@ class Consultation(ChangeStampedModel):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["inviting", "state"], name="consult_inviting_state_idx"),
-            models.Index(fields=["invited", "state"], name="consult_invited_state_idx"),
+            # Issue 11: the inbox counts its drafts (visible only with the inviting side's facility or a
+            # JL-O2 grant by id) from this index alone, as the other states: an index-only scan.
+            models.Index(fields=["invited", "state"], include=["inviting", "id"], name="consult_invited_state_idx"),
             # The lists' sort order (newest first), per side and for regulators' division-wide lists.
             models.Index(fields=["inviting", "-created_at"], name="consult_inviting_created_idx"),
             models.Index(fields=["invited", "-created_at"], name="consult_invited_created_idx"),
