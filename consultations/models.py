@@ -6,6 +6,7 @@ is in ``services.py``. Clinical rows are never deleted (JL-C8): foreign keys PRO
 
 from __future__ import annotations
 
+import datetime
 import functools
 
 from django.conf import settings
@@ -166,17 +167,60 @@ class ConsultationQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
         return queryset | self.filter(self.qc_granted(user))
 
     @staticmethod
-    def qc_granted(user) -> Q:
+    def staff_only(user, side: str) -> bool:
+        """Whether ``visible_to(user)`` on ``side`` is ``staff_on_side``'s short condition: ``user`` is
+        facility staff and nothing else (no regulated division) and ``side`` is one of the two."""
+        from telemed.scope import Scope
+
+        scope = Scope.of(user)
+        return bool(scope.facility_roles) and not scope.regulated and side in (Side.INVITING, Side.INVITED)
+
+    def on_side(self, user, side: str, states=()):
+        """``visible_to(user)`` on one ``side`` ("inviting": sent by the user's facilities, "invited":
+        their inbox, "": both) in ``states`` (all when empty): what a work list shows. For facility
+        staff the short condition of ``staff_on_side``, else ``visible_to`` filtered."""
+        from telemed.scope import Scope
+
+        scope = Scope.of(user)
+        if self.staff_only(user, side):
+            return self.staff_on_side(scope.facility_ids, user=user, side=side, states=states)
+        queryset = self.visible_to(user)
+        if side == Side.INVITING:
+            queryset = queryset.filter(inviting_id__in=scope.facility_ids)
+        elif side == Side.INVITED:
+            queryset = queryset.filter(invited_id__in=scope.facility_ids)
+        return queryset.filter(state__in=list(states)) if states else queryset
+
+    def staff_on_side(self, facility_ids, *, user, side: str, states=(), now=None):
+        """``visible_to(user)`` on one ``side`` (in ``states`` when given) for ``user``, facility staff
+        of ``facility_ids`` and nothing else (``staff_only``), written as the short condition it
+        reduces to. Issue 11: PostgreSQL took longer to plan the general ``OR`` (with the JL-O2 grant
+        subqueries) than to run it, and Django to build it. For facilities F, ``visible_to`` is
+        ``inviting ∈ F ∨ (invited ∈ F ∧ state ≠ draft) ∨ qc_granted``, so
+          - the inviting side (∧ inviting ∈ F) is ``inviting ∈ F``;
+          - the invited side (∧ invited ∈ F) is ``invited ∈ F ∧ (inviting ∈ F ∨ state ≠ draft ∨ qc_granted)``,
+            and only ``invited ∈ F`` when none of ``states`` is a draft (drafts stay home).
+        ``now``: the time of the JL-O2 review period (``qc_granted``)."""
+        ids = list(facility_ids)
+        if side == Side.INVITING:
+            queryset = self.filter(inviting_id__in=ids)
+        else:
+            queryset = self.filter(invited_id__in=ids)
+            if not states or ConsultationState.DRAFT in states:
+                queryset = queryset.filter(
+                    Q(inviting_id__in=ids) | ~Q(state=ConsultationState.DRAFT) | self.qc_granted(user, now=now)
+                )
+        return queryset.filter(state__in=list(states)) if states else queryset
+
+    @staticmethod
+    def qc_granted(user, *, now=None) -> Q:
         """JL-O2 (art. 26): the cases a quality-control reviewer was granted (a django-guardian object
         permission, ``view_consultation``, given by ``audit.qc.qc_reviewer_assign``) — while the draw's
-        review period lasts and never beyond it. No extra query: two subqueries in the same SQL."""
+        review period lasts (at ``now``, the current time when None) and never beyond it. No extra
+        query: two subqueries in the same SQL (``QCGranted``)."""
         from django.utils import timezone
 
-        from audit.models import QCReview
-
-        granted = _view_grants().filter(user_id=user.pk)
-        current = QCReview.objects.filter(reviewer_id=user.pk, draw__review_until__gt=timezone.now()).values("consultation_id")
-        return Q(PkAmong(granted)) & Q(PkAmong(current))
+        return Q(QCGranted(user.pk, timezone.now() if now is None else now))
 
 
 @functools.cache
@@ -191,6 +235,76 @@ def _view_grants():
     return UserObjectPermission.objects.filter(
         permission__codename="view_consultation", content_type__app_label="consultations", content_type__model="consultation",
     ).annotate(granted_pk=Cast("object_pk", BigIntegerField())).values("granted_pk")
+
+
+_USER_MARK = -7_340_097  # no user has this id: where the user's id goes in ``_grant_statements``
+_NOW_MARK = datetime.datetime(2000, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
+
+
+@functools.lru_cache(maxsize=8)
+def _grant_statements(alias: str, vendor: str) -> tuple[tuple[str, tuple, tuple, tuple], ...]:
+    """The two subqueries of ``QCGranted`` — the user's ``view_consultation`` grants and the cases of
+    their reviews whose period lasts — compiled once per database: (SQL, parameters, the user's
+    places, the time's places) each. Neither refers to the outer query, so each is written with its
+    own table names inside the outer statement."""
+    from django.db import connections
+
+    from audit.models import QCReview
+
+    now = connections[alias].ops.adapt_datetimefield_value(_NOW_MARK)
+    statements = []
+    for queryset in (
+        _view_grants().using(alias).filter(user_id=_USER_MARK),
+        QCReview.objects.using(alias).filter(reviewer_id=_USER_MARK, draw__review_until__gt=_NOW_MARK).values("consultation_id"),
+    ):
+        sql, params = queryset.query.get_compiler(using=alias).as_sql()
+        user_at = tuple(i for i, value in enumerate(params) if isinstance(value, int) and value == _USER_MARK)
+        now_at = tuple(i for i, value in enumerate(params) if isinstance(value, type(now)) and value == now)
+        if len(user_at) != 1:
+            raise RuntimeError("a JL-O2 grant subquery does not have one place for the user")
+        statements.append((sql, tuple(params), user_at, now_at))
+    if statements[1][3] == () or statements[0][3] != ():
+        raise RuntimeError("the JL-O2 review subquery does not have one place for the time")
+    return tuple(statements)
+
+
+class QCGranted(models.Func):
+    """``qc_granted``'s condition (JL-O2): ``pk`` among the user's ``view_consultation`` grants and
+    among the cases of their current reviews, each as ``PkAmong`` writes it. Issue 11: built from two
+    querysets, ``PkAmong`` resolved again (a clone of a three-table join) at every ``filter`` of a
+    scoped queryset and compiled again at every statement; here the subqueries are compiled once
+    per database (``_grant_statements``) and the user's id and the time bound to them. The text is
+    the subqueries' own (table names, no outer reference): the same rows."""
+
+    output_field = models.BooleanField()
+
+    def __init__(self, user_id: int, now):
+        super().__init__(models.F("pk"))
+        self.user_id, self.now = user_id, now
+
+    def _subqueries(self, connection):
+        now = connection.ops.adapt_datetimefield_value(self.now)
+        for sql, params, user_at, now_at in _grant_statements(connection.alias, connection.vendor):
+            bound = list(params)
+            for at in user_at:
+                bound[at] = self.user_id
+            for at in now_at:
+                bound[at] = now
+            yield sql, bound
+
+    def _among(self, compiler, connection, template: str):
+        pk, pk_params = compiler.compile(self.source_expressions[0])
+        parts, params = [], []
+        for sql, bound in self._subqueries(connection):
+            parts.append(template.format(pk=pk, sub=f"({sql})"))
+            params += [*pk_params, *bound]
+        return f"({parts[0]} AND {parts[1]})", tuple(params)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return self._among(compiler, connection, "{pk} IN {sub}")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self._among(compiler, connection, "{pk} = ANY(ARRAY{sub})")
 
 
 class PkAmong(models.Func):
@@ -264,7 +378,9 @@ class Consultation(ChangeStampedModel):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["inviting", "state"], name="consult_inviting_state_idx"),
-            models.Index(fields=["invited", "state"], name="consult_invited_state_idx"),
+            # Issue 11: the inbox counts its drafts (visible only with the inviting side's facility or a
+            # JL-O2 grant by id) from this index alone, as the other states: an index-only scan.
+            models.Index(fields=["invited", "state"], include=["inviting", "id"], name="consult_invited_state_idx"),
             # The lists' sort order (newest first), per side and for regulators' division-wide lists.
             models.Index(fields=["inviting", "-created_at"], name="consult_inviting_created_idx"),
             models.Index(fields=["invited", "-created_at"], name="consult_invited_created_idx"),

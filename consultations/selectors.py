@@ -32,7 +32,7 @@ from facilities.models import CooperationAgreement, Physician, ServiceType, Susp
 from telemed.checks import failing
 from telemed.scope import Scope
 
-from . import rules
+from . import list_rows, rules, work_list_statements
 from .choices import (
     OPEN_REFERRAL_STATES,
     OPEN_STATES,
@@ -231,6 +231,15 @@ def obligation_list(*, user, state: str = ObligationState.OPEN):
     return queryset.order_by("due_at")
 
 
+def open_obligation_count(*, user) -> int:
+    """How many open JL-C2 obligations the user's facilities have (the inviting work list's tab).
+    Facility staff count with a statement compiled once (``work_list_statements``, issue 11)."""
+    ids = Scope.of(user).facility_ids
+    if Consultation.objects.staff_only(user, Side.INVITING):
+        return work_list_statements.open_obligation_count(user=user, facility_ids=ids)
+    return obligation_list(user=user).filter(facility_id__in=ids).count()
+
+
 def violation_list(*, user):
     """Violations the user may see; each row carries its patient's id (``Violation.patient_id``,
     through the joined obligation) for the access log (JL-C8), since a violation names the patient
@@ -254,15 +263,6 @@ def notification_list(*, user, unread_only: bool = False):
 # --- Reads for the pages (consultations.views) ----------------------------------------------------
 
 
-def _on_side(queryset, *, user, side: str):
-    scope = Scope.of(user)
-    if side == Side.INVITING:
-        return queryset.filter(inviting_id__in=scope.facility_ids)
-    if side == Side.INVITED:
-        return queryset.filter(invited_id__in=scope.facility_ids)
-    return queryset
-
-
 _URGENCY_RANK = Case(
     When(urgency=Urgency.EMERGENCY, then=Value(0)),
     When(urgency=Urgency.URGENT, then=Value(1)),
@@ -271,53 +271,17 @@ _URGENCY_RANK = Case(
 )
 
 
-def _staff_on_side(*, user, side: str, states=()):
-    """``visible_to(user)`` on one ``side`` (in ``states`` when given), written as the short condition
-    it reduces to when ``user`` is facility staff and nothing else (no regulated division); None
-    otherwise. Issue 11: PostgreSQL took longer to plan the general ``OR`` (with the JL-O2 grant
-    subqueries) than to run it, and Django to build it. For facilities F, ``visible_to`` is
-    ``inviting ∈ F ∨ (invited ∈ F ∧ state ≠ draft) ∨ qc_granted``, so
-      - the inviting side (∧ inviting ∈ F) is ``inviting ∈ F``;
-      - the invited side (∧ invited ∈ F) is ``invited ∈ F ∧ (inviting ∈ F ∨ state ≠ draft ∨ qc_granted)``,
-        and only ``invited ∈ F`` when none of ``states`` is a draft (drafts stay home)."""
-    scope = Scope.of(user)
-    if not scope.facility_roles or scope.regulated or side not in (Side.INVITING, Side.INVITED):
-        return None
-    ids = scope.facility_ids
-    if side == Side.INVITING:
-        queryset = Consultation.objects.filter(inviting_id__in=ids)
-    else:
-        queryset = Consultation.objects.filter(invited_id__in=ids)
-        if not states or ConsultationState.DRAFT in states:
-            queryset = queryset.filter(
-                Q(inviting_id__in=ids) | ~Q(state=ConsultationState.DRAFT) | Consultation.objects.qc_granted(user)
-            )
-    return queryset.filter(state__in=list(states)) if states else queryset
-
-
 def consultations_on_side(*, user, side: str = ""):
-    """The requests ``user`` may see on ``side`` (all sides when ""), bare: a work list builds this
-    once for its tab counts and its page (issue 11: ``visible_to`` is costly to build)."""
-    staff = _staff_on_side(user=user, side=side)
-    if staff is not None:
-        return staff
-    return _on_side(Consultation.objects.visible_to(user), user=user, side=side)
+    """The requests ``user`` may see on ``side`` (all sides when ""), bare
+    (``ConsultationQuerySet.on_side``)."""
+    return Consultation.objects.on_side(user, side)
 
 
-def consultation_work_list(*, user, side: str = "", states=(), search: str = "", visible=None):
-    """A work list: the inviting side newest first; the invited inbox puts requests awaiting
-    acceptance first (most urgent, earliest requested time), then the ones under way (JL-C4).
-    ``visible``: ``consultations_on_side(user=user, side=side)`` when the caller has it already."""
-    queryset = _staff_on_side(user=user, side=side, states=states)  # the tab's states in the short condition
-    if queryset is None:
-        if visible is None:
-            visible = consultations_on_side(user=user, side=side)
-        queryset = visible.filter(state__in=list(states)) if states else visible
+def work_list_order(queryset, *, side: str):
+    """A work list's rows joined and in its order: the inviting side newest first; the invited inbox
+    puts requests awaiting acceptance first (most urgent, earliest requested time), then the ones
+    under way (JL-C4)."""
     queryset = _with_suspension_flags(queryset.select_related("inviting", "invited", "service_type", "patient"))
-    if search:
-        term = search.strip()
-        queryset = queryset.filter(number__icontains=term) | queryset.filter(patient__name__icontains=term)
-    queryset = queryset.order_by("-created_at")
     if side == Side.INVITED:
         awaiting_acceptance = Case(
             When(state=ConsultationState.SENT, then=Value(0)), default=Value(1), output_field=IntegerField()
@@ -325,7 +289,26 @@ def consultation_work_list(*, user, side: str = "", states=(), search: str = "",
         return queryset.order_by(
             awaiting_acceptance, _URGENCY_RANK, F("requested_time").asc(nulls_last=True), "sent_at", "pk"
         )
-    return queryset
+    return queryset.order_by("-created_at")
+
+
+def consultation_work_list(*, user, side: str = "", states=(), search: str = ""):
+    """A work list (``work_list_order``): what ``user`` sees on ``side`` in ``states``, the request
+    number or the patient's name containing ``search``."""
+    queryset = Consultation.objects.on_side(user, side, states)
+    if search:
+        term = search.strip()
+        queryset = queryset.filter(number__icontains=term) | queryset.filter(patient__name__icontains=term)
+    return work_list_order(queryset, side=side)
+
+
+def consultation_work_rows(*, user, side: str = "", states=()):
+    """A work list's rows (no search) as ``list_rows.values`` reads them, for a ``Paginator`` given
+    its count. Facility staff read them with a statement compiled once per shape
+    (``work_list_statements``, issue 11); anyone else through ``consultation_work_list``."""
+    if Consultation.objects.staff_only(user, side):
+        return work_list_statements.WorkRows(user=user, side=side, states=states, facility_ids=Scope.of(user).facility_ids)
+    return list_rows.values(consultation_work_list(user=user, side=side, states=states))
 
 
 # --- Work lists of issue 12: what I must answer, what waits for my facility (JL-C4) ----------------
@@ -404,22 +387,15 @@ def with_response_clocks(rows, *, now: datetime) -> list:
     return rows
 
 
-def consultation_state_counts(*, user, side: str = "", visible=None) -> dict[str, int]:
+def consultation_state_counts(*, user, side: str = "") -> dict[str, int]:
     """How many visible requests are in each state on ``side`` (one query, for the tabs).
-    ``visible``: ``consultations_on_side(user=user, side=side)`` when the caller has it already.
 
     Issue 11: a facility's staff count with ``COUNT(*)`` on the side's ``(facility, state)`` index
-    alone (an index-only scan; ``COUNT(pk)`` read every row of the facility's history). On the invited
-    side the drafts, the one state whose visibility needs more than the index (JL-O2 grants, drafts
-    stay home), are counted apart in the same statement."""
-    if side == Side.INVITED:
-        settled = _staff_on_side(user=user, side=side, states=[s for s in ConsultationState.values if s != ConsultationState.DRAFT])
-        if settled is not None:
-            drafts = _staff_on_side(user=user, side=side, states=[ConsultationState.DRAFT])
-            per_state = settled.order_by().values_list("state").annotate(n=Count("*"))
-            return dict(per_state.union(drafts.order_by().values_list("state").annotate(n=Count("*")), all=True))
-    queryset = visible if visible is not None else consultations_on_side(user=user, side=side)
-    return dict(queryset.order_by().values_list("state").annotate(n=Count("*")))
+    alone (an index-only scan; ``COUNT(pk)`` read every row of the facility's history), with a
+    statement compiled once per shape (``work_list_statements``)."""
+    if Consultation.objects.staff_only(user, side):
+        return work_list_statements.state_counts(user=user, side=side, facility_ids=Scope.of(user).facility_ids)
+    return dict(Consultation.objects.on_side(user, side).order_by().values_list("state").annotate(n=Count("*")))
 
 
 def case_actor(*, user, consultation: Consultation) -> rules.Actor:

@@ -175,8 +175,7 @@ def consultation_list(request):
         else INVITING_TABS[-1:]
     )
     search = request.GET.get("q", "").strip()[:50]
-    visible = selectors.consultations_on_side(user=request.user, side=side)  # built once: counts and page
-    counts = selectors.consultation_state_counts(user=request.user, side=side, visible=visible)
+    counts = selectors.consultation_state_counts(user=request.user, side=side)
     tab_counts = [
         (tab, sum(counts.get(s, 0) for s in tab.states) if tab.states else sum(counts.values()))
         for tab in tabs
@@ -190,22 +189,27 @@ def consultation_list(request):
         "tabs_html": list_rows.tabs_html(tab_counts, side=side, current=current, q=search),
     }
     if side == Side.INVITING:
-        obligations = selectors.obligation_list(user=request.user).filter(
-            facility_id__in=Scope.of(request.user).facility_ids
-        )
-        context["obligation_count"] = obligations.count()
+        context["obligation_count"] = selectors.open_obligation_count(user=request.user)
         if current == OBLIGATIONS_TAB:
+            obligations = selectors.obligation_list(user=request.user).filter(
+                facility_id__in=Scope.of(request.user).facility_ids
+            )
             context["page_obj"] = _paginate(request, obligations)
             _log_list(request, "consultations.obligation", context["page_obj"], {"side": side, "tab": current})
             return render(request, "consultations/list.html", context)
     states = next(tab.states for tab in tabs if tab.key == current)
-    queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search, visible=visible)
-    # Issue 11: without a search the tab's count is the list's count (the same visible rows on the
-    # same side in the tab's states), so the paginator does not read the facility's cases again.
-    # A search counts the model's rows (joining the patient only, not every table the page reads).
-    known = queryset.count() if search else next(n for tab, n in tab_counts if tab.key == current)
-    # Issue 11: the page's rows as plain values, written by list_rows (no model instances).
-    page_obj = context["page_obj"] = _paginate(request, list_rows.values(queryset), count=known)
+    # Issue 11: the page's rows as plain values, written by list_rows (no model instances). Without
+    # a search the tab's count is the list's count (the same visible rows on the same side in the
+    # tab's states), so the paginator does not read the facility's cases again, and facility staff
+    # read the rows with a statement compiled once (``selectors.consultation_work_rows``). A search
+    # counts the model's rows (joining the patient only, not every table the page reads).
+    if search:
+        queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search)
+        known, rows = queryset.count(), list_rows.values(queryset)
+    else:
+        known = next(n for tab, n in tab_counts if tab.key == current)
+        rows = selectors.consultation_work_rows(user=request.user, side=side, states=states)
+    page_obj = context["page_obj"] = _paginate(request, rows, count=known)
     page_obj.object_list = list_rows.rows(page_obj.object_list)
     if side == Side.INVITED:  # JL-C4: how long each request awaiting acceptance has waited
         context["now"] = timezone.now()

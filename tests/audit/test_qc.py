@@ -282,3 +282,31 @@ def test_jl_o2_api_lists_are_scoped(q, world):
         other = token_client(regulator("220202"))
         assert other.get("/api/v1/qc-plans/").json()["results"] == []
         assert other.get("/api/v1/qc-reviews/").json()["results"] == []
+
+
+def test_jl_o2_the_grant_condition_compiled_once_reads_the_same_cases(q):
+    """Issue 11: ``qc_granted`` (``QCGranted``, its two subqueries compiled once per database) reads
+    the cases the two ``PkAmong`` subqueries read — during the review period and after it, for the
+    reviewer and anyone else, and nested in another model's query."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from consultations.models import ConsultationQuerySet, Document, PkAmong, _view_grants
+
+    def pk_among(user, now):
+        granted = _view_grants().filter(user_id=user.pk)
+        current = QCReview.objects.filter(reviewer_id=user.pk, draw__review_until__gt=now).values("consultation_id")
+        return Q(PkAmong(granted)) & Q(PkAmong(current))
+
+    draw, review = q.assigned()
+    for moment, reviewed in ((DECEMBER, {review.consultation_id}), (draw.review_until + dt.timedelta(seconds=1), set())):
+        with time_machine.travel(moment, tick=False):
+            now = timezone.now()
+            for user in (q.reviewer, q.world.coordinator, q.world.invited_coordinator):
+                expected = set(Consultation.objects.filter(pk_among(user, now)).values_list("pk", flat=True))
+                granted = ConsultationQuerySet.qc_granted(user)
+                assert set(Consultation.objects.filter(granted).values_list("pk", flat=True)) == expected
+                assert Document.objects.filter(consultation__in=Consultation.objects.filter(granted)).count() == (
+                    Document.objects.filter(consultation__in=Consultation.objects.filter(pk_among(user, now))).count()
+                )
+            assert set(Consultation.objects.filter(ConsultationQuerySet.qc_granted(q.reviewer)).values_list("pk", flat=True)) == reviewed

@@ -12,13 +12,14 @@ from collections import Counter
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from consultations import rules, selectors, services
+from consultations import list_rows, rules, selectors, services, work_list_statements
 from consultations.choices import ConsultationState, Side, Urgency
 from consultations.models import Consultation, ConsultationQuerySet, Notification
 from consultations.views import INVITED_TABS, INVITING_TABS
@@ -383,27 +384,44 @@ def _side_ids(queryset) -> set[int]:
     return set(queryset.values_list("pk", flat=True))
 
 
+@pytest.fixture
+def compiled_afresh():
+    """The work lists' compiled statements (``work_list_statements``) forgotten before and after a test
+    that replaces ``qc_granted``: a shape is compiled once a process."""
+    work_list_statements.forget()
+    yield
+    work_list_statements.forget()
+
+
 @pytest.mark.parametrize("granted", [False, True])
-def test_the_staff_side_condition_is_visible_to_on_that_side_in_every_tab(world, monkeypatch, granted):
-    """``selectors._staff_on_side`` is ``visible_to`` ∩ side ∩ states, exactly: drafts stay home unless
-    a JL-O2 grant names one (here the inviting side's draft, granted to the invited coordinator); a
-    user of both facilities; regulators take the general path."""
+def test_the_staff_side_condition_is_visible_to_on_that_side_in_every_tab(world, monkeypatch, compiled_afresh, granted):
+    """``ConsultationQuerySet.on_side`` is ``visible_to`` ∩ side ∩ states, exactly, and so are the
+    compiled statements of the tab counts and the page's rows (issue 11): drafts stay home unless a
+    JL-O2 grant names one (here the inviting side's draft, granted to the invited coordinator while
+    the review lasts); a user of both facilities; regulators take the general path."""
     draft, sent, accepted = world.draft(), _case(world, "李四"), _accepted(world, "王五")
     both = staff(world.invited, StaffRole.COORDINATOR, username="both")
     StaffMembership.objects.create(user=both, facility=world.inviting, role=StaffRole.CLINICIAN)
     if granted:
-        monkeypatch.setattr(ConsultationQuerySet, "qc_granted", staticmethod(
-            lambda user: Q(pk=draft.pk) if user.pk == world.invited_coordinator.pk else Q(pk__in=[])
-        ))
+        def qc_granted(user, *, now=None):  # SQL on the user's id and the time, as the real grant
+            reviewer = get_user_model().objects.filter(pk=world.invited_coordinator.pk, date_joined__lt=now or timezone.now())
+            return Q(pk=draft.pk) & Q(Exists(reviewer.filter(pk=user.pk)))
+
+        monkeypatch.setattr(ConsultationQuerySet, "qc_granted", staticmethod(qc_granted))
     sides = {Side.INVITING: ("inviting_id", INVITING_TABS), Side.INVITED: ("invited_id", INVITED_TABS)}
     for user in (world.coordinator, world.clinician, world.invited_coordinator, world.expert, both):
         ids = Scope.of(user).facility_ids
         for side, (field, tabs) in sides.items():
+            assert Consultation.objects.staff_only(user, side)
             for states in [tab.states for tab in tabs] + [(ConsultationState.DRAFT,)]:
                 expected = Consultation.objects.visible_to(user).filter(**{f"{field}__in": ids})
                 expected = expected.filter(state__in=states) if states else expected
-                short = selectors._staff_on_side(user=user, side=side, states=states)
+                short = Consultation.objects.on_side(user, side, states)
                 assert _side_ids(short) == _side_ids(expected), (user.username, side, states)
+                # the compiled rows: the ORM's, in its order
+                orm = list(list_rows.values(selectors.work_list_order(expected, side=side)))
+                assert list(selectors.consultation_work_rows(user=user, side=side, states=states)) == orm
+                assert selectors.consultation_work_rows(user=user, side=side, states=states)[1:2] == orm[1:2]
             assert _side_ids(selectors.consultations_on_side(user=user, side=side)) == _side_ids(
                 Consultation.objects.visible_to(user).filter(**{f"{field}__in": ids})
             )
@@ -412,4 +430,9 @@ def test_the_staff_side_condition_is_visible_to_on_that_side_in_every_tab(world,
             assert selectors.consultation_state_counts(user=user, side=side) == dict(expected_counts), (user.username, side)
     inbox = _side_ids(selectors.consultations_on_side(user=world.invited_coordinator, side=Side.INVITED))
     assert inbox == ({draft.pk, sent.pk, accepted.pk} if granted else {sent.pk, accepted.pk})
-    assert selectors._staff_on_side(user=regulator("220122"), side=Side.INVITING) is None
+    counts = selectors.consultation_state_counts(user=world.invited_coordinator, side=Side.INVITED)
+    assert counts.get(ConsultationState.DRAFT, 0) == (1 if granted else 0)
+    county = regulator("220122")
+    assert not Consultation.objects.staff_only(county, Side.INVITING)
+    assert not isinstance(selectors.consultation_work_rows(user=county, side=Side.INVITING), work_list_statements.WorkRows)
+    assert not Consultation.objects.staff_only(world.coordinator, "")
