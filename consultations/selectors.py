@@ -34,7 +34,7 @@ from telemed.checks import failing
 from telemed.scope import Scope
 
 from . import rules
-from .case_statements import read_case, read_rows
+from .case_statements import read_case, read_events, read_rows
 from .choices import (
     OPEN_REFERRAL_STATES,
     OPEN_STATES,
@@ -485,9 +485,15 @@ def case_page_events(*, consultation: Consultation, fields: tuple[str, ...], acc
     and ``is_access``, ``access_total``: every event of the timeline, and of the JL-C8 accesses
     (``record.*``), which grow with every view of the case, the latest ``accesses_shown`` (issue 11);
     ``access_total`` counts them all. In the chain's order."""
+    # Issue 11: compiled once a process (``case_statements.read_events``), run with the case's id and number.
+    return read_events(case_page_events_queryset, consultation, fields, accesses_shown)
+
+
+def case_page_events_queryset(consultation: Consultation, fields: tuple[str, ...], accesses_shown: int):
+    """The statement of ``case_page_events``."""
     is_access = Case(When(event_type__startswith="record.", then=Value(True)), default=Value(False))
     newest_first = (F("sequence").desc(nulls_first=True), F("id").desc())  # AuditEvent.objects.newest_first()
-    return list(
+    return (
         consultation_timeline(consultation=consultation)
         .annotate(
             is_access=is_access,

@@ -18,6 +18,7 @@ from consultations.case_statements import (
     ROWS,
     _case_statement,
     _compiled,
+    _events_statement,
     _plain_scope,
     read_case,
     read_rows,
@@ -140,3 +141,24 @@ def test_the_case_page_lists_the_latest_accesses_with_their_total(case, world, c
     assert len(timeline) == len(every) - 4 and not any(e.is_access for e in timeline)
     page = response.content.decode()
     assert "调阅记录（4 次，JL-C8）" in page and "仅列出最近 2 次调阅" in page
+
+
+def test_the_events_statement_is_the_orms(case, world, client):
+    """The case page's events (timeline and the latest JL-C8 accesses) compiled once: the ORM's
+    text and parameters, the same named rows, for whichever case."""
+    client.force_login(world.coordinator)
+    for _ in range(3):
+        client.get(f"/consultations/{case.pk}/")
+    other = world.draft()
+    fields = ("occurred_at", "event_type", "outcome", "actor_label", "details", "sequence")
+    for consultation in (case, other, case):
+        for shown in (2, 50):
+            expected = list(selectors.case_page_events_queryset(consultation, fields, shown))
+            assert selectors.case_page_events(consultation=consultation, fields=fields, accesses_shown=shown) == expected
+            sql, params, number_at, pk_at, pk_type, *_ = _events_statement(
+                selectors.case_page_events_queryset, fields, shown, "default", connection.vendor)
+            bound = list(params)
+            bound[number_at], bound[pk_at] = consultation.number, pk_type(consultation.pk)
+            orm_sql, orm_params = selectors.case_page_events_queryset(consultation, fields, shown).query.get_compiler(using="default").as_sql()
+            assert (sql, tuple(bound)) == (orm_sql, tuple(orm_params))
+    assert len([e for e in selectors.case_page_events(consultation=case, fields=fields, accesses_shown=2) if e.is_access]) == 2
