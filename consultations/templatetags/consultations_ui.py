@@ -6,12 +6,15 @@ audit event; the views log every read, JL-C8).
 
 from __future__ import annotations
 
+import functools
 from html import escape
 
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.encoding import force_str
 from django.utils.formats import localize
+from django.utils.hashable import make_hashable
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -231,6 +234,19 @@ def access_rows(events) -> str:
 # escaping (tests/consultations/test_case_rows.py compares both, hostile text included).
 
 
+@functools.cache
+def _choices(model, name: str) -> dict:
+    """``dict(make_hashable(field.flatchoices))`` of a field with fixed choices (an enum's), built once:
+    ``Model._get_FIELD_display`` builds it at every call (~80 µs, for a handful of choices)."""
+    return dict(make_hashable(model._meta.get_field(name).flatchoices))
+
+
+def _display(obj, name: str):
+    """``obj.get_<name>_display()`` for a field whose choices are an enum's (never a callable)."""
+    value = getattr(obj, name)
+    return force_str(_choices(type(obj), name).get(make_hashable(value), value), strings_only=True)
+
+
 def _minutes(zone, value) -> str:
     """``{{ value|date:"Y-m-d H:i" }}``: an aware time in the viewer's zone; "" for none."""
     if not value:
@@ -258,7 +274,7 @@ def document_rows(documents, consultation_pk) -> str:
         rows.append(
             f"\n        <tr>\n"
             f'          <td><a href="{href}">{escape(str(d.title))}</a>{original}</td>\n'
-            f"          <td>{escape(str(d.get_kind_display()))}</td>\n"
+            f"          <td>{escape(str(_display(d, 'kind')))}</td>\n"
             f'          <td class="num nowrap">{conditional_escape(filesizeformat(d.size))}</td>\n'
             f'          <td><span class="mono small" title="{escape(str(d.sha256))}">{escape(str(d.sha256)[:12])}…</span></td>\n'
             f"          <td>{escape(str(detected_type(d.content_type)))}</td>\n"
@@ -276,7 +292,7 @@ def participant_rows(participants, side_label) -> str:
     zone = timezone.get_current_timezone() if settings.USE_TZ else None
     side = escape(str(side_label))
     return mark_safe("".join(  # noqa: S308 - every value escaped
-        f"<tr><td>{side}</td><td>{escape(str(p.physician.name))}</td><td>{escape(str(p.physician.get_title_display()))}</td>"
+        f"<tr><td>{side}</td><td>{escape(str(p.physician.name))}</td><td>{escape(str(_display(p.physician, 'title')))}</td>"
         f'<td class="nowrap">{_minutes(zone, p.added_at)}</td></tr>'
         for p in participants
     ))
@@ -333,7 +349,7 @@ def case_summary(context, c, revealed, may_reveal) -> str:
         '<div class="grid-2">\n  <section class="card">\n'
         f'    <h2>{escape(_("患者"))}</h2>\n    <dl class="facts">\n'
         f'      <dt>{escape(_("姓名"))}</dt><dd>{_v(patient.name)}</dd>\n'
-        f'      <dt>{escape(_("性别"))}</dt><dd>{_v(patient.get_sex_display())}</dd>\n'
+        f'      <dt>{escape(_("性别"))}</dt><dd>{_v(_display(patient, "sex"))}</dd>\n'
         f'      <dt>{escape(_("出生日期"))}</dt><dd>{_day(patient.birth_date)}</dd>\n      '
     )
     if revealed:
@@ -375,7 +391,7 @@ def case_summary(context, c, revealed, may_reveal) -> str:
             )
         out.append("\n    ")
     service = c.service_type
-    modality = f" · {_v(c.get_modality_display())}" if c.modality else ""
+    modality = f" · {_v(_display(c, 'modality'))}" if c.modality else ""
     if c.agreement_id:
         agreement = (f'<a href="{escape(reverse("facilities:agreement-detail", args=[c.agreement_id]))}">'
                      f'{_v(getattr(c, "agreement_number", ""))}</a>')
@@ -384,9 +400,9 @@ def case_summary(context, c, revealed, may_reveal) -> str:
     out.append(
         "\n  </section>\n  <section class=\"card\">\n"
         f'    <h2>{escape(_("邀请内容"))}</h2>\n    <dl class="facts">\n'
-        f'      <dt>{escape(_("服务项目"))}</dt><dd>{_v(service.label)}（{_v(service.get_category_display())}）{modality}</dd>\n'
-        f'      <dt>{escape(_("所需专业"))}</dt><dd>{_v(c.get_wanted_scope_display())}</dd>\n'
-        f'      <dt>{escape(_("所需职称（最低）"))}</dt><dd>{_v(c.get_wanted_title_display())}</dd>\n'
+        f'      <dt>{escape(_("服务项目"))}</dt><dd>{_v(service.label)}（{_v(_display(service, "category"))}）{modality}</dd>\n'
+        f'      <dt>{escape(_("所需专业"))}</dt><dd>{_v(_display(c, "wanted_scope"))}</dd>\n'
+        f'      <dt>{escape(_("所需职称（最低）"))}</dt><dd>{_v(_display(c, "wanted_title"))}</dd>\n'
         f'      <dt>{escape(_("期望会诊时间"))}</dt><dd>{_minutes(zone, c.requested_time) or "—"}</dd>\n'
         f'      <dt>{escape(_("申请理由"))}</dt><dd>{linebreaksbr(c.reason, autoescape=True)}</dd>\n'
         f'      <dt>{escape(_("会诊目的"))}</dt><dd>{linebreaksbr(c.purpose, autoescape=True)}</dd>\n'

@@ -138,3 +138,20 @@ def test_the_summary_is_what_its_template_made(language, case, revealed, may_rev
     reveal_form = may_reveal and not revealed
     assert ('class="form reveal-form"' in built) is reveal_form
     assert ('name="csrfmiddlewaretoken"' in built) is (reveal_form and csrf_token not in (None, "NOTPROVIDED"))
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_choice_labels_are_the_models_own(language):
+    """``_display`` is ``get_<field>_display()`` with the choices' dict built once (issue 11)."""
+    from consultations.models import Consultation, Patient
+    from consultations.templatetags.consultations_ui import _display
+    from facilities.models import ServiceType
+
+    fields = [(Consultation, "wanted_scope"), (Consultation, "wanted_title"), (Consultation, "modality"),
+              (Patient, "sex"), (Document, "kind"), (Physician, "title"), (ServiceType, "category")]
+    with translation.override(language):
+        for model, name in fields:
+            values = [value for value, _ in model._meta.get_field(name).flatchoices] + ["unknown<b>", 999, "", None]
+            for value in values:
+                obj = model(**{name: value})
+                assert _display(obj, name) == getattr(obj, f"get_{name}_display")(), (model, name, value)
