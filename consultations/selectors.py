@@ -19,9 +19,10 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
     prefetch_related_objects,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from audit.choices import EventType
@@ -33,6 +34,7 @@ from telemed.checks import failing
 from telemed.scope import Scope
 
 from . import list_rows, rules, work_list_statements
+from .case_statements import read_case, read_events, read_rows
 from .choices import (
     OPEN_REFERRAL_STATES,
     OPEN_STATES,
@@ -126,6 +128,18 @@ def consultation_detail(*, user, pk: int) -> Consultation:
     return queryset.get(pk=pk)
 
 
+def case_page_shape(queryset):
+    """What the case page reads of a case beside its rows (``consultation_case_page``)."""
+    return (
+        _with_suspension_flags(queryset)
+        .select_related("inviting", "invited", "service_type", "patient", "consent")
+        .annotate(
+            agreement_number=Subquery(CooperationAgreement.objects.filter(pk=OuterRef("agreement_id")).values("number")),
+            has_referrals=Exists(Referral.objects.filter(consultation=OuterRef("pk"))),
+        )
+    )
+
+
 def consultation_case_page(*, user, pk: int) -> Consultation:
     """The case for its page (``views._case_page``), with what the page shows and no more (issue 11).
 
@@ -139,27 +153,19 @@ def consultation_case_page(*, user, pk: int) -> Consultation:
     record and a referral name the case's own two facilities, and a referral's JL-F5 flags are
     theirs: they are taken from the case, not joined again.
     """
-    consultation = (
-        _with_suspension_flags(Consultation.objects.visible_to(user))
-        .select_related("inviting", "invited", "service_type", "patient", "consent")
-        .annotate(
-            agreement_number=Subquery(CooperationAgreement.objects.filter(pk=OuterRef("agreement_id")).values("number")),
-            has_referrals=Exists(Referral.objects.filter(consultation=OuterRef("pk"))),
-        )
-        .get(pk=pk)
-    )
-    lookups = [
-        Prefetch("participants", queryset=Participant.objects.select_related("physician")),
-        Prefetch("documents", queryset=Document.objects.select_related("uploaded_by")),
-        Prefetch("opinions", queryset=Opinion.objects.select_related("signed_by").order_by("version")),
-        "responsibilities",
-        "ratings",
-    ]
+    # Issue 11: the case's columns, joins and annotations are compiled once a process
+    # (``case_statements.read_case``); the scope (JL-C6/JL-O2) is ``visible_to``'s, compiled for the request.
+    consultation = read_case(case_page_shape, Consultation.objects.visible_to(user), pk)
+    # Issue 11: participants, documents, opinions, responsibility records and ratings, each with a
+    # statement compiled once a process (``case_statements``), kept as a prefetch keeps them.
+    read_rows(consultation, ("participants", "documents", "opinions", "responsibilities", "ratings"))
+    lookups = []
     if consultation.has_referrals:
         lookups.append(Prefetch("referrals", queryset=Referral.objects.order_by("-offered_at", "-pk")))
     if _has_kept_consent_versions(consultation):
         lookups.append(Prefetch("consent_versions", queryset=ConsentVersion.objects.select_related("recorded_by", "superseded_by").order_by("-version")))
-    prefetch_related_objects([consultation], *lookups)
+    if lookups:
+        prefetch_related_objects([consultation], *lookups)
     if not consultation.has_referrals:
         _read_as_empty(consultation, "referrals")
     facilities = {consultation.inviting_id: consultation.inviting, consultation.invited_id: consultation.invited}
@@ -447,6 +453,31 @@ def consultation_timeline(*, consultation: Consultation):
             | Q(object_type="consultations.consultation", object_id=str(consultation.pk))
         )
         .chain_order()  # issue 11: events not yet chained last
+    )
+
+
+def case_page_events(*, consultation: Consultation, fields: tuple[str, ...], accesses_shown: int) -> list:
+    """The case page's events (``consultation_timeline``), one statement, as named rows of ``fields``
+    and ``is_access``, ``access_total``: every event of the timeline, and of the JL-C8 accesses
+    (``record.*``), which grow with every view of the case, the latest ``accesses_shown`` (issue 11);
+    ``access_total`` counts them all. In the chain's order."""
+    # Issue 11: compiled once a process (``case_statements.read_events``), run with the case's id and number.
+    return read_events(case_page_events_queryset, consultation, fields, accesses_shown)
+
+
+def case_page_events_queryset(consultation: Consultation, fields: tuple[str, ...], accesses_shown: int):
+    """The statement of ``case_page_events``."""
+    is_access = Case(When(event_type__startswith="record.", then=Value(True)), default=Value(False))
+    newest_first = (F("sequence").desc(nulls_first=True), F("id").desc())  # AuditEvent.objects.newest_first()
+    return (
+        consultation_timeline(consultation=consultation)
+        .annotate(
+            is_access=is_access,
+            newer=Window(RowNumber(), partition_by=[is_access], order_by=newest_first),
+            access_total=Window(Count("id"), partition_by=[is_access]),
+        )
+        .filter(Q(is_access=False) | Q(newer__lte=accesses_shown))
+        .values_list(*fields, "is_access", "access_total", named=True)
     )
 
 

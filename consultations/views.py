@@ -90,6 +90,8 @@ UPLOAD_STATES = (S.DRAFT, S.RETURNED, S.SENT, S.ACCEPTED, S.SCHEDULED)  # as ser
 ASSIGN_STATES = (S.ACCEPTED, S.SCHEDULED, S.IN_SESSION)  # as services.expert_assign
 # What the case page's timeline and access record show of each audit event (_case_timeline.html).
 TIMELINE_FIELDS = ("occurred_at", "event_type", "outcome", "actor_label", "details", "sequence")
+# JL-C8: the case page lists the latest accesses to the case, with their total (issue 11: every view adds one).
+ACCESSES_SHOWN = 50
 
 
 # --- Plumbing -------------------------------------------------------------------------------
@@ -584,7 +586,8 @@ def _case_page(
         "",
     )
     # Issue 11: only what the timeline shows, as named rows (the template tags build them).
-    events = list(selectors.consultation_timeline(consultation=consultation).values_list(*TIMELINE_FIELDS, named=True))
+    events = selectors.case_page_events(consultation=consultation, fields=TIMELINE_FIELDS, accesses_shown=ACCESSES_SHOWN)
+    accesses = [e for e in events if e.is_access]
     referrals, referral_refused = _referrals(request.user, consultation, sealed=seal is not None, bound=referral_bound or {})
     context = {
         "consultation": consultation,
@@ -612,8 +615,9 @@ def _case_page(
         "latest_opinion": opinions[-1] if opinions else None,
         "responsibilities": list(consultation.responsibilities.all()),
         "ratings": list(consultation.ratings.all()),
-        "timeline": [e for e in events if not e.event_type.startswith("record.")],
-        "accesses": [e for e in events if e.event_type.startswith("record.")],
+        "timeline": [e for e in events if not e.is_access],
+        "accesses": accesses,
+        "access_total": accesses[0].access_total if accesses else 0,
         "readiness": _readiness(consultation, consent)
         if consultation.state in PREPARE_STATES and "send" in offered
         else None,

@@ -6,12 +6,15 @@ audit event; the views log every read, JL-C8).
 
 from __future__ import annotations
 
+import functools
 from html import escape
 
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.encoding import force_str
 from django.utils.formats import localize
+from django.utils.hashable import make_hashable
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -224,3 +227,189 @@ def access_rows(events) -> str:
             f'<span class="mono small muted">{shared.sequence(e.sequence)}</span></li>\n        '
         )
     return mark_safe("".join(rows))  # noqa: S308 - every value escaped above
+
+
+# --- The case page's documents and participants (issue 11) --------------------------------------
+# Built as the loops of ``_case_documents.html`` and ``_case_people.html`` made them, with the same
+# escaping (tests/consultations/test_case_rows.py compares both, hostile text included).
+
+
+@functools.cache
+def _choices(model, name: str) -> dict:
+    """``dict(make_hashable(field.flatchoices))`` of a field with fixed choices (an enum's), built once:
+    ``Model._get_FIELD_display`` builds it at every call (~80 µs, for a handful of choices)."""
+    return dict(make_hashable(model._meta.get_field(name).flatchoices))
+
+
+def _display(obj, name: str):
+    """``obj.get_<name>_display()`` for a field whose choices are an enum's (never a callable)."""
+    value = getattr(obj, name)
+    return force_str(_choices(type(obj), name).get(make_hashable(value), value), strings_only=True)
+
+
+def _minutes(zone, value) -> str:
+    """``{{ value|date:"Y-m-d H:i" }}``: an aware time in the viewer's zone; "" for none."""
+    if not value:
+        return ""
+    if zone is not None and getattr(value, "utcoffset", None) is not None and value.utcoffset() is not None:
+        value = value.astimezone(zone)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
+
+
+@register.simple_tag
+def document_rows(documents, consultation_pk) -> str:
+    """The ``<tr>`` of each document of the case (``documents`` in ``_case_documents.html``, JL-C5)."""
+    from django.template.defaultfilters import filesizeformat
+    from django.urls import reverse
+
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    returned = f'<span class="badge badge-warn">{escape(_("已退回"))}</span><br><span class="small">'
+    valid = f'<span class="badge badge-ok">{escape(_("有效"))}</span>'
+    rows = []
+    for d in documents:
+        href = escape(reverse("consultations:document-download", args=[consultation_pk, d.pk]))
+        original = f'<br><span class="muted small">{escape(str(d.original_name))}</span>' if d.original_name != d.title else ""
+        uploader = d.uploaded_by.get_full_name() or d.uploaded_by.get_username()
+        state = f"{returned}{escape(str(d.return_reason))}</span>" if d.returned_at else valid
+        rows.append(
+            f"\n        <tr>\n"
+            f'          <td><a href="{href}">{escape(str(d.title))}</a>{original}</td>\n'
+            f"          <td>{escape(str(_display(d, 'kind')))}</td>\n"
+            f'          <td class="num nowrap">{conditional_escape(filesizeformat(d.size))}</td>\n'
+            f'          <td><span class="mono small" title="{escape(str(d.sha256))}">{escape(str(d.sha256)[:12])}…</span></td>\n'
+            f"          <td>{escape(str(detected_type(d.content_type)))}</td>\n"
+            f"          <td>{escape(str(uploader))}</td>\n"
+            f'          <td class="nowrap">{_minutes(zone, d.uploaded_at)}</td>\n'
+            f"          <td>{state}</td>\n"
+            f"        </tr>\n      "
+        )
+    return mark_safe("".join(rows))  # noqa: S308 - every value escaped above
+
+
+@register.simple_tag
+def participant_rows(participants, side_label) -> str:
+    """The ``<tr>`` of each participating physician of one side (``_case_people.html``)."""
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    side = escape(str(side_label))
+    return mark_safe("".join(  # noqa: S308 - every value escaped
+        f"<tr><td>{side}</td><td>{escape(str(p.physician.name))}</td><td>{escape(str(_display(p.physician, 'title')))}</td>"
+        f'<td class="nowrap">{_minutes(zone, p.added_at)}</td></tr>'
+        for p in participants
+    ))
+
+
+# --- The case page's summary (issue 11) ----------------------------------------------------------
+# ``_case_summary.html`` was the heaviest section of the case page (~1 ms, 60 lookups and filters);
+# built here as its template made it (tests/consultations/test_case_rows.py keeps the template and
+# compares, both languages, revealed or masked, hostile text included).
+
+_PROGRESS = (
+    ("sent_at", gettext_lazy("发送")),
+    ("accepted_at", gettext_lazy("受理")),
+    ("scheduled_for", gettext_lazy("排期")),
+    ("session_started_at", gettext_lazy("会诊")),
+    ("signed_at", gettext_lazy("签发")),
+    ("closed_at", gettext_lazy("结束")),
+)
+
+
+def _v(value) -> str:
+    """``{{ value }}``: localized, in the viewer's time zone, escaped (``render_value_in_context``)."""
+    if type(value) is str:
+        return escape(value)
+    return conditional_escape(localize(timezone.template_localtime(value)))
+
+
+def _day(value) -> str:
+    """``{{ value|date:"Y-m-d" }}`` of a date."""
+    if value in (None, ""):
+        return ""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+@register.simple_tag(takes_context=True)
+def case_summary(context, c, revealed, may_reveal) -> str:
+    """The case page's progress, patient (JL-C9 masking, art. 36) and what is asked."""
+    from django.template.defaultfilters import linebreaks_filter, linebreaksbr
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    patient = c.patient
+    out = [
+        f'\n<section class="card case-progress" id="progress" aria-label="{escape(_("办理进度"))}">\n  <ol class="progress">\n'
+        f'    <li class="done">{escape(_("创建"))} <span class="muted small">{_minutes(zone, c.created_at)}</span></li>\n'
+    ]
+    for field, label in _PROGRESS:
+        value = getattr(c, field)
+        done = ' class="done"' if value else ""
+        out.append(f'    <li{done}>{escape(str(label))} <span class="muted small">{_minutes(zone, value)}</span></li>\n')
+    out.append(
+        "  </ol>\n</section>\n"
+        '<div class="grid-2">\n  <section class="card">\n'
+        f'    <h2>{escape(_("患者"))}</h2>\n    <dl class="facts">\n'
+        f'      <dt>{escape(_("姓名"))}</dt><dd>{_v(patient.name)}</dd>\n'
+        f'      <dt>{escape(_("性别"))}</dt><dd>{_v(_display(patient, "sex"))}</dd>\n'
+        f'      <dt>{escape(_("出生日期"))}</dt><dd>{_day(patient.birth_date)}</dd>\n      '
+    )
+    if revealed:
+        id_number, phone = revealed["id_number"] or "—", revealed["phone"] or "—"
+    else:
+        id_number, phone = mask(patient.id_number) or "—", mask(patient.phone) or "—"
+    out.append(
+        f'\n        <dt>{escape(_("身份证件号码"))}</dt><dd class="mono" id="patient-id-number">{_v(id_number)}</dd>\n'
+        f'        <dt>{escape(_("联系电话"))}</dt><dd class="mono" id="patient-phone">{_v(phone)}</dd>\n      '
+        f'\n      <dt>{escape(_("病案号/门诊号"))}</dt><dd>{_v(patient.medical_record_number or "—")}</dd>\n      '
+    )
+    admission = c.admission
+    if admission:
+        confirmed = ""
+        if admission.diagnosis_confirmed_at:
+            confirmed = (f'<br>{escape(_("明确诊断"))}：{_v(admission.diagnosis)}'
+                         f"（{_minutes(zone, admission.diagnosis_confirmed_at)}）")
+        out.append(
+            f'\n        <dt>{escape(_("住院"))}</dt>\n'
+            f"        <dd>{_v(admission.inpatient_number)} {_v(admission.ward)} · {escape(_('入院'))} {_minutes(zone, admission.admitted_at)}\n"
+            f"          {confirmed}</dd>\n      "
+        )
+    out.append("\n    </dl>\n    ")
+    if revealed:
+        out.append(f'\n      <p class="alert alert-warn small" role="status">'
+                   f'{escape(_("完整号码仅在本次页面中显示，不会保存；本次查看已记入调阅记录（JL-C8、JL-C9 第三十六条）。"))}</p>\n    ')
+    else:
+        out.append(f'\n      <p class="muted small">{escape(_("证件号码和电话已脱敏显示（JL-C9 第三十六条）。"))}</p>\n      ')
+        if may_reveal and (patient.id_number or patient.phone):
+            token = context.get("csrf_token")  # as {% csrf_token %} renders it
+            csrf = (format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+                    if token and token != "NOTPROVIDED" else "")  # noqa: S105 - Django's marker, no secret
+            out.append(
+                f'\n        <form method="post" action="{escape(reverse("consultations:patient-reveal", args=[c.pk]))}" class="form reveal-form">\n'
+                f"          {csrf}\n"
+                f'          <button type="submit" class="button button-small button-plain">{escape(_("显示完整号码"))}</button>\n'
+                f'          <span class="muted small">{escape(_("仅限本院临床医师和远程医疗管理人员，每次查看均记入调阅记录"))}</span>\n'
+                "        </form>\n      "
+            )
+        out.append("\n    ")
+    service = c.service_type
+    modality = f" · {_v(_display(c, 'modality'))}" if c.modality else ""
+    if c.agreement_id:
+        agreement = (f'<a href="{escape(reverse("facilities:agreement-detail", args=[c.agreement_id]))}">'
+                     f'{_v(getattr(c, "agreement_number", ""))}</a>')
+    else:
+        agreement = f'<span class="muted">{escape(_("发送时确定"))}</span>'
+    out.append(
+        "\n  </section>\n  <section class=\"card\">\n"
+        f'    <h2>{escape(_("邀请内容"))}</h2>\n    <dl class="facts">\n'
+        f'      <dt>{escape(_("服务项目"))}</dt><dd>{_v(service.label)}（{_v(_display(service, "category"))}）{modality}</dd>\n'
+        f'      <dt>{escape(_("所需专业"))}</dt><dd>{_v(_display(c, "wanted_scope"))}</dd>\n'
+        f'      <dt>{escape(_("所需职称（最低）"))}</dt><dd>{_v(_display(c, "wanted_title"))}</dd>\n'
+        f'      <dt>{escape(_("期望会诊时间"))}</dt><dd>{_minutes(zone, c.requested_time) or "—"}</dd>\n'
+        f'      <dt>{escape(_("申请理由"))}</dt><dd>{linebreaksbr(c.reason, autoescape=True)}</dd>\n'
+        f'      <dt>{escape(_("会诊目的"))}</dt><dd>{linebreaksbr(c.purpose, autoescape=True)}</dd>\n'
+        f'      <dt>{escape(_("合作协议"))}</dt><dd>{agreement}</dd>\n'
+        "    </dl>\n"
+        f'    <h3 class="section-title">{escape(_("病例摘要"))}</h3>\n'
+        f'    <div class="prose">{linebreaks_filter(c.case_summary, autoescape=True)}</div>\n'
+        "  </section>\n</div>"
+    )
+    return mark_safe("".join(out))  # noqa: S308 - every value escaped above

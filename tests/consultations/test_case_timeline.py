@@ -95,7 +95,7 @@ def _accesses() -> list[Event]:
     ids=["hostile", "empty", "one-event", "one-access"],
 )
 def test_the_timeline_section_is_what_its_template_loops_made(language, timeline, accesses):
-    context = {"timeline": timeline, "accesses": accesses}
+    context = {"timeline": timeline, "accesses": accesses, "access_total": len(accesses)}
     with translation.override(language):
         expected = engines["django"].from_string(LOOPS).render(context)
         built = render_to_string("consultations/_case_timeline.html", context)
@@ -103,7 +103,9 @@ def test_the_timeline_section_is_what_its_template_loops_made(language, timeline
 
 
 def test_hostile_text_in_the_timeline_is_escaped():
-    page = render_to_string("consultations/_case_timeline.html", {"timeline": _timeline(), "accesses": _accesses()})
+    page = render_to_string(
+        "consultations/_case_timeline.html", {"timeline": _timeline(), "accesses": _accesses(), "access_total": len(_accesses())}
+    )
     assert "<script>" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;引号&quot;" in page
     assert "unknown.type&lt;b&gt;" in page
     assert "2026-12-08 00:05:09" in page and "2026-01-02 03:04:05" in page  # Shanghai time; a naive time as it is
@@ -116,3 +118,14 @@ def test_a_check_list_that_is_no_list_fails_as_the_template_did():
         engines["django"].from_string(LOOPS).render({"timeline": [event], "accesses": []})
     with pytest.raises(TypeError):
         render_to_string("consultations/_case_timeline.html", {"timeline": [event], "accesses": []})
+
+
+def test_the_latest_accesses_are_listed_with_their_total():
+    """Issue 11 (JL-C8): every view of the case adds an access; the page lists the latest and counts all."""
+    shown = _accesses()[:2]
+    page = render_to_string("consultations/_case_timeline.html", {"timeline": [], "accesses": shown, "access_total": 120})
+    assert "调阅记录（120 次，JL-C8）" in page
+    assert "仅列出最近 2 次调阅；全部调阅记录保存在审计日志中（JL-C8）。" in page
+    assert page.count('<li><span class="timeline-time nowrap">') == 2
+    whole = render_to_string("consultations/_case_timeline.html", {"timeline": [], "accesses": shown, "access_total": 2})
+    assert "调阅记录（2 次，JL-C8）" in whole and "仅列出最近" not in whole
