@@ -144,3 +144,49 @@ def test_a_regulators_page_frame_is_what_the_former_loop_wrote(client):
     context.pop("csrf_token", None)  # a fresh mask each time: left out of both renderings
     now, before = (engine.from_string(text).template.render(Context(context)) for text in (source, former))
     assert 'class="nav-group"' in now and now == before
+
+
+def _without_per_language(source: str) -> str:
+    return source.replace("{% per_language %}", "").replace("{% endper_language %}", "")
+
+
+@pytest.mark.parametrize("who", ["anonymous", "staff", "regulator"])
+def test_the_frame_written_once_per_language_is_what_it_wrote_each_time(client, who):
+    """base.html's ``{% per_language %}`` parts: the page's own context rendered with them and without them,
+    in both languages, alternately (the second of each from what was kept), with a hostile user name."""
+    from django.template import engines
+
+    hostile = {"first_name": '<b>"张&三\u202e', "last_name": "'</script>"}
+    if who == "staff":
+        client.force_login(staff(FacilityFactory(), StaffRole.COORDINATOR, **hostile))
+    elif who == "regulator":
+        client.force_login(regulator("220000", **hostile))
+    response = client.get(reverse("home") if who != "anonymous" else reverse("login"))
+    assert response.status_code == 200
+    engine = engines["django"]
+    source = Path(engine.engine.find_template("base.html")[1].name).read_text(encoding="utf-8")
+    assert source.count("{% per_language %}") == source.count("{% endper_language %}") >= 5
+    context = response.context[0].flatten()
+    context.pop("csrf_token", None)  # a fresh mask each time: left out of both renderings
+    kept, each_time = engine.from_string(source).template, engine.from_string(_without_per_language(source)).template
+    written = {}
+    for language in ("zh-hans", "en", "zh-hans", "en"):
+        with translation.override(language):
+            now, before = kept.render(Context(context)), each_time.render(Context(context))
+        assert now == before
+        assert written.setdefault(language, now) == now
+    assert written["zh-hans"] != written["en"] and "跳到正文" in written["zh-hans"]
+    if who != "anonymous":
+        assert "&lt;b&gt;&quot;张&amp;三" in written["en"] and "修改密码" in written["zh-hans"]
+
+
+def test_a_part_written_once_is_written_afresh_under_another_url_prefix(rf):
+    from django.urls import set_script_prefix
+
+    template = Template("{% load i18n navigation %}{% per_language %}{% fixed_url 'home' %}|{% trans '通知' %}{% endper_language %}")
+    try:
+        set_script_prefix("/portal/")
+        prefixed = template.render(Context({}))
+    finally:
+        set_script_prefix("/")
+    assert prefixed.startswith("/portal/") and template.render(Context({})).startswith("/|")
