@@ -1,6 +1,8 @@
 """The menu (telemed.navigation): built once per kind of user and language, the user's own parts per
 request; its links written in Python exactly as the former ``_nav_link.html`` include wrote them."""
 
+from pathlib import Path
+
 import pytest
 from django.template import Context, Template
 from django.urls import resolve, reverse
@@ -94,3 +96,97 @@ def test_the_regulators_menu_keeps_its_groups_and_the_count():
     assert list(groups) == ["常用", "监管统计", "机构与人员", "费用", "病历与审计"]
     assert groups["常用"] == ["首页", '通知 <span class="nav-count" aria-label="未读">2</span>']
     assert sum(len(members) for members in groups.values()) == len(items)
+
+
+# What base.html's grouped menu did before ``{% nav_groups %}``: one loop around ``{% nav_links %}``.
+FORMER_GROUPS = (
+    "{% load navigation %}"
+    '<ul class="nav-groups">\n          {% for group, members in nav_groups %}\n'
+    '            <li class="nav-group"><span class="nav-group-label" id="nav-group-{{ forloop.counter }}">{{ group }}</span>\n'
+    '              <ul aria-labelledby="nav-group-{{ forloop.counter }}">\n'
+    "                {% nav_links members %}\n"
+    "              </ul>\n"
+    "            </li>\n"
+    "          {% endfor %}\n        </ul>"
+)
+
+
+@pytest.mark.parametrize("path", ["/consultations/violations/", "/facilities/7/", None])
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_nav_groups_write_what_the_former_loop_wrote(rf, path, language):
+    request = rf.get(path or "/not-a-route/")
+    request.resolver_match = resolve(path) if path else None
+    links = _links()
+    groups = [(gettext_lazy("常用"), links[:3]), ('<b>"组" & \'x\'\u202e</b>', links[3:6]), ("空", []),
+              (format_html("<i>{}</i>", "<安全>"), links[6:])]
+    context = {"request": request, "nav_groups": groups}
+    with translation.override(language):
+        former = Template(FORMER_GROUPS).render(Context(context))
+        now = Template('{% load navigation %}<ul class="nav-groups">\n          {% nav_groups nav_groups %}\n        </ul>').render(
+            Context(context))
+    assert now == former
+    assert "&lt;b&gt;&quot;组&quot; &amp; &#x27;x&#x27;" in now and "<i>&lt;安全&gt;</i>" in now and 'id="nav-group-4"' in now
+
+
+def test_a_regulators_page_frame_is_what_the_former_loop_wrote(client):
+    """base.html with the tag and with the former loop, rendered with a regulator page's own context."""
+    from django.template import engines
+
+    client.force_login(regulator("220000"))
+    response = client.get(reverse("consultations:violation-list"))
+    assert response.status_code == 200
+    engine = engines["django"]
+    source = Path(engine.engine.find_template("base.html")[1].name).read_text(encoding="utf-8")
+    tag = '<ul class="nav-groups">\n          {% nav_groups nav_groups %}\n        </ul>'
+    assert tag in source
+    former = source.replace(tag, FORMER_GROUPS.removeprefix("{% load navigation %}"))
+    context = response.context[0].flatten()
+    context.pop("csrf_token", None)  # a fresh mask each time: left out of both renderings
+    now, before = (engine.from_string(text).template.render(Context(context)) for text in (source, former))
+    assert 'class="nav-group"' in now and now == before
+
+
+def _without_per_language(source: str) -> str:
+    return source.replace("{% per_language %}", "").replace("{% endper_language %}", "")
+
+
+@pytest.mark.parametrize("who", ["anonymous", "staff", "regulator"])
+def test_the_frame_written_once_per_language_is_what_it_wrote_each_time(client, who):
+    """base.html's ``{% per_language %}`` parts: the page's own context rendered with them and without them,
+    in both languages, alternately (the second of each from what was kept), with a hostile user name."""
+    from django.template import engines
+
+    hostile = {"first_name": '<b>"张&三\u202e', "last_name": "'</script>"}
+    if who == "staff":
+        client.force_login(staff(FacilityFactory(), StaffRole.COORDINATOR, **hostile))
+    elif who == "regulator":
+        client.force_login(regulator("220000", **hostile))
+    response = client.get(reverse("home") if who != "anonymous" else reverse("login"))
+    assert response.status_code == 200
+    engine = engines["django"]
+    source = Path(engine.engine.find_template("base.html")[1].name).read_text(encoding="utf-8")
+    assert source.count("{% per_language %}") == source.count("{% endper_language %}") >= 5
+    context = response.context[0].flatten()
+    context.pop("csrf_token", None)  # a fresh mask each time: left out of both renderings
+    kept, each_time = engine.from_string(source).template, engine.from_string(_without_per_language(source)).template
+    written = {}
+    for language in ("zh-hans", "en", "zh-hans", "en"):
+        with translation.override(language):
+            now, before = kept.render(Context(context)), each_time.render(Context(context))
+        assert now == before
+        assert written.setdefault(language, now) == now
+    assert written["zh-hans"] != written["en"] and "跳到正文" in written["zh-hans"]
+    if who != "anonymous":
+        assert "&lt;b&gt;&quot;张&amp;三" in written["en"] and "修改密码" in written["zh-hans"]
+
+
+def test_a_part_written_once_is_written_afresh_under_another_url_prefix(rf):
+    from django.urls import set_script_prefix
+
+    template = Template("{% load i18n navigation %}{% per_language %}{% fixed_url 'home' %}|{% trans '通知' %}{% endper_language %}")
+    try:
+        set_script_prefix("/portal/")
+        prefixed = template.render(Context({}))
+    finally:
+        set_script_prefix("/")
+    assert prefixed.startswith("/portal/") and template.render(Context({})).startswith("/|")
