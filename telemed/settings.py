@@ -118,7 +118,7 @@ MIDDLEWARE = [
     "telemed.context.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "telemed.auth_user.AuthenticationMiddleware",  # JL-A2: Django's, the user read compiled once (issue 11)
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     "facilities.otp_middleware.OTPMiddleware",  # JL-A2: request.user.is_verified() (django-otp's, device read compiled once)
     "django.contrib.messages.middleware.MessageMiddleware",
     "telemed.sessions.SessionTimeoutMiddleware",  # JL-A2: idle and absolute session ends
