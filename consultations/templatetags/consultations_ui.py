@@ -413,3 +413,120 @@ def case_summary(context, c, revealed, may_reveal) -> str:
         "  </section>\n</div>"
     )
     return mark_safe("".join(out))  # noqa: S308 - every value escaped above
+
+
+# --- The case page's responsibility records and ratings (issue 11) ------------------------------
+# Built as the loops of ``_case_responsibility.html`` made them, with the same escaping
+# (tests/consultations/test_case_rows.py keeps the loops and compares, hostile text included).
+
+
+@register.simple_tag
+def responsibility_rows(records) -> str:
+    """The ``<div>`` of each JL-C7 responsibility record of the case (``responsibilities``)."""
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    return mark_safe("".join(  # noqa: S308 - every value escaped
+        f'\n      <div class="responsibility">\n'
+        f'        <p class="small muted">{_minutes(zone, r.recorded_at)} · {escape(occasion_label(r.occasion))} · {_v(r.article)}</p>\n'
+        f'        <dl class="facts">\n'
+        f"          <dt>{_v(r.inviting_facility.name)}</dt><dd>{_v(r.inviting_answers_for)}</dd>\n"
+        f"          <dt>{_v(r.invited_facility.name)}</dt><dd>{_v(r.invited_answers_for)}</dd>\n"
+        f"        </dl>\n"
+        f"      </div>\n    "
+        for r in records
+    ))
+
+
+@register.simple_tag
+def rating_rows(ratings) -> str:
+    """The ``<p>`` of each JL-O5 rating of the case (``ratings``)."""
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    return mark_safe("".join(  # noqa: S308 - every value escaped
+        f'\n      <p><strong>{_v(_display(r, "rater_kind"))}</strong> <span class="score" aria-label="{_v(r.score)}/5">{_v(r.score)} / 5</span>'
+        f' <span class="muted small">{_minutes(zone, r.recorded_at)}</span><br>{_v(r.comment)}</p>\n    '
+        for r in ratings
+    ))
+
+
+# --- The case page's opinions (issue 11) ---------------------------------------------------------
+# Built as the loop of ``_case_opinion.html`` and ``_opinion_body.html`` (included for each version,
+# its only use) made them, with the same escaping and the template's lookups on the JSON of a
+# structured report (JL-C11): tests/consultations/test_case_opinions.py keeps both and compares.
+
+
+def _seconds(zone, value) -> str:
+    """``{{ value|date:"Y-m-d H:i:s" }}``: an aware time in the viewer's zone; "" for none."""
+    if not value:
+        return ""
+    if zone is not None and getattr(value, "utcoffset", None) is not None and value.utcoffset() is not None:
+        value = value.astimezone(zone)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+
+
+def _each(value):
+    """``{% for x in value %}`` of a looked-up value: nothing when missing or null."""
+    return () if value is _MISSING or value is None else value
+
+
+def _opinion_body(opinion) -> str:
+    """What ``_opinion_body.html`` made of one version: its structured sections (JL-C11) or its free text."""
+    from django.template.defaultfilters import linebreaks_filter
+    from django.urls import reverse
+
+    structure = opinion.structure
+    if structure:
+        parts = ['\n  <div class="opinion-structured">\n    ']
+        for section in _each(_key(structure, "sections")):
+            text = _key(section, "text")
+            if text is not _MISSING and text:
+                parts.append(f'\n      <h4>{_shown(_key(section, "label"))}</h4>\n'
+                             f'      <div class="prose">{linebreaks_filter(text, autoescape=True)}</div>\n    ')
+        parts.append(f'\n    <h4>{escape(_("诊断"))}</h4>\n    <ol class="diagnosis-list">\n      ')
+        parts.extend(f'<li>{_shown(_key(d, "text"))} <code class="icd-code">{_shown(_key(d, "code"))}</code></li>'
+                     for d in _each(_key(structure, "diagnoses")))
+        parts.append("\n    </ol>\n    ")
+        recommendations = _key(structure, "recommendations")
+        if recommendations is not _MISSING and recommendations:
+            parts.append(f'\n      <h4>{escape(_("建议"))}</h4>\n'
+                         f'      <div class="prose">{linebreaks_filter(recommendations, autoescape=True)}</div>\n    ')
+        parts.append("\n  </div>\n")
+        body = "".join(parts)
+    else:
+        body = f'\n  <div class="prose">{linebreaks_filter(opinion.content, autoescape=True)}</div>\n'
+    href = escape(reverse("consultations:opinion-print", args=[opinion.consultation_id, opinion.pk]))
+    return f'\n{body}\n<p class="small"><a href="{href}">{escape(_("打印版报告"))}</a></p>\n'
+
+
+@register.simple_tag
+def opinion_articles(opinions, latest) -> str:
+    """The ``<article>`` of each version of the case's opinion or report (``opinions``, JL-C6); ``latest``
+    is the current one, the others were corrected."""
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    current = f'<span class="badge badge-ok">{escape(_("现行版本"))}</span>'
+    corrected = f'<span class="badge badge-none">{escape(_("已被更正"))}</span>'
+    signer = escape(_("签发专家"))
+    articles = []
+    for o in opinions:
+        is_latest = o == latest
+        supersedes = ""
+        if o.supersedes_id:
+            supersedes = (f'<p class="small">{_("更正第 %(v)s 版") % {"v": _v(o.supersedes_version)}}：'
+                          f"{_v(o.correction_reason)}</p>")
+        transfer = ""
+        if o.recommends_transfer:
+            transfer = (f'<p class="alert alert-warn"><strong>{escape(_("建议转诊（JL-C10）"))}</strong>：'
+                        f"{_v(o.transfer_reason)}</p>")
+        sha = str(o.content_sha256)
+        articles.append(
+            f'\n    <article class="opinion{"" if is_latest else " opinion-superseded"}">\n'
+            f"      <header>\n"
+            f'        <h3>{_v(_display(o, "kind"))} · {_("第 %(v)s 版") % {"v": _v(o.version)}}\n'
+            f"          {current if is_latest else corrected}</h3>\n"
+            f'        <p class="muted small">{signer}：{_v(o.signed_by.name)}（{_v(_display(o.signed_by, "title"))}） · '
+            f'{_seconds(zone, o.signed_at)} · <span class="mono" title="{escape(sha)}">SHA-256 {escape(sha[:16])}…</span></p>\n'
+            f"        {supersedes}\n"
+            f"      </header>\n"
+            f"      {_opinion_body(o)}\n"
+            f"      {transfer}\n"
+            f"    </article>\n  "
+        )
+    return mark_safe("".join(articles))  # noqa: S308 - every value escaped above
