@@ -530,3 +530,92 @@ def opinion_articles(opinions, latest) -> str:
             f"    </article>\n  "
         )
     return mark_safe("".join(articles))  # noqa: S308 - every value escaped above
+
+
+# --- The case page's head (issue 11) -------------------------------------------------------------
+# Built as ``_case_head.html`` (with ``_state_badge.html``) made it: number, state, parties and the
+# alerts that stop or qualify work (tests/consultations/test_case_head.py keeps the template and
+# compares, every alert, both languages, hostile text included).
+
+_BREADCRUMBS = {
+    "inviting": ("?side=inviting", gettext_lazy("远程会诊"), "\n    "),
+    "invited": ("?side=invited", gettext_lazy("收件箱"), "\n    "),
+}
+
+
+def _state_badge(state, label) -> str:
+    """``_state_badge.html``."""
+    if state in ("signed", "closed"):
+        colour = "badge-ok"
+    elif state in ("sent", "returned"):
+        colour = "badge-warn"
+    elif state == "declined":
+        colour = "badge-danger"
+    elif state in ("draft", "cancelled"):
+        colour = "badge-none"
+    else:
+        colour = "badge-info"
+    return f'<span class="badge {colour}">{_v(label)}</span>\n'
+
+
+@register.simple_tag
+def case_head(c, viewer_side, seal) -> str:
+    """The case page's head: breadcrumb, number, state, urgency, service, the two parties; the seal
+    (JL-C8), suspension (JL-F5), duty gap (JL-F4) and the returned/declined/cancelled alerts."""
+    from django.template.defaultfilters import linebreaksbr
+    from django.urls import reverse
+
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    side, crumb, after = _BREADCRUMBS.get(viewer_side, ("", gettext_lazy("远程医疗申请"), ""))
+    urgency = ""
+    if c.urgency != "routine":
+        colour = "badge-danger" if c.urgency == "emergency" else "badge-warn"
+        urgency = f'<span class="badge {colour}">{_v(_display(c, "urgency"))}</span>'
+    modality = f" · {_v(_display(c, 'modality'))}" if c.modality else ""
+    out = [
+        '\n<div class="page-head">\n  <p class="breadcrumb">\n    '
+        f'<a href="{escape(reverse("consultations:list"))}{side}">{escape(str(crumb))}</a>{after} /\n  </p>\n'
+        f'  <h1><span class="mono">{_v(c.number)}</span>\n'
+        f'    {_state_badge(c.state, _display(c, "state"))}\n'
+        f"    {urgency}\n"
+        f'    <span class="subtitle">{_v(c.service_type.label)}{modality}</span>\n'
+        "  </h1>\n"
+        f'  <p class="lead">{_v(c.inviting.name)} <span aria-hidden="true">→</span><span class="visually-hidden">'
+        f'{escape(_("邀请"))}</span> {_v(c.invited.name)}</p>\n'
+        "</div>\n\n"
+    ]
+    if seal:
+        out.append(
+            '\n  <div class="alert alert-error sealed-banner" role="alert">\n'
+            f'    <p class="alert-title"><span class="badge badge-danger">{escape(_("已封存 · 只读"))}</span> '
+            f'{escape(_("JL-C8 第三十七条：该病历已封存，封存期间只读"))}</p>\n'
+            f"    <p>{_minutes(zone, seal.sealed_at)} · {_v(seal.reason)}</p>\n"
+            f'    <p class="small">{escape(_("封存期间不能办理任何操作；您的每次查看和下载均连同所述目的记入调阅记录。"))}</p>\n'
+            "  </div>\n"
+        )
+    out.append("\n")
+    if c.inviting_suspended or c.invited_suspended:
+        inviting = _("邀请方 %(name)s 已暂停远程医疗服务。") % {"name": _v(c.inviting.name)} if c.inviting_suspended else ""
+        invited = _("受邀方 %(name)s 已暂停远程医疗服务。") % {"name": _v(c.invited.name)} if c.invited_suspended else ""
+        out.append(
+            '\n  <div class="alert alert-error" role="alert">\n'
+            f'    <p class="alert-title">{escape(_("JL-F5 第三十四条：暂停期间不得继续开展远程医疗服务（仅可取消）"))}</p>\n'
+            f"    <p>{inviting}\n       {invited}</p>\n"
+            "  </div>\n"
+        )
+    out.append("\n")
+    if c.duty_gap_flag:
+        out.append(f'\n  <div class="alert alert-warn"><p class="alert-title">'
+                   f'{escape(_("JL-F4 第二十四条：申请到达时受邀方无该专业的值班人员，请尽快安排。"))}</p></div>\n')
+    out.append("\n")
+    if c.state == "returned" and c.return_reason:
+        out.append(f'\n  <div class="alert alert-warn"><p class="alert-title">{escape(_("受邀方退回补充资料（JL-C5）"))}</p>'
+                   f"<p>{linebreaksbr(c.return_reason, autoescape=True)}</p></div>\n")
+    elif c.state == "declined":
+        out.append(f'\n  <div class="alert alert-error"><p class="alert-title">{escape(_("受邀方已拒绝（JL-C4）"))}</p>'
+                   f"<p>{linebreaksbr(c.decline_reason, autoescape=True)}</p></div>\n")
+    elif c.state == "cancelled":
+        out.append(f'\n  <div class="alert alert-warn"><p class="alert-title">{escape(_("申请已取消"))}</p>'
+                   f"<p>{linebreaksbr(c.cancel_reason, autoescape=True)}</p></div>\n")
+    out.append("\n")
+    return mark_safe("".join(out))  # noqa: S308 - every value escaped above
