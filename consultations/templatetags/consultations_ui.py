@@ -619,3 +619,35 @@ def case_head(c, viewer_side, seal) -> str:
                    f"<p>{linebreaksbr(c.cancel_reason, autoescape=True)}</p></div>\n")
     out.append("\n")
     return mark_safe("".join(out))  # noqa: S308 - every value escaped above
+
+
+@register.simple_tag
+def consent_facts(consent, consultation_pk) -> str:
+    """The current JL-C3 consent's facts (``_case_people.html``): signer, time, signed copy, electronic
+    signature, the separate consent to sensitive information (PIPL art. 29), version."""
+    from django.urls import reverse
+
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    if consent.signed_copy:
+        sha = str(consent.signed_copy_sha256)
+        copy = (f'<a href="{escape(reverse("consultations:consent-download", args=[consultation_pk]))}">{escape(_("下载"))}</a> '
+                f'<span class="mono small" title="{escape(sha)}">SHA-256 {escape(sha[:12])}…</span>')
+    else:
+        copy = "—"
+    if consent.sensitive_info_consent:
+        sensitive = (f'<span class="badge badge-ok">{escape(_("已同意"))}</span> '
+                     f'<span class="muted small">{_minutes(zone, consent.sensitive_info_consented_at)}</span>')
+    else:
+        sensitive = f'<span class="badge badge-danger">{escape(_("未取得"))}</span>'
+    return mark_safe(  # noqa: S308 - every value escaped
+        '<dl class="facts">\n'
+        f'        <dt>{escape(_("签署人"))}</dt><dd>{_v(consent.signer_name)}（{_v(_display(consent, "relation"))}）</dd>\n'
+        f'        <dt>{escape(_("签署时间"))}</dt><dd>{_minutes(zone, consent.signed_at)}</dd>\n'
+        f'        <dt>{escape(_("签署件"))}</dt>\n'
+        f"        <dd>{copy}</dd>\n"
+        f'        <dt>{escape(_("电子签名凭证"))}</dt><dd>{_v(consent.e_signature_reference or "—")}</dd>\n'
+        f'        <dt>{escape(_("敏感个人信息单独同意"))}</dt>\n'
+        f"        <dd>{sensitive}</dd>\n"
+        f'        <dt>{escape(_("版本"))}</dt><dd>{_("第 %(n)s 版") % {"n": _v(consent.version)}}</dd>\n'
+        "      </dl>"
+    )
