@@ -304,8 +304,10 @@ def may_manage_seals(*, user, consultation: Consultation) -> bool:
 
 
 def case_record_panel(*, user, consultation: Consultation) -> dict:
-    """What the case page shows about the record under the law (``audit/_case_panel.html``)."""
-    return {"seal": open_seal(consultation.pk), "may_manage_seals": may_manage_seals(user=user, consultation=consultation)}
+    """What the case page shows about the record under the law (``audit/_case_panel.html``). Issue 11:
+    a case read with ``has_open_seal`` (``consultations.selectors.case_page_shape``) that has none asks nothing."""
+    seal = None if getattr(consultation, "has_open_seal", None) is False else open_seal(consultation.pk)
+    return {"seal": seal, "may_manage_seals": may_manage_seals(user=user, consultation=consultation)}
 
 
 def sealed_access_needed(*, session, consultation_id: int) -> bool:

@@ -27,7 +27,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from audit.choices import EventType
-from audit.models import AuditEvent, DetailText
+from audit.models import AuditEvent, DetailText, Seal
 from facilities import rules as facility_rules
 from facilities.choices import ActingRole, StaffRole
 from facilities.models import CooperationAgreement, Physician, ServiceType, Suspension
@@ -137,6 +137,8 @@ def case_page_shape(queryset):
         .annotate(
             agreement_number=Subquery(CooperationAgreement.objects.filter(pk=OuterRef("agreement_id")).values("number")),
             has_referrals=Exists(Referral.objects.filter(consultation=OuterRef("pk"))),
+            # JL-C8: whether the record is sealed; the seal itself is read only then (``case_record_panel``).
+            has_open_seal=Exists(Seal.objects.filter(consultation=OuterRef("pk"), unsealed_at__isnull=True)),
         )
     )
 
@@ -149,7 +151,7 @@ def consultation_case_page(*, user, pk: int) -> Consultation:
     comes as its number (``agreement_number``, a subquery) and an admission, which few cases have,
     is read when the page shows it. Its rows follow, one query each: participants, documents,
     opinions, responsibility records, ratings; its referrals (JL-C10) only when an ``Exists`` in the
-    case's query found one (most cases have none); the consent's kept versions (JL-C3) only once it
+    case's query found one (most cases have none), its open seal (JL-C8) likewise (``has_open_seal``); the consent's kept versions (JL-C3) only once it
     was recorded again (its ``version`` counts them, ``services.consent_record``). A responsibility
     record and a referral name the case's own two facilities, and a referral's JL-F5 flags are
     theirs: they are taken from the case, not joined again.

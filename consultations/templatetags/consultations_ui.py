@@ -413,3 +413,241 @@ def case_summary(context, c, revealed, may_reveal) -> str:
         "  </section>\n</div>"
     )
     return mark_safe("".join(out))  # noqa: S308 - every value escaped above
+
+
+# --- The case page's responsibility records and ratings (issue 11) ------------------------------
+# Built as the loops of ``_case_responsibility.html`` made them, with the same escaping
+# (tests/consultations/test_case_rows.py keeps the loops and compares, hostile text included).
+
+
+@register.simple_tag
+def responsibility_rows(records) -> str:
+    """The ``<div>`` of each JL-C7 responsibility record of the case (``responsibilities``)."""
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    return mark_safe("".join(  # noqa: S308 - every value escaped
+        f'\n      <div class="responsibility">\n'
+        f'        <p class="small muted">{_minutes(zone, r.recorded_at)} · {escape(occasion_label(r.occasion))} · {_v(r.article)}</p>\n'
+        f'        <dl class="facts">\n'
+        f"          <dt>{_v(r.inviting_facility.name)}</dt><dd>{_v(r.inviting_answers_for)}</dd>\n"
+        f"          <dt>{_v(r.invited_facility.name)}</dt><dd>{_v(r.invited_answers_for)}</dd>\n"
+        f"        </dl>\n"
+        f"      </div>\n    "
+        for r in records
+    ))
+
+
+@register.simple_tag
+def rating_rows(ratings) -> str:
+    """The ``<p>`` of each JL-O5 rating of the case (``ratings``)."""
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    return mark_safe("".join(  # noqa: S308 - every value escaped
+        f'\n      <p><strong>{_v(_display(r, "rater_kind"))}</strong> <span class="score" aria-label="{_v(r.score)}/5">{_v(r.score)} / 5</span>'
+        f' <span class="muted small">{_minutes(zone, r.recorded_at)}</span><br>{_v(r.comment)}</p>\n    '
+        for r in ratings
+    ))
+
+
+# --- The case page's opinions (issue 11) ---------------------------------------------------------
+# Built as the loop of ``_case_opinion.html`` and ``_opinion_body.html`` (included for each version,
+# its only use) made them, with the same escaping and the template's lookups on the JSON of a
+# structured report (JL-C11): tests/consultations/test_case_opinions.py keeps both and compares.
+
+
+def _seconds(zone, value) -> str:
+    """``{{ value|date:"Y-m-d H:i:s" }}``: an aware time in the viewer's zone; "" for none."""
+    if not value:
+        return ""
+    if zone is not None and getattr(value, "utcoffset", None) is not None and value.utcoffset() is not None:
+        value = value.astimezone(zone)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+
+
+def _each(value):
+    """``{% for x in value %}`` of a looked-up value: nothing when missing or null."""
+    return () if value is _MISSING or value is None else value
+
+
+def _opinion_body(opinion) -> str:
+    """What ``_opinion_body.html`` made of one version: its structured sections (JL-C11) or its free text."""
+    from django.template.defaultfilters import linebreaks_filter
+    from django.urls import reverse
+
+    structure = opinion.structure
+    if structure:
+        parts = ['\n  <div class="opinion-structured">\n    ']
+        for section in _each(_key(structure, "sections")):
+            text = _key(section, "text")
+            if text is not _MISSING and text:
+                parts.append(f'\n      <h4>{_shown(_key(section, "label"))}</h4>\n'
+                             f'      <div class="prose">{linebreaks_filter(text, autoescape=True)}</div>\n    ')
+        parts.append(f'\n    <h4>{escape(_("诊断"))}</h4>\n    <ol class="diagnosis-list">\n      ')
+        parts.extend(f'<li>{_shown(_key(d, "text"))} <code class="icd-code">{_shown(_key(d, "code"))}</code></li>'
+                     for d in _each(_key(structure, "diagnoses")))
+        parts.append("\n    </ol>\n    ")
+        recommendations = _key(structure, "recommendations")
+        if recommendations is not _MISSING and recommendations:
+            parts.append(f'\n      <h4>{escape(_("建议"))}</h4>\n'
+                         f'      <div class="prose">{linebreaks_filter(recommendations, autoescape=True)}</div>\n    ')
+        parts.append("\n  </div>\n")
+        body = "".join(parts)
+    else:
+        body = f'\n  <div class="prose">{linebreaks_filter(opinion.content, autoescape=True)}</div>\n'
+    href = escape(reverse("consultations:opinion-print", args=[opinion.consultation_id, opinion.pk]))
+    return f'\n{body}\n<p class="small"><a href="{href}">{escape(_("打印版报告"))}</a></p>\n'
+
+
+@register.simple_tag
+def opinion_articles(opinions, latest) -> str:
+    """The ``<article>`` of each version of the case's opinion or report (``opinions``, JL-C6); ``latest``
+    is the current one, the others were corrected."""
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    current = f'<span class="badge badge-ok">{escape(_("现行版本"))}</span>'
+    corrected = f'<span class="badge badge-none">{escape(_("已被更正"))}</span>'
+    signer = escape(_("签发专家"))
+    articles = []
+    for o in opinions:
+        is_latest = o == latest
+        supersedes = ""
+        if o.supersedes_id:
+            supersedes = (f'<p class="small">{_("更正第 %(v)s 版") % {"v": _v(o.supersedes_version)}}：'
+                          f"{_v(o.correction_reason)}</p>")
+        transfer = ""
+        if o.recommends_transfer:
+            transfer = (f'<p class="alert alert-warn"><strong>{escape(_("建议转诊（JL-C10）"))}</strong>：'
+                        f"{_v(o.transfer_reason)}</p>")
+        sha = str(o.content_sha256)
+        articles.append(
+            f'\n    <article class="opinion{"" if is_latest else " opinion-superseded"}">\n'
+            f"      <header>\n"
+            f'        <h3>{_v(_display(o, "kind"))} · {_("第 %(v)s 版") % {"v": _v(o.version)}}\n'
+            f"          {current if is_latest else corrected}</h3>\n"
+            f'        <p class="muted small">{signer}：{_v(o.signed_by.name)}（{_v(_display(o.signed_by, "title"))}） · '
+            f'{_seconds(zone, o.signed_at)} · <span class="mono" title="{escape(sha)}">SHA-256 {escape(sha[:16])}…</span></p>\n'
+            f"        {supersedes}\n"
+            f"      </header>\n"
+            f"      {_opinion_body(o)}\n"
+            f"      {transfer}\n"
+            f"    </article>\n  "
+        )
+    return mark_safe("".join(articles))  # noqa: S308 - every value escaped above
+
+
+# --- The case page's head (issue 11) -------------------------------------------------------------
+# Built as ``_case_head.html`` (with ``_state_badge.html``) made it: number, state, parties and the
+# alerts that stop or qualify work (tests/consultations/test_case_head.py keeps the template and
+# compares, every alert, both languages, hostile text included).
+
+_BREADCRUMBS = {
+    "inviting": ("?side=inviting", gettext_lazy("远程会诊"), "\n    "),
+    "invited": ("?side=invited", gettext_lazy("收件箱"), "\n    "),
+}
+
+
+def _state_badge(state, label) -> str:
+    """``_state_badge.html``."""
+    if state in ("signed", "closed"):
+        colour = "badge-ok"
+    elif state in ("sent", "returned"):
+        colour = "badge-warn"
+    elif state == "declined":
+        colour = "badge-danger"
+    elif state in ("draft", "cancelled"):
+        colour = "badge-none"
+    else:
+        colour = "badge-info"
+    return f'<span class="badge {colour}">{_v(label)}</span>\n'
+
+
+@register.simple_tag
+def case_head(c, viewer_side, seal) -> str:
+    """The case page's head: breadcrumb, number, state, urgency, service, the two parties; the seal
+    (JL-C8), suspension (JL-F5), duty gap (JL-F4) and the returned/declined/cancelled alerts."""
+    from django.template.defaultfilters import linebreaksbr
+    from django.urls import reverse
+
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    side, crumb, after = _BREADCRUMBS.get(viewer_side, ("", gettext_lazy("远程医疗申请"), ""))
+    urgency = ""
+    if c.urgency != "routine":
+        colour = "badge-danger" if c.urgency == "emergency" else "badge-warn"
+        urgency = f'<span class="badge {colour}">{_v(_display(c, "urgency"))}</span>'
+    modality = f" · {_v(_display(c, 'modality'))}" if c.modality else ""
+    out = [
+        '\n<div class="page-head">\n  <p class="breadcrumb">\n    '
+        f'<a href="{escape(reverse("consultations:list"))}{side}">{escape(str(crumb))}</a>{after} /\n  </p>\n'
+        f'  <h1><span class="mono">{_v(c.number)}</span>\n'
+        f'    {_state_badge(c.state, _display(c, "state"))}\n'
+        f"    {urgency}\n"
+        f'    <span class="subtitle">{_v(c.service_type.label)}{modality}</span>\n'
+        "  </h1>\n"
+        f'  <p class="lead">{_v(c.inviting.name)} <span aria-hidden="true">→</span><span class="visually-hidden">'
+        f'{escape(_("邀请"))}</span> {_v(c.invited.name)}</p>\n'
+        "</div>\n\n"
+    ]
+    if seal:
+        out.append(
+            '\n  <div class="alert alert-error sealed-banner" role="alert">\n'
+            f'    <p class="alert-title"><span class="badge badge-danger">{escape(_("已封存 · 只读"))}</span> '
+            f'{escape(_("JL-C8 第三十七条：该病历已封存，封存期间只读"))}</p>\n'
+            f"    <p>{_minutes(zone, seal.sealed_at)} · {_v(seal.reason)}</p>\n"
+            f'    <p class="small">{escape(_("封存期间不能办理任何操作；您的每次查看和下载均连同所述目的记入调阅记录。"))}</p>\n'
+            "  </div>\n"
+        )
+    out.append("\n")
+    if c.inviting_suspended or c.invited_suspended:
+        inviting = _("邀请方 %(name)s 已暂停远程医疗服务。") % {"name": _v(c.inviting.name)} if c.inviting_suspended else ""
+        invited = _("受邀方 %(name)s 已暂停远程医疗服务。") % {"name": _v(c.invited.name)} if c.invited_suspended else ""
+        out.append(
+            '\n  <div class="alert alert-error" role="alert">\n'
+            f'    <p class="alert-title">{escape(_("JL-F5 第三十四条：暂停期间不得继续开展远程医疗服务（仅可取消）"))}</p>\n'
+            f"    <p>{inviting}\n       {invited}</p>\n"
+            "  </div>\n"
+        )
+    out.append("\n")
+    if c.duty_gap_flag:
+        out.append(f'\n  <div class="alert alert-warn"><p class="alert-title">'
+                   f'{escape(_("JL-F4 第二十四条：申请到达时受邀方无该专业的值班人员，请尽快安排。"))}</p></div>\n')
+    out.append("\n")
+    if c.state == "returned" and c.return_reason:
+        out.append(f'\n  <div class="alert alert-warn"><p class="alert-title">{escape(_("受邀方退回补充资料（JL-C5）"))}</p>'
+                   f"<p>{linebreaksbr(c.return_reason, autoescape=True)}</p></div>\n")
+    elif c.state == "declined":
+        out.append(f'\n  <div class="alert alert-error"><p class="alert-title">{escape(_("受邀方已拒绝（JL-C4）"))}</p>'
+                   f"<p>{linebreaksbr(c.decline_reason, autoescape=True)}</p></div>\n")
+    elif c.state == "cancelled":
+        out.append(f'\n  <div class="alert alert-warn"><p class="alert-title">{escape(_("申请已取消"))}</p>'
+                   f"<p>{linebreaksbr(c.cancel_reason, autoescape=True)}</p></div>\n")
+    out.append("\n")
+    return mark_safe("".join(out))  # noqa: S308 - every value escaped above
+
+
+@register.simple_tag
+def consent_facts(consent, consultation_pk) -> str:
+    """The current JL-C3 consent's facts (``_case_people.html``): signer, time, signed copy, electronic
+    signature, the separate consent to sensitive information (PIPL art. 29), version."""
+    from django.urls import reverse
+
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+    if consent.signed_copy:
+        sha = str(consent.signed_copy_sha256)
+        copy = (f'<a href="{escape(reverse("consultations:consent-download", args=[consultation_pk]))}">{escape(_("下载"))}</a> '
+                f'<span class="mono small" title="{escape(sha)}">SHA-256 {escape(sha[:12])}…</span>')
+    else:
+        copy = "—"
+    if consent.sensitive_info_consent:
+        sensitive = (f'<span class="badge badge-ok">{escape(_("已同意"))}</span> '
+                     f'<span class="muted small">{_minutes(zone, consent.sensitive_info_consented_at)}</span>')
+    else:
+        sensitive = f'<span class="badge badge-danger">{escape(_("未取得"))}</span>'
+    return mark_safe(  # noqa: S308 - every value escaped
+        '<dl class="facts">\n'
+        f'        <dt>{escape(_("签署人"))}</dt><dd>{_v(consent.signer_name)}（{_v(_display(consent, "relation"))}）</dd>\n'
+        f'        <dt>{escape(_("签署时间"))}</dt><dd>{_minutes(zone, consent.signed_at)}</dd>\n'
+        f'        <dt>{escape(_("签署件"))}</dt>\n'
+        f"        <dd>{copy}</dd>\n"
+        f'        <dt>{escape(_("电子签名凭证"))}</dt><dd>{_v(consent.e_signature_reference or "—")}</dd>\n'
+        f'        <dt>{escape(_("敏感个人信息单独同意"))}</dt>\n'
+        f"        <dd>{sensitive}</dd>\n"
+        f'        <dt>{escape(_("版本"))}</dt><dd>{_("第 %(n)s 版") % {"n": _v(consent.version)}}</dd>\n'
+        "      </dl>"
+    )

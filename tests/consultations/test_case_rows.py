@@ -155,3 +155,37 @@ def test_choice_labels_are_the_models_own(language):
             for value in values:
                 obj = model(**{name: value})
                 assert _display(obj, name) == getattr(obj, f"get_{name}_display")(), (model, name, value)
+
+
+def _consents() -> list:
+    from consultations.models import Consent
+
+    return [
+        Consent(signer_name=HOSTILE, relation="self", signed_at=AT, signed_copy="consent/2026/12/x.pdf",
+                signed_copy_sha256=HOSTILE * 2, e_signature_reference=HOSTILE, sensitive_info_consent=True,
+                sensitive_info_consented_at=AT, version=1),
+        Consent(signer_name="李四", relation="not-a-relation<b>", signed_at=dt.datetime(2026, 1, 2, 3, 4, 5), signed_copy="",
+                signed_copy_sha256="", e_signature_reference="", sensitive_info_consent=False, version=3),
+        Consent(signer_name="", relation="spouse", signed_at=AT, signed_copy="a.pdf", signed_copy_sha256="",
+                sensitive_info_consent=True, sensitive_info_consented_at=None, version=12),
+    ]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("consent", _consents(), ids=["hostile", "plain", "odd"])
+@pytest.mark.parametrize("kept", [0, 2])
+def test_the_consent_is_what_its_template_made(language, consent, kept):
+    """``consent_facts`` (issue 11): the current JL-C3 consent as the template's ``<dl>`` showed it."""
+    from consultations.models import ConsentVersion
+
+    versions = [ConsentVersion(version=n, signer_name=HOSTILE, relation="self", signed_at=AT, signed_copy_sha256="ab",
+                               recorded_by=_user("若溪", "高"), superseded_by=_user(username="u2"), superseded_at=AT)
+                for n in range(kept)]
+    context = {"c": CASE, "inviting_participants": [], "invited_participants": [], "consent": consent, "consent_versions": versions}
+    with translation.override(language):
+        expected = engines["django"].from_string(PEOPLE_LOOPS).render(context)
+        built = render_to_string("consultations/_case_people.html", context)
+    assert built == expected
+    if consent.signer_name == HOSTILE:
+        assert "<script>" not in built and "&lt;script&gt;" in built
+        assert reverse("consultations:consent-download", args=[42]) in built and "2026-12-08 00:05" in built

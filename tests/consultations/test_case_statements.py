@@ -83,7 +83,7 @@ def test_rows_are_the_orms_and_kept_as_a_prefetch(case, django_assert_num_querie
 def case_snapshot(consultation) -> dict:
     values = snapshot(consultation)
     values.update({name: getattr(consultation, name) for name in consultation.__dict__
-                   if name in ("inviting_suspended", "invited_suspended", "agreement_number", "has_referrals")})
+                   if name in ("inviting_suspended", "invited_suspended", "agreement_number", "has_referrals", "has_open_seal")})
     return values
 
 
@@ -107,7 +107,7 @@ def test_the_case_is_the_orms_for_whoever_asks(case, world, django_assert_num_qu
         with django_assert_num_queries(1):
             found = read_case(case_page_shape, scoped, case.pk)
         assert case_snapshot(found) == case_snapshot(expected), user
-        assert found.has_referrals is False and found.agreement_number, user
+        assert found.has_referrals is False and found.has_open_seal is False and found.agreement_number, user
         assert found.patient.name == "张三" and found.case_summary == HOSTILE
     assert compiled == [world.coordinator, world.invited_coordinator, world.expert, world.clinician, province]
     with pytest.raises(Consultation.DoesNotExist):
@@ -162,3 +162,26 @@ def test_the_events_statement_is_the_orms(case, world, client):
             orm_sql, orm_params = selectors.case_page_events_queryset(consultation, fields, shown).query.get_compiler(using="default").as_sql()
             assert (sql, tuple(bound)) == (orm_sql, tuple(orm_params))
     assert len([e for e in selectors.case_page_events(consultation=case, fields=fields, accesses_shown=2) if e.is_access]) == 2
+
+
+def test_jl_c8_the_case_page_reads_the_seal_only_when_its_case_has_one(world, django_assert_num_queries):
+    """``has_open_seal`` in the case's statement: no seal asks nothing more; an open one is read as
+    ``open_seal`` reads it; a released one is no longer shown."""
+    from audit.records import open_seal, seal_create, seal_release
+    from audit.selectors import case_record_panel
+
+    parties = dict(inviting_party_name="王", inviting_party_role="医务科", invited_party_name="李", invited_party_role="患者家属")
+    user = world.invited_coordinator
+    sent = world.sent()
+    consultation = selectors.consultation_case_page(user=user, pk=sent.pk)
+    assert consultation.has_open_seal is False
+    with django_assert_num_queries(0):
+        assert case_record_panel(user=user, consultation=consultation)["seal"] is None
+    seal = seal_create(actor=user, consultation=sent, reason="医疗争议", **parties)
+    consultation = selectors.consultation_case_page(user=user, pk=sent.pk)
+    assert consultation.has_open_seal is True
+    assert case_record_panel(user=user, consultation=consultation)["seal"] == open_seal(sent.pk) == seal
+    seal_release(actor=user, seal=seal, reason="争议已解决", **parties)
+    consultation = selectors.consultation_case_page(user=user, pk=sent.pk)
+    assert consultation.has_open_seal is False and open_seal(sent.pk) is None
+    assert case_record_panel(user=user, consultation=consultation)["seal"] is None
