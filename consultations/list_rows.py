@@ -108,9 +108,12 @@ def rows_html(rows: list[WorkRow], *, side: str) -> str:
         return ""
     head, tail = (escape(part) for part in reverse("consultations:detail", args=[_PK]).rsplit(str(_PK), 1))
     urgency, modality, state = _display("urgency"), _display("modality"), _display("state")
-    suspended_badge = f' <span class="badge badge-danger">{_("暂停中")}</span>'
-    jl_f5 = f'<span class="badge badge-danger" title="{_("JL-F5 第三十四条：暂停期间仅可取消")}">{_("JL-F5 暂停")}</span>'
-    jl_f4 = f'<span class="badge badge-warn" title="{_("JL-F4 第二十四条：申请到达时无该专业值班人员")}">{_("JL-F4 无值班")}</span>'
+    # The texts are read outside the f-strings: makemessages does not find calls inside one.
+    suspended, f5_title, f5, f4_title, f4 = (
+        _("暂停中"), _("JL-F5 第三十四条：暂停期间仅可取消"), _("JL-F5 暂停"), _("JL-F4 第二十四条：申请到达时无该专业值班人员"), _("JL-F4 无值班"))
+    suspended_badge = f' <span class="badge badge-danger">{suspended}</span>'
+    jl_f5 = f'<span class="badge badge-danger" title="{f5_title}">{f5}</span>'
+    jl_f4 = f'<span class="badge badge-warn" title="{f4_title}">{f4}</span>'
     tz = timezone.get_current_timezone() if settings.USE_TZ else None
     response_badge = _ResponseBadge() if side == Side.INVITED else None
     services: dict[tuple, str] = {}

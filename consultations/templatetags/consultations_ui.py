@@ -263,7 +263,8 @@ def document_rows(documents, consultation_pk) -> str:
     from django.urls import reverse
 
     zone = timezone.get_current_timezone() if settings.USE_TZ else None
-    returned = f'<span class="badge badge-warn">{escape(_("已退回"))}</span><br><span class="small">'
+    returned_label = _("已退回")  # outside the f-string: makemessages does not read calls inside one
+    returned = f'<span class="badge badge-warn">{escape(returned_label)}</span><br><span class="small">'
     valid = f'<span class="badge badge-ok">{escape(_("有效"))}</span>'
     rows = []
     for d in documents:
@@ -639,6 +640,7 @@ def consent_facts(consent, consultation_pk) -> str:
                      f'<span class="muted small">{_minutes(zone, consent.sensitive_info_consented_at)}</span>')
     else:
         sensitive = f'<span class="badge badge-danger">{escape(_("未取得"))}</span>'
+    version_text = _("第 %(n)s 版") % {"n": _v(consent.version)}  # outside the f-string, for makemessages
     return mark_safe(  # noqa: S308 - every value escaped
         '<dl class="facts">\n'
         f'        <dt>{escape(_("签署人"))}</dt><dd>{_v(consent.signer_name)}（{_v(_display(consent, "relation"))}）</dd>\n'
@@ -648,6 +650,6 @@ def consent_facts(consent, consultation_pk) -> str:
         f'        <dt>{escape(_("电子签名凭证"))}</dt><dd>{_v(consent.e_signature_reference or "—")}</dd>\n'
         f'        <dt>{escape(_("敏感个人信息单独同意"))}</dt>\n'
         f"        <dd>{sensitive}</dd>\n"
-        f'        <dt>{escape(_("版本"))}</dt><dd>{_("第 %(n)s 版") % {"n": _v(consent.version)}}</dd>\n'
+        f'        <dt>{escape(_("版本"))}</dt><dd>{version_text}</dd>\n'
         "      </dl>"
     )
