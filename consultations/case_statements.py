@@ -25,6 +25,8 @@ from django.db import connections
 from django.db.models.query import get_related_populators
 from django.db.models.utils import create_namedtuple_class
 
+from telemed.db_rows import converted as converted_row
+
 from .models import Consultation, Document, Opinion, Participant, Rating, ResponsibilityRecord
 
 _ID_MARK = 917_403_226  # stands for the case's id while a statement is compiled (within a 32-bit id's range)
@@ -56,18 +58,6 @@ def _compiled(relation: str, alias: str, vendor: str):
     if len(id_at) != 1 or compiler.klass_info is None or compiler.annotation_col_map:
         raise RuntimeError(f"the {relation} statement does not have one place for the case's id, or reads more than rows")
     return sql, tuple(params), id_at[0], *_loading(compiler, alias)
-
-
-def _converted(row, converters, connection):
-    if not converters:
-        return row
-    row = list(row)
-    for position, functions, expression in converters:
-        value = row[position]
-        for convert in functions:
-            value = convert(value, expression, connection)
-        row[position] = value
-    return row
 
 
 def _loading(compiler, alias: str):
@@ -134,7 +124,7 @@ def read_case(shape, scoped, pk: int) -> Consultation:
         row = cursor.fetchone()
     if row is None:
         raise Consultation.DoesNotExist("Consultation matching query does not exist.")
-    row = _converted(row, converters, connection)
+    row = converted_row(row, converters, connection)
     consultation = model.from_db(alias, init_list, row[start:end])
     for populator in populators:
         populator.populate(row, consultation)
@@ -158,7 +148,7 @@ def read_rows(consultation, relations) -> None:
             fetched = cursor.fetchall()
         objects = []
         for row in fetched:
-            row = _converted(row, converters, connection)
+            row = converted_row(row, converters, connection)
             obj = model.from_db(alias, init_list, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)
@@ -205,4 +195,4 @@ def read_events(build, consultation, fields: tuple[str, ...], shown: int) -> lis
         cursor.execute(sql, bound)
         fetched = cursor.fetchall()
     row_class = create_namedtuple_class(*names)
-    return [row_class(*_converted(row, converters, connection)) for row in fetched]
+    return [row_class(*converted_row(row, converters, connection)) for row in fetched]

@@ -27,6 +27,8 @@ from django.db import connections
 from django.db.models import Count
 from django.utils import timezone
 
+from telemed.db_rows import converted as converted_row
+
 from . import list_rows
 from .choices import ObligationState
 from .models import Consultation, Obligation
@@ -166,16 +168,7 @@ def _run(statement: Statement, alias: str, bound: list, suffix: str = "") -> lis
             converters.append((i, functions, expression))
     if not converters:
         return rows
-    converted = []
-    for row in rows:
-        row = list(row)
-        for i, functions, expression in converters:
-            value = row[i]
-            for function in functions:
-                value = function(value, expression, connection)
-            row[i] = value
-        converted.append(tuple(row))
-    return converted
+    return [tuple(converted_row(row, converters, connection)) for row in rows]
 
 
 def state_counts(*, user, side: str, facility_ids: list[int]) -> dict[str, int]:

@@ -20,6 +20,8 @@ from django.db import connections
 from django_otp.middleware import OTPMiddleware as _OTPMiddleware
 from django_otp.models import Device
 
+from telemed.db_rows import converted as converted_row
+
 _ID_MARK = 736_491_208  # stands for the device id while the statement is compiled (within a 32-bit id's range)
 
 
@@ -72,14 +74,7 @@ def device_from_persistent_id(persistent_id: str):
         row = cursor.fetchone()
     if row is None:
         return None
-    if converters:
-        row = list(row)
-        for position, functions, expression in converters:
-            value = row[position]
-            for convert in functions:
-                value = convert(value, expression, connection)
-            row[position] = value
-    return device_cls.from_db(alias, attnames, row)
+    return device_cls.from_db(alias, attnames, converted_row(row, converters, connection))
 
 
 class OTPMiddleware(_OTPMiddleware):
