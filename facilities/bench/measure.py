@@ -10,6 +10,7 @@ INSERT rate ÷ the project's rate, and its ``queries`` are those of one append.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 import threading
 import time
@@ -135,6 +136,8 @@ class Paths:
             response = client.get(url, **extra)
             if response.status_code != 200:
                 raise RuntimeError(f"{url} answered {response.status_code}")
+            run.shown = rows_shown(response)
+        run.shown = None
         return run
 
     # --- the pages' floors ---------------------------------------------------------------------
@@ -447,6 +450,18 @@ GROWTH = ("worklist", "inbox", "api_list", "case_page", "regulator_home", "viola
 WRITES = {"sweep_due", "sweep_idle", "statements"}
 
 
+def rows_shown(response) -> int:
+    """How many rows an answer shows: the API's ``results``, or the ``<tr>`` of a page's table bodies
+    (issue 11: the growth of a page is only comparable between two sizes that show as many rows)."""
+    if response.get("Content-Type", "").startswith("application/json"):
+        results = response.json().get("results")
+        return len(results) if isinstance(results, list) else 0
+    return sum(body.count(b"<tr") for body in _TBODY.findall(response.content))
+
+
+_TBODY = re.compile(rb"<tbody[^>]*>.*?</tbody>", re.S)
+
+
 def _warm(*runs: Callable[[], None]) -> None:
     for fn in runs:
         for _ in range(WARM_UPS):
@@ -483,5 +498,7 @@ def run_path(paths: Paths, name: str, *, runs: int = RUNS) -> dict:
         data_ms, _ = measure(paths.data_floors[name], runs=runs)
         extra["data_floor_ms"] = round(data_ms, 2)
         extra["data_ratio"] = round(project_ms / data_ms, 2) if data_ms else None
+    if getattr(project, "shown", None) is not None:
+        extra["rows_shown"] = project.shown
     return {"project_ms": round(project_ms, 2), "floor_ms": round(floor_ms, 2),
             "ratio": round(project_ms / floor_ms, 2) if floor_ms else None, "queries": queries, **extra}

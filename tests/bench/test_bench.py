@@ -64,9 +64,11 @@ def test_bench_writes_every_path_and_its_chain_verifies(on_postgresql, tmp_path)
             if name == "audit_append_8":  # issue 11: the sequencer's delay and one writer against eight
                 extra = {"sequencer", "chained_events", "appended_events", "chain_delay_p50_ms", "chain_delay_p99_ms",
                          "chain_delay_max_ms", "one_writer_ms", "writers_speedup"}
-            if name in PAGES:  # issue 11: the whole page's floor, and its data statements alone as before
-                extra = {"data_floor_ms", "data_ratio"}
+            if name in PAGES:  # issue 11: the whole page's floor, its data statements alone as before, the rows it showed
+                extra = {"data_floor_ms", "data_ratio", "rows_shown"}
                 assert row["data_floor_ms"] > 0
+            if name == "dashboard":  # a page too, measured against its naive GROUP BY (issue 9)
+                extra = {"rows_shown"}
             assert set(row) == {"project_ms", "floor_ms", "ratio", "queries"} | extra
             assert row["project_ms"] > 0 and row["floor_ms"] > 0
         append = report["paths"]["audit_append_8"]
@@ -76,6 +78,8 @@ def test_bench_writes_every_path_and_its_chain_verifies(on_postgresql, tmp_path)
         # issue 11: each size's floor beside the page's time, so that growth can be told from the data's
         assert {"small_ms", "full_ms", "small_floor_ms", "full_floor_ms"} <= set(report["growth"]["worklist"])
         assert report["growth"]["worklist"]["small_floor_ms"] > 0
+        assert {"small_rows", "full_rows"} <= set(report["growth"]["worklist"])
+        assert report["paths"]["api_list"]["rows_shown"] >= 1  # the partner's consultations, counted from the JSON
         chain = _chain_of(BENCH_DB)
         assert chain.intact, chain.text
         assert chain.checked > 400

@@ -204,7 +204,9 @@ class Command(BaseCommand):
                    "growth": round(results[name]["project_ms"] / small[name]["project_ms"], 2) if small[name]["project_ms"] else None,
                    "small_queries": small[name]["queries"], "full_queries": results[name]["queries"],
                    # the floor at both sizes: a page whose floor moved by as much moved with its data, not its code
-                   "small_floor_ms": small[name]["floor_ms"], "full_floor_ms": results[name]["floor_ms"]}
+                   "small_floor_ms": small[name]["floor_ms"], "full_floor_ms": results[name]["floor_ms"],
+                   # a page is flat with history only if it shows as many rows at both sizes
+                   "small_rows": small[name].get("rows_shown"), "full_rows": results[name].get("rows_shown")}
             for name in growth_paths
         }
         report = {"scale": scale, "paths": results, "growth": growth, "generation": generation}
@@ -219,10 +221,11 @@ class Command(BaseCommand):
                       f"({row['chained_events']}/{row['appended_events']} events chained); one writer "
                       f"{row['one_writer_ms']} ms for the same events ({row['writers_speedup']}× slower than 8)")
         write("")
-        write(f"{'growth':<16}{'10 % ms':>12}{'100 % ms':>12}{'x':>8}{'queries':>9}{'floor 10 %':>12}{'floor 100 %':>12}")
+        write(f"{'growth':<16}{'10 % ms':>12}{'100 % ms':>12}{'x':>8}{'queries':>9}{'floor 10 %':>12}{'floor 100 %':>12}{'rows':>10}")
         for name, row in growth.items():
+            rows = "" if row["small_rows"] is None else f"{row['small_rows']:>5}→{row['full_rows']}"
             write(f"{name:<16}{row['small_ms']:>12.2f}{row['full_ms']:>12.2f}{row['growth'] or 0:>8.2f}"
-                  f"{row['small_queries']:>4}→{row['full_queries']:<4}{row['small_floor_ms']:>12.2f}{row['full_floor_ms']:>12.2f}")
+                  f"{row['small_queries']:>4}→{row['full_queries']:<4}{row['small_floor_ms']:>12.2f}{row['full_floor_ms']:>12.2f}{rows}")
         write(f"{chain.text}（{generation['verify_seconds']} s）")
         if not chain.intact:
             raise CommandError("the audit chain does not verify after the benchmark")
