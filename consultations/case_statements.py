@@ -18,14 +18,17 @@ parameters, and reads the same rows, field by field, as the ORM.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
 from django.db.models.query import get_related_populators
 from django.db.models.utils import create_namedtuple_class
+from django.utils import timezone
 
 from telemed.db_rows import converted as converted_row
+from telemed.scope import Scope
 
 from .models import Consultation, Document, Opinion, Participant, Rating, ResponsibilityRecord
 
@@ -109,16 +112,21 @@ def read_case(shape, scoped, pk: int) -> Consultation:
     if not _plain_scope(query):
         return shape(scoped).get(pk=pk)
     alias = queryset.db
-    connection = connections[alias]
-    head, tail, head_params, annotations, (model, start, end, init_list, converters, populators) = _case_statement(
-        shape, alias, connection.vendor
-    )
     try:
         where, params = query.get_compiler(using=alias).compile(query.where)
     except EmptyResultSet:
         raise Consultation.DoesNotExist("Consultation matching query does not exist.") from None
     except FullResultSet:  # never with ``pk=`` in it
         raise RuntimeError("the case's condition does not name the case") from None
+    return _fetch_case(shape, alias, where, params)
+
+
+def _fetch_case(shape, alias: str, where: str, params) -> Consultation:
+    """Run ``shape``'s compiled statement with the request's condition and make the case of its row."""
+    connection = connections[alias]
+    head, tail, head_params, annotations, (model, start, end, init_list, converters, populators) = _case_statement(
+        shape, alias, connection.vendor
+    )
     with connection.cursor() as cursor:
         cursor.execute(head + where + tail, (*head_params, *params))
         row = cursor.fetchone()
@@ -131,6 +139,103 @@ def read_case(shape, scoped, pk: int) -> Consultation:
     for name, position in annotations.items():
         setattr(consultation, name, row[position])
     return consultation
+
+
+# --- The viewer's scope, compiled once per user and scope (issue 11) ------------------------------
+# ``visible_to(user)`` (JL-C6/JL-O2) cost the case page ~1 ms to build and compile at every request,
+# although for one user with the same roles only the case's id and the time of the JL-O2 review
+# period change. It is compiled here twice, with two different markers for each, and kept only when
+# the two texts are the same and the parameters differ exactly where the markers went: every other
+# value is the user's and their scope's, both in the key. The grants themselves (django-guardian,
+# the QC draws) stay subqueries, read by the database at every request.
+# tests/consultations/test_case_statements.py compares the condition with the ORM's for each role.
+
+_NOW_MARKS = (
+    dt.datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=dt.UTC),
+    dt.datetime(1902, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC),
+)
+_ID_MARKS = (_ID_MARK, _ID_MARK + 1)
+_NOTHING = object()  # the scope is empty (``EmptyResultSet``): no case is visible
+_ORM = object()  # the scope joins other tables or its values could not be told apart: the ORM reads
+_SCOPES: dict = {}  # (alias, vendor, user id, scope) -> the compiled condition, _NOTHING or _ORM
+_SCOPES_KEPT = 1024  # emptied when full: one entry per user and roles
+
+
+def scope_key(user, alias: str, vendor: str) -> tuple:
+    """What ``visible_to(user)`` reads besides the case's id and the time: the user's id and scope."""
+    scope = Scope.of(user)
+    return (alias, vendor, user.pk, scope.admin_roles, tuple(scope.facility_roles.items()), scope.regulated)
+
+
+def compile_scope(user, alias: str):
+    """``visible_to(user, now=…).filter(pk=…)``'s condition on ``alias``: ``(sql, params, pk_at, now_at)``
+    with the positions of the case's id and of the time in ``params``; ``_NOTHING`` or ``_ORM``."""
+    connection = connections[alias]
+    compiled = []
+    for pk, now in zip(_ID_MARKS, _NOW_MARKS, strict=True):
+        query = Consultation.objects.using(alias).visible_to(user, now=now).filter(pk=pk).query
+        if not _plain_scope(query):
+            return _ORM
+        try:
+            where, params = query.get_compiler(using=alias).compile(query.where)
+        except EmptyResultSet:
+            return _NOTHING
+        except FullResultSet:
+            return _ORM
+        compiled.append((where, tuple(params), connection.ops.adapt_datetimefield_value(now), pk))
+    (sql_a, params_a, now_a, pk_a), (sql_b, params_b, now_b, pk_b) = compiled
+    if sql_a != sql_b or len(params_a) != len(params_b):
+        return _ORM
+    pk_at, now_at = [], []
+    for position, (a, b) in enumerate(zip(params_a, params_b, strict=True)):
+        if a == b:
+            continue
+        if a == pk_a and b == pk_b:
+            pk_at.append(position)
+        elif a == now_a and b == now_b:
+            now_at.append(position)
+        else:
+            return _ORM
+    if len(pk_at) != 1:
+        return _ORM
+    return sql_a, params_a, pk_at[0], tuple(now_at)
+
+
+def _scope_condition(user, alias: str, vendor: str):
+    key = scope_key(user, alias, vendor)
+    found = _SCOPES.get(key)
+    if found is None:
+        if len(_SCOPES) >= _SCOPES_KEPT:
+            _SCOPES.clear()
+        found = _SCOPES[key] = compile_scope(user, alias)
+    return found
+
+
+def bound_scope(condition, pk: int, now, connection) -> tuple[str, list]:
+    """A compiled scope's text and its parameters with the case's id and the time ``now``."""
+    sql, params, pk_at, now_at = condition
+    bound = list(params)
+    bound[pk_at] = Consultation._meta.pk.get_db_prep_value(pk, connection)
+    at = connection.ops.adapt_datetimefield_value(now)
+    for position in now_at:
+        bound[position] = at
+    return sql, bound
+
+
+def read_visible_case(shape, user, pk: int) -> Consultation:
+    """``read_case(shape, Consultation.objects.visible_to(user), pk)`` with the scope compiled once per
+    user and scope (above); a scope that joins (a regulator's division) or an anonymous user takes it."""
+    alias = Consultation.objects.db
+    connection = connections[alias]
+    if user is None or not getattr(user, "is_authenticated", False):
+        return read_case(shape, Consultation.objects.visible_to(user), pk)
+    condition = _scope_condition(user, alias, connection.vendor)
+    if condition is _ORM:
+        return read_case(shape, Consultation.objects.visible_to(user), pk)
+    if condition is _NOTHING:
+        raise Consultation.DoesNotExist("Consultation matching query does not exist.")
+    where, params = bound_scope(condition, pk, timezone.now(), connection)
+    return _fetch_case(shape, alias, where, params)
 
 
 def read_rows(consultation, relations) -> None:

@@ -152,8 +152,10 @@ class ConsultationQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
     scope_facility_field = ("inviting_id", "invited_id")
     scope_division_field = ("inviting__division__code", "invited__division__code")
 
-    def visible_to(self, user):
-        # The invited side sees a request only once it has been sent; drafts stay home.
+    def visible_to(self, user, *, now=None):
+        """The cases ``user`` may see (JL-C6), with the JL-O2 grants of their reviews current at ``now``
+        (the current time when None; ``qc_granted``). The invited side sees a request only once it has
+        been sent; drafts stay home."""
         from telemed.scope import Scope
 
         queryset = super().visible_to(user)
@@ -164,7 +166,7 @@ class ConsultationQuerySet(ChangeStampedQuerySet, ScopedQuerySet):
             queryset = queryset.filter(Q(inviting_id__in=scope.facility_ids) | ~Q(state=ConsultationState.DRAFT))
         if user is None or not getattr(user, "is_authenticated", False):
             return queryset
-        return queryset | self.filter(self.qc_granted(user))
+        return queryset | self.filter(self.qc_granted(user, now=now))
 
     @staticmethod
     def staff_only(user, side: str) -> bool:

@@ -35,7 +35,7 @@ from telemed.checks import failing
 from telemed.scope import Scope
 
 from . import list_rows, rules, work_list_statements
-from .case_statements import read_case, read_events, read_rows
+from .case_statements import read_events, read_rows, read_visible_case
 from .choices import (
     OPEN_REFERRAL_STATES,
     OPEN_STATES,
@@ -157,8 +157,9 @@ def consultation_case_page(*, user, pk: int) -> Consultation:
     theirs: they are taken from the case, not joined again.
     """
     # Issue 11: the case's columns, joins and annotations are compiled once a process
-    # (``case_statements.read_case``); the scope (JL-C6/JL-O2) is ``visible_to``'s, compiled for the request.
-    consultation = read_case(case_page_shape, Consultation.objects.visible_to(user), pk)
+    # (``case_statements.read_case``); the scope (JL-C6/JL-O2) is ``visible_to``'s, compiled once per
+    # user and scope with the case's id and the time bound for the request (``read_visible_case``).
+    consultation = read_visible_case(case_page_shape, user, pk)
     # Issue 11: participants, documents, opinions, responsibility records and ratings, each with a
     # statement compiled once a process (``case_statements``), kept as a prefetch keeps them.
     read_rows(consultation, ("participants", "documents", "opinions", "responsibilities", "ratings"))

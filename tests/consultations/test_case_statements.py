@@ -8,21 +8,31 @@ object — and leave them on the case as ``prefetch_related`` does: ``.all()`` a
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from consultations import selectors, services
 from consultations.case_statements import (
+    _NOTHING,
+    _ORM,
     ROWS,
     _case_statement,
     _compiled,
     _events_statement,
     _plain_scope,
+    bound_scope,
+    compile_scope,
     read_case,
     read_rows,
+    read_visible_case,
     rows_queryset,
+    scope_key,
 )
 from consultations.choices import RaterKind, Side
 from consultations.models import Consultation
@@ -185,3 +195,82 @@ def test_jl_c8_the_case_page_reads_the_seal_only_when_its_case_has_one(world, dj
     consultation = selectors.consultation_case_page(user=user, pk=sent.pk)
     assert consultation.has_open_seal is False and open_seal(sent.pk) is None
     assert case_record_panel(user=user, consultation=consultation)["seal"] is None
+
+
+# --- The viewer's scope compiled once per user and scope (issue 11) -------------------------------
+
+
+def _orm_condition(user, pk: int):
+    query = Consultation.objects.visible_to(user).filter(pk=pk).query
+    return query.get_compiler(using="default").compile(query.where)
+
+
+def _read_both(user, pk: int):
+    """What the ORM and ``read_visible_case`` read of case ``pk`` for ``user``: the case's fields or None."""
+    results = []
+    for read in (lambda: case_page_shape(Consultation.objects.visible_to(user)).get(pk=pk),
+                 lambda: read_visible_case(case_page_shape, user, pk)):
+        try:
+            results.append(case_snapshot(read()))
+        except Consultation.DoesNotExist:
+            results.append(None)
+    return results
+
+
+@pytest.mark.frozen_at("2026-11-20T10:00:00+08:00")  # the QC world's November (tests/audit/test_qc.py)
+def test_jl_c6_jl_o2_the_compiled_scope_is_visible_tos_for_every_role(world):
+    """JL-C6/JL-O2: for coordinators of both sides, the expert, the clinician, the provincial and a city
+    regulator, an outsider, and a QC reviewer with and without a current grant, the case page reads
+    what ``visible_to`` lets it read, and where the scope is compiled once its text and parameters,
+    bound to the case and the (frozen) time, are the ORM's."""
+    from tests.audit.test_qc import DECEMBER, QC
+
+    q = QC(world)
+    draw, review = q.assigned()
+    granted = review.consultation_id
+    province = regulator("220000", username="reg_province_scope")
+    city = regulator("220100", username="reg_city_scope")
+    outsider = staff(FacilityFactory(name="白城市中心医院"), StaffRole.CLINICIAN, username="outsider_scope")
+    draft = world.draft()  # the invited side does not see it (drafts stay home)
+    cases = [granted, q.open_case.pk, q.theirs.pk, draft.pk]
+    users = {
+        "coordinator": world.coordinator, "invited_coordinator": world.invited_coordinator, "expert": world.expert,
+        "clinician": world.clinician, "province": province, "city": city, "outsider": outsider, "reviewer": q.reviewer,
+    }
+    seen = {}
+    for moment, label in ((DECEMBER, "granted"), (draw.review_until + dt.timedelta(seconds=1), "expired")):
+        with time_machine.travel(moment, tick=False):
+            for name, user in users.items():
+                user = type(user).objects.get(pk=user.pk)  # a fresh Scope, as each request has
+                condition = compile_scope(user, "default")
+                for pk in cases:
+                    orm, compiled = _read_both(user, pk)
+                    assert orm == compiled, (label, name, pk)
+                    seen[(label, name, pk)] = orm is not None
+                    if condition not in (_ORM, _NOTHING):
+                        assert bound_scope(condition, pk, timezone.now(), connection) == (
+                            lambda sql, params: (sql, list(params)))(*_orm_condition(user, pk)), (label, name, pk)
+                assert (condition is _ORM) == (name == "city"), name  # a city's scope joins the facilities
+    # the grant shows its case to the reviewer while the review lasts, and never after (JL-O2)
+    assert seen[("granted", "reviewer", granted)] and not seen[("expired", "reviewer", granted)]
+    assert not seen[("granted", "outsider", granted)] and not seen[("granted", "reviewer", q.theirs.pk)]
+    assert seen[("granted", "coordinator", granted)] and seen[("granted", "province", q.theirs.pk)]
+    assert seen[("granted", "coordinator", draft.pk)] and not seen[("granted", "invited_coordinator", draft.pk)]
+
+
+def test_the_compiled_scope_is_kept_per_user_and_scope(world):
+    """One user's scope is never another's: the key holds the user's id and roles; a new role is a new key,
+    and the case it opens is read."""
+    from django.contrib.auth import get_user_model
+
+    from facilities.models import StaffMembership
+
+    draft = world.draft()  # the inviting side's: the invited side does not see it (drafts stay home)
+    one = scope_key(world.invited_coordinator, "default", connection.vendor)
+    assert one != scope_key(world.coordinator, "default", connection.vendor)
+    assert _read_both(world.invited_coordinator, draft.pk) == [None, None]
+    StaffMembership.objects.create(user=world.invited_coordinator, facility=world.inviting, role=StaffRole.COORDINATOR)
+    again = get_user_model().objects.get(pk=world.invited_coordinator.pk)  # a new request, a new Scope
+    assert scope_key(again, "default", connection.vendor) != one
+    orm, compiled = _read_both(again, draft.pk)
+    assert orm is not None and compiled == orm
