@@ -29,6 +29,11 @@ from facilities.models import service_type_label
 from .choices import ConsultationState, Side, Urgency
 from .models import Consultation, Patient
 
+# Issue 11: a tab's count is exact up to the cap and shown as "999+" above it (``tabs_html``); each
+# state's count reads at most ``TAB_COUNT_CAP + 1`` index entries (``work_list_statements``), not the
+# facility's whole history. Exact statistics stay on the regulators' dashboard. Tests patch this.
+TAB_COUNT_CAP = 999
+
 # The values a row is read with (``values``), in ``WorkRow``'s order.
 FIELDS = (
     "pk", "number", "patient_id", "patient_name", "inviting_id", "inviting_name", "inviting_suspended",
@@ -186,6 +191,14 @@ class _ResponseBadge:
         return f'<span class="badge {"badge-danger" if clock.passed else "badge-ok"}" title="{title}">{text}</span>'
 
 
+def _tab_count(count: int) -> str:
+    """A tab's count: exact up to ``TAB_COUNT_CAP``, "999+" above it (issue 11)."""
+    if count <= TAB_COUNT_CAP:
+        return f'<span class="tab-count">{_number(count)}</span>'
+    title = escape(_("超过 %(number)s 条") % {"number": _number(TAB_COUNT_CAP)})
+    return f'<span class="tab-count" title="{title}">{_number(TAB_COUNT_CAP)}+</span>'
+
+
 def tabs_html(tabs, *, side: str, current: str, q: str) -> str:
     """The tab links of ``consultations/list.html`` (its ``{% for tab, count in tabs %}`` loop), byte
     for byte: ``tabs`` are (``views.Tab``, count) pairs. Issue 11: one of the page's costlier loops."""
@@ -195,6 +208,6 @@ def tabs_html(tabs, *, side: str, current: str, q: str) -> str:
         on = ' current" aria-current="page"' if current == tab.key else '"'
         out.append(
             f'\n    <a href="?side={escape(side)}&amp;tab={escape(tab.key)}{query}" class="tab{on}>'
-            f'{escape(str(tab.label))} <span class="tab-count">{_number(count)}</span></a>\n  '
+            f'{escape(str(tab.label))} {_tab_count(count)}</a>\n  '
         )
     return mark_safe("".join(out))  # noqa: S308 - every value escaped above

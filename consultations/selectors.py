@@ -13,7 +13,6 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     Prefetch,
     Q,
@@ -44,9 +43,10 @@ from .choices import (
     ReferralDirection,
     ReferralState,
     Side,
-    Urgency,
 )
 from .models import (
+    INBOX_ORDER,
+    URGENCY_RANK,
     Admission,
     ConsentVersion,
     Consultation,
@@ -273,14 +273,6 @@ def notification_list(*, user, unread_only: bool = False):
 # --- Reads for the pages (consultations.views) ----------------------------------------------------
 
 
-_URGENCY_RANK = Case(
-    When(urgency=Urgency.EMERGENCY, then=Value(0)),
-    When(urgency=Urgency.URGENT, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
-
-
 def consultations_on_side(*, user, side: str = ""):
     """The requests ``user`` may see on ``side`` (all sides when ""), bare
     (``ConsultationQuerySet.on_side``)."""
@@ -293,12 +285,7 @@ def work_list_order(queryset, *, side: str):
     under way (JL-C4)."""
     queryset = _with_suspension_flags(queryset.select_related("inviting", "invited", "service_type", "patient"))
     if side == Side.INVITED:
-        awaiting_acceptance = Case(
-            When(state=ConsultationState.SENT, then=Value(0)), default=Value(1), output_field=IntegerField()
-        )
-        return queryset.order_by(
-            awaiting_acceptance, _URGENCY_RANK, F("requested_time").asc(nulls_last=True), "sent_at", "pk"
-        )
+        return queryset.order_by(*INBOX_ORDER)  # its open requests' index: consult_inbox_open_order_idx
     return queryset.order_by("-created_at")
 
 
@@ -343,7 +330,7 @@ def expert_assigned_list(*, user):
     return _work_rows(
         Consultation.objects.visible_to(user).filter(Exists(mine), state__in=list(OPINION_DUE_STATES))
     ).order_by(
-        _URGENCY_RANK,
+        URGENCY_RANK,
         F("scheduled_for").asc(nulls_last=True),
         F("requested_time").asc(nulls_last=True),
         F("sent_at").asc(nulls_last=True),
@@ -377,7 +364,7 @@ def invited_waiting_list(*, user, now: datetime):
         )
     )
     return _work_rows(queryset).order_by(
-        _URGENCY_RANK,
+        URGENCY_RANK,
         Coalesce("scheduled_for", "requested_time").asc(nulls_last=True),
         F("sent_at").asc(nulls_last=True),
         "pk",
@@ -398,14 +385,29 @@ def with_response_clocks(rows, *, now: datetime) -> list:
 
 
 def consultation_state_counts(*, user, side: str = "") -> dict[str, int]:
-    """How many visible requests are in each state on ``side`` (one query, for the tabs).
+    """How many visible requests are in each state on ``side`` (one query, for the tabs), each at most
+    ``list_rows.TAB_COUNT_CAP + 1`` (a tab shows "999+" above the cap).
 
     Issue 11: a facility's staff count with ``COUNT(*)`` on the side's ``(facility, state)`` index
     alone (an index-only scan; ``COUNT(pk)`` read every row of the facility's history), with a
     statement compiled once per shape (``work_list_statements``)."""
     if Consultation.objects.staff_only(user, side):
         return work_list_statements.state_counts(user=user, side=side, facility_ids=Scope.of(user).facility_ids)
-    return dict(Consultation.objects.on_side(user, side).order_by().values_list("state").annotate(n=Count("*")))
+    queryset = Consultation.objects.on_side(user, side)
+    sql, params = work_list_statements.capped_counts_sql(queryset, queryset.db, list_rows.TAB_COUNT_CAP)
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return {state: n for state, n in cursor.fetchall() if n}
+
+
+def consultation_tab_count(*, user, side: str = "", states=()) -> int:
+    """How many visible requests are in ``states`` (all when empty) on ``side``, exactly: the paginator's
+    count for a tab past ``list_rows.TAB_COUNT_CAP``."""
+    if Consultation.objects.staff_only(user, side):
+        return work_list_statements.tab_count(
+            user=user, side=side, states=tuple(states), facility_ids=Scope.of(user).facility_ids
+        )
+    return Consultation.objects.on_side(user, side, states).order_by().count()
 
 
 def case_actor(*, user, consultation: Consultation) -> rules.Actor:

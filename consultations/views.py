@@ -204,12 +204,15 @@ def consultation_list(request):
     # a search the tab's count is the list's count (the same visible rows on the same side in the
     # tab's states), so the paginator does not read the facility's cases again, and facility staff
     # read the rows with a statement compiled once (``selectors.consultation_work_rows``). A search
-    # counts the model's rows (joining the patient only, not every table the page reads).
+    # counts the model's rows (joining the patient only, not every table the page reads). A tab past
+    # the cap (``list_rows.TAB_COUNT_CAP``) is counted exactly for its own pages only.
     if search:
         queryset = selectors.consultation_work_list(user=request.user, side=side, states=states, search=search)
         known, rows = queryset.count(), list_rows.values(queryset)
     else:
         known = next(n for tab, n in tab_counts if tab.key == current)
+        if known > list_rows.TAB_COUNT_CAP:  # the tab shows "999+"; the paginator counts exactly
+            known = selectors.consultation_tab_count(user=request.user, side=side, states=states)
         rows = selectors.consultation_work_rows(user=request.user, side=side, states=states)
     page_obj = context["page_obj"] = _paginate(request, rows, count=known)
     page_obj.object_list = list_rows.rows(page_obj.object_list)

@@ -25,12 +25,13 @@ from types import SimpleNamespace
 
 from django.db import connections
 from django.db.models import Count
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from telemed.db_rows import converted as converted_row
 
 from . import list_rows
-from .choices import ObligationState
+from .choices import ConsultationState, ObligationState
 from .models import Consultation, Obligation
 
 _FACILITY_MARK = -7_340_100  # facility i of the shape stands as _FACILITY_MARK - i (no facility has such an id)
@@ -122,13 +123,38 @@ def _stand_in(side: str, states: tuple[str, ...], facilities: int):
     )
 
 
+def capped_counts_sql(queryset, alias: str, cap: int) -> tuple[str, list]:
+    """The statement of the capped tab counts of ``queryset`` (the side's visible requests): for each
+    state, ``COUNT(*)`` of at most ``cap + 1`` of its rows (``LIMIT``), so that each state stops after
+    ``cap + 1`` entries of the side's ``(facility, state)`` index — on the invited side that index
+    carries ``inviting_id`` and ``id`` too, which the drafts' visibility reads (drafts stay home unless
+    a JL-O2 grant names one; migration 0013). The condition is written once, correlated with a list
+    of the states (written once per state, the JL-O2 grant subqueries cost more to plan than to run).
+    Rows (state, n), n ≤ cap + 1."""
+    qn = connections[alias].ops.quote_name
+    states = ConsultationState.values
+    rows = queryset.filter(state=RawSQL(f"{qn('states')}.{qn('state')}", ())).order_by().values_list("pk")[: cap + 1]  # noqa: S611 - a quoted alias
+    sub_sql, sub_params = rows.query.get_compiler(using=alias).as_sql()
+    listed = " UNION ALL ".join(f"SELECT %s AS {qn('state')}" for _state in states)
+    sql = (
+        f"SELECT {qn('states')}.{qn('state')}, (SELECT COUNT(*) FROM ({sub_sql}) {qn('capped')}) AS {qn('n')} "  # noqa: S608 - the ORM's compiled text
+        f"FROM ({listed}) {qn('states')}"
+    )
+    return sql, [*sub_params, *states]
+
+
 @functools.lru_cache(maxsize=64)
-def _counts_statement(alias: str, vendor: str, side: str, facilities: int) -> Statement:
-    """The tab counts: ``COUNT(*)`` per state, an index-only scan of the side's ``(facility, state)``
-    index — on the invited side that index carries ``inviting_id`` and ``id`` too, which the drafts'
-    visibility reads (drafts stay home unless a JL-O2 grant names one; migration 0013)."""
-    queryset = _stand_in(side, (), facilities)(alias).order_by().values_list("state").annotate(n=Count("*"))
-    return _compile(queryset, alias, facilities, converted=False)  # a state and an integer: nothing to convert
+def _counts_statement(alias: str, vendor: str, side: str, facilities: int, cap: int) -> Statement:
+    """The tab counts, capped (``capped_counts_sql``)."""
+    sql, params = capped_counts_sql(_stand_in(side, (), facilities)(alias), alias, cap)
+    return _compile(_Compiled(sql, params), alias, facilities, converted=False)  # a state and an integer
+
+
+@functools.lru_cache(maxsize=64)
+def _tab_count_statement(alias: str, vendor: str, side: str, states: tuple[str, ...], facilities: int) -> Statement:
+    """The exact count of a tab's requests, per state (for the paginator of a tab past the cap)."""
+    queryset = _stand_in(side, states, facilities)(alias).order_by().values_list("state").annotate(n=Count("*"))
+    return _compile(queryset, alias, facilities, converted=False)
 
 
 @functools.lru_cache(maxsize=128)
@@ -143,6 +169,7 @@ def _rows_statement(alias: str, vendor: str, side: str, states: tuple[str, ...],
 def forget() -> None:
     """Compile every shape again (tests that replace ``ConsultationQuerySet.qc_granted``)."""
     _counts_statement.cache_clear()
+    _tab_count_statement.cache_clear()
     _rows_statement.cache_clear()
     _obligations_statement.cache_clear()
 
@@ -172,11 +199,20 @@ def _run(statement: Statement, alias: str, bound: list, suffix: str = "") -> lis
 
 
 def state_counts(*, user, side: str, facility_ids: list[int]) -> dict[str, int]:
-    """How many requests ``user`` (``ConsultationQuerySet.staff_only``) sees in each state on ``side``."""
+    """How many requests ``user`` (``ConsultationQuerySet.staff_only``) sees in each state on ``side``,
+    each at most ``list_rows.TAB_COUNT_CAP + 1``; states without any are left out."""
     alias = Consultation.objects.db
     connection = connections[alias]
-    statement = _counts_statement(alias, connection.vendor, side, len(facility_ids))
-    return dict(_run(statement, alias, statement.bind(connection, facility_ids, user.pk)))
+    statement = _counts_statement(alias, connection.vendor, side, len(facility_ids), list_rows.TAB_COUNT_CAP)
+    return {state: n for state, n in _run(statement, alias, statement.bind(connection, facility_ids, user.pk)) if n}
+
+
+def tab_count(*, user, side: str, states: tuple[str, ...], facility_ids: list[int]) -> int:
+    """How many requests ``user`` (``ConsultationQuerySet.staff_only``) sees in ``states`` on ``side``, exactly."""
+    alias = Consultation.objects.db
+    connection = connections[alias]
+    statement = _tab_count_statement(alias, connection.vendor, side, tuple(states), len(facility_ids))
+    return sum(n for _state, n in _run(statement, alias, statement.bind(connection, facility_ids, user.pk)))
 
 
 def open_obligation_count(*, user, facility_ids: list[int]) -> int:

@@ -30,6 +30,7 @@ from rest_framework.authtoken.models import Token
 from audit.choices import EventType
 from audit.services import audit_chain_sequence, audit_chain_verify, audit_event_append
 from billing.services import statements_draft
+from consultations import list_rows
 from consultations.choices import ConsultationState, ObligationState
 from consultations.models import Consultation, Obligation
 from consultations.services.obligations import obligation_sweep
@@ -183,6 +184,24 @@ class Paths:
         self.data_floors[name] = sql(*data, params=params)
         return sql(*self._who(username, token=token), *data, *tail, params=params)
 
+    @staticmethod
+    def _capped_counts(side: str) -> str:
+        """The tabs' counts as the page shows them (issue 11): per state at most cap + 1 rows."""
+        limit = list_rows.TAB_COUNT_CAP + 1
+        states = ", ".join(f"('{state}')" for state in ConsultationState.values)
+        return (
+            f"SELECT s.state, (SELECT count(*) FROM (SELECT 1 FROM consultations_consultation "  # noqa: S608 - the choices' own values
+            f"WHERE {side}_id = %(f)s AND state = s.state LIMIT {limit}) t) FROM (VALUES {states}) s(state)"
+        )
+
+    def _tab_past_cap(self, side: str, facility: int, states: tuple[str, ...]) -> tuple[str, ...]:
+        """The exact count of the page's tab when it is past the cap (the paginator's "共 N 条"), else nothing."""
+        rows = Consultation.objects.filter(**{f"{side}_id": facility, "state__in": states})
+        if not rows.order_by().values("pk")[: list_rows.TAB_COUNT_CAP + 1].count() > list_rows.TAB_COUNT_CAP:
+            return ()
+        listed = ", ".join(f"'{state}'" for state in states)
+        return (f"SELECT count(*) FROM consultations_consultation WHERE {side}_id = %(f)s AND state IN ({listed})",)  # noqa: S608
+
     # --- lists and pages -----------------------------------------------------------------------
 
     def worklist(self):
@@ -190,7 +209,8 @@ class Paths:
             "SELECT c.*, p.name, s.name FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
             "JOIN facilities_servicetype s ON s.code = c.service_type_id WHERE c.inviting_id = %(f)s AND c.state IN ('draft', 'returned') "
             "ORDER BY c.created_at DESC LIMIT 25",
-            "SELECT state, count(*) FROM consultations_consultation WHERE inviting_id = %(f)s GROUP BY state",
+            self._capped_counts("inviting"),
+            *self._tab_past_cap("inviting", self.inviting, ("draft", "returned")),
             "SELECT count(*) FROM consultations_obligation WHERE facility_id = %(f)s AND state = 'open'"),
             {"f": self.inviting})
         return self._get("coordinator_nongan", "/consultations/?side=inviting&tab=drafts"), floor
@@ -200,7 +220,8 @@ class Paths:
             "SELECT c.*, p.name, s.name, f.name FROM consultations_consultation c JOIN consultations_patient p ON p.id = c.patient_id "
             "JOIN facilities_servicetype s ON s.code = c.service_type_id JOIN facilities_facility f ON f.id = c.inviting_id "
             "WHERE c.invited_id = %(f)s AND c.state = 'sent' ORDER BY c.created_at DESC LIMIT 25",
-            "SELECT state, count(*) FROM consultations_consultation WHERE invited_id = %(f)s GROUP BY state"),
+            self._capped_counts("invited"),
+            *self._tab_past_cap("invited", self.invited, ("sent", "accepted", "scheduled", "in_session"))),
             {"f": self.invited})
         return self._get("coordinator_jdyy", "/consultations/?side=invited"), floor
 

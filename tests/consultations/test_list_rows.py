@@ -117,8 +117,8 @@ def test_a_state_or_label_the_choices_do_not_know_is_shown_as_stored(world):
     assert ConsultationState.SENT not in expected and "legacy&lt;x&gt;" in expected
 
 
-TEMPLATE_TABS = """{% for tab, count in tabs %}
-    <a href="?side={{ side }}&amp;tab={{ tab.key }}{% if q %}&amp;q={{ q|urlencode }}{% endif %}" class="tab{% if current == tab.key %} current{% endif %}"{% if current == tab.key %} aria-current="page"{% endif %}>{{ tab.label }} <span class="tab-count">{{ count }}</span></a>
+TEMPLATE_TABS = """{% load i18n %}{% for tab, count in tabs %}
+    <a href="?side={{ side }}&amp;tab={{ tab.key }}{% if q %}&amp;q={{ q|urlencode }}{% endif %}" class="tab{% if current == tab.key %} current{% endif %}"{% if current == tab.key %} aria-current="page"{% endif %}>{{ tab.label }} {% if count > cap %}<span class="tab-count" title="{% blocktrans with number=cap %}超过 {{ number }} 条{% endblocktrans %}">{{ cap }}+</span>{% else %}<span class="tab-count">{{ count }}</span>{% endif %}</a>
   {% endfor %}"""
 
 
@@ -128,9 +128,10 @@ def test_tabs_are_the_templates_tabs_byte_for_byte(language, q):
     from consultations.views import INVITED_TABS, INVITING_TABS
 
     for side, tabs in (("inviting", INVITING_TABS), ("invited", INVITED_TABS), ("", INVITING_TABS[-1:])):
-        counts = [(tab, n * 1234) for n, tab in enumerate(tabs)]
+        # Issue 11: exact up to the cap (999), "999+" above it.
+        counts = [(tab, (0, 999, 1000, 2468, 7)[n % 5]) for n, tab in enumerate(tabs)]
         for current in [tab.key for tab in tabs] + ["obligations"]:
-            context = {"tabs": counts, "side": side, "current": current, "q": q}
+            context = {"tabs": counts, "side": side, "current": current, "q": q, "cap": list_rows.TAB_COUNT_CAP}
             with translation.override(language):
                 expected = engines["django"].from_string(TEMPLATE_TABS).render(context)
                 written = list_rows.tabs_html(counts, side=side, current=current, q=q)

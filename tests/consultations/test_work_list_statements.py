@@ -15,7 +15,9 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import escape
+from django.utils.translation import gettext
 
 from audit.models import AuditEvent
 from consultations import list_rows, selectors, work_list_statements
@@ -52,11 +54,20 @@ def _urls():
     yield "/consultations/?side=invited&tab=todo&q=JL"
 
 
+@pytest.fixture
+def compiled_afresh():
+    work_list_statements.forget()
+    yield
+    work_list_statements.forget()
+
+
+@pytest.mark.parametrize("cap", [999, 1])
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
-def test_the_pages_and_their_access_records_are_the_orms(client, cases, monkeypatch, language):  # noqa: F811
+def test_the_pages_and_their_access_records_are_the_orms(client, cases, monkeypatch, compiled_afresh, language, cap):  # noqa: F811
     """Every work list page, compiled and through the ORM (``staff_only`` answering no): the same
-    bytes and the same JL-C8 record (events, details)."""
+    bytes and the same JL-C8 record (events, details) — with the tabs' counts capped too (issue 11)."""
     monkeypatch.setattr("consultations.views._paginate", functools.partial(paginate, per_page=2))  # several pages
+    monkeypatch.setattr(list_rows, "TAB_COUNT_CAP", cap)
     both = staff(cases.invited, StaffRole.COORDINATOR, username="both")
     StaffMembership.objects.create(user=both, facility=cases.inviting, role=StaffRole.CLINICIAN)
     client.cookies["django_language"] = language
@@ -69,6 +80,45 @@ def test_the_pages_and_their_access_records_are_the_orms(client, cases, monkeypa
                     expected = _page(client, user, url)
                 assert compiled == expected, (user.username, url)
     assert b"&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in _page(client, cases.coordinator, "/consultations/?side=inviting&tab=drafts")[0]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+@pytest.mark.parametrize("path", ["compiled", "orm"])
+def test_a_tabs_count_is_exact_up_to_the_cap_and_capped_above(client, cases, monkeypatch, compiled_afresh, language, path):  # noqa: F811
+    """Issue 11: each state counts at most ``TAB_COUNT_CAP + 1`` requests; a tab shows its exact count up
+    to the cap and "cap+" above it (titled "超过 cap 条"), on both sides; the tab's own pages are still
+    counted exactly ("共 N 条"), and the page's rows and its JL-C8 record do not change."""
+    monkeypatch.setattr("consultations.views._paginate", functools.partial(paginate, per_page=2))
+    if path == "orm":
+        monkeypatch.setattr(ConsultationQuerySet, "staff_only", staticmethod(lambda user, side: False))
+    client.cookies["django_language"] = language
+    sides = ((cases.coordinator, Side.INVITING, INVITING_TABS), (cases.invited_coordinator, Side.INVITED, INVITED_TABS))
+    with time_machine.travel(timezone.now(), tick=False):
+        for user, side, tabs in sides:
+            exact = selectors.consultation_state_counts(user=user, side=side)
+            totals = {tab.key: sum(exact.get(s, 0) for s in tab.states) if tab.states else sum(exact.values()) for tab in tabs}
+            assert totals[tabs[0].key] >= 2 and totals["all"] >= 3, totals  # the cap below matters
+            uncapped = {tab.key: _page(client, user, f"/consultations/?side={side}&tab={tab.key}") for tab in tabs}
+            for cap in (2, 1):
+                monkeypatch.setattr(list_rows, "TAB_COUNT_CAP", cap)
+                counts = selectors.consultation_state_counts(user=user, side=side)
+                assert counts == {state: min(n, cap + 1) for state, n in exact.items()}
+                with translation.override(language):
+                    title = escape(gettext("超过 %(number)s 条") % {"number": cap})
+                for tab in tabs:
+                    content, record = _page(client, user, f"/consultations/?side={side}&tab={tab.key}")
+                    assert record == uncapped[tab.key][1]  # JL-C8: the same page, the same record
+                    html = content.decode()
+                    shown = re.search(rf'tab={tab.key}" class="tab[^>]*>[^<]* (<span class="tab-count"[^>]*>[^<]*</span>)', html)[1]
+                    n = totals[tab.key]
+                    assert shown == (
+                        f'<span class="tab-count" title="{title}">{cap}+</span>' if n > cap else f'<span class="tab-count">{n}</span>'
+                    ), (side, tab.key, cap)
+                    # the current tab's pages: the exact count, as without the cap
+                    assert re.sub(r'<nav class="tabs".*?</nav>', "", html, flags=re.S) == re.sub(
+                        r'<nav class="tabs".*?</nav>', "", uncapped[tab.key][0].decode(), flags=re.S
+                    )
+            monkeypatch.setattr(list_rows, "TAB_COUNT_CAP", 999)
 
 
 def test_the_statements_are_djangos_own_for_the_request(cases):  # noqa: F811
@@ -115,3 +165,18 @@ def test_a_statement_without_its_stand_ins_is_refused():
             Consultation.objects.filter(inviting_id=work_list_statements._FACILITY_MARK, created_by_id=work_list_statements._USER_MARK)
             .values_list("pk"), alias, 1,
         )
+
+
+def test_the_inbox_index_is_the_todo_tabs_order():
+    """Issue 11: ``consult_inbox_open_order_idx`` holds the 待处理 tab's requests in the inbox's order
+    (``selectors.work_list_order``), so the first page reads its rows from the index, unsorted."""
+    from consultations.models import INBOX_OPEN_STATES, INBOX_ORDER
+
+    index = next(i for i in Consultation._meta.indexes if i.name == "consult_inbox_open_order_idx")
+    assert tuple(INVITED_TABS[0].states) == INBOX_OPEN_STATES
+    # the index's columns ascending (NULLS LAST by default in PostgreSQL), the order's expressions
+    assert [getattr(e, "expression", e) for e in index.expressions[1:3]] == [o for o in INBOX_ORDER[:2]]
+    assert [e.name for e in index.expressions[3:]] == [o.expression.name for o in INBOX_ORDER[2:]]
+    assert all(not o.descending and o.nulls_first is not True for o in INBOX_ORDER[2:])
+    ordered = selectors.work_list_order(Consultation.objects.all(), side=Side.INVITED)
+    assert ordered.query.order_by == INBOX_ORDER
