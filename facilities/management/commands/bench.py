@@ -214,6 +214,8 @@ class Command(BaseCommand):
         write(f"{'path':<16}{'project ms':>12}{'floor ms':>12}{'ratio':>8}{'queries':>9}")
         for name, row in results.items():
             data = f"   data floor {row['data_floor_ms']:.2f} ms, ratio {row['data_ratio']:.2f}" if "data_floor_ms" in row else ""
+            if "turns_ratio" in row:  # the page and its floor taken in turn
+                data += f"; in turn {row['turns_project_ms']:.2f} / {row['turns_floor_ms']:.2f} ms, ratio {row['turns_ratio']:.2f}"
             write(f"{name:<16}{row['project_ms']:>12.2f}{row['floor_ms']:>12.2f}{row['ratio'] or 0:>8.2f}{row['queries']:>9}{data}")
             if "chain_delay_p99_ms" in row:  # issue 11: from commit to chained, under this path's load
                 write(f"{'':<16}sequencer {row['sequencer']}: chain delay p50 {row['chain_delay_p50_ms']} ms, "
