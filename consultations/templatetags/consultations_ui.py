@@ -247,12 +247,18 @@ def _display(obj, name: str):
     return force_str(_choices(type(obj), name).get(make_hashable(value), value), strings_only=True)
 
 
+def _in_zone(zone, value):
+    """An aware time in the viewer's zone, as the ``date`` filter takes it; anything else as it is."""
+    if zone is not None and getattr(value, "utcoffset", None) is not None and value.utcoffset() is not None:
+        return value.astimezone(zone)
+    return value
+
+
 def _minutes(zone, value) -> str:
     """``{{ value|date:"Y-m-d H:i" }}``: an aware time in the viewer's zone; "" for none."""
     if not value:
         return ""
-    if zone is not None and getattr(value, "utcoffset", None) is not None and value.utcoffset() is not None:
-        value = value.astimezone(zone)
+    value = _in_zone(zone, value)
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
 
 
@@ -458,8 +464,7 @@ def _seconds(zone, value) -> str:
     """``{{ value|date:"Y-m-d H:i:s" }}``: an aware time in the viewer's zone; "" for none."""
     if not value:
         return ""
-    if zone is not None and getattr(value, "utcoffset", None) is not None and value.utcoffset() is not None:
-        value = value.astimezone(zone)
+    value = _in_zone(zone, value)
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}:{value.second:02d}"
 
 
